@@ -1,0 +1,119 @@
+"""On-disk feature cache keyed by file content and extractor config.
+
+Layout: ``<root>/<extractor>/<config-hash>/<content-hash[:2]>/<content-hash>.npy`` plus a ``config.json``
+per config folder. Arrays are saved with ``allow_pickle=False`` and read the same way; an entry that fails
+to load (corrupt, truncated) is recomputed and overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from avemo.features.base import FeatureExtractor
+
+
+def default_cache_dir() -> Path:
+    """``$AVEMO_CACHE`` if set, else ``~/.cache/avemo``."""
+    return Path(os.environ.get("AVEMO_CACHE", Path.home() / ".cache" / "avemo"))
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def config_digest(key: dict) -> str:
+    """Short SHA-256 of a JSON-able config dict."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class FeatureStore:
+    """Cache of extracted features. ``FeatureStore(None)`` computes without caching."""
+
+    def __init__(self, root: str | os.PathLike | None = "default") -> None:
+        self.root = None if root is None else (default_cache_dir() / "features" if root == "default" else Path(root))
+
+    def _entry(self, extractor: "FeatureExtractor", digest: str) -> Path:
+        key = extractor.cache_key()
+        folder = self.root / extractor.name / config_digest(key)
+        if not (folder / "config.json").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "config.json").write_text(json.dumps(key, indent=1, sort_keys=True, default=str))
+        return folder / digest[:2] / f"{digest}.npy"
+
+    def load(self, entry: Path) -> np.ndarray | None:
+        """The cached array, or ``None`` when absent or unreadable (a corrupt entry is removed)."""
+        if not entry.exists():
+            return None
+        try:
+            return np.load(entry, allow_pickle=False)
+        except (ValueError, OSError, EOFError):
+            entry.unlink(missing_ok=True)
+            return None
+
+    def save(self, entry: Path, array: np.ndarray) -> None:
+        """Write atomically, so an interrupted run never leaves a half-written entry."""
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.asarray(array), allow_pickle=False)
+        os.replace(tmp, entry)
+
+    def get(self, extractor: "FeatureExtractor", path: str | os.PathLike) -> np.ndarray:
+        """Features of one file, from the cache when present."""
+        return self.get_many(extractor, [path], progress=False)[0]
+
+    def get_many(self, extractor: "FeatureExtractor", paths: Sequence[str | os.PathLike],
+                 progress: bool = True, jobs: int = 1) -> list[np.ndarray]:
+        """Features of many files in input order; only cache misses are computed (in ``jobs`` processes)."""
+        results: list[np.ndarray | None] = [None] * len(paths)
+        entries: list[Path | None] = [None] * len(paths)
+        if self.root is not None:
+            for i, p in enumerate(paths):
+                entries[i] = self._entry(extractor, file_digest(p))
+                results[i] = self.load(entries[i])
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:
+            bar = tqdm(total=len(missing), desc=f"extract {extractor.name}", disable=not progress, unit="file")
+            if jobs > 1 and len(missing) > 8:
+                with ProcessPoolExecutor(jobs, initializer=_limit_threads) as pool:
+                    arrays = pool.map(extractor.process_file, [paths[i] for i in missing], chunksize=8)
+                    for i, arr in zip(missing, arrays):
+                        results[i] = self._store(entries[i], arr)
+                        bar.update()
+            else:
+                for i in missing:
+                    results[i] = self._store(entries[i], extractor.process_file(paths[i]))
+                    bar.update()
+            bar.close()
+        return results  # type: ignore[return-value]
+
+    def _store(self, entry: Path | None, array: np.ndarray) -> np.ndarray:
+        if entry is not None:
+            self.save(entry, array)
+        return array
+
+
+def _limit_threads() -> None:
+    """Worker initializer: one BLAS/torch thread per process, so ``jobs`` processes share the cores fairly."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass

@@ -1,0 +1,159 @@
+"""Decode audio from any common container to float32 mono at a target sampling rate.
+
+soundfile reads wav/flac/ogg/mp3 directly; everything else (m4a, the audio track of mp4/mkv/webm) goes
+through PyAV, which bundles FFmpeg. Errors are :class:`~avemo.errors.MediaDecodeError` with a one-line
+message that names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from avemo.errors import MediaDecodeError, ParameterError
+
+#: The sampling rate every audio model in avemo works at, in Hz.
+TARGET_SAMPLING_RATE = 16000
+
+
+def load_audio(path: str | os.PathLike, sampling_rate: int = TARGET_SAMPLING_RATE,
+               start: float | None = None, end: float | None = None) -> np.ndarray:
+    """Read an audio file (or a video's audio track) as float32 mono at ``sampling_rate``.
+
+    Args:
+        path: a wav/flac/ogg/mp3/m4a file or an mp4/mkv/webm video with an audio stream.
+        sampling_rate: output rate in Hz.
+        start, end: optional segment bounds in seconds.
+
+    Returns:
+        Samples, shape ``(n,)``, float32 in [-1, 1].
+
+    Raises:
+        MediaDecodeError: if the file is missing, empty, not decodable, or has no audio stream.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MediaDecodeError(f"{path}: file not found; check the path")
+    if path.is_dir():
+        raise MediaDecodeError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise MediaDecodeError(f"{path}: file is empty (0 bytes); re-export or re-download it")
+    try:
+        signal, rate = _read_soundfile(path)
+    except _NotSoundfile:
+        signal, rate = _read_pyav(path)
+    signal = _to_mono(signal)
+    if rate != sampling_rate:
+        signal = resample(signal, rate, sampling_rate)
+    if start is not None or end is not None:
+        a = int(round((start or 0.0) * sampling_rate))
+        b = len(signal) if end is None else int(round(end * sampling_rate))
+        if a < 0 or b < a:
+            raise ParameterError(f"invalid segment start={start} end={end}: need 0 <= start <= end")
+        signal = signal[a:b]
+    if signal.size == 0:
+        raise MediaDecodeError(f"{path}: contains no audio samples; the file is empty or truncated")
+    return np.ascontiguousarray(signal, dtype=np.float32)
+
+
+def resample(signal: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
+    """Resample a 1-D signal with a polyphase filter (exact for rational rate ratios)."""
+    if orig_rate <= 0 or target_rate <= 0:
+        raise ParameterError(f"sampling rates must be positive, got {orig_rate} -> {target_rate}")
+    if orig_rate == target_rate:
+        return signal.astype(np.float32, copy=False)
+    g = np.gcd(int(orig_rate), int(target_rate))
+    return resample_poly(signal, target_rate // g, orig_rate // g).astype(np.float32)
+
+
+def validate_signal(signal: np.ndarray, sampling_rate: int, min_duration: float = 0.0,
+                    name: str = "signal") -> np.ndarray:
+    """Check an in-memory signal and return it as float32 mono.
+
+    Accepts shape ``(n,)`` or ``(n, channels)`` / ``(channels, n)`` (the shorter axis is taken as channels).
+
+    Raises:
+        ParameterError: for a bad sampling rate or shape.
+        MediaDecodeError: for NaN/inf samples, or audio shorter than ``min_duration`` seconds.
+    """
+    if not isinstance(sampling_rate, (int, np.integer)) or sampling_rate <= 0:
+        raise ParameterError(f"{name}: sampling_rate must be a positive integer in Hz, got {sampling_rate!r}")
+    signal = np.asarray(signal)
+    if signal.dtype.kind not in "fiu":
+        raise ParameterError(f"{name}: samples must be numeric, got dtype {signal.dtype}")
+    if signal.dtype.kind in "iu":
+        signal = signal.astype(np.float32) / float(np.iinfo(signal.dtype).max)
+    if signal.ndim == 2:
+        if signal.shape[0] < signal.shape[1]:
+            signal = signal.T
+        signal = _to_mono(signal)
+    elif signal.ndim != 1:
+        raise ParameterError(f"{name}: expected shape (samples,) or (samples, channels), got {signal.shape}")
+    if not np.all(np.isfinite(signal)):
+        raise MediaDecodeError(f"{name}: contains NaN or infinite samples; clean or re-decode the audio")
+    if signal.size / sampling_rate < min_duration:
+        from avemo.errors import AudioTooShortError
+
+        raise AudioTooShortError(
+            f"{name}: audio is {signal.size / sampling_rate:.3f} s long; at least {min_duration:.2f} s is needed")
+    return signal.astype(np.float32, copy=False)
+
+
+class _NotSoundfile(Exception):
+    pass
+
+
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    try:
+        signal, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        raise _NotSoundfile(str(exc)) from None
+    except RuntimeError as exc:  # older soundfile versions
+        raise _NotSoundfile(str(exc)) from None
+    return signal, int(rate)
+
+
+def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise MediaDecodeError(f"{path}: not a readable audio or video file ({_short(exc)}); "
+                               "use wav/flac/ogg/mp3/m4a or a video with an audio track") from None
+    with container:
+        streams = [s for s in container.streams if s.type == "audio"]
+        if not streams:
+            raise MediaDecodeError(f"{path}: has no audio stream; give a file that contains audio")
+        stream = streams[0]
+        rate = stream.codec_context.sample_rate or stream.rate
+        chunks: list[np.ndarray] = []
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except (av.error.FFmpegError, ValueError) as exc:
+            if not chunks:
+                raise MediaDecodeError(f"{path}: audio stream could not be decoded ({_short(exc)}); "
+                                       "the file may be truncated or corrupt") from None
+            # A truncated tail: keep what decoded.
+    if not chunks or not rate:
+        raise MediaDecodeError(f"{path}: contains no decodable audio samples; the file may be truncated")
+    return np.concatenate(chunks)[:, None].astype(np.float32), int(rate)
+
+
+def _to_mono(signal: np.ndarray) -> np.ndarray:
+    if signal.ndim == 1:
+        return signal
+    return signal.mean(axis=1) if signal.shape[1] > 1 else signal[:, 0]
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__

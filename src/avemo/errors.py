@@ -31,3 +31,7 @@ class AssetNotFoundError(AvemoError):
 
 class NoFaceError(AvemoError):
     """No face was found where one was required."""
+
+
+class FeatureFileError(AvemoError):
+    """A feature file (e.g. OpenFace output) is missing, empty, malformed or lacks required columns."""

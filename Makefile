@@ -1,0 +1,46 @@
+# The two commands: `make demo` (install + predict with the shipped model) and `make test` (install + tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FILE ?=
+DATA ?= ../shared/data/ravdess/speech16k
+
+.PHONY: demo test install benchmark speed shipped-model readme clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install, then predict the emotion of FILE (default: a clip avemo synthesises itself) with the shipped model.
+demo: $(STAMP)
+	@if [ -n "$(FILE)" ]; then $(BIN)/avemo predict $(FILE); \
+	else $(BIN)/python -m avemo.demo.clip demo.wav && $(BIN)/avemo predict demo.wav; fi
+
+## Install, then run the whole test suite (corpus tests run when ../shared/data is present).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## The speech benchmark on RAVDESS (writes reports/ravdess-speech/).
+benchmark: $(STAMP)
+	$(BIN)/avemo benchmark ravdess-speech --data $(DATA)
+
+## Prediction speed of the shipped model (writes reports/speed/).
+speed: $(STAMP)
+	$(BIN)/avemo benchmark speed --data $(DATA)
+
+## Re-train the shipped speech model on all 24 RAVDESS actors.
+shipped-model: $(STAMP)
+	$(BIN)/avemo train whisper-attention --data $(DATA) --out src/avemo/pretrained/speech-ravdess \
+	  --cv-report reports/ravdess-speech/summary.json
+
+## Regenerate the README's results tables from reports/.
+readme: $(STAMP)
+	$(BIN)/python -m avemo.benchmark.readme README.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo.wav

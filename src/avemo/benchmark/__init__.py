@@ -1,0 +1,1 @@
+"""Benchmarks: every system of a suite on every fold of a protocol, written to ``reports/<suite>/``."""

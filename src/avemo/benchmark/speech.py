@@ -1,0 +1,187 @@
+"""``avemo benchmark ravdess-speech``: every speech system on the 6 speaker-independent folds, plus one system on
+a random (speaker-leaking) split to show the leakage gap. Writes ``summary.json``, ``results.md`` and plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import yaml
+from tqdm.auto import tqdm
+
+from avemo.benchmark.folds import FoldOutcome, run_jobs, shared
+from avemo.data.recipes import prepare
+from avemo.data.splits import Fold, make_folds
+from avemo.errors import ParameterError
+from avemo.features.base import create_extractor
+from avemo.features.store import FeatureStore
+from avemo.labels import label_set
+from avemo.systems.inputs import take
+from avemo.systems.spec import SystemSpec, configs_dir, load_spec
+from avemo.systems.speech import SpeechSystem
+from avemo.train import plots
+from avemo.train.metrics import classification_metrics, mean_std
+
+
+def load_suite(name: str) -> dict[str, Any]:
+    """Read ``configs/benchmarks/<name>.yaml``.
+
+    Raises:
+        ParameterError: for an unknown suite.
+    """
+    path = configs_dir() / "benchmarks" / f"{name}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in (configs_dir() / "benchmarks").glob("*.yaml"))
+        raise ParameterError(f"unknown benchmark {name!r}; choose one of {available}")
+    return yaml.safe_load(path.read_text())
+
+
+def extract_all(recordings, names: Sequence[str], store: FeatureStore, jobs: int) -> tuple[dict, dict]:
+    """Extract (or read from the cache) every named feature of every recording; returns features and seconds."""
+    paths = [r.path for r in recordings]
+    features, seconds = {}, {}
+    for name in names:
+        start = time.perf_counter()
+        features[name] = store.get_many(create_extractor(name), paths, progress=True, jobs=jobs)
+        seconds[name] = round(time.perf_counter() - start, 1)
+    return features, seconds
+
+
+def _fit_predict(system_name: str, fold: Fold) -> tuple[np.ndarray, list]:
+    data = shared()
+    spec: SystemSpec = data["specs"][system_name]
+    system = SpeechSystem(spec).fit(data["features"], data["y"], [(fold.train, fold.val)])
+    probs = system.predict_proba(take(data["features"], fold.test))
+    return probs, [h.to_dict() for h in system.histories_]
+
+
+def run_speech_benchmark(data_dir: str | os.PathLike, suite: str = "ravdess-speech",
+                         out_dir: str | os.PathLike | None = None, systems: Sequence[str] | None = None,
+                         folds: Sequence[int] | None = None, jobs: int = 2, cache: str | None = "default",
+                         overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Run a speech benchmark suite and write its report folder; returns the summary.
+
+    Args:
+        data_dir: the corpus folder (e.g. RAVDESS's ``Actor_XX`` folders).
+        suite: a file name under ``configs/benchmarks/``.
+        out_dir: report folder (default ``reports/<suite>``).
+        systems: run only these systems of the suite.
+        folds: run only these folds (1-based), for quick checks.
+        jobs: worker processes for extraction and training.
+        cache: feature-cache folder (``None`` = no cache).
+        overrides: ``key=value`` overrides applied to every system (e.g. ``train.epochs=2``).
+    """
+    cfg = load_suite(suite)
+    out = Path(out_dir or Path("reports") / suite)
+    names = list(systems or cfg["systems"])
+    unknown = sorted(set(names) - set(cfg["systems"]) - {cfg.get("leakage", {}).get("system")})
+    if unknown:
+        raise ParameterError(f"systems {unknown} are not in suite {suite!r}: {cfg['systems']}")
+    specs = {n: load_spec(n, list(overrides)) for n in names}
+    leak = cfg.get("leakage")
+    if leak and leak["system"] not in specs:
+        specs[leak["system"]] = load_spec(leak["system"], list(overrides))
+    classes = label_set(cfg.get("label_set", "ravdess8"))
+    recordings = prepare(cfg["corpus"], data_dir, **cfg.get("corpus_options", {}))
+    y = np.array([classes.index(r.emotion) for r in recordings])
+    protocol_folds = make_folds(cfg["protocol"], recordings)
+    chosen = [f for k, f in enumerate(protocol_folds, 1) if not folds or k in folds]
+    extractors = list(dict.fromkeys(e for s in specs.values() for e in s.extractors()))
+    t0 = time.perf_counter()
+    features, extract_seconds = extract_all(recordings, extractors, FeatureStore(cache), jobs)
+    job_list = [(n, f) for n in names for f in chosen]
+    if leak:
+        leak_folds = make_folds(leak["protocol"], recordings)
+        job_list += [(f"{leak['system']}@{leak['protocol']}", f)
+                     for k, f in enumerate(leak_folds, 1) if not folds or k in folds]
+        specs[f"{leak['system']}@{leak['protocol']}"] = specs[leak["system"]]
+    bar = tqdm(total=len(job_list), desc="train+test", unit="fold")
+    t1 = time.perf_counter()
+    outcomes = run_jobs(job_list, _fit_predict, {"specs": specs, "features": features, "y": y},
+                        workers=jobs, on_done=lambda o: bar.update())
+    bar.close()
+    train_seconds = time.perf_counter() - t1
+    summary = _summarise(cfg, classes, recordings, y, outcomes, specs, leak)
+    summary["timing"] = {"extract_seconds": extract_seconds, "train_test_seconds": round(train_seconds, 1),
+                         "total_seconds": round(time.perf_counter() - t0, 1), "jobs": jobs,
+                         "cpu_count": os.cpu_count()}
+    summary["folds_run"] = [f.name for f in chosen]
+    write_report(summary, outcomes, y, classes, out)
+    return summary
+
+
+def _summarise(cfg, classes, recordings, y, outcomes: list[FoldOutcome], specs, leak) -> dict[str, Any]:
+    systems: dict[str, Any] = {}
+    for o in outcomes:
+        m = classification_metrics(y[list(o.fold.test)], o.test_probs, len(classes))
+        entry = systems.setdefault(o.system, {"description": specs[o.system].description,
+                                              "spec": specs[o.system].to_dict(), "folds": []})
+        entry["folds"].append({"fold": o.fold.name, "test_speakers": list(o.fold.test_speakers),
+                               "val_speakers": list(o.fold.val_speakers), "seconds": round(o.seconds, 1),
+                               "best_epochs": [int(np.argmax(h["val_ua"])) + 1 for h in o.history if h.get("val_ua")],
+                               **m})
+    for name, entry in systems.items():
+        for key in ("ua", "wa", "macro_f1", "roc_auc_ovr"):
+            stats = mean_std([f[key] for f in entry["folds"]])
+            entry.setdefault("mean", {})[key], entry.setdefault("std", {})[key] = stats["mean"], stats["std"]
+        entry["confusion"] = np.sum([f["confusion"] for f in entry["folds"]], axis=0).tolist()
+        cm = np.asarray(entry["confusion"], float)
+        entry["per_class_recall"] = (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist()
+    main = [n for n in systems if "@" not in n]
+    best = max(main, key=lambda n: systems[n]["mean"]["ua"]) if main else None
+    summary = {"benchmark": cfg.get("name", "ravdess-speech"), "corpus": cfg["corpus"],
+               "protocol": cfg["protocol"], "classes": list(classes), "n_recordings": len(recordings),
+               "n_speakers": len({r.speaker for r in recordings}), "systems": systems, "best_system": best}
+    if leak:
+        key = f"{leak['system']}@{leak['protocol']}"
+        if key in systems and leak["system"] in systems:
+            summary["leakage"] = {"system": leak["system"], "protocol": leak["protocol"],
+                                  "speaker_independent_ua": systems[leak["system"]]["mean"]["ua"],
+                                  "random_split_ua": systems[key]["mean"]["ua"]}
+    return summary
+
+
+def write_report(summary: dict[str, Any], outcomes: list[FoldOutcome], y: np.ndarray, classes, out: Path) -> None:
+    """``summary.json``, ``results.md`` and the plots."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "results.md").write_text(results_table(summary))
+    systems = summary["systems"]
+    plots.plot_per_class_recall({n: s["per_class_recall"] for n, s in systems.items() if "@" not in n}, classes,
+                                out / "per_class_recall.png", "per-class recall (all folds pooled)")
+    for name, s in systems.items():
+        safe = name.replace("@", "_at_")
+        plots.plot_confusion(np.asarray(s["confusion"]), classes, out / f"confusion_{safe}.png",
+                             f"{name}: UA {100 * s['mean']['ua']:.1f}%")
+    best = summary.get("best_system")
+    if best:
+        mine = [o for o in outcomes if o.system == best]
+        y_true = np.concatenate([y[list(o.fold.test)] for o in mine])
+        probs = np.concatenate([o.test_probs for o in mine])
+        plots.plot_roc_ovr(y_true, probs, classes, out / "roc_best.png", f"{best}: one-vs-rest ROC")
+    for name in systems:
+        hist = {f"{o.fold.name}/m{k}": h for o in outcomes if o.system == name for k, h in enumerate(o.history)}
+        if hist:
+            plots.plot_training_curves(hist, out / f"curves_{name.replace('@', '_at_')}.png", name)
+
+
+def results_table(summary: dict[str, Any]) -> str:
+    """Markdown table of mean ± std UA / WA / macro-F1 per system, best first."""
+    rows = sorted(summary["systems"].items(), key=lambda kv: -kv[1]["mean"]["ua"])
+    lines = [f"Protocol: `{summary['protocol']}` ({summary['n_recordings']} recordings, "
+             f"{summary['n_speakers']} speakers, {len(summary['classes'])} classes). Mean ± std over folds.", "",
+             "| system | UA % | WA % | macro-F1 % | what it is |", "|---|---|---|---|---|"]
+    for name, s in rows:
+        def cell(k):
+            return f"{100 * s['mean'][k]:.1f} ± {100 * s['std'][k]:.1f}"
+        lines.append(f"| {name} | {cell('ua')} | {cell('wa')} | {cell('macro_f1')} | {s['description']} |")
+    if "leakage" in summary:
+        lk = summary["leakage"]
+        lines += ["", f"Leakage gap: `{lk['system']}` scores {100 * lk['random_split_ua']:.1f}% UA on a random split "
+                  f"(speakers in both train and test) but {100 * lk['speaker_independent_ua']:.1f}% when test "
+                  "speakers are unseen."]
+    return "\n".join(lines) + "\n"

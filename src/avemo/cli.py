@@ -1,0 +1,217 @@
+"""The ``avemo`` command: prepare | extract | train | evaluate | benchmark | predict.
+
+Every user-caused error is printed as one line (``avemo: error: …``) with exit status 2; a batch ``predict``
+goes on past bad files, reports them, and exits with status 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from avemo import __version__
+from avemo.errors import AvemoError
+
+DATA_HELP = "corpus folder in its published layout (e.g. RAVDESS's Actor_XX folders)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="avemo", description="Emotion recognition from speech: prepare corpora, extract features, train, "
+        "evaluate speaker-independently, and predict on your own audio.",
+        epilog="Start with: avemo predict my_clip.wav   (uses the shipped model; no download needed)")
+    p.add_argument("--version", action="version", version=f"avemo {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("prepare", help="turn a corpus folder into a JSON-lines manifest",
+                       description="Scan a corpus folder and write one line per recording "
+                       "(path, corpus, speaker, emotion, attributes).")
+    s.add_argument("corpus", choices=["ravdess", "cremad", "tess", "emodb", "folder"],
+                   help="corpus recipe; 'folder' reads <root>/<emotion>/<file>")
+    s.add_argument("data", help=DATA_HELP)
+    s.add_argument("-o", "--output", default=None, help="manifest to write (default: <corpus>.jsonl)")
+    s.add_argument("--song", action="store_true", help="RAVDESS: include the song recordings too")
+    s.add_argument("--speaker-pattern", help="folder recipe: regex whose first group is the speaker id")
+
+    s = sub.add_parser("extract", help="extract features into the cache (so benchmarks skip extraction)",
+                       description="Compute features of every recording of a corpus and store them in the "
+                       "feature cache, keyed by file content and extractor settings.")
+    s.add_argument("features", nargs="+", help="extractor names: logmel mfcc chroma egemaps egemaps_lld whisper")
+    s.add_argument("--data", required=True, help=DATA_HELP)
+    s.add_argument("--corpus", default="ravdess", help="corpus recipe (default ravdess)")
+    s.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    s.add_argument("--cache", default="default", help="cache folder (default $AVEMO_CACHE or ~/.cache/avemo)")
+
+    s = sub.add_parser("train", help="train a system on every speaker of a corpus and save it",
+                       description="Train a system (a YAML file under configs/speech, or a path) on all speakers "
+                       "of a corpus. Ensemble members hold out different validation speakers for early stopping. "
+                       "Interrupted training resumes from its last epoch when run again with the same --out.")
+    s.add_argument("system", help="system name (configs/speech/<name>.yaml) or a YAML path")
+    s.add_argument("--data", required=True, help=DATA_HELP)
+    s.add_argument("--corpus", default="ravdess")
+    s.add_argument("--out", required=True, help="folder to write the trained system to")
+    s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override settings, e.g. train.epochs=5")
+    s.add_argument("--cv-report", help="summary.json of a benchmark whose figures go into the model card")
+    s.add_argument("--jobs", type=int, default=2)
+
+    s = sub.add_parser("evaluate", help="score a trained system on a corpus (all its recordings)",
+                       description="Predict every recording of a corpus with a trained system and print UA, WA "
+                       "and macro-F1. Only meaningful on speakers the system never saw.")
+    s.add_argument("model", help="shipped model name or folder from `avemo train`")
+    s.add_argument("--data", required=True, help=DATA_HELP)
+    s.add_argument("--corpus", default="ravdess")
+    s.add_argument("--speakers", nargs="*", help="evaluate only these speaker ids")
+    s.add_argument("--jobs", type=int, default=2)
+
+    s = sub.add_parser("benchmark", help="run a benchmark suite, or measure prediction speed",
+                       description="ravdess-speech: every speech system on the 6 speaker-independent RAVDESS "
+                       "folds, with the classic baselines and a leakage check; writes reports/ravdess-speech/. "
+                       "speed: time `predict` on a 4-second clip with the shipped model.")
+    s.add_argument("suite", help="ravdess-speech | speed")
+    s.add_argument("--data", help=DATA_HELP)
+    s.add_argument("--out", help="report folder (default reports/<suite>)")
+    s.add_argument("--systems", nargs="*", help="only these systems")
+    s.add_argument("--folds", nargs="*", type=int, help="only these folds (1-based), for a quick check")
+    s.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    s.add_argument("--cache", default="default", help="feature cache folder; 'none' disables it")
+    s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override every system's settings")
+
+    s = sub.add_parser("predict", help="predict the emotion of audio files (or videos' audio tracks)",
+                       description="Print the top emotion and every class probability of each file; inputs "
+                       "longer than --window also get a timeline.")
+    s.add_argument("files", nargs="+", help="wav/flac/mp3/ogg/m4a files or mp4/mkv/webm videos")
+    s.add_argument("--model", default=None, help="shipped model name or folder from `avemo train`")
+    s.add_argument("--format", choices=["text", "json"], default="text", help="json: one object per line")
+    s.add_argument("--window", type=float, default=4.0, help="timeline window in seconds (default 4)")
+    s.add_argument("--step", type=float, default=2.0, help="timeline hop in seconds (default 2)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AvemoError as exc:
+        print(f"avemo: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("avemo: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def cmd_prepare(args) -> int:
+    from avemo.data.recipes import prepare
+
+    options = {}
+    if args.corpus == "ravdess" and args.song:
+        options["vocal_channels"] = ("speech", "song")
+    if args.corpus == "folder" and args.speaker_pattern:
+        options["speaker_pattern"] = args.speaker_pattern
+    out = args.output or f"{args.corpus}.jsonl"
+    recs = prepare(args.corpus, args.data, out, **options)
+    speakers = len({r.speaker for r in recs})
+    counts = {}
+    for r in recs:
+        counts[r.emotion] = counts.get(r.emotion, 0) + 1
+    print(f"wrote {out}: {len(recs)} recordings, {speakers} speakers, {counts}")
+    return 0
+
+
+def cmd_extract(args) -> int:
+    from avemo.benchmark.speech import extract_all
+    from avemo.data.recipes import prepare
+    from avemo.features.store import FeatureStore
+
+    recs = prepare(args.corpus, args.data)
+    _, seconds = extract_all(recs, args.features, FeatureStore(None if args.cache == "none" else args.cache),
+                             args.jobs)
+    for name, sec in seconds.items():
+        print(f"{name}: {len(recs)} files in {sec:.1f} s")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from avemo.systems.train import train_system
+
+    path = train_system(args.system, args.data, args.out, corpus=args.corpus, overrides=args.set,
+                        cv_report=args.cv_report, jobs=args.jobs)
+    print(f"saved {path}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from avemo.systems.train import evaluate_system
+
+    m = evaluate_system(args.model, args.data, corpus=args.corpus, speakers=args.speakers, jobs=args.jobs)
+    print(f"UA {100 * m['ua']:.1f}%  WA {100 * m['wa']:.1f}%  macro-F1 {100 * m['macro_f1']:.1f}%  "
+          f"(n={m['n_test']})")
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    if args.suite == "speed":
+        from avemo.benchmark.speed import run_speed_benchmark
+
+        report = run_speed_benchmark(out_dir=args.out or "reports/speed", data_dir=args.data)
+        print(json.dumps(report, indent=1))
+        return 0
+    from avemo.benchmark.speech import run_speech_benchmark
+    from avemo.errors import ParameterError
+
+    if not args.data:
+        raise ParameterError(f"benchmark {args.suite} needs --data DIR ({DATA_HELP})")
+    summary = run_speech_benchmark(args.data, args.suite, args.out, args.systems, args.folds, args.jobs,
+                                   None if args.cache == "none" else args.cache, args.set)
+    from avemo.benchmark.speech import results_table
+
+    print(results_table(summary))
+    print(f"timing: {summary['timing']}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from avemo.inference import EmotionRecognizer
+
+    rec = EmotionRecognizer(args.model, window=args.window, step=args.step)
+    failed = 0
+    for path, result in rec.predict_files(args.files):
+        if isinstance(result, AvemoError):
+            failed += 1
+            if args.format == "json":
+                print(json.dumps({"path": path, "error": _one_line(result)}))
+            else:
+                print(f"{path}: error: {_one_line(result)}", file=sys.stderr)
+            continue
+        result.path = path
+        if args.format == "json":
+            print(json.dumps(result.to_dict()))
+        else:
+            print(_text(result))
+    if failed:
+        print(f"avemo: {failed} of {len(args.files)} file(s) failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _text(result) -> str:
+    if result.status != "ok":
+        return f"{result.path}: {result.status} ({result.message})"
+    probs = "  ".join(f"{k} {v:.2f}" for k, v in sorted(result.probabilities.items(), key=lambda kv: -kv[1]))
+    lines = [f"{result.path}: {result.emotion} ({result.confidence:.0%})  [{probs}]"]
+    for seg in result.timeline:
+        lines.append(f"  {seg.start:6.2f}-{seg.end:6.2f} s  {seg.emotion:<9} {seg.probabilities[seg.emotion]:.2f}")
+    return "\n".join(lines)
+
+
+COMMANDS = {"prepare": cmd_prepare, "extract": cmd_extract, "train": cmd_train, "evaluate": cmd_evaluate,
+            "benchmark": cmd_benchmark, "predict": cmd_predict}
+
+if __name__ == "__main__":
+    sys.exit(main())

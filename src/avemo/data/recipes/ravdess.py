@@ -1,0 +1,53 @@
+"""RAVDESS (Livingstone & Russo 2018): names ``MM-VV-EE-II-SS-RR-AA.ext``.
+
+Modality 01 audio-video, 02 video-only, 03 audio-only; vocal channel 01 speech, 02 song; emotion 01-08;
+intensity 01 normal, 02 strong; statement 01/02; repetition 01/02; actor 01-24 (odd male, even female).
+Works for the published ``Actor_XX/*.wav`` (and ``*.mp4``) layout and any converted copy (e.g. FLAC).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from avemo.data.manifest import Recording
+from avemo.data.recipes.common import media_files, require_some
+from avemo.errors import ParameterError
+from avemo.labels import corpus_label
+
+NAME = re.compile(r"^(0[123])-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-(\d\d)$")
+MODALITIES = {"01": "audio-visual", "02": "video-only", "03": "audio-only"}
+CHANNELS = {"01": "speech", "02": "song"}
+
+
+def prepare_ravdess(corpus_dir: Path, modalities: tuple[str, ...] = ("audio-only",),
+                    vocal_channels: tuple[str, ...] = ("speech",)) -> list[Recording]:
+    """Recordings of a RAVDESS folder.
+
+    Args:
+        corpus_dir: folder holding ``Actor_XX`` sub-folders (or the files directly).
+        modalities: which of ``audio-only``, ``audio-visual``, ``video-only`` to keep.
+        vocal_channels: which of ``speech``, ``song`` to keep.
+
+    Raises:
+        ParameterError: for an unknown modality or channel.
+        CorpusError: when no RAVDESS file names are found.
+    """
+    for value, allowed in ((modalities, MODALITIES.values()), (vocal_channels, CHANNELS.values())):
+        bad = set(value) - set(allowed)
+        if bad:
+            raise ParameterError(f"unknown RAVDESS option(s) {sorted(bad)}; choose from {sorted(allowed)}")
+    out = []
+    for path in media_files(Path(corpus_dir)):
+        m = NAME.match(path.stem)
+        if not m:
+            continue
+        modality, channel, emo, intensity, statement, repetition, actor = m.groups()
+        if MODALITIES[modality] not in modalities or CHANNELS[channel] not in vocal_channels:
+            continue
+        out.append(Recording(
+            id=path.stem, path=str(path), corpus="ravdess", speaker=actor, emotion=corpus_label("ravdess", emo),
+            attributes={"modality": MODALITIES[modality], "vocal_channel": CHANNELS[channel],
+                        "intensity": "strong" if intensity == "02" else "normal", "statement": int(statement),
+                        "repetition": int(repetition), "gender": "male" if int(actor) % 2 else "female"}))
+    return require_some(out, Path(corpus_dir), "03-01-05-01-02-01-12.wav (Actor_XX/ folders)")

@@ -1,0 +1,32 @@
+"""TESS (Toronto emotional speech set): names ``<speaker>_<word>_<emotion>.wav``, e.g. ``OAF_back_ps.wav``.
+
+Two speakers, OAF (older) and YAF (younger); ``ps`` / "pleasant surprise" maps to ``surprised``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from avemo.data.manifest import Recording
+from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files, require_some
+from avemo.labels import CORPUS_LABEL_MAPS, corpus_label
+
+NAME = re.compile(r"^(OAF|YAF)_([A-Za-z]+)_([A-Za-z_]+)$", re.IGNORECASE)
+
+
+def prepare_tess(corpus_dir: Path) -> list[Recording]:
+    """Recordings of a TESS folder (any sub-folder layout).
+
+    Raises:
+        CorpusError: when no TESS file names are found.
+    """
+    out = []
+    for path in media_files(Path(corpus_dir), AUDIO_EXTENSIONS):
+        m = NAME.match(path.stem)
+        if not m or m.group(3).lower() not in CORPUS_LABEL_MAPS["tess"]:
+            continue
+        speaker, word, emo = m.group(1).upper(), m.group(2).lower(), m.group(3).lower()
+        out.append(Recording(id=path.stem, path=str(path), corpus="tess", speaker=speaker,
+                             emotion=corpus_label("tess", emo), attributes={"word": word}))
+    return require_some(out, Path(corpus_dir), "OAF_back_angry.wav")

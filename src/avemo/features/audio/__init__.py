@@ -1,0 +1,14 @@
+"""Audio feature extractors; importing this package registers them by name.
+
+``logmel``, ``mfcc``, ``chroma`` (librosa), ``egemaps``, ``egemaps_lld`` (openSMILE) and ``whisper``
+(Whisper tiny.en encoder through CTranslate2). Build one with :func:`avemo.features.create_extractor`.
+"""
+
+from avemo.features.audio.egemaps import EgemapsConfig, EgemapsExtractor, EgemapsLldExtractor
+from avemo.features.audio.spectral import (ChromaConfig, ChromaExtractor, LogMelConfig, LogMelExtractor,
+                                           MfccConfig, MfccExtractor)
+from avemo.features.audio.whisper import WhisperConfig, WhisperExtractor, whisper_model_dir
+
+__all__ = ["ChromaConfig", "ChromaExtractor", "EgemapsConfig", "EgemapsExtractor", "EgemapsLldExtractor",
+           "LogMelConfig", "LogMelExtractor", "MfccConfig", "MfccExtractor", "WhisperConfig",
+           "WhisperExtractor", "whisper_model_dir"]

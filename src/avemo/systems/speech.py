@@ -1,0 +1,173 @@
+"""A trained speech system: fitted standardisation + one or more models (an ensemble) or a linear baseline.
+
+Saved as a folder: ``system.json`` (spec, classes, extractor keys, versions, anything in ``info``),
+``preprocess.safetensors`` (standardisation statistics), ``member<k>/`` checkpoints for neural members or
+``linear.safetensors`` for the logistic-regression baseline. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+
+from avemo.errors import CheckpointError, ParameterError
+from avemo.labels import label_set
+from avemo.models.registry import create_model
+from avemo.systems.inputs import Features, Standardizer, pool_frames, vector_matrix
+from avemo.systems.spec import SystemSpec
+from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
+from avemo.train.trainer import TrainConfig, TrainHistory, Trainer, predict_proba
+
+Split = tuple[Sequence[int], Sequence[int]]
+
+
+class SpeechSystem:
+    """Fit, apply, save and load one system described by a :class:`SystemSpec`."""
+
+    def __init__(self, spec: SystemSpec) -> None:
+        self.spec = spec
+        self.classes = label_set(spec.label_set)
+        self.members_: list[torch.nn.Module] = []
+        self.histories_: list[TrainHistory] = []
+        self.info: dict[str, Any] = {}
+
+    # ---- inputs ------------------------------------------------------------------------------------------
+
+    def _frames(self, features: Features) -> list[np.ndarray]:
+        return [pool_frames(f, self.spec.frame_pool) for f in features[self.spec.frames]]
+
+    def _inputs(self, features: Features) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray | None]:
+        if self.spec.kind == "linear":
+            return self.vector_scaler_.transform(vector_matrix(self.spec.vectors, features)), None
+        frames = [self.frame_scaler_.transform(f) for f in self._frames(features)]
+        aux = self.aux_scaler_.transform(vector_matrix(self.spec.aux, features)) if self.spec.aux else None
+        return frames, aux
+
+    # ---- fitting -----------------------------------------------------------------------------------------
+
+    def fit(self, features: Features, y: Sequence[int], splits: Sequence[Split],
+            checkpoint_dir: str | os.PathLike | None = None) -> "SpeechSystem":
+        """Train on ``features`` (all recordings) with labels ``y`` (indices into ``self.classes``).
+
+        ``splits`` holds ``(train_index, val_index)`` pairs: one per ensemble member, or a single pair reused by
+        every member. Linear systems train on train+val (they need no early stopping). Standardisation uses the
+        union of every split's training part. With ``checkpoint_dir``, each member's training resumes after a crash.
+
+        Raises:
+            ParameterError: for inconsistent splits.
+        """
+        y = np.asarray(y)
+        if len(splits) not in (1, self.spec.ensemble):
+            raise ParameterError(f"give 1 or {self.spec.ensemble} splits, got {len(splits)}")
+        splits = list(splits) * (self.spec.ensemble if len(splits) == 1 else 1)
+        train_union = sorted(set().union(*[set(tr) for tr, _ in splits]))
+        if self.spec.kind == "linear":
+            return self._fit_linear(features, y, sorted(set(splits[0][0]) | set(splits[0][1])))
+        self.frame_scaler_ = Standardizer().fit([self._frames(features)[i] for i in train_union])
+        if self.spec.aux:
+            self.aux_scaler_ = Standardizer().fit(vector_matrix(self.spec.aux, features)[train_union])
+        frames, aux = self._inputs(features)
+        self.members_, self.histories_ = [], []
+        for k, (tr, va) in enumerate(splits):
+            seed = int(self.spec.train.get("seed", 0)) + k
+            torch.manual_seed(seed)
+            model = create_model(self.spec.model, frames[0].shape[1], len(self.classes),
+                                 aux_dim=0 if aux is None else aux.shape[1], config=self.spec.model_config)
+            config = TrainConfig(**{**self.spec.train, "seed": seed})
+            ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"member{k}"
+            history = Trainer(config, ckpt).fit(
+                model, [frames[i] for i in tr], y[list(tr)], [frames[i] for i in va], y[list(va)],
+                None if aux is None else aux[list(tr)], None if aux is None else aux[list(va)])
+            model.eval()
+            self.members_.append(model)
+            self.histories_.append(history)
+        return self
+
+    def _fit_linear(self, features: Features, y: np.ndarray, train: Sequence[int]) -> "SpeechSystem":
+        from sklearn.linear_model import LogisticRegression
+
+        X = vector_matrix(self.spec.vectors, features)
+        self.vector_scaler_ = Standardizer().fit(X[list(train)])
+        clf = LogisticRegression(max_iter=3000, class_weight="balanced", **self.spec.linear)
+        clf.fit(self.vector_scaler_.transform(X[list(train)]), y[list(train)])
+        coef = np.zeros((len(self.classes), X.shape[1]), np.float32)
+        intercept = np.full(len(self.classes), -1e4, np.float32)  # classes absent from training
+        coef[clf.classes_], intercept[clf.classes_] = clf.coef_, clf.intercept_
+        self.coef_, self.intercept_ = coef, intercept
+        return self
+
+    # ---- prediction --------------------------------------------------------------------------------------
+
+    def predict_proba(self, features: Features) -> np.ndarray:
+        """Class probabilities ``(n, len(classes))``, ensemble members averaged."""
+        x, aux = self._inputs(features)
+        if self.spec.kind == "linear":
+            logits = x @ self.coef_.T + self.intercept_
+            logits -= logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+        with torch.inference_mode():
+            return np.mean([predict_proba(m, x, aux) for m in self.members_], axis=0)
+
+    # ---- persistence -------------------------------------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the system folder (see the module docstring); returns it."""
+        from avemo.features.base import create_extractor
+
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        tensors: dict[str, np.ndarray] = {}
+        for name in ("frame_scaler_", "aux_scaler_", "vector_scaler_"):
+            if hasattr(self, name):
+                for key, value in getattr(self, name).state().items():
+                    tensors[f"{name}{key}"] = value
+        save_file(tensors, str(path / "preprocess.safetensors"))
+        if self.spec.kind == "linear":
+            save_file({"coef": self.coef_, "intercept": self.intercept_}, str(path / "linear.safetensors"))
+        for k, model in enumerate(self.members_):
+            save_checkpoint(path / f"member{k}", model, {"classes": list(self.classes)})
+        doc = {"format_version": 1, "spec": self.spec.to_dict(), "classes": list(self.classes),
+               "extractors": {n: create_extractor(n).cache_key() for n in self.spec.extractors()},
+               "members": len(self.members_), "versions": library_versions(), "info": self.info}
+        (path / "system.json").write_text(json.dumps(doc, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "SpeechSystem":
+        """Rebuild a saved system.
+
+        Raises:
+            CheckpointError: when the folder or one of its files is missing or inconsistent.
+        """
+        path = Path(directory)
+        doc_path = path / "system.json"
+        if not doc_path.is_file():
+            raise CheckpointError(f"{path}: not a saved avemo system (no system.json); train one with `avemo train`")
+        try:
+            doc = json.loads(doc_path.read_text())
+            system = cls(SystemSpec.from_dict(doc["spec"]))
+        except (json.JSONDecodeError, KeyError, ParameterError) as exc:
+            raise CheckpointError(f"{doc_path}: unreadable system description ({exc})") from None
+        system.info = doc.get("info", {})
+        try:
+            tensors = load_file(str(path / "preprocess.safetensors"))
+            for name in ("frame_scaler_", "aux_scaler_", "vector_scaler_"):
+                if f"{name}mean" in tensors:
+                    setattr(system, name, Standardizer.from_state(tensors[f"{name}mean"], tensors[f"{name}std"]))
+            if system.spec.kind == "linear":
+                lin = load_file(str(path / "linear.safetensors"))
+                system.coef_, system.intercept_ = lin["coef"], lin["intercept"]
+        except (OSError, KeyError, Exception) as exc:  # safetensors raises its own error types
+            if isinstance(exc, CheckpointError):
+                raise
+            raise CheckpointError(f"{path}: weights missing or corrupt ({type(exc).__name__}: {exc}); "
+                                  "re-train or re-download the model") from None
+        system.members_ = [load_checkpoint(path / f"member{k}")[0] for k in range(int(doc.get("members", 0)))]
+        return system

@@ -1,0 +1,430 @@
+"""Train an :class:`~avemo.models.registry.EmotionModel` on in-memory arrays, with early stopping on validation UA.
+
+Examples are a list of numpy arrays: frame matrices ``(T, D)`` for ``input_kind="frames"`` models or vectors
+``(D,)`` for ``"vector"`` models, with integer labels and, for models built with ``aux_dim``, one aux vector each.
+Training is deterministic for a given seed; with ``checkpoint_dir`` it saves its state after every epoch and
+resumes from the last completed epoch when run again (safetensors + JSON, never pickle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import random
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+from torch import nn
+
+from avemo.errors import CheckpointError, ParameterError
+from avemo.models.registry import EmotionModel
+from avemo.train.batching import Batch, collate
+from avemo.train.checkpoint import load_weights, read_json, read_tensors, save_tensors_atomic, to_jsonable, \
+    write_json_atomic
+
+log = logging.getLogger(__name__)
+
+STATE_WEIGHTS = "train_state.safetensors"
+STATE_JSON = "train_state.json"
+SCHEDULERS = ("cosine", "plateau", "none")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Training hyper-parameters.
+
+    ``max_frames`` randomly crops longer sequences during training (evaluation always sees whole sequences);
+    ``mixup`` is the Beta(alpha, alpha) parameter of mixup (0 = off); ``patience`` counts epochs without a better
+    validation UA before stopping; ``scheduler`` is ``"cosine"`` (per epoch, to 1% of ``lr``), ``"plateau"``
+    (halve on a validation-loss plateau) or ``"none"``.
+    """
+
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    patience: int = 10
+    seed: int = 0
+    class_balanced: bool = True
+    label_smoothing: float = 0.0
+    grad_clip: float | None = 5.0
+    max_frames: int | None = None
+    mixup: float = 0.0
+    scheduler: str = "cosine"
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1 or self.patience < 1:
+            problems.append("epochs, batch_size, eval_batch_size and patience must be >= 1")
+        if not self.lr > 0 or self.weight_decay < 0:
+            problems.append("lr must be > 0 and weight_decay >= 0")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            problems.append("label_smoothing must be in [0, 1)")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            problems.append("grad_clip must be > 0 or None")
+        if self.max_frames is not None and self.max_frames < 1:
+            problems.append("max_frames must be >= 1 or None")
+        if self.mixup < 0:
+            problems.append("mixup must be >= 0")
+        if self.scheduler not in SCHEDULERS:
+            problems.append(f"scheduler must be one of {list(SCHEDULERS)}")
+        if problems:
+            raise ParameterError(f"invalid TrainConfig: {'; '.join(problems)} (got {dataclasses.asdict(self)})")
+
+
+@dataclasses.dataclass
+class TrainHistory:
+    """Per-epoch curves (1-based ``epoch``) and the outcome; ``val_*`` are NaN when no validation set was given."""
+
+    epoch: list[int] = dataclasses.field(default_factory=list)
+    train_loss: list[float] = dataclasses.field(default_factory=list)
+    val_loss: list[float] = dataclasses.field(default_factory=list)
+    val_ua: list[float] = dataclasses.field(default_factory=list)
+    val_wa: list[float] = dataclasses.field(default_factory=list)
+    lr: list[float] = dataclasses.field(default_factory=list)
+    best_epoch: int = 0
+    best_val_ua: float = float("nan")
+    stopped_early: bool = False
+    resumed_from: int = 0  # epochs restored from checkpoint_dir (0 = fresh start)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainHistory":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+Callback = Callable[[int, TrainHistory], Any]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python ``random``, numpy's global generator and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
+    """Inverse class frequency, normalised so the average weight over training examples is 1
+    (``n / (num_classes_present * count_c)``, scikit-learn's "balanced"); classes absent from ``labels`` get 0."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _check_data(model: EmotionModel, arrays: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray | None,
+                aux: Sequence[np.ndarray] | np.ndarray | None, what: str) -> tuple[list[np.ndarray], np.ndarray | None,
+                                                                                np.ndarray | None]:
+    if arrays is None or len(arrays) == 0:
+        raise ParameterError(f"{what}: no examples given")
+    vector = model.input_kind == "vector"
+    out = []
+    for i, a in enumerate(arrays):
+        a = np.asarray(a, dtype=np.float32)
+        ok = (a.ndim == 1 and a.shape[0] == model.input_dim) if vector else \
+            (a.ndim == 2 and a.shape[1] == model.input_dim and a.shape[0] > 0)
+        if not ok:
+            want = f"({model.input_dim},)" if vector else f"(frames > 0, {model.input_dim})"
+            raise ParameterError(f"{what}: example {i} has shape {a.shape}; model {model.name!r} expects {want}")
+        out.append(a)
+    y = None
+    if labels is not None:
+        y = np.asarray(labels)
+        if y.shape != (len(out),) or not np.issubdtype(y.dtype, np.integer):
+            raise ParameterError(f"{what}: need one integer label per example ({len(out)}), got shape {y.shape} "
+                                 f"of {y.dtype}")
+        if len(y) and (y.min() < 0 or y.max() >= model.num_classes):
+            raise ParameterError(f"{what}: labels must be in [0, {model.num_classes}), got {y.min()}..{y.max()}")
+        y = y.astype(np.int64)
+    a_out = None
+    if model.aux_dim > 0:
+        if aux is None:
+            raise ParameterError(f"{what}: model {model.name!r} has aux_dim={model.aux_dim}; pass aux vectors")
+        a_out = np.asarray(aux, dtype=np.float32)
+        if a_out.shape != (len(out), model.aux_dim):
+            raise ParameterError(f"{what}: aux must have shape ({len(out)}, {model.aux_dim}), got {a_out.shape}")
+    elif aux is not None:
+        raise ParameterError(f"{what}: aux given but model {model.name!r} was built with aux_dim=0")
+    return out, y, a_out
+
+
+def _forward(model: EmotionModel, batch: Batch) -> torch.Tensor:
+    return model(batch.x, batch.mask, batch.aux)
+
+
+def _predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarray | None,
+                    batch_size: int) -> torch.Tensor:
+    was_training = model.training
+    model.eval()
+    order = np.argsort([a.shape[0] for a in arrays], kind="stable") if model.input_kind == "frames" \
+        else np.arange(len(arrays))
+    chunks = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(arrays), batch_size):
+                idx = order[start:start + batch_size]
+                batch = collate([arrays[i] for i in idx], aux=None if aux is None else aux[idx])
+                chunks.append(_forward(model, batch).float())
+    finally:
+        model.train(was_training)
+    logits = torch.cat(chunks)
+    result = torch.empty_like(logits)
+    result[torch.from_numpy(order)] = logits
+    return result
+
+
+def predict_proba(model: EmotionModel, arrays: Sequence[np.ndarray],
+                  aux: Sequence[np.ndarray] | np.ndarray | None = None, batch_size: int = 64) -> np.ndarray:
+    """Softmax probabilities ``(n, num_classes)`` (float32) in the order of ``arrays``; runs in eval mode.
+
+    Raises:
+        ParameterError: for examples or aux vectors of the wrong shape.
+    """
+    if batch_size < 1:
+        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+    arrays_, _, aux_ = _check_data(model, arrays, None, aux, "predict_proba")
+    return torch.softmax(_predict_logits(model, arrays_, aux_, batch_size), dim=-1).numpy()
+
+
+class Trainer:
+    """Trains models with one :class:`TrainConfig`.
+
+    ``checkpoint_dir``: save the training state there after every epoch and resume from it.
+    ``callback(epoch, history)`` runs after each epoch (1-based, state already saved); returning True stops training.
+    """
+
+    def __init__(self, config: TrainConfig | None = None, checkpoint_dir: str | Path | None = None,
+                 callback: Callback | None = None) -> None:
+        self.config = config if config is not None else TrainConfig()
+        self.checkpoint_dir = checkpoint_dir
+        self.callback = callback
+
+    def fit(self, model: EmotionModel, train_x: Sequence[np.ndarray], train_y: Sequence[int] | np.ndarray,
+            val_x: Sequence[np.ndarray] | None = None, val_y: Sequence[int] | np.ndarray | None = None,
+            train_aux: Sequence[np.ndarray] | np.ndarray | None = None,
+            val_aux: Sequence[np.ndarray] | np.ndarray | None = None) -> TrainHistory:
+        """Train ``model`` in place and leave it holding the weights of the best validation UA (the last epoch's
+        without a validation set); returns the :class:`TrainHistory`.
+
+        Raises:
+            ParameterError: for inconsistent data.
+            CheckpointError: when ``checkpoint_dir`` holds an unreadable state or one of another run.
+        """
+        xs, ys, auxs = _check_data(model, train_x, train_y, train_aux, "training set")
+        has_val = val_x is not None
+        if has_val:
+            if val_y is None:
+                raise ParameterError("validation set: val_x given without val_y")
+            vxs, vys, vauxs = _check_data(model, val_x, val_y, val_aux, "validation set")
+        elif val_y is not None or val_aux is not None:
+            raise ParameterError("validation set: val_y/val_aux given without val_x")
+        assert ys is not None
+        prev_det, prev_warn = torch.are_deterministic_algorithms_enabled(), \
+            torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            return self._fit(model, xs, ys, auxs, (vxs, vys, vauxs) if has_val else None)
+        finally:
+            torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _fit(self, model: EmotionModel, xs: list[np.ndarray], ys: np.ndarray, auxs: np.ndarray | None,
+             val: tuple[list[np.ndarray], np.ndarray, np.ndarray | None] | None) -> TrainHistory:
+        cfg = self.config
+        seed_everything(cfg.seed)
+        weights = class_weights(ys, model.num_classes) if cfg.class_balanced else None
+        eval_criterion = nn.CrossEntropyLoss(weight=weights)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        scheduler: Any = None
+        if cfg.scheduler == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
+        elif cfg.scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5,
+                                                                   patience=max(1, cfg.patience // 3))
+        history = TrainHistory()
+        best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        status = {"best_val_loss": math.inf, "bad_epochs": 0, "stopped": False}
+        identity = {"model": to_jsonable(model.describe()), "train_config": to_jsonable(dataclasses.asdict(cfg)),
+                    "data": {"n_train": len(xs), "n_val": 0 if val is None else len(val[0])}}
+        directory = Path(self.checkpoint_dir) if self.checkpoint_dir is not None else None
+        if directory is not None and (directory / STATE_JSON).exists():
+            best = self._restore(directory, model, optimizer, scheduler, history, status, identity)
+        start = len(history.epoch)
+
+        for epoch in range(start, cfg.epochs):
+            if status["stopped"]:
+                break
+            torch.manual_seed(_epoch_seed(cfg.seed, epoch))
+            rng = np.random.default_rng([cfg.seed, epoch])
+            lr = optimizer.param_groups[0]["lr"]
+            train_loss = self._train_epoch(model, optimizer, xs, ys, auxs, weights, rng)
+            if val is not None:
+                logits = _predict_logits(model, val[0], val[2], cfg.eval_batch_size)
+                val_loss = float(eval_criterion(logits, torch.from_numpy(val[1])))
+                pred = logits.argmax(dim=-1).numpy()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    val_ua = float(balanced_accuracy_score(val[1], pred))
+                val_wa = float(accuracy_score(val[1], pred))
+            else:
+                val_loss = val_ua = val_wa = float("nan")
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(val_loss if val is not None else train_loss)
+            elif scheduler is not None:
+                scheduler.step()
+            history.epoch.append(epoch + 1)
+            history.train_loss.append(train_loss)
+            history.val_loss.append(val_loss)
+            history.val_ua.append(val_ua)
+            history.val_wa.append(val_wa)
+            history.lr.append(lr)
+            improved = val is None or history.best_epoch == 0 or val_ua > history.best_val_ua + 1e-9 or \
+                (abs(val_ua - history.best_val_ua) <= 1e-9 and val_loss < status["best_val_loss"])
+            if improved:
+                history.best_epoch, history.best_val_ua = epoch + 1, val_ua
+                status["best_val_loss"], status["bad_epochs"] = val_loss, 0
+                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                status["bad_epochs"] += 1
+            if val is not None and status["bad_epochs"] >= cfg.patience:
+                status["stopped"] = history.stopped_early = True
+            log.info("epoch %d/%d  train loss %.4f  val loss %.4f  val UA %.4f  lr %.2e", epoch + 1, cfg.epochs,
+                     train_loss, val_loss, val_ua, lr)
+            if directory is not None:
+                self._save(directory, model, optimizer, scheduler, best, history, status, identity)
+            if self.callback is not None and self.callback(epoch + 1, history):
+                break
+        model.load_state_dict(best)
+        return history
+
+    def _train_epoch(self, model: EmotionModel, optimizer: torch.optim.Optimizer, xs: list[np.ndarray],
+                     ys: np.ndarray, auxs: np.ndarray | None, weights: torch.Tensor | None,
+                     rng: np.random.Generator) -> float:
+        cfg = self.config
+        model.train()
+        order = rng.permutation(len(xs))
+        total, count = 0.0, 0
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start:start + cfg.batch_size]
+            batch = collate([xs[i] for i in idx], ys[idx], None if auxs is None else auxs[idx],
+                            max_frames=cfg.max_frames, rng=rng)
+            assert batch.labels is not None
+            if cfg.mixup > 0 and len(idx) > 1:
+                lam = float(rng.beta(cfg.mixup, cfg.mixup))
+                perm = torch.from_numpy(rng.permutation(len(idx)))
+                batch = Batch(lam * batch.x + (1 - lam) * batch.x[perm],
+                              None if batch.mask is None else batch.mask | batch.mask[perm],
+                              None if batch.aux is None else lam * batch.aux + (1 - lam) * batch.aux[perm],
+                              batch.labels)
+                logits = _forward(model, batch)
+                loss = lam * self._loss(logits, batch.labels, weights) + \
+                    (1 - lam) * self._loss(logits, batch.labels[perm], weights)
+            else:
+                logits = _forward(model, batch)
+                loss = self._loss(logits, batch.labels, weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        return total / max(count, 1)
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        return F.cross_entropy(logits, labels, weight=weights, label_smoothing=self.config.label_smoothing)
+
+    # -- training state (safetensors + JSON, no pickle) -------------------------------------------------------
+
+    @staticmethod
+    def _save(directory: Path, model: EmotionModel, optimizer: torch.optim.Optimizer, scheduler: Any,
+              best: dict[str, torch.Tensor], history: TrainHistory, status: dict[str, Any],
+              identity: dict[str, Any]) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+        tensors.update({f"best.{k}": v for k, v in best.items()})
+        opt = optimizer.state_dict()
+        opt_plain: dict[str, dict[str, Any]] = {}
+        for pid, entry in opt["state"].items():
+            for key, value in entry.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"optimizer.{pid}.{key}"] = value
+                else:
+                    opt_plain.setdefault(str(pid), {})[key] = value
+        epoch = len(history.epoch)
+        save_tensors_atomic(directory / STATE_WEIGHTS, tensors, {"epoch": str(epoch)})
+        write_json_atomic(directory / STATE_JSON, to_jsonable({
+            "format_version": 1, "epoch": epoch, **identity, **status, "history": history.to_dict(),
+            "optimizer": {"param_groups": opt["param_groups"], "state": opt_plain},
+            "scheduler": None if scheduler is None else scheduler.state_dict()}))
+
+    @staticmethod
+    def _restore(directory: Path, model: EmotionModel, optimizer: torch.optim.Optimizer, scheduler: Any,
+                 history: TrainHistory, status: dict[str, Any], identity: dict[str, Any]) -> dict[str, torch.Tensor]:
+        doc = read_json(directory / STATE_JSON)
+        for key, value in identity.items():
+            if doc.get(key) != value:
+                raise CheckpointError(f"{directory} holds the training state of a different run ({key} differs: "
+                                      f"{doc.get(key)} vs {value}); use another checkpoint_dir or delete it")
+        tensors = read_tensors(directory / STATE_WEIGHTS)
+        try:
+            epoch = int(doc["epoch"])
+            saved = TrainHistory.from_dict(doc["history"])
+            if len(saved.epoch) != epoch:
+                raise CheckpointError(f"{directory / STATE_JSON} is inconsistent: epoch {epoch} but "
+                                      f"{len(saved.epoch)} history entries; delete the folder to start over")
+            groups = doc["optimizer"]["param_groups"]
+            opt_state: dict[int, dict[str, Any]] = {}
+            for name, value in tensors.items():
+                if name.startswith("optimizer."):
+                    _, pid, key = name.split(".", 2)
+                    opt_state.setdefault(int(pid), {})[key] = value
+            for pid, entry in doc["optimizer"]["state"].items():
+                opt_state.setdefault(int(pid), {}).update(entry)
+            model_sd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+            best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
+            load_weights(model, model_sd, directory / STATE_WEIGHTS)
+            probe = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            load_weights(model, best, directory / STATE_WEIGHTS)  # validates the best weights too
+            model.load_state_dict(probe)
+            optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
+            if scheduler is not None:
+                scheduler.load_state_dict(doc["scheduler"])
+            for key in ("best_val_loss", "bad_epochs", "stopped"):
+                status[key] = doc[key]
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise CheckpointError(f"cannot resume from {directory}: {type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''}; delete the folder to start over") \
+                from None
+        for f in dataclasses.fields(TrainHistory):
+            setattr(history, f.name, getattr(saved, f.name))
+        history.resumed_from = epoch
+        log.info("resumed from %s after epoch %d", directory, epoch)
+        return best
+
+
+def fit(model: EmotionModel, train_x: Sequence[np.ndarray], train_y: Sequence[int] | np.ndarray,
+        val_x: Sequence[np.ndarray] | None = None, val_y: Sequence[int] | np.ndarray | None = None, *,
+        train_aux: Sequence[np.ndarray] | np.ndarray | None = None,
+        val_aux: Sequence[np.ndarray] | np.ndarray | None = None, config: TrainConfig | None = None,
+        checkpoint_dir: str | Path | None = None, callback: Callback | None = None) -> TrainHistory:
+    """Shortcut for ``Trainer(config, checkpoint_dir, callback).fit(...)``; see :class:`Trainer`."""
+    return Trainer(config, checkpoint_dir, callback).fit(model, train_x, train_y, val_x, val_y, train_aux, val_aux)

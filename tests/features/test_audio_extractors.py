@@ -75,11 +75,9 @@ def test_shape_dim_and_frame_rate(extractors, name):
         assert abs(out.shape[0] - ex.frame_rate * 1.0) <= 5
 
 
-@pytest.mark.parametrize("name", AUDIO_EXTRACTORS)
+@pytest.mark.parametrize("name", [n for n in AUDIO_EXTRACTORS if EXPECTED[n][1] is not None])
 def test_frame_count_scales_with_duration(extractors, name):
     ex = extractors[name]
-    if ex.kind != "frames":
-        pytest.skip("functionals")
     n1 = ex.process_signal(chirp(1.0), SR).shape[0]
     n3 = ex.process_signal(chirp(3.0), SR).shape[0]
     assert abs((n3 - n1) - 2 * ex.frame_rate) <= 1
@@ -328,7 +326,9 @@ def test_process_files_with_two_jobs(tmp_path, wav_files):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_whisper_in_two_processes(tmp_path, wav_files):
+def test_whisper_in_two_processes(tmp_path, wav_files, extractors):
+    # Regression: a CTranslate2 model inherited through fork() hangs; the parent has one loaded here.
+    extractors["whisper"].process_signal(tone(), SR)
     ex = create_extractor("whisper")
     parallel = ex.process_files(wav_files, jobs=2, progress=False)
     for path, out in zip(wav_files, parallel):

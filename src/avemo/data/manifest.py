@@ -72,9 +72,16 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
             if not line.strip():
                 continue
             try:
-                out.append(Recording.from_dict(json.loads(line)))
+                data = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CorpusError(f"{path}:{n}: not valid JSON ({exc.msg}); re-run `avemo prepare`") from None
+            if not isinstance(data, dict):
+                raise CorpusError(f"{path}:{n}: expected one JSON object per line, got {type(data).__name__}; "
+                                  "re-run `avemo prepare`")
+            try:
+                out.append(Recording.from_dict(data))
+            except CorpusError as exc:
+                raise CorpusError(f"{path}:{n}: {exc}") from None
     return out
 
 

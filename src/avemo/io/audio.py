@@ -8,6 +8,7 @@ message that names the file and says what to do.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -85,8 +86,11 @@ def validate_signal(signal: np.ndarray, sampling_rate: int, min_duration: float 
     signal = np.asarray(signal)
     if signal.dtype.kind not in "fiu":
         raise ParameterError(f"{name}: samples must be numeric, got dtype {signal.dtype}")
-    if signal.dtype.kind in "iu":
-        signal = signal.astype(np.float32) / float(np.iinfo(signal.dtype).max)
+    if signal.dtype.kind == "i":  # PCM: full scale is 2**(bits-1), as soundfile converts int -> float
+        signal = signal.astype(np.float32) / float(-np.iinfo(signal.dtype).min)
+    elif signal.dtype.kind == "u":  # offset binary (e.g. 8-bit PCM): mid-scale is silence
+        half = float(np.iinfo(signal.dtype).max // 2 + 1)
+        signal = (signal.astype(np.float64) - half).astype(np.float32) / half
     if signal.ndim == 2:
         if signal.shape[0] < signal.shape[1]:
             signal = signal.T
@@ -109,12 +113,22 @@ class _NotSoundfile(Exception):
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     try:
-        signal, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            declared = _DATA_CHUNK.search(f.extra_info)
+            signal, rate = f.read(dtype="float32", always_2d=True), f.samplerate
     except sf.LibsndfileError as exc:
         raise _NotSoundfile(str(exc)) from None
     except RuntimeError as exc:  # older soundfile versions
         raise _NotSoundfile(str(exc)) from None
+    if declared and int(declared.group(2)) < int(declared.group(1)) < 0x7FFFFFFF:
+        # libsndfile reads a cut-off WAV/AIFF silently; its header still says how much audio there should be.
+        raise MediaDecodeError(f"{path}: file is truncated (header declares {declared.group(1)} bytes of audio, "
+                               f"only {declared.group(2)} present); re-export or re-download it")
     return signal, int(rate)
+
+
+#: libsndfile's note on a data chunk shorter than its header says, e.g. ``data : 32000 (should be 56)``.
+_DATA_CHUNK = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 
 def _read_pyav(path: Path) -> tuple[np.ndarray, int]:

@@ -47,8 +47,19 @@ class SystemSpec:
             raise ParameterError(f"system {self.name!r}: a neural system needs `frames` and `model`")
         if self.kind == "linear" and not self.vectors:
             raise ParameterError(f"system {self.name!r}: a linear system needs `vectors`")
-        if self.frame_pool < 1 or self.ensemble < 1:
-            raise ParameterError(f"system {self.name!r}: frame_pool and ensemble must be >= 1")
+        for key in ("frame_pool", "ensemble"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ParameterError(f"system {self.name!r}: {key} must be an integer >= 1, got {value!r}")
+        for key in ("aux", "vectors"):
+            value = getattr(self, key)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ParameterError(f"system {self.name!r}: {key} must be a list of feature names, "
+                                     f"e.g. [egemaps, 'logmel:meanstd'], got {value!r}")
+        for key in ("model_config", "train", "linear"):
+            if not isinstance(getattr(self, key), dict):
+                raise ParameterError(f"system {self.name!r}: {key} must be a mapping of settings, "
+                                     f"got {getattr(self, key)!r}")
 
     def extractors(self) -> list[str]:
         """Names of every extractor this system reads, in a stable order."""

@@ -73,13 +73,14 @@ class SpeechSystem:
         if self.spec.aux:
             self.aux_scaler_ = Standardizer().fit(vector_matrix(self.spec.aux, features)[train_union])
         frames, aux = self._inputs(features)
+        self._train_config(0)  # a bad `train` setting fails before any member trains
         self.members_, self.histories_ = [], []
         for k, (tr, va) in enumerate(splits):
             seed = int(self.spec.train.get("seed", 0)) + k
             torch.manual_seed(seed)
             model = create_model(self.spec.model, frames[0].shape[1], len(self.classes),
                                  aux_dim=0 if aux is None else aux.shape[1], config=self.spec.model_config)
-            config = TrainConfig(**{**self.spec.train, "seed": seed})
+            config = self._train_config(seed)
             ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"member{k}"
             history = Trainer(config, ckpt).fit(
                 model, [frames[i] for i in tr], y[list(tr)], [frames[i] for i in va], y[list(va)],
@@ -89,12 +90,21 @@ class SpeechSystem:
             self.histories_.append(history)
         return self
 
+    def _train_config(self, seed: int) -> TrainConfig:
+        try:
+            return TrainConfig(**{**self.spec.train, "seed": seed})
+        except TypeError as exc:
+            raise ParameterError(f"system {self.spec.name!r}: invalid `train` settings ({exc})") from None
+
     def _fit_linear(self, features: Features, y: np.ndarray, train: Sequence[int]) -> "SpeechSystem":
         from sklearn.linear_model import LogisticRegression
 
         X = vector_matrix(self.spec.vectors, features)
         self.vector_scaler_ = Standardizer().fit(X[list(train)])
-        clf = LogisticRegression(max_iter=3000, class_weight="balanced", **self.spec.linear)
+        try:
+            clf = LogisticRegression(max_iter=3000, class_weight="balanced", **self.spec.linear)
+        except TypeError as exc:
+            raise ParameterError(f"system {self.spec.name!r}: invalid `linear` settings ({exc})") from None
         clf.fit(self.vector_scaler_.transform(X[list(train)]), y[list(train)])
         coef = np.zeros((len(self.classes), X.shape[1]), np.float32)
         intercept = np.full(len(self.classes), -1e4, np.float32)  # classes absent from training

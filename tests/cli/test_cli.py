@@ -1,0 +1,136 @@
+"""The ``avemo`` command: predict on a batch with bad files, one-line errors, every --help, prepare."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from avemo.cli import COMMANDS, main
+from avemo.demo.clip import synth_voice
+from avemo.labels import label_set
+
+SR = 16000
+
+
+@pytest.fixture()
+def inputs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sf.write(tmp_path / "good.wav", synth_voice(2.0, 150), SR)
+    sf.write(tmp_path / "long.wav", synth_voice(6.0, 150), SR)
+    (tmp_path / "notaudio.wav").write_bytes(np.random.default_rng(0).bytes(3000))
+    (tmp_path / "empty.wav").write_bytes(b"")
+    return tmp_path
+
+
+def test_predict_json_batch_with_bad_files(tiny_model_dir, inputs, capsys):
+    code = main(["predict", "--model", str(tiny_model_dir), "good.wav", "missing.wav", "notaudio.wav", "empty.wav",
+                 "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 1
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 4
+    rows = [json.loads(line) for line in lines]
+    assert [r["path"] for r in rows] == ["good.wav", "missing.wav", "notaudio.wav", "empty.wav"]
+    good = rows[0]
+    assert "error" not in good and good["status"] == "ok"
+    assert list(good["probabilities"]) == list(label_set("ravdess8"))
+    assert sum(good["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert good["emotion"] == max(good["probabilities"], key=good["probabilities"].get)
+    assert good["duration"] == pytest.approx(2.0)
+    for row in rows[1:]:
+        assert set(row) == {"path", "error"}
+        assert row["path"] in row["error"] and "\n" not in row["error"]
+    assert "not found" in rows[1]["error"] and "empty" in rows[3]["error"]
+    assert "Traceback" not in captured.err
+    assert "3 of 4 file(s) failed" in captured.err
+
+
+def test_predict_text_output_with_timeline(tiny_model_dir, inputs, capsys):
+    code = main(["predict", "--model", str(tiny_model_dir), "good.wav", "long.wav", "--window", "4", "--step", "2"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0].startswith("good.wav: ") and "%" in out[0]
+    long_lines = out[out.index(next(line for line in out if line.startswith("long.wav"))):]
+    assert len(long_lines) == 1 + 2  # windows 0-4 and 2-6
+    assert "0.00-  4.00 s" in long_lines[1] and "2.00-  6.00 s" in long_lines[2]
+
+
+def test_predict_json_timeline(tiny_model_dir, inputs, capsys):
+    assert main(["predict", "--model", str(tiny_model_dir), "long.wav", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert [(w["start"], w["end"]) for w in row["timeline"]] == [(0.0, 4.0), (2.0, 6.0)]
+
+
+def test_predict_silence_is_not_an_error(tiny_model_dir, inputs, capsys):
+    sf.write(inputs / "quiet.wav", np.zeros(SR, np.float32), SR)
+    assert main(["predict", "--model", str(tiny_model_dir), "quiet.wav", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["status"] == "silence" and row["emotion"] is None
+
+
+@pytest.mark.parametrize("argv", [
+    ["predict", "--model", "no-such-model", "x.wav"],
+    ["predict", "--model", "{model}", "x.wav", "--window", "2", "--step", "3"],
+    ["prepare", "ravdess", "{tmp}/nowhere"],
+    ["benchmark", "ravdess-speech"],
+    ["benchmark", "no-such-suite", "--data", "{tmp}"],
+    ["train", "no-such-system", "--data", "{tmp}", "--out", "{tmp}/out"],
+])
+def test_user_errors_exit_2_with_one_line(argv, tiny_model_dir, tmp_path, capsys):
+    argv = [a.format(model=tiny_model_dir, tmp=tmp_path) for a in argv]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("avemo: error: ") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"] if command is None else [command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: avemo" in out
+    if command:
+        assert command in out
+
+
+def test_version_and_missing_command(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("avemo ")
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+
+
+def test_prepare_ravdess_writes_manifest(tmp_path, capsys):
+    corpus = tmp_path / "RAVDESS"
+    for actor in (1, 2):
+        for emo in (1, 5):
+            path = corpus / f"Actor_{actor:02d}" / f"03-01-{emo:02d}-01-01-01-{actor:02d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+    (corpus / "Actor_01" / "03-02-05-01-01-01-01.wav").write_bytes(b"")  # song
+    out = tmp_path / "out.jsonl"
+    assert main(["prepare", "ravdess", str(corpus), "-o", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 4
+    assert {r["speaker"] for r in rows} == {"01", "02"} and {r["emotion"] for r in rows} == {"neutral", "angry"}
+    stdout = capsys.readouterr().out
+    assert "4 recordings, 2 speakers" in stdout
+    assert main(["prepare", "ravdess", str(corpus), "-o", str(out), "--song"]) == 0
+    assert len(out.read_text().splitlines()) == 5
+
+
+def test_prepare_folder_with_speaker_pattern(tmp_path, capsys):
+    for name in ("happy/s1_a.wav", "sad/s2_b.wav"):
+        (tmp_path / "c" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "c" / name).write_bytes(b"")
+    out = tmp_path / "f.jsonl"
+    assert main(["prepare", "folder", str(tmp_path / "c"), "-o", str(out), "--speaker-pattern", r"s(\d)_"]) == 0
+    assert sorted(json.loads(line)["speaker"] for line in out.read_text().splitlines()) == ["1", "2"]

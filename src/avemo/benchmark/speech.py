@@ -40,14 +40,20 @@ def load_suite(name: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def extract_all(recordings, names: Sequence[str], store: FeatureStore, jobs: int) -> tuple[dict, dict]:
-    """Extract (or read from the cache) every named feature of every recording; returns features and seconds."""
+def extract_all(recordings, extractors: Sequence[str] | dict, store: FeatureStore, jobs: int) -> tuple[dict, dict]:
+    """Extract (or read from the cache) features of every recording; returns features and seconds per extractor.
+
+    ``extractors`` is a list of extractor names or a ``{feature key: extractor}`` dict (see
+    :meth:`SystemSpec.feature_extractors`); the returned features are keyed the same way.
+    """
+    if not isinstance(extractors, dict):
+        extractors = {n: create_extractor(n) for n in extractors}
     paths = [r.path for r in recordings]
     features, seconds = {}, {}
-    for name in names:
+    for key, extractor in extractors.items():
         start = time.perf_counter()
-        features[name] = store.get_many(create_extractor(name), paths, progress=True, jobs=jobs)
-        seconds[name] = round(time.perf_counter() - start, 1)
+        features[key] = store.get_many(extractor, paths, progress=True, jobs=jobs)
+        seconds[key] = round(time.perf_counter() - start, 1)
     return features, seconds
 
 
@@ -90,7 +96,7 @@ def run_speech_benchmark(data_dir: str | os.PathLike, suite: str = "ravdess-spee
     y = np.array([classes.index(r.emotion) for r in recordings])
     protocol_folds = make_folds(cfg["protocol"], recordings)
     chosen = [f for k, f in enumerate(protocol_folds, 1) if not folds or k in folds]
-    extractors = list(dict.fromkeys(e for s in specs.values() for e in s.extractors()))
+    extractors = {k: e for s in specs.values() for k, e in s.feature_extractors().items()}
     t0 = time.perf_counter()
     features, extract_seconds = extract_all(recordings, extractors, FeatureStore(cache), jobs)
     job_list = [(n, f) for n in names for f in chosen]

@@ -20,7 +20,13 @@ from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio, validate_signal
 
 @dataclasses.dataclass(frozen=True)
 class ExtractorConfig:
-    """Base of every extractor's settings; subclasses add fields with defaults."""
+    """Base of every extractor's settings; subclasses add fields with defaults.
+
+    ``trim_db``: when set, leading and trailing audio quieter than this many dB below the clip's peak is cut
+    before extraction, so pooled statistics describe the speech rather than the silence around it.
+    """
+
+    trim_db: float | None = None
 
 
 class FeatureExtractor(ABC):
@@ -66,6 +72,8 @@ class FeatureExtractor(ABC):
         signal = validate_signal(signal, sampling_rate)
         if sampling_rate != self.sampling_rate:
             signal = resample(signal, sampling_rate, self.sampling_rate)
+        if self.config.trim_db is not None:
+            signal = trim_silence(signal, self.config.trim_db, self.sampling_rate)
         validate_signal(signal, self.sampling_rate, self.min_duration)
         out = np.asarray(self._extract(signal), dtype=np.float32)
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
@@ -89,11 +97,30 @@ class FeatureExtractor(ABC):
 
     def cache_key(self) -> dict[str, Any]:
         """A JSON-able dict that identifies this extractor's output exactly."""
-        return {"extractor": self.name, "version": self.version, "sampling_rate": self.sampling_rate,
-                **dataclasses.asdict(self.config)}
+        settings = dataclasses.asdict(self.config)
+        if settings.get("trim_db") is None:
+            settings.pop("trim_db", None)  # untrimmed keys stay as they were before trimming existed
+        return {"extractor": self.name, "version": self.version, "sampling_rate": self.sampling_rate, **settings}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config})"
+
+
+def trim_silence(signal: np.ndarray, top_db: float, sampling_rate: int, min_duration: float = 0.25) -> np.ndarray:
+    """Cut leading/trailing parts quieter than ``top_db`` below the peak (25 ms frames, 10 ms hop); the result is
+    never shorter than ``min_duration`` seconds (the loudest part is kept when the speech is shorter)."""
+    import librosa
+
+    frame, hop = int(0.025 * sampling_rate), int(0.010 * sampling_rate)
+    if len(signal) <= frame:
+        return signal
+    _, (start, end) = librosa.effects.trim(signal, top_db=top_db, frame_length=frame, hop_length=hop)
+    need = int(min_duration * sampling_rate)
+    if end - start < need:
+        centre = (start + end) // 2
+        start = max(0, min(centre - need // 2, len(signal) - need))
+        end = min(len(signal), start + need)
+    return signal[start:end]
 
 
 _REGISTRY: dict[str, type[FeatureExtractor]] = {}

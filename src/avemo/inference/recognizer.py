@@ -15,7 +15,6 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from avemo.errors import AssetNotFoundError, AudioTooShortError, AvemoError, CheckpointError
-from avemo.features.base import create_extractor
 from avemo.inference.results import PredictionResult, Segment
 from avemo.inference.sliding import window_bounds
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio, resample, validate_signal
@@ -62,7 +61,7 @@ class EmotionRecognizer:
         window_bounds(window, window, step)  # validates window and step at once
         self.model_path = resolve_model(speech_model)
         self.system = SpeechSystem.load(self.model_path)
-        self.extractors = {n: create_extractor(n) for n in self.system.spec.extractors()}
+        self.extractors = self.system.spec.feature_extractors()
         self.window, self.step, self.silence_db = window, step, silence_db
 
     @property

@@ -2,9 +2,10 @@
 command line with ``key=value`` pairs (dotted keys reach into nested settings, e.g. ``train.epochs=5``).
 
 A *neural* system feeds frame features (``frames``, optionally average-pooled by ``frame_pool``) to a registered
-model, with vector features (``aux``) joined at its head; a *linear* system fits a logistic regression on the
+model, with vector features (``aux``) joined at its head, or vector features (``vectors``) to a vector model; a *linear* system fits a logistic regression on the
 concatenated vector features (``vectors``). Vector features name an extractor: a functionals extractor as is
 (``egemaps``), a frames extractor with a pooling suffix (``whisper:meanstd`` = per-dimension mean and std).
+``feature_settings`` maps an extractor name to its settings (e.g. ``{whisper_layers: {trim_db: 35}}``).
 """
 
 from __future__ import annotations
@@ -37,16 +38,13 @@ class SystemSpec:
     train: dict[str, Any] = dataclasses.field(default_factory=dict)
     linear: dict[str, Any] = dataclasses.field(default_factory=lambda: {"C": 0.1})
     ensemble: int = 1
+    feature_settings: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     label_set: str = "ravdess8"
     description: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ParameterError(f"system {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
-        if self.kind == "neural" and (not self.frames or not self.model):
-            raise ParameterError(f"system {self.name!r}: a neural system needs `frames` and `model`")
-        if self.kind == "linear" and not self.vectors:
-            raise ParameterError(f"system {self.name!r}: a linear system needs `vectors`")
         for key in ("frame_pool", "ensemble"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -56,15 +54,34 @@ class SystemSpec:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ParameterError(f"system {self.name!r}: {key} must be a list of feature names, "
                                      f"e.g. [egemaps, 'logmel:meanstd'], got {value!r}")
-        for key in ("model_config", "train", "linear"):
+        for key in ("model_config", "train", "linear", "feature_settings"):
             if not isinstance(getattr(self, key), dict):
                 raise ParameterError(f"system {self.name!r}: {key} must be a mapping of settings, "
                                      f"got {getattr(self, key)!r}")
+        if self.kind == "neural" and (not self.model or bool(self.frames) == bool(self.vectors)):
+            raise ParameterError(f"system {self.name!r}: a neural system needs a `model` and either `frames` "
+                                 "(frame models) or `vectors` (vector models such as mlp), not both")
+        if self.kind == "linear" and not self.vectors:
+            raise ParameterError(f"system {self.name!r}: a linear system needs `vectors`")
 
     def extractors(self) -> list[str]:
         """Names of every extractor this system reads, in a stable order."""
         names = ([self.frames] if self.frames else []) + [v.split(":")[0] for v in self.aux + self.vectors]
         return list(dict.fromkeys(names))
+
+    def feature_key(self, name: str) -> str:
+        """Key of an extractor's output in a features dict: its name, plus its settings when it has any."""
+        settings = self.feature_settings.get(name) or {}
+        if not settings:
+            return name
+        return name + "[" + ",".join(f"{k}={settings[k]}" for k in sorted(settings)) + "]"
+
+    def feature_extractors(self) -> dict[str, Any]:
+        """``{feature key: extractor}`` for every extractor this system reads, built with its settings."""
+        from avemo.features.base import create_extractor
+
+        return {self.feature_key(n): create_extractor(n, **(self.feature_settings.get(n) or {}))
+                for n in self.extractors()}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

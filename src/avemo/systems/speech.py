@@ -39,12 +39,19 @@ class SpeechSystem:
 
     # ---- inputs ------------------------------------------------------------------------------------------
 
+    def _view(self, features: Features) -> Features:
+        """Features by extractor name, from a dict keyed by :meth:`SystemSpec.feature_key`."""
+        return {n: features[self.spec.feature_key(n)] for n in self.spec.extractors()}
+
     def _frames(self, features: Features) -> list[np.ndarray]:
         return [pool_frames(f, self.spec.frame_pool) for f in features[self.spec.frames]]
 
     def _inputs(self, features: Features) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray | None]:
+        features = self._view(features)
         if self.spec.kind == "linear":
             return self.vector_scaler_.transform(vector_matrix(self.spec.vectors, features)), None
+        if self.spec.vectors:
+            return list(self.vector_scaler_.transform(vector_matrix(self.spec.vectors, features))), None
         frames = [self.frame_scaler_.transform(f) for f in self._frames(features)]
         aux = self.aux_scaler_.transform(vector_matrix(self.spec.aux, features)) if self.spec.aux else None
         return frames, aux
@@ -63,13 +70,17 @@ class SpeechSystem:
             ParameterError: for inconsistent splits.
         """
         y = np.asarray(y)
+        features = self._view(features)
         if len(splits) not in (1, self.spec.ensemble):
             raise ParameterError(f"give 1 or {self.spec.ensemble} splits, got {len(splits)}")
         splits = list(splits) * (self.spec.ensemble if len(splits) == 1 else 1)
         train_union = sorted(set().union(*[set(tr) for tr, _ in splits]))
         if self.spec.kind == "linear":
-            return self._fit_linear(features, y, sorted(set(splits[0][0]) | set(splits[0][1])))
-        self.frame_scaler_ = Standardizer().fit([self._frames(features)[i] for i in train_union])
+            return self._fit_linear(features, y, list(splits[0][0]), list(splits[0][1]))
+        if self.spec.vectors:
+            self.vector_scaler_ = Standardizer().fit(vector_matrix(self.spec.vectors, features)[train_union])
+        else:
+            self.frame_scaler_ = Standardizer().fit([self._frames(features)[i] for i in train_union])
         if self.spec.aux:
             self.aux_scaler_ = Standardizer().fit(vector_matrix(self.spec.aux, features)[train_union])
         frames, aux = self._inputs(features)
@@ -78,7 +89,7 @@ class SpeechSystem:
         for k, (tr, va) in enumerate(splits):
             seed = int(self.spec.train.get("seed", 0)) + k
             torch.manual_seed(seed)
-            model = create_model(self.spec.model, frames[0].shape[1], len(self.classes),
+            model = create_model(self.spec.model, frames[0].shape[-1], len(self.classes),
                                  aux_dim=0 if aux is None else aux.shape[1], config=self.spec.model_config)
             config = self._train_config(seed)
             ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"member{k}"
@@ -96,16 +107,36 @@ class SpeechSystem:
         except TypeError as exc:
             raise ParameterError(f"system {self.spec.name!r}: invalid `train` settings ({exc})") from None
 
-    def _fit_linear(self, features: Features, y: np.ndarray, train: Sequence[int]) -> "SpeechSystem":
+    def _fit_linear(self, features: Features, y: np.ndarray, train: Sequence[int],
+                    val: Sequence[int]) -> "SpeechSystem":
+        """Logistic regression on train+val; a list of ``C`` values is first compared on the validation speakers
+        (fitted on train only) and the best one kept (``info["chosen_C"]``)."""
         from sklearn.linear_model import LogisticRegression
 
+        from avemo.train.metrics import unweighted_accuracy
+
         X = vector_matrix(self.spec.vectors, features)
-        self.vector_scaler_ = Standardizer().fit(X[list(train)])
-        try:
-            clf = LogisticRegression(max_iter=3000, class_weight="balanced", **self.spec.linear)
-        except TypeError as exc:
-            raise ParameterError(f"system {self.spec.name!r}: invalid `linear` settings ({exc})") from None
-        clf.fit(self.vector_scaler_.transform(X[list(train)]), y[list(train)])
+        settings = dict(self.spec.linear)
+        grid = settings.pop("C", 1.0)
+        grid = list(grid) if isinstance(grid, (list, tuple)) else [grid]
+
+        def fitted(rows: Sequence[int], C: float):
+            scaler = Standardizer().fit(X[list(rows)])
+            try:
+                clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced", **settings)
+            except TypeError as exc:
+                raise ParameterError(f"system {self.spec.name!r}: invalid `linear` settings ({exc})") from None
+            return scaler, clf.fit(scaler.transform(X[list(rows)]), y[list(rows)])
+
+        best_C = grid[0]
+        if len(grid) > 1 and len(val):
+            scores = []
+            for C in grid:
+                scaler, clf = fitted(train, C)
+                scores.append(unweighted_accuracy(y[list(val)], clf.predict(scaler.transform(X[list(val)]))))
+            best_C = grid[int(np.argmax(scores))]
+        self.info["chosen_C"] = best_C
+        self.vector_scaler_, clf = fitted(sorted(set(train) | set(val)), best_C)
         coef = np.zeros((len(self.classes), X.shape[1]), np.float32)
         intercept = np.full(len(self.classes), -1e4, np.float32)  # classes absent from training
         coef[clf.classes_], intercept[clf.classes_] = clf.coef_, clf.intercept_
@@ -129,8 +160,6 @@ class SpeechSystem:
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the system folder (see the module docstring); returns it."""
-        from avemo.features.base import create_extractor
-
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         tensors: dict[str, np.ndarray] = {}
@@ -144,7 +173,7 @@ class SpeechSystem:
         for k, model in enumerate(self.members_):
             save_checkpoint(path / f"member{k}", model, {"classes": list(self.classes)})
         doc = {"format_version": 1, "spec": self.spec.to_dict(), "classes": list(self.classes),
-               "extractors": {n: create_extractor(n).cache_key() for n in self.spec.extractors()},
+               "extractors": {k: e.cache_key() for k, e in self.spec.feature_extractors().items()},
                "members": len(self.members_), "versions": library_versions(), "info": self.info}
         (path / "system.json").write_text(json.dumps(doc, indent=1))
         return path

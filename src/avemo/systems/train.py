@@ -52,7 +52,7 @@ def train_system(system: str, data_dir: str | os.PathLike, out_dir: str | os.Pat
     if bad:
         raise ParameterError(f"corpus labels {bad} are not in the system's label set {spec.label_set}")
     y = np.array([sys_.classes.index(r.emotion) for r in recordings])
-    features, _ = extract_all(recordings, spec.extractors(), FeatureStore(), jobs)
+    features, _ = extract_all(recordings, spec.feature_extractors(), FeatureStore(), jobs)
     splits = member_splits(recordings, spec.ensemble)
     out = Path(out_dir)
     sys_.fit(features, y, splits, checkpoint_dir=out / "_train_state")
@@ -117,7 +117,6 @@ def evaluate_system(model: str, data_dir: str | os.PathLike, corpus: str = "ravd
         ParameterError: when no recording matches or labels fall outside the model's classes.
     """
     from avemo.benchmark.speech import extract_all
-    from avemo.features.base import create_extractor
     from avemo.inference.recognizer import resolve_model
 
     system = SpeechSystem.load(resolve_model(model))
@@ -127,7 +126,7 @@ def evaluate_system(model: str, data_dir: str | os.PathLike, corpus: str = "ravd
     known = [r for r in recordings if r.emotion in system.classes]
     if not known:
         raise ParameterError(f"none of the corpus labels are among the model's classes {system.classes}")
-    features, _ = extract_all(known, system.spec.extractors(), FeatureStore(), jobs)
+    features, _ = extract_all(known, system.spec.feature_extractors(), FeatureStore(), jobs)
     probs = system.predict_proba(features)
     y = np.array([system.classes.index(r.emotion) for r in known])
     return classification_metrics(y, probs, len(system.classes))

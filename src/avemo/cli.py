@@ -70,8 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("benchmark", help="run a benchmark suite, or measure prediction speed",
                        description="ravdess-speech: every speech system on the 6 speaker-independent RAVDESS "
                        "folds, with the classic baselines and a leakage check; writes reports/ravdess-speech/. "
+                       "ravdess-av: audio-visual fusion of speech and OpenFace action units on the same folds "
+                       "(--data holds speech16k/ and openface_au_mean.csv); writes reports/ravdess-av/. "
                        "speed: time `predict` on a 4-second clip with the shipped model.")
-    s.add_argument("suite", help="ravdess-speech | speed")
+    s.add_argument("suite", help="ravdess-speech | ravdess-av | speed")
     s.add_argument("--data", help=DATA_HELP)
     s.add_argument("--out", help="report folder (default reports/<suite>)")
     s.add_argument("--systems", nargs="*", help="only these systems")
@@ -166,6 +168,19 @@ def cmd_benchmark(args) -> int:
     from avemo.benchmark.speech import run_speech_benchmark
     from avemo.errors import ParameterError
 
+    if args.suite == "ravdess-av":
+        from avemo.benchmark.av import av_results_table, run_av_benchmark
+
+        if not args.data:
+            raise ParameterError("benchmark ravdess-av needs --data DIR, the folder holding speech16k/ and "
+                                 "openface_au_mean.csv")
+        if args.set:
+            raise ParameterError("benchmark ravdess-av takes no --set; edit configs/benchmarks/ravdess-av.yaml")
+        summary = run_av_benchmark(args.data, args.out, args.folds, args.systems, args.jobs,
+                                   None if args.cache == "none" else args.cache)
+        print(av_results_table(summary))
+        print(f"timing: {summary['timing']}")
+        return 0
     if not args.data:
         raise ParameterError(f"benchmark {args.suite} needs --data DIR ({DATA_HELP})")
     summary = run_speech_benchmark(args.data, args.suite, args.out, args.systems, args.folds, args.jobs,

@@ -169,3 +169,35 @@ def test_load_errors(linear_system, neural_system, tmp_path):
     shutil.rmtree(folder / "member1")
     with pytest.raises(CheckpointError):
         SpeechSystem.load(folder)
+
+
+def test_vector_mlp_combination_and_feature_settings(data, tmp_path):
+    """A vector (mlp) system, a linear one with a C grid chosen on validation, and their combination."""
+    features, y = data
+    mlp = {"name": "mlp", "kind": "neural", "vectors": ["egemaps"], "model": "mlp",
+           "train": {"epochs": 5, "batch_size": 8}}
+    lin = {"name": "lin", "kind": "linear", "vectors": ["logmel:meanstd"], "linear": {"C": [0.001, 1.0]}}
+    combo = SpeechSystem(SystemSpec(name="combo", kind="combination", parts=[mlp, lin]))
+    assert combo.spec.extractors() == ["egemaps", "logmel"]
+    combo.fit(features, y, split_of(y))
+    assert combo.parts_[1].info["chosen_C"] in (0.001, 1.0)
+    p = combo.predict_proba(features)
+    check_probabilities(p, len(y))
+    expected = np.mean([part.predict_proba(features) for part in combo.parts_], axis=0)
+    np.testing.assert_allclose(p, expected, atol=1e-6)
+    assert (p.argmax(1) == y).mean() > 0.8
+    loaded = SpeechSystem.load(combo.save(tmp_path / "combo"))
+    np.testing.assert_allclose(loaded.predict_proba(features), p, atol=1e-6)
+
+
+def test_feature_settings_key_features():
+    spec = SystemSpec(name="t", kind="linear", vectors=["egemaps"], feature_settings={"egemaps": {"trim_db": 30}})
+    assert spec.feature_key("egemaps") == "egemaps[trim_db=30]"
+    (key, extractor), = spec.feature_extractors().items()
+    assert key == "egemaps[trim_db=30]" and extractor.config.trim_db == 30
+    assert extractor.cache_key()["trim_db"] == 30
+
+
+def test_combination_needs_parts():
+    with pytest.raises(ParameterError, match="parts"):
+        SystemSpec(name="c", kind="combination", parts=[])

@@ -5,6 +5,7 @@ A *neural* system feeds frame features (``frames``, optionally average-pooled by
 model, with vector features (``aux``) joined at its head, or vector features (``vectors``) to a vector model; a *linear* system fits a logistic regression on the
 concatenated vector features (``vectors``). Vector features name an extractor: a functionals extractor as is
 (``egemaps``), a frames extractor with a pooling suffix (``whisper:meanstd`` = per-dimension mean and std).
+A *combination* averages the probabilities of its ``parts`` (names of other systems).
 ``feature_settings`` maps an extractor name to its settings (e.g. ``{whisper_layers: {trim_db: 35}}``).
 """
 
@@ -20,7 +21,7 @@ import yaml
 
 from avemo.errors import ParameterError
 
-KINDS = ("neural", "linear")
+KINDS = ("neural", "linear", "combination")
 
 
 @dataclasses.dataclass
@@ -39,6 +40,7 @@ class SystemSpec:
     linear: dict[str, Any] = dataclasses.field(default_factory=lambda: {"C": 0.1})
     ensemble: int = 1
     feature_settings: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    parts: list[Any] = dataclasses.field(default_factory=list)
     label_set: str = "ravdess8"
     description: str = ""
 
@@ -63,10 +65,20 @@ class SystemSpec:
                                  "(frame models) or `vectors` (vector models such as mlp), not both")
         if self.kind == "linear" and not self.vectors:
             raise ParameterError(f"system {self.name!r}: a linear system needs `vectors`")
+        if self.kind == "combination":
+            if len(self.parts) < 2:
+                raise ParameterError(f"system {self.name!r}: a combination needs `parts`: two or more system names")
+            self.parts = [load_spec(p).to_dict() if isinstance(p, str) else SystemSpec.from_dict(p).to_dict()
+                          for p in self.parts]
+
+    def part_specs(self) -> list["SystemSpec"]:
+        """The systems a combination averages (empty for other kinds)."""
+        return [SystemSpec.from_dict(p) for p in self.parts]
 
     def extractors(self) -> list[str]:
         """Names of every extractor this system reads, in a stable order."""
         names = ([self.frames] if self.frames else []) + [v.split(":")[0] for v in self.aux + self.vectors]
+        names += [n for part in self.part_specs() for n in part.extractors()]
         return list(dict.fromkeys(names))
 
     def feature_key(self, name: str) -> str:
@@ -80,6 +92,8 @@ class SystemSpec:
         """``{feature key: extractor}`` for every extractor this system reads, built with its settings."""
         from avemo.features.base import create_extractor
 
+        if self.kind == "combination":
+            return {k: e for part in self.part_specs() for k, e in part.feature_extractors().items()}
         return {self.feature_key(n): create_extractor(n, **(self.feature_settings.get(n) or {}))
                 for n in self.extractors()}
 

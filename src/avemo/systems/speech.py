@@ -2,7 +2,7 @@
 
 Saved as a folder: ``system.json`` (spec, classes, extractor keys, versions, anything in ``info``),
 ``preprocess.safetensors`` (standardisation statistics), ``member<k>/`` checkpoints for neural members or
-``linear.safetensors`` for the logistic-regression baseline. Nothing is pickled.
+``linear.safetensors`` for the logistic-regression baseline, ``part<k>/`` system folders for a combination. Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class SpeechSystem:
         self.members_: list[torch.nn.Module] = []
         self.histories_: list[TrainHistory] = []
         self.info: dict[str, Any] = {}
+        self.parts_ = [SpeechSystem(part) for part in spec.part_specs()]
 
     # ---- inputs ------------------------------------------------------------------------------------------
 
@@ -70,6 +71,10 @@ class SpeechSystem:
             ParameterError: for inconsistent splits.
         """
         y = np.asarray(y)
+        if self.parts_:
+            for part in self.parts_:
+                part.fit(features, y, splits[:1], None if checkpoint_dir is None else Path(checkpoint_dir) / part.spec.name)
+            return self
         features = self._view(features)
         if len(splits) not in (1, self.spec.ensemble):
             raise ParameterError(f"give 1 or {self.spec.ensemble} splits, got {len(splits)}")
@@ -146,7 +151,9 @@ class SpeechSystem:
     # ---- prediction --------------------------------------------------------------------------------------
 
     def predict_proba(self, features: Features) -> np.ndarray:
-        """Class probabilities ``(n, len(classes))``, ensemble members averaged."""
+        """Class probabilities ``(n, len(classes))``, ensemble members (or combined systems) averaged."""
+        if self.parts_:
+            return np.mean([part.predict_proba(features) for part in self.parts_], axis=0)
         x, aux = self._inputs(features)
         if self.spec.kind == "linear":
             logits = x @ self.coef_.T + self.intercept_
@@ -170,6 +177,8 @@ class SpeechSystem:
         save_file(tensors, str(path / "preprocess.safetensors"))
         if self.spec.kind == "linear":
             save_file({"coef": self.coef_, "intercept": self.intercept_}, str(path / "linear.safetensors"))
+        for k, part in enumerate(self.parts_):
+            part.save(path / f"part{k}")
         for k, model in enumerate(self.members_):
             save_checkpoint(path / f"member{k}", model, {"classes": list(self.classes)})
         doc = {"format_version": 1, "spec": self.spec.to_dict(), "classes": list(self.classes),
@@ -208,5 +217,6 @@ class SpeechSystem:
                 raise
             raise CheckpointError(f"{path}: weights missing or corrupt ({type(exc).__name__}: {exc}); "
                                   "re-train or re-download the model") from None
+        system.parts_ = [cls.load(path / f"part{k}") for k in range(len(system.parts_))]
         system.members_ = [load_checkpoint(path / f"member{k}")[0] for k in range(int(doc.get("members", 0)))]
         return system

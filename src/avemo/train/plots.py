@@ -1,4 +1,5 @@
-"""Report plots: confusion matrix, per-class recall, one-vs-rest ROC curves, training curves (PNG files)."""
+"""Report plots: confusion matrix, per-class recall, one-vs-rest ROC curves, training curves, reliability
+diagrams (PNG files)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,31 @@ def plot_training_curves(histories: dict[str, dict[str, list[float]]], path: Pat
     b.set_xlabel("epoch")
     b.set_ylabel("validation UA")
     b.legend(fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_reliability(diagrams: dict, path: Path, title: str) -> Path:
+    """Reliability diagrams (accuracy vs confidence per bin) side by side, e.g. before / after calibration.
+
+    ``diagrams`` maps a label to a :class:`avemo.train.calibration.ReliabilityDiagram`.
+    """
+    fig, axes = plt.subplots(1, len(diagrams), figsize=(4.4 * len(diagrams), 4.2), squeeze=False)
+    for ax, (label, d) in zip(axes[0], diagrams.items()):
+        edges = np.asarray(d.bin_edges)
+        centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+        acc = np.nan_to_num(np.asarray(d.accuracy, float))
+        ax.bar(centers, acc, width=width, edgecolor="black", lw=0.5, color="tab:blue", alpha=0.8, label="accuracy")
+        conf = np.asarray(d.confidence, float)
+        ok = np.asarray(d.count) > 0
+        ax.plot(centers[ok], conf[ok], "o", color="tab:red", ms=3, label="mean confidence")
+        ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"{label}: ECE {100 * d.ece:.1f}%")
+        ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(title)
     return _save(fig, path)
 

@@ -1,0 +1,44 @@
+"""Regenerate the README's result blocks from the committed reports: ``python -m avemo.benchmark.readme README.md``.
+
+A block is the text between ``<!-- report:NAME -->`` and ``<!-- /report:NAME -->``; NAME is a folder under
+``reports/`` (its ``results.md`` is inserted) or ``speed`` (a sentence from ``reports/speed/summary.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+BLOCK = re.compile(r"(<!-- report:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /report:(?P=name) -->)", re.S)
+
+
+def render(name: str, reports: Path) -> str:
+    """The markdown of one block."""
+    folder = reports / name
+    if name == "speed":
+        s = json.loads((folder / "summary.json").read_text())
+        stages = ", ".join(f"{k} {v} ms" for k, v in s["stage_ms_median"].items())
+        return (f"`avemo predict` on a {s['clip_seconds']:.0f}-second clip, model loaded, one thread: "
+                f"**{s['predict_ms_median']} ms** median ({stages}; {s['machine']['processor']}, "
+                f"{s['machine']['cpu_count']} cores). From `reports/speed/summary.json`.\n")
+    text = (folder / "results.md").read_text()
+    summary = json.loads((folder / "summary.json").read_text())
+    timing = summary.get("timing")
+    if timing:
+        text += (f"\nRun time on this {timing.get('cpu_count')}-core machine with {timing.get('jobs')} workers: "
+                 f"feature extraction {timing['extract_seconds']} s (cached), training + testing every system "
+                 f"on every fold {timing['train_test_seconds']:.0f} s. From `reports/{name}/summary.json`.\n")
+    return text
+
+
+def update(readme: Path, reports: Path = Path("reports")) -> None:
+    """Rewrite every block of ``readme`` in place."""
+    text = readme.read_text()
+    text = BLOCK.sub(lambda m: m.group(1) + render(m.group("name"), reports) + m.group(4), text)
+    readme.write_text(text)
+
+
+if __name__ == "__main__":
+    update(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))

@@ -1,0 +1,114 @@
+"""run_av_benchmark end to end on a tiny synthetic RAVDESS-named corpus (speech + a clip-mean AU table)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from avemo.benchmark.av import av_clip_name, av_results_table, face_matrix, run_av_benchmark
+from avemo.cli import main
+from avemo.data.recipes import prepare
+from avemo.demo.clip import synth_voice
+from avemo.errors import ParameterError
+from avemo.features.openface import AU_COLUMNS
+
+SR = 16000
+PITCHES = (90.0, 110.0, 135.0, 160.0, 190.0, 225.0, 265.0, 310.0)  # one per RAVDESS emotion code 01..08
+FOLDS = [1, 2]
+MODELS = ["fusion_concat", "fusion_decision", "fusion_attention", "fusion_transformer"]
+OPTIONS = {"speech_vectors": ["logmel:meanstd"], "au_logreg": {"C_grid": [0.1, 1.0]},
+           "fusion": {"seeds": [0], "train": {"epochs": 3, "patience": 2}}}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """24 actors x 8 emotions: a 0.6-s synthetic voice (emotion in the pitch) and a row of AU means (emotion in
+    two AUs, plus noise), in the shared layout ``speech16k/Actor_XX/`` + ``openface_au_mean.csv``."""
+    root = tmp_path_factory.mktemp("ravdess_av")
+    rng = np.random.default_rng(0)
+    rows = []
+    for actor in range(1, 25):
+        folder = root / "speech16k" / f"Actor_{actor:02d}"
+        folder.mkdir(parents=True)
+        for emo, pitch in enumerate(PITCHES, 1):
+            x = synth_voice(0.6, pitch * (1 + 0.02 * ((actor % 5) - 2)), SR, seed=actor * 10 + emo)
+            sf.write(folder / f"03-01-{emo:02d}-01-01-01-{actor:02d}.wav", x, SR)
+            au = rng.uniform(0, 0.3, len(AU_COLUMNS))
+            au[(emo - 1) % len(AU_COLUMNS)] += 1.0
+            au[(emo + 7) % len(AU_COLUMNS)] += 0.5 * (emo % 2)
+            name = f"01-01-{emo:02d}-01-01-01-{actor:02d}"
+            rows.append(";".join(f"{v:.5f}" for v in au) + f";0.8;{name};/x/{name}.mp4;{len(rows)}")
+    header = ";".join(AU_COLUMNS) + ";speech;name;path;index"
+    (root / "openface_au_mean.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    return root
+
+
+def test_face_matrix_pairs_by_take(corpus):
+    recs = prepare("ravdess", corpus / "speech16k")
+    x, present = face_matrix(recs, corpus / "openface_au_mean.csv")
+    assert x.shape == (192, 35) and present.all()
+    assert av_clip_name("03-01-05-01-02-01-12") == "01-01-05-01-02-01-12"
+    for r, row in zip(recs, x):
+        emo = int(r.id.split("-")[2])
+        assert row[(emo - 1) % 35] >= 1.0  # the AU row of the same take
+
+
+def test_av_benchmark_summary(corpus, tmp_path):
+    out = tmp_path / "report"
+    summary = run_av_benchmark(corpus, out, folds=FOLDS, cache=str(tmp_path / "cache"), options=OPTIONS)
+
+    assert summary["protocol"] == "ravdess-6fold"
+    assert summary["classes"] == ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
+    assert summary["n_recordings"] == 192 and summary["n_with_face"] == 192 and summary["n_speakers"] == 24
+    assert summary["folds_run"] == ["fold1", "fold2"]
+    expected = {"speech-logreg", "au-logreg", "late-fusion-logreg"}
+    expected |= {f"{m}{v}" for m in MODELS for v in ("", "[-face]", "[-speech]")}
+    systems = summary["systems"]
+    assert set(systems) == expected
+    for name, entry in systems.items():
+        assert {"folds", "mean", "std", "modalities", "test_modalities", "description"} <= set(entry)
+        assert entry["description"]
+        assert len(entry["folds"]) == len(FOLDS)
+        for fold in entry["folds"]:
+            assert {"fold", "test_speakers", "ua", "wa", "macro_f1", "n_test", "ece_before", "ece_after"} <= set(fold)
+            assert fold["n_test"] == 4 * 8
+            assert not set(fold["val_speakers"]) & set(fold["test_speakers"])
+            for key in ("ua", "wa", "macro_f1", "ece_before", "ece_after"):
+                assert 0.0 <= fold[key] <= 1.0
+        for key in ("ua", "wa", "macro_f1", "ece_before", "ece_after"):
+            assert entry["mean"][key] == pytest.approx(np.mean([f[key] for f in entry["folds"]]))
+        assert np.asarray(entry["confusion"]).shape == (8, 8) and np.sum(entry["confusion"]) == 64
+    assert systems["fusion_concat[-face]"]["test_modalities"] == ["speech"]
+    assert systems["fusion_concat[-speech]"]["test_modalities"] == ["face"]
+    assert systems["fusion_concat"]["modalities"] == systems["fusion_concat"]["test_modalities"] == ["speech", "face"]
+    assert systems["speech-logreg"]["modalities"] == ["speech"] and systems["au-logreg"]["modalities"] == ["face"]
+    assert [f["fold"] for f in systems["au-logreg"]["folds"]] == ["fold1", "fold2"]
+    assert systems["au-logreg"]["folds"][0]["test_speakers"] == ["01", "11", "20", "21"]
+    # Both modalities carry the emotion: the linear systems learn it (chance is 0.125).
+    assert systems["au-logreg"]["mean"]["ua"] >= 0.5
+    assert systems["late-fusion-logreg"]["mean"]["ua"] >= 0.5
+    assert summary["best_system"] in systems and "[" not in summary["best_system"]
+    assert "best_fusion" in summary["targets"] and "missing_modality" in summary["targets"]
+
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["systems"].keys() == systems.keys()
+    assert (out / "results.md").read_text() == av_results_table(summary)
+    for name in ("confusion_best.png", "reliability_best.png", "per_class_recall.png"):
+        assert (out / name).stat().st_size > 1000, name
+
+
+def test_av_benchmark_missing_inputs(corpus, tmp_path, capsys):
+    (tmp_path / "noau" / "speech16k").mkdir(parents=True)
+    with pytest.raises(ParameterError, match="openface_au_mean.csv"):
+        run_av_benchmark(tmp_path / "noau", tmp_path / "r", options=OPTIONS)
+    (tmp_path / "empty").mkdir()
+    assert main(["benchmark", "ravdess-av", "--data", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "speech16k" in err and len(err.strip().splitlines()) == 1
+    assert main(["benchmark", "ravdess-av"]) == 2
+    assert "--data" in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="not fusion models"):
+        run_av_benchmark(corpus, tmp_path / "r", systems=["nope"], options=OPTIONS)

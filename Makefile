@@ -35,7 +35,7 @@ speed: $(STAMP)
 
 ## Re-train the shipped speech model on all 24 RAVDESS actors.
 shipped-model: $(STAMP)
-	$(BIN)/avemo train whisper-attention --data $(DATA) --out src/avemo/pretrained/speech-ravdess \
+	$(BIN)/avemo train whisper-layers-combo --data $(DATA) --out src/avemo/pretrained/speech-ravdess \
 	  --cv-report reports/ravdess-speech/summary.json
 
 ## Regenerate the README's results tables from reports/.

@@ -99,7 +99,10 @@ def run_speech_benchmark(data_dir: str | os.PathLike, suite: str = "ravdess-spee
     extractors = {k: e for s in specs.values() for k, e in s.feature_extractors().items()}
     t0 = time.perf_counter()
     features, extract_seconds = extract_all(recordings, extractors, FeatureStore(cache), jobs)
-    job_list = [(n, f) for n in names for f in chosen]
+    # A combination whose parts are in the suite averages their fold predictions instead of training them again.
+    reused = {n for n in names if specs[n].kind == "combination"
+              and all(p.name in names for p in specs[n].part_specs())}
+    job_list = [(n, f) for n in names if n not in reused for f in chosen]
     if leak:
         leak_folds = make_folds(leak["protocol"], recordings)
         job_list += [(f"{leak['system']}@{leak['protocol']}", f)
@@ -110,6 +113,12 @@ def run_speech_benchmark(data_dir: str | os.PathLike, suite: str = "ravdess-spee
     outcomes = run_jobs(job_list, _fit_predict, {"specs": specs, "features": features, "y": y},
                         workers=jobs, on_done=lambda o: bar.update())
     bar.close()
+    by_job = {(o.system, o.fold.name): o for o in outcomes}
+    for name in reused:
+        parts = [p.name for p in specs[name].part_specs()]
+        for f in chosen:
+            probs = np.mean([by_job[(p, f.name)].test_probs for p in parts], axis=0)
+            outcomes.append(FoldOutcome(name, f, probs, [], sum(by_job[(p, f.name)].seconds for p in parts)))
     train_seconds = time.perf_counter() - t1
     summary = _summarise(cfg, classes, recordings, y, outcomes, specs, leak)
     summary["timing"] = {"extract_seconds": extract_seconds, "train_test_seconds": round(train_seconds, 1),

@@ -73,10 +73,11 @@ class SpeechSystem:
         y = np.asarray(y)
         if self.parts_:
             for part in self.parts_:
-                part.fit(features, y, splits[:1], None if checkpoint_dir is None else Path(checkpoint_dir) / part.spec.name)
+                mine = splits[:part.spec.ensemble] if len(splits) >= part.spec.ensemble else splits[:1]
+                part.fit(features, y, mine, None if checkpoint_dir is None else Path(checkpoint_dir) / part.spec.name)
             return self
         features = self._view(features)
-        if len(splits) not in (1, self.spec.ensemble):
+        if not self.parts_ and len(splits) not in (1, self.spec.ensemble):
             raise ParameterError(f"give 1 or {self.spec.ensemble} splits, got {len(splits)}")
         splits = list(splits) * (self.spec.ensemble if len(splits) == 1 else 1)
         train_union = sorted(set().union(*[set(tr) for tr, _ in splits]))

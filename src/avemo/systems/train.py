@@ -53,7 +53,7 @@ def train_system(system: str, data_dir: str | os.PathLike, out_dir: str | os.Pat
         raise ParameterError(f"corpus labels {bad} are not in the system's label set {spec.label_set}")
     y = np.array([sys_.classes.index(r.emotion) for r in recordings])
     features, _ = extract_all(recordings, spec.feature_extractors(), FeatureStore(), jobs)
-    splits = member_splits(recordings, spec.ensemble)
+    splits = member_splits(recordings, max([spec.ensemble] + [p.ensemble for p in spec.part_specs()]))
     out = Path(out_dir)
     sys_.fit(features, y, splits, checkpoint_dir=out / "_train_state")
     cv = None

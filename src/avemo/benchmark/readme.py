@@ -26,9 +26,9 @@ def render(name: str, reports: Path) -> str:
     text = (folder / "results.md").read_text()
     summary = json.loads((folder / "summary.json").read_text())
     timing = summary.get("timing")
-    if timing:
+    if timing and "jobs" in timing:
         text += (f"\nRun time on this {timing.get('cpu_count')}-core machine with {timing.get('jobs')} workers: "
-                 f"feature extraction {timing['extract_seconds']} s (cached), training + testing every system "
+                 f"feature extraction {timing['extract_seconds']} s (from the cache), training + testing every system "
                  f"on every fold {timing['train_test_seconds']:.0f} s. From `reports/{name}/summary.json`.\n")
     return text
 

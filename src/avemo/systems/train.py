@@ -56,14 +56,7 @@ def train_system(system: str, data_dir: str | os.PathLike, out_dir: str | os.Pat
     splits = member_splits(recordings, max([spec.ensemble] + [p.ensemble for p in spec.part_specs()]))
     out = Path(out_dir)
     sys_.fit(features, y, splits, checkpoint_dir=out / "_train_state")
-    cv = None
-    if cv_report:
-        summary = json.loads(Path(cv_report).read_text())
-        if spec.name in summary.get("systems", {}):
-            entry = summary["systems"][spec.name]
-            cv = {"protocol": summary["protocol"], "mean": entry["mean"], "std": entry["std"],
-                  "folds": [{k: f[k] for k in ("fold", "test_speakers", "ua", "wa", "macro_f1", "n_test")}
-                            for f in entry["folds"]], "report": str(cv_report)}
+    cv = cross_validation_figures(spec.name, cv_report) if cv_report else None
     sys_.info = {"corpus": corpus, "n_recordings": len(recordings),
                  "speakers": sorted({r.speaker for r in recordings}),
                  "validation_speakers": [sorted({recordings[i].speaker for i in va}) for _, va in splits],
@@ -75,6 +68,34 @@ def train_system(system: str, data_dir: str | os.PathLike, out_dir: str | os.Pat
     shutil.rmtree(out / "_train_state", ignore_errors=True)
     (out / "MODEL_CARD.md").write_text(model_card(sys_))
     return out
+
+
+def cross_validation_figures(system_name: str, cv_report: str | os.PathLike) -> dict[str, Any] | None:
+    """The figures of ``system_name`` in a benchmark ``summary.json`` (None when it is not there)."""
+    summary = json.loads(Path(cv_report).read_text())
+    entry = summary.get("systems", {}).get(system_name)
+    if entry is None:
+        return None
+    return {"protocol": summary["protocol"], "mean": entry["mean"], "std": entry["std"],
+            "folds": [{k: f[k] for k in ("fold", "test_speakers", "ua", "wa", "macro_f1", "n_test")}
+                      for f in entry["folds"]], "report": str(cv_report)}
+
+
+def attach_cv_report(model_dir: str | os.PathLike, cv_report: str | os.PathLike) -> Path:
+    """Put a benchmark's cross-validated figures into a saved system's ``system.json`` and model card.
+
+    Raises:
+        ParameterError: when the report has no entry for the system.
+    """
+    path = Path(model_dir)
+    doc = json.loads((path / "system.json").read_text())
+    cv = cross_validation_figures(doc["spec"]["name"], cv_report)
+    if cv is None:
+        raise ParameterError(f"{cv_report} has no figures for system {doc['spec']['name']!r}")
+    doc["info"]["cross_validation"] = cv
+    (path / "system.json").write_text(json.dumps(doc, indent=1))
+    (path / "MODEL_CARD.md").write_text(model_card(SpeechSystem.load(path)))
+    return path
 
 
 def model_card(system: SpeechSystem) -> str:

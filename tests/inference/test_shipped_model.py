@@ -56,4 +56,8 @@ def test_real_files(recognizer, capsys):
     assert main(["predict", "--format", "json", str(angry), str(clips[0])]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["path"] for line in lines] == [str(angry), str(clips[0])]
-    assert all(set(line["probabilities"]) == set(label_set("ravdess8")) for line in lines)
+    assert set(lines[0]["probabilities"]) == set(label_set("ravdess8"))
+    # a talking-face video: speech on the audio track, the face model on the frames, fused over FER's 7 classes
+    assert lines[1]["modality"] == "audio-visual" and set(lines[1]["probabilities"]) == set(label_set("fer7"))
+    assert set(lines[1]["modalities"]) == {"speech", "face"}
+    assert lines[1]["modalities"]["face"]["status"] == "ok" and lines[1]["box"]

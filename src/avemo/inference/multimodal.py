@@ -95,6 +95,29 @@ class MultimodalRecognizer:
             except AvemoError as exc:
                 yield str(path), exc
 
+    def predict_signal(self, signal: np.ndarray, sampling_rate: int) -> PredictionResult:
+        """Speech emotion of an in-memory signal ``(samples,)`` or ``(samples, channels)``."""
+        return self.speech.predict_signal(signal, sampling_rate)
+
+    def predict_image(self, image: np.ndarray) -> PredictionResult:
+        """Facial expression of every face in an in-memory RGB image ``(height, width, 3)``."""
+        return self.face.predict_image(image)
+
+    def predict_frames(self, frames: Iterable[tuple[float, np.ndarray]], signal: np.ndarray | None = None,
+                       sampling_rate: int | None = None) -> PredictionResult:
+        """In-memory video: ``(time in seconds, RGB image)`` frames and, optionally, the audio ``signal`` at
+        ``sampling_rate`` Hz; both present gives the fused audio-visual result."""
+        face = self.face.predict_frames(frames)
+        if signal is None:
+            return face
+        if sampling_rate is None:
+            raise ParameterError("predict_frames: give sampling_rate with the audio signal")
+        try:
+            speech: PredictionResult | AvemoError = self.speech.predict_signal(signal, sampling_rate)
+        except AvemoError as exc:
+            speech = exc
+        return self.fuse(None, speech, face)
+
     def predict_file(self, path: str | os.PathLike) -> PredictionResult:
         """Emotion of an audio file, an image or a video (see the module docstring).
 

@@ -144,6 +144,16 @@ class FaceSystem:
             return predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=self.augment,
                                  tta=use_tta)
 
+    def calibrate(self, images: np.ndarray, labels: np.ndarray) -> float:
+        """Fit the temperature that calibrates :meth:`predict_proba` on validation images (stored in
+        ``info["temperature"]``, used when this model's probabilities are fused with another modality's)."""
+        from avemo.train.calibration import TemperatureScaler
+
+        log_p = np.log(np.clip(self.predict_proba(images), 1e-8, 1.0))
+        scaler = TemperatureScaler().fit(log_p, np.asarray(labels))
+        self.info["temperature"] = round(scaler.temperature_, 4)
+        return scaler.temperature_
+
     def save(self, directory: str | os.PathLike) -> Path:
         if self.model_ is None:
             raise ParameterError("nothing to save: the face system is not trained")

@@ -54,6 +54,8 @@ def train_face_system(system: str, data_dir: str | os.PathLike, out_dir: str | o
     sys_.info = {"corpus": corpus, "n_train": int(tr.sum()), "n_val": int(va.sum()),
                  "train_seconds": round(time.perf_counter() - start, 1),
                  "command": "avemo " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""}
+    if va.any():
+        sys_.calibrate(images[va], y[va])
     if te.any():
         m = classification_metrics(y[te], sys_.predict_proba(images[te]), len(sys_.classes))
         sys_.info["test"] = {"split": "PrivateTest", "accuracy": m["wa"], "ua": m["ua"], "macro_f1": m["macro_f1"],

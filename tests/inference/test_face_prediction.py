@@ -1,0 +1,231 @@
+"""Face and audio-visual prediction: images (one face, several, none), videos with and without audio or faces,
+the fusion rule, the fallbacks, and the command line. A tiny untrained face model stands in for the shipped one
+(these tests check the pipeline, not accuracy); real faces come from ../shared/data when present."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avemo.cli import main
+from avemo.errors import MediaDecodeError, ParameterError
+from avemo.labels import label_set
+
+DATA = Path(os.environ.get("AVEMO_SHARED_DATA") or os.environ.get("AVEMO_DATA")
+            or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+STILLS = DATA / "ravdess" / "stills"
+FER7 = set(label_set("fer7"))
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("AVEMO_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def face_model(tmp_path_factory):
+    import torch
+
+    from avemo.models import create_model
+    from avemo.systems.face import FaceSystem, FaceSystemSpec
+
+    torch.manual_seed(0)
+    spec = FaceSystemSpec(name="tiny-face", model_config={"channels": [8, 16], "convs_per_block": 1},
+                          augment={"tta": "flip"})
+    system = FaceSystem(spec)
+    system.model_ = create_model("face_cnn", 1, 7, config=spec.model_config).eval()
+    system.info = {"temperature": 1.5}
+    return system.save(tmp_path_factory.mktemp("models") / "tiny-face")
+
+
+def still(actor: int = 1) -> np.ndarray:
+    from avemo.io.image import load_image
+
+    path = STILLS / f"Actor_{actor:02d}.png"
+    if not path.is_file():
+        pytest.skip(f"RAVDESS stills not found at {STILLS}; set AVEMO_SHARED_DATA to the shared data folder")
+    return load_image(path)
+
+
+def write_av(path: Path, frames: list[np.ndarray], fps: int = 10, audio: np.ndarray | None = None,
+             sr: int = 16000) -> Path:
+    """An mp4 of ``frames`` (mpeg4) and, when given, an AAC track of ``audio``."""
+    import av
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("mpeg4", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        as_ = None
+        if audio is not None:
+            as_ = out.add_stream("aac", rate=sr)
+            as_.layout = "mono"
+        for img in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: h - h % 2, : w - w % 2]), format="rgb24")
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+        if as_ is not None:
+            samples = audio.astype(np.float32)[None, :]
+            for i in range(0, samples.shape[1], 1024):
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, i:i + 1024]), format="fltp",
+                                                layout="mono")
+                af.sample_rate = sr
+                for packet in as_.encode(af):
+                    out.mux(packet)
+            for packet in as_.encode(None):
+                out.mux(packet)
+    return path
+
+
+def voice(seconds: float = 2.0) -> np.ndarray:
+    from avemo.demo.clip import synth_voice
+
+    return synth_voice(seconds, 160.0, 16000, seed=1)
+
+
+# ---- fusion rule ----------------------------------------------------------------------------------------------
+
+def test_fuse_probabilities_is_a_weighted_geometric_mean():
+    from avemo.inference.multimodal import fuse_probabilities
+
+    labels = ("a", "b")
+    p = fuse_probabilities({"speech": {"a": 0.8, "b": 0.2}, "face": {"a": 0.2, "b": 0.8}},
+                           {"speech": 0.5, "face": 0.5}, {}, labels)
+    assert p["a"] == pytest.approx(0.5)
+    p = fuse_probabilities({"speech": {"a": 0.8, "b": 0.2}, "face": {"a": 0.2, "b": 0.8}},
+                           {"speech": 0.75, "face": 0.25}, {}, labels)
+    assert p["a"] > 0.6
+    # a missing modality leaves the other one (after its temperature)
+    only = fuse_probabilities({"speech": {"a": 0.8, "b": 0.2}, "face": {}}, {"speech": 0.5, "face": 0.5},
+                              {"speech": 2.0}, labels)
+    assert 0.5 < only["a"] < 0.8
+    with pytest.raises(ParameterError):
+        fuse_probabilities({"speech": {}}, {}, {}, labels)
+
+
+# ---- images --------------------------------------------------------------------------------------------------
+
+def test_image_with_one_face(face_model):
+    from avemo.inference.face import FaceEmotionRecognizer
+
+    img = still(1)
+    result = FaceEmotionRecognizer(face_model).predict_image(img, path="still.png")
+    assert result.status == "ok" and len(result.faces) == 1
+    x0, y0, x1, y1 = result.box
+    assert 0 <= x0 < x1 <= img.shape[1] and 0 <= y0 < y1 <= img.shape[0]
+    d = result.to_dict()
+    assert set(d["probabilities"]) == FER7 and abs(sum(d["probabilities"].values()) - 1) < 1e-3
+    assert d["modality"] == "face" and len(d["box"]) == 4 and d["valence"] is not None
+
+
+def test_image_with_two_faces_lists_both_largest_first(face_model):
+    import cv2
+
+    from avemo.inference.face import FaceEmotionRecognizer
+
+    a, b = still(1), still(2)
+    b = cv2.resize(b, (b.shape[1] * 3 // 4, b.shape[0] * 3 // 4))
+    canvas = np.zeros((a.shape[0], a.shape[1] + b.shape[1], 3), np.uint8)
+    canvas[:, : a.shape[1]] = a
+    canvas[: b.shape[0], a.shape[1]:] = b
+    result = FaceEmotionRecognizer(face_model).predict_image(canvas)
+    assert len(result.faces) == 2
+    areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in result.faces]
+    assert areas[0] > areas[1] and result.box == result.faces[0].box
+
+
+def test_image_without_a_face(face_model):
+    from avemo.inference.face import FaceEmotionRecognizer
+
+    result = FaceEmotionRecognizer(face_model).predict_image(np.full((120, 160, 3), 128, np.uint8))
+    assert result.status == "no_face" and result.emotion is None and result.faces == []
+    assert result.to_dict()["faces"] == []
+
+
+# ---- videos ----------------------------------------------------------------------------------------------------
+
+def test_video_faces_are_tracked_and_pooled(face_model, tmp_path):
+    from avemo.inference.face import FaceEmotionRecognizer
+
+    img = still(3)
+    path = write_av(tmp_path / "face.mp4", [img] * 10, fps=10)
+    result = FaceEmotionRecognizer(face_model).predict_video(path, fps=5)
+    assert result.status == "ok" and len(result.faces) == 1
+    face = result.faces[0]
+    assert face.track_id is not None and face.frames == len(result.frames) >= 4
+    assert all(fr.faces and fr.faces[0].track_id == face.track_id for fr in result.frames)
+    times = [fr.time for fr in result.frames]
+    assert times == sorted(times) and times[1] - times[0] == pytest.approx(0.2, abs=0.05)
+
+
+def test_video_with_audio_is_fused(face_model, tiny_model_dir, tmp_path):
+    from avemo.inference.multimodal import MultimodalRecognizer
+
+    path = write_av(tmp_path / "av.mp4", [still(4)] * 20, fps=10, audio=voice(2.0))
+    result = MultimodalRecognizer(tiny_model_dir, face_model).predict_file(path)
+    assert result.modality == "audio-visual" and result.status == "ok"
+    assert set(result.probabilities) == FER7
+    assert set(result.modalities) == {"speech", "face"}
+    assert result.modalities["speech"].status == "ok" and result.modalities["face"].status == "ok"
+    assert result.fusion["used"] == ["face", "speech"] and "note" not in result.fusion
+    assert result.fusion["temperatures"]["face"] == 1.5
+    assert result.timeline and all(set(s.probabilities) == FER7 for s in result.timeline)
+    d = result.to_dict()
+    assert set(d["modalities"]["speech"]["probabilities"]) == set(label_set("ravdess8"))
+
+
+def test_video_without_a_face_falls_back_to_speech(face_model, tiny_model_dir, tmp_path):
+    from avemo.inference.multimodal import MultimodalRecognizer
+
+    blank = [np.full((96, 128, 3), 100, np.uint8)] * 10
+    path = write_av(tmp_path / "noface.mp4", blank, fps=10, audio=voice(1.5))
+    result = MultimodalRecognizer(tiny_model_dir, face_model).predict_file(path)
+    assert result.status == "ok" and result.fusion["used"] == ["speech"]
+    assert "speech only" in result.fusion["note"]
+    assert result.modalities["face"].status == "no_face"
+
+
+def test_video_without_audio_falls_back_to_the_face(face_model, tiny_model_dir, tmp_path):
+    from avemo.inference.multimodal import MultimodalRecognizer
+
+    blank = [np.full((96, 128, 3), 100, np.uint8)] * 10
+    path = write_av(tmp_path / "silent.mp4", blank, fps=10)
+    result = MultimodalRecognizer(tiny_model_dir, face_model).predict_file(path)
+    # neither a face nor audio: a result that says so, not an exception
+    assert result.status == "no_signal" and "no audio stream" in result.fusion["note"]
+
+
+def test_audio_file_with_face_modality_is_an_error(face_model, tiny_model_dir, tmp_path):
+    import soundfile as sf
+
+    from avemo.inference.multimodal import MultimodalRecognizer
+
+    sf.write(tmp_path / "a.wav", voice(1.0), 16000)
+    with pytest.raises(MediaDecodeError, match="no video stream"):
+        MultimodalRecognizer(tiny_model_dir, face_model, modality="face").predict_file(tmp_path / "a.wav")
+
+
+# ---- command line --------------------------------------------------------------------------------------------
+
+def test_cli_images_json_and_bad_files(face_model, tiny_model_dir, tmp_path, capsys):
+    from PIL import Image
+
+    good = tmp_path / "face.png"
+    Image.fromarray(still(5)).save(good)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tiny)
+    code = main(["predict", "--format", "json", "--model", str(tiny_model_dir), "--face-model", str(face_model),
+                 str(good), str(bad), str(tiny), str(tmp_path / "missing.png")])
+    assert code == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["path"] for line in lines] == [str(good), str(bad), str(tiny), str(tmp_path / "missing.png")]
+    assert lines[0]["status"] == "ok" and len(lines[0]["box"]) == 4 and set(lines[0]["probabilities"]) == FER7
+    assert all("error" in line and "\n" not in line["error"] for line in lines[1:])

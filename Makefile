@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FILE ?=
 DATA ?= ../shared/data/ravdess/speech16k
 
-.PHONY: demo test install benchmark speed shipped-model readme clean
+.PHONY: demo test install benchmark speed shipped-model face-benchmark face-speed face-model readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,21 @@ speed: $(STAMP)
 shipped-model: $(STAMP)
 	$(BIN)/avemo train whisper-layers-combo --data $(DATA) --out src/avemo/pretrained/speech-ravdess \
 	  --cv-report reports/ravdess-speech/summary.json
+
+FER ?= ../shared/data/fer2013
+
+## The face benchmark on FER2013 (trains into runs/fer2013/ or reuses what is there; writes reports/fer2013/).
+face-benchmark: $(STAMP)
+	$(BIN)/avemo benchmark fer2013 --data $(FER)
+
+## Frames per second of the face pipeline on 640x480 video, one core (writes reports/face-speed/).
+face-speed: $(STAMP)
+	$(BIN)/avemo benchmark face-speed --data ../shared/data/cremad_sample
+
+## Copy the benchmark's face-cnn into the package as the shipped face model, with its model card.
+face-model: $(STAMP)
+	$(BIN)/python -m avemo.systems.face_train ship runs/fer2013/face-cnn src/avemo/pretrained/face-fer2013 \
+	  --report reports/fer2013/summary.json
 
 ## Regenerate the README's results tables from reports/.
 readme: $(STAMP)

@@ -182,3 +182,24 @@ def test_real_fer2013_layout():
     for r in recs:
         counts[r.attributes["split"]] = counts.get(r.attributes["split"], 0) + 1
     assert counts == {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
+
+
+@pytest.mark.corpus
+def test_folder_of_photos_is_detected_and_aligned(tmp_path, monkeypatch):
+    """A CK+-style <root>/<emotion>/<image> folder of full photographs: faces are found and aligned to 48x48;
+    an image without a face is skipped and reported."""
+    import shutil
+
+    monkeypatch.setenv("AVEMO_OFFLINE", "1")
+    stills = SHARED / "ravdess" / "stills"
+    if not stills.is_dir():
+        pytest.skip(f"RAVDESS stills not found at {stills} (set AVEMO_SHARED_DATA)")
+    for i, emotion in enumerate(["happy", "sad"]):
+        (tmp_path / emotion).mkdir()
+        shutil.copy(stills / f"Actor_{i + 1:02d}.png", tmp_path / emotion / "face.png")
+    Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(tmp_path / "sad" / "wall.png")
+    recs = prepare("folder", tmp_path, include_images=True)
+    images, kept = load_face_images(recs, cache=None)
+    assert images.shape == (2, 48, 48)
+    assert [recs[i].emotion for i in kept] == ["happy", "sad"]
+    assert 60 < images.mean() < 200  # a face crop, not padding

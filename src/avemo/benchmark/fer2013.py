@@ -64,7 +64,8 @@ def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
     start = time.perf_counter()
     system.fit(x_tr, y_tr, x_va, y_va, checkpoint_dir=folder / "_train_state")
     system.info = {"corpus": "fer2013", "n_train": int(len(y_tr)), "n_val": int(len(y_va)),
-                   "train_seconds": round(time.perf_counter() - start, 1)}
+                   "train_seconds": round(time.perf_counter() - start, 1),
+                   "command": f"avemo benchmark fer2013 --data DIR   # trains {folder}"}
     system.calibrate(x_va, y_va)
     system.save(folder)
     return system

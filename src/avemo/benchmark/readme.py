@@ -1,7 +1,8 @@
 """Regenerate the README's result blocks from the committed reports: ``python -m avemo.benchmark.readme README.md``.
 
 A block is the text between ``<!-- report:NAME -->`` and ``<!-- /report:NAME -->``; NAME is a folder under
-``reports/`` (its ``results.md`` is inserted) or ``speed`` (a sentence from ``reports/speed/summary.json``).
+``reports/`` (its ``results.md`` is inserted) or ``speed`` / ``face-speed`` (a sentence from their
+``summary.json``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ BLOCK = re.compile(r"(<!-- report:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /rep
 def render(name: str, reports: Path) -> str:
     """The markdown of one block."""
     folder = reports / name
+    if name == "face-speed":
+        s = json.loads((folder / "summary.json").read_text())
+        stages = ", ".join(f"{k} {v} ms" for k, v in s["stage_ms_median"].items())
+        return (f"Face pipeline (MediaPipe detection + 478 landmarks, alignment, `{s['model']}` with `{s['tta']}` "
+                f"test-time augmentation) on {s['frame_size'][0]}x{s['frame_size'][1]} video frames "
+                f"({s['clip']}), pinned to one CPU core: **{s['fps']} frames per second** "
+                f"({s['ms_per_frame_median']} ms per frame median: {stages}; {s['faces_per_frame']} faces per "
+                f"frame). From `reports/face-speed/summary.json`.\n")
     if name == "speed":
         s = json.loads((folder / "summary.json").read_text())
         stages = ", ".join(f"{k} {v} ms" for k, v in s["stage_ms_median"].items())

@@ -9,6 +9,7 @@ modification times; a corrupt cache entry is recomputed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -52,13 +53,18 @@ def _decode(path: str, side: int) -> np.ndarray:
         raise MediaDecodeError(f"{path}: cannot decode image ({exc}); remove or replace the file") from None
 
 
-def _align_photo(rgb: np.ndarray, side: int, path: str) -> np.ndarray:
-    from avemo.features.face.align import align_face
+@functools.lru_cache(maxsize=1)
+def _detector():
     from avemo.features.face.detection import create_face_detector
-    from avemo.errors import NoFaceError
 
-    with create_face_detector("auto") as detector:
-        faces = detector.process_image(rgb).faces
+    return create_face_detector("auto")
+
+
+def _align_photo(rgb: np.ndarray, side: int, path: str) -> np.ndarray:
+    from avemo.errors import NoFaceError
+    from avemo.features.face.align import align_face
+
+    faces = _detector().process_image(rgb).faces
     if not faces:
         raise NoFaceError(f"{path}: no face found; crop the image to the face or remove it from the corpus")
     face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))

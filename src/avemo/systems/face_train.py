@@ -112,3 +112,32 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
               "- FER2013 is released for research use (ICML 2013 challenge, Goodfellow et al. 2013)."]
     return "\n".join(lines) + "\n"
 
+
+
+def ship_face_system(source: str | os.PathLike, target: str | os.PathLike,
+                     report: str | os.PathLike | None = None) -> Path:
+    """Copy a trained face system (e.g. the benchmark's ``runs/fer2013/face-cnn``) to ``target`` with a model
+    card whose figures come from the benchmark ``report``; returns ``target``."""
+    system = FaceSystem.load(source)
+    system.info.setdefault("command", "avemo benchmark fer2013 --data DIR   # trains runs/fer2013/"
+                           f"{system.spec.name}, then: make face-model")
+    out = Path(target)
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    system.save(out)
+    (out / "MODEL_CARD.md").write_text(face_model_card(system, report))
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="ship: copy a trained face system into the package with its card")
+    parser.add_argument("action", choices=["ship"])
+    parser.add_argument("source")
+    parser.add_argument("target")
+    parser.add_argument("--report", default=None)
+    args = parser.parse_args()
+    print(ship_face_system(args.source, args.target, args.report))

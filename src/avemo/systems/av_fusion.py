@@ -1,0 +1,429 @@
+"""A trained audio-visual system for users who run OpenFace: speech features + clip-mean action units (AUs).
+
+Two logistic regressions, one per modality, each temperature-scaled on validation speakers, fused late by a
+weighted mean of log-probabilities (the benchmark system ``late-fusion-logreg`` of ``avemo benchmark
+ravdess-av``):
+
+- speech: standardised vector features (default ``whisper_layers:meanstd`` + ``egemaps``), ``C`` fixed;
+- action units: the 35 standardised OpenFace 2.0 clip-mean AUs (:data:`avemo.features.openface.AU_COLUMNS`),
+  ``C`` chosen on validation speakers from a small grid by unweighted accuracy.
+
+With one modality missing the result is the other modality's calibrated probabilities. The fused output gets
+one more temperature (fitted on validation speakers), since a weighted mean of log-probabilities is flatter
+than either input; it changes confidence, never the arg-max.
+
+Saved as a folder: ``av_system.json`` (classes, AU column order, extractor keys, temperatures, weights,
+``C`` values, versions, ``info``) and ``weights.safetensors`` (standardisation statistics, coefficients,
+intercepts). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import warnings
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from scipy.special import log_softmax, softmax
+
+from avemo.errors import AssetNotFoundError, CheckpointError, ParameterError
+from avemo.features.openface import AU_COLUMNS
+from avemo.labels import label_set
+from avemo.systems.inputs import Features, Standardizer, vector_matrix
+
+SPEECH, AU = "speech", "action_units"
+MODALITIES = (SPEECH, AU)
+#: Name of the description file; a folder holding it is a saved :class:`AVLateFusionSystem`.
+AV_SYSTEM_FILE = "av_system.json"
+WEIGHTS_FILE = "weights.safetensors"
+#: Log-probabilities are floored here (as in the benchmark), so a class absent from training stays finite.
+LOG_FLOOR = -30.0
+
+
+def _logreg(x: np.ndarray, y: np.ndarray, C: float, max_iter: int, tol: float):
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at the capped iterations
+        return LogisticRegression(C=C, class_weight="balanced", max_iter=max_iter, tol=tol).fit(x, y)
+
+
+def _full_weights(model, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(num_classes, D)`` coefficients and intercepts; a class absent from training gets a very low intercept."""
+    coef = np.zeros((num_classes, model.coef_.shape[1]), np.float32)
+    intercept = np.full(num_classes, -1e4, np.float32)
+    if len(model.classes_) == 2:  # binary: sklearn keeps one row, for the second class
+        coef[model.classes_[1]], intercept[model.classes_[1]] = model.coef_[0] / 2, model.intercept_[0] / 2
+        coef[model.classes_[0]], intercept[model.classes_[0]] = -model.coef_[0] / 2, -model.intercept_[0] / 2
+    else:
+        coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
+    return coef, intercept
+
+
+def _log_probs(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    return np.maximum(log_softmax(x.astype(np.float64) @ coef.T.astype(np.float64) + intercept, axis=1), LOG_FLOOR)
+
+
+def pick_validation_speakers(recordings: Sequence[Any], n: int = 4, seed: int = 0) -> list[str]:
+    """``n`` validation speakers drawn from ``recordings``' speakers, alternating genders when known."""
+    from avemo.data.splits import _pick_validation
+
+    speakers = sorted({r.speaker for r in recordings})
+    if len(speakers) <= n:
+        raise ParameterError(f"need more than {n} speakers to hold {n} out for validation, got {len(speakers)}")
+    gender = {r.speaker: (r.attributes or {}).get("gender", "") for r in recordings}
+    return _pick_validation(speakers, gender, n, random.Random(seed))
+
+
+class AVLateFusionSystem:
+    """Speech + action-unit late fusion (see the module docstring); scikit-learn style.
+
+    Args:
+        label_set: the classes (default ``ravdess8``).
+        speech_vectors: vector features of the speech model (``name`` or ``name:pooling``).
+        speech_C: regularisation of the speech logistic regression.
+        au_C_grid: candidate ``C`` values of the AU logistic regression (chosen on validation speakers).
+        n_val_speakers: validation speakers held out for ``C``, temperatures and the fusion weight.
+        weight_step: grid step of the fusion weight.
+        refit: refit both regressions on every speaker after the validation stage (temperatures, weight and
+            ``C`` stay those chosen on validation speakers).
+        seed: seed of the validation-speaker draw.
+    """
+
+    def __init__(self, label_set: str = "ravdess8",
+                 speech_vectors: Sequence[str] = ("whisper_layers:meanstd", "egemaps"), speech_C: float = 0.05,
+                 au_C_grid: Sequence[float] = (0.01, 0.1, 1.0), n_val_speakers: int = 4,
+                 weight_step: float = 0.05, refit: bool = True, seed: int = 0) -> None:
+        self.label_set = label_set
+        self.speech_vectors = list(speech_vectors)
+        self.speech_C = speech_C
+        self.au_C_grid = list(au_C_grid)
+        self.n_val_speakers = n_val_speakers
+        self.weight_step = weight_step
+        self.refit = refit
+        self.seed = seed
+        self.info: dict[str, Any] = {}
+
+    # settings of the two regressions (those of configs/benchmarks/ravdess-av.yaml)
+    SPEECH_FIT = {"max_iter": 300, "tol": 1e-3}
+    AU_FIT = {"max_iter": 1000, "tol": 1e-4}
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return label_set(self.label_set)
+
+    def extractor_names(self) -> list[str]:
+        """The speech feature extractors the system reads, by registered name."""
+        return list(dict.fromkeys(v.partition(":")[0] for v in self.speech_vectors))
+
+    def feature_extractors(self) -> dict[str, Any]:
+        """``{name: extractor}`` of every speech feature extractor, with its default settings."""
+        from avemo.features.base import create_extractor
+
+        return {n: create_extractor(n) for n in self.extractor_names()}
+
+    # ---- fitting -----------------------------------------------------------------------------------------
+
+    def fit(self, speech_features: Features | np.ndarray, au_matrix: np.ndarray, y: Sequence[int],
+            recordings: Sequence[Any], au_present: np.ndarray | None = None) -> "AVLateFusionSystem":
+        """Fit on every recording (see the class docstring for the recipe).
+
+        Args:
+            speech_features: ``{extractor name: one array per recording}``, or the ``(n, D)`` vector matrix.
+            au_matrix: ``(n, 35)`` clip-mean AUs in :data:`AU_COLUMNS` order.
+            y: class indices into :attr:`classes`.
+            recordings: objects with ``speaker`` and ``attributes["gender"]`` (e.g. :class:`Recording`), in
+                the same order; validation speakers are drawn from them.
+            au_present: ``(n,)`` bool, False where a recording has no AUs (default: rows without NaN).
+
+        Raises:
+            ParameterError: for inconsistent shapes or labels, too few speakers, or no AUs to learn from.
+        """
+        xs = self._speech_matrix(speech_features)
+        xa = np.asarray(au_matrix, dtype=np.float32)
+        y = np.asarray(y, dtype=np.int64)
+        n, c = len(y), len(self.classes)
+        if xa.ndim != 2 or xa.shape[1] != len(AU_COLUMNS):
+            raise ParameterError(f"au_matrix must be (n, {len(AU_COLUMNS)}) clip-mean AUs, got {xa.shape}")
+        if not (len(xs) == len(xa) == n == len(recordings)):
+            raise ParameterError(f"speech features ({len(xs)}), AUs ({len(xa)}), labels ({n}) and recordings "
+                                 f"({len(recordings)}) must describe the same recordings")
+        if n == 0 or y.min() < 0 or y.max() >= c:
+            raise ParameterError(f"labels must be class indices in [0, {c - 1}] of {self.label_set}")
+        present = ~np.isnan(xa).any(axis=1) if au_present is None else np.asarray(au_present, bool)
+        if not present.any():
+            raise ParameterError("no recording has action units to learn from")
+        val_speakers = pick_validation_speakers(recordings, self.n_val_speakers, self.seed)
+        is_val = np.array([r.speaker in val_speakers for r in recordings])
+        tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        tr_a, va_a = tr[present[tr]], va[present[va]]
+        if len(tr_a) == 0 or len(va_a) == 0:
+            raise ParameterError("both training and validation speakers need recordings with action units")
+
+        # 1. train-only models, scored on validation speakers
+        ss, sa = Standardizer().fit(xs[tr]), Standardizer().fit(xa[tr_a])
+        xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
+        speech_w = _full_weights(_logreg(xs_t[tr], y[tr], self.speech_C, **self.SPEECH_FIT), c)
+        best, au_scores = None, {}
+        for C in self.au_C_grid:
+            w = _full_weights(_logreg(xa_t[tr_a], y[tr_a], C, **self.AU_FIT), c)
+            score = _unweighted_accuracy(y[va_a], _log_probs(xa_t[va_a], *w).argmax(axis=1))
+            au_scores[str(C)] = score
+            if best is None or score > best[0] + 1e-9:
+                best = (score, C, w)
+        au_score, self.au_C_, au_w = best
+        val_logits = {SPEECH: _log_probs(xs_t[va], *speech_w), AU: _log_probs(xa_t[va], *au_w)}
+
+        # 2. temperatures and the fusion weight on validation speakers
+        from avemo.models.fusion import fit_late_fusion_weights, weighted_late_fusion
+        from avemo.train.calibration import TemperatureScaler
+
+        yv = y[va]
+        pres_v = {SPEECH: np.ones(len(va), bool), AU: present[va]}
+        self.temperatures_ = {}
+        probs_v = {}
+        for mod in MODALITIES:
+            keep = pres_v[mod]
+            self.temperatures_[mod] = TemperatureScaler().fit(val_logits[mod][keep], yv[keep]).temperature_
+            probs_v[mod] = softmax(val_logits[mod] / self.temperatures_[mod], axis=1)
+        self.weights_ = fit_late_fusion_weights(probs_v, yv, present=pres_v, step=self.weight_step, method="log")
+        fused_v = weighted_late_fusion(probs_v, self.weights_, pres_v, method="log")
+        both = pres_v[AU]
+        fused_logits = np.log(fused_v[both] + 1e-12)
+        self.fused_temperature_ = TemperatureScaler().fit(fused_logits, yv[both]).temperature_
+        self.info["validation"] = {
+            "speakers": val_speakers, "n_recordings": int(len(va)),
+            "ua": {SPEECH: _unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)), AU: float(au_score),
+                   "fused": _unweighted_accuracy(yv, fused_v.argmax(1))},
+            "au_C_ua": au_scores,
+            "note": "measured on the speakers that chose C, temperatures and weight: optimistic"}
+
+        # 3. refit on every speaker (keeping C, temperatures and weight)
+        if self.refit:
+            all_a = np.flatnonzero(present)
+            ss, sa = Standardizer().fit(xs), Standardizer().fit(xa[all_a])
+            xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
+            speech_w = _full_weights(_logreg(xs_t, y, self.speech_C, **self.SPEECH_FIT), c)
+            au_w = _full_weights(_logreg(xa_t[all_a], y[all_a], self.au_C_, **self.AU_FIT), c)
+        self.speech_scaler_, self.au_scaler_ = ss, sa
+        self.speech_coef_, self.speech_intercept_ = speech_w
+        self.au_coef_, self.au_intercept_ = au_w
+        self.info["n_recordings"] = int(n)
+        self.info["n_with_action_units"] = int(present.sum())
+        self.info["speakers"] = sorted({r.speaker for r in recordings})
+        return self
+
+    # ---- prediction --------------------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "weights_"):
+            raise ParameterError("AVLateFusionSystem is not fitted; call fit(...) or AVLateFusionSystem.load(dir)")
+
+    def _speech_matrix(self, speech_features: Features | np.ndarray) -> np.ndarray:
+        if isinstance(speech_features, Mapping):
+            return vector_matrix(self.speech_vectors, dict(speech_features))
+        x = np.asarray(speech_features, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2:
+            raise ParameterError(f"speech features must be a features dict or an (n, D) matrix, got {x.shape}")
+        return x
+
+    def _au_matrix(self, au: Any) -> np.ndarray:
+        x = np.asarray(au, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != len(AU_COLUMNS):
+            raise ParameterError(f"action units must be ({len(AU_COLUMNS)},) or (n, {len(AU_COLUMNS)}) clip means "
+                                 f"in AU_COLUMNS order, got shape {x.shape}")
+        return x
+
+    def modality_proba(self, speech_features: Features | np.ndarray | None = None,
+                       au: Any = None) -> dict[str, np.ndarray]:
+        """Each given modality's temperature-scaled probabilities ``(n, len(classes))``.
+
+        ``au`` rows holding NaN (no tracked face) give NaN probabilities.
+
+        Raises:
+            ParameterError: when neither modality is given, or for a wrong feature dimension.
+        """
+        self._check_fitted()
+        out: dict[str, np.ndarray] = {}
+        if speech_features is not None:
+            xs = self._speech_matrix(speech_features)
+            if xs.shape[1] != self.speech_coef_.shape[1]:
+                raise ParameterError(f"speech features have {xs.shape[1]} dimensions; the model expects "
+                                     f"{self.speech_coef_.shape[1]} ({' + '.join(self.speech_vectors)})")
+            z = _log_probs(self.speech_scaler_.transform(xs), self.speech_coef_, self.speech_intercept_)
+            out[SPEECH] = softmax(z / self.temperatures_[SPEECH], axis=1)
+        if au is not None:
+            xa = self._au_matrix(au)
+            missing = np.isnan(xa).any(axis=1)
+            z = _log_probs(self.au_scaler_.transform(np.nan_to_num(xa)), self.au_coef_, self.au_intercept_)
+            p = softmax(z / self.temperatures_[AU], axis=1)
+            p[missing] = np.nan
+            out[AU] = p
+        if not out:
+            raise ParameterError("give speech features, action units, or both")
+        if len(out) == 2 and len(out[SPEECH]) != len(out[AU]):
+            raise ParameterError(f"got {len(out[SPEECH])} speech rows and {len(out[AU])} AU rows; give one of "
+                                 "each per recording")
+        return out
+
+    def fuse(self, parts: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Fuse calibrated per-modality probabilities (as :meth:`modality_proba` returns); a modality missing,
+        or a row of it holding NaN, leaves the other's probabilities.
+
+        Raises:
+            ParameterError: when a row has no modality at all.
+        """
+        from avemo.models.fusion import weighted_late_fusion
+
+        self._check_fitted()
+        names = [m for m in MODALITIES if m in parts]
+        if not names:
+            raise ParameterError("nothing to fuse: no modality's probabilities")
+        n = len(parts[names[0]])
+        present = {m: ~np.isnan(parts[m]).any(axis=1) for m in names}
+        if not np.any([present[m] for m in names], axis=0).all():
+            raise ParameterError("a row has neither speech nor action units")
+        probs = {m: np.nan_to_num(parts[m], nan=1.0 / len(self.classes)) for m in names}
+        fused = weighted_late_fusion(probs, {m: self.weights_[m] for m in names}, present, method="log")
+        both = np.all([present[m] for m in MODALITIES], axis=0) if len(names) == 2 else np.zeros(n, bool)
+        if both.any():
+            fused[both] = softmax(np.log(fused[both] + 1e-12) / self.fused_temperature_, axis=1)
+        return fused
+
+    def predict_proba(self, speech_features: Features | np.ndarray | None = None, au: Any = None) -> np.ndarray:
+        """Fused probabilities ``(n, len(classes))``; with one modality missing, the other's calibrated ones.
+
+        Raises:
+            ParameterError: when neither modality is given, or for a wrong feature dimension.
+        """
+        return self.fuse(self.modality_proba(speech_features, au))
+
+    def predict(self, speech_features: Features | np.ndarray | None = None, au: Any = None) -> list[str]:
+        """The most probable class name of each row."""
+        return [self.classes[k] for k in self.predict_proba(speech_features, au).argmax(axis=1)]
+
+    # ---- persistence -------------------------------------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``av_system.json`` and ``weights.safetensors`` into ``directory``; returns it."""
+        from avemo.train.checkpoint import library_versions
+
+        self._check_fitted()
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        tensors = {"speech_mean": self.speech_scaler_.mean_, "speech_std": self.speech_scaler_.std_,
+                   "speech_coef": self.speech_coef_, "speech_intercept": self.speech_intercept_,
+                   "au_mean": self.au_scaler_.mean_, "au_std": self.au_scaler_.std_,
+                   "au_coef": self.au_coef_, "au_intercept": self.au_intercept_}
+        save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
+                  str(path / WEIGHTS_FILE))
+        doc = {"format_version": 1, "kind": "av-late-fusion", "label_set": self.label_set,
+               "classes": list(self.classes), "au_columns": list(AU_COLUMNS),
+               "speech_vectors": self.speech_vectors,
+               "extractors": {n: e.cache_key() for n, e in self.feature_extractors().items()},
+               "fusion": {"method": "log", "description": "weighted mean of log-probabilities, renormalised",
+                          "weights": self.weights_, "weight_step": self.weight_step},
+               "temperatures": {**self.temperatures_, "fused": self.fused_temperature_},
+               "speech_C": self.speech_C, "au_C": self.au_C_, "au_C_grid": self.au_C_grid,
+               "n_val_speakers": self.n_val_speakers, "refit": self.refit, "seed": self.seed,
+               "versions": library_versions(), "info": self.info}
+        (path / AV_SYSTEM_FILE).write_text(json.dumps(doc, indent=1, default=_json_default))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "AVLateFusionSystem":
+        """Rebuild a saved system.
+
+        Raises:
+            CheckpointError: when the folder or one of its files is missing or inconsistent, or the installed
+                speech extractors differ from those the system was trained with.
+        """
+        path = Path(directory)
+        doc_path = path / AV_SYSTEM_FILE
+        if not doc_path.is_file():
+            raise CheckpointError(f"{path}: not a saved audio-visual system (no {AV_SYSTEM_FILE}); train one with "
+                                  "`avemo train av-late-fusion`")
+        try:
+            doc = json.loads(doc_path.read_text())
+            system = cls(label_set=doc["label_set"], speech_vectors=doc["speech_vectors"],
+                         speech_C=doc["speech_C"], au_C_grid=doc["au_C_grid"],
+                         n_val_speakers=doc["n_val_speakers"], weight_step=doc["fusion"]["weight_step"],
+                         refit=doc["refit"], seed=doc["seed"])
+            if list(doc["classes"]) != list(system.classes):
+                raise CheckpointError(f"{doc_path}: classes {doc['classes']} differ from label set "
+                                      f"{doc['label_set']} {list(system.classes)}")
+            if list(doc["au_columns"]) != list(AU_COLUMNS):
+                raise CheckpointError(f"{doc_path}: AU columns differ from OpenFace 2.0's 35 (AU_COLUMNS)")
+            system.au_C_ = float(doc["au_C"])
+            system.weights_ = {m: float(doc["fusion"]["weights"][m]) for m in MODALITIES}
+            system.temperatures_ = {m: float(doc["temperatures"][m]) for m in MODALITIES}
+            system.fused_temperature_ = float(doc["temperatures"]["fused"])
+            system.info = doc.get("info", {})
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{doc_path}: unreadable system description ({type(exc).__name__}: {exc})") \
+                from None
+        for name, extractor in system.feature_extractors().items():
+            want = json.dumps(doc["extractors"].get(name), sort_keys=True)
+            if json.dumps(extractor.cache_key(), sort_keys=True) != want:
+                raise CheckpointError(f"{path}: trained with speech extractor {want}, but this avemo builds "
+                                      f"{json.dumps(extractor.cache_key(), sort_keys=True)}; re-train the system")
+        try:
+            t = load_file(str(path / WEIGHTS_FILE))
+            system.speech_scaler_ = Standardizer.from_state(t["speech_mean"], t["speech_std"])
+            system.au_scaler_ = Standardizer.from_state(t["au_mean"], t["au_std"])
+            system.speech_coef_, system.speech_intercept_ = t["speech_coef"], t["speech_intercept"]
+            system.au_coef_, system.au_intercept_ = t["au_coef"], t["au_intercept"]
+        except Exception as exc:  # safetensors raises its own error types
+            raise CheckpointError(f"{path}: {WEIGHTS_FILE} missing or corrupt ({type(exc).__name__}: {exc}); "
+                                  "re-train or re-install the model") from None
+        c = len(system.classes)
+        shapes_ok = (system.speech_coef_.shape[0] == system.au_coef_.shape[0] == c
+                     and system.au_coef_.shape[1] == len(AU_COLUMNS) == len(system.au_scaler_.mean_)
+                     and system.speech_coef_.shape[1] == len(system.speech_scaler_.mean_))
+        if not shapes_ok:
+            raise CheckpointError(f"{path}: weight shapes do not match {c} classes and {len(AU_COLUMNS)} AUs")
+        return system
+
+    def __repr__(self) -> str:
+        fitted = (f", au_C_={self.au_C_}, weights_={self.weights_}, temperatures_={self.temperatures_}"
+                  if hasattr(self, "weights_") else "")
+        return f"AVLateFusionSystem(speech_vectors={self.speech_vectors}, speech_C={self.speech_C}{fitted})"
+
+
+def _unweighted_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    classes = np.unique(y_true)
+    return float(np.mean([np.mean(y_pred[y_true == k] == k) for k in classes]))
+
+
+def _json_default(o: Any) -> Any:
+    return o.tolist() if hasattr(o, "tolist") else str(o)
+
+
+def resolve_av_model(name_or_path: str | os.PathLike | None) -> Path:
+    """A shipped audio-visual model name (``av-ravdess-openface``) or a folder written by
+    ``avemo train av-late-fusion``.
+
+    Raises:
+        AssetNotFoundError: when neither exists.
+    """
+    from avemo.inference.recognizer import PRETRAINED_DIR
+
+    candidate = Path(name_or_path or DEFAULT_AV_MODEL)
+    for path in (candidate, PRETRAINED_DIR / candidate):
+        if (path / AV_SYSTEM_FILE).is_file():
+            return path
+    shipped = sorted(p.name for p in PRETRAINED_DIR.glob("*") if (p / AV_SYSTEM_FILE).is_file())
+    raise AssetNotFoundError(f"audio-visual model {str(candidate)!r} not found; give a folder written by "
+                             f"`avemo train av-late-fusion` or a shipped one: {shipped}")
+
+
+#: The shipped speech + action-unit model.
+DEFAULT_AV_MODEL = "av-ravdess-openface"

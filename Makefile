@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FILE ?=
 DATA ?= ../shared/data/ravdess/speech16k
 
-.PHONY: demo test install benchmark speed shipped-model face-benchmark face-speed face-model readme clean
+.PHONY: demo test install benchmark speed shipped-model av-model face-benchmark face-speed face-model readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ speed: $(STAMP)
 shipped-model: $(STAMP)
 	$(BIN)/avemo train whisper-layers-combo --data $(DATA) --out src/avemo/pretrained/speech-ravdess \
 	  --cv-report reports/ravdess-speech/summary.json
+
+AV_DATA ?= ../shared/data/ravdess
+
+## Re-train the shipped speech + OpenFace action-unit model (AV_DATA holds speech16k/ and openface_au_mean.csv).
+av-model: $(STAMP)
+	$(BIN)/avemo train av-late-fusion --data $(AV_DATA) --out src/avemo/pretrained/av-ravdess-openface \
+	  --cv-report reports/ravdess-av/summary.json
 
 FER ?= ../shared/data/fer2013
 

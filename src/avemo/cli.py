@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                        "system (configs/face/<name>.yaml) on FER2013 (train on Training, select on PublicTest) or an "
                        "<root>/<emotion>/<image> folder. Interrupted training resumes from its last epoch when run "
                        "again with the same --out.")
-    s.add_argument("system", help="system name (configs/speech/ or configs/face/<name>.yaml) or a YAML path")
+    s.add_argument("system", help="system name (configs/speech/ or configs/face/<name>.yaml) or a YAML path; "
+                   "av-late-fusion: the speech + OpenFace action-unit model (--data holds speech16k/ and "
+                   "openface_au_mean.csv)")
     s.add_argument("--data", required=True, help=DATA_HELP + "; for face systems the FER2013 folder or fer2013.csv")
     s.add_argument("--corpus", default=None, help="corpus recipe (default: ravdess for speech, fer2013 for faces)")
     s.add_argument("--out", required=True, help="folder to write the trained system to")
@@ -104,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["text", "json"], default="text", help="json: one object per line")
     s.add_argument("--window", type=float, default=4.0, help="timeline window in seconds (default 4)")
     s.add_argument("--step", type=float, default=2.0, help="timeline hop in seconds (default 2)")
+    s.add_argument("--openface", nargs="+", metavar="CSV",
+                   help="OpenFace 2.0 FeatureExtraction CSV for each input file, in the same order; uses the "
+                   "shipped speech+action-unit fusion model (or the av-late-fusion model folder given by --model)")
     return p
 
 
@@ -155,6 +160,12 @@ def cmd_extract(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.system == "av-late-fusion":  # speech + OpenFace action units (the shipped av-ravdess-openface)
+        from avemo.systems.av_train import train_av_system
+
+        path = train_av_system(args.data, args.out, args.cv_report)
+        print(f"saved {path}")
+        return 0
     from avemo.systems.face import face_config_names
 
     if args.system in face_config_names() or _is_face_yaml(args.system):
@@ -245,6 +256,30 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    if args.openface:  # audio + OpenFace AUs, fused by the speech + action-unit model
+        from avemo.errors import ParameterError
+        from avemo.inference.openface import OpenFaceRecognizer
+
+        if len(args.openface) != len(args.files):
+            raise ParameterError(f"--openface got {len(args.openface)} CSV file(s) for {len(args.files)} input "
+                                 "file(s); give one OpenFace CSV per input file, in the same order")
+        av = OpenFaceRecognizer(args.model, window=args.window, step=args.step)
+        failed = 0
+        for path, csv in zip(args.files, args.openface):
+            try:
+                result = av.predict(path, csv)
+            except AvemoError as exc:
+                failed += 1
+                if args.format == "json":
+                    print(json.dumps({"path": path, "openface": csv, "error": _one_line(exc)}))
+                else:
+                    print(f"{path} + {csv}: error: {_one_line(exc)}", file=sys.stderr)
+                continue
+            result.path = path
+            print(json.dumps(result.to_dict()) if args.format == "json" else _text(result))
+        if failed:
+            print(f"avemo: {failed} of {len(args.files)} file(s) failed", file=sys.stderr)
+        return 1 if failed else 0
     from avemo.inference.multimodal import MultimodalRecognizer
 
     rec = MultimodalRecognizer(args.model, args.face_model, window=args.window, step=args.step, fps=args.fps,

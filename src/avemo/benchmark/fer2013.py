@@ -9,7 +9,6 @@ reused (and an interrupted training resumes from its checkpoint), so a second ru
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time

@@ -23,7 +23,7 @@ import numpy as np
 
 from avemo.errors import AvemoError, MediaDecodeError, ParameterError
 from avemo.inference.face import FaceEmotionRecognizer, is_image_path
-from avemo.inference.recognizer import EmotionRecognizer
+from avemo.inference.recognizer import EmotionRecognizer, predict_each
 from avemo.inference.results import PredictionResult, Segment
 from avemo.io.video import probe_video
 from avemo.labels import to_common_label_set
@@ -89,11 +89,7 @@ class MultimodalRecognizer:
 
     def predict_files(self, paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, PredictionResult | AvemoError]]:
         """Predict many files; a bad file yields its error instead of stopping the batch."""
-        for path in paths:
-            try:
-                yield str(path), self.predict_file(path)
-            except AvemoError as exc:
-                yield str(path), exc
+        return predict_each(self.predict_file, paths)
 
     def predict_signal(self, signal: np.ndarray, sampling_rate: int) -> PredictionResult:
         """Speech emotion of an in-memory signal ``(samples,)`` or ``(samples, channels)``."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from avemo.errors import AssetNotFoundError, AudioTooShortError, AvemoError, CheckpointError
+from avemo.errors import AssetNotFoundError, AudioTooShortError, AvemoError
 from avemo.inference.results import PredictionResult, Segment
 from avemo.inference.sliding import window_bounds
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio, resample, validate_signal
@@ -42,6 +42,16 @@ def resolve_model(name_or_path: str | os.PathLike | None) -> Path:
     shipped = sorted(p.name for p in PRETRAINED_DIR.glob("*") if (p / "system.json").is_file())
     raise AssetNotFoundError(f"model {str(candidate)!r} not found; give a folder written by `avemo train` "
                              f"or a shipped model: {shipped}")
+
+
+def predict_each(predict_file: Callable[[str | os.PathLike], PredictionResult], paths: Iterable[str | os.PathLike]
+                 ) -> Iterator[tuple[str, PredictionResult | AvemoError]]:
+    """``(path, result or error)`` for every path: a bad file yields its error instead of stopping the batch."""
+    for path in paths:
+        try:
+            yield str(path), predict_file(path)
+        except AvemoError as exc:
+            yield str(path), exc
 
 
 class EmotionRecognizer:
@@ -110,11 +120,7 @@ class EmotionRecognizer:
 
     def predict_files(self, paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, PredictionResult | AvemoError]]:
         """Predict many files; a bad file yields its error instead of stopping the batch."""
-        for path in paths:
-            try:
-                yield str(path), self.predict_file(path)
-            except AvemoError as exc:
-                yield str(path), exc
+        return predict_each(self.predict_file, paths)
 
     def _probabilities(self, signals: list[np.ndarray]) -> np.ndarray:
         features = {n: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals] for n, e in self.extractors.items()}

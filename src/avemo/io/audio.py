@@ -16,6 +16,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from avemo.errors import MediaDecodeError, ParameterError
+from avemo.io.files import check_media_file, short_error
 
 #: The sampling rate every audio model in avemo works at, in Hz.
 TARGET_SAMPLING_RATE = 16000
@@ -37,12 +38,7 @@ def load_audio(path: str | os.PathLike, sampling_rate: int = TARGET_SAMPLING_RAT
         MediaDecodeError: if the file is missing, empty, not decodable, or has no audio stream.
     """
     path = Path(path)
-    if not path.exists():
-        raise MediaDecodeError(f"{path}: file not found; check the path")
-    if path.is_dir():
-        raise MediaDecodeError(f"{path}: is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise MediaDecodeError(f"{path}: file is empty (0 bytes); re-export or re-download it")
+    check_media_file(path, "audio")
     try:
         signal, rate = _read_soundfile(path)
     except _NotSoundfile:
@@ -137,7 +133,7 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise MediaDecodeError(f"{path}: not a readable audio or video file ({_short(exc)}); "
+        raise MediaDecodeError(f"{path}: not a readable audio or video file ({short_error(exc)}); "
                                "use wav/flac/ogg/mp3/m4a or a video with an audio track") from None
     with container:
         streams = [s for s in container.streams if s.type == "audio"]
@@ -155,7 +151,7 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
                 chunks.append(out.to_ndarray().reshape(-1))
         except (av.error.FFmpegError, ValueError) as exc:
             if not chunks:
-                raise MediaDecodeError(f"{path}: audio stream could not be decoded ({_short(exc)}); "
+                raise MediaDecodeError(f"{path}: audio stream could not be decoded ({short_error(exc)}); "
                                        "the file may be truncated or corrupt") from None
             # A truncated tail: keep what decoded.
     if not chunks or not rate:
@@ -168,6 +164,3 @@ def _to_mono(signal: np.ndarray) -> np.ndarray:
         return signal
     return signal.mean(axis=1) if signal.shape[1] > 1 else signal[:, 0]
 
-
-def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from avemo.errors import MediaDecodeError, ParameterError
+from avemo.io.files import check_media_file, short_error
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,14 @@ def load_image(path: str | os.PathLike, max_side: int | None = 4096, max_pixels:
     if max_pixels <= 0:
         raise ParameterError(f"max_pixels must be positive, got {max_pixels}")
     path = Path(path)
-    _check_file(path)
+    check_media_file(path, "image")
     with warnings.catch_warnings():
         # We enforce our own pixel limit from the header; Pillow's warning would only repeat it.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             img = Image.open(path)
         except Image.DecompressionBombError as exc:
-            raise MediaDecodeError(f"{path}: image is too large to decode safely ({_short(exc)}); "
+            raise MediaDecodeError(f"{path}: image is too large to decode safely ({short_error(exc)}); "
                                    "downscale it before loading") from None
         except UnidentifiedImageError:
             hint = " (it looks like a video; read frames with avemo.io.video.iter_video_frames)" \
@@ -71,7 +72,7 @@ def load_image(path: str | os.PathLike, max_side: int | None = 4096, max_pixels:
             raise MediaDecodeError(f"{path}: not an image or an unsupported image format{hint}; "
                                    "give a jpg/png/bmp/webp/tiff file") from None
         except (OSError, SyntaxError, ValueError) as exc:
-            raise MediaDecodeError(f"{path}: cannot read the image header ({_short(exc)}); "
+            raise MediaDecodeError(f"{path}: cannot read the image header ({short_error(exc)}); "
                                    "the file is corrupt, re-export or re-download it") from None
         with img:
             width, height = img.size
@@ -88,15 +89,15 @@ def load_image(path: str | os.PathLike, max_side: int | None = 4096, max_pixels:
             try:
                 img.load()
             except Image.DecompressionBombError as exc:
-                raise MediaDecodeError(f"{path}: image is too large to decode safely ({_short(exc)}); "
+                raise MediaDecodeError(f"{path}: image is too large to decode safely ({short_error(exc)}); "
                                        "downscale it before loading") from None
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
-                raise MediaDecodeError(f"{path}: image data is truncated or corrupt ({_short(exc)}); "
+                raise MediaDecodeError(f"{path}: image data is truncated or corrupt ({short_error(exc)}); "
                                        "re-export or re-download it") from None
             try:
                 upright = ImageOps.exif_transpose(img)
             except Exception as exc:  # a malformed EXIF block must not make a readable image unreadable
-                log.warning("%s: ignoring unreadable EXIF orientation (%s)", path, _short(exc))
+                log.warning("%s: ignoring unreadable EXIF orientation (%s)", path, short_error(exc))
                 upright = img
             rgb = _to_rgb_array(upright, str(path))
     if max_side is not None and max(rgb.shape[:2]) > max_side:
@@ -144,15 +145,6 @@ def validate_image(array: np.ndarray, name: str = "image", min_side: int = 1) ->
     elif array.shape[2] == 4:
         array = _composite_over_black(array)
     return np.ascontiguousarray(array)
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise MediaDecodeError(f"{path}: file not found; check the path")
-    if path.is_dir():
-        raise MediaDecodeError(f"{path}: is a folder, not an image file")
-    if path.stat().st_size == 0:
-        raise MediaDecodeError(f"{path}: file is empty (0 bytes); re-export or re-download it")
 
 
 def _to_rgb_array(img, where: str) -> np.ndarray:
@@ -229,6 +221,3 @@ def _video_extensions() -> set[str]:
 
     return VIDEO_EXTENSIONS
 
-
-def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__

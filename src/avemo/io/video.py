@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from avemo.errors import MediaDecodeError, ParameterError
+from avemo.io.files import check_media_file, short_error
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +214,10 @@ def _frames(path: Path, container, fps: float | None, max_side: int | None, star
                 yield VideoFrame(index=index, time=float(t), image=_to_rgb(frame, max_side))
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             if decoded == 0:
-                raise MediaDecodeError(f"{path}: video stream could not be decoded ({_short(exc)}); "
+                raise MediaDecodeError(f"{path}: video stream could not be decoded ({short_error(exc)}); "
                                        "the file is corrupt or truncated, re-export or re-download it") from None
             log.warning("%s: decoding stopped after %d frames (%s); the file is probably truncated",
-                        path, decoded, _short(exc))
+                        path, decoded, short_error(exc))
             return
         if decoded == 0:
             if seeked:
@@ -241,16 +242,11 @@ def _to_rgb(frame, max_side: int | None) -> np.ndarray:
 def _open(path: Path):
     import av
 
-    if not path.exists():
-        raise MediaDecodeError(f"{path}: file not found; check the path")
-    if path.is_dir():
-        raise MediaDecodeError(f"{path}: is a folder, not a video file")
-    if path.stat().st_size == 0:
-        raise MediaDecodeError(f"{path}: file is empty (0 bytes); re-export or re-download it")
+    check_media_file(path, "video")
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
-        raise MediaDecodeError(f"{path}: not a readable video file ({_short(exc)}); the file is corrupt or "
+        raise MediaDecodeError(f"{path}: not a readable video file ({short_error(exc)}); the file is corrupt or "
                                "truncated, or not a video (use mp4/mkv/webm/avi/mov)") from None
     if not container.streams:
         container.close()
@@ -270,6 +266,3 @@ def _stream_duration(stream) -> float | None:
         return float(stream.duration * stream.time_base)
     return None
 
-
-def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__

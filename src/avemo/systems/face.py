@@ -16,12 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
-
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
 from avemo.models.registry import create_model, model_class
-from avemo.systems.spec import apply_overrides, configs_dir
+from avemo.systems.spec import configs_dir, read_config
 from avemo.train.augment import ImageAugment, ImageAugmentConfig
 from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
 from avemo.train.trainer import TrainConfig, TrainHistory, Trainer, predict_proba
@@ -87,19 +85,7 @@ def load_face_spec(name_or_path: str | os.PathLike, overrides: list[str] | None 
     Raises:
         ParameterError: for a missing file, invalid YAML or an invalid override.
     """
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = configs_dir() / "face" / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise ParameterError(f"face system config {name_or_path!r} not found; give a YAML path or one of "
-                             f"{face_config_names()}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{path}: invalid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ParameterError(f"{path}: expected a mapping of settings")
-    return FaceSystemSpec.from_dict(apply_overrides(data, overrides or []))
+    return FaceSystemSpec.from_dict(read_config(name_or_path, "face", overrides))
 
 
 class FaceSystem:

@@ -125,19 +125,29 @@ def load_spec(name_or_path: str | os.PathLike, overrides: list[str] | None = Non
     Raises:
         ParameterError: for a missing file, invalid YAML or an invalid override.
     """
+    return SystemSpec.from_dict(read_config(name_or_path, "speech", overrides))
+
+
+def read_config(name_or_path: str | os.PathLike, group: str, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The settings of a YAML path, or of ``configs/<group>/<name>.yaml`` by name, with overrides applied.
+
+    Raises:
+        ParameterError: for a missing file, invalid YAML or an invalid override.
+    """
     path = Path(name_or_path)
     if not path.suffix:
-        path = configs_dir() / "speech" / f"{name_or_path}.yaml"
+        path = configs_dir() / group / f"{name_or_path}.yaml"
     if not path.is_file():
-        available = sorted(p.stem for p in (configs_dir() / "speech").glob("*.yaml"))
-        raise ParameterError(f"system config {name_or_path!r} not found; give a YAML path or one of {available}")
+        available = sorted(p.stem for p in (configs_dir() / group).glob("*.yaml"))
+        raise ParameterError(f"{group} system config {str(name_or_path)!r} not found; give a YAML path or one of "
+                             f"{available}")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ParameterError(f"{path}: invalid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: expected a mapping of settings")
-    return SystemSpec.from_dict(apply_overrides(data, overrides or []))
+    return apply_overrides(data, overrides or [])
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import logging
 import os
 import tempfile
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from avemo.errors import AssetNotFoundError

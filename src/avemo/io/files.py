@@ -1,0 +1,26 @@
+"""Checks every media reader makes before decoding, and the one-line form of a decoder's error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from avemo.errors import MediaDecodeError
+
+
+def check_media_file(path: Path, kind: str) -> None:
+    """Raise a one-line :class:`MediaDecodeError` when ``path`` is missing, a folder or empty.
+
+    ``kind`` names what was expected (``"audio"``, ``"image"``, ``"video"``) for the message.
+    """
+    if not path.exists():
+        raise MediaDecodeError(f"{path}: file not found; check the path")
+    if path.is_dir():
+        raise MediaDecodeError(f"{path}: is a folder, not an {kind} file" if kind[0] in "aeiou"
+                               else f"{path}: is a folder, not a {kind} file")
+    if path.stat().st_size == 0:
+        raise MediaDecodeError(f"{path}: file is empty (0 bytes); re-export or re-download it")
+
+
+def short_error(exc: BaseException) -> str:
+    """The first line of an exception's message (at most 160 characters), or its type's name."""
+    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__

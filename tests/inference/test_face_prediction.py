@@ -229,3 +229,13 @@ def test_cli_images_json_and_bad_files(face_model, tiny_model_dir, tmp_path, cap
     assert [line["path"] for line in lines] == [str(good), str(bad), str(tiny), str(tmp_path / "missing.png")]
     assert lines[0]["status"] == "ok" and len(lines[0]["box"]) == 4 and set(lines[0]["probabilities"]) == FER7
     assert all("error" in line and "\n" not in line["error"] for line in lines[1:])
+
+
+def test_small_square_crop_without_detection_is_classified_whole(face_model):
+    """FER2013-style crops (48x48) where the detector sees no face are classified as one face."""
+    from avemo.inference.face import FaceEmotionRecognizer
+
+    crop = np.full((48, 48, 3), 128, np.uint8)
+    result = FaceEmotionRecognizer(face_model).predict_image(crop)
+    assert result.status == "ok" and result.box == (0.0, 0.0, 48.0, 48.0)
+    assert set(result.probabilities) == FER7

@@ -27,6 +27,8 @@ PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 DEFAULT_FACE_MODEL = "face-fer2013"
 #: Frames per second analysed in videos unless asked otherwise.
 DEFAULT_VIDEO_FPS = 5.0
+#: Largest side (pixels) of an image treated as a ready face crop when no face is detected in it.
+MAX_CROP_SIDE = 128
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
@@ -43,6 +45,13 @@ def resolve_face_model(name_or_path: str | os.PathLike | None) -> Path:
     shipped = sorted(p.name for p in PRETRAINED_DIR.glob("*") if is_face_system(p))
     raise AssetNotFoundError(f"face model {str(candidate)!r} not found; give a folder written by `avemo train "
                              f"face-cnn` or a shipped model: {shipped}")
+
+
+def is_face_crop(rgb: np.ndarray) -> bool:
+    """True for small, nearly square images (at most ``MAX_CROP_SIDE`` pixels a side) that are taken to be face
+    crops already (FER2013's 48x48 images) when the detector finds no face in them."""
+    h, w = rgb.shape[:2]
+    return max(h, w) <= MAX_CROP_SIDE and 0.8 <= w / h <= 1.25
 
 
 def is_image_path(path: str | os.PathLike) -> bool:
@@ -105,6 +114,8 @@ class FaceEmotionRecognizer:
             self._image_detector = create_face_detector(self.detector_name, max_faces=self.max_faces)
         analysis = self._image_detector.process_image(rgb)
         faces = self._classify(rgb, analysis.faces)
+        if not faces and is_face_crop(rgb):
+            faces = [self._classify_crop(rgb)]
         return self._result(path, faces, [], 0.0, analysis.reason)
 
     # ---- videos and frame streams ------------------------------------------------------------------------
@@ -156,6 +167,16 @@ class FaceEmotionRecognizer:
         out = [FaceResult(tuple(float(v) for v in f.box), self._as_dict(p), f.track_id) for f, p in zip(faces, probs)]
         out.sort(key=lambda r: -(r.box[2] - r.box[0]) * (r.box[3] - r.box[1]))
         return out
+
+    def _classify_crop(self, rgb: np.ndarray) -> FaceResult:
+        """The whole image as one face (for small square face crops such as FER2013's, where the detector
+        cannot see a face that fills the frame)."""
+        import cv2
+
+        side = self.system.spec.side
+        gray = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (side, side), interpolation=cv2.INTER_AREA)
+        probs = self.system.predict_proba(gray[None], tta=self.tta)[0]
+        return FaceResult((0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0])), self._as_dict(probs))
 
     def _result(self, path: str | None, faces: list[FaceResult], frames: list[FrameResult], duration: float,
                 reason: str | None) -> PredictionResult:

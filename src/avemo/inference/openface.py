@@ -1,0 +1,240 @@
+"""``OpenFaceRecognizer``: emotion from a recording's audio and the OpenFace 2.0 action units of its video.
+
+>>> from avemo.inference.openface import OpenFaceRecognizer
+>>> rec = OpenFaceRecognizer()                                   # the shipped av-ravdess-openface model
+>>> result = rec.predict("clip.wav", "clip.csv")                 # clip.csv: OpenFace FeatureExtraction output
+>>> result.emotion, result.modalities["speech"].emotion, result.modalities["action_units"].emotion
+
+The CSV is either OpenFace's per-frame ``FeatureExtraction`` output (frames with ``success=0`` are dropped and
+the 35 AUs averaged over the rest) or a clip-level table of one row holding the 35 AU clip means (e.g. a row of
+the RAVDESS ``openface_au_mean.csv``). Each modality is scored by its own temperature-scaled logistic
+regression and the two are fused by the model's weighted mean of log-probabilities
+(:class:`avemo.systems.av_fusion.AVLateFusionSystem`). When one modality is unusable (no tracked face; audio
+missing, silent or too short) the result is the other one and ``fusion["note"]`` says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from avemo.errors import AvemoError, FeatureFileError, NoFaceError, ParameterError
+from avemo.features.openface import AU_COLUMNS, au_clip_statistics, read_openface_frames
+from avemo.inference.recognizer import MAX_SINGLE_PASS, MIN_DURATION
+from avemo.inference.results import PredictionResult, Segment
+from avemo.inference.sliding import window_bounds
+from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
+from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem, resolve_av_model
+
+#: Columns that only OpenFace's per-frame output has (a clip-level table has none of them).
+FRAME_COLUMNS = ("frame", "timestamp", "success", "face_id", "confidence")
+
+
+@dataclasses.dataclass
+class ActionUnitInput:
+    """The action units read from one OpenFace CSV.
+
+    ``values`` is the ``(35,)`` clip mean in :data:`AU_COLUMNS` order, or None when OpenFace tracked no face
+    (``message`` says so). ``frames`` holds the tracked frames of a per-frame CSV (None for a clip-level row).
+    """
+
+    path: str
+    values: np.ndarray | None
+    source: str
+    frames: pd.DataFrame | None = None
+    duration: float = 0.0
+    message: str = ""
+
+
+def read_action_units(path: str | os.PathLike, min_confidence: float = 0.0) -> ActionUnitInput:
+    """Read an OpenFace per-frame CSV or a one-row clip-level AU table (detected from its columns).
+
+    Raises:
+        FeatureFileError: missing or empty file, missing AU columns, non-numeric or missing values, or a
+            clip-level table with several rows.
+    """
+    name = str(path)
+    try:
+        frames = read_openface_frames(path, min_confidence=min_confidence)
+    except NoFaceError as exc:  # a per-frame file in which OpenFace tracked no face
+        return ActionUnitInput(name, None, "per-frame", message=" ".join(str(exc).split()))
+    if not any(c in frames.columns for c in FRAME_COLUMNS):
+        if len(frames) != 1:
+            raise FeatureFileError(f"{name!r} has {len(frames)} rows but no per-frame columns "
+                                   f"({', '.join(FRAME_COLUMNS)}): give OpenFace's per-frame CSV of one clip, or a "
+                                   "clip-level table of one row")
+        values = frames[list(AU_COLUMNS)].to_numpy(np.float32)[0]
+        source = "clip-level row"
+        frames_out, duration = None, 0.0
+    else:
+        note = ""
+        if "face_id" in frames.columns and frames["face_id"].nunique() > 1:  # several faces: keep the main one
+            main = frames["face_id"].value_counts().idxmax()
+            frames = frames[frames["face_id"] == main]
+            note = f", face_id {int(main)} (the face tracked in most frames)"
+        values = au_clip_statistics(frames, ("mean",))
+        source = f"mean of {len(frames)} tracked OpenFace frame(s){note}"
+        frames_out = frames
+        duration = float(np.ptp(frames["timestamp"].to_numpy())) if "timestamp" in frames.columns else 0.0
+    if not np.all(np.isfinite(values)):
+        bad = [c for c, v in zip(AU_COLUMNS, values) if not np.isfinite(v)]
+        raise FeatureFileError(f"{name!r}: AU column(s) {', '.join(bad[:5])} hold missing values; re-run OpenFace "
+                               "FeatureExtraction with -aus")
+    return ActionUnitInput(name, values.astype(np.float32), source, frames_out, duration)
+
+
+def _is_silent(signal: np.ndarray, silence_db: float) -> bool:
+    frame = int(0.025 * TARGET_SAMPLING_RATE)
+    n = len(signal) // frame
+    if n == 0:
+        return float(np.sqrt(np.mean(signal ** 2))) < 10 ** (silence_db / 20)
+    rms = np.sqrt(np.mean(signal[: n * frame].reshape(n, frame) ** 2, axis=1))
+    return float(rms.max()) < 10 ** (silence_db / 20)
+
+
+class OpenFaceRecognizer:
+    """Audio + OpenFace action units, fused by a trained :class:`AVLateFusionSystem`; load once, predict many.
+
+    Args:
+        model: shipped model name or a folder from ``avemo train av-late-fusion`` (default: the shipped
+            ``av-ravdess-openface``).
+        window, step: timeline window length and hop in seconds (audio longer than ``window`` gets a timeline).
+        silence_db: audio whose loudest 25 ms frame is below this level (dBFS) counts as silent.
+        min_confidence: OpenFace frames below this tracking confidence are dropped too.
+
+    Raises:
+        AssetNotFoundError, CheckpointError: when the model cannot be loaded.
+        ParameterError: for a bad window or step.
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, window: float = 4.0, step: float = 2.0,
+                 silence_db: float = -50.0, min_confidence: float = 0.0) -> None:
+        window_bounds(window, window, step)  # validates window and step at once
+        self.model_path = resolve_av_model(model)
+        self.system = AVLateFusionSystem.load(self.model_path)
+        self.extractors = self.system.feature_extractors()
+        self.window, self.step, self.silence_db, self.min_confidence = window, step, silence_db, min_confidence
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.system.classes
+
+    def predict(self, audio_path: str | os.PathLike | None, openface_csv: str | os.PathLike | None) -> PredictionResult:
+        """The fused emotion of one recording; ``modalities`` holds each modality's calibrated result.
+
+        Raises:
+            ParameterError: when neither an audio file nor a CSV is given.
+            FeatureFileError: for an unreadable CSV or one lacking AU columns.
+            AvemoError: when neither modality is usable (e.g. silent audio and no tracked face).
+        """
+        if audio_path is None and openface_csv is None:
+            raise ParameterError("give an audio file, an OpenFace CSV, or both")
+        au = read_action_units(openface_csv, self.min_confidence) if openface_csv is not None else None
+        speech = self._speech(audio_path)
+        notes, parts = [], {}
+        if speech.status == "ok":
+            parts[SPEECH] = np.array([[speech.probabilities[c] for c in self.classes]])
+        else:
+            notes.append(f"speech {speech.status} ({speech.message}); action units only")
+        au_result = self._au_result(au)
+        if au_result.status == "ok":
+            parts[AU] = np.array([[au_result.probabilities[c] for c in self.classes]])
+        else:
+            notes.append(f"action units {au_result.status} ({au_result.message}); speech only")
+        if not parts:
+            raise AvemoError(f"{audio_path or openface_csv}: neither modality is usable: speech {speech.status} "
+                             f"({speech.message}); action units {au_result.status} ({au_result.message})")
+        fused = self._as_dict(self.system.fuse(parts)[0])
+        fusion: dict[str, Any] = {
+            "method": "late fusion: weighted mean of log-probabilities of temperature-scaled logistic regressions",
+            "model": self.model_path.name, "label_set": self.system.label_set,
+            "weights": dict(self.system.weights_),
+            "temperatures": {**self.system.temperatures_, "fused": self.system.fused_temperature_},
+            "used": [m for m in (SPEECH, AU) if m in parts]}
+        if au is not None and au.values is not None:
+            fusion["action_units"] = au.source
+        if notes:
+            fusion["note"] = "; ".join(notes)
+        timeline = self._timeline(speech, au) if speech.status == "ok" else []
+        path = str(audio_path) if audio_path is not None else str(openface_csv)
+        duration = speech.duration if speech.duration else au_result.duration
+        return PredictionResult(path, max(fused, key=fused.get), fused, duration, timeline=timeline,
+                                modality="audio-visual", modalities={SPEECH: speech, AU: au_result}, fusion=fusion)
+
+    # ---- modalities --------------------------------------------------------------------------------------
+
+    def _speech(self, audio_path) -> PredictionResult:
+        """The speech result; its status is ``unavailable``, ``too_short`` or ``silence`` when it is unusable."""
+        if audio_path is None:
+            return self._unavailable(None, SPEECH, "unavailable", "no audio given")
+        try:
+            signal = load_audio(audio_path, TARGET_SAMPLING_RATE)
+            duration = len(signal) / TARGET_SAMPLING_RATE
+            if duration < MIN_DURATION:
+                return self._unavailable(str(audio_path), SPEECH, "too_short",
+                                         f"audio is {duration:.2f} s long; the speech model needs at least "
+                                         f"{MIN_DURATION} s", duration)
+            if _is_silent(signal, self.silence_db):
+                return self._unavailable(str(audio_path), SPEECH, "silence",
+                                         f"no audible speech (every frame below {self.silence_db:.0f} dBFS)",
+                                         duration)
+            timeline = []
+            if duration > self.window:
+                for start, end in window_bounds(duration, self.window, self.step):
+                    probs = self._speech_window(signal, start, end)
+                    if probs is not None:
+                        timeline.append(Segment(start, end, self._as_dict(probs)))
+            if duration <= MAX_SINGLE_PASS or not timeline:
+                probs = self._speech_probs(signal)
+            else:
+                probs = np.mean([[s.probabilities[c] for c in self.classes] for s in timeline], axis=0)
+        except AvemoError as exc:
+            return self._unavailable(str(audio_path), SPEECH, "unavailable", " ".join(str(exc).split()))
+        p = self._as_dict(probs)
+        return PredictionResult(str(audio_path), max(p, key=p.get), p, duration, timeline)
+
+    def _speech_probs(self, signal: np.ndarray) -> np.ndarray:
+        features = {n: [e.process_signal(signal, TARGET_SAMPLING_RATE)] for n, e in self.extractors.items()}
+        return self.system.modality_proba(speech_features=features)[SPEECH][0]
+
+    def _speech_window(self, signal: np.ndarray, start: float, end: float) -> np.ndarray | None:
+        piece = signal[int(start * TARGET_SAMPLING_RATE):int(end * TARGET_SAMPLING_RATE)]
+        if len(piece) / TARGET_SAMPLING_RATE < MIN_DURATION or _is_silent(piece, self.silence_db):
+            return None
+        return self._speech_probs(piece)
+
+    def _au_result(self, au: ActionUnitInput | None) -> PredictionResult:
+        if au is None:
+            return self._unavailable(None, AU, "unavailable", "no OpenFace CSV given")
+        if au.values is None:
+            return self._unavailable(au.path, AU, "no_face", au.message, au.duration)
+        p = self._as_dict(self.system.modality_proba(au=au.values)[AU][0])
+        return PredictionResult(au.path, max(p, key=p.get), p, au.duration, modality=AU, message=au.source)
+
+    @staticmethod
+    def _unavailable(path, modality: str, status: str, message: str, duration: float = 0.0) -> PredictionResult:
+        return PredictionResult(path, None, {}, duration, status=status, message=message, modality=modality)
+
+    def _timeline(self, speech: PredictionResult, au: ActionUnitInput | None) -> list[Segment]:
+        """Fused windows when the audio is longer than ``window`` and the CSV has timed frames: each window of the
+        speech timeline fused with the mean AUs of the OpenFace frames inside it (speech alone where no frame is)."""
+        if not speech.timeline or au is None or au.frames is None or "timestamp" not in au.frames.columns:
+            return []
+        times = au.frames["timestamp"].to_numpy()
+        values = au.frames[list(AU_COLUMNS)].to_numpy(np.float32)
+        out = []
+        for seg in speech.timeline:
+            parts = {SPEECH: np.array([[seg.probabilities[c] for c in self.classes]])}
+            inside = (times >= seg.start) & (times < seg.end)
+            if inside.any():
+                parts[AU] = self.system.modality_proba(au=values[inside].mean(axis=0))[AU]
+            out.append(Segment(seg.start, seg.end, self._as_dict(self.system.fuse(parts)[0])))
+        return out
+
+    def _as_dict(self, probs: np.ndarray) -> dict[str, float]:
+        return {c: float(p) for c, p in zip(self.classes, probs)}
+

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from avemo.errors import AvemoError, FeatureFileError, NoFaceError, ParameterError
+from avemo.errors import AvemoError, FeatureFileError, MediaDecodeError, NoFaceError, ParameterError
 from avemo.features.openface import AU_COLUMNS, au_clip_statistics, read_openface_frames
 from avemo.inference.recognizer import MAX_SINGLE_PASS, MIN_DURATION
 from avemo.inference.results import PredictionResult, Segment
@@ -171,6 +172,9 @@ class OpenFaceRecognizer:
         """The speech result; its status is ``unavailable``, ``too_short`` or ``silence`` when it is unusable."""
         if audio_path is None:
             return self._unavailable(None, SPEECH, "unavailable", "no audio given")
+        if not Path(audio_path).exists():
+            raise MediaDecodeError(f"{audio_path}: file not found; check the path (to use the action units "
+                                   "alone, give only the OpenFace CSV)")
         try:
             signal = load_audio(audio_path, TARGET_SAMPLING_RATE)
             duration = len(signal) / TARGET_SAMPLING_RATE

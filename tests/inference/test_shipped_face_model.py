@@ -1,0 +1,77 @@
+"""The shipped face model: complete, safe formats, and (when ../shared/data is present) it predicts a FER2013
+PrivateTest image, the RAVDESS stills and a CREMA-D talking-face clip end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avemo.cli import main
+from avemo.inference.face import DEFAULT_FACE_MODEL, PRETRAINED_DIR, FaceEmotionRecognizer
+from avemo.labels import label_set
+
+DATA = Path(os.environ.get("AVEMO_SHARED_DATA") or os.environ.get("AVEMO_DATA")
+            or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("AVEMO_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return FaceEmotionRecognizer()
+
+
+def test_shipped_face_model_is_complete():
+    folder = PRETRAINED_DIR / DEFAULT_FACE_MODEL
+    doc = json.loads((folder / "face_system.json").read_text())
+    assert doc["classes"] == list(label_set("fer7"))
+    assert (folder / "MODEL_CARD.md").is_file() and "PrivateTest" in (folder / "MODEL_CARD.md").read_text()
+    assert doc["info"]["temperature"] > 0
+    assert not list(folder.rglob("*.pt")) and not list(folder.rglob("*.pkl"))
+    assert all(f.stat().st_size < 20 * 2**20 for f in folder.rglob("*") if f.is_file())
+
+
+def test_predicts_a_face_crop(recognizer):
+    result = recognizer.predict_image(np.full((48, 48, 3), 120, np.uint8))
+    assert result.status == "ok" and abs(sum(result.probabilities.values()) - 1) < 1e-4
+
+
+@pytest.mark.corpus
+def test_fer2013_images_are_mostly_right(recognizer):
+    """A sanity check on 70 PrivateTest images (10 per class): far above chance (1/7), not a benchmark."""
+    root = DATA / "fer2013" / "test"
+    if not root.is_dir():
+        pytest.skip(f"FER2013 not found at {root}; set AVEMO_SHARED_DATA")
+    from avemo.io.image import load_image
+    from avemo.labels import canonical_emotion
+
+    right = total = 0
+    for folder in sorted(root.iterdir()):
+        for path in sorted(folder.glob("PrivateTest_*.jpg"))[:10]:
+            result = recognizer.predict_image(load_image(path), path=str(path))
+            right += result.emotion == canonical_emotion(folder.name)
+            total += 1
+    assert total == 70 and right / total > 0.4
+
+
+@pytest.mark.corpus
+def test_cli_on_stills_fer_image_and_video(capsys):
+    stills = sorted((DATA / "ravdess" / "stills").glob("*.png"))[:2]
+    fer = sorted((DATA / "fer2013" / "test" / "happy").glob("PrivateTest_*.jpg"))[:1]
+    clips = sorted((DATA / "cremad_sample").glob("*.mp4"))[:1]
+    if not (stills and fer and clips):
+        pytest.skip(f"real data not found under {DATA}; set AVEMO_SHARED_DATA")
+    files = [str(p) for p in stills + fer + clips]
+    assert main(["predict", "--format", "json", "--modality", "face", *files]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["path"] for line in lines] == files
+    for line in lines:
+        assert line["status"] == "ok" and set(line["probabilities"]) == set(label_set("fer7")) and line["box"]
+    assert lines[-1]["frames"] and lines[-1]["faces"][0]["frames"] >= 5

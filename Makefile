@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Install, then predict the emotion of FILE (default: a clip avemo synthesises itself) with the shipped model.
+## Install, then predict the emotion of FILE (audio, image or video; default: a clip avemo synthesises itself) with the shipped models.
 demo: $(STAMP)
 	@if [ -n "$(FILE)" ]; then $(BIN)/avemo predict $(FILE); \
 	else $(BIN)/python -m avemo.demo.clip demo.wav && $(BIN)/avemo predict demo.wav; fi

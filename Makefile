@@ -36,8 +36,8 @@ speed: $(STAMP)
 
 ## Re-train the shipped speech model on all 24 RAVDESS actors.
 shipped-model: $(STAMP)
-	$(BIN)/avemo train whisper-layers-combo --data $(DATA) --out src/avemo/pretrained/speech-ravdess \
-	  --cv-report reports/ravdess-speech/summary.json
+	$(BIN)/avemo train whisper-layers-fast-combo --data $(DATA) --out src/avemo/pretrained/speech-ravdess \
+	  --cv-report reports/ravdess-speech-fast/summary.json
 
 AV_DATA ?= ../shared/data/ravdess
 

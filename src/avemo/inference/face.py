@@ -65,19 +65,21 @@ class FaceEmotionRecognizer:
         face_model: shipped model name or a folder from ``avemo train`` (default: the shipped FER2013 model).
         detector: ``"auto"`` (MediaPipe, else OpenCV Haar), ``"mediapipe"`` or ``"opencv-haar"``.
         max_faces: most faces analysed per image or frame.
-        tta: test-time augmentation (default: the model's own setting).
+        tta: test-time augmentation of images (default: the model's own setting, e.g. mirror + shifted crops).
+        video_tta: test-time augmentation of video frames (default ``"flip"``: mirror only, for speed; many
+            frames are pooled anyway).
 
     Raises:
         AssetNotFoundError, CheckpointError: when the model or the face detector cannot be loaded.
     """
 
     def __init__(self, face_model: str | os.PathLike | None = None, detector: str = "auto", max_faces: int = 4,
-                 tta: bool | None = None) -> None:
+                 tta: bool | str | None = None, video_tta: bool | str | None = "flip") -> None:
         if max_faces < 1:
             raise ParameterError(f"max_faces must be >= 1, got {max_faces}")
         self.model_path = resolve_face_model(face_model)
         self.system = FaceSystem.load(self.model_path)
-        self.detector_name, self.max_faces, self.tta = detector, max_faces, tta
+        self.detector_name, self.max_faces, self.tta, self.video_tta = detector, max_faces, tta, video_tta
         self._image_detector = None
 
     @property
@@ -141,7 +143,7 @@ class FaceEmotionRecognizer:
             for time_s, image in frames:
                 rgb = validate_image(image, name=path or "frame")
                 faces = tracker.update(detector.process_frame(rgb, float(time_s)).faces)
-                timeline.append(FrameResult(float(time_s), self._classify(rgb, faces)))
+                timeline.append(FrameResult(float(time_s), self._classify(rgb, faces, self.video_tta)))
                 last_time = float(time_s)
         tracks: dict[int, list[tuple[float, FaceResult]]] = {}
         for frame in timeline:
@@ -158,12 +160,12 @@ class FaceEmotionRecognizer:
 
     # ---- internals ---------------------------------------------------------------------------------------
 
-    def _classify(self, rgb: np.ndarray, faces: list[FaceDetection]) -> list[FaceResult]:
+    def _classify(self, rgb: np.ndarray, faces: list[FaceDetection], tta: bool | str | None = None) -> list[FaceResult]:
         if not faces:
             return []
         side = self.system.spec.side
         crops = np.stack([align_face(rgb, f, size=side, grayscale=True) for f in faces])
-        probs = self.system.predict_proba(crops, tta=self.tta)
+        probs = self.system.predict_proba(crops, tta=self.tta if tta is None else tta)
         out = [FaceResult(tuple(float(v) for v in f.box), self._as_dict(p), f.track_id) for f, p in zip(faces, probs)]
         out.sort(key=lambda r: -(r.box[2] - r.box[0]) * (r.box[3] - r.box[1]))
         return out

@@ -118,16 +118,20 @@ class FaceSystem:
         self.model_ = model.eval()
         return self
 
-    def predict_proba(self, images: np.ndarray, tta: bool | None = None, batch_size: int = 128) -> np.ndarray:
-        """Class probabilities ``(n, len(classes))``; ``tta`` (default: the spec's ``augment.tta`` is not
-        ``"none"``) averages the test-time views."""
+    def predict_proba(self, images: np.ndarray, tta: bool | str | None = None, batch_size: int = 128) -> np.ndarray:
+        """Class probabilities ``(n, len(classes))``. ``tta``: ``None`` or ``True`` = the spec's test-time
+        augmentation (``augment.tta``), ``False`` = the centre crop only, or a mode name (``"none"``,
+        ``"flip"``, ``"shifts"``), e.g. ``"flip"`` for video frames where speed matters."""
         if self.model_ is None:
             raise ParameterError(f"face system {self.spec.name!r} is not trained; call fit() or load()")
         if len(images) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        use_tta = self.augment.config.tta != "none" if tta is None else tta
+        augment = self.augment
+        if isinstance(tta, str):
+            augment = ImageAugment(dataclasses.replace(self.augment.config, tta=tta))
+        use_tta = augment.config.tta != "none" and tta is not False
         with torch.inference_mode():
-            return predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=self.augment,
+            return predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
                                  tta=use_tta)
 
     def calibrate(self, images: np.ndarray, labels: np.ndarray) -> float:

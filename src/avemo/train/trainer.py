@@ -188,8 +188,9 @@ def _eval_logits(model: EmotionModel, batch: Batch, augment: ImageAugment | None
         return _forward(model, batch).float()
     if not tta:
         return _forward(model, dataclasses.replace(batch, x=augment.eval(batch.x))).float()
-    probs = torch.stack([torch.softmax(_forward(model, dataclasses.replace(batch, x=v)).float(), dim=-1)
-                         for v in augment.tta_views(batch.x)]).mean(0)
+    views = augment.tta_views(batch.x)  # one forward pass over all views (much faster for small batches)
+    logits = _forward(model, dataclasses.replace(batch, x=torch.cat(views))).float()
+    probs = torch.softmax(logits, dim=-1).view(len(views), batch.x.shape[0], -1).mean(0)
     return torch.log(probs.clamp_min(1e-12))
 
 

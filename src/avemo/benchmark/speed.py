@@ -27,7 +27,8 @@ def _median_ms(fn, repeats: int) -> float:
 def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: str | os.PathLike | None = None,
                         model: str | None = None, seconds: float = 4.0, repeats: int = 20) -> dict[str, Any]:
     """Median milliseconds of ``EmotionRecognizer.predict_signal`` on a ``seconds``-long clip (a RAVDESS file
-    from ``data_dir`` cut or padded to that length when given, else avemo's synthetic voice), one thread."""
+    from ``data_dir`` cut or padded to that length when given, else avemo's synthetic voice), one thread pinned
+    to one CPU core."""
     import torch
 
     torch.set_num_threads(1)
@@ -45,12 +46,14 @@ def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: 
             signal = np.pad(audio, (0, max(0, int(seconds * sr) - len(audio))))[: int(seconds * sr)]
             source = str(files[0].name)
     rec = EmotionRecognizer(model, window=max(seconds, 4.0))
-    stages = {key: _median_ms(lambda e=e: e.process_signal(signal, sr), repeats)
-              for key, e in rec.extractors.items()}
-    features = {key: [e.process_signal(signal, sr)] for key, e in rec.extractors.items()}
-    stages["model"] = _median_ms(lambda: rec.system.predict_proba(features), repeats)
-    total = _median_ms(lambda: rec.predict_signal(signal, sr), repeats)
-    report = {"benchmark": "speed", "clip_seconds": seconds, "clip": source, "threads": 1,
+    with one_core() as core:
+        stages = {key: _median_ms(lambda e=e: e.process_signal(signal, sr), repeats)
+                  for key, e in rec.extractors.items()}
+        features = {key: [e.process_signal(signal, sr)] for key, e in rec.extractors.items()}
+        stages["model"] = _median_ms(lambda: rec.system.predict_proba(features), repeats)
+        total = _median_ms(lambda: rec.predict_signal(signal, sr), repeats)
+    report = {"benchmark": "speed", "clip_seconds": seconds, "clip": source, "threads": 1, "cpu_cores": 1,
+              "core": core,
               "model": str(rec.model_path.name), "predict_ms_median": total, "stage_ms_median": stages,
               "repeats": repeats, "machine": {"processor": platform.processor() or platform.machine(),
                                               "cpu_count": os.cpu_count(), "python": platform.python_version()}}

@@ -119,6 +119,11 @@ def ship_face_system(source: str | os.PathLike, target: str | os.PathLike,
     """Copy a trained face system (e.g. the benchmark's ``runs/fer2013/face-cnn``) to ``target`` with a model
     card whose figures come from the benchmark ``report``; returns ``target``."""
     system = FaceSystem.load(source)
+    if report and Path(report).is_file():
+        summary = json.loads(Path(report).read_text())
+        system.info.setdefault("corpus", summary.get("corpus"))
+        system.info.setdefault("n_train", summary.get("n_train"))
+        system.info.setdefault("n_val", summary.get("n_val"))
     system.info.setdefault("command", "avemo benchmark fer2013 --data DIR   # trains runs/fer2013/"
                            f"{system.spec.name}, then: make face-model")
     out = Path(target)

@@ -194,7 +194,7 @@ def test_prepare_writes_a_manifest_that_reads_back(ravdess_dir, tmp_path):
     assert json.loads(lines[0])["corpus"] == "ravdess"
     back = read_manifest(out)
     assert back == recs
-    assert set(RECIPES) == {"ravdess", "cremad", "tess", "emodb", "folder"}
+    assert set(RECIPES) == {"ravdess", "cremad", "tess", "emodb", "fer2013", "folder"}
 
 
 def test_prepare_unknown_corpus(tmp_path):

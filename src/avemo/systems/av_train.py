@@ -18,6 +18,7 @@ import numpy as np
 
 from avemo.errors import ParameterError
 from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
+from avemo.systems.train import cross_validation_figures, cv_figure_lines
 
 #: Benchmark system whose cross-validated figures describe this model.
 CV_SYSTEM = "late-fusion-logreg"
@@ -43,7 +44,6 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     from avemo.data.recipes import prepare
     from avemo.features.store import FeatureStore
     from avemo.systems.inputs import vector_matrix
-    from avemo.systems.train import cross_validation_figures
 
     cfg = suite_config()
     cv = None
@@ -128,13 +128,8 @@ def model_card(system: AVLateFusionSystem) -> str:
     if cv:
         lines += [f"Benchmark system `{CV_SYSTEM}`, protocol `{cv['protocol']}` (6 speaker-independent folds; the "
                   f"same recipe trained per fold, its choices made on 2 validation speakers from each fold's "
-                  f"training actors, where this model used {system.n_val_speakers}), from `{cv['report']}`:", "",
-                  f"- UA {_pct(cv['mean']['ua'])} ± {_pct(cv['std']['ua'])}%, "
-                  f"WA {_pct(cv['mean']['wa'])} ± {_pct(cv['std']['wa'])}%, "
-                  f"macro-F1 {_pct(cv['mean']['macro_f1'])} ± {_pct(cv['std']['macro_f1'])}%", "",
-                  "| fold | test speakers | UA % | WA % | macro-F1 % |", "|---|---|---|---|---|"]
-        lines += [f"| {f['fold']} | {' '.join(f['test_speakers'])} | {_pct(f['ua'])} | {_pct(f['wa'])} | "
-                  f"{_pct(f['macro_f1'])} |" for f in cv["folds"]]
+                  f"training actors, where this model used {system.n_val_speakers}), from `{cv['report']}`:", ""]
+        lines += cv_figure_lines(cv)
     else:
         lines.append("none recorded (train with --cv-report reports/ravdess-av/summary.json)")
     lines += ["", "## Reproduce", "```", info.get("command", ""), "```",

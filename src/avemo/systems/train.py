@@ -98,6 +98,20 @@ def attach_cv_report(model_dir: str | os.PathLike, cv_report: str | os.PathLike)
     return path
 
 
+def cv_figure_lines(cv: dict[str, Any]) -> list[str]:
+    """Markdown lines of cross-validated figures (see :func:`cross_validation_figures`): mean ± std, then one
+    table row per fold."""
+    def pct(value: float) -> str:
+        return f"{100 * value:.1f}"
+
+    lines = [f"- UA {pct(cv['mean']['ua'])} ± {pct(cv['std']['ua'])}%, WA {pct(cv['mean']['wa'])} ± "
+             f"{pct(cv['std']['wa'])}%, macro-F1 {pct(cv['mean']['macro_f1'])} ± {pct(cv['std']['macro_f1'])}%", "",
+             "| fold | test speakers | UA % | WA % | macro-F1 % |", "|---|---|---|---|---|"]
+    lines += [f"| {f['fold']} | {' '.join(f['test_speakers'])} | {pct(f['ua'])} | {pct(f['wa'])} | "
+              f"{pct(f['macro_f1'])} |" for f in cv["folds"]]
+    return lines
+
+
 def model_card(system: SpeechSystem) -> str:
     """A markdown model card: what the model is, its data, protocol, figures and the reproducing command."""
     spec, info = system.spec, system.info
@@ -114,13 +128,7 @@ def model_card(system: SpeechSystem) -> str:
              f"{info.get('validation_speakers')}", "", "## Cross-validated figures"]
     if cv:
         lines += [f"Protocol `{cv['protocol']}` (speaker-independent; same configuration, trained per fold), "
-                  f"from `{cv['report']}`:", "",
-                  f"- UA {100 * cv['mean']['ua']:.1f} ± {100 * cv['std']['ua']:.1f}%, "
-                  f"WA {100 * cv['mean']['wa']:.1f} ± {100 * cv['std']['wa']:.1f}%, "
-                  f"macro-F1 {100 * cv['mean']['macro_f1']:.1f} ± {100 * cv['std']['macro_f1']:.1f}%", "",
-                  "| fold | test speakers | UA % | WA % | macro-F1 % |", "|---|---|---|---|---|"]
-        lines += [f"| {f['fold']} | {' '.join(f['test_speakers'])} | {100 * f['ua']:.1f} | {100 * f['wa']:.1f} | "
-                  f"{100 * f['macro_f1']:.1f} |" for f in cv["folds"]]
+                  f"from `{cv['report']}`:", ""] + cv_figure_lines(cv)
     else:
         lines.append("none recorded (train with --cv-report reports/<suite>/summary.json)")
     lines += ["", "## Reproduce", "```", info.get("command", ""), "```", "",

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--corpus", default="ravdess", help="corpus recipe (default ravdess)")
     s.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     s.add_argument("--cache", default="default", help="cache folder (default $AVEMO_CACHE or ~/.cache/avemo)")
+    s.add_argument("--report", default=None, metavar="DIR",
+                   help="also write the seconds per extractor to DIR/summary.json (e.g. reports/extraction)")
 
     s = sub.add_parser("train", help="train a speech or face system on a corpus and save it",
                        description="Train a speech system (configs/speech/<name>.yaml) on all speakers of a corpus "
@@ -152,10 +154,24 @@ def cmd_extract(args) -> int:
     from avemo.features.store import FeatureStore
 
     recs = prepare(args.corpus, args.data)
-    _, seconds = extract_all(recs, args.features, FeatureStore(None if args.cache == "none" else args.cache),
-                             args.jobs)
+    cache = None if args.cache == "none" else args.cache
+    explicit = cache not in (None, "default")
+    cached_before = explicit and any(Path(cache).glob("**/*.npy"))
+    _, seconds = extract_all(recs, args.features, FeatureStore(cache), args.jobs)
     for name, sec in seconds.items():
         print(f"{name}: {len(recs)} files in {sec:.1f} s")
+    if args.report:
+        import platform
+
+        out = Path(args.report)
+        out.mkdir(parents=True, exist_ok=True)
+        report = {"benchmark": "extraction", "corpus": args.corpus, "n_files": len(recs), "jobs": args.jobs,
+                  "seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
+                  "cache_was_empty": (not cached_before) if explicit else None,
+                  "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                              "python": platform.python_version()}}
+        (out / "summary.json").write_text(json.dumps(report, indent=1))
+        print(f"wrote {out / 'summary.json'}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Regenerate the README's result blocks from the committed reports: ``python -m avemo.benchmark.readme README.md``.
 
 A block is the text between ``<!-- report:NAME -->`` and ``<!-- /report:NAME -->``; NAME is a folder under
-``reports/`` (its ``results.md`` is inserted) or ``speed`` / ``face-speed`` (a sentence from their
+``reports/`` (its ``results.md`` is inserted) or ``speed`` / ``face-speed`` / ``extraction`` (a sentence from their
 ``summary.json``).
 """
 
@@ -26,6 +26,12 @@ def render(name: str, reports: Path) -> str:
                 f"({s['clip']}), pinned to one CPU core: **{s['fps']} frames per second** "
                 f"({s['ms_per_frame_median']} ms per frame median: {stages}; {s['faces_per_frame']} faces per "
                 f"frame). From `reports/face-speed/summary.json`.\n")
+    if name == "extraction":
+        s = json.loads((folder / "summary.json").read_text())
+        parts = ", ".join(f"{k} {v} s" for k, v in s["seconds"].items())
+        return (f"First extraction of every feature the speech benchmarks use, all {s['n_files']} clips, into an "
+                f"empty cache with {s['jobs']} worker processes on this {s['machine']['cpu_count']}-core machine: "
+                f"**{s['total_seconds'] / 60:.1f} minutes** ({parts}). From `reports/extraction/summary.json`.\n")
     if name == "speed":
         s = json.loads((folder / "summary.json").read_text())
         stages = ", ".join(f"{k} {v} ms" for k, v in s["stage_ms_median"].items())

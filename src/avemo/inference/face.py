@@ -20,7 +20,7 @@ from avemo.features.face.detection import FaceDetection, create_face_detector
 from avemo.features.face.tracking import FaceTracker
 from avemo.inference.results import FaceResult, FrameResult, PredictionResult
 from avemo.io.image import load_image, validate_image
-from avemo.io.video import iter_video_frames, probe_video
+from avemo.io.video import VideoInfo, iter_video_frames, probe_video
 from avemo.systems.face import FaceSystem, is_face_system
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -122,13 +122,15 @@ class FaceEmotionRecognizer:
 
     # ---- videos and frame streams ------------------------------------------------------------------------
 
-    def predict_video(self, path: str | os.PathLike, fps: float | None = None) -> PredictionResult:
+    def predict_video(self, path: str | os.PathLike, fps: float | None = None,
+                      info: VideoInfo | None = None) -> PredictionResult:
         """Faces of a video, followed across frames: one pooled result per face plus the per-frame timeline.
+        ``info`` is the file's :func:`probe_video` result when the caller has it already.
 
         Raises:
             MediaDecodeError: for a missing or corrupt file, or a file without a video stream.
         """
-        info = probe_video(path)
+        info = info or probe_video(path)
         frames = ((f.time, f.image) for f in iter_video_frames(path, fps=fps or DEFAULT_VIDEO_FPS))
         result = self.predict_frames(frames, path=str(path))
         result.duration = info.duration or result.duration

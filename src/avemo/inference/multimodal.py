@@ -132,7 +132,7 @@ class MultimodalRecognizer:
                 raise MediaDecodeError(f"{path}: has no video stream, so there is no face to analyse; drop "
                                        "--modality face to use the speech model")
             return self.speech.predict_file(path)
-        face = self.face.predict_video(path, fps=self.fps)
+        face = self.face.predict_video(path, fps=self.fps, info=info)
         if self.modality == "face":
             return face
         speech: PredictionResult | AvemoError

@@ -333,13 +333,14 @@ def _text(result, indent: str = "", label: str | None = None) -> str:
         lines.append(f"{indent}  note: {result.fusion['note']}")
     for name, part in result.modalities.items():
         lines.append(_text(part, indent + "  ", name))
-    if result.modality == "face" and len(result.faces) > 1 or (result.faces and result.faces[0].track_id is not None):
+    video = bool(result.faces) and result.faces[0].track_id is not None
+    if result.modality == "face" and (len(result.faces) > 1 or video):
         for k, face in enumerate(result.faces):
             box = ", ".join(f"{v:.0f}" for v in face.box)
             who = f"face {face.track_id if face.track_id is not None else k}"
             seen = f", {face.frames} frames" if face.track_id is not None else ""
             lines.append(f"{indent}  {who} [{box}]{seen}: {face.emotion} ({max(face.probabilities.values()):.0%})")
-    elif result.box is not None:
+    elif result.modality == "face" and result.box is not None:
         lines.append(f"{indent}  face box [{', '.join(f'{v:.0f}' for v in result.box)}]")
     for seg in result.timeline:
         lines.append(f"{indent}  {seg.start:6.2f}-{seg.end:6.2f} s  {seg.emotion:<9} "

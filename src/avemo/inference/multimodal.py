@@ -190,14 +190,16 @@ class MultimodalRecognizer:
         return {c: float(v) for c, v in zip(self.face.classes, p)}
 
     def _timeline(self, speech: PredictionResult, face: PredictionResult, labels, temperatures) -> list[Segment]:
-        """Fused windows: the speech timeline's windows (or the face frames in 1-second windows when the speech
-        has none), each fusing the speech window with the mean of the main face over the frames inside it."""
+        """Fused windows: the speech timeline's windows, each fusing the speech window with the mean of the main
+        face over the frames inside it; for clips shorter than a speech window, 1-second windows of the face
+        frames, each fused with the whole clip's speech result."""
         main = face.faces[0].track_id if face.faces else None
         if speech.timeline:
             windows = [(s.start, s.end, self._speech_common(s.probabilities)) for s in speech.timeline]
-        else:
+        else:  # a clip shorter than one speech window: its whole-clip speech result joins every face window
+            whole = self._speech_common(speech.probabilities) if speech.status == "ok" else None
             end = max([f.time for f in face.frames] + [speech.duration, 0.0])
-            windows = [(t, min(t + 1.0, end), None) for t in np.arange(0.0, end, 1.0)] if face.frames else []
+            windows = [(t, min(t + 1.0, end), whole) for t in np.arange(0.0, end, 1.0)] if face.frames else []
         out = []
         for start, stop, speech_p in windows:
             seen = [f for fr in face.frames if start <= fr.time < stop or (stop == start == fr.time)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from media import add_aac_stream, encode_audio
 
 from avemo.cli import main
 from avemo.errors import MediaDecodeError, ParameterError
@@ -60,10 +61,7 @@ def write_av(path: Path, frames: list[np.ndarray], fps: int = 10, audio: np.ndar
     with av.open(str(path), "w") as out:
         vs = out.add_stream("mpeg4", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
-        as_ = None
-        if audio is not None:
-            as_ = out.add_stream("aac", rate=sr)
-            as_.layout = "mono"
+        as_ = add_aac_stream(out, sr) if audio is not None else None
         for img in frames:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: h - h % 2, : w - w % 2]), format="rgb24")
             for packet in vs.encode(frame):
@@ -71,15 +69,7 @@ def write_av(path: Path, frames: list[np.ndarray], fps: int = 10, audio: np.ndar
         for packet in vs.encode(None):
             out.mux(packet)
         if as_ is not None:
-            samples = audio.astype(np.float32)[None, :]
-            for i in range(0, samples.shape[1], 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, i:i + 1024]), format="fltp",
-                                                layout="mono")
-                af.sample_rate = sr
-                for packet in as_.encode(af):
-                    out.mux(packet)
-            for packet in as_.encode(None):
-                out.mux(packet)
+            encode_audio(out, as_, audio, sr)
     return path
 
 

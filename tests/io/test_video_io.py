@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from media import add_aac_stream, encode_audio
 import pytest
 
 from avemo.errors import MediaDecodeError, ParameterError
@@ -43,16 +44,7 @@ def write_audio_only(path: Path, seconds: float = 0.5, sr: int = 16000) -> Path:
     t = np.arange(int(seconds * sr)) / sr
     samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("aac", rate=sr)
-        stream.layout = "mono"
-        for i in range(0, samples.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, i:i + 1024]), format="fltp",
-                                               layout="mono")
-            frame.sample_rate = sr
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        encode_audio(out, add_aac_stream(out, sr), samples[0], sr)
     return path
 
 

@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from avemo.data.manifest import Recording, source_file
 from avemo.data.recipes.fer2013 import CSV_ROW, read_csv_pixels
-from avemo.errors import MediaDecodeError
+from avemo.errors import AvemoError, MediaDecodeError
 from avemo.features.store import default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,7 @@ def load_face_images(recordings: Sequence[Recording], side: int = 48,
                     img = np.asarray(Image.fromarray(img).resize((side, side), Image.BILINEAR))
             else:
                 img = _decode(rec.path, side)
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-            from avemo.errors import AvemoError
-            if not isinstance(exc, (AvemoError, KeyError, ValueError)):
-                raise
+        except (AvemoError, KeyError, ValueError) as exc:  # one bad file must not stop the batch
             bad.append(f"{rec.path}: {exc}")
             continue
         images.append(img)

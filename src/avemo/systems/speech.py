@@ -86,7 +86,8 @@ class SpeechSystem:
         if self.spec.vectors:
             self.vector_scaler_ = Standardizer().fit(vector_matrix(self.spec.vectors, features)[train_union])
         else:
-            self.frame_scaler_ = Standardizer().fit([self._frames(features)[i] for i in train_union])
+            pooled = self._frames(features)
+            self.frame_scaler_ = Standardizer().fit([pooled[i] for i in train_union])
         if self.spec.aux:
             self.aux_scaler_ = Standardizer().fit(vector_matrix(self.spec.aux, features)[train_union])
         frames, aux = self._inputs(features)

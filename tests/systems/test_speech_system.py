@@ -201,3 +201,17 @@ def test_feature_settings_key_features():
 def test_combination_needs_parts():
     with pytest.raises(ParameterError, match="parts"):
         SystemSpec(name="c", kind="combination", parts=[])
+
+
+def test_fit_pools_each_recording_a_bounded_number_of_times(data, monkeypatch):
+    """Frame pooling is linear in the number of recordings (it once ran once per training recording per recording)."""
+    import avemo.systems.speech as speech_module
+
+    features, y = data
+    calls = []
+    real = speech_module.pool_frames
+    monkeypatch.setattr(speech_module, "pool_frames", lambda f, k: calls.append(1) or real(f, k))
+    spec = SystemSpec(name="nn", kind="neural", frames="logmel", frame_pool=2, model="attention_head",
+                      train={"epochs": 1, "batch_size": 8, "patience": 1})
+    SpeechSystem(spec).fit(features, y, split_of(y))
+    assert len(calls) <= 2 * len(y)

@@ -452,7 +452,11 @@ def _targets(systems: Mapping[str, Any]) -> dict[str, Any]:
                 missing[key] = {"ua": ua[key], "single_modality_ua": single[kept], "gap": gap, "within_3": gap <= 0.03}
     if missing:
         out["missing_modality"] = missing
-    out["ece_after_le_0.05"] = {n: s["mean"]["ece_after"] <= 0.05 for n, s in systems.items()}
+    # ECE of the test predictions of all folds together (1440 clips, each scaled by its own fold's temperature):
+    # on one fold's 240 clips a 15-bin ECE is biased upward by sampling noise, so the per-fold mean is kept
+    # for reference only.
+    out["ece_after_le_0.05"] = {n: s["pooled_ece"]["after"] <= 0.05 for n, s in systems.items()}
+    out["ece_after_per_fold_mean_le_0.05"] = {n: s["mean"]["ece_after"] <= 0.05 for n, s in systems.items()}
     return out
 
 
@@ -477,14 +481,18 @@ def av_results_table(summary: dict[str, Any]) -> str:
     lines = [f"Protocol: `{summary['protocol']}` ({summary['n_recordings']} recordings, {summary['n_with_face']} "
              f"with AUs, {summary['n_speakers']} speakers, {len(summary['classes'])} classes). Mean ± std over "
              f"folds {', '.join(summary.get('folds_run', []))}. ECE: 15-bin top-label, before / after temperature "
-             "scaling fitted on validation speakers.", "",
+             "scaling fitted on validation speakers, on the test predictions of all folds together (per-fold mean "
+             "in brackets: on 240 clips a binned ECE is inflated by sampling noise).", "",
              "| system | trained on | tested on | UA % | WA % | macro-F1 % | ECE before % | ECE after % |",
              "|---|---|---|---|---|---|---|---|"]
     for name, s in rows:
         def cell(k):
             return f"{100 * s['mean'][k]:.1f} ± {100 * s['std'][k]:.1f}"
+        def ece(when, k):
+            return f"{100 * s['pooled_ece'][when]:.1f} ({100 * s['mean'][k]:.1f})"
         lines.append(f"| {name} | {'+'.join(s['modalities'])} | {'+'.join(s['test_modalities'])} | {cell('ua')} | "
-                     f"{cell('wa')} | {cell('macro_f1')} | {cell('ece_before')} | {cell('ece_after')} |")
+                     f"{cell('wa')} | {cell('macro_f1')} | {ece('before', 'ece_before')} | "
+                     f"{ece('after', 'ece_after')} |")
     lines += ["", "Systems:", ""] + [f"- `{n}`: {s['description']}" for n, s in summary["systems"].items()
                                       if "[" not in n]
     t = summary.get("targets", {})

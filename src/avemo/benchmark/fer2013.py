@@ -43,7 +43,8 @@ def load_fer_splits(data_dir: str | os.PathLike, side: int = 48) -> dict[str, tu
 
 
 def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
-    """The system trained in ``runs_dir/name`` when its spec matches, else train it there (resuming)."""
+    """The system trained in ``runs_dir/name`` when its spec matches, else train it there (resuming); a system
+    with ``init_from`` first gets (or trains) that one in ``runs_dir`` too."""
     spec = load_face_spec(name)
     folder = runs_dir / name
     if is_face_system(folder):
@@ -59,9 +60,10 @@ def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
         except CheckpointError as exc:
             log.warning("%s: %s; training again", name, exc)
     system = FaceSystem(spec)
+    init = train_or_load(spec.init_from, data, runs_dir).model_.state_dict() if spec.init_from else None
     (x_tr, y_tr), (x_va, y_va) = data["Training"], data["PublicTest"]
     start = time.perf_counter()
-    system.fit(x_tr, y_tr, x_va, y_va, checkpoint_dir=folder / "_train_state")
+    system.fit(x_tr, y_tr, x_va, y_va, checkpoint_dir=folder / "_train_state", init_state=init)
     system.info = {"corpus": "fer2013", "n_train": int(len(y_tr)), "n_val": int(len(y_va)),
                    "train_seconds": round(time.perf_counter() - start, 1),
                    "command": f"avemo benchmark fer2013 --data DIR   # trains {folder}"}

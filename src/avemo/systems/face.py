@@ -30,7 +30,9 @@ SYSTEM_FILE = "face_system.json"
 @dataclasses.dataclass
 class FaceSystemSpec:
     """One face system: ``side`` is the aligned crop size in pixels (48 = FER2013), ``augment`` the
-    :class:`~avemo.train.augment.ImageAugmentConfig` settings, ``train`` the :class:`TrainConfig` settings."""
+    :class:`~avemo.train.augment.ImageAugmentConfig` settings, ``train`` the :class:`TrainConfig` settings.
+    ``init_from`` names another face system (same network) whose trained weights start this one's training: a
+    warm restart that continues a finished schedule with a new one."""
 
     name: str
     model: str = "face_cnn"
@@ -40,6 +42,7 @@ class FaceSystemSpec:
     side: int = 48
     label_set: str = "fer7"
     description: str = ""
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         if model_class(self.model).input_kind != "image":
@@ -50,6 +53,8 @@ class FaceSystemSpec:
         for key in ("model_config", "train", "augment"):
             if not isinstance(getattr(self, key), dict):
                 raise ParameterError(f"face system {self.name!r}: {key} must be a mapping of settings")
+        if self.init_from == self.name:
+            raise ParameterError(f"face system {self.name!r}: init_from must name another system")
         self.augment_config()  # validates
         TrainConfig(**self.train)
 
@@ -108,9 +113,23 @@ class FaceSystem:
 
     def fit(self, images: np.ndarray, labels: np.ndarray, val_images: np.ndarray | None = None,
             val_labels: np.ndarray | None = None, checkpoint_dir: str | os.PathLike | None = None,
-            callback=None) -> "FaceSystem":
-        """Train the model (early stopping / selection on the validation images); returns ``self``."""
+            callback=None, init_state: dict[str, torch.Tensor] | None = None) -> "FaceSystem":
+        """Train the model (early stopping / selection on the validation images); returns ``self``.
+
+        ``init_state``: weights to start from (the ``state_dict`` of a trained system with the same network).
+
+        Raises:
+            ParameterError: when ``init_state`` does not fit this system's network.
+        """
         model = create_model(self.spec.model, 1, len(self.classes), config=self.spec.model_config)
+        if init_state is not None:
+            try:
+                model.load_state_dict(init_state)
+            except RuntimeError as exc:
+                first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+                raise ParameterError(f"face system {self.spec.name!r}: the weights of {self.spec.init_from or 'init_state'!r} "
+                                     f"do not fit its network ({first}); init_from must use the same model and "
+                                     "model_config") from None
         trainer = Trainer(TrainConfig(**self.spec.train), checkpoint_dir, callback, self.augment)
         self.history_ = trainer.fit(model, self._examples(images), np.asarray(labels),
                                     None if val_images is None else self._examples(val_images),

@@ -117,3 +117,16 @@ def test_benchmark_unknown_system(corpus, configs, tmp_path):
     with pytest.raises(ParameterError, match="not in suite"):
         run_speech_benchmark(corpus, "tiny-suite", out_dir=tmp_path, systems=["other"], folds=[1], jobs=1,
                              cache=None)
+
+
+def test_report_folder_drops_plots_of_systems_no_longer_in_the_suite(tmp_path):
+    from avemo.benchmark.speech import remove_stale_plots
+
+    for name in ("confusion_kept", "curves_kept", "confusion_kept_at_random", "confusion_gone", "curves_gone",
+                 "confusion_best", "per_class_recall", "roc_best"):
+        (tmp_path / f"{name}.png").write_bytes(b"png")
+    removed = remove_stale_plots(tmp_path, ["kept", "kept@random"])
+    assert sorted(p.name for p in removed) == ["confusion_gone.png", "curves_gone.png"]
+    assert sorted(p.stem for p in tmp_path.glob("*.png")) == ["confusion_best", "confusion_kept",
+                                                              "confusion_kept_at_random", "curves_kept",
+                                                              "per_class_recall", "roc_best"]

@@ -164,10 +164,22 @@ def write_summary(summary: dict[str, Any], table: str, classes, out: Path, main_
     """What every benchmark report has: ``summary.json``, ``results.md`` (``table``) and the per-class recall of
     the systems for which ``main_system(name)`` is true."""
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_plots(out, summary["systems"])
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "results.md").write_text(table)
     plots.plot_per_class_recall({n: s["per_class_recall"] for n, s in summary["systems"].items() if main_system(n)},
                                 classes, out / "per_class_recall.png", "per-class recall (all folds pooled)")
+
+
+def remove_stale_plots(out: Path, systems) -> list[Path]:
+    """Delete the per-system plots (``confusion_<system>.png``, ``curves_<system>.png``) in ``out`` of systems
+    not in ``systems`` (left by an earlier run of a suite that has changed since); returns what was deleted."""
+    keep = {name.replace("@", "_at_") for name in systems} | {"best"}
+    stale = [path for prefix in ("confusion_", "curves_") for path in out.glob(f"{prefix}*.png")
+             if path.stem[len(prefix):] not in keep]
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def write_report(summary: dict[str, Any], outcomes: list[FoldOutcome], y: np.ndarray, classes, out: Path) -> None:

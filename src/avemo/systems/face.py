@@ -123,13 +123,12 @@ class FaceSystem:
         """
         model = create_model(self.spec.model, 1, len(self.classes), config=self.spec.model_config)
         if init_state is not None:
-            try:
-                model.load_state_dict(init_state)
-            except RuntimeError as exc:
-                first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+            mismatch = _state_mismatch(model.state_dict(), init_state)
+            if mismatch:
                 raise ParameterError(f"face system {self.spec.name!r}: the weights of {self.spec.init_from or 'init_state'!r} "
-                                     f"do not fit its network ({first}); init_from must use the same model and "
-                                     "model_config") from None
+                                     f"do not fit its network ({mismatch}); init_from must use the same model and "
+                                     "model_config")
+            model.load_state_dict(init_state)
         trainer = Trainer(TrainConfig(**self.spec.train), checkpoint_dir, callback, self.augment)
         self.history_ = trainer.fit(model, self._examples(images), np.asarray(labels),
                                     None if val_images is None else self._examples(val_images),
@@ -201,3 +200,16 @@ class FaceSystem:
 
 def is_face_system(directory: str | os.PathLike) -> bool:
     return (Path(directory) / SYSTEM_FILE).is_file()
+
+
+def _state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str:
+    """The first difference between two ``state_dict``s (missing or unexpected key, other shape), or ``""``."""
+    missing, unexpected = sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
+    if missing:
+        return f"{len(missing)} missing tensor(s), e.g. {missing[0]!r}"
+    if unexpected:
+        return f"{len(unexpected)} unexpected tensor(s), e.g. {unexpected[0]!r}"
+    for key, tensor in expected.items():
+        if tuple(given[key].shape) != tuple(tensor.shape):
+            return f"{key!r} has shape {tuple(given[key].shape)}, the network needs {tuple(tensor.shape)}"
+    return ""

@@ -80,6 +80,8 @@ def test_train_config_validation():
         TrainConfig(scheduler="step")
     with pytest.raises(ParameterError):
         TrainConfig(label_smoothing=1.0)
+    with pytest.raises(ParameterError, match="precision"):
+        TrainConfig(precision="fp16")
 
 
 def test_fit_rejects_bad_data():
@@ -124,6 +126,26 @@ def test_fit_with_validation_aux_mixup_crop_and_history():
     probs = predict_proba(model, vxs, vaux)
     assert probs.shape == (12, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
     json.dumps(history.to_dict())
+
+
+def test_bf16_training_learns_images_and_leaves_float32_contiguous_weights():
+    """bfloat16 autocast (channels-last images) trains a face CNN on two bright-half patterns as well as float32."""
+    rng = np.random.default_rng(0)
+    xs, ys = [], []
+    for i in range(48):
+        img = rng.integers(0, 60, (1, 12, 12)).astype(np.uint8)
+        img[0, :6] += 150 if i % 2 else 0  # class 1: bright top half
+        img[0, 6:] += 0 if i % 2 else 150  # class 0: bright bottom half
+        xs.append(img)
+        ys.append(i % 2)
+    ys = np.array(ys)
+    seed_everything(0)
+    model = create_model("face_cnn", 1, 2, config={"channels": [8, 16], "convs_per_block": 1, "dropout": 0.0,
+                                                   "block_dropout": 0.0})
+    history = fit(model, xs, ys, xs, ys, config=TrainConfig(epochs=15, batch_size=16, lr=3e-3, precision="bf16"))
+    assert history.best_val_ua == 1.0
+    assert all(p.dtype == torch.float32 and p.is_contiguous() for p in model.parameters())
+    assert float((predict_proba(model, xs).argmax(1) == ys).mean()) == 1.0
 
 
 def test_early_stopping_restores_best_weights():

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 STATE_WEIGHTS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 SCHEDULERS = ("cosine", "plateau", "none")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclasses.dataclass
@@ -44,7 +45,9 @@ class TrainConfig:
     ``mixup`` is the Beta(alpha, alpha) parameter of mixup (0 = off); ``patience`` counts epochs without a better
     validation UA before stopping; ``class_weight_power`` softens class-balanced weights (1 = inverse class
     frequency, 0.5 = its square root); ``scheduler`` is ``"cosine"`` (per epoch, to 1% of ``lr``), ``"plateau"``
-    (halve on a validation-loss plateau) or ``"none"``.
+    (halve on a validation-loss plateau) or ``"none"``; ``precision`` ``"bf16"`` runs the training forward pass
+    under CPU bfloat16 autocast with image batches in channels-last memory (about 2x faster for the face CNNs
+    on CPUs with AVX512-BF16 or AMX; weights, optimizer and evaluation stay float32).
     """
 
     epochs: int = 60
@@ -61,6 +64,7 @@ class TrainConfig:
     mixup: float = 0.0
     scheduler: str = "cosine"
     eval_batch_size: int = 64
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         problems = []
@@ -78,6 +82,8 @@ class TrainConfig:
             problems.append("max_frames must be >= 1 or None")
         if self.mixup < 0:
             problems.append("mixup must be >= 0")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {list(PRECISIONS)}")
         if self.scheduler not in SCHEDULERS:
             problems.append(f"scheduler must be one of {list(SCHEDULERS)}")
         if problems:
@@ -299,6 +305,8 @@ class Trainer:
         if directory is not None and (directory / STATE_JSON).exists():
             best = self._restore(directory, model, optimizer, scheduler, history, status, identity)
         start = len(history.epoch)
+        if cfg.precision == "bf16":
+            model.to(memory_format=torch.channels_last)  # only 4-D (convolution) weights change layout
 
         for epoch in range(start, cfg.epochs):
             if status["stopped"]:
@@ -344,12 +352,14 @@ class Trainer:
             if self.callback is not None and self.callback(epoch + 1, history):
                 break
         model.load_state_dict(best)
+        model.to(memory_format=torch.contiguous_format)
         return history
 
     def _train_epoch(self, model: EmotionModel, optimizer: torch.optim.Optimizer, xs: list[np.ndarray],
                      ys: np.ndarray, auxs: np.ndarray | None, weights: torch.Tensor | None,
                      rng: np.random.Generator) -> float:
         cfg = self.config
+        bf16 = cfg.precision == "bf16"
         model.train()
         order = rng.permutation(len(xs))
         total, count = 0.0, 0
@@ -360,19 +370,22 @@ class Trainer:
             assert batch.labels is not None
             if self.augment is not None:
                 batch = dataclasses.replace(batch, x=self.augment.train(batch.x))
-            if cfg.mixup > 0 and len(idx) > 1:
-                lam = float(rng.beta(cfg.mixup, cfg.mixup))
-                perm = torch.from_numpy(rng.permutation(len(idx)))
-                batch = Batch(lam * batch.x + (1 - lam) * batch.x[perm],
-                              None if batch.mask is None else batch.mask | batch.mask[perm],
-                              None if batch.aux is None else lam * batch.aux + (1 - lam) * batch.aux[perm],
-                              batch.labels)
-                logits = _forward(model, batch)
-                loss = lam * self._loss(logits, batch.labels, weights) + \
-                    (1 - lam) * self._loss(logits, batch.labels[perm], weights)
-            else:
-                logits = _forward(model, batch)
-                loss = self._loss(logits, batch.labels, weights)
+            if bf16 and batch.x.dim() == 4:
+                batch = dataclasses.replace(batch, x=batch.x.contiguous(memory_format=torch.channels_last))
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                if cfg.mixup > 0 and len(idx) > 1:
+                    lam = float(rng.beta(cfg.mixup, cfg.mixup))
+                    perm = torch.from_numpy(rng.permutation(len(idx)))
+                    batch = Batch(lam * batch.x + (1 - lam) * batch.x[perm],
+                                  None if batch.mask is None else batch.mask | batch.mask[perm],
+                                  None if batch.aux is None else lam * batch.aux + (1 - lam) * batch.aux[perm],
+                                  batch.labels)
+                    logits = _forward(model, batch).float()
+                    loss = lam * self._loss(logits, batch.labels, weights) + \
+                        (1 - lam) * self._loss(logits, batch.labels[perm], weights)
+                else:
+                    logits = _forward(model, batch).float()
+                    loss = self._loss(logits, batch.labels, weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip is not None:

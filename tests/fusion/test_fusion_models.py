@@ -129,3 +129,17 @@ def test_modality_dropout_never_drops_everything():
     assert all(torch.equal(same[k], present[k]) for k in present)
     with pytest.raises(ParameterError):
         modality_dropout(present, 1.5)
+
+
+def test_modality_dropout_per_modality_rates():
+    g = torch.Generator().manual_seed(1)
+    n = 4000
+    present = {"speech": torch.ones(n, dtype=torch.bool), "face": torch.ones(n, dtype=torch.bool)}
+    out = modality_dropout(present, {"speech": 0.5, "face": 0.1}, g)
+    assert 0.4 < float((~out["speech"]).float().mean()) < 0.5  # ~0.5 less the rows where both were drawn
+    assert 0.05 < float((~out["face"]).float().mean()) < 0.1
+    assert (out["speech"] | out["face"]).all()
+    kept = modality_dropout(present, {"speech": 0.3}, g)  # a modality not named is never dropped
+    assert kept["face"].all() and not kept["speech"].all()
+    with pytest.raises(ParameterError, match="face"):
+        modality_dropout(present, {"face": -0.1})

@@ -45,3 +45,10 @@ def test_class_weights_and_validation():
         MultimodalArrays.create({"speech": np.full((2, 2), np.nan)}, [0, 1])
     with pytest.raises(ParameterError, match="no modality"):
         MultimodalArrays.create({"speech": np.zeros((2, 2))}, [0, 1], {"speech": [True, False]})
+
+
+def test_train_config_modality_dropout_rate_or_per_modality_rates():
+    FusionTrainConfig(modality_dropout={"speech": 0.5, "face": 0.2}).validate()
+    for bad in (1.0, -0.1, {"speech": 1.0}, {"face": "high"}):
+        with pytest.raises(ParameterError, match="modality_dropout"):
+            FusionTrainConfig(modality_dropout=bad).validate()

@@ -103,7 +103,8 @@ class FusionTrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-2
     patience: int = 15  # epochs without validation-UA improvement before stopping
-    modality_dropout: float = 0.2  # per-example, per-modality drop probability (never drops all)
+    # per-example, per-modality drop probability (never drops all); a mapping gives each modality its own
+    modality_dropout: float | dict[str, float] = 0.2
     class_balanced: bool = True  # weight the loss by inverse class frequency of the training data
     label_smoothing: float = 0.0
     grad_clip: float | None = 5.0
@@ -115,8 +116,10 @@ class FusionTrainConfig:
             raise ParameterError("epochs, batch_size and patience must be >= 1")
         if not self.lr > 0 or self.weight_decay < 0:
             raise ParameterError(f"need lr > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
-        if not 0.0 <= self.modality_dropout < 1.0:
-            raise ParameterError(f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
+        probs = self.modality_dropout.values() if isinstance(self.modality_dropout, dict) else [self.modality_dropout]
+        if not all(isinstance(q, (int, float)) and 0.0 <= q < 1.0 for q in probs):
+            raise ParameterError(f"modality_dropout must be in [0, 1) or a mapping of modality names to such "
+                                 f"probabilities, got {self.modality_dropout}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ParameterError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
@@ -208,7 +211,7 @@ def train_fusion_model(model: FusionModel, train: MultimodalArrays, val: Multimo
             if len(idx) < 2 and n >= 2:  # skip a trailing batch of one example (a noisy step)
                 continue
             pres = {m: p[idx] for m, p in train.present.items()}
-            if config.modality_dropout > 0:
+            if config.modality_dropout:
                 pres = modality_dropout(pres, config.modality_dropout, gen)
             logits = model({m: v[idx].to(device) for m, v in train.inputs.items()},
                            {m: p.to(device) for m, p in pres.items()})

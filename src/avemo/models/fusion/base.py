@@ -153,19 +153,23 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> t
     return torch.nan_to_num(weights, nan=0.0)
 
 
-def modality_dropout(present: Mapping[str, torch.Tensor], p: float,
+def modality_dropout(present: Mapping[str, torch.Tensor], p: float | Mapping[str, float],
                      generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """Randomly hide modalities for training robustness to missing ones.
 
-    Each present modality of each example is dropped with probability ``p``; an example never loses all of
-    its present modalities (if every one was drawn, one of them, chosen at random, is kept). Absent
+    Each present modality of each example is dropped with probability ``p``, or ``p[modality]`` when ``p``
+    maps modality names to probabilities (a modality not named is never dropped); an example never loses all
+    of its present modalities (if every one was drawn, one of them, chosen at random, is kept). Absent
     modalities stay absent.
 
     Raises:
-        ParameterError: for ``p`` outside ``[0, 1]`` or mismatched mask shapes.
+        ParameterError: for a probability outside ``[0, 1]`` or mismatched mask shapes.
     """
-    if not 0.0 <= p <= 1.0:
-        raise ParameterError(f"modality dropout probability must be in [0, 1], got {p}")
+    probs = {n: float(p.get(n, 0.0)) for n in present} if isinstance(p, Mapping) else \
+        {n: float(p) for n in present}
+    bad = {n: q for n, q in probs.items() if not 0.0 <= q <= 1.0}
+    if bad:
+        raise ParameterError(f"modality dropout probabilities must be in [0, 1], got {bad}")
     names = list(present)
     if not names:
         return {}
@@ -173,11 +177,11 @@ def modality_dropout(present: Mapping[str, torch.Tensor], p: float,
     if any(m.ndim != 1 or m.shape != masks[0].shape for m in masks):
         raise ParameterError("modality_dropout: every present mask must be a vector of the same length")
     mask = torch.stack(masks, dim=1)
-    if p == 0.0 or len(names) == 1:
+    if not any(probs.values()) or len(names) == 1:
         return {n: mask[:, i].clone() for i, n in enumerate(names)}
     device = mask.device
     draw = torch.rand(mask.shape, generator=generator, device=generator.device if generator is not None else device)
-    kept = mask & (draw.to(device) >= p)
+    kept = mask & (draw.to(device) >= torch.tensor([probs[n] for n in names], device=device))
     lost_all = mask.any(dim=1) & ~kept.any(dim=1)
     if bool(lost_all.any()):
         pick = torch.rand(mask.shape, generator=generator,

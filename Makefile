@@ -47,6 +47,7 @@ av-model: $(STAMP)
 	  --cv-report reports/ravdess-av/summary.json
 
 FER ?= ../shared/data/fer2013
+FACE_SYSTEM ?= $(shell sed -n "s/^shipped: *//p" configs/benchmarks/fer2013.yaml)
 
 ## The face benchmark on FER2013 (trains into runs/fer2013/ or reuses what is there; writes reports/fer2013/).
 face-benchmark: $(STAMP)
@@ -56,9 +57,9 @@ face-benchmark: $(STAMP)
 face-speed: $(STAMP)
 	$(BIN)/avemo benchmark face-speed --data ../shared/data/cremad_sample
 
-## Copy the benchmark's face-cnn into the package as the shipped face model, with its model card.
+## Copy the benchmark's shipped face system (the suite's `shipped`) into the package, with its model card.
 face-model: $(STAMP)
-	$(BIN)/python -m avemo.systems.face_train ship runs/fer2013/face-cnn src/avemo/pretrained/face-fer2013 \
+	$(BIN)/python -m avemo.systems.face_train ship runs/fer2013/$(FACE_SYSTEM) src/avemo/pretrained/face-fer2013 \
 	  --report reports/fer2013/summary.json
 
 ## Regenerate the README's results tables from reports/.

@@ -94,6 +94,9 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
     if h is not None and h.epoch:
         lines.append(f"- epochs run: {len(h.epoch)}; selected epoch {h.best_epoch} (PublicTest UA "
                      f"{100 * h.best_val_ua:.1f}%)")
+    if spec.init_from:
+        lines.append(f"- starts from the trained weights of `{spec.init_from}` (`configs/face/{spec.init_from}.yaml`), "
+                     "which is trained first when it is not there yet; the epochs and time here are this stage's")
     if info.get("train_seconds"):
         lines.append(f"- training time: {info['train_seconds'] / 60:.0f} min on a 2-core CPU")
     lines += ["", "## Figures"]

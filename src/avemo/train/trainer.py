@@ -46,8 +46,8 @@ class TrainConfig:
     validation UA before stopping; ``class_weight_power`` softens class-balanced weights (1 = inverse class
     frequency, 0.5 = its square root); ``scheduler`` is ``"cosine"`` (per epoch, to 1% of ``lr``), ``"plateau"``
     (halve on a validation-loss plateau) or ``"none"``; ``precision`` ``"bf16"`` runs the training forward pass
-    under CPU bfloat16 autocast with image batches in channels-last memory (about 2x faster for the face CNNs
-    on CPUs with AVX512-BF16 or AMX; weights, optimizer and evaluation stay float32).
+    under CPU bfloat16 autocast with image batches in channels-last memory (1.8x faster for face-cnn
+    on a CPU with AVX512-BF16, slower on one without; weights, optimizer and evaluation stay float32).
     """
 
     epochs: int = 60

@@ -14,7 +14,7 @@ from PIL import Image
 
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
-from avemo.errors import CorpusError
+from avemo.errors import CorpusError, ParameterError
 from avemo.labels import label_set
 
 FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -133,7 +133,6 @@ def test_face_system_fit_save_load(tmp_path):
 
 
 def test_face_system_init_from_starts_at_the_given_weights():
-    from avemo.errors import ParameterError
     from avemo.systems.face import FaceSystem, FaceSystemSpec
 
     x = np.stack([face_like(lab, k) for lab in (0, 6) for k in range(8)])
@@ -202,6 +201,23 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
     mtime = (tmp_path / "runs" / "tiny-cnn" / "face_system.json").stat().st_mtime_ns
     run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs")
     assert (tmp_path / "runs" / "tiny-cnn" / "face_system.json").stat().st_mtime_ns == mtime
+
+    # a system added to the suite is run alone; the others' entries are carried over from the report
+    (configs / "face" / "tiny-swa.yaml").write_text(
+        "name: tiny-swa\ninit_from: tiny-cnn\nmodel: face_cnn\nmodel_config: {channels: [8, 16], convs_per_block: 1}\n"
+        "augment: {crop: 44, erase: 0, brightness: 0, contrast: 0, tta: flip}\n"
+        "train: {epochs: 2, batch_size: 16, lr: 0.001, scheduler: none, average_from: 1}\n")
+    (configs / "benchmarks" / "fer2013.yaml").write_text(
+        "name: fer2013\nprotocol: test protocol\nlabel_set: fer7\nsystems: [tiny-cnn, tiny-swa]\npeer: null\n")
+    with pytest.raises(ParameterError, match="not in suite"):
+        run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs", systems=["tiny-nope"])
+    before = json.loads((tmp_path / "report" / "summary.json").read_text())
+    merged = run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs", systems=["tiny-swa"])
+    assert list(merged["systems"]) == ["tiny-cnn", "tiny-swa"] and merged["carried_over"] == ["tiny-cnn"]
+    assert merged["systems"]["tiny-cnn"] == before["systems"]["tiny-cnn"]
+    assert "Carried over" in (tmp_path / "report" / "results.md").read_text()
+    swa = json.loads((tmp_path / "runs" / "tiny-swa" / "face_system.json").read_text())
+    assert swa["history"]["averaged_epochs"] == 2
 
 
 @pytest.mark.corpus

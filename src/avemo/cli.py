@@ -21,9 +21,10 @@ DATA_HELP = "corpus folder in its published layout (e.g. RAVDESS's Actor_XX fold
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="avemo", description="Emotion recognition from speech: prepare corpora, extract features, train, "
-        "evaluate speaker-independently, and predict on your own audio.",
-        epilog="Start with: avemo predict my_clip.wav   (uses the shipped model; no download needed)")
+        prog="avemo", description="Emotion recognition from speech, faces and both: prepare corpora, extract "
+        "features, train, evaluate speaker-independently, benchmark, and predict on your own audio, photos and videos.",
+        epilog="Start with: avemo predict my_clip.wav | photo.jpg | clip.mp4   (uses the shipped models; no download "
+        "needed)")
     p.add_argument("--version", action="version", version=f"avemo {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

@@ -150,6 +150,16 @@ def test_bf16_training_learns_images_and_leaves_float32_contiguous_weights():
     assert float((predict_proba(model, xs).argmax(1) == ys).mean()) == 1.0
 
 
+def test_bf16_falls_back_to_float32_on_a_cpu_without_native_bfloat16(monkeypatch, caplog):
+    import avemo.train.trainer as trainer
+
+    monkeypatch.setattr(trainer, "native_bf16", lambda: False)
+    xs, ys, _ = sign_problem(12, 12)
+    seed_everything(0)
+    history = fit(small("cnn"), xs, ys, config=TrainConfig(epochs=1, batch_size=4, precision="bf16"))
+    assert history.precision == "fp32" and "training in float32" in caplog.text
+
+
 def test_weight_average_is_the_mean_of_the_averaged_epochs_with_fresh_batch_norm_statistics():
     """Without a validation set the returned weights are the mean of epochs average_from..epochs; batch norm's
     running statistics are recomputed for them (not the last epoch's)."""

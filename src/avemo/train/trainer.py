@@ -47,7 +47,8 @@ class TrainConfig:
     frequency, 0.5 = its square root); ``scheduler`` is ``"cosine"`` (per epoch, to 1% of ``lr``), ``"plateau"``
     (halve on a validation-loss plateau) or ``"none"``; ``precision`` ``"bf16"`` runs the training forward pass
     under CPU bfloat16 autocast with image batches in channels-last memory (1.8x faster for face-cnn
-    on a CPU with AVX512-BF16, slower on one without; weights, optimizer and evaluation stay float32).
+    on a CPU with AVX512-BF16; weights, optimizer and evaluation stay float32); on a CPU without native
+    bfloat16 (:func:`native_bf16`), where it would be ~10x slower than float32, training warns and runs in float32.
     ``average_from`` (1-based epoch, 0 = off) keeps a running average of the weights from that epoch on
     (stochastic weight averaging, Izmailov et al. 2018, best with ``scheduler: none``); after the last epoch the
     average, with batch-norm statistics recomputed over augmented training batches, is scored on validation and
@@ -111,6 +112,7 @@ class TrainHistory:
     best_val_ua: float = float("nan")
     stopped_early: bool = False
     resumed_from: int = 0  # epochs restored from checkpoint_dir (0 = fresh start)
+    precision: str = ""  # what the training forward passes ran in ("bf16" asked for falls back to "fp32")
     averaged_epochs: int = 0  # epochs in the weight average (TrainConfig.average_from)
     average_val_ua: float = float("nan")
     average_val_wa: float = float("nan")
@@ -126,6 +128,15 @@ class TrainHistory:
 
 
 Callback = Callable[[int, TrainHistory], Any]
+
+
+def native_bf16() -> bool:
+    """Whether this CPU runs bfloat16 convolutions and matrix products natively (oneDNN's check: AVX512 with
+    BF16 support or AMX); without it bfloat16 autocast is emulated and far slower than float32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def seed_everything(seed: int) -> None:
@@ -317,7 +328,12 @@ class Trainer:
         if directory is not None and (directory / STATE_JSON).exists():
             best = self._restore(directory, model, optimizer, scheduler, history, status, identity, average)
         start = len(history.epoch)
-        if cfg.precision == "bf16":
+        bf16 = cfg.precision == "bf16" and native_bf16()
+        if cfg.precision == "bf16" and not bf16:
+            log.warning("precision bf16: this CPU has no native bfloat16 support (emulated bfloat16 is ~10x slower); "
+                        "training in float32 instead")
+        history.precision = "bf16" if bf16 else "fp32"
+        if bf16:
             model.to(memory_format=torch.channels_last)  # only 4-D (convolution) weights change layout
 
         for epoch in range(start, cfg.epochs):
@@ -326,7 +342,7 @@ class Trainer:
             torch.manual_seed(_epoch_seed(cfg.seed, epoch))
             rng = np.random.default_rng([cfg.seed, epoch])
             lr = optimizer.param_groups[0]["lr"]
-            train_loss = self._train_epoch(model, optimizer, xs, ys, auxs, weights, rng)
+            train_loss = self._train_epoch(model, optimizer, xs, ys, auxs, weights, rng, bf16)
             if cfg.average_from and epoch + 1 >= cfg.average_from:
                 self._add_to_average(model, average, status)
             val_loss, val_ua, val_wa = self._validate(model, val, eval_criterion)
@@ -428,9 +444,8 @@ class Trainer:
 
     def _train_epoch(self, model: EmotionModel, optimizer: torch.optim.Optimizer, xs: list[np.ndarray],
                      ys: np.ndarray, auxs: np.ndarray | None, weights: torch.Tensor | None,
-                     rng: np.random.Generator) -> float:
+                     rng: np.random.Generator, bf16: bool) -> float:
         cfg = self.config
-        bf16 = cfg.precision == "bf16"
         model.train()
         order = rng.permutation(len(xs))
         total, count = 0.0, 0

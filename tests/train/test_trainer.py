@@ -224,6 +224,25 @@ def test_early_stopping_restores_best_weights():
     assert all(torch.equal(best[k], v) for k, v in model.state_dict().items())
 
 
+def test_select_on_accuracy_keeps_the_epoch_of_best_validation_accuracy():
+    xs, ys, _ = sign_problem(24, 13)
+    vxs, vys, _ = sign_problem(13, 14)
+    vys = np.where(np.arange(13) < 9, vys, 0)  # unbalanced validation set: accuracy and UA can disagree
+    seed_everything(0)
+    model = small("gru")
+    snapshots = {}
+
+    def remember(epoch, history):
+        snapshots[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    history = fit(model, xs, ys, vxs, vys, callback=remember,
+                  config=TrainConfig(epochs=6, batch_size=8, lr=1e-2, select_on="accuracy"))
+    assert history.val_wa[history.best_epoch - 1] == max(history.val_wa)
+    assert all(torch.equal(snapshots[history.best_epoch][k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ParameterError, match="select_on"):
+        TrainConfig(select_on="f1")
+
+
 def test_predict_proba_keeps_order():
     xs, ys, _ = sign_problem(10, 5)
     model = small("bilstm").eval()

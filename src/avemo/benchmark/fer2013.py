@@ -190,6 +190,6 @@ def results_table(summary: dict[str, Any]) -> str:
         lines.append(f"| {name} | {100 * t['accuracy']:.1f} | {100 * t['ua']:.1f} | {100 * t['macro_f1']:.1f} | "
                      f"{100 * s['validation']['accuracy']:.1f} | {s['ms_per_image']:.1f} | {s['description']} |")
     if summary.get("carried_over"):
-        lines += ["", f"Carried over from the previous run of the suite (not run again this time): "
-                      f"{', '.join(summary['carried_over'])}."]
+        lines += ["", f"Carried over from the previous run of the suite (not run again this time; their ms / image "
+                      f"were measured on the machine of that run): {', '.join(summary['carried_over'])}."]
     return "\n".join(lines) + "\n"

@@ -35,6 +35,7 @@ STATE_WEIGHTS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 SCHEDULERS = ("cosine", "plateau", "none")
 PRECISIONS = ("fp32", "bf16")
+SELECT_ON = ("ua", "accuracy")
 
 
 @dataclasses.dataclass
@@ -52,7 +53,9 @@ class TrainConfig:
     ``average_from`` (1-based epoch, 0 = off) keeps a running average of the weights from that epoch on
     (stochastic weight averaging, Izmailov et al. 2018, best with ``scheduler: none``); after the last epoch the
     average, with batch-norm statistics recomputed over augmented training batches, is scored on validation and
-    kept when its UA beats the best single epoch's (always kept without a validation set).
+    kept when it beats the best single epoch (always kept without a validation set). ``select_on`` is the
+    validation figure that picks the epoch (and the average): ``"ua"`` (unweighted accuracy, the speech
+    corpora's headline figure) or ``"accuracy"`` (FER2013's).
     """
 
     epochs: int = 60
@@ -71,6 +74,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     precision: str = "fp32"
     average_from: int = 0
+    select_on: str = "ua"
 
     def __post_init__(self) -> None:
         problems = []
@@ -90,6 +94,8 @@ class TrainConfig:
             problems.append("mixup must be >= 0")
         if not 0 <= self.average_from <= self.epochs:
             problems.append("average_from must be in [0, epochs] (0 = no weight averaging)")
+        if self.select_on not in SELECT_ON:
+            problems.append(f"select_on must be one of {list(SELECT_ON)}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {list(PRECISIONS)}")
         if self.scheduler not in SCHEDULERS:
@@ -356,8 +362,9 @@ class Trainer:
             history.val_ua.append(val_ua)
             history.val_wa.append(val_wa)
             history.lr.append(lr)
-            improved = val is None or history.best_epoch == 0 or val_ua > history.best_val_ua + 1e-9 or \
-                (abs(val_ua - history.best_val_ua) <= 1e-9 and val_loss < status["best_val_loss"])
+            score, best_score = self._score(val_ua, val_wa), self._best_score(history)
+            improved = val is None or history.best_epoch == 0 or score > best_score + 1e-9 or \
+                (abs(score - best_score) <= 1e-9 and val_loss < status["best_val_loss"])
             if improved:
                 history.best_epoch, history.best_val_ua = epoch + 1, val_ua
                 status["best_val_loss"], status["bad_epochs"] = val_loss, 0
@@ -391,6 +398,16 @@ class Trainer:
             val_ua = float(balanced_accuracy_score(val[1], pred))
         return float(criterion(logits, torch.from_numpy(val[1]))), val_ua, float(accuracy_score(val[1], pred))
 
+    def _score(self, val_ua: float, val_wa: float) -> float:
+        """The validation figure ``select_on`` names."""
+        return val_wa if self.config.select_on == "accuracy" else val_ua
+
+    def _best_score(self, history: TrainHistory) -> float:
+        if history.best_epoch == 0:
+            return float("nan")
+        i = history.epoch.index(history.best_epoch)
+        return self._score(history.val_ua[i], history.val_wa[i])
+
     @staticmethod
     def _add_to_average(model: EmotionModel, average: dict[str, torch.Tensor], status: dict[str, Any]) -> None:
         """Fold the current parameters into the running mean ``average`` (``status["averaged"]`` epochs so far)."""
@@ -410,9 +427,10 @@ class Trainer:
         self._recompute_batch_norm(model, xs, auxs)
         _, val_ua, val_wa = self._validate(model, val, criterion)
         history.averaged_epochs, history.average_val_ua, history.average_val_wa = n, val_ua, val_wa
-        history.used_average = val is None or val_ua > history.best_val_ua + 1e-9
-        log.info("weight average of %d epochs: val UA %.4f (best single epoch %.4f)%s", n, val_ua,
-                 history.best_val_ua, "; keeping the average" if history.used_average else "")
+        history.used_average = val is None or self._score(val_ua, val_wa) > self._best_score(history) + 1e-9
+        log.info("weight average of %d epochs: val %s %.4f (best single epoch %.4f)%s", n, self.config.select_on,
+                 self._score(val_ua, val_wa), self._best_score(history),
+                 "; keeping the average" if history.used_average else "")
         return {k: v.detach().clone() for k, v in model.state_dict().items()} if history.used_average else best
 
     def _recompute_batch_norm(self, model: EmotionModel, xs: list[np.ndarray], auxs: np.ndarray | None) -> None:

@@ -194,13 +194,9 @@ def test_weight_average_is_kept_only_when_it_wins_on_validation_and_survives_a_c
     assert reference.averaged_epochs == 3 and 0.0 <= reference.average_val_ua <= 1.0
     assert reference.used_average == (reference.average_val_ua > reference.best_val_ua)
 
-    def crash_at_3(epoch, history):
-        if epoch == 3:
-            raise Crash("simulated crash")
-
     seed_everything(0)
     with pytest.raises(Crash):
-        fit(small("cnn"), xs, ys, vxs, vys, config=cfg, checkpoint_dir=tmp_path, callback=crash_at_3)
+        fit(small("cnn"), xs, ys, vxs, vys, config=cfg, checkpoint_dir=tmp_path, callback=crash_at(3))
     seed_everything(5)
     model = small("cnn")
     history = fit(model, xs, ys, vxs, vys, config=cfg, checkpoint_dir=tmp_path)
@@ -271,6 +267,14 @@ class Crash(RuntimeError):
     pass
 
 
+def crash_at(stop_epoch: int):
+    """A training callback that simulates a crash right after epoch ``stop_epoch`` (its state already saved)."""
+    def callback(epoch, history):
+        if epoch == stop_epoch:
+            raise Crash("simulated crash")
+    return callback
+
+
 def test_resume_continues_from_last_completed_epoch(tmp_path):
     xs, ys, _ = sign_problem(24, 8)
     vxs, vys, _ = sign_problem(12, 9)
@@ -280,13 +284,9 @@ def test_resume_continues_from_last_completed_epoch(tmp_path):
     reference_model = small("bilstm")
     reference = fit(reference_model, xs, ys, vxs, vys, config=cfg)
 
-    def crash_at_2(epoch, history):
-        if epoch == 2:
-            raise Crash("simulated crash")
-
     seed_everything(0)
     with pytest.raises(Crash):
-        fit(small("bilstm"), xs, ys, vxs, vys, config=cfg, checkpoint_dir=tmp_path, callback=crash_at_2)
+        fit(small("bilstm"), xs, ys, vxs, vys, config=cfg, checkpoint_dir=tmp_path, callback=crash_at(2))
     saved = json.loads((tmp_path / "train_state.json").read_text())
     assert saved["epoch"] == 2
 

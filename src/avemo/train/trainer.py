@@ -422,7 +422,8 @@ class Trainer:
                        auxs: np.ndarray | None, val: tuple[list[np.ndarray], np.ndarray, np.ndarray | None] | None,
                        criterion: nn.Module) -> dict[str, torch.Tensor]:
         """Load the averaged weights, recompute batch-norm statistics, score them on validation; returns the
-        weights to keep (the average when it beats ``best`` on validation UA, or without a validation set)."""
+        weights to keep (the average when it beats ``best`` on the ``select_on`` figure, or without a validation
+        set)."""
         model.load_state_dict({**model.state_dict(), **average})
         self._recompute_batch_norm(model, xs, auxs)
         _, val_ua, val_wa = self._validate(model, val, criterion)

@@ -428,10 +428,10 @@ class Trainer:
         self._recompute_batch_norm(model, xs, auxs)
         _, val_ua, val_wa = self._validate(model, val, criterion)
         history.averaged_epochs, history.average_val_ua, history.average_val_wa = n, val_ua, val_wa
-        history.used_average = val is None or self._score(val_ua, val_wa) > self._best_score(history) + 1e-9
+        score, best_score = self._score(val_ua, val_wa), self._best_score(history)
+        history.used_average = val is None or score > best_score + 1e-9
         log.info("weight average of %d epochs: val %s %.4f (best single epoch %.4f)%s", n, self.config.select_on,
-                 self._score(val_ua, val_wa), self._best_score(history),
-                 "; keeping the average" if history.used_average else "")
+                 score, best_score, "; keeping the average" if history.used_average else "")
         return {k: v.detach().clone() for k, v in model.state_dict().items()} if history.used_average else best
 
     def _recompute_batch_norm(self, model: EmotionModel, xs: list[np.ndarray], auxs: np.ndarray | None) -> None:

@@ -130,6 +130,14 @@ def test_face_system_fit_save_load(tmp_path):
     loaded = FaceSystem.load(tmp_path / "sys")
     assert np.allclose(loaded.predict_proba(x), p, atol=1e-5)
     assert loaded.spec == spec
+    # switching the test-time augmentation keeps the weights and drops the temperature of the old mode
+    loaded.calibrate(x, y)
+    loaded.use_tta("scales")
+    assert loaded.augment.config.tta == "scales" and "temperature" not in loaded.info
+    assert loaded.spec.training_dict() == spec.training_dict() and loaded.spec != spec
+    assert np.allclose(loaded.predict_proba(x, tta=False), system.predict_proba(x, tta=False), atol=1e-5)
+    with pytest.raises(ParameterError, match="tta must be one of"):
+        loaded.use_tta("many")
 
 
 def test_face_system_init_from_starts_at_the_given_weights():
@@ -154,6 +162,9 @@ def test_face_system_init_from_starts_at_the_given_weights():
 
     assert "starts from the trained weights of `parent`" in face_model_card(child)
     assert "starts from" not in face_model_card(parent)
+    assert "selected epoch 1 on PublicTest UA (" in face_model_card(parent)
+    parent.spec.train["select_on"] = "accuracy"
+    assert "selected epoch 1 on PublicTest accuracy (its UA " in face_model_card(parent)
     other = FaceSystemSpec(name="other", init_from="parent", model_config={"channels": [8, 32], "convs_per_block": 1},
                            **base)
     with pytest.raises(ParameterError, match="do not fit its network"):
@@ -197,10 +208,21 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
     assert written["systems"]["tiny-cnn"]["test"] == entry["test"]
     assert (tmp_path / "report" / "results.md").read_text().count("tiny-cnn") == 1
     assert (tmp_path / "report" / "confusion_tiny-cnn.png").is_file()
+    assert len(entry["curves"]["val_ua"]) == 3 and (tmp_path / "report" / "training_curves.png").is_file()
     # a second run reuses the trained system instead of training again
     mtime = (tmp_path / "runs" / "tiny-cnn" / "face_system.json").stat().st_mtime_ns
     run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs")
     assert (tmp_path / "runs" / "tiny-cnn" / "face_system.json").stat().st_mtime_ns == mtime
+    # a new test-time augmentation or description reuses the weights too (no training), recalibrated
+    weights = (tmp_path / "runs" / "tiny-cnn" / "model" / "model.safetensors").read_bytes()
+    (configs / "face" / "tiny-cnn.yaml").write_text(
+        (configs / "face" / "tiny-cnn.yaml").read_text().replace("tta: flip", "tta: scales")
+        + "description: tiny, zoomed at test time\n")
+    entry = run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs")["systems"]["tiny-cnn"]
+    assert entry["tta"] == "scales" and entry["description"] == "tiny, zoomed at test time"
+    assert (tmp_path / "runs" / "tiny-cnn" / "model" / "model.safetensors").read_bytes() == weights
+    saved = json.loads((tmp_path / "runs" / "tiny-cnn" / "face_system.json").read_text())
+    assert saved["spec"]["augment"]["tta"] == "scales" and "temperature" in saved["info"]
 
     # a system added to the suite is run alone; the others' entries are carried over from the report
     (configs / "face" / "tiny-swa.yaml").write_text(
@@ -215,6 +237,7 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
     merged = run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs", systems=["tiny-swa"])
     assert list(merged["systems"]) == ["tiny-cnn", "tiny-swa"] and merged["carried_over"] == ["tiny-cnn"]
     assert merged["systems"]["tiny-cnn"] == before["systems"]["tiny-cnn"]
+    assert set(merged["systems"]["tiny-cnn"]["curves"]) == {"train_loss", "val_loss", "val_ua"}  # still plotted
     assert "Carried over" in (tmp_path / "report" / "results.md").read_text()
     swa = json.loads((tmp_path / "runs" / "tiny-swa" / "face_system.json").read_text())
     assert swa["history"]["averaged_epochs"] == 2

@@ -57,6 +57,23 @@ def test_tta_views():
     assert len(views) == 6 and all(v.shape == (4, 1, 40, 40) for v in views)
 
 
+def test_tta_scales_zooms_the_centre_by_the_training_scale():
+    x = images()
+    views = ImageAugment(ImageAugmentConfig(tta="scales", crop=40, scale=0.15)).tta_views(x)
+    assert len(views) == 6 and all(v.shape == (4, 1, 40, 40) for v in views)
+    assert torch.equal(views[0], x[..., 4:44, 4:44]) and torch.equal(views[1], views[0].flip(-1))
+    # zoomed in: the central 34x34 (40 * 0.85) window blown up to 40; zoomed out: the central 46x46 (40 * 1.15)
+    zoom_in = torch.nn.functional.interpolate(x[..., 7:41, 7:41], size=(40, 40), mode="bilinear", align_corners=False)
+    assert torch.allclose(views[2], zoom_in) and torch.equal(views[3], views[2].flip(-1))
+    assert not torch.allclose(views[4], views[0], atol=1e-3) and torch.equal(views[5], views[4].flip(-1))
+    # a blank image stays blank at every zoom (no border or interpolation artefacts)
+    grey = ImageAugment(ImageAugmentConfig(tta="scales")).tta_views(torch.full((2, 1, 48, 48), 0.5))
+    assert all(torch.allclose(v, torch.tensor(0.5)) for v in grey)
+    # without a zoom range, or when the zoomed-out window would pass the image edge, those views are left out
+    assert len(ImageAugment(ImageAugmentConfig(tta="scales", scale=0)).tta_views(x)) == 2
+    assert len(ImageAugment(ImageAugmentConfig(tta="scales", crop=None)).tta_views(x)) == 4
+
+
 @pytest.mark.parametrize("bad", [{"crop": 4}, {"scale": 1.5}, {"erase": 2}, {"tta": "many"}, {"rotation": -1}])
 def test_bad_config(bad):
     with pytest.raises(ParameterError):

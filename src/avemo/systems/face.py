@@ -69,6 +69,14 @@ class FaceSystemSpec:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def training_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without what does not change the trained weights (the test-time augmentation
+        ``augment.tta`` and the ``description``): two specs with the same training dict train the same weights."""
+        data = self.to_dict()
+        data["augment"].pop("tta", None)
+        data.pop("description")
+        return data
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FaceSystemSpec":
         fields = {f.name for f in dataclasses.fields(cls)}
@@ -151,6 +159,18 @@ class FaceSystem:
         with torch.inference_mode():
             return predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
                                  tta=use_tta)
+
+    def use_tta(self, tta: str) -> None:
+        """Make ``tta`` (a mode of :data:`~avemo.train.augment.TTA_MODES`) this system's test-time augmentation;
+        the weights stay, the temperature fitted for the old mode is dropped (call :meth:`calibrate` again).
+
+        Raises:
+            ParameterError: for an unknown mode.
+        """
+        config = dataclasses.replace(self.augment.config, tta=tta)  # validates
+        self.spec.augment["tta"] = tta
+        self.augment = ImageAugment(config)
+        self.info.pop("temperature", None)
 
     def calibrate(self, images: np.ndarray, labels: np.ndarray) -> float:
         """Fit the temperature that calibrates :meth:`predict_proba` on validation images (stored in

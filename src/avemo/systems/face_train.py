@@ -92,14 +92,16 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
              "selection (FER2013: train on Training, select on PublicTest, report PrivateTest)",
              f"- augmentation: {spec.augment}", f"- schedule: {spec.train}"]
     if h is not None and h.epoch:
+        criterion = "accuracy" if spec.train.get("select_on") == "accuracy" else "UA"
         if h.used_average:
             first = len(h.epoch) - h.averaged_epochs + 1
             lines.append(f"- epochs run: {len(h.epoch)}; weights: the average of epochs {first}-{len(h.epoch)} with "
-                         f"batch-norm statistics recomputed (PublicTest UA {100 * h.average_val_ua:.1f}%, best "
-                         f"single epoch {h.best_epoch}: {100 * h.best_val_ua:.1f}%)")
+                         f"batch-norm statistics recomputed, kept on PublicTest {criterion} (PublicTest UA "
+                         f"{100 * h.average_val_ua:.1f}%, best single epoch {h.best_epoch}: {100 * h.best_val_ua:.1f}%)")
         else:
-            lines.append(f"- epochs run: {len(h.epoch)}; selected epoch {h.best_epoch} (PublicTest UA "
-                         f"{100 * h.best_val_ua:.1f}%)")
+            ua = f"{100 * h.best_val_ua:.1f}%" if criterion == "UA" else f"its UA {100 * h.best_val_ua:.1f}%"
+            lines.append(f"- epochs run: {len(h.epoch)}; selected epoch {h.best_epoch} on PublicTest {criterion} "
+                         f"({ua}, centre crop)")
     if spec.init_from:
         lines.append(f"- starts from the trained weights of `{spec.init_from}` (`configs/face/{spec.init_from}.yaml`), "
                      "which is trained first when it is not there yet; the epochs and time here are this stage's")

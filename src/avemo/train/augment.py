@@ -3,7 +3,8 @@ horizontal flip), then brightness/contrast jitter and random erasing.
 
 Images are ``(batch, channels, size, size)`` floats in [0, 1]; the output is ``(batch, channels, crop, crop)``.
 Evaluation takes the centre crop; test-time augmentation averages the centre crop and its mirror image (plus
-small shifts with ``tta="shifts"``). Randomness comes from torch's global generator, which the trainer seeds
+the four corner crops with ``tta="shifts"``, or the centre zoomed in and out by the training ``scale``, each
+mirrored too, with ``tta="scales"``). Randomness comes from torch's global generator, which the trainer seeds
 per epoch, so training stays deterministic.
 """
 
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 
 from avemo.errors import ParameterError
 
-TTA_MODES = ("none", "flip", "shifts")
+TTA_MODES = ("none", "flip", "shifts", "scales")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,4 +123,22 @@ class ImageAugment:
             if room >= 2:
                 views += [x[..., top:top + crop, left:left + crop]
                           for top, left in ((0, 0), (0, room), (room, 0), (room, room))]
+        elif self.config.tta == "scales":
+            for zoomed in self._zoomed_crops(x):
+                views += [zoomed, zoomed.flip(-1)]
         return views
+
+    def _zoomed_crops(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Centre crops of side ``crop * (1 -/+ scale)`` (clipped to the image) resized to the crop side: the
+        zoom range the model saw in training, at its two ends."""
+        crop, _ = self._size(x)
+        side = x.shape[-1]
+        out = []
+        for factor in (1 - self.config.scale, 1 + self.config.scale):
+            window = min(side, max(2, round(crop * factor)))
+            if window == crop:
+                continue
+            top, left = (x.shape[-2] - window) // 2, (side - window) // 2
+            out.append(F.interpolate(x[..., top:top + window, left:left + window], size=(crop, crop),
+                                     mode="bilinear", align_corners=False, antialias=window > crop))
+        return out

@@ -21,8 +21,10 @@ def render(name: str, reports: Path) -> str:
     if name == "face-speed":
         s = json.loads((folder / "summary.json").read_text())
         stages = ", ".join(f"{k} {v} ms" for k, v in s["stage_ms_median"].items())
-        return (f"Face pipeline (MediaPipe detection + 478 landmarks, alignment, `{s['model']}` with `{s['tta']}` "
-                f"test-time augmentation) on {s['frame_size'][0]}x{s['frame_size'][1]} video frames "
+        tta = "no test-time augmentation" if s["tta"] in ("none", False) else f"`{s['tta']}` test-time augmentation"
+        engine = {"onnx": "ONNX Runtime", "torch": "torch"}.get(s.get("engine", "torch"), s.get("engine"))
+        return (f"Face pipeline (MediaPipe detection + 478 landmarks, alignment, `{s['model']}` on {engine} with "
+                f"{tta}) on {s['frame_size'][0]}x{s['frame_size'][1]} video frames "
                 f"({s['clip']}), pinned to one CPU core: **{s['fps']} frames per second** "
                 f"({s['ms_per_frame_median']} ms per frame median: {stages}; {s['faces_per_frame']} faces per "
                 f"frame). From `reports/face-speed/summary.json`.\n")

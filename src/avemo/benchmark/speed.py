@@ -126,7 +126,7 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
     ms = {k: round(float(np.median(v)), 2) for k, v in stages.items()}
     report = {"benchmark": "face-speed", "frame_size": [640, 480], "frames": len(stages["total"]), "clip": source,
               "faces_per_frame": round(n_faces / max(len(stages["total"]), 1), 2), "cpu_cores": 1, "core": core,
-              "model": rec.model_path.name, "tta": rec.video_tta,
+              "model": rec.model_path.name, "tta": rec.video_tta, "engine": rec.system.engine,
               "ms_per_frame_median": ms["total"], "fps": round(1000 / ms["total"], 1) if ms["total"] else None,
               "stage_ms_median": {k: v for k, v in ms.items() if k != "total"},
               "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),

@@ -65,16 +65,18 @@ class FaceEmotionRecognizer:
         face_model: shipped model name or a folder from ``avemo train`` (default: the shipped FER2013 model).
         detector: ``"auto"`` (MediaPipe, else OpenCV Haar), ``"mediapipe"`` or ``"opencv-haar"``.
         max_faces: most faces analysed per image or frame.
-        tta: test-time augmentation of images (default: the model's own setting, e.g. mirror + shifted crops).
-        video_tta: test-time augmentation of video frames (default ``"flip"``: mirror only, for speed; many
-            frames are pooled anyway).
+        tta: test-time augmentation of images (default: the model's own setting, e.g. the centre crop zoomed
+            in and out, each mirrored).
+        video_tta: test-time augmentation of video frames (default ``"none"``: the centre crop only, for live
+            speed; the clip result pools many frames anyway; ``"flip"`` adds the mirror image at twice the
+            classifier time).
 
     Raises:
         AssetNotFoundError, CheckpointError: when the model or the face detector cannot be loaded.
     """
 
     def __init__(self, face_model: str | os.PathLike | None = None, detector: str = "auto", max_faces: int = 4,
-                 tta: bool | str | None = None, video_tta: bool | str | None = "flip") -> None:
+                 tta: bool | str | None = None, video_tta: bool | str | None = "none") -> None:
         if max_faces < 1:
             raise ParameterError(f"max_faces must be >= 1, got {max_faces}")
         self.model_path = resolve_face_model(face_model)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from avemo.train.checkpoint import library_versions, load_checkpoint, save_check
 from avemo.train.trainer import TrainConfig, TrainHistory, Trainer, predict_proba
 
 SYSTEM_FILE = "face_system.json"
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -101,16 +103,28 @@ def load_face_spec(name_or_path: str | os.PathLike, overrides: list[str] | None 
     return FaceSystemSpec.from_dict(read_config(name_or_path, "face", overrides))
 
 
-class FaceSystem:
-    """Fit, apply, save and load one face system. Images are gray crops ``(n, side, side)`` uint8."""
+ENGINES = ("onnx", "torch")
 
-    def __init__(self, spec: FaceSystemSpec) -> None:
+
+class FaceSystem:
+    """Fit, apply, save and load one face system. Images are gray crops ``(n, side, side)`` uint8.
+
+    ``engine``: what runs the trained network in :meth:`predict_proba`: ``"onnx"`` (default) ONNX Runtime,
+    1.5-2x faster on a CPU, falling back to torch with a warning where it is not installed or the network
+    does not export; ``"torch"`` torch itself. Both give the same probabilities within float32 rounding.
+    """
+
+    def __init__(self, spec: FaceSystemSpec, engine: str = "onnx") -> None:
+        if engine not in ENGINES:
+            raise ParameterError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
         self.spec = spec
+        self.engine = engine
         self.classes = label_set(spec.label_set)
         self.augment = ImageAugment(spec.augment_config())
         self.info: dict[str, Any] = {}
         self.model_: torch.nn.Module | None = None
         self.history_: TrainHistory | None = None
+        self._onnx: Any = None  # the OnnxForward of model_, built on first use
 
     def _examples(self, images: np.ndarray) -> list[np.ndarray]:
         images = np.asarray(images)
@@ -142,6 +156,7 @@ class FaceSystem:
                                     None if val_images is None else self._examples(val_images),
                                     None if val_labels is None else np.asarray(val_labels))
         self.model_ = model.eval()
+        self._onnx = None
         return self
 
     def predict_proba(self, images: np.ndarray, tta: bool | str | None = None, batch_size: int = 128) -> np.ndarray:
@@ -158,7 +173,22 @@ class FaceSystem:
         use_tta = augment.config.tta != "none" and tta is not False
         with torch.inference_mode():
             return predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
-                                 tta=use_tta)
+                                 tta=use_tta, forward=self._onnx_forward())
+
+    def _onnx_forward(self):
+        """The ONNX Runtime run of ``model_`` (exported once), or ``None`` to use torch."""
+        if self.engine == "torch":
+            return None
+        if self._onnx is None:
+            from avemo.models.onnx_runtime import OnnxForward
+
+            try:
+                self._onnx = OnnxForward(self.model_, self.augment.config.crop or self.spec.side)
+            except ParameterError as exc:
+                log.warning("face system %r runs on torch: %s", self.spec.name, exc)
+                self.engine = "torch"
+                return None
+        return self._onnx
 
     def use_tta(self, tta: str) -> None:
         """Make ``tta`` (a mode of :data:`~avemo.train.augment.TTA_MODES`) this system's test-time augmentation;
@@ -195,8 +225,8 @@ class FaceSystem:
         return path
 
     @classmethod
-    def load(cls, directory: str | os.PathLike) -> "FaceSystem":
-        """Rebuild a saved face system.
+    def load(cls, directory: str | os.PathLike, engine: str = "onnx") -> "FaceSystem":
+        """Rebuild a saved face system (``engine``: see :class:`FaceSystem`).
 
         Raises:
             CheckpointError: when the folder or one of its files is missing or inconsistent.
@@ -208,7 +238,7 @@ class FaceSystem:
                                   "`avemo train face-cnn --data FER2013_DIR`")
         try:
             doc = json.loads(doc_path.read_text())
-            system = cls(FaceSystemSpec.from_dict(doc["spec"]))
+            system = cls(FaceSystemSpec.from_dict(doc["spec"]), engine)
         except (json.JSONDecodeError, KeyError, ParameterError) as exc:
             raise CheckpointError(f"{doc_path}: unreadable face system description ({exc})") from None
         system.info = doc.get("info", {})

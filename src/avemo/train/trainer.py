@@ -215,21 +215,25 @@ def _forward(model: EmotionModel, batch: Batch) -> torch.Tensor:
     return model(batch.x, batch.mask, batch.aux)
 
 
-def _eval_logits(model: EmotionModel, batch: Batch, augment: ImageAugment | None, tta: bool) -> torch.Tensor:
+def _eval_logits(model: EmotionModel, batch: Batch, augment: ImageAugment | None, tta: bool,
+                 forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Logits of one batch in eval mode: the centre crop, or with ``tta`` the log of the averaged softmax over
-    the test-time views."""
+    the test-time views. ``forward``: runs an image model instead of its own forward pass (e.g. ONNX Runtime)."""
+    run = (lambda b: forward(b.x)) if forward is not None and model.input_kind == "image" else \
+        (lambda b: _forward(model, b))
     if augment is None:
-        return _forward(model, batch).float()
+        return run(batch).float()
     if not tta:
-        return _forward(model, dataclasses.replace(batch, x=augment.eval(batch.x))).float()
+        return run(dataclasses.replace(batch, x=augment.eval(batch.x))).float()
     views = augment.tta_views(batch.x)  # one forward pass over all views (much faster for small batches)
-    logits = _forward(model, dataclasses.replace(batch, x=torch.cat(views))).float()
+    logits = run(dataclasses.replace(batch, x=torch.cat(views))).float()
     probs = torch.softmax(logits, dim=-1).view(len(views), batch.x.shape[0], -1).mean(0)
     return torch.log(probs.clamp_min(1e-12))
 
 
 def _predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarray | None,
-                    batch_size: int, augment: ImageAugment | None = None, tta: bool = False) -> torch.Tensor:
+                    batch_size: int, augment: ImageAugment | None = None, tta: bool = False,
+                    forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     was_training = model.training
     model.eval()
     order = np.argsort([a.shape[0] for a in arrays], kind="stable") if model.input_kind == "frames" \
@@ -240,7 +244,7 @@ def _predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarr
             for start in range(0, len(arrays), batch_size):
                 idx = order[start:start + batch_size]
                 batch = collate([arrays[i] for i in idx], aux=None if aux is None else aux[idx])
-                chunks.append(_eval_logits(model, batch, augment, tta))
+                chunks.append(_eval_logits(model, batch, augment, tta, forward))
     finally:
         model.train(was_training)
     logits = torch.cat(chunks)
@@ -251,9 +255,12 @@ def _predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarr
 
 def predict_proba(model: EmotionModel, arrays: Sequence[np.ndarray],
                   aux: Sequence[np.ndarray] | np.ndarray | None = None, batch_size: int = 64,
-                  augment: ImageAugment | None = None, tta: bool = False) -> np.ndarray:
+                  augment: ImageAugment | None = None, tta: bool = False,
+                  forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
     """Softmax probabilities ``(n, num_classes)`` (float32) in the order of ``arrays``; runs in eval mode.
-    Image models trained with ``augment`` see its centre crop, or with ``tta`` its averaged test-time views.
+    Image models trained with ``augment`` see its centre crop, or with ``tta`` its averaged test-time views;
+    ``forward`` (images -> logits) runs an image model in place of its own forward pass, e.g.
+    :class:`~avemo.models.onnx_runtime.OnnxForward`.
 
     Raises:
         ParameterError: for examples or aux vectors of the wrong shape.
@@ -261,7 +268,7 @@ def predict_proba(model: EmotionModel, arrays: Sequence[np.ndarray],
     if batch_size < 1:
         raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
     arrays_, _, aux_ = _check_data(model, arrays, None, aux, "predict_proba")
-    return torch.softmax(_predict_logits(model, arrays_, aux_, batch_size, augment, tta), dim=-1).numpy()
+    return torch.softmax(_predict_logits(model, arrays_, aux_, batch_size, augment, tta, forward), dim=-1).numpy()
 
 
 class Trainer:

@@ -8,8 +8,8 @@ live video (one face, two test-time views). The model is exported in memory once
 from __future__ import annotations
 
 import io
-import logging
 import os
+import warnings
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,8 +18,6 @@ import torch
 
 from avemo.errors import ParameterError
 from avemo.models.registry import EmotionModel
-
-log = logging.getLogger(__name__)
 
 
 def onnx_runtime_available() -> bool:
@@ -42,8 +40,6 @@ def export_onnx(model: EmotionModel, target: str | os.PathLike | BinaryIO, side:
     """
     if model.input_kind != "image":
         raise ParameterError(f"model {model.name!r} does not take images; only image models are exported to ONNX")
-    import warnings
-
     model.eval()
     sample = torch.zeros(1, model.input_dim, side, side)
     with warnings.catch_warnings():

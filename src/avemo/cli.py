@@ -1,4 +1,4 @@
-"""The ``avemo`` command: prepare | extract | train | evaluate | benchmark | predict.
+"""The ``avemo`` command: prepare | extract | train | evaluate | benchmark | predict | export.
 
 Every user-caused error is printed as one line (``avemo: error: …``) with exit status 2; a batch ``predict``
 goes on past bad files, reports them, and exits with status 1 if any failed.
@@ -112,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--openface", nargs="+", metavar="CSV",
                    help="OpenFace 2.0 FeatureExtraction CSV for each input file, in the same order; uses the "
                    "shipped speech+action-unit fusion model (or the av-late-fusion model folder given by --model)")
+
+    s = sub.add_parser("export", help="export a face model to ONNX (with a JSON description beside it)",
+                       description="Write the trained face network as ONNX (input `images` (batch, 1, 40, 40) "
+                       "float gray in [0, 1], the centre crop of an aligned 48x48 face; output `logits`) and "
+                       "OUT.json with its classes, preprocessing and temperature, for ONNX Runtime and other engines.")
+    s.add_argument("out", help="output file, ending in .onnx")
+    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
     return p
 
 
@@ -349,8 +356,17 @@ def _text(result, indent: str = "", label: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def cmd_export(args) -> int:
+    from avemo.inference.face import resolve_face_model
+    from avemo.systems.face import FaceSystem
+
+    out = FaceSystem.load(resolve_face_model(args.face_model), engine="torch").export_onnx(args.out)
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+    return 0
+
+
 COMMANDS = {"prepare": cmd_prepare, "extract": cmd_extract, "train": cmd_train, "evaluate": cmd_evaluate,
-            "benchmark": cmd_benchmark, "predict": cmd_predict}
+            "benchmark": cmd_benchmark, "predict": cmd_predict, "export": cmd_export}
 
 if __name__ == "__main__":
     sys.exit(main())

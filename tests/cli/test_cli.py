@@ -134,3 +134,27 @@ def test_prepare_folder_with_speaker_pattern(tmp_path, capsys):
     out = tmp_path / "f.jsonl"
     assert main(["prepare", "folder", str(tmp_path / "c"), "-o", str(out), "--speaker-pattern", r"s(\d)_"]) == 0
     assert sorted(json.loads(line)["speaker"] for line in out.read_text().splitlines()) == ["1", "2"]
+
+
+def test_export_face_model_to_onnx(tmp_path, capsys):
+    """`avemo export` writes the shipped face network as ONNX plus its description; ONNX Runtime then gives the
+    centre-crop probabilities avemo gives, and bad requests get one-line errors."""
+    ort = pytest.importorskip("onnxruntime")
+    from scipy.special import softmax
+
+    from avemo.inference.face import resolve_face_model
+    from avemo.systems.face import FaceSystem
+
+    assert main(["export", str(tmp_path / "out" / "face.onnx")]) == 0
+    doc = json.loads((tmp_path / "out" / "face.json").read_text())
+    assert doc["classes"] == list(label_set("fer7")) and doc["input"]["shape"] == ["batch", 1, 40, 40]
+    crops = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    session = ort.InferenceSession(str(tmp_path / "out" / "face.onnx"), providers=["CPUExecutionProvider"])
+    logits = session.run(["logits"], {"images": crops[:, None, 4:44, 4:44].astype(np.float32) / 255})[0]
+    want = FaceSystem.load(resolve_face_model(None), engine="torch").predict_proba(crops, tta=False)
+    assert np.allclose(softmax(logits, axis=1), want, atol=1e-5)
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "face.pt")]) == 2
+    assert main(["export", str(tmp_path / "x.onnx"), "--face-model", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "ending in .onnx" in err[0] and "not found" in err[1]

@@ -212,6 +212,38 @@ class FaceSystem:
         self.info["temperature"] = round(scaler.temperature_, 4)
         return scaler.temperature_
 
+    def export_onnx(self, path: str | os.PathLike) -> Path:
+        """Write the trained network as ONNX to ``path`` (``.onnx``) with a JSON description beside it
+        (``<path>.json``: classes, input layout, preprocessing, temperature), for use outside avemo.
+
+        The network takes ``images`` ``(batch, 1, crop, crop)`` float32 gray in [0, 1] (the centre crop of an
+        aligned face crop) and returns ``logits`` ``(batch, classes)``; test-time augmentation is left to the
+        caller (the JSON names the mode).
+
+        Raises:
+            ParameterError: when the system is not trained or ``path`` does not end in ``.onnx``.
+        """
+        from avemo.models.onnx_runtime import export_onnx
+
+        if self.model_ is None:
+            raise ParameterError("nothing to export: the face system is not trained")
+        out = Path(path)
+        if out.suffix.lower() != ".onnx":
+            raise ParameterError(f"{out}: give an output path ending in .onnx")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        crop = self.augment.config.crop or self.spec.side
+        export_onnx(self.model_, out, crop)
+        doc = {"format_version": 1, "system": self.spec.name, "classes": list(self.classes),
+               "input": {"name": "images", "shape": ["batch", 1, crop, crop], "dtype": "float32",
+                         "range": [0.0, 1.0], "color": "gray"},
+               "output": {"name": "logits", "shape": ["batch", len(self.classes)]},
+               "preprocessing": f"align the face to a {self.spec.side}x{self.spec.side} gray crop (FER2013 framing), "
+                                f"take the centre {crop}x{crop}, divide by 255",
+               "test_time_augmentation": self.augment.config.tta,
+               "temperature": self.info.get("temperature"), "versions": library_versions()}
+        out.with_suffix(".json").write_text(json.dumps(doc, indent=1))
+        return out
+
     def save(self, directory: str | os.PathLike) -> Path:
         if self.model_ is None:
             raise ParameterError("nothing to save: the face system is not trained")

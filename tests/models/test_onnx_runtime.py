@@ -79,6 +79,11 @@ def test_face_system_engines_agree_and_fall_back(monkeypatch, caplog):
     p_fast, p_slow = fast.predict_proba(x), slow.predict_proba(x)
     assert fast._onnx is not None and slow._onnx is None
     assert np.allclose(p_fast, p_slow, atol=1e-5)
+    # a new network object (e.g. trained again) is exported again, not run with the old graph
+    fast.model_ = trained_like("face_cnn")
+    slow.model_ = fast.model_
+    p_slow = slow.predict_proba(x)
+    assert np.allclose(fast.predict_proba(x), p_slow, atol=1e-5)
     with pytest.raises(ParameterError, match="engine must be one of"):
         FaceSystem(spec, engine="tensorrt")
     # without onnxruntime the system warns once and runs on torch

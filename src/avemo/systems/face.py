@@ -124,7 +124,7 @@ class FaceSystem:
         self.info: dict[str, Any] = {}
         self.model_: torch.nn.Module | None = None
         self.history_: TrainHistory | None = None
-        self._onnx: Any = None  # the OnnxForward of model_, built on first use
+        self._onnx: tuple[torch.nn.Module, Any] | None = None  # (model_, its OnnxForward), built on first use
 
     def _examples(self, images: np.ndarray) -> list[np.ndarray]:
         images = np.asarray(images)
@@ -156,7 +156,6 @@ class FaceSystem:
                                     None if val_images is None else self._examples(val_images),
                                     None if val_labels is None else np.asarray(val_labels))
         self.model_ = model.eval()
-        self._onnx = None
         return self
 
     def predict_proba(self, images: np.ndarray, tta: bool | str | None = None, batch_size: int = 128) -> np.ndarray:
@@ -176,19 +175,19 @@ class FaceSystem:
                                  tta=use_tta, forward=self._onnx_forward())
 
     def _onnx_forward(self):
-        """The ONNX Runtime run of ``model_`` (exported once), or ``None`` to use torch."""
+        """The ONNX Runtime run of ``model_`` (exported once per model object), or ``None`` to use torch."""
         if self.engine == "torch":
             return None
-        if self._onnx is None:
+        if self._onnx is None or self._onnx[0] is not self.model_:
             from avemo.models.onnx_runtime import OnnxForward
 
             try:
-                self._onnx = OnnxForward(self.model_, self.augment.config.crop or self.spec.side)
+                self._onnx = (self.model_, OnnxForward(self.model_, self.augment.config.crop or self.spec.side))
             except ParameterError as exc:
                 log.warning("face system %r runs on torch: %s", self.spec.name, exc)
                 self.engine = "torch"
                 return None
-        return self._onnx
+        return self._onnx[1]
 
     def use_tta(self, tta: str) -> None:
         """Make ``tta`` (a mode of :data:`~avemo.train.augment.TTA_MODES`) this system's test-time augmentation;

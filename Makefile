@@ -47,7 +47,7 @@ av-model: $(STAMP)
 	  --cv-report reports/ravdess-av/summary.json
 
 FER ?= ../shared/data/fer2013
-FACE_SYSTEM ?= $(shell sed -n "s/^shipped: *//p" configs/benchmarks/fer2013.yaml)
+FACE_SYSTEM ?= $(shell sed -n "s/^shipped: *//p" src/avemo/configs/benchmarks/fer2013.yaml)
 
 ## The face benchmark on FER2013 (trains into runs/fer2013/ or reuses what is there; writes reports/fer2013/).
 face-benchmark: $(STAMP)

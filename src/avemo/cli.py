@@ -157,7 +157,7 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_extract(args) -> int:
-    from avemo.benchmark.speech import extract_all
+    from avemo.features.store import extract_all
     from avemo.data.recipes import prepare
     from avemo.features.store import FeatureStore
 

@@ -5,7 +5,8 @@ import pytest
 from scipy.special import softmax
 
 from avemo.errors import ParameterError
-from avemo.models.fusion import fit_late_fusion_weights, simplex_grid, weighted_late_fusion
+from avemo.models.fusion import weighted_late_fusion
+from avemo.train.late_fusion import fit_late_fusion_weights, simplex_grid
 
 
 def _problem(n=600, c=4, seed=0):

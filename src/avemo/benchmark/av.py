@@ -32,13 +32,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-from avemo.benchmark.speech import extract_all, load_suite, write_summary
+from avemo.benchmark.speech import load_suite, write_summary
 from avemo.data.manifest import Recording
 from avemo.data.recipes import prepare
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.features.openface import AU_COLUMNS, read_au_clip_table
-from avemo.features.store import FeatureStore
+from avemo.features.store import FeatureStore, extract_all
 from avemo.labels import label_set
 from avemo.systems.inputs import Standardizer, vector_matrix
 from avemo.train import plots
@@ -219,7 +219,8 @@ class _FoldRun:
         self._late_fusion()
 
     def _late_fusion(self) -> None:
-        from avemo.models.fusion import fit_late_fusion_weights, weighted_late_fusion
+        from avemo.models.fusion import weighted_late_fusion
+        from avemo.train.late_fusion import fit_late_fusion_weights
 
         lf = self.cfg["late_fusion"]
         yv = self.y[self.va]

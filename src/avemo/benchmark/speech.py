@@ -17,8 +17,7 @@ from avemo.benchmark.folds import FoldOutcome, run_jobs, shared
 from avemo.data.recipes import prepare
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
-from avemo.features.base import create_extractor
-from avemo.features.store import FeatureStore
+from avemo.features.store import FeatureStore, extract_all
 from avemo.labels import label_set
 from avemo.systems.inputs import take
 from avemo.systems.spec import SystemSpec, configs_dir, load_spec
@@ -38,23 +37,6 @@ def load_suite(name: str) -> dict[str, Any]:
         available = sorted(p.stem for p in (configs_dir() / "benchmarks").glob("*.yaml"))
         raise ParameterError(f"unknown benchmark {name!r}; choose one of {available}")
     return yaml.safe_load(path.read_text())
-
-
-def extract_all(recordings, extractors: Sequence[str] | dict, store: FeatureStore, jobs: int) -> tuple[dict, dict]:
-    """Extract (or read from the cache) features of every recording; returns features and seconds per extractor.
-
-    ``extractors`` is a list of extractor names or a ``{feature key: extractor}`` dict (see
-    :meth:`SystemSpec.feature_extractors`); the returned features are keyed the same way.
-    """
-    if not isinstance(extractors, dict):
-        extractors = {n: create_extractor(n) for n in extractors}
-    paths = [r.path for r in recordings]
-    features, seconds = {}, {}
-    for key, extractor in extractors.items():
-        start = time.perf_counter()
-        features[key] = store.get_many(extractor, paths, progress=True, jobs=jobs)
-        seconds[key] = round(time.perf_counter() - start, 1)
-    return features, seconds
 
 
 def _fit_predict(system_name: str, fold: Fold) -> tuple[np.ndarray, list]:

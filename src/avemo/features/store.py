@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -106,6 +107,27 @@ class FeatureStore:
         if entry is not None:
             self.save(entry, array)
         return array
+
+
+def extract_all(recordings, extractors: Sequence[str] | dict, store: FeatureStore, jobs: int = 1
+                ) -> tuple[dict[str, list[np.ndarray]], dict[str, float]]:
+    """Features of every recording of a corpus (read from ``store`` or extracted), and seconds per extractor.
+
+    ``recordings``: objects with a ``path`` (e.g. :class:`avemo.data.manifest.Recording`). ``extractors``: extractor
+    names, or a ``{feature key: extractor}`` dict (see :meth:`avemo.systems.spec.SystemSpec.feature_extractors`);
+    the returned features are keyed the same way, one array per recording in input order.
+    """
+    from avemo.features.base import create_extractor
+
+    if not isinstance(extractors, dict):
+        extractors = {n: create_extractor(n) for n in extractors}
+    paths = [r.path for r in recordings]
+    features, seconds = {}, {}
+    for key, extractor in extractors.items():
+        start = time.perf_counter()
+        features[key] = store.get_many(extractor, paths, progress=True, jobs=jobs)
+        seconds[key] = round(time.perf_counter() - start, 1)
+    return features, seconds
 
 
 def _limit_threads() -> None:

@@ -34,6 +34,7 @@ from avemo.errors import AssetNotFoundError, CheckpointError, ParameterError
 from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
 from avemo.systems.inputs import Features, Standardizer, vector_matrix
+from avemo.train.metrics import unweighted_accuracy
 
 SPEECH, AU = "speech", "action_units"
 MODALITIES = (SPEECH, AU)
@@ -171,7 +172,7 @@ class AVLateFusionSystem:
         best, au_scores = None, {}
         for C in self.au_C_grid:
             w = _full_weights(_logreg(xa_t[tr_a], y[tr_a], C, **self.AU_FIT), c)
-            score = _unweighted_accuracy(y[va_a], _log_probs(xa_t[va_a], *w).argmax(axis=1))
+            score = unweighted_accuracy(y[va_a], _log_probs(xa_t[va_a], *w).argmax(axis=1))
             au_scores[str(C)] = score
             if best is None or score > best[0] + 1e-9:
                 best = (score, C, w)
@@ -179,7 +180,8 @@ class AVLateFusionSystem:
         val_logits = {SPEECH: _log_probs(xs_t[va], *speech_w), AU: _log_probs(xa_t[va], *au_w)}
 
         # 2. temperatures and the fusion weight on validation speakers
-        from avemo.models.fusion import fit_late_fusion_weights, weighted_late_fusion
+        from avemo.models.fusion import weighted_late_fusion
+        from avemo.train.late_fusion import fit_late_fusion_weights
         from avemo.train.calibration import TemperatureScaler
 
         yv = y[va]
@@ -197,8 +199,8 @@ class AVLateFusionSystem:
         self.fused_temperature_ = TemperatureScaler().fit(fused_logits, yv[both]).temperature_
         self.info["validation"] = {
             "speakers": val_speakers, "n_recordings": int(len(va)),
-            "ua": {SPEECH: _unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)), AU: float(au_score),
-                   "fused": _unweighted_accuracy(yv, fused_v.argmax(1))},
+            "ua": {SPEECH: unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)), AU: float(au_score),
+                   "fused": unweighted_accuracy(yv, fused_v.argmax(1))},
             "au_C_ua": au_scores,
             "note": "measured on the speakers that chose C, temperatures and weight: optimistic"}
 
@@ -396,11 +398,6 @@ class AVLateFusionSystem:
         fitted = (f", au_C_={self.au_C_}, weights_={self.weights_}, temperatures_={self.temperatures_}"
                   if hasattr(self, "weights_") else "")
         return f"AVLateFusionSystem(speech_vectors={self.speech_vectors}, speech_C={self.speech_C}{fitted})"
-
-
-def _unweighted_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    classes = np.unique(y_true)
-    return float(np.mean([np.mean(y_pred[y_true == k] == k) for k in classes]))
 
 
 def _json_default(o: Any) -> Any:

@@ -40,7 +40,7 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
         ParameterError: missing inputs, an AU table matching no speech file, or a report without the system.
     """
     from avemo.benchmark.av import face_matrix, resolve_inputs, suite_config
-    from avemo.benchmark.speech import extract_all
+    from avemo.features.store import extract_all
     from avemo.data.recipes import prepare
     from avemo.features.store import FeatureStore
     from avemo.systems.inputs import vector_matrix

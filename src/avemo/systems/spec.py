@@ -112,11 +112,10 @@ class SystemSpec:
 
 
 def configs_dir() -> Path:
-    """The ``configs/`` folder: ``$AVEMO_CONFIGS`` or the repository's (shipped inside the package too)."""
+    """The system and benchmark configs: ``$AVEMO_CONFIGS`` if set, else ``avemo/configs`` inside the package."""
     if os.environ.get("AVEMO_CONFIGS"):
         return Path(os.environ["AVEMO_CONFIGS"])
-    repo = Path(__file__).resolve().parents[3] / "configs"
-    return repo if repo.is_dir() else Path(__file__).resolve().parents[1] / "configs"
+    return Path(__file__).resolve().parents[1] / "configs"
 
 
 def load_spec(name_or_path: str | os.PathLike, overrides: list[str] | None = None) -> SystemSpec:

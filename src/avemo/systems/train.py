@@ -43,7 +43,7 @@ def train_system(system: str, data_dir: str | os.PathLike, out_dir: str | os.Pat
     Raises:
         ParameterError: for an unknown system or a corpus whose labels the system cannot learn.
     """
-    from avemo.benchmark.speech import extract_all
+    from avemo.features.store import extract_all
 
     spec = load_spec(system, list(overrides))
     recordings = prepare(corpus, data_dir)
@@ -145,7 +145,7 @@ def evaluate_system(model: str, data_dir: str | os.PathLike, corpus: str = "ravd
     Raises:
         ParameterError: when no recording matches or labels fall outside the model's classes.
     """
-    from avemo.benchmark.speech import extract_all
+    from avemo.features.store import extract_all
     from avemo.inference.recognizer import resolve_model
 
     system = SpeechSystem.load(resolve_model(model))

@@ -22,7 +22,8 @@ from torch import nn
 
 from avemo.errors import ParameterError
 from avemo.models.fusion.base import FusionModel, modality_dropout
-from avemo.models.fusion.late import unweighted_accuracy
+from avemo.train.metrics import unweighted_accuracy
+from avemo.train.trainer import class_weights
 from avemo.models.registry import create_model
 
 
@@ -134,15 +135,6 @@ class FusionTrainResult:
     history: list[dict[str, float]]
 
 
-def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights ``N / (C_present * count_c)``; 0 for classes absent from ``y``."""
-    counts = torch.bincount(y, minlength=num_classes).double()
-    present = counts > 0
-    w = torch.zeros(num_classes, dtype=torch.float64)
-    w[present] = len(y) / (present.sum() * counts[present])
-    return w.float()
-
-
 @torch.no_grad()
 def predict_logits(model: FusionModel, data: MultimodalArrays, batch_size: int = 256) -> torch.Tensor:
     """Logits ``(N, C)`` of a fusion model on ``data`` (eval mode; restores the model's mode)."""
@@ -194,7 +186,7 @@ def train_fusion_model(model: FusionModel, train: MultimodalArrays, val: Multimo
     gen = torch.Generator().manual_seed(config.seed)
     device = torch.device(config.device)
     model.to(device)
-    weight = class_weights(train.y, model.num_classes).to(device) if config.class_balanced else None
+    weight = class_weights(train.y.numpy(), model.num_classes).to(device) if config.class_balanced else None
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
     optim = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 

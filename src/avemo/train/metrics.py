@@ -20,7 +20,7 @@ def classification_metrics(y_true: Sequence[int], y_prob: np.ndarray, num_classe
     y_pred = np.asarray(y_prob).argmax(axis=1)
     labels = list(range(num_classes))
     out = {
-        "ua": float(balanced_accuracy_score(y_true, y_pred)),
+        "ua": unweighted_accuracy(y_true, y_pred),
         "wa": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
         "n_test": int(len(y_true)),
@@ -35,7 +35,8 @@ def classification_metrics(y_true: Sequence[int], y_prob: np.ndarray, num_classe
 
 
 def unweighted_accuracy(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
-    """Mean per-class recall (UA), in [0, 1]."""
+    """UA (unweighted accuracy): the mean recall over the classes present in ``y_true``, in [0, 1]. The one
+    function that computes UA in avemo."""
     return float(balanced_accuracy_score(y_true, y_pred))
 
 

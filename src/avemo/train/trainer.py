@@ -19,13 +19,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score, balanced_accuracy_score
+from sklearn.metrics import accuracy_score
 from torch import nn
 
 from avemo.errors import CheckpointError, ParameterError
 from avemo.models.registry import EmotionModel
 from avemo.train.augment import ImageAugment
 from avemo.train.batching import Batch, collate
+from avemo.train.metrics import unweighted_accuracy
 from avemo.train.checkpoint import load_weights, read_json, read_tensors, save_tensors_atomic, to_jsonable, \
     write_json_atomic
 
@@ -402,7 +403,7 @@ class Trainer:
         pred = logits.argmax(dim=-1).numpy()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            val_ua = float(balanced_accuracy_score(val[1], pred))
+            val_ua = unweighted_accuracy(val[1], pred)
         return float(criterion(logits, torch.from_numpy(val[1]))), val_ua, float(accuracy_score(val[1], pred))
 
     def _score(self, val_ua: float, val_wa: float) -> float:

@@ -8,17 +8,16 @@ vectors and ``present = {modality: BoolTensor (B,)}``:
 - ``fusion_attention``: per-example modality weights from a scoring network (``last_weights``);
 - ``fusion_transformer``: cross-modal Transformer with a CLS token and a key padding mask.
 
-:func:`weighted_late_fusion` / :func:`fit_late_fusion_weights` fuse calibrated probabilities of separately
-trained models; :func:`modality_dropout` hides modalities at random during training.
+:func:`weighted_late_fusion` fuses calibrated probabilities of separately trained models (weights chosen by
+:func:`avemo.train.late_fusion.fit_late_fusion_weights`); :func:`modality_dropout` hides modalities at random during training.
 """
 from avemo.models.fusion.base import FusionConfig, FusionModel, masked_softmax, modality_dropout
 from avemo.models.fusion.concat import ConcatFusion, ConcatFusionConfig
 from avemo.models.fusion.decision import DecisionFusion, DecisionFusionConfig
 from avemo.models.fusion.attention import AttentionFusion, AttentionFusionConfig
 from avemo.models.fusion.transformer import TransformerFusion, TransformerFusionConfig
-from avemo.models.fusion.late import fit_late_fusion_weights, simplex_grid, unweighted_accuracy, weighted_late_fusion
+from avemo.models.fusion.late import weighted_late_fusion
 
 __all__ = ["AttentionFusion", "AttentionFusionConfig", "ConcatFusion", "ConcatFusionConfig", "DecisionFusion",
            "DecisionFusionConfig", "FusionConfig", "FusionModel", "TransformerFusion", "TransformerFusionConfig",
-           "fit_late_fusion_weights", "masked_softmax", "modality_dropout", "simplex_grid", "unweighted_accuracy",
-           "weighted_late_fusion"]
+           "masked_softmax", "modality_dropout", "weighted_late_fusion"]

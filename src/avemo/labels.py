@@ -40,7 +40,20 @@ CORPUS_LABEL_MAPS: dict[str, dict[str, str]] = {
              "surprise": SURPRISED, "surprised": SURPRISED, "sad": SAD},
     # EmoDB file names carry German initials: Wut, Langeweile, Ekel, Angst, Freude, Trauer, Neutral.
     "emodb": {"W": ANGRY, "L": BORED, "E": DISGUST, "A": FEARFUL, "F": HAPPY, "T": SAD, "N": NEUTRAL},
+    # nEMO (Polish): the ``emotion`` column of data.tsv.
+    "nemo": {"anger": ANGRY, "fear": FEARFUL, "happiness": HAPPY, "neutral": NEUTRAL, "sadness": SAD,
+             "surprised": SURPRISED},
+    # EMOVO (Italian) file-name prefixes: disgusto, gioia, neutro, paura, rabbia, sorpresa, tristezza.
+    "emovo": {"dis": DISGUST, "gio": HAPPY, "neu": NEUTRAL, "pau": FEARFUL, "rab": ANGRY, "sor": SURPRISED,
+              "tri": SAD},
+    # TurEV-DB (Turkish): the class folders Angry, Calm, Happy, Sad (matched in lower case).
+    "turev": {"angry": ANGRY, "calm": CALM, "happy": HAPPY, "sad": SAD},
+    # URDU: the letter before the clip number (``SM1_F1_A01``); the folders Angry, Happy, Neutral, Sad agree.
+    "urdu": {"A": ANGRY, "H": HAPPY, "N": NEUTRAL, "S": SAD},
 }
+
+#: Canonical order of every class any corpus can have (ravdess8 first), used to order :func:`corpus_classes`.
+_CANONICAL_ORDER: tuple[str, ...] = (NEUTRAL, CALM, HAPPY, SAD, ANGRY, FEARFUL, DISGUST, SURPRISED, BORED)
 
 #: Common spellings accepted for generic ``<root>/<emotion>/<file>`` folders.
 SYNONYMS: dict[str, str] = {
@@ -75,6 +88,36 @@ def corpus_label(corpus: str, code: str) -> str:
     if code not in table:
         raise ParameterError(f"unknown {corpus} emotion code {code!r}; expected one of {sorted(table)}")
     return table[code]
+
+
+def corpus_classes(corpus: str) -> tuple[str, ...]:
+    """The canonical classes a corpus has labels for (the values of its label map), in ravdess8 order.
+
+    This is the one place that says which classes a corpus covers: a multi-corpus trainer masks every other
+    class for that corpus's recordings (a corpus without "calm" must not teach that nothing is calm), and a
+    cross-corpus test scores the argmax among these classes only.
+
+    Raises:
+        ParameterError: if the corpus is unknown.
+    """
+    if corpus not in CORPUS_LABEL_MAPS:
+        raise ParameterError(f"unknown corpus {corpus!r}; choose one of {sorted(CORPUS_LABEL_MAPS)}")
+    present = set(CORPUS_LABEL_MAPS[corpus].values())
+    return tuple(c for c in _CANONICAL_ORDER if c in present)
+
+
+def corpus_class_mask(corpus: str, labels: str | tuple[str, ...] | list[str] = "ravdess8") -> "np.ndarray":
+    """Boolean vector over ``labels`` (a label-set name or a sequence of emotion names): True for the classes
+    :func:`corpus_classes` says the corpus has. Classes of the corpus that ``labels`` lacks are ignored.
+
+    Raises:
+        ParameterError: for an unknown corpus or label set.
+    """
+    import numpy as np
+
+    present = set(corpus_classes(corpus))
+    names = label_set(labels) if isinstance(labels, str) else tuple(canonical_emotion(str(x)) for x in labels)
+    return np.array([name in present for name in names], dtype=bool)
 
 
 def canonical_emotion(name: str) -> str:

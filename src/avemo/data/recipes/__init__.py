@@ -9,10 +9,15 @@ from typing import Callable
 from avemo.data.manifest import Recording, validate_manifest, write_manifest
 from avemo.data.recipes.cremad import prepare_cremad
 from avemo.data.recipes.emodb import prepare_emodb
+from avemo.data.recipes.emovo import prepare_emovo
 from avemo.data.recipes.fer2013 import prepare_fer2013
 from avemo.data.recipes.folder import prepare_folder
+from avemo.data.recipes.nemo import prepare_nemo
 from avemo.data.recipes.ravdess import prepare_ravdess
+from avemo.data.recipes.skips import RecipeRecordings
 from avemo.data.recipes.tess import prepare_tess
+from avemo.data.recipes.turev import prepare_turev
+from avemo.data.recipes.urdu import prepare_urdu
 from avemo.errors import ParameterError
 
 RECIPES: dict[str, Callable[..., list[Recording]]] = {
@@ -22,12 +27,19 @@ RECIPES: dict[str, Callable[..., list[Recording]]] = {
     "emodb": prepare_emodb,
     "folder": prepare_folder,
     "fer2013": prepare_fer2013,
+    "nemo": prepare_nemo,
+    "emovo": prepare_emovo,
+    "turev": prepare_turev,
+    "urdu": prepare_urdu,
 }
 
 
 def prepare(corpus: str, corpus_dir: str | os.PathLike, output: str | os.PathLike | None = None,
             **options) -> list[Recording]:
     """Run a corpus recipe, validate the result and optionally write it as a JSON-lines manifest.
+
+    Recipes that skip bad entries (nemo, emovo, turev, urdu) return a :class:`RecipeRecordings`: the list of
+    recordings with ``.skipped`` (reason -> count); it is returned as is.
 
     Raises:
         ParameterError: for an unknown corpus name.
@@ -42,4 +54,5 @@ def prepare(corpus: str, corpus_dir: str | os.PathLike, output: str | os.PathLik
 
 
 __all__ = ["RECIPES", "prepare", "prepare_ravdess", "prepare_cremad", "prepare_tess", "prepare_emodb",
-           "prepare_fer2013", "prepare_folder"]
+           "prepare_fer2013", "prepare_folder", "prepare_nemo", "prepare_emovo", "prepare_turev", "prepare_urdu",
+           "RecipeRecordings"]

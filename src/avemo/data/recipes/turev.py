@@ -1,0 +1,61 @@
+"""TurEV-DB (Canpolat, Ormanoğlu & Zeyrek 2020; CC BY-NC-ND 4.0): acted Turkish emotional speech (single
+words), 6 speakers, 4 classes.
+
+Layout (as published): ``<root>/{Angry,Calm,Happy,Sad}/{spk}_{tag}_{word}.wav`` (or any audio extension, e.g.
+the 16 kHz Opus ``.ogg`` copies). The class is the folder; the speaker is the number before the first ``_``
+(``turev:1157``). Some speakers lack some classes.
+
+Files in a folder that is not one of the four classes, or whose name does not start with ``<number>_``, are
+skipped and counted (see :mod:`avemo.data.recipes.skips`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from avemo.data.manifest import Recording
+from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.skips import RecipeRecordings, SkipLog
+from avemo.labels import CORPUS_LABEL_MAPS
+
+CORPUS = "turev"
+LANGUAGE = "tr"
+NAME = re.compile(r"^(\d+)_(.+)$")
+EXPECTED = "{Angry,Calm,Happy,Sad}/<speaker number>_<tag>_<word>.wav, e.g. Angry/1157_kz_acik.wav"
+
+
+def prepare_turev(corpus_dir: Path) -> RecipeRecordings:
+    """Recordings of a TurEV-DB folder.
+
+    Returns:
+        the recordings (a list) with ``.skipped`` counts by reason.
+
+    Raises:
+        CorpusError: when the folder is missing or holds no TurEV-DB files.
+    """
+    root = Path(corpus_dir)
+    codes = CORPUS_LABEL_MAPS[CORPUS]
+    skips = SkipLog(CORPUS)
+    out, seen = [], set()
+    for path in media_files(root, AUDIO_EXTENSIONS):
+        rel = path.relative_to(root.resolve())
+        emotion = codes.get(path.parent.name.lower()) if len(rel.parts) >= 2 else None
+        if emotion is None:
+            skips.skip("not in a class folder (Angry, Calm, Happy, Sad)", str(rel))
+            continue
+        m = NAME.match(path.stem)
+        if not m:
+            skips.skip("unrecognised file name", str(rel))
+            continue
+        key = str(rel.with_suffix(""))
+        if key in seen:
+            skips.skip("same take in another format", str(rel))
+            continue
+        seen.add(key)
+        speaker, rest = m.groups()
+        tag, _, word = rest.partition("_")
+        out.append(Recording(id=f"{path.parent.name}/{path.stem}", path=str(path), corpus=CORPUS,
+                             speaker=f"{CORPUS}:{speaker}", emotion=emotion,
+                             attributes={"language": LANGUAGE, "tag": tag, "word": word}))
+    return skips.finish(out, root, EXPECTED)

@@ -1,7 +1,9 @@
 """Face front end: asset resolution (never the network), MediaPipe / Haar detection, alignment, tracking.
 
-Synthetic inputs with known answers where possible (blank image, dots as eyes, fake downloads); real faces
-from ../shared/data (RAVDESS stills, FER2013) with golden outputs and tolerances, skipped when absent.
+Synthetic inputs with known answers where possible (blank image, dots as eyes, fake downloads); a real face
+from the committed CREMA-D fixtures (tests/fixtures: one frame, one short clip), which always run; more real
+faces from the shared corpora (RAVDESS stills, FER2013) with golden outputs and tolerances, skipped when absent.
+A missing MediaPipe face landmarker fails these tests (see ``face_landmarker`` in conftest.py).
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ import hashlib
 import io
 import json
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,11 +23,6 @@ from avemo.features.face import (Asset, FaceDetection, FaceLandmarkerDetector, F
 from avemo.features.face import assets as assets_module
 from avemo.features.face.tracking import box_iou
 from avemo.io.image import load_image
-
-DATA = Path(os.environ.get("AVEMO_SHARED_DATA") or os.environ.get("AVEMO_DATA")
-            or Path(__file__).resolve().parents[2].parent / "shared" / "data")
-STILLS = DATA / "ravdess" / "stills"
-FER_TEST = DATA / "fer2013" / "test"
 
 # Golden MediaPipe outputs on two RAVDESS stills (398x224): box and eye centres in pixels, head pose in degrees.
 GOLDEN = {
@@ -52,14 +47,9 @@ def offline(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AVEMO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        mp.delenv("AVEMO_FACE_LANDMARKER", raising=False)
-        try:
-            return resolve_face_landmarker(allow_download=False)
-        except AssetNotFoundError as exc:
-            pytest.skip(f"MediaPipe face landmarker not available offline: {exc}")
+def model_path(face_landmarker):
+    """The offline face_landmarker.task; its absence fails (not skips) every test that needs it."""
+    return face_landmarker
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +63,18 @@ def haar():
     return HaarFaceDetector()
 
 
-def still(actor: int) -> np.ndarray:
-    path = STILLS / f"Actor_{actor:02d}.png"
-    if not path.is_file():
-        pytest.skip(f"RAVDESS stills not found at {STILLS}; set AVEMO_SHARED_DATA to the shared data folder")
-    return load_image(path)
+@pytest.fixture(scope="module")
+def still(require_data):
+    """``still(actor)``: one RAVDESS still (398x224 RGB) from the shared corpora, or skip when absent."""
+    def load(actor: int) -> np.ndarray:
+        return load_image(require_data(f"ravdess/stills/Actor_{actor:02d}.png", "RAVDESS stills"))
+    return load
+
+
+@pytest.fixture(scope="module")
+def frame(face_frame) -> np.ndarray:
+    """The committed CREMA-D frame (240x180 RGB, one frontal face)."""
+    return load_image(face_frame)
 
 
 def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
@@ -214,7 +211,7 @@ def test_blank_image_gives_empty_result(detector, haar):
 
 @pytest.mark.corpus
 @pytest.mark.parametrize("actor", sorted(GOLDEN))
-def test_golden_still(detector, actor):
+def test_golden_still(detector, actor, still):
     image = still(actor)
     result = detector.process_image(image)
     assert len(result.faces) == 1 and result.reason is None
@@ -235,9 +232,7 @@ def test_golden_still(detector, actor):
 
 
 @pytest.mark.corpus
-def test_all_stills_one_plausible_face(detector):
-    if not STILLS.is_dir():
-        pytest.skip(f"RAVDESS stills not found at {STILLS}; set AVEMO_SHARED_DATA to the shared data folder")
+def test_all_stills_one_plausible_face(detector, still):
     for actor in range(1, 25, 3):
         faces = detector.process_image(still(actor)).faces
         assert len(faces) == 1, actor
@@ -245,7 +240,7 @@ def test_all_stills_one_plausible_face(detector):
 
 
 @pytest.mark.corpus
-def test_rotated_still_aligns_like_the_upright_one(detector):
+def test_rotated_still_aligns_like_the_upright_one(detector, still):
     image = still(5)
     upright = detector.process_image(image).faces[0]
     tilted = detector.process_image(rotate(image, 15)).faces[0]
@@ -257,7 +252,7 @@ def test_rotated_still_aligns_like_the_upright_one(detector):
 
 
 @pytest.mark.corpus
-def test_aligned_crop_is_framed_like_fer2013(detector):
+def test_aligned_crop_is_framed_like_fer2013(detector, still):
     """Detect again on the 48x48 crop: eyes level, at the calibrated places; face from brow to chin."""
     image = still(1)
     crop = align_face(image, detector.process_image(image).faces[0], grayscale=False)
@@ -272,7 +267,7 @@ def test_aligned_crop_is_framed_like_fer2013(detector):
 
 
 @pytest.mark.corpus
-def test_two_faces_side_by_side(detector):
+def test_two_faces_side_by_side(detector, still):
     pair = np.concatenate([still(1), still(2)], axis=1)
     faces = detector.process_image(pair).faces
     assert len(faces) == 2
@@ -280,10 +275,9 @@ def test_two_faces_side_by_side(detector):
 
 
 @pytest.mark.corpus
-def test_fer2013_faces_are_found(detector):
-    files = sorted((FER_TEST / "happy").glob("PublicTest_*.jpg"))[:10]
-    if not files:
-        pytest.skip(f"FER2013 not found at {FER_TEST}; set AVEMO_SHARED_DATA to the shared data folder")
+def test_fer2013_faces_are_found(detector, require_data):
+    files = sorted(require_data("fer2013/test/happy", "FER2013").glob("PublicTest_*.jpg"))[:10]
+    assert files, "fer2013/test/happy holds no PublicTest image"
     found = [detector.process_image(load_image(f)).faces for f in files]
     assert sum(bool(f) for f in found) >= 8
     for faces in found:
@@ -293,7 +287,7 @@ def test_fer2013_faces_are_found(detector):
 
 
 @pytest.mark.corpus
-def test_haar_fallback_finds_the_face(detector, haar):
+def test_haar_fallback_finds_the_face(detector, haar, still):
     image = still(5)
     reference = detector.process_image(image).faces[0]
     faces = haar.process_image(image).faces
@@ -329,7 +323,7 @@ def test_detector_arguments_and_modes(model_path):
 
 
 @pytest.mark.corpus
-def test_video_mode_with_tracker(model_path):
+def test_video_mode_with_tracker(model_path, still):
     image = still(3)
     tracker = FaceTracker()
     ids = []
@@ -340,6 +334,67 @@ def test_video_mode_with_tracker(model_path):
             assert len(result.faces) == 1 and result.time == pytest.approx(i / 25)
             ids.append(tracker.update(result.faces)[0].track_id)
     assert ids == [0] * 5
+
+
+# ---- the committed CREMA-D fixtures (run on a fresh clone, no corpora needed) ----------------------------------
+
+
+def test_fixture_frame_one_face_with_landmarks_and_blendshapes(detector, frame):
+    assert frame.shape == (180, 240, 3)
+    result = detector.process_image(frame)
+    assert len(result.faces) == 1 and result.reason is None and result.image_size == (240, 180)
+    face = result.faces[0]
+    assert face.detector == "mediapipe" and face.score > 0.5
+    x0, y0, x1, y1 = face.box
+    assert 0 <= x0 < x1 <= 240 and 0 <= y0 < y1 <= 180 and 30 < x1 - x0 < 100
+    assert x0 < face.eyes[0][0] < face.eyes[1][0] < x1 and y0 < face.eyes[0][1] < y1
+    assert abs(face.eye_angle) < 8 and all(abs(v) < 20 for v in face.head_pose.values())
+    assert face.landmarks.shape == (478, 3) and np.isfinite(face.landmarks).all()
+    assert len(face.blendshapes) == 52 and all(0 <= v <= 1 for v in face.blendshapes.values())
+    # the clip is CREMA-D's "happy" take: the actor smiles
+    assert min(face.blendshapes["mouthSmileLeft"], face.blendshapes["mouthSmileRight"]) > 0.4
+    summary = json.loads(json.dumps(face.to_dict()))
+    assert len(summary["box"]) == 4 and "landmarks" not in summary
+
+
+def test_fixture_frame_aligns_upright_and_rotated(detector, frame):
+    upright = detector.process_image(frame).faces[0]
+    tilted = detector.process_image(rotate(frame, 15)).faces[0]
+    assert tilted.eye_angle - upright.eye_angle == pytest.approx(-15, abs=3)
+    a, b = align_face(frame, upright), align_face(rotate(frame, 15), tilted)
+    assert a.shape == b.shape == (48, 48) and a.dtype == np.uint8 and a.std() > 10
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 8
+    # detected again on the 48x48 colour crop: eyes level, at the calibrated places
+    crop = align_face(frame, upright, grayscale=False)
+    faces = detector.process_image(crop).faces
+    assert crop.shape == (48, 48, 3) and len(faces) == 1 and abs(faces[0].eye_angle) < 5
+    (lx, ly), (rx, ry) = faces[0].eyes
+    np.testing.assert_allclose([lx, ly, rx, ry], [14.9, 19.2, 33.1, 19.2], atol=2.5)
+
+
+def test_fixture_frame_haar_fallback_agrees(detector, haar, frame):
+    reference = detector.process_image(frame).faces[0]
+    faces = haar.process_image(frame).faces
+    assert len(faces) == 1 and faces[0].detector == "opencv-haar"
+    assert box_iou(faces[0].box, reference.box) > 0.4
+    assert align_face(frame, faces[0]).shape == (48, 48)
+
+
+def test_fixture_clip_tracked_and_aligned(model_path, talking_face):
+    from avemo.io.video import iter_video_frames, probe_video
+
+    info = probe_video(talking_face)
+    assert (info.width, info.height) == (160, 120) and info.has_audio and 1.5 < info.duration < 2.5
+    tracker, ids, crops = FaceTracker(), set(), []
+    with FaceLandmarkerDetector(model_path=model_path, running_mode="video") as video:
+        for fr in iter_video_frames(talking_face, fps=5):
+            faces = tracker.update(video.process_frame(fr.image, fr.time).faces)
+            assert len(faces) == 1, fr.time
+            assert faces[0].landmarks.shape == (478, 3) and len(faces[0].blendshapes) == 52
+            ids.add(faces[0].track_id)
+            crops.append(align_face(fr.image, faces[0]))
+    assert ids == {0} and len(crops) >= 9
+    assert all(c.shape == (48, 48) and c.std() > 10 for c in crops)
 
 
 # ---- alignment on synthetic geometry --------------------------------------------------------------------
@@ -422,12 +477,11 @@ def test_tracker_greedy_prefers_best_overlap():
 
 
 @pytest.mark.corpus
-def test_real_video_frames_to_aligned_crops(model_path):
+def test_real_video_frames_to_aligned_crops(model_path, require_data):
     from avemo.io.video import iter_video_frames
 
-    clips = sorted((DATA / "cremad_sample").glob("*.mp4"))
-    if not clips:
-        pytest.skip(f"CREMA-D sample clips not found under {DATA}; set AVEMO_SHARED_DATA to the shared data folder")
+    clips = sorted(require_data("cremad_sample", "CREMA-D sample clips").glob("*.mp4"))
+    assert clips, "cremad_sample holds no mp4"
     tracker, ids, crops = FaceTracker(), set(), []
     with FaceLandmarkerDetector(model_path=model_path, running_mode="video") as video:
         for frame in iter_video_frames(clips[0], fps=5):

@@ -299,17 +299,17 @@ def cmd_predict(args) -> int:
                 else:
                     print(f"{path} + {csv}: error: {_one_line(exc)}", file=sys.stderr)
                 continue
-            result.path = path
             print(json.dumps(result.to_dict()) if args.format == "json" else _text(result))
         if failed:
             print(f"avemo: {failed} of {len(args.files)} file(s) failed", file=sys.stderr)
         return 1 if failed else 0
-    from avemo.inference.multimodal import MultimodalRecognizer
+    from avemo.inference.engine import InferenceEngine, PredictOptions, needed_modalities
 
-    rec = MultimodalRecognizer(args.model, args.face_model, window=args.window, step=args.step, fps=args.fps,
-                               modality=args.modality)
+    options = PredictOptions(args.modality, args.fps, args.window, args.step)
+    engine = InferenceEngine(args.model, args.face_model, modalities=needed_modalities(args.files, args.modality),
+                             options=options)
     failed = 0
-    for path, result in rec.predict_files(args.files):
+    for path, result in engine.predict_files(args.files):
         if isinstance(result, AvemoError):
             failed += 1
             if args.format == "json":
@@ -317,7 +317,6 @@ def cmd_predict(args) -> int:
             else:
                 print(f"{path}: error: {_one_line(result)}", file=sys.stderr)
             continue
-        result.path = path
         if args.format == "json":
             print(json.dumps(result.to_dict()))
         else:
@@ -332,24 +331,29 @@ def _probs(probabilities: dict) -> str:
 
 
 def _text(result, indent: str = "", label: str | None = None) -> str:
+    from avemo.inference.results import FusedResult, Modality
+
     head = f"{indent}{label or result.path}:"
     if result.status != "ok":
         lines = [f"{head} {result.status} ({result.message})"]
     else:
         lines = [f"{head} {result.emotion} ({result.confidence:.0%})  [{_probs(result.probabilities)}]"]
-    if result.fusion.get("note"):
-        lines.append(f"{indent}  note: {result.fusion['note']}")
-    for name, part in result.modalities.items():
-        lines.append(_text(part, indent + "  ", name))
-    video = bool(result.faces) and result.faces[0].track_id is not None
-    if result.modality == "face" and (len(result.faces) > 1 or video):
-        for k, face in enumerate(result.faces):
-            box = ", ".join(f"{v:.0f}" for v in face.box)
-            who = f"face {face.track_id if face.track_id is not None else k}"
-            seen = f", {face.frames} frames" if face.track_id is not None else ""
-            lines.append(f"{indent}  {who} [{box}]{seen}: {face.emotion} ({max(face.probabilities.values()):.0%})")
-    elif result.modality == "face" and result.box is not None:
-        lines.append(f"{indent}  face box [{', '.join(f'{v:.0f}' for v in result.box)}]")
+    if isinstance(result, FusedResult):
+        if result.fusion is not None and result.fusion.note:
+            lines.append(f"{indent}  note: {result.fusion.note}")
+        for name, part in result.modalities.items():
+            lines.append(_text(part, indent + "  ", name))
+    elif result.modality == Modality.FACE:
+        video = bool(result.faces) and result.faces[0].track_id is not None
+        if len(result.faces) > 1 or video:
+            for k, face in enumerate(result.faces):
+                box = ", ".join(f"{v:.0f}" for v in face.box)
+                who = f"face {face.track_id if face.track_id is not None else k}"
+                seen = f", {face.frames} frames" if face.track_id is not None else ""
+                lines.append(f"{indent}  {who} [{box}]{seen}: {face.emotion} "
+                             f"({max(face.probabilities.values()):.0%})")
+        elif result.box is not None:
+            lines.append(f"{indent}  face box [{', '.join(f'{v:.0f}' for v in result.box)}]")
     for seg in result.timeline:
         lines.append(f"{indent}  {seg.start:6.2f}-{seg.end:6.2f} s  {seg.emotion:<9} "
                      f"{seg.probabilities[seg.emotion]:.2f}")
@@ -357,10 +361,9 @@ def _text(result, indent: str = "", label: str | None = None) -> str:
 
 
 def cmd_export(args) -> int:
-    from avemo.inference.face import resolve_face_model
-    from avemo.systems.face import FaceSystem
+    from avemo.systems.base import load_system
 
-    out = FaceSystem.load(resolve_face_model(args.face_model), engine="torch").export_onnx(args.out)
+    out = load_system(args.face_model, kind="face", engine="torch").export_onnx(args.out)
     print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
 

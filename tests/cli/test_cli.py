@@ -142,7 +142,7 @@ def test_export_face_model_to_onnx(tmp_path, capsys):
     ort = pytest.importorskip("onnxruntime")
     from scipy.special import softmax
 
-    from avemo.inference.face import resolve_face_model
+    from avemo.systems.base import load_system
     from avemo.systems.face import FaceSystem
 
     assert main(["export", str(tmp_path / "out" / "face.onnx")]) == 0
@@ -151,7 +151,7 @@ def test_export_face_model_to_onnx(tmp_path, capsys):
     crops = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     session = ort.InferenceSession(str(tmp_path / "out" / "face.onnx"), providers=["CPUExecutionProvider"])
     logits = session.run(["logits"], {"images": crops[:, None, 4:44, 4:44].astype(np.float32) / 255})[0]
-    want = FaceSystem.load(resolve_face_model(None), engine="torch").predict_proba(crops, tta=False)
+    want = load_system(None, kind="face", engine="torch").predict_proba(crops, tta=False)
     assert np.allclose(softmax(logits, axis=1), want, atol=1e-5)
     capsys.readouterr()
     assert main(["export", str(tmp_path / "face.pt")]) == 2

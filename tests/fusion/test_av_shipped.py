@@ -18,7 +18,8 @@ from avemo.data.manifest import Recording
 from avemo.errors import MediaDecodeError, AvemoError, CheckpointError, FeatureFileError, ParameterError
 from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
-from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem, resolve_av_model
+from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
+from avemo.systems.base import resolve_system_dir
 
 DATA = Path(os.environ.get("AVEMO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 REPORT = Path(__file__).resolve().parents[2] / "reports" / "ravdess-av" / "summary.json"
@@ -305,7 +306,7 @@ def test_model_card_lists_cross_validated_figures(fitted):
 
 
 def test_shipped_model_is_complete():
-    folder = resolve_av_model(None)
+    folder = resolve_system_dir(None, kind="av-late-fusion")
     assert folder.name == "av-ravdess-openface"
     assert sorted(f.name for f in folder.iterdir()) == ["MODEL_CARD.md", "av_system.json", "weights.safetensors"]
     assert sum(f.stat().st_size for f in folder.iterdir()) < 1 * 2**20

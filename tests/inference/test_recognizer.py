@@ -10,9 +10,9 @@ from avemo.demo.clip import synth_voice
 from avemo.errors import (AssetNotFoundError, AudioTooShortError, AvemoError, CheckpointError, MediaDecodeError,
                           ParameterError)
 from avemo.inference import EmotionRecognizer, PredictionResult, Segment
-from avemo.inference.recognizer import resolve_model
 from avemo.inference.sliding import window_bounds
 from avemo.labels import label_set
+from avemo.systems.base import resolve_system_dir
 
 SR = 16000
 CLASSES = label_set("ravdess8")
@@ -135,10 +135,12 @@ def test_predict_files_goes_past_bad_files(recognizer, tmp_path):
 
 
 def test_resolve_model(tiny_model_dir, tmp_path):
-    assert resolve_model(tiny_model_dir) == tiny_model_dir
-    assert resolve_model(str(tiny_model_dir)) == tiny_model_dir
+    assert resolve_system_dir(tiny_model_dir, kind="speech") == tiny_model_dir
+    assert resolve_system_dir(str(tiny_model_dir)) == tiny_model_dir
     with pytest.raises(AssetNotFoundError, match="not-a-model"):
-        resolve_model(tmp_path / "not-a-model")
+        resolve_system_dir(tmp_path / "not-a-model", kind="speech")
+    with pytest.raises(AssetNotFoundError, match="face model"):
+        resolve_system_dir(tiny_model_dir, kind="face")
     with pytest.raises(AssetNotFoundError):
         EmotionRecognizer(tmp_path)
     broken = tmp_path / "broken"

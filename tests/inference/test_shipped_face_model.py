@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from avemo.cli import main
-from avemo.inference.face import DEFAULT_FACE_MODEL, PRETRAINED_DIR, FaceEmotionRecognizer
+from avemo.inference.face import FaceEmotionRecognizer
+from avemo.systems.base import resolve_system_dir
 from avemo.labels import label_set
 
 DATA = Path(os.environ.get("AVEMO_SHARED_DATA") or os.environ.get("AVEMO_DATA")
@@ -29,7 +30,7 @@ def recognizer():
 
 
 def test_shipped_face_model_is_complete():
-    folder = PRETRAINED_DIR / DEFAULT_FACE_MODEL
+    folder = resolve_system_dir(None, kind="face")
     doc = json.loads((folder / "face_system.json").read_text())
     assert doc["classes"] == list(label_set("fer7"))
     assert (folder / "MODEL_CARD.md").is_file() and "PrivateTest" in (folder / "MODEL_CARD.md").read_text()

@@ -12,7 +12,7 @@ import pytest
 from avemo.cli import main
 from avemo.demo.clip import synth_voice
 from avemo.inference import EmotionRecognizer
-from avemo.inference.recognizer import PRETRAINED_DIR, DEFAULT_SPEECH_MODEL
+from avemo.systems.base import resolve_system_dir
 from avemo.labels import label_set
 
 DATA = Path(os.environ.get("AVEMO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
@@ -24,7 +24,7 @@ def recognizer():
 
 
 def test_shipped_model_is_complete():
-    folder = PRETRAINED_DIR / DEFAULT_SPEECH_MODEL
+    folder = resolve_system_dir(None, kind="speech")
     assert (folder / "system.json").is_file() and (folder / "MODEL_CARD.md").is_file()
     doc = json.loads((folder / "system.json").read_text())
     assert doc["classes"] == list(label_set("ravdess8"))

@@ -1,20 +1,21 @@
-"""Inference: the EmotionRecognizer (speech), FaceEmotionRecognizer (faces) and MultimodalRecognizer (audio,
-images and videos, fused) APIs, results and sliding windows. The face and multimodal parts load on first use."""
-from avemo.inference.recognizer import EmotionRecognizer
-from avemo.inference.results import FaceResult, FrameResult, PredictionResult, Segment
+"""Inference: the engine (loaded systems, shared by threads), stream sessions, typed results, and the
+single-modality Python APIs. Modules that pull in the face front end load on first use."""
+from avemo.inference.results import (FaceResult, FrameResult, FusedResult, FusionInfo, Modality, ModalityResult,
+                                     PredictionResult, Segment, Status, Timeline)
+
+_LAZY = {"InferenceEngine": "engine", "PredictOptions": "engine", "EmotionRecognizer": "recognizer",
+         "FaceEmotionRecognizer": "face", "MultimodalRecognizer": "multimodal", "OpenFaceRecognizer": "openface",
+         "StreamSession": "session"}
 
 
 def __getattr__(name: str):
-    if name == "FaceEmotionRecognizer":
-        from avemo.inference.face import FaceEmotionRecognizer
+    if name in _LAZY:
+        import importlib
 
-        return FaceEmotionRecognizer
-    if name == "MultimodalRecognizer":
-        from avemo.inference.multimodal import MultimodalRecognizer
-
-        return MultimodalRecognizer
+        return getattr(importlib.import_module(f"avemo.inference.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'avemo.inference' has no attribute {name!r}")
 
 
-__all__ = ["EmotionRecognizer", "FaceEmotionRecognizer", "FaceResult", "FrameResult", "MultimodalRecognizer",
-           "PredictionResult", "Segment"]
+__all__ = ["EmotionRecognizer", "FaceEmotionRecognizer", "FaceResult", "FrameResult", "FusedResult", "FusionInfo",
+           "InferenceEngine", "Modality", "ModalityResult", "MultimodalRecognizer", "OpenFaceRecognizer",
+           "PredictOptions", "PredictionResult", "Segment", "Status", "StreamSession", "Timeline"]

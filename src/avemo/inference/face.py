@@ -1,6 +1,10 @@
-"""``FaceEmotionRecognizer``: facial expression of every face in an image, a video or a stream of frames.
+"""Facial expression of every face in an image, a video or a stream of frames.
 
->>> from avemo.inference.face import FaceEmotionRecognizer
+:class:`FaceClassifier` (stateless: a trained face system over aligned crops) is held by the engine and shared by
+threads; :class:`FaceStream` holds one video's or stream's state (its detector in video mode and the face
+tracker); :class:`FaceEmotionRecognizer` is the face-only Python API.
+
+>>> from avemo import FaceEmotionRecognizer
 >>> rec = FaceEmotionRecognizer()                   # the shipped FER2013 model, MediaPipe face front end
 >>> rec.predict_file("photo.jpg").faces[0].emotion
 >>> result = rec.predict_file("clip.mp4", fps=5)    # per-face clip results + per-frame timeline
@@ -14,37 +18,22 @@ from typing import Iterable
 
 import numpy as np
 
-from avemo.errors import AssetNotFoundError, ParameterError
+from avemo.errors import ParameterError
 from avemo.features.face.align import align_face
-from avemo.features.face.detection import FaceDetection, create_face_detector
+from avemo.features.face.detection import FaceDetection
 from avemo.features.face.tracking import FaceTracker
-from avemo.inference.results import FaceResult, FrameResult, PredictionResult
+from avemo.inference.detectors import DetectorPool
+from avemo.inference.results import FaceResult, FrameResult, Modality, ModalityResult, Status
 from avemo.io.image import load_image, validate_image
 from avemo.io.video import VideoInfo, iter_video_frames, probe_video
-from avemo.systems.face import FaceSystem, is_face_system
+from avemo.systems.base import load_system
+from avemo.systems.face import FaceSystem
 
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-DEFAULT_FACE_MODEL = "face-fer2013"
 #: Frames per second analysed in videos unless asked otherwise.
 DEFAULT_VIDEO_FPS = 5.0
 #: Largest side (pixels) of an image treated as a ready face crop when no face is detected in it.
 MAX_CROP_SIDE = 128
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
-
-
-def resolve_face_model(name_or_path: str | os.PathLike | None) -> Path:
-    """A shipped face model name (``face-fer2013``) or a folder written by ``avemo train face-…``.
-
-    Raises:
-        AssetNotFoundError: when neither exists.
-    """
-    candidate = Path(name_or_path or DEFAULT_FACE_MODEL)
-    for path in (candidate, PRETRAINED_DIR / candidate):
-        if is_face_system(path):
-            return path
-    shipped = sorted(p.name for p in PRETRAINED_DIR.glob("*") if is_face_system(p))
-    raise AssetNotFoundError(f"face model {str(candidate)!r} not found; give a folder written by `avemo train "
-                             f"face-cnn` or a shipped model: {shipped}")
 
 
 def is_face_crop(rgb: np.ndarray) -> bool:
@@ -58,123 +47,39 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-class FaceEmotionRecognizer:
-    """Face front end (detection, landmarks, alignment, tracking) + a trained face system.
+class FaceClassifier:
+    """A trained face system applied to the faces a detector found; stateless and safe to share by threads.
 
     Args:
-        face_model: shipped model name or a folder from ``avemo train`` (default: the shipped FER2013 model).
-        detector: ``"auto"`` (MediaPipe, else OpenCV Haar), ``"mediapipe"`` or ``"opencv-haar"``.
-        max_faces: most faces analysed per image or frame.
-        tta: test-time augmentation of images (default: the model's own setting, e.g. the centre crop zoomed
-            in and out, each mirrored).
-        video_tta: test-time augmentation of video frames (default ``"none"``: the centre crop only, for live
-            speed; the clip result pools many frames anyway; ``"flip"`` adds the mirror image at twice the
-            classifier time).
-
-    Raises:
-        AssetNotFoundError, CheckpointError: when the model or the face detector cannot be loaded.
+        system: the face system (its network runs on ONNX Runtime unless it was loaded with ``engine="torch"``).
+        tta: test-time augmentation of images (``None``: the system's own setting).
+        video_tta: test-time augmentation of video frames (``"none"``: the centre crop only, for speed; the clip
+            result pools many frames anyway).
     """
 
-    def __init__(self, face_model: str | os.PathLike | None = None, detector: str = "auto", max_faces: int = 4,
-                 tta: bool | str | None = None, video_tta: bool | str | None = "none") -> None:
-        if max_faces < 1:
-            raise ParameterError(f"max_faces must be >= 1, got {max_faces}")
-        self.model_path = resolve_face_model(face_model)
-        self.system = FaceSystem.load(self.model_path)
-        self.detector_name, self.max_faces, self.tta, self.video_tta = detector, max_faces, tta, video_tta
-        self._image_detector = None
+    def __init__(self, system: FaceSystem, tta: bool | str | None = None, video_tta: bool | str | None = "none"):
+        self.system, self.tta, self.video_tta = system, tta, video_tta
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self.system.classes
 
-    def close(self) -> None:
-        if self._image_detector is not None:
-            self._image_detector.close()
-            self._image_detector = None
+    @property
+    def temperature(self) -> float:
+        return float(self.system.info.get("temperature", 1.0))
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    # ---- images ------------------------------------------------------------------------------------------
-
-    def predict_file(self, path: str | os.PathLike, fps: float | None = None) -> PredictionResult:
-        """Faces of an image file, or of a video file's frames (sampled at ``fps``, default 5).
-
-        Raises:
-            MediaDecodeError: for a missing, empty, corrupt or unsupported file, or a video without frames.
-        """
-        if is_image_path(path):
-            return self.predict_image(load_image(path), path=str(path))
-        return self.predict_video(path, fps=fps)
-
-    def predict_image(self, image: np.ndarray, path: str | None = None) -> PredictionResult:
-        """Faces of one RGB (or gray / RGBA) image array; no face gives status ``"no_face"``."""
-        rgb = validate_image(image, name=path or "image")
-        if self._image_detector is None:
-            self._image_detector = create_face_detector(self.detector_name, max_faces=self.max_faces)
-        analysis = self._image_detector.process_image(rgb)
-        faces = self._classify(rgb, analysis.faces)
-        if not faces and is_face_crop(rgb):
-            faces = [self._classify_crop(rgb)]
-        return self._result(path, faces, [], 0.0, analysis.reason)
-
-    # ---- videos and frame streams ------------------------------------------------------------------------
-
-    def predict_video(self, path: str | os.PathLike, fps: float | None = None,
-                      info: VideoInfo | None = None) -> PredictionResult:
-        """Faces of a video, followed across frames: one pooled result per face plus the per-frame timeline.
-        ``info`` is the file's :func:`probe_video` result when the caller has it already.
-
-        Raises:
-            MediaDecodeError: for a missing or corrupt file, or a file without a video stream.
-        """
-        info = info or probe_video(path)
-        frames = ((f.time, f.image) for f in iter_video_frames(path, fps=fps or DEFAULT_VIDEO_FPS))
-        result = self.predict_frames(frames, path=str(path))
-        result.duration = info.duration or result.duration
-        return result
-
-    def predict_frames(self, frames: Iterable[tuple[float, np.ndarray]], path: str | None = None) -> PredictionResult:
-        """Faces of a sequence of ``(time in seconds, RGB image)`` frames with increasing times."""
-        tracker = FaceTracker()
-        timeline: list[FrameResult] = []
-        last_time = 0.0
-        with create_face_detector(self.detector_name, max_faces=self.max_faces, running_mode="video") as detector:
-            for time_s, image in frames:
-                rgb = validate_image(image, name=path or "frame")
-                faces = tracker.update(detector.process_frame(rgb, float(time_s)).faces)
-                timeline.append(FrameResult(float(time_s), self._classify(rgb, faces, self.video_tta)))
-                last_time = float(time_s)
-        tracks: dict[int, list[tuple[float, FaceResult]]] = {}
-        for frame in timeline:
-            for face in frame.faces:
-                tracks.setdefault(face.track_id if face.track_id is not None else -1, []).append((frame.time, face))
-        pooled = []
-        for track_id, seen in tracks.items():
-            probs = np.mean([[f.probabilities[c] for c in self.classes] for _, f in seen], axis=0)
-            pooled.append(FaceResult(seen[-1][1].box, self._as_dict(probs), track_id, len(seen), seen[0][0],
-                                     seen[-1][0]))
-        pooled.sort(key=lambda f: (-f.frames, -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
-        reason = None if pooled else ("no frames decoded" if not timeline else "no face found in any frame")
-        return self._result(path, pooled, timeline, last_time, reason)
-
-    # ---- internals ---------------------------------------------------------------------------------------
-
-    def _classify(self, rgb: np.ndarray, faces: list[FaceDetection], tta: bool | str | None = None) -> list[FaceResult]:
+    def classify(self, rgb: np.ndarray, faces: list[FaceDetection], video: bool = False) -> list[FaceResult]:
+        """One result per detected face, largest first."""
         if not faces:
             return []
         side = self.system.spec.side
         crops = np.stack([align_face(rgb, f, size=side, grayscale=True) for f in faces])
-        probs = self.system.predict_proba(crops, tta=self.tta if tta is None else tta)
+        probs = self.system.predict_proba(crops, tta=self.video_tta if video else self.tta)
         out = [FaceResult(tuple(float(v) for v in f.box), self._as_dict(p), f.track_id) for f, p in zip(faces, probs)]
-        out.sort(key=lambda r: -(r.box[2] - r.box[0]) * (r.box[3] - r.box[1]))
+        out.sort(key=lambda r: -r.area)
         return out
 
-    def _classify_crop(self, rgb: np.ndarray) -> FaceResult:
+    def classify_crop(self, rgb: np.ndarray) -> FaceResult:
         """The whole image as one face (for small square face crops such as FER2013's, where the detector
         cannot see a face that fills the frame)."""
         import cv2
@@ -184,14 +89,172 @@ class FaceEmotionRecognizer:
         probs = self.system.predict_proba(gray[None], tta=self.tta)[0]
         return FaceResult((0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0])), self._as_dict(probs))
 
-    def _result(self, path: str | None, faces: list[FaceResult], frames: list[FrameResult], duration: float,
-                reason: str | None) -> PredictionResult:
-        if not faces:
-            return PredictionResult(path, None, {}, duration, status="no_face", message=reason or "no face found",
-                                    modality="face", frames=frames)
-        main = faces[0]
-        return PredictionResult(path, main.emotion, dict(main.probabilities), duration, modality="face",
-                                faces=faces, box=main.box, frames=frames)
-
     def _as_dict(self, probs: np.ndarray) -> dict[str, float]:
         return {c: float(p) for c, p in zip(self.classes, probs)}
+
+
+def face_result(path: str | None, faces: list[FaceResult], frames: list[FrameResult], duration: float,
+                reason: str | None) -> ModalityResult:
+    """The face modality's result from its faces (main face first); none gives status ``no_face``."""
+    if not faces:
+        return ModalityResult(path, {}, duration, Status.NO_FACE, reason or "no face found", modality=Modality.FACE,
+                              frames=frames)
+    main = faces[0]
+    return ModalityResult(path, dict(main.probabilities), duration, modality=Modality.FACE, faces=faces,
+                          box=main.box, frames=frames)
+
+
+def analyse_image(image: np.ndarray, pool: DetectorPool, classifier: FaceClassifier,
+                  path: str | None = None) -> ModalityResult:
+    """Faces of one RGB (or gray / RGBA) image array; no face gives status ``no_face``."""
+    rgb = validate_image(image, name=path or "image")
+    with pool.borrow() as detector:
+        analysis = detector.process_image(rgb)
+    faces = classifier.classify(rgb, analysis.faces)
+    if not faces and is_face_crop(rgb):
+        faces = [classifier.classify_crop(rgb)]
+    return face_result(path, faces, [], 0.0, analysis.reason)
+
+
+def pool_frames(frames: list[FrameResult], classes: tuple[str, ...], path: str | None = None,
+                duration: float | None = None) -> ModalityResult:
+    """The face result of several frames: one result per tracked face (the mean over the frames it was seen in),
+    the longest-seen (then largest) face first; ``duration`` defaults to the last frame's time."""
+    tracks: dict[int, list[tuple[float, FaceResult]]] = {}
+    for frame in frames:
+        for face in frame.faces:
+            tracks.setdefault(face.track_id if face.track_id is not None else -1, []).append((frame.time, face))
+    pooled = []
+    for track_id, seen in tracks.items():
+        probs = np.mean([[f.probabilities[c] for c in classes] for _, f in seen], axis=0)
+        pooled.append(FaceResult(seen[-1][1].box, {c: float(p) for c, p in zip(classes, probs)}, track_id,
+                                 len(seen), seen[0][0], seen[-1][0]))
+    pooled.sort(key=lambda f: (-f.frames, -f.area))
+    reason = None if pooled else ("no frames decoded" if not frames else "no face found in any frame")
+    last_time = frames[-1].time if frames else 0.0
+    return face_result(path, pooled, list(frames), last_time if duration is None else duration, reason)
+
+
+class FaceStream:
+    """The faces of one video or live stream, frame by frame: a video-mode detector borrowed from ``pool`` for
+    the stream's life, a tracker giving faces stable ids, and the per-frame results so far.
+
+    Use as a context manager (or call :meth:`close`) so the detector goes back to its pool.
+    """
+
+    def __init__(self, pool: DetectorPool, classifier: FaceClassifier, name: str = "frame") -> None:
+        if pool.running_mode != "video":
+            raise ParameterError("a FaceStream needs a detector pool in video mode")
+        self.classifier, self.name = classifier, name
+        self._borrowed = pool.borrow()
+        self._detector = self._borrowed.__enter__()
+        self.tracker = FaceTracker()
+        self.frames: list[FrameResult] = []
+
+    def add_frame(self, time_s: float, image: np.ndarray) -> FrameResult:
+        """Detect, track and classify the faces of one frame at ``time_s`` seconds (times must increase)."""
+        rgb = validate_image(image, name=self.name)
+        faces = self.tracker.update(self._detector.process_frame(rgb, float(time_s)).faces)
+        frame = FrameResult(float(time_s), self.classifier.classify(rgb, faces, video=True))
+        self.frames.append(frame)
+        return frame
+
+    def result(self, path: str | None = None, duration: float | None = None) -> ModalityResult:
+        """One pooled result per tracked face (mean over the frames it was seen in) plus the frames."""
+        return pool_frames(self.frames, self.classifier.classes, path, duration)
+
+    def close(self) -> None:
+        if self._borrowed is not None:
+            self._borrowed.__exit__(None, None, None)
+            self._borrowed = None
+
+    def __enter__(self) -> "FaceStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def analyse_frames(frames: Iterable[tuple[float, np.ndarray]], pool: DetectorPool, classifier: FaceClassifier,
+                   path: str | None = None, duration: float | None = None) -> ModalityResult:
+    """Faces of a sequence of ``(time in seconds, RGB image)`` frames with increasing times."""
+    with FaceStream(pool, classifier, name=path or "frame") as stream:
+        for time_s, image in frames:
+            stream.add_frame(time_s, image)
+        return stream.result(path, duration)
+
+
+def analyse_video(path: str | os.PathLike, pool: DetectorPool, classifier: FaceClassifier, fps: float | None = None,
+                  info: VideoInfo | None = None) -> ModalityResult:
+    """Faces of a video file, followed across frames sampled at ``fps`` (default 5).
+
+    Raises:
+        MediaDecodeError: for a missing or corrupt file, or a file without a video stream.
+    """
+    info = info or probe_video(path)
+    frames = ((f.time, f.image) for f in iter_video_frames(path, fps=fps or DEFAULT_VIDEO_FPS))
+    result = analyse_frames(frames, pool, classifier, str(path))
+    result.duration = info.duration or result.duration
+    return result
+
+
+class FaceEmotionRecognizer:
+    """Faces only: the face front end (detection, landmarks, alignment, tracking) + a trained face system.
+
+    Args:
+        face_model: shipped model name or a folder from ``avemo train`` (default: the shipped FER2013 model).
+        detector: ``"auto"`` (MediaPipe, else OpenCV Haar), ``"mediapipe"`` or ``"opencv-haar"``.
+        max_faces: most faces analysed per image or frame.
+        tta, video_tta: test-time augmentation of images and of video frames (see :class:`FaceClassifier`).
+
+    Raises:
+        AssetNotFoundError, CheckpointError: when the model or the face detector cannot be loaded.
+    """
+
+    def __init__(self, face_model: str | os.PathLike | None = None, detector: str = "auto", max_faces: int = 4,
+                 tta: bool | str | None = None, video_tta: bool | str | None = "none") -> None:
+        self.classifier = FaceClassifier(load_system(face_model, kind="face"), tta, video_tta)
+        self.image_detectors = DetectorPool(detector, max_faces, "image")
+        self.video_detectors = DetectorPool(detector, max_faces, "video")
+        self.image_detectors.warm_up()
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.classifier.classes
+
+    @property
+    def system(self) -> FaceSystem:
+        return self.classifier.system
+
+    def close(self) -> None:
+        self.image_detectors.close()
+        self.video_detectors.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def predict_file(self, path: str | os.PathLike, fps: float | None = None) -> ModalityResult:
+        """Faces of an image file, or of a video file's frames (sampled at ``fps``, default 5).
+
+        Raises:
+            MediaDecodeError: for a missing, empty, corrupt or unsupported file, or a video without frames.
+        """
+        if is_image_path(path):
+            return self.predict_image(load_image(path), path=str(path))
+        return self.predict_video(path, fps=fps)
+
+    def predict_image(self, image: np.ndarray, path: str | None = None) -> ModalityResult:
+        """Faces of one RGB (or gray / RGBA) image array; no face gives status ``"no_face"``."""
+        return analyse_image(image, self.image_detectors, self.classifier, path)
+
+    def predict_video(self, path: str | os.PathLike, fps: float | None = None,
+                      info: VideoInfo | None = None) -> ModalityResult:
+        """Faces of a video: one pooled result per face plus the per-frame timeline."""
+        return analyse_video(path, self.video_detectors, self.classifier, fps, info)
+
+    def predict_frames(self, frames: Iterable[tuple[float, np.ndarray]], path: str | None = None) -> ModalityResult:
+        """Faces of a sequence of ``(time in seconds, RGB image)`` frames with increasing times."""
+        return analyse_frames(frames, self.video_detectors, self.classifier, path)

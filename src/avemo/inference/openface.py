@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from avemo.errors import AvemoError, FeatureFileError, MediaDecodeError, NoFaceError, ParameterError
+from avemo.errors import AudioTooShortError, AvemoError, FeatureFileError, MediaDecodeError, NoFaceError, \
+    ParameterError
 from avemo.features.openface import AU_COLUMNS, au_clip_statistics, read_openface_frames
-from avemo.inference.recognizer import MAX_SINGLE_PASS, MIN_DURATION
-from avemo.inference.results import PredictionResult, Segment
-from avemo.inference.sliding import window_bounds
+from avemo.inference.results import FusedResult, FusionInfo, Modality, ModalityResult, Status, Timeline
+from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
-from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem, resolve_av_model
+from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
+from avemo.systems.base import load_system, resolve_system_dir
 
 #: Columns that only OpenFace's per-frame output has (a clip-level table has none of them).
 FRAME_COLUMNS = ("frame", "timestamp", "success", "face_id", "confidence")
@@ -88,15 +89,6 @@ def read_action_units(path: str | os.PathLike, min_confidence: float = 0.0) -> A
     return ActionUnitInput(name, values.astype(np.float32), source, frames_out, duration)
 
 
-def _is_silent(signal: np.ndarray, silence_db: float) -> bool:
-    frame = int(0.025 * TARGET_SAMPLING_RATE)
-    n = len(signal) // frame
-    if n == 0:
-        return float(np.sqrt(np.mean(signal ** 2))) < 10 ** (silence_db / 20)
-    rms = np.sqrt(np.mean(signal[: n * frame].reshape(n, frame) ** 2, axis=1))
-    return float(rms.max()) < 10 ** (silence_db / 20)
-
-
 class OpenFaceRecognizer:
     """Audio + OpenFace action units, fused by a trained :class:`AVLateFusionSystem`; load once, predict many.
 
@@ -113,18 +105,18 @@ class OpenFaceRecognizer:
     """
 
     def __init__(self, model: str | os.PathLike | None = None, window: float = 4.0, step: float = 2.0,
-                 silence_db: float = -50.0, min_confidence: float = 0.0) -> None:
-        window_bounds(window, window, step)  # validates window and step at once
-        self.model_path = resolve_av_model(model)
-        self.system = AVLateFusionSystem.load(self.model_path)
+                 silence_db: float = SILENCE_DB, min_confidence: float = 0.0) -> None:
+        self.options = SpeechOptions(window, step, silence_db)
+        self.model_path = resolve_system_dir(model, kind="av-late-fusion")
+        self.system: AVLateFusionSystem = load_system(self.model_path, kind="av-late-fusion")
         self.extractors = self.system.feature_extractors()
-        self.window, self.step, self.silence_db, self.min_confidence = window, step, silence_db, min_confidence
+        self.min_confidence = min_confidence
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self.system.classes
 
-    def predict(self, audio_path: str | os.PathLike | None, openface_csv: str | os.PathLike | None) -> PredictionResult:
+    def predict(self, audio_path: str | os.PathLike | None, openface_csv: str | os.PathLike | None) -> FusedResult:
         """The fused emotion of one recording; ``modalities`` holds each modality's calibrated result.
 
         Raises:
@@ -137,12 +129,12 @@ class OpenFaceRecognizer:
         au = read_action_units(openface_csv, self.min_confidence) if openface_csv is not None else None
         speech = self._speech(audio_path)
         notes, parts = [], {}
-        if speech.status == "ok":
+        if speech.status == Status.OK:
             parts[SPEECH] = np.array([[speech.probabilities[c] for c in self.classes]])
         else:
             notes.append(f"speech {speech.status} ({speech.message}); action units only")
         au_result = self._au_result(au)
-        if au_result.status == "ok":
+        if au_result.status == Status.OK:
             parts[AU] = np.array([[au_result.probabilities[c] for c in self.classes]])
         else:
             notes.append(f"action units {au_result.status} ({au_result.message}); speech only")
@@ -150,95 +142,68 @@ class OpenFaceRecognizer:
             raise AvemoError(f"{audio_path or openface_csv}: neither modality is usable: speech {speech.status} "
                              f"({speech.message}); action units {au_result.status} ({au_result.message})")
         fused = self._as_dict(self.system.fuse(parts)[0])
-        fusion: dict[str, Any] = {
-            "method": "late fusion: weighted mean of log-probabilities of temperature-scaled logistic regressions",
-            "model": self.model_path.name, "label_set": self.system.label_set,
-            "weights": dict(self.system.weights_),
-            "temperatures": {**self.system.temperatures_, "fused": self.system.fused_temperature_},
-            "used": [m for m in (SPEECH, AU) if m in parts]}
+        details: dict[str, Any] = {"model": self.model_path.name}
         if au is not None and au.values is not None:
-            fusion["action_units"] = au.source
-        if notes:
-            fusion["note"] = "; ".join(notes)
-        timeline = self._timeline(speech, au) if speech.status == "ok" else []
+            details["action_units"] = au.source
+        fusion = FusionInfo("late fusion: weighted mean of log-probabilities of temperature-scaled logistic "
+                            "regressions", self.system.label_set, dict(self.system.weights_),
+                            {**self.system.temperatures_, "fused": self.system.fused_temperature_},
+                            [m for m in (SPEECH, AU) if m in parts], "; ".join(notes), details)
+        timeline = self._timeline(speech, au) if speech.status == Status.OK else Timeline(self.classes)
         path = str(audio_path) if audio_path is not None else str(openface_csv)
         duration = speech.duration if speech.duration else au_result.duration
-        return PredictionResult(path, max(fused, key=fused.get), fused, duration, timeline=timeline,
-                                modality="audio-visual", modalities={SPEECH: speech, AU: au_result}, fusion=fusion)
+        return FusedResult(path, fused, duration, timeline=timeline, modalities={SPEECH: speech, AU: au_result},
+                           fusion=fusion)
 
     # ---- modalities --------------------------------------------------------------------------------------
 
-    def _speech(self, audio_path) -> PredictionResult:
+    def _speech(self, audio_path) -> ModalityResult:
         """The speech result; its status is ``unavailable``, ``too_short`` or ``silence`` when it is unusable."""
         if audio_path is None:
-            return self._unavailable(None, SPEECH, "unavailable", "no audio given")
+            return ModalityResult(None, {}, 0.0, Status.UNAVAILABLE, "no audio given")
         if not Path(audio_path).exists():
             raise MediaDecodeError(f"{audio_path}: file not found; check the path (to use the action units "
                                    "alone, give only the OpenFace CSV)")
+        path = str(audio_path)
         try:
             signal = load_audio(audio_path, TARGET_SAMPLING_RATE)
+            return analyse_speech(signal, TARGET_SAMPLING_RATE, self._speech_probs, self.classes, self.options, path)
+        except AudioTooShortError as exc:
             duration = len(signal) / TARGET_SAMPLING_RATE
-            if duration < MIN_DURATION:
-                return self._unavailable(str(audio_path), SPEECH, "too_short",
-                                         f"audio is {duration:.2f} s long; the speech model needs at least "
-                                         f"{MIN_DURATION} s", duration)
-            if _is_silent(signal, self.silence_db):
-                return self._unavailable(str(audio_path), SPEECH, "silence",
-                                         f"no audible speech (every frame below {self.silence_db:.0f} dBFS)",
-                                         duration)
-            timeline = []
-            if duration > self.window:
-                for start, end in window_bounds(duration, self.window, self.step):
-                    probs = self._speech_window(signal, start, end)
-                    if probs is not None:
-                        timeline.append(Segment(start, end, self._as_dict(probs)))
-            if duration <= MAX_SINGLE_PASS or not timeline:
-                probs = self._speech_probs(signal)
-            else:
-                probs = np.mean([[s.probabilities[c] for c in self.classes] for s in timeline], axis=0)
+            return ModalityResult(path, {}, duration, Status.TOO_SHORT, str(exc).split(": ", 1)[-1])
         except AvemoError as exc:
-            return self._unavailable(str(audio_path), SPEECH, "unavailable", " ".join(str(exc).split()))
-        p = self._as_dict(probs)
-        return PredictionResult(str(audio_path), max(p, key=p.get), p, duration, timeline)
+            return ModalityResult(path, {}, 0.0, Status.UNAVAILABLE, " ".join(str(exc).split()))
 
-    def _speech_probs(self, signal: np.ndarray) -> np.ndarray:
-        features = {n: [e.process_signal(signal, TARGET_SAMPLING_RATE)] for n, e in self.extractors.items()}
-        return self.system.modality_proba(speech_features=features)[SPEECH][0]
+    def _speech_probs(self, signals: list[np.ndarray]) -> np.ndarray:
+        features = {n: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]
+                    for n, e in self.extractors.items()}
+        return self.system.modality_proba(speech_features=features)[SPEECH]
 
-    def _speech_window(self, signal: np.ndarray, start: float, end: float) -> np.ndarray | None:
-        piece = signal[int(start * TARGET_SAMPLING_RATE):int(end * TARGET_SAMPLING_RATE)]
-        if len(piece) / TARGET_SAMPLING_RATE < MIN_DURATION or _is_silent(piece, self.silence_db):
-            return None
-        return self._speech_probs(piece)
-
-    def _au_result(self, au: ActionUnitInput | None) -> PredictionResult:
+    def _au_result(self, au: ActionUnitInput | None) -> ModalityResult:
         if au is None:
-            return self._unavailable(None, AU, "unavailable", "no OpenFace CSV given")
+            return ModalityResult(None, {}, 0.0, Status.UNAVAILABLE, "no OpenFace CSV given",
+                                  modality=Modality.ACTION_UNITS)
         if au.values is None:
-            return self._unavailable(au.path, AU, "no_face", au.message, au.duration)
+            return ModalityResult(au.path, {}, au.duration, Status.NO_FACE, au.message,
+                                  modality=Modality.ACTION_UNITS)
         p = self._as_dict(self.system.modality_proba(au=au.values)[AU][0])
-        return PredictionResult(au.path, max(p, key=p.get), p, au.duration, modality=AU, message=au.source)
+        return ModalityResult(au.path, p, au.duration, message=au.source, modality=Modality.ACTION_UNITS)
 
-    @staticmethod
-    def _unavailable(path, modality: str, status: str, message: str, duration: float = 0.0) -> PredictionResult:
-        return PredictionResult(path, None, {}, duration, status=status, message=message, modality=modality)
-
-    def _timeline(self, speech: PredictionResult, au: ActionUnitInput | None) -> list[Segment]:
+    def _timeline(self, speech: ModalityResult, au: ActionUnitInput | None) -> Timeline:
         """Fused windows when the audio is longer than ``window`` and the CSV has timed frames: each window of the
         speech timeline fused with the mean AUs of the OpenFace frames inside it (speech alone where no frame is)."""
         if not speech.timeline or au is None or au.frames is None or "timestamp" not in au.frames.columns:
-            return []
+            return Timeline(self.classes)
         times = au.frames["timestamp"].to_numpy()
         values = au.frames[list(AU_COLUMNS)].to_numpy(np.float32)
-        out = []
-        for seg in speech.timeline:
-            parts = {SPEECH: np.array([[seg.probabilities[c] for c in self.classes]])}
-            inside = (times >= seg.start) & (times < seg.end)
+        rows = []
+        for segment in speech.timeline:
+            parts = {SPEECH: np.array([[segment.probabilities[c] for c in self.classes]])}
+            inside = (times >= segment.start) & (times < segment.end)
             if inside.any():
                 parts[AU] = self.system.modality_proba(au=values[inside].mean(axis=0))[AU]
-            out.append(Segment(seg.start, seg.end, self._as_dict(self.system.fuse(parts)[0])))
-        return out
+            rows.append(self.system.fuse(parts)[0])
+        return Timeline(self.classes, speech.timeline.starts, speech.timeline.ends, np.array(rows))
 
     def _as_dict(self, probs: np.ndarray) -> dict[str, float]:
         return {c: float(p) for c, p in zip(self.classes, probs)}
-

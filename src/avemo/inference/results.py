@@ -1,16 +1,59 @@
-"""What a prediction returns: the whole-input result plus, for long inputs, a timeline of windows; for faces
-the result of every face (box, track) and, for videos, the per-frame timeline; for audio-visual input the
-result of each modality next to the fused one."""
+"""Typed results, one type per level: a face (:class:`FaceResult`), a video frame (:class:`FrameResult`), one
+modality of one input (:class:`ModalityResult`) and the fused result of several (:class:`FusedResult`), with a
+:class:`Timeline` of window times x class probabilities. ``to_dict()`` gives the JSON that ``avemo predict
+--format json`` prints (and the REST service returns)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import enum
+from collections.abc import Mapping
+from typing import Any, Iterator, Sequence
+
+import numpy as np
 
 from avemo.labels import valence_arousal
 
 
-@dataclasses.dataclass
+class Status(enum.StrEnum):
+    """Outcome of one prediction; compares equal to its string value (``result.status == "ok"``)."""
+
+    OK = "ok"
+    SILENCE = "silence"            # no audible speech
+    NO_FACE = "no_face"            # an image or video without a face
+    TOO_SHORT = "too_short"        # audio shorter than the speech model's minimum
+    UNAVAILABLE = "unavailable"    # a modality that could not be read (no audio stream, bad file, not given)
+    NO_SIGNAL = "no_signal"        # fused: no modality was usable
+
+
+class Modality(enum.StrEnum):
+    """What a result describes; the names used everywhere (results, fusion, systems)."""
+
+    SPEECH = "speech"
+    FACE = "face"
+    ACTION_UNITS = "action_units"
+    AUDIO_VISUAL = "audio-visual"
+
+
+def _rounded(probabilities: Mapping[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 4) for k, v in probabilities.items()}
+
+
+def _top(probabilities: Mapping[str, float]) -> str | None:
+    return max(probabilities, key=probabilities.get) if probabilities else None
+
+
+def _emotion_fields(probabilities: Mapping[str, float]) -> dict[str, Any]:
+    """``emotion``, ``confidence``, ``probabilities``, ``valence``, ``arousal`` of a distribution, rounded."""
+    if not probabilities:
+        return {"emotion": None, "confidence": 0.0, "probabilities": {}, "valence": None, "arousal": None}
+    valence, arousal = valence_arousal(dict(probabilities))
+    top = _top(probabilities)
+    return {"emotion": top, "confidence": round(float(probabilities[top]), 4),
+            "probabilities": _rounded(probabilities), "valence": round(valence, 4), "arousal": round(arousal, 4)}
+
+
+@dataclasses.dataclass(frozen=True)
 class Segment:
     """Emotion probabilities of one window, times in seconds from the start of the input."""
 
@@ -20,24 +63,59 @@ class Segment:
 
     @property
     def emotion(self) -> str:
-        return max(self.probabilities, key=self.probabilities.get)
+        return _top(self.probabilities)
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": round(self.start, 3), "end": round(self.end, 3), "emotion": self.emotion,
-                "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+                "probabilities": _rounded(self.probabilities)}
 
 
-def _rounded(probabilities: dict[str, float]) -> dict[str, float]:
-    return {k: round(float(v), 4) for k, v in probabilities.items()}
+class Timeline(Sequence[Segment]):
+    """Windows of an input: ``starts``, ``ends`` ``(n,)`` in seconds and ``probabilities`` ``(n, len(classes))``.
 
+    A sequence of :class:`Segment` (``timeline[-1].end``, ``for segment in timeline``); empty for inputs shorter
+    than one window. Equal to a list of the same segments.
+    """
 
-def _emotion_fields(probabilities: dict[str, float]) -> dict[str, Any]:
-    if not probabilities:
-        return {"emotion": None, "confidence": 0.0, "probabilities": {}, "valence": None, "arousal": None}
-    va = valence_arousal(probabilities)
-    top = max(probabilities, key=probabilities.get)
-    return {"emotion": top, "confidence": round(float(probabilities[top]), 4), "probabilities": _rounded(probabilities),
-            "valence": round(va[0], 4), "arousal": round(va[1], 4)}
+    def __init__(self, classes: Sequence[str] = (), starts: Sequence[float] = (), ends: Sequence[float] = (),
+                 probabilities: np.ndarray | Sequence[Sequence[float]] = ()) -> None:
+        self.classes = tuple(classes)
+        self.starts = np.asarray(starts, dtype=np.float64).reshape(-1)
+        self.ends = np.asarray(ends, dtype=np.float64).reshape(-1)
+        self.probabilities = np.asarray(probabilities, dtype=np.float64).reshape(len(self.starts), len(self.classes))
+
+    @classmethod
+    def from_segments(cls, classes: Sequence[str], segments: Sequence[Segment]) -> "Timeline":
+        return cls(classes, [s.start for s in segments], [s.end for s in segments],
+                   [[s.probabilities[c] for c in classes] for s in segments])
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        row = range(len(self))[index]
+        return Segment(float(self.starts[row]), float(self.ends[row]),
+                       {c: float(p) for c, p in zip(self.classes, self.probabilities[row])})
+
+    def __iter__(self) -> Iterator[Segment]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Timeline, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Timeline({len(self)} windows, classes={list(self.classes)})"
+
+    def mean(self) -> dict[str, float]:
+        """The mean distribution over the windows."""
+        return {c: float(p) for c, p in zip(self.classes, self.probabilities.mean(axis=0))}
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [segment.to_dict() for segment in self]
 
 
 @dataclasses.dataclass
@@ -55,7 +133,11 @@ class FaceResult:
 
     @property
     def emotion(self) -> str:
-        return max(self.probabilities, key=self.probabilities.get)
+        return _top(self.probabilities)
+
+    @property
+    def area(self) -> float:
+        return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"box": [round(float(v), 1) for v in self.box], **_emotion_fields(self.probabilities)}
@@ -77,30 +159,20 @@ class FrameResult:
 
 
 @dataclasses.dataclass
-class PredictionResult:
-    """Emotion of one input.
-
-    ``status`` is ``"ok"``, ``"silence"`` when the input holds no audible speech or ``"no_face"`` when an
-    image or video shows no face (then ``emotion`` is None and ``probabilities`` is empty). ``valence`` and
-    ``arousal`` are in [-1, 1] (see :mod:`avemo.labels`). ``modality`` is ``"speech"``, ``"face"`` or
-    ``"audio-visual"``. Face results list every face in ``faces`` (the main face, the largest or the longest
-    tracked, gives ``emotion``/``probabilities``/``box``) and, for videos, ``frames``; audio-visual results keep
-    each modality's own result in ``modalities``.
-    """
+class _Result:
+    """Fields every result has: the input, its outcome and the class distribution (empty unless ``status`` is
+    ok); ``valence`` and ``arousal`` in [-1, 1] come from the distribution (see :mod:`avemo.labels`)."""
 
     path: str | None
-    emotion: str | None
     probabilities: dict[str, float]
     duration: float
-    timeline: list[Segment] = dataclasses.field(default_factory=list)
-    status: str = "ok"
+    status: Status = Status.OK
     message: str = ""
-    modality: str = "speech"
-    faces: list[FaceResult] = dataclasses.field(default_factory=list)
-    box: tuple[float, float, float, float] | None = None
-    frames: list[FrameResult] = dataclasses.field(default_factory=list)
-    modalities: dict[str, "PredictionResult"] = dataclasses.field(default_factory=dict)
-    fusion: dict[str, Any] = dataclasses.field(default_factory=dict)
+    timeline: Timeline = dataclasses.field(default_factory=Timeline)
+
+    @property
+    def emotion(self) -> str | None:
+        return _top(self.probabilities)
 
     @property
     def confidence(self) -> float:
@@ -110,27 +182,103 @@ class PredictionResult:
     def valence_arousal(self) -> tuple[float, float] | None:
         return valence_arousal(self.probabilities) if self.probabilities else None
 
-    def to_dict(self) -> dict[str, Any]:
-        va = self.valence_arousal
-        out = {"path": self.path, "status": self.status, "emotion": self.emotion,
-               "confidence": round(self.confidence, 4),
-               "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
-               "valence": None if va is None else round(va[0], 4),
-               "arousal": None if va is None else round(va[1], 4),
-               "duration": round(self.duration, 3), "modality": self.modality}
+    def _head(self, modality: str) -> dict[str, Any]:
+        fields = _emotion_fields(self.probabilities)
+        out = {"path": self.path, "status": str(self.status), "emotion": fields["emotion"],
+               "confidence": fields["confidence"], "probabilities": fields["probabilities"],
+               "valence": fields["valence"], "arousal": fields["arousal"], "duration": round(self.duration, 3),
+               "modality": modality}
         if self.message:
             out["message"] = self.message
+        return out
+
+
+@dataclasses.dataclass
+class ModalityResult(_Result):
+    """The result of one modality (``speech``, ``face`` or ``action_units``) for one input.
+
+    Face results list every face in ``faces`` (the main face, the largest or the longest tracked, gives
+    ``probabilities`` and ``box``) and, for videos, the per-frame results in ``frames``.
+    """
+
+    modality: Modality = Modality.SPEECH
+    faces: list[FaceResult] = dataclasses.field(default_factory=list)
+    box: tuple[float, float, float, float] | None = None
+    frames: list[FrameResult] = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self._head(str(self.modality))
         if self.box is not None:
             out["box"] = [round(float(v), 1) for v in self.box]
-        if self.faces or self.modality == "face":
+        if self.faces or self.modality == Modality.FACE:
             out["faces"] = [f.to_dict() for f in self.faces]
         if self.timeline:
-            out["timeline"] = [s.to_dict() for s in self.timeline]
+            out["timeline"] = self.timeline.to_list()
         if self.frames:
             out["frames"] = [f.to_dict() for f in self.frames]
-        if self.modalities:
-            out["modalities"] = {k: {kk: vv for kk, vv in v.to_dict().items() if kk != "path"}
-                                 for k, v in self.modalities.items()}
-        if self.fusion:
-            out["fusion"] = self.fusion
         return out
+
+
+@dataclasses.dataclass(frozen=True)
+class FusionInfo(Mapping):
+    """How a fused result was made; also readable as a mapping (``fusion["used"]``), as it is printed.
+
+    ``details`` holds what a particular fusion adds (e.g. the model name, how the action units were read).
+    """
+
+    method: str
+    label_set: str
+    weights: dict[str, float]
+    temperatures: dict[str, float]
+    used: list[str]
+    note: str = ""
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"method": self.method, "label_set": self.label_set, "weights": dict(self.weights),
+                               "temperatures": dict(self.temperatures), "used": list(self.used), **self.details}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+
+@dataclasses.dataclass
+class FusedResult(_Result):
+    """The fused result of several modalities of one input; ``modalities`` keeps each one's own result (a
+    modality that failed is there with its status and message), ``fusion`` says how they were combined. For a
+    video the main face's ``faces`` and ``box`` are repeated here."""
+
+    modalities: dict[str, ModalityResult] = dataclasses.field(default_factory=dict)
+    fusion: FusionInfo | None = None
+    faces: list[FaceResult] = dataclasses.field(default_factory=list)
+    box: tuple[float, float, float, float] | None = None
+
+    modality = Modality.AUDIO_VISUAL
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self._head(str(self.modality))
+        if self.box is not None:
+            out["box"] = [round(float(v), 1) for v in self.box]
+        if self.faces:
+            out["faces"] = [f.to_dict() for f in self.faces]
+        if self.timeline:
+            out["timeline"] = self.timeline.to_list()
+        if self.modalities:
+            out["modalities"] = {name: {k: v for k, v in result.to_dict().items() if k != "path"}
+                                 for name, result in self.modalities.items()}
+        if self.fusion is not None:
+            out["fusion"] = self.fusion.to_dict()
+        return out
+
+
+#: What a prediction returns: one modality's result, or the fused result of several.
+PredictionResult = ModalityResult | FusedResult

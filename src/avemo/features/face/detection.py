@@ -14,7 +14,6 @@ and upscaled before detection, because MediaPipe's detector misses faces that fi
 from __future__ import annotations
 
 import atexit
-import contextlib
 import inspect
 import logging
 import math
@@ -166,7 +165,16 @@ class _Detector:
             raise ParameterError(f"running_mode must be 'image' or 'video', got {running_mode!r}")
         self.running_mode = running_mode
         self._last_ms: int | None = None
+        self._offset_ms = 0
         self._lock = threading.Lock()
+
+    def new_stream(self) -> None:
+        """Start a new video or stream in video mode: its frame times may start again from 0 (the detector's
+        own clock continues past the previous stream, as MediaPipe requires)."""
+        with self._lock:
+            if self._last_ms is not None:
+                self._offset_ms = self._last_ms + 1000
+                self._last_ms = None
 
     def process_image(self, image: np.ndarray) -> FaceAnalysis:
         """Find the faces in one image (``running_mode="image"``).
@@ -182,7 +190,7 @@ class _Detector:
                                  "process_frame(image, time_s) or create it with running_mode='image'")
         rgb = validate_image(image, min_side=MIN_IMAGE_SIDE)
         with self._lock:
-            return self._analyse(rgb, None)
+            return self._analyse(rgb, None, None)
 
     def process_frame(self, image: np.ndarray, time_s: float) -> FaceAnalysis:
         """Find the faces in one video frame (``running_mode="video"``); faces are followed between frames.
@@ -199,17 +207,19 @@ class _Detector:
                                  "process_image(image) or create it with running_mode='video'")
         if not isinstance(time_s, numbers.Real) or isinstance(time_s, bool) or not math.isfinite(time_s):
             raise ParameterError(f"time_s must be a finite number of seconds, got {time_s!r}")
-        ms = int(round(float(time_s) * 1000))
         rgb = validate_image(image, min_side=MIN_IMAGE_SIDE)
         with self._lock:
+            ms = int(round(float(time_s) * 1000)) + self._offset_ms
             if self._last_ms is not None and ms <= self._last_ms:
                 raise ParameterError(f"frame time {time_s:.3f} s is not after the previous frame's "
-                                     f"{self._last_ms / 1000:.3f} s; times must increase by at least 1 ms "
-                                     "(use a new detector for a new video)")
+                                     f"{(self._last_ms - self._offset_ms) / 1000:.3f} s; times must increase by at "
+                                     "least 1 ms (call new_stream() before the frames of a new video)")
             self._last_ms = ms
-            return self._analyse(rgb, float(time_s))
+            return self._analyse(rgb, float(time_s), ms)
 
-    def _analyse(self, rgb: np.ndarray, time_s: float | None) -> FaceAnalysis:
+    def _analyse(self, rgb: np.ndarray, time_s: float | None, clock_ms: int | None) -> FaceAnalysis:
+        """The faces of ``rgb``; ``time_s`` is the frame's time (video mode) and ``clock_ms`` the detector's own
+        monotonic clock in milliseconds for it."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -332,14 +342,13 @@ class FaceLandmarkerDetector(_Detector):
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True)
         try:
-            with _quiet_native_stderr():
-                self._landmarker = vision.FaceLandmarker.create_from_options(options)
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
         except (RuntimeError, ValueError, OSError) as exc:
             raise AssetNotFoundError(f"{self.model_path}: MediaPipe could not load the face landmarker "
                                      f"({str(exc)[:160]}); the file is corrupt or not a face_landmarker.task") from None
         _LIVE.add(self)
 
-    def _analyse(self, rgb: np.ndarray, time_s: float | None) -> FaceAnalysis:
+    def _analyse(self, rgb: np.ndarray, time_s: float | None, clock_ms: int | None) -> FaceAnalysis:
         if self._landmarker is None:
             raise ParameterError("this FaceLandmarkerDetector was closed; create a new one")
         h, w = rgb.shape[:2]
@@ -348,7 +357,7 @@ class FaceLandmarkerDetector(_Detector):
         if time_s is None:
             result = self._landmarker.detect(image)
         else:
-            result = self._landmarker.detect_for_video(image, int(round(time_s * 1000)))
+            result = self._landmarker.detect_for_video(image, clock_ms)
         padded_w, padded_h = w + 2 * pad, h + 2 * pad
         faces = []
         for i, points in enumerate(result.face_landmarks):
@@ -428,28 +437,3 @@ def _import_mediapipe():
         raise AssetNotFoundError(f"mediapipe could not be imported ({str(exc)[:120]}); install it with "
                                  "`pip install 'mediapipe>=1.2,<2'` or use detector='opencv-haar'") from None
     return mp, vision, BaseOptions
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr():
-    """Silence native (C++) writes to stderr while MediaPipe builds its graph.
-
-    MediaPipe 1.2 logs through absl, which ignores ``GLOG_minloglevel``, so its start-up warnings ("Logging
-    before InitGoogle", "Feedback manager requires ...") are dropped by pointing file descriptor 2 at
-    ``/dev/null`` for the duration. Set ``AVEMO_MEDIAPIPE_LOGS=1`` to see them.
-    """
-    if os.environ.get("AVEMO_MEDIAPIPE_LOGS"):
-        yield
-        return
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)

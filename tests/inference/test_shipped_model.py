@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +12,6 @@ from avemo.demo.clip import synth_voice
 from avemo.inference import EmotionRecognizer
 from avemo.systems.base import resolve_system_dir
 from avemo.labels import label_set
-
-DATA = Path(os.environ.get("AVEMO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +42,10 @@ def test_long_input_gets_a_timeline(recognizer):
 
 
 @pytest.mark.corpus
-def test_real_files(recognizer, capsys):
-    angry = DATA / "ravdess" / "speech16k" / "Actor_01" / "03-01-05-02-01-01-01.flac"
-    clips = sorted((DATA / "cremad_sample").glob("*.mp4"))
-    if not angry.is_file() or not clips:
-        pytest.skip(f"real corpus data not found at {DATA}; set AVEMO_DATA or place it in ../shared/data")
+def test_real_files(recognizer, capsys, require_data):
+    angry = require_data("ravdess/speech16k/Actor_01/03-01-05-02-01-01-01.flac", "RAVDESS speech")
+    clips = sorted(require_data("cremad_sample", "CREMA-D sample clips").glob("*.mp4"))
+    assert clips, "cremad_sample holds no mp4"
     # Actor 01 is in the shipped model's training data: this checks the pipeline end to end, not accuracy.
     assert recognizer.predict_file(angry).emotion == "angry"
     assert main(["predict", "--format", "json", str(angry), str(clips[0])]) == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -14,8 +13,6 @@ from PIL import Image
 from avemo.errors import MediaDecodeError, ParameterError
 from avemo.io.image import MIN_IMAGE_SIDE, load_image, validate_image
 
-DATA = Path(os.environ.get("AVEMO_SHARED_DATA") or os.environ.get("AVEMO_DATA")
-            or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 
 
 def noise(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray:
@@ -215,12 +212,16 @@ def test_validate_min_side():
         validate_image(np.zeros((10, 40), np.uint8), min_side=16)
 
 
+def test_committed_face_frame(face_frame):
+    image = load_image(face_frame)
+    assert image.shape == (180, 240, 3) and image.dtype == np.uint8 and image.std() > 20
+
+
 @pytest.mark.corpus
-def test_real_images():
-    still = DATA / "ravdess" / "stills" / "Actor_01.png"
-    fer = sorted((DATA / "fer2013" / "test" / "happy").glob("*.jpg"))
-    if not still.is_file() or not fer:
-        pytest.skip(f"shared data not found under {DATA}; set AVEMO_SHARED_DATA to the shared data folder")
+def test_real_images(require_data):
+    still = require_data("ravdess/stills/Actor_01.png", "RAVDESS stills")
+    fer = sorted(require_data("fer2013/test/happy", "FER2013").glob("*.jpg"))
+    assert fer, "fer2013/test/happy holds no jpg"
     assert load_image(still).shape == (224, 398, 3)
     face = load_image(fer[0])
     assert face.shape == (48, 48, 3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,6 @@ from avemo.errors import MediaDecodeError, ParameterError
 from avemo.io.video import VideoFrame, is_video_file, iter_video_frames, probe_video
 
 FPS, N_FRAMES, W, H = 16, 32, 64, 48
-DATA = Path(os.environ.get("AVEMO_SHARED_DATA") or os.environ.get("AVEMO_DATA")
-            or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 
 
 def write_video(path: Path, n: int = N_FRAMES, fps: int = FPS, width: int = W, height: int = H,
@@ -180,11 +177,24 @@ def test_is_video_file(tmp_path, video):
     assert not is_video_file(tmp_path / "missing.mp4")
 
 
+def test_committed_talking_face_clip(talking_face):
+    """The committed CREMA-D fixture (160x120 H.264 + AAC): probed, decoded at 5 fps, its audio track read."""
+    from avemo.io.audio import load_audio
+
+    info = probe_video(talking_face)
+    assert (info.width, info.height) == (160, 120) and info.has_audio and info.n_frames == 57
+    assert info.fps == pytest.approx(29.97, abs=0.01) and 1.8 < info.duration < 2.1
+    frames = list(iter_video_frames(talking_face, fps=5))
+    assert abs(len(frames) - 1.9 * 5) <= 2 and frames[0].image.shape == (120, 160, 3)
+    assert all(b.time - a.time == pytest.approx(0.2, abs=1 / 29.97 + 1e-6) for a, b in zip(frames, frames[1:]))
+    x = load_audio(talking_face)
+    assert 1.8 < len(x) / 16000 < 2.1 and x.dtype.name == "float32" and 0.01 < abs(x).max() <= 1.0
+
+
 @pytest.mark.corpus
-def test_real_cremad_clip():
-    clips = sorted((DATA / "cremad_sample").glob("*.mp4"))
-    if not clips:
-        pytest.skip(f"CREMA-D sample clips not found under {DATA}; set AVEMO_SHARED_DATA to the shared data folder")
+def test_real_cremad_clip(require_data):
+    clips = sorted(require_data("cremad_sample", "CREMA-D sample clips").glob("*.mp4"))
+    assert clips, "cremad_sample holds no mp4"
     info = probe_video(clips[0])
     assert (info.width, info.height) == (320, 240) and info.has_audio
     assert info.fps == pytest.approx(29.97, abs=0.01)

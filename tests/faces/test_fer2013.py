@@ -122,7 +122,7 @@ def test_face_system_fit_save_load(tmp_path):
                           augment={"crop": 44, "rotation": 0, "scale": 0.05, "erase": 0, "brightness": 0,
                                    "contrast": 0, "tta": "flip"},
                           train={"epochs": 30, "batch_size": 16, "lr": 0.01, "patience": 30})
-    system = FaceSystem(spec).fit(x, y, x, y)
+    system = FaceSystem(spec).fit(x, y, (np.arange(len(y)), np.arange(len(y))))
     p = system.predict_proba(x)
     assert p.shape == (56, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
     assert (p.argmax(1) == y).mean() > 0.6
@@ -148,9 +148,10 @@ def test_face_system_init_from_starts_at_the_given_weights():
     net = {"channels": [8, 16], "convs_per_block": 1}
     # lr so small that one epoch barely moves the weights: the continued model must sit next to its parent
     base = dict(model="face_cnn", augment={"tta": "none"}, train={"epochs": 1, "batch_size": 8, "lr": 1e-7})
-    parent = FaceSystem(FaceSystemSpec(name="parent", model_config=net, **base)).fit(x, y, x, y)
+    every = (np.arange(len(y)), np.arange(len(y)))  # train and select on the same images
+    parent = FaceSystem(FaceSystemSpec(name="parent", model_config=net, **base)).fit(x, y, every)
     child_spec = FaceSystemSpec(name="child", init_from="parent", model_config=net, **base)
-    child = FaceSystem(child_spec).fit(x, y, x, y, init_state=parent.model_.state_dict())
+    child = FaceSystem(child_spec).fit(x, y, every, init_state=parent.model_.state_dict())
     fresh = FaceSystem(FaceSystemSpec(name="fresh", model_config=net, **{**base, "train": {**base["train"],
                                                                                          "seed": 5}})).fit(x, y)
     weights = [n for n, _ in parent.model_.named_parameters()]  # not the batch-norm statistics: they move anyway

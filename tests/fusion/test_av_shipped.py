@@ -20,6 +20,7 @@ from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
 from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
 from avemo.systems.base import resolve_system_dir
+from avemo.systems.inputs import AVInputs
 
 DATA = Path(os.environ.get("AVEMO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 REPORT = Path(__file__).resolve().parents[2] / "reports" / "ravdess-av" / "summary.json"
@@ -59,7 +60,8 @@ def _synthetic(n_speakers=8, per_class=3, dim=12, seed=0):
 @pytest.fixture(scope="module")
 def fitted():
     xs, xa, y, recs = _synthetic()
-    system = AVLateFusionSystem(speech_vectors=["egemaps"]).fit(xs, xa, y, recs)
+    system = AVLateFusionSystem(speech_vectors=["egemaps"])
+    system.fit(system.inputs(xs, xa), y, recordings=recs)
     return system, xs, xa, y
 
 
@@ -122,9 +124,9 @@ def test_calibration_sanity(fitted):
 def test_bad_fit_inputs_and_folders(fitted, tmp_path):
     xs, xa, y, recs = _synthetic(n_speakers=4, per_class=1)
     with pytest.raises(ParameterError, match="speakers"):
-        AVLateFusionSystem().fit(xs, xa, y, recs)
+        AVLateFusionSystem().fit(AVLateFusionSystem().inputs(xs, xa), y, recordings=recs)
     with pytest.raises(ParameterError, match="au_matrix"):
-        AVLateFusionSystem().fit(xs, xa[:, :10], y, recs)
+        AVLateFusionSystem().fit(AVInputs.create(xs, xa[:, :10]), y, recordings=recs)
     with pytest.raises(CheckpointError, match="av_system.json"):
         AVLateFusionSystem.load(tmp_path)
     folder = fitted[0].save(tmp_path / "broken")
@@ -192,7 +194,8 @@ def tiny_av_dir(tmp_path_factory):
     signals = [synth_voice(1.0, PITCHES[k] * (1 + 0.02 * rng.normal()), SR, seed=i) for i, k in enumerate(y)]
     features = {"logmel": [extractor.process_signal(s, SR) for s in signals]}
     xa = np.clip(np.stack([_au_pattern(k) for k in y]) + rng.normal(scale=0.2, size=(len(y), 35)), 0, None)
-    system = AVLateFusionSystem(speech_vectors=["logmel:meanstd"], n_val_speakers=2).fit(features, xa, y, recs)
+    system = AVLateFusionSystem(speech_vectors=["logmel:meanstd"], n_val_speakers=2)
+    system.fit(system.inputs(features, xa), y, recordings=recs)
     return system.save(tmp_path_factory.mktemp("av") / "tiny-av")
 
 

@@ -88,7 +88,8 @@ def test_crop_larger_than_image():
 def test_trainer_learns_images_with_augmentation():
     """One tiny image model learns bright-vs-dark blobs through the Trainer with augmentation and TTA."""
     from avemo.models import create_model
-    from avemo.train.trainer import TrainConfig, Trainer, predict_proba
+    from avemo.train.predict import predict_proba
+    from avemo.train.trainer import TrainConfig, Trainer
 
     rng = np.random.default_rng(0)
     xs, ys = [], []

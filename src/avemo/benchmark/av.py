@@ -21,7 +21,6 @@ expected calibration errors of its raw and temperature-scaled probabilities. Wri
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import time
@@ -32,14 +31,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-from avemo.benchmark.speech import load_suite, write_summary
-from avemo.data.manifest import Recording
+from avemo.benchmark.speech import write_summary
 from avemo.data.recipes import prepare
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
-from avemo.features.openface import AU_COLUMNS, read_au_clip_table
 from avemo.features.store import FeatureStore, extract_all
 from avemo.labels import label_set
+from avemo.systems.av_corpus import DEFAULTS, av_clip_name, face_matrix, resolve_inputs, suite_config  # noqa: F401
 from avemo.systems.inputs import Standardizer, vector_matrix
 from avemo.train import plots
 from avemo.train.calibration import TemperatureScaler, expected_calibration_error, reliability_diagram
@@ -47,100 +45,12 @@ from avemo.train.metrics import classification_metrics, mean_std
 
 SPEECH, FACE = "speech", "face"
 
-#: Settings used when ``configs/benchmarks/ravdess-av.yaml`` is absent; the file (then ``options``) override them.
-DEFAULTS: dict[str, Any] = {
-    "name": "ravdess-av",
-    "corpus": "ravdess",
-    "protocol": "ravdess-6fold",
-    "label_set": "ravdess8",
-    "speech_dir": "speech16k",
-    "au_table": "openface_au_mean.csv",
-    "speech_vectors": ["whisper_layers:meanstd", "egemaps"],
-    "speech_logreg": {"C": 0.05, "max_iter": 300, "tol": 1e-3},
-    "au_logreg": {"C_grid": [0.01, 0.1, 1.0], "max_iter": 1000},
-    "late_fusion": {"method": "log", "step": 0.05},
-    "refit_train_val": True,
-    "fusion": {
-        "models": ["fusion_concat", "fusion_decision", "fusion_attention", "fusion_transformer"],
-        "seeds": [0, 1, 2],
-        "train": {"modality_dropout": 0.3, "epochs": 100, "patience": 15},
-        "model_configs": {},
-        "drop_tests": True,
-    },
-    "ece_bins": 15,
-    "threads": 1,
-}
-
 DESCRIPTIONS = {
     "speech-logreg": "logistic regression on speech ({vectors}), standardised on training speakers",
     "au-logreg": "logistic regression on the 35 OpenFace AU clip means (C from {grid} on validation UA)",
     "late-fusion-logreg": "speech-logreg + au-logreg, per-modality temperature, weighted mean of log-probs "
                           "(weight on validation)",
 }
-
-
-def _merge(base: dict, extra: Mapping | None) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in (extra or {}).items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
-
-
-def suite_config(options: Mapping | None = None) -> dict[str, Any]:
-    """:data:`DEFAULTS`, overridden by ``configs/benchmarks/ravdess-av.yaml`` (when present), then ``options``."""
-    try:
-        cfg = _merge(DEFAULTS, load_suite("ravdess-av"))
-    except ParameterError:
-        cfg = copy.deepcopy(DEFAULTS)
-    return _merge(cfg, options)
-
-
-# -- data ------------------------------------------------------------------------------------------------------
-
-
-def resolve_inputs(data_dir: str | os.PathLike, cfg: Mapping[str, Any]) -> tuple[Path, Path]:
-    """The speech folder and the AU table inside ``data_dir``.
-
-    Raises:
-        ParameterError: (one line) if the folder, its speech folder or its AU table is missing.
-    """
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise ParameterError(f"--data {str(root)!r} is not a folder; give the folder holding "
-                             f"{cfg['speech_dir']}/ and {cfg['au_table']}")
-    speech = root / cfg["speech_dir"]
-    if not speech.is_dir():
-        if any(root.glob("Actor_*")):  # the original RAVDESS layout, with the AU table beside the actors
-            speech = root
-        else:
-            raise ParameterError(f"{str(root)!r} has no {cfg['speech_dir']}/ folder (RAVDESS speech, "
-                                 f"Actor_XX/03-01-*.wav or .flac) needed by the audio-visual benchmark")
-    table = root / cfg["au_table"]
-    if not table.is_file():
-        raise ParameterError(f"{str(root)!r} has no {cfg['au_table']} (OpenFace clip-mean AUs, one row per "
-                             f"01-01-EE-II-SS-RR-AA clip) needed by the audio-visual benchmark")
-    return speech, table
-
-
-def av_clip_name(recording_id: str) -> str:
-    """The audio-visual clip name (``01-…``) of a RAVDESS audio-only recording id (``03-…``)."""
-    return "01" + recording_id[2:] if recording_id[:2] in ("01", "02", "03") else recording_id
-
-
-def face_matrix(recordings: Sequence[Recording], table: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """``(n, 35)`` AU means paired with each recording (zeros where the table has no row) and the present mask."""
-    au = read_au_clip_table(table)
-    names = [str(n).strip() for n in au.index]
-    names = [n[:-4] if n.lower().endswith(".mp4") else n for n in names]
-    row = {n: i for i, n in enumerate(names)}
-    values = au[list(AU_COLUMNS)].to_numpy(np.float32)
-    x = np.zeros((len(recordings), len(AU_COLUMNS)), np.float32)
-    present = np.zeros(len(recordings), bool)
-    for i, r in enumerate(recordings):
-        k = row.get(av_clip_name(r.id))
-        if k is not None:
-            x[i], present[i] = values[k], True
-    return x, present
 
 
 # -- per-fold systems ------------------------------------------------------------------------------------------

@@ -22,12 +22,15 @@ import numpy as np
 import torch
 
 from avemo.benchmark.fer_peer import NAME as PEER_NAME, FerMiniXception
-from avemo.benchmark.speech import load_suite, write_summary
+from avemo.benchmark.speech import write_summary
+from avemo.systems.spec import load_suite
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
-from avemo.systems.face import FaceSystem, is_face_system, load_face_spec
+from avemo.data.splits import Fold
+from avemo.systems.cross_validation import cross_validate
+from avemo.systems.face import FaceSystem, init_from_state, is_face_system, load_face_spec
 from avemo.train import plots
 from avemo.train.metrics import classification_metrics
 
@@ -66,11 +69,15 @@ def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
             log.info("%s: the spec changed since %s was trained; training again", name, folder)
         except CheckpointError as exc:
             log.warning("%s: %s; training again", name, exc)
-    system = FaceSystem(spec)
-    init = train_or_load(spec.init_from, data, runs_dir).model_.state_dict() if spec.init_from else None
+    init = init_from_state(spec, folder, lambda parent, where: train_or_load(parent, data, where.parent))
     (x_tr, y_tr), (x_va, y_va) = data["Training"], data["PublicTest"]
+    images, labels = np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va])
+    fold = Fold("fer2013", tuple(range(len(y_tr))), tuple(range(len(y_tr), len(labels))), (), (), ())
     start = time.perf_counter()
-    system.fit(x_tr, y_tr, x_va, y_va, checkpoint_dir=folder / "_train_state", init_state=init)
+    outcome, = cross_validate(lambda _: FaceSystem(spec), images, labels, [fold], predict=lambda *_: None,
+                              checkpoint_dir=lambda *_: folder / "_train_state", fit_options={"init_state": init},
+                              keep_systems=True)
+    system = outcome.fitted
     system.info = {"corpus": "fer2013", "n_train": int(len(y_tr)), "n_val": int(len(y_va)),
                    "train_seconds": round(time.perf_counter() - start, 1),
                    "command": f"avemo benchmark fer2013 --data DIR   # trains {folder}"}

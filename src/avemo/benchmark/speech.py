@@ -3,6 +3,7 @@ a random (speaker-leaking) split to show the leakage gap. Writes ``summary.json`
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -10,41 +11,22 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import yaml
 from tqdm.auto import tqdm
 
-from avemo.benchmark.folds import FoldOutcome, run_jobs, shared
 from avemo.data.recipes import prepare
-from avemo.data.splits import Fold, make_folds
+from avemo.data.splits import make_folds
 from avemo.errors import ParameterError
 from avemo.features.store import FeatureStore, extract_all
 from avemo.labels import label_set
-from avemo.systems.inputs import take
-from avemo.systems.spec import SystemSpec, configs_dir, load_spec
+from avemo.systems.cross_validation import FoldOutcome, cross_validate
+from avemo.systems.spec import load_spec, load_suite
 from avemo.systems.speech import SpeechSystem
 from avemo.train import plots
 from avemo.train.metrics import classification_metrics, mean_std
 
 
-def load_suite(name: str) -> dict[str, Any]:
-    """Read ``configs/benchmarks/<name>.yaml``.
-
-    Raises:
-        ParameterError: for an unknown suite.
-    """
-    path = configs_dir() / "benchmarks" / f"{name}.yaml"
-    if not path.is_file():
-        available = sorted(p.stem for p in (configs_dir() / "benchmarks").glob("*.yaml"))
-        raise ParameterError(f"unknown benchmark {name!r}; choose one of {available}")
-    return yaml.safe_load(path.read_text())
-
-
-def _fit_predict(system_name: str, fold: Fold) -> tuple[np.ndarray, list]:
-    data = shared()
-    spec: SystemSpec = data["specs"][system_name]
-    system = SpeechSystem(spec).fit(data["features"], data["y"], [(fold.train, fold.val)])
-    probs = system.predict_proba(take(data["features"], fold.test))
-    return probs, [h.to_dict() for h in system.histories_]
+def _unfitted(spec, fold) -> SpeechSystem:
+    return SpeechSystem(spec)
 
 
 def run_speech_benchmark(data_dir: str | os.PathLike, suite: str = "ravdess-speech",
@@ -92,15 +74,16 @@ def run_speech_benchmark(data_dir: str | os.PathLike, suite: str = "ravdess-spee
         specs[f"{leak['system']}@{leak['protocol']}"] = specs[leak["system"]]
     bar = tqdm(total=len(job_list), desc="train+test", unit="fold")
     t1 = time.perf_counter()
-    outcomes = run_jobs(job_list, _fit_predict, {"specs": specs, "features": features, "y": y},
-                        workers=jobs, on_done=lambda o: bar.update())
+    factories = {name: functools.partial(_unfitted, spec) for name, spec in specs.items()}
+    outcomes = cross_validate(factories, features, y, chosen, workers=jobs, jobs=job_list,
+                              on_done=lambda o: bar.update())
     bar.close()
     by_job = {(o.system, o.fold.name): o for o in outcomes}
     for name in reused:
         parts = [p.name for p in specs[name].part_specs()]
         for f in chosen:
             probs = np.mean([by_job[(p, f.name)].test_probs for p in parts], axis=0)
-            outcomes.append(FoldOutcome(name, f, probs, [], sum(by_job[(p, f.name)].seconds for p in parts)))
+            outcomes.append(FoldOutcome(name, f, probs, {}, sum(by_job[(p, f.name)].seconds for p in parts)))
     train_seconds = time.perf_counter() - t1
     summary = _summarise(cfg, classes, recordings, y, outcomes, specs, leak)
     summary["timing"] = {"extract_seconds": extract_seconds, "train_test_seconds": round(train_seconds, 1),
@@ -119,7 +102,8 @@ def _summarise(cfg, classes, recordings, y, outcomes: list[FoldOutcome], specs, 
                                               "spec": specs[o.system].to_dict(), "folds": []})
         entry["folds"].append({"fold": o.fold.name, "test_speakers": list(o.fold.test_speakers),
                                "val_speakers": list(o.fold.val_speakers), "seconds": round(o.seconds, 1),
-                               "best_epochs": [int(np.argmax(h["val_ua"])) + 1 for h in o.history if h.get("val_ua")],
+                               "best_epochs": [int(np.argmax(h["val_ua"])) + 1 for h in o.report.get("histories", [])
+                                              if h.get("val_ua")],
                                **m})
     for name, entry in systems.items():
         for key in ("ua", "wa", "macro_f1", "roc_auc_ovr"):
@@ -179,7 +163,8 @@ def write_report(summary: dict[str, Any], outcomes: list[FoldOutcome], y: np.nda
         probs = np.concatenate([o.test_probs for o in mine])
         plots.plot_roc_ovr(y_true, probs, classes, out / "roc_best.png", f"{best}: one-vs-rest ROC")
     for name in systems:
-        hist = {f"{o.fold.name}/m{k}": h for o in outcomes if o.system == name for k, h in enumerate(o.history)}
+        hist = {f"{o.fold.name}/m{k}": h for o in outcomes if o.system == name
+                for k, h in enumerate(o.report.get("histories", []))}
         if hist:
             plots.plot_training_curves(hist, out / f"curves_{name.replace('@', '_at_')}.png", name)
 

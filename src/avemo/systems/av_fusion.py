@@ -30,13 +30,14 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from scipy.special import log_softmax, softmax
 
-from avemo.errors import AssetNotFoundError, CheckpointError, ParameterError
+from avemo.errors import CheckpointError, ParameterError
 from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
-from avemo.systems.inputs import Features, Standardizer, vector_matrix
+from avemo.systems.inputs import AVInputs, Features, Standardizer, vector_matrix
 from avemo.train.metrics import unweighted_accuracy
 
 SPEECH, AU = "speech", "action_units"
+Split = tuple[Sequence[int], Sequence[int]]
 MODALITIES = (SPEECH, AU)
 #: Name of the description file; a folder holding it is a saved :class:`AVLateFusionSystem`.
 AV_SYSTEM_FILE = "av_system.json"
@@ -129,43 +130,63 @@ class AVLateFusionSystem:
 
     # ---- fitting -----------------------------------------------------------------------------------------
 
-    def fit(self, speech_features: Features | np.ndarray, au_matrix: np.ndarray, y: Sequence[int],
-            recordings: Sequence[Any], au_present: np.ndarray | None = None) -> "AVLateFusionSystem":
-        """Fit on every recording (see the class docstring for the recipe).
+    def inputs(self, speech_features: Features | np.ndarray, au: Any,
+               au_present: np.ndarray | None = None) -> AVInputs:
+        """The :class:`AVInputs` of this system from a speech features dict (or ``(n, D)`` vector matrix) and the
+        ``(n, 35)`` clip-mean AUs (``au_present=None``: rows without NaN).
+
+        Raises:
+            ParameterError: for inconsistent shapes.
+        """
+        return AVInputs.create(self._speech_matrix(speech_features), self._au_matrix(au), au_present)
+
+    def fit(self, inputs: AVInputs, y: Sequence[int], split: Split | None = None,
+            checkpoint_dir: str | os.PathLike | None = None, *,
+            recordings: Sequence[Any] | None = None) -> "AVLateFusionSystem":
+        """Fit on the rows of ``split`` (see the class docstring for the recipe).
 
         Args:
-            speech_features: ``{extractor name: one array per recording}``, or the ``(n, D)`` vector matrix.
-            au_matrix: ``(n, 35)`` clip-mean AUs in :data:`AU_COLUMNS` order.
+            inputs: speech vectors + clip-mean AUs of every recording (:meth:`inputs` builds them).
             y: class indices into :attr:`classes`.
+            split: ``(train_index, val_index)``: the regressions train on ``train_index``; ``C``, the temperatures
+                and the fusion weight are chosen on ``val_index``; with ``refit`` both regressions are then
+                refitted on both. ``None``: every recording, with :attr:`n_val_speakers` validation speakers drawn
+                from ``recordings``.
+            checkpoint_dir: unused (fitting takes seconds); accepted as every system's ``fit`` does.
             recordings: objects with ``speaker`` and ``attributes["gender"]`` (e.g. :class:`Recording`), in
-                the same order; validation speakers are drawn from them.
-            au_present: ``(n,)`` bool, False where a recording has no AUs (default: rows without NaN).
+                the order of ``inputs``; needed when ``split`` is ``None``.
 
         Raises:
             ParameterError: for inconsistent shapes or labels, too few speakers, or no AUs to learn from.
         """
-        xs = self._speech_matrix(speech_features)
-        xa = np.asarray(au_matrix, dtype=np.float32)
+        if not isinstance(inputs, AVInputs):
+            raise ParameterError("inputs must be AVInputs; build them with system.inputs(speech_features, au)")
+        xs, xa, present = inputs.speech, inputs.au, inputs.au_present
         y = np.asarray(y, dtype=np.int64)
         n, c = len(y), len(self.classes)
-        if xa.ndim != 2 or xa.shape[1] != len(AU_COLUMNS):
+        if xa.shape[1] != len(AU_COLUMNS):
             raise ParameterError(f"au_matrix must be (n, {len(AU_COLUMNS)}) clip-mean AUs, got {xa.shape}")
-        if not (len(xs) == len(xa) == n == len(recordings)):
-            raise ParameterError(f"speech features ({len(xs)}), AUs ({len(xa)}), labels ({n}) and recordings "
-                                 f"({len(recordings)}) must describe the same recordings")
+        if len(inputs) != n:
+            raise ParameterError(f"inputs ({len(inputs)}) and labels ({n}) must describe the same recordings")
         if n == 0 or y.min() < 0 or y.max() >= c:
             raise ParameterError(f"labels must be class indices in [0, {c - 1}] of {self.label_set}")
-        present = ~np.isnan(xa).any(axis=1) if au_present is None else np.asarray(au_present, bool)
-        if not present.any():
+        if split is None:
+            if recordings is None or len(recordings) != n:
+                raise ParameterError("without a split, give the recordings (one per row) to draw validation "
+                                     "speakers from")
+            val_speakers = pick_validation_speakers(recordings, self.n_val_speakers, self.seed)
+            is_val = np.array([r.speaker in val_speakers for r in recordings])
+            tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        else:
+            tr, va = (np.asarray(list(part), dtype=np.int64) for part in split)
+            val_speakers = sorted({recordings[i].speaker for i in va}) if recordings is not None else None
+        if not present[np.concatenate([tr, va])].any():
             raise ParameterError("no recording has action units to learn from")
-        val_speakers = pick_validation_speakers(recordings, self.n_val_speakers, self.seed)
-        is_val = np.array([r.speaker in val_speakers for r in recordings])
-        tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
         tr_a, va_a = tr[present[tr]], va[present[va]]
         if len(tr_a) == 0 or len(va_a) == 0:
             raise ParameterError("both training and validation speakers need recordings with action units")
 
-        # 1. train-only models, scored on validation speakers
+        # 1. train-only models, scored on the validation rows
         ss, sa = Standardizer().fit(xs[tr]), Standardizer().fit(xa[tr_a])
         xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
         speech_w = _full_weights(_logreg(xs_t[tr], y[tr], self.speech_C, **self.SPEECH_FIT), c)
@@ -179,10 +200,10 @@ class AVLateFusionSystem:
         au_score, self.au_C_, au_w = best
         val_logits = {SPEECH: _log_probs(xs_t[va], *speech_w), AU: _log_probs(xa_t[va], *au_w)}
 
-        # 2. temperatures and the fusion weight on validation speakers
+        # 2. temperatures and the fusion weight on the validation rows
         from avemo.models.fusion import weighted_late_fusion
-        from avemo.train.late_fusion import fit_late_fusion_weights
         from avemo.train.calibration import TemperatureScaler
+        from avemo.train.late_fusion import fit_late_fusion_weights
 
         yv = y[va]
         pres_v = {SPEECH: np.ones(len(va), bool), AU: present[va]}
@@ -195,8 +216,11 @@ class AVLateFusionSystem:
         self.weights_ = fit_late_fusion_weights(probs_v, yv, present=pres_v, step=self.weight_step, method="log")
         fused_v = weighted_late_fusion(probs_v, self.weights_, pres_v, method="log")
         both = pres_v[AU]
-        fused_logits = np.log(fused_v[both] + 1e-12)
-        self.fused_temperature_ = TemperatureScaler().fit(fused_logits, yv[both]).temperature_
+        self.fused_temperature_ = TemperatureScaler().fit(np.log(fused_v[both] + 1e-12), yv[both]).temperature_
+        fused_v[both] = softmax(np.log(fused_v[both] + 1e-12) / self.fused_temperature_, axis=1)
+        au_v = probs_v[AU].copy()
+        au_v[~pres_v[AU]] = np.nan
+        self.validation_ = {"index": va, SPEECH: probs_v[SPEECH], AU: au_v, "fused": fused_v}
         self.info["validation"] = {
             "speakers": val_speakers, "n_recordings": int(len(va)),
             "ua": {SPEECH: unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)), AU: float(au_score),
@@ -204,20 +228,46 @@ class AVLateFusionSystem:
             "au_C_ua": au_scores,
             "note": "measured on the speakers that chose C, temperatures and weight: optimistic"}
 
-        # 3. refit on every speaker (keeping C, temperatures and weight)
+        # 3. refit on the training and validation rows (keeping C, temperatures and weight)
         if self.refit:
-            all_a = np.flatnonzero(present)
-            ss, sa = Standardizer().fit(xs), Standardizer().fit(xa[all_a])
+            rows = np.union1d(tr, va)
+            rows_a = rows[present[rows]]
+            ss, sa = Standardizer().fit(xs[rows]), Standardizer().fit(xa[rows_a])
             xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
-            speech_w = _full_weights(_logreg(xs_t, y, self.speech_C, **self.SPEECH_FIT), c)
-            au_w = _full_weights(_logreg(xa_t[all_a], y[all_a], self.au_C_, **self.AU_FIT), c)
+            speech_w = _full_weights(_logreg(xs_t[rows], y[rows], self.speech_C, **self.SPEECH_FIT), c)
+            au_w = _full_weights(_logreg(xa_t[rows_a], y[rows_a], self.au_C_, **self.AU_FIT), c)
         self.speech_scaler_, self.au_scaler_ = ss, sa
         self.speech_coef_, self.speech_intercept_ = speech_w
         self.au_coef_, self.au_intercept_ = au_w
-        self.info["n_recordings"] = int(n)
-        self.info["n_with_action_units"] = int(present.sum())
-        self.info["speakers"] = sorted({r.speaker for r in recordings})
+        fitted_rows = np.union1d(tr, va)
+        self.info["n_recordings"] = int(len(fitted_rows))
+        self.info["n_with_action_units"] = int(present[fitted_rows].sum())
+        if recordings is not None:
+            self.info["speakers"] = sorted({recordings[i].speaker for i in fitted_rows})
         return self
+
+    def fit_report(self) -> dict[str, Any]:
+        """What the last :meth:`fit` chose, and its validation rows' calibrated probabilities (``validation``:
+        ``index`` plus one ``(n_val, classes)`` array per modality and ``fused``; NaN rows: no AUs) from the
+        models trained before the refit."""
+        return {"au_C": self.au_C_, "weights": dict(self.weights_), "modality_temperatures": dict(self.temperatures_),
+                "fused_temperature": self.fused_temperature_, "validation": getattr(self, "validation_", None)}
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description: name, kind, classes, settings, what fitting chose, training and
+        cross-validated figures (``info``), library versions."""
+        from avemo.train.checkpoint import library_versions, to_jsonable
+
+        doc = {"name": self.info.get("name", DEFAULT_AV_MODEL), "kind": "av-late-fusion", "classes": list(self.classes),
+               "description": "speech + OpenFace action units: one logistic regression per modality, "
+                              "temperature-scaled, fused by a weighted mean of log-probabilities",
+               "speech_vectors": self.speech_vectors, "speech_C": self.speech_C, "au_C_grid": self.au_C_grid}
+        if hasattr(self, "weights_"):
+            doc.update(au_C=self.au_C_, weights=self.weights_,
+                       temperatures={**self.temperatures_, "fused": self.fused_temperature_})
+        doc.update(training={k: v for k, v in self.info.items() if k != "cross_validation"},
+                   cross_validation=self.info.get("cross_validation"), versions=library_versions())
+        return to_jsonable(doc)
 
     # ---- prediction --------------------------------------------------------------------------------------
 
@@ -406,20 +456,14 @@ def _json_default(o: Any) -> Any:
 
 def resolve_av_model(name_or_path: str | os.PathLike | None) -> Path:
     """A shipped audio-visual model name (``av-ravdess-openface``) or a folder written by
-    ``avemo train av-late-fusion``.
+    ``avemo train av-late-fusion``; ``None`` = the shipped one.
 
     Raises:
         AssetNotFoundError: when neither exists.
     """
-    from avemo.inference.recognizer import PRETRAINED_DIR
+    from avemo.systems.base import resolve_system_dir
 
-    candidate = Path(name_or_path or DEFAULT_AV_MODEL)
-    for path in (candidate, PRETRAINED_DIR / candidate):
-        if (path / AV_SYSTEM_FILE).is_file():
-            return path
-    shipped = sorted(p.name for p in PRETRAINED_DIR.glob("*") if (p / AV_SYSTEM_FILE).is_file())
-    raise AssetNotFoundError(f"audio-visual model {str(candidate)!r} not found; give a folder written by "
-                             f"`avemo train av-late-fusion` or a shipped one: {shipped}")
+    return resolve_system_dir(name_or_path, kind="av-late-fusion")
 
 
 #: The shipped speech + action-unit model.

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from avemo.errors import ParameterError
 from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
@@ -39,11 +38,7 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     Raises:
         ParameterError: missing inputs, an AU table matching no speech file, or a report without the system.
     """
-    from avemo.benchmark.av import face_matrix, resolve_inputs, suite_config
-    from avemo.features.store import extract_all
-    from avemo.data.recipes import prepare
-    from avemo.features.store import FeatureStore
-    from avemo.systems.inputs import vector_matrix
+    from avemo.systems.av_corpus import load_av_corpus, resolve_inputs, suite_config
 
     cfg = suite_config()
     cv = None
@@ -59,20 +54,8 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     system = AVLateFusionSystem(label_set=cfg["label_set"], speech_vectors=cfg["speech_vectors"],
                                 speech_C=cfg["speech_logreg"]["C"], au_C_grid=cfg["au_logreg"]["C_grid"],
                                 weight_step=cfg["late_fusion"].get("step", 0.05))
-    recordings = prepare(cfg["corpus"], speech_dir, modalities=("audio-only",), vocal_channels=("speech",))
-    classes = system.classes
-    bad = sorted({r.emotion for r in recordings} - set(classes))
-    if bad:
-        raise ParameterError(f"corpus labels {bad} are not in the label set {cfg['label_set']}")
-    y = np.array([classes.index(r.emotion) for r in recordings])
-    au, present = face_matrix(recordings, table)
-    if not present.any():
-        raise ParameterError(f"no row of {str(table)!r} matches a speech file (AU clip names 01-01-EE-II-SS-RR-AA "
-                             f"pair with 03-01-EE-II-SS-RR-AA audio)")
-    features, _ = extract_all(recordings, system.feature_extractors(), FeatureStore(cache), jobs)
-    xs = vector_matrix(system.speech_vectors, features)
-    del features
-    system.fit(xs, au, y, recordings, au_present=present)
+    recordings, y, inputs, _ = load_av_corpus(data_dir, cfg, cache, jobs)
+    system.fit(inputs, y, recordings=recordings)
     command = ["avemo", "train", "av-late-fusion", "--data", str(data_dir), "--out", str(out_dir)]
     if cv_report:
         command += ["--cv-report", str(cv_report)]

@@ -9,6 +9,7 @@ kind                          class                                             
 ``speech``                    :class:`avemo.systems.speech.SpeechSystem`          ``system.json``
 ``face``                      :class:`avemo.systems.face.FaceSystem`              ``face_system.json``
 ``av-late-fusion``            :class:`avemo.systems.av_fusion.AVLateFusionSystem` ``av_system.json``
+``av-fusion``                 :class:`avemo.systems.av_neural.AVFusionSystem`     ``av_fusion_system.json``
 ============================  ==================================================  =====================
 
 :func:`load_system` loads any of them by folder or by shipped name (folders under ``avemo/pretrained``).
@@ -33,6 +34,7 @@ SYSTEM_KINDS: dict[str, tuple[str, str, str, str]] = {
     "speech": ("avemo.systems.speech", "SpeechSystem", "system.json", "speech-ravdess"),
     "face": ("avemo.systems.face", "FaceSystem", "face_system.json", "face-fer2013"),
     "av-late-fusion": ("avemo.systems.av_fusion", "AVLateFusionSystem", "av_system.json", "av-ravdess-openface"),
+    "av-fusion": ("avemo.systems.av_neural", "AVFusionSystem", "av_fusion_system.json", ""),
 }
 
 
@@ -43,16 +45,23 @@ class System(Protocol):
     @property
     def classes(self) -> tuple[str, ...]: ...
 
-    def fit(self, *args: Any, **kwargs: Any) -> "System": ...
+    def fit(self, inputs: Any, y: Any, split: Any, checkpoint_dir: str | os.PathLike | None = None) -> "System":
+        """Fit on the rows ``split = (train_index, val_index)`` of ``inputs`` (the system's own input container,
+        indexed by recording) with class indices ``y``; returns ``self``."""
+        ...
 
-    def predict_proba(self, *args: Any, **kwargs: Any) -> np.ndarray: ...
+    def predict_proba(self, inputs: Any) -> np.ndarray:
+        """Class probabilities ``(n, len(classes))`` of every row of ``inputs``."""
+        ...
 
     def save(self, directory: str | os.PathLike) -> Path: ...
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "System": ...
 
-    def describe(self) -> dict[str, Any]: ...
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description: name, kind, classes, description, training and evaluation figures, versions."""
+        ...
 
 
 def system_kind(directory: str | os.PathLike) -> str | None:
@@ -82,6 +91,8 @@ def resolve_system_dir(name_or_path: str | os.PathLike | None, kind: str | None 
         if kind is None:
             raise ParameterError("give a system folder or name, or a kind to load its shipped default")
         name_or_path = SYSTEM_KINDS[kind][3]
+        if not name_or_path:
+            raise AssetNotFoundError(f"no {kind} system is shipped; give a folder of a saved one")
     candidate = Path(name_or_path)
     for path in (candidate, PRETRAINED_DIR / candidate):
         found = system_kind(path)

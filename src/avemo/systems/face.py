@@ -12,18 +12,21 @@ import dataclasses
 import json
 import logging
 import os
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
+
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
 from avemo.models.registry import create_model, model_class
 from avemo.systems.spec import configs_dir, read_config
 from avemo.train.augment import ImageAugment, ImageAugmentConfig
 from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
-from avemo.train.trainer import TrainConfig, TrainHistory, Trainer, predict_proba
+from avemo.train.predict import predict_proba
+from avemo.train.trainer import TrainConfig, TrainHistory, Trainer
 
 SYSTEM_FILE = "face_system.json"
 log = logging.getLogger(__name__)
@@ -124,7 +127,8 @@ class FaceSystem:
         self.info: dict[str, Any] = {}
         self.model_: torch.nn.Module | None = None
         self.history_: TrainHistory | None = None
-        self._onnx: tuple[torch.nn.Module, Any] | None = None  # (model_, its OnnxForward), built on first use
+        self._onnx: tuple[torch.nn.Module, Any] | None = None  # (model_, its OnnxForward or None), built once
+        self._onnx_lock = threading.Lock()
 
     def _examples(self, images: np.ndarray) -> list[np.ndarray]:
         images = np.asarray(images)
@@ -133,30 +137,53 @@ class FaceSystem:
                                  f"{self.spec.side}), got shape {images.shape}")
         return list(images[:, None])
 
-    def fit(self, images: np.ndarray, labels: np.ndarray, val_images: np.ndarray | None = None,
-            val_labels: np.ndarray | None = None, checkpoint_dir: str | os.PathLike | None = None,
-            callback=None, init_state: dict[str, torch.Tensor] | None = None) -> "FaceSystem":
-        """Train the model (early stopping / selection on the validation images); returns ``self``.
+    def fit(self, images: np.ndarray, labels: np.ndarray, split: tuple[Sequence[int], Sequence[int]] | None = None,
+            checkpoint_dir: str | os.PathLike | None = None, callback=None,
+            init_state: dict[str, torch.Tensor] | None = None) -> "FaceSystem":
+        """Train the model on the rows ``split[0]`` of ``images`` / ``labels``, with early stopping (or weight
+        averaging) selected on the rows ``split[1]``; ``split=None`` trains on every row without validation.
+        Returns ``self``.
 
-        ``init_state``: weights to start from (the ``state_dict`` of a trained system with the same network).
+        ``init_state``: weights to start from (the ``state_dict`` of a trained system with the same network, see
+        :func:`init_from_state`).
 
         Raises:
             ParameterError: when ``init_state`` does not fit this system's network.
         """
+        images, labels = np.asarray(images), np.asarray(labels)
+        train, val = (np.arange(len(labels)), None) if split is None else \
+            (np.asarray(list(split[0]), np.int64), np.asarray(list(split[1]), np.int64))
         model = create_model(self.spec.model, 1, len(self.classes), config=self.spec.model_config)
         if init_state is not None:
             mismatch = _state_mismatch(model.state_dict(), init_state)
             if mismatch:
-                raise ParameterError(f"face system {self.spec.name!r}: the weights of {self.spec.init_from or 'init_state'!r} "
-                                     f"do not fit its network ({mismatch}); init_from must use the same model and "
-                                     "model_config")
+                raise ParameterError(f"face system {self.spec.name!r}: the weights of "
+                                     f"{self.spec.init_from or 'init_state'!r} do not fit its network ({mismatch}); "
+                                     "init_from must use the same model and model_config")
             model.load_state_dict(init_state)
         trainer = Trainer(TrainConfig(**self.spec.train), checkpoint_dir, callback, self.augment)
-        self.history_ = trainer.fit(model, self._examples(images), np.asarray(labels),
-                                    None if val_images is None else self._examples(val_images),
-                                    None if val_labels is None else np.asarray(val_labels))
+        has_val = val is not None and len(val) > 0
+        self.history_ = trainer.fit(model, self._examples(images[train]), labels[train],
+                                    self._examples(images[val]) if has_val else None,
+                                    labels[val] if has_val else None)
         self.model_ = model.eval()
         return self
+
+    def fit_report(self) -> dict[str, Any]:
+        """What the last :meth:`fit` recorded: its training history (``histories``, one entry)."""
+        return {"histories": [] if self.history_ is None else [self.history_.to_dict()]}
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description: name, kind, classes, description, spec, training (and test) figures
+        (``info``), the selected epoch, library versions."""
+        from avemo.train.checkpoint import to_jsonable
+
+        h = self.history_
+        return to_jsonable({"name": self.spec.name, "kind": "face", "classes": list(self.classes),
+                            "description": self.spec.description, "spec": self.spec.to_dict(),
+                            "training": {**self.info, "epochs": None if h is None else len(h.epoch),
+                                         "best_epoch": None if h is None else h.best_epoch},
+                            "test": self.info.get("test"), "versions": library_versions()})
 
     def predict_proba(self, images: np.ndarray, tta: bool | str | None = None, batch_size: int = 128) -> np.ndarray:
         """Class probabilities ``(n, len(classes))``. ``tta``: ``None`` or ``True`` = the spec's test-time
@@ -174,20 +201,28 @@ class FaceSystem:
             return predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
                                  tta=use_tta, forward=self._onnx_forward())
 
-    def _onnx_forward(self):
-        """The ONNX Runtime run of ``model_`` (exported once per model object), or ``None`` to use torch."""
-        if self.engine == "torch":
-            return None
-        if self._onnx is None or self._onnx[0] is not self.model_:
-            from avemo.models.onnx_runtime import OnnxForward
+    def prepare(self) -> "FaceSystem":
+        """Build what prediction needs now (the ONNX Runtime session of the trained network), so the first call
+        is not slow and concurrent callers never build it twice; returns ``self``."""
+        self._onnx_forward()
+        return self
 
-            try:
-                self._onnx = (self.model_, OnnxForward(self.model_, self.augment.config.crop or self.spec.side))
-            except ParameterError as exc:
-                log.warning("face system %r runs on torch: %s", self.spec.name, exc)
-                self.engine = "torch"
-                return None
-        return self._onnx[1]
+    def _onnx_forward(self):
+        """The ONNX Runtime run of ``model_`` (exported once per model object, under a lock), or ``None`` to use
+        torch: when ``engine`` is ``"torch"``, or the network could not be exported (a warning says why, once)."""
+        if self.engine == "torch" or self.model_ is None:
+            return None
+        with self._onnx_lock:
+            if self._onnx is None or self._onnx[0] is not self.model_:
+                from avemo.models.onnx_runtime import OnnxForward
+
+                try:
+                    forward = OnnxForward(self.model_, self.augment.config.crop or self.spec.side)
+                except ParameterError as exc:
+                    log.warning("face system %r runs on torch: %s", self.spec.name, exc)
+                    forward = None
+                self._onnx = (self.model_, forward)
+            return self._onnx[1]
 
     def use_tta(self, tta: str) -> None:
         """Make ``tta`` (a mode of :data:`~avemo.train.augment.TTA_MODES`) this system's test-time augmentation;
@@ -294,3 +329,32 @@ def _state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Te
         if tuple(given[key].shape) != tuple(tensor.shape):
             return f"{key!r} has shape {tuple(given[key].shape)}, the network needs {tuple(tensor.shape)}"
     return ""
+
+
+def init_from_state(spec: FaceSystemSpec, folder: str | os.PathLike,
+                    train: Callable[[str, Path], FaceSystem]) -> dict[str, torch.Tensor] | None:
+    """The weights that start the training of ``spec`` (``None`` without ``init_from``): those of the face system
+    ``spec.init_from``, which lives beside ``folder`` (in ``folder``'s parent, under its own name). A system
+    there whose training spec matches ``configs/face/<init_from>.yaml`` is used as is; otherwise
+    ``train(init_from, parent_folder)`` trains it there first and returns it.
+
+    Raises:
+        ParameterError: for an unknown ``init_from`` system.
+    """
+    if not spec.init_from:
+        return None
+    parent_spec = load_face_spec(spec.init_from)
+    parent_folder = Path(folder).parent / spec.init_from
+    parent = None
+    if is_face_system(parent_folder):
+        try:
+            parent = FaceSystem.load(parent_folder, engine="torch")
+        except CheckpointError as exc:
+            log.warning("%s: %s; training it again", parent_folder, exc)
+        if parent is not None and parent.spec.training_dict() != parent_spec.training_dict():
+            log.info("%s: the spec of %s changed since it was trained; training it again", parent_folder,
+                     spec.init_from)
+            parent = None
+    if parent is None:
+        parent = train(spec.init_from, parent_folder)
+    return parent.model_.state_dict()

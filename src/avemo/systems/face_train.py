@@ -15,7 +15,7 @@ import numpy as np
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
 from avemo.errors import CorpusError, ParameterError
-from avemo.systems.face import FaceSystem, is_face_system, load_face_spec
+from avemo.systems.face import FaceSystem, init_from_state, load_face_spec
 from avemo.train.metrics import classification_metrics
 
 
@@ -49,14 +49,11 @@ def train_face_system(system: str, data_dir: str | os.PathLike, out_dir: str | o
         va = rng.random(len(kept)) < 0.1
         tr, te = ~va, np.zeros(len(kept), bool)
     out = Path(out_dir)
-    init = None
-    if spec.init_from:  # the system it continues lives beside it; trained first when it is not there yet
-        parent = out.parent / spec.init_from
-        if not is_face_system(parent):
-            train_face_system(spec.init_from, data_dir, parent, corpus)
-        init = FaceSystem.load(parent).model_.state_dict()
+    init = init_from_state(spec, out, lambda name, folder: FaceSystem.load(train_face_system(name, data_dir, folder,
+                                                                                               corpus)))
     start = time.perf_counter()
-    sys_.fit(images[tr], y[tr], images[va], y[va], checkpoint_dir=out / "_train_state", init_state=init)
+    sys_.fit(images, y, (np.flatnonzero(tr), np.flatnonzero(va)), checkpoint_dir=out / "_train_state",
+             init_state=init)
     sys_.info = {"corpus": corpus, "n_train": int(tr.sum()), "n_val": int(va.sum()),
                  "train_seconds": round(time.perf_counter() - start, 1),
                  "command": "avemo " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""}
@@ -128,7 +125,6 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
               "(human agreement is about 65%). Expect lower accuracy on profile faces, occlusions, and children.",
               "- FER2013 is released for research use (ICML 2013 challenge, Goodfellow et al. 2013)."]
     return "\n".join(lines) + "\n"
-
 
 
 def ship_face_system(source: str | os.PathLike, target: str | os.PathLike,

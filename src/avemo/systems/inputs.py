@@ -6,6 +6,7 @@ functionals ``(D,)``), in the same recording order for every extractor.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import numpy as np
@@ -82,3 +83,42 @@ class Standardizer:
         out = cls()
         out.mean_, out.std_ = np.asarray(mean, np.float32), np.asarray(std, np.float32)
         return out
+
+
+@dataclasses.dataclass
+class AVInputs:
+    """The inputs of the audio-visual systems, one row per recording: ``speech`` ``(n, D)`` speech vector
+    features, ``au`` ``(n, 35)`` clip-mean OpenFace action units and ``au_present`` ``(n,)`` (False where a
+    recording has no tracked face; its AU row is ignored)."""
+
+    speech: np.ndarray
+    au: np.ndarray
+    au_present: np.ndarray
+
+    @classmethod
+    def create(cls, speech: np.ndarray, au: np.ndarray, au_present: np.ndarray | None = None) -> "AVInputs":
+        """Validate and convert (``au_present=None``: rows without NaN).
+
+        Raises:
+            ParameterError: for arrays of the wrong shape or of different lengths.
+        """
+        xs, xa = np.asarray(speech, np.float32), np.asarray(au, np.float32)
+        if xs.ndim == 1:
+            xs = xs[None, :]
+        if xa.ndim == 1:
+            xa = xa[None, :]
+        if xs.ndim != 2 or xa.ndim != 2:
+            raise ParameterError(f"speech and AUs must be (n, D) matrices, got {xs.shape} and {xa.shape}")
+        present = ~np.isnan(xa).any(axis=1) if au_present is None else np.asarray(au_present, bool)
+        if not len(xs) == len(xa) == len(present):
+            raise ParameterError(f"speech ({len(xs)}), AUs ({len(xa)}) and the AU mask ({len(present)}) must "
+                                 "describe the same recordings")
+        return cls(xs, xa, present)
+
+    def __len__(self) -> int:
+        return len(self.speech)
+
+    def take(self, index: Sequence[int]) -> "AVInputs":
+        """The rows ``index``."""
+        idx = np.asarray(index, dtype=np.int64)
+        return AVInputs(self.speech[idx], self.au[idx], self.au_present[idx])

@@ -169,3 +169,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 raise ParameterError(f"override {item!r}: {p!r} is not a group of settings")
         node[leaf] = value
     return data
+
+
+def load_suite(name: str) -> dict[str, Any]:
+    """Read a benchmark suite, ``configs/benchmarks/<name>.yaml``.
+
+    Raises:
+        ParameterError: for an unknown suite.
+    """
+    path = configs_dir() / "benchmarks" / f"{name}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in (configs_dir() / "benchmarks").glob("*.yaml"))
+        raise ParameterError(f"unknown benchmark {name!r}; choose one of {available}")
+    return yaml.safe_load(path.read_text())

@@ -22,7 +22,8 @@ from avemo.models.registry import create_model
 from avemo.systems.inputs import Features, Standardizer, pool_frames, vector_matrix
 from avemo.systems.spec import SystemSpec
 from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
-from avemo.train.trainer import TrainConfig, TrainHistory, Trainer, predict_proba
+from avemo.train.predict import predict_proba
+from avemo.train.trainer import TrainConfig, TrainHistory, Trainer
 
 Split = tuple[Sequence[int], Sequence[int]]
 
@@ -59,18 +60,19 @@ class SpeechSystem:
 
     # ---- fitting -----------------------------------------------------------------------------------------
 
-    def fit(self, features: Features, y: Sequence[int], splits: Sequence[Split],
+    def fit(self, features: Features, y: Sequence[int], split: Split | Sequence[Split],
             checkpoint_dir: str | os.PathLike | None = None) -> "SpeechSystem":
         """Train on ``features`` (all recordings) with labels ``y`` (indices into ``self.classes``).
 
-        ``splits`` holds ``(train_index, val_index)`` pairs: one per ensemble member, or a single pair reused by
-        every member. Linear systems train on train+val (they need no early stopping). Standardisation uses the
+        ``split`` is one ``(train_index, val_index)`` pair reused by every ensemble member, or a list of such
+        pairs, one per member. Linear systems train on train+val (they need no early stopping). Standardisation uses the
         union of every split's training part. With ``checkpoint_dir``, each member's training resumes after a crash.
 
         Raises:
             ParameterError: for inconsistent splits.
         """
         y = np.asarray(y)
+        splits = _as_splits(split)
         if self.parts_:
             for part in self.parts_:
                 mine = splits[:part.spec.ensemble] if len(splits) >= part.spec.ensemble else splits[:1]
@@ -107,6 +109,27 @@ class SpeechSystem:
             self.members_.append(model)
             self.histories_.append(history)
         return self
+
+    def fit_report(self) -> dict[str, Any]:
+        """What the last :meth:`fit` recorded: each neural member's training history (``histories``), the
+        logistic regression's chosen ``C`` (``chosen_C``), and those of a combination's parts (``parts``)."""
+        report: dict[str, Any] = {"histories": [h.to_dict() for h in self.histories_]}
+        if "chosen_C" in self.info:
+            report["chosen_C"] = self.info["chosen_C"]
+        if self.parts_:
+            report["parts"] = {part.spec.name: part.fit_report() for part in self.parts_}
+        return report
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description: name, kind, classes, description, spec, training and cross-validated figures
+        (``info``), library versions."""
+        from avemo.train.checkpoint import to_jsonable
+
+        return to_jsonable({"name": self.spec.name, "kind": "speech", "classes": list(self.classes),
+                            "description": self.spec.description, "spec": self.spec.to_dict(),
+                            "members": len(self.members_),
+                            "training": {k: v for k, v in self.info.items() if k != "cross_validation"},
+                            "cross_validation": self.info.get("cross_validation"), "versions": library_versions()})
 
     def _train_config(self, seed: int) -> TrainConfig:
         try:
@@ -222,3 +245,14 @@ class SpeechSystem:
         system.parts_ = [cls.load(path / f"part{k}") for k in range(len(system.parts_))]
         system.members_ = [load_checkpoint(path / f"member{k}")[0] for k in range(int(doc.get("members", 0)))]
         return system
+
+
+def _as_splits(split: Split | Sequence[Split]) -> list[Split]:
+    """A list of ``(train_index, val_index)`` pairs from one pair or a list of pairs."""
+    def is_index(part: Any) -> bool:
+        return all(isinstance(i, (int, np.integer)) for i in part)
+
+    split = list(split)
+    if len(split) == 2 and is_index(split[0]) and is_index(split[1]):
+        return [(list(split[0]), list(split[1]))]
+    return [(list(tr), list(va)) for tr, va in split]

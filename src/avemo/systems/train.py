@@ -81,23 +81,6 @@ def cross_validation_figures(system_name: str, cv_report: str | os.PathLike) -> 
                       for f in entry["folds"]], "report": str(cv_report)}
 
 
-def attach_cv_report(model_dir: str | os.PathLike, cv_report: str | os.PathLike) -> Path:
-    """Put a benchmark's cross-validated figures into a saved system's ``system.json`` and model card.
-
-    Raises:
-        ParameterError: when the report has no entry for the system.
-    """
-    path = Path(model_dir)
-    doc = json.loads((path / "system.json").read_text())
-    cv = cross_validation_figures(doc["spec"]["name"], cv_report)
-    if cv is None:
-        raise ParameterError(f"{cv_report} has no figures for system {doc['spec']['name']!r}")
-    doc["info"]["cross_validation"] = cv
-    (path / "system.json").write_text(json.dumps(doc, indent=1))
-    (path / "MODEL_CARD.md").write_text(model_card(SpeechSystem.load(path)))
-    return path
-
-
 def cv_figure_lines(cv: dict[str, Any]) -> list[str]:
     """Markdown lines of cross-validated figures (see :func:`cross_validation_figures`): mean ± std, then one
     table row per fold."""
@@ -146,9 +129,9 @@ def evaluate_system(model: str, data_dir: str | os.PathLike, corpus: str = "ravd
         ParameterError: when no recording matches or labels fall outside the model's classes.
     """
     from avemo.features.store import extract_all
-    from avemo.inference.recognizer import resolve_model
+    from avemo.systems.base import resolve_system_dir
 
-    system = SpeechSystem.load(resolve_model(model))
+    system = SpeechSystem.load(resolve_system_dir(model, kind="speech"))
     recordings = [r for r in prepare(corpus, data_dir) if not speakers or r.speaker in speakers]
     if not recordings:
         raise ParameterError(f"no recordings of speakers {speakers} in {data_dir}")

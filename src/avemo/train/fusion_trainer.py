@@ -23,6 +23,7 @@ from torch import nn
 from avemo.errors import ParameterError
 from avemo.models.fusion.base import FusionModel, modality_dropout
 from avemo.train.metrics import unweighted_accuracy
+from avemo.train.predict import fusion_logits
 from avemo.train.trainer import class_weights
 from avemo.models.registry import create_model
 
@@ -135,19 +136,9 @@ class FusionTrainResult:
     history: list[dict[str, float]]
 
 
-@torch.no_grad()
 def predict_logits(model: FusionModel, data: MultimodalArrays, batch_size: int = 256) -> torch.Tensor:
     """Logits ``(N, C)`` of a fusion model on ``data`` (eval mode; restores the model's mode)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(data), batch_size):
-        sl = slice(start, start + batch_size)
-        out.append(model({m: v[sl].to(device) for m, v in data.inputs.items()},
-                         {m: p[sl].to(device) for m, p in data.present.items()}).float().cpu())
-    model.train(was_training)
-    return torch.cat(out)
+    return fusion_logits(model, data, batch_size)
 
 
 def evaluate_ua(model: FusionModel, data: MultimodalArrays, batch_size: int = 256) -> float:

@@ -26,6 +26,7 @@ from avemo.errors import CheckpointError, ParameterError
 from avemo.models.registry import EmotionModel
 from avemo.train.augment import ImageAugment
 from avemo.train.batching import Batch, collate
+from avemo.train.predict import check_examples, forward_batch, predict_logits
 from avemo.train.metrics import unweighted_accuracy
 from avemo.train.checkpoint import load_weights, read_json, read_tensors, save_tensors_atomic, to_jsonable, \
     write_json_atomic
@@ -169,109 +170,6 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-def _check_data(model: EmotionModel, arrays: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray | None,
-                aux: Sequence[np.ndarray] | np.ndarray | None, what: str) -> tuple[list[np.ndarray], np.ndarray | None,
-                                                                                np.ndarray | None]:
-    if arrays is None or len(arrays) == 0:
-        raise ParameterError(f"{what}: no examples given")
-    vector, image = model.input_kind == "vector", model.input_kind == "image"
-    out = []
-    for i, a in enumerate(arrays):
-        a = np.asarray(a)
-        if not (image and a.dtype == np.uint8):
-            a = a.astype(np.float32, copy=False)
-        if image:
-            ok = a.ndim == 3 and a.shape[0] == model.input_dim and min(a.shape[1:]) > 0
-        elif vector:
-            ok = a.ndim == 1 and a.shape[0] == model.input_dim
-        else:
-            ok = a.ndim == 2 and a.shape[1] == model.input_dim and a.shape[0] > 0
-        if not ok:
-            want = f"({model.input_dim},)" if vector else f"({model.input_dim}, height, width)" if image else \
-                f"(frames > 0, {model.input_dim})"
-            raise ParameterError(f"{what}: example {i} has shape {a.shape}; model {model.name!r} expects {want}")
-        out.append(a)
-    y = None
-    if labels is not None:
-        y = np.asarray(labels)
-        if y.shape != (len(out),) or not np.issubdtype(y.dtype, np.integer):
-            raise ParameterError(f"{what}: need one integer label per example ({len(out)}), got shape {y.shape} "
-                                 f"of {y.dtype}")
-        if len(y) and (y.min() < 0 or y.max() >= model.num_classes):
-            raise ParameterError(f"{what}: labels must be in [0, {model.num_classes}), got {y.min()}..{y.max()}")
-        y = y.astype(np.int64)
-    a_out = None
-    if model.aux_dim > 0:
-        if aux is None:
-            raise ParameterError(f"{what}: model {model.name!r} has aux_dim={model.aux_dim}; pass aux vectors")
-        a_out = np.asarray(aux, dtype=np.float32)
-        if a_out.shape != (len(out), model.aux_dim):
-            raise ParameterError(f"{what}: aux must have shape ({len(out)}, {model.aux_dim}), got {a_out.shape}")
-    elif aux is not None:
-        raise ParameterError(f"{what}: aux given but model {model.name!r} was built with aux_dim=0")
-    return out, y, a_out
-
-
-def _forward(model: EmotionModel, batch: Batch) -> torch.Tensor:
-    return model(batch.x, batch.mask, batch.aux)
-
-
-def _eval_logits(model: EmotionModel, batch: Batch, augment: ImageAugment | None, tta: bool,
-                 forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-    """Logits of one batch in eval mode: the centre crop, or with ``tta`` the log of the averaged softmax over
-    the test-time views. ``forward``: runs an image model instead of its own forward pass (e.g. ONNX Runtime)."""
-    run = (lambda b: forward(b.x)) if forward is not None and model.input_kind == "image" else \
-        (lambda b: _forward(model, b))
-    if augment is None:
-        return run(batch).float()
-    if not tta:
-        return run(dataclasses.replace(batch, x=augment.eval(batch.x))).float()
-    views = augment.tta_views(batch.x)  # one forward pass over all views (much faster for small batches)
-    logits = run(dataclasses.replace(batch, x=torch.cat(views))).float()
-    probs = torch.softmax(logits, dim=-1).view(len(views), batch.x.shape[0], -1).mean(0)
-    return torch.log(probs.clamp_min(1e-12))
-
-
-def _predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarray | None,
-                    batch_size: int, augment: ImageAugment | None = None, tta: bool = False,
-                    forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-    was_training = model.training
-    model.eval()
-    order = np.argsort([a.shape[0] for a in arrays], kind="stable") if model.input_kind == "frames" \
-        else np.arange(len(arrays))
-    chunks = []
-    try:
-        with torch.no_grad():
-            for start in range(0, len(arrays), batch_size):
-                idx = order[start:start + batch_size]
-                batch = collate([arrays[i] for i in idx], aux=None if aux is None else aux[idx])
-                chunks.append(_eval_logits(model, batch, augment, tta, forward))
-    finally:
-        model.train(was_training)
-    logits = torch.cat(chunks)
-    result = torch.empty_like(logits)
-    result[torch.from_numpy(order)] = logits
-    return result
-
-
-def predict_proba(model: EmotionModel, arrays: Sequence[np.ndarray],
-                  aux: Sequence[np.ndarray] | np.ndarray | None = None, batch_size: int = 64,
-                  augment: ImageAugment | None = None, tta: bool = False,
-                  forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
-    """Softmax probabilities ``(n, num_classes)`` (float32) in the order of ``arrays``; runs in eval mode.
-    Image models trained with ``augment`` see its centre crop, or with ``tta`` its averaged test-time views;
-    ``forward`` (images -> logits) runs an image model in place of its own forward pass, e.g.
-    :class:`~avemo.models.onnx_runtime.OnnxForward`.
-
-    Raises:
-        ParameterError: for examples or aux vectors of the wrong shape.
-    """
-    if batch_size < 1:
-        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
-    arrays_, _, aux_ = _check_data(model, arrays, None, aux, "predict_proba")
-    return torch.softmax(_predict_logits(model, arrays_, aux_, batch_size, augment, tta, forward), dim=-1).numpy()
-
-
 class Trainer:
     """Trains models with one :class:`TrainConfig`.
 
@@ -298,12 +196,12 @@ class Trainer:
             ParameterError: for inconsistent data.
             CheckpointError: when ``checkpoint_dir`` holds an unreadable state or one of another run.
         """
-        xs, ys, auxs = _check_data(model, train_x, train_y, train_aux, "training set")
+        xs, ys, auxs = check_examples(model, train_x, train_y, train_aux, "training set")
         has_val = val_x is not None
         if has_val:
             if val_y is None:
                 raise ParameterError("validation set: val_x given without val_y")
-            vxs, vys, vauxs = _check_data(model, val_x, val_y, val_aux, "validation set")
+            vxs, vys, vauxs = check_examples(model, val_x, val_y, val_aux, "validation set")
         elif val_y is not None or val_aux is not None:
             raise ParameterError("validation set: val_y/val_aux given without val_x")
         assert ys is not None
@@ -399,7 +297,7 @@ class Trainer:
         """Validation loss, UA and WA (NaN without a validation set)."""
         if val is None:
             return float("nan"), float("nan"), float("nan")
-        logits = _predict_logits(model, val[0], val[2], self.config.eval_batch_size, self.augment)
+        logits = predict_logits(model, val[0], val[2], self.config.eval_batch_size, self.augment)
         pred = logits.argmax(dim=-1).numpy()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -464,7 +362,7 @@ class Trainer:
                                     max_frames=cfg.max_frames, rng=rng)
                     if self.augment is not None:
                         batch = dataclasses.replace(batch, x=self.augment.train(batch.x))
-                    _forward(model, batch)
+                    forward_batch(model, batch)
         finally:
             for m, momentum in zip(norms, momenta):
                 m.momentum = momentum
@@ -493,11 +391,11 @@ class Trainer:
                                   None if batch.mask is None else batch.mask | batch.mask[perm],
                                   None if batch.aux is None else lam * batch.aux + (1 - lam) * batch.aux[perm],
                                   batch.labels)
-                    logits = _forward(model, batch).float()
+                    logits = forward_batch(model, batch).float()
                     loss = lam * self._loss(logits, batch.labels, weights) + \
                         (1 - lam) * self._loss(logits, batch.labels[perm], weights)
                 else:
-                    logits = _forward(model, batch).float()
+                    logits = forward_batch(model, batch).float()
                     loss = self._loss(logits, batch.labels, weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,0 +1,140 @@
+"""RAVDESS speech paired with clip-mean OpenFace action units: the settings and inputs shared by the
+audio-visual benchmark (``avemo benchmark ravdess-av``) and the shipped audio-visual model
+(``avemo train av-late-fusion``).
+
+Inputs: a folder holding ``speech16k/`` (RAVDESS audio-only speech, ``Actor_XX/03-01-EE-II-SS-RR-AA.*``; a
+folder of the original ``Actor_XX`` folders works too) and ``openface_au_mean.csv`` (one row of 35 clip-mean
+AUs per audio-visual clip ``01-01-EE-II-SS-RR-AA``, the same take as the audio file with modality ``03``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from avemo.data.manifest import Recording
+from avemo.errors import ParameterError
+from avemo.features.openface import AU_COLUMNS, read_au_clip_table
+from avemo.systems.inputs import AVInputs, vector_matrix
+from avemo.systems.spec import load_suite
+
+#: Settings used when ``configs/benchmarks/ravdess-av.yaml`` is absent; the file (then ``options``) override them.
+DEFAULTS: dict[str, Any] = {
+    "name": "ravdess-av",
+    "corpus": "ravdess",
+    "protocol": "ravdess-6fold",
+    "label_set": "ravdess8",
+    "speech_dir": "speech16k",
+    "au_table": "openface_au_mean.csv",
+    "speech_vectors": ["whisper_layers:meanstd", "egemaps"],
+    "speech_logreg": {"C": 0.05, "max_iter": 300, "tol": 1e-3},
+    "au_logreg": {"C_grid": [0.01, 0.1, 1.0], "max_iter": 1000},
+    "late_fusion": {"method": "log", "step": 0.05},
+    "refit_train_val": True,
+    "fusion": {
+        "models": ["fusion_concat", "fusion_decision", "fusion_attention", "fusion_transformer"],
+        "seeds": [0, 1, 2],
+        "train": {"modality_dropout": 0.3, "epochs": 100, "patience": 15},
+        "model_configs": {},
+        "drop_tests": True,
+    },
+    "ece_bins": 15,
+    "threads": 1,
+}
+
+
+def _merge(base: dict, extra: Mapping | None) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (extra or {}).items():
+        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def suite_config(options: Mapping | None = None) -> dict[str, Any]:
+    """:data:`DEFAULTS`, overridden by ``configs/benchmarks/ravdess-av.yaml`` (when present), then ``options``."""
+    try:
+        cfg = _merge(DEFAULTS, load_suite("ravdess-av"))
+    except ParameterError:
+        cfg = copy.deepcopy(DEFAULTS)
+    return _merge(cfg, options)
+
+
+# -- data ------------------------------------------------------------------------------------------------------
+
+
+def resolve_inputs(data_dir: str | os.PathLike, cfg: Mapping[str, Any]) -> tuple[Path, Path]:
+    """The speech folder and the AU table inside ``data_dir``.
+
+    Raises:
+        ParameterError: (one line) if the folder, its speech folder or its AU table is missing.
+    """
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise ParameterError(f"--data {str(root)!r} is not a folder; give the folder holding "
+                             f"{cfg['speech_dir']}/ and {cfg['au_table']}")
+    speech = root / cfg["speech_dir"]
+    if not speech.is_dir():
+        if any(root.glob("Actor_*")):  # the original RAVDESS layout, with the AU table beside the actors
+            speech = root
+        else:
+            raise ParameterError(f"{str(root)!r} has no {cfg['speech_dir']}/ folder (RAVDESS speech, "
+                                 f"Actor_XX/03-01-*.wav or .flac) needed by the audio-visual benchmark")
+    table = root / cfg["au_table"]
+    if not table.is_file():
+        raise ParameterError(f"{str(root)!r} has no {cfg['au_table']} (OpenFace clip-mean AUs, one row per "
+                             f"01-01-EE-II-SS-RR-AA clip) needed by the audio-visual benchmark")
+    return speech, table
+
+
+def av_clip_name(recording_id: str) -> str:
+    """The audio-visual clip name (``01-…``) of a RAVDESS audio-only recording id (``03-…``)."""
+    return "01" + recording_id[2:] if recording_id[:2] in ("01", "02", "03") else recording_id
+
+
+def face_matrix(recordings: Sequence[Recording], table: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, 35)`` AU means paired with each recording (zeros where the table has no row) and the present mask."""
+    au = read_au_clip_table(table)
+    names = [str(n).strip() for n in au.index]
+    names = [n[:-4] if n.lower().endswith(".mp4") else n for n in names]
+    row = {n: i for i, n in enumerate(names)}
+    values = au[list(AU_COLUMNS)].to_numpy(np.float32)
+    x = np.zeros((len(recordings), len(AU_COLUMNS)), np.float32)
+    present = np.zeros(len(recordings), bool)
+    for i, r in enumerate(recordings):
+        k = row.get(av_clip_name(r.id))
+        if k is not None:
+            x[i], present[i] = values[k], True
+    return x, present
+
+
+def load_av_corpus(data_dir: str | os.PathLike, cfg: Mapping[str, Any], cache: str | None = "default",
+                   jobs: int = 1) -> tuple[list[Recording], np.ndarray, AVInputs, float]:
+    """The recordings, their class indices, the :class:`AVInputs` (speech vectors ``cfg["speech_vectors"]`` +
+    paired AUs) and the seconds spent extracting speech features not yet in the cache.
+
+    Raises:
+        ParameterError: missing inputs, labels outside the label set, or an AU table matching no speech file.
+    """
+    from avemo.data.recipes import prepare
+    from avemo.features.store import FeatureStore, extract_all
+    from avemo.labels import label_set
+
+    speech_dir, table = resolve_inputs(data_dir, cfg)
+    classes = label_set(cfg["label_set"])
+    recordings = prepare(cfg["corpus"], speech_dir, modalities=("audio-only",), vocal_channels=("speech",))
+    bad = sorted({r.emotion for r in recordings} - set(classes))
+    if bad:
+        raise ParameterError(f"corpus labels {bad} are not in the label set {cfg['label_set']}")
+    y = np.array([classes.index(r.emotion) for r in recordings])
+    au, present = face_matrix(recordings, table)
+    if not present.any():
+        raise ParameterError(f"no row of {str(table)!r} matches a speech file (AU clip names 01-01-EE-II-SS-RR-AA "
+                             f"pair with 03-01-EE-II-SS-RR-AA audio)")
+    extractors = list(dict.fromkeys(v.partition(":")[0] for v in cfg["speech_vectors"]))
+    features, extract_seconds = extract_all(recordings, extractors, FeatureStore(cache), jobs)
+    speech = vector_matrix(cfg["speech_vectors"], features)
+    return recordings, y, AVInputs(speech, au, present), extract_seconds

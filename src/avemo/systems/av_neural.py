@@ -1,0 +1,222 @@
+"""A neural audio-visual system: speech vector features + clip-mean OpenFace action units fed to one registered
+fusion model (``fusion_concat``, ``fusion_decision``, ``fusion_attention``, ``fusion_transformer``), trained with
+modality dropout and early stopping on validation UA, as an ensemble of seeds whose probabilities are averaged.
+
+Either modality may be missing at prediction time (``modalities``); the models learn that through modality
+dropout. Saved as a folder: ``av_fusion_system.json`` (settings, classes, each member's architecture, extractor
+keys, versions, ``info``), ``preprocess.safetensors`` (standardisation statistics) and ``member<k>.safetensors``
+(weights). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+from scipy.special import softmax
+
+from avemo.errors import CheckpointError, ParameterError
+from avemo.labels import label_set
+from avemo.models.registry import create_model
+from avemo.systems.inputs import AVInputs, Standardizer
+from avemo.train.checkpoint import library_versions, load_weights, read_tensors, save_tensors_atomic, to_jsonable
+from avemo.train.predict import fusion_logits
+
+#: Modality names the fusion models see.
+SPEECH, FACE = "speech", "face"
+MODALITIES = (SPEECH, FACE)
+#: Name of the description file; a folder holding it is a saved :class:`AVFusionSystem`.
+AV_FUSION_FILE = "av_fusion_system.json"
+PREPROCESS_FILE = "preprocess.safetensors"
+Split = tuple[Sequence[int], Sequence[int]]
+
+
+class AVFusionSystem:
+    """Speech + action units through one fusion model, a seed ensemble (scikit-learn style).
+
+    Args:
+        model: a registered fusion model name.
+        label_set: the classes (default ``ravdess8``).
+        speech_vectors: names of the speech vector features the speech matrix of :class:`AVInputs` holds.
+        model_config: settings of the fusion model (``None`` = its defaults).
+        train: :class:`~avemo.train.fusion_trainer.FusionTrainConfig` settings (the seed comes from ``seeds``).
+        seeds: one ensemble member per seed.
+    """
+
+    def __init__(self, model: str = "fusion_concat", label_set: str = "ravdess8",
+                 speech_vectors: Sequence[str] = ("whisper_layers:meanstd", "egemaps"),
+                 model_config: Mapping[str, Any] | None = None, train: Mapping[str, Any] | None = None,
+                 seeds: Sequence[int] = (0, 1, 2)) -> None:
+        self.model = model
+        self.label_set = label_set
+        self.speech_vectors = list(speech_vectors)
+        self.model_config = dict(model_config or {})
+        self.train = dict(train or {})
+        self.seeds = [int(s) for s in seeds]
+        self.info: dict[str, Any] = {}
+        self.members_: list[torch.nn.Module] = []
+        self.best_epochs_: list[int] = []
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return label_set(self.label_set)
+
+    # ---- inputs ------------------------------------------------------------------------------------------
+
+    def _arrays(self, inputs: AVInputs, y: np.ndarray | None = None, modalities: Sequence[str] = MODALITIES):
+        from avemo.train.fusion_trainer import MultimodalArrays
+
+        xs = self.speech_scaler_.transform(inputs.speech)
+        xf = np.where(inputs.au_present[:, None], self.au_scaler_.transform(np.nan_to_num(inputs.au)), 0.0)
+        arrays = {SPEECH: xs, FACE: xf}
+        present = {SPEECH: np.ones(len(inputs), bool), FACE: inputs.au_present}
+        labels = np.zeros(len(inputs), np.int64) if y is None else y
+        return MultimodalArrays.create({m: arrays[m] for m in modalities}, labels,
+                                       {m: present[m] for m in modalities})
+
+    # ---- fitting -----------------------------------------------------------------------------------------
+
+    def fit(self, inputs: AVInputs, y: Sequence[int], split: Split,
+            checkpoint_dir: str | os.PathLike | None = None) -> "AVFusionSystem":
+        """Train one member per seed on the rows ``split[0]``, stopping early on the UA of the rows ``split[1]``;
+        speech and AUs are standardised with statistics of the training rows. ``checkpoint_dir`` is unused
+        (members train in minutes). Returns ``self``.
+
+        Raises:
+            ParameterError: for an unknown model or setting, inconsistent inputs, or no training AUs.
+        """
+        from avemo.train.fusion_trainer import FusionTrainConfig, fit_fusion
+
+        if not isinstance(inputs, AVInputs):
+            raise ParameterError("inputs must be AVInputs (speech vectors, clip-mean AUs, AU mask)")
+        y = np.asarray(y, dtype=np.int64)
+        if len(y) != len(inputs):
+            raise ParameterError(f"inputs ({len(inputs)}) and labels ({len(y)}) must describe the same recordings")
+        tr, va = (np.asarray(list(part), dtype=np.int64) for part in split)
+        tr_face = tr[inputs.au_present[tr]]
+        if len(tr_face) == 0:
+            raise ParameterError("no training recording has action units; check the AU table names")
+        self.speech_scaler_ = Standardizer().fit(inputs.speech[tr])
+        self.au_scaler_ = Standardizer().fit(inputs.au[tr_face])
+        train, val = self._arrays(inputs.take(tr), y[tr]), self._arrays(inputs.take(va), y[va])
+        self.members_, self.best_epochs_ = [], []
+        for seed in self.seeds:
+            try:
+                config = FusionTrainConfig(**{**self.train, "seed": seed})
+            except TypeError as exc:
+                raise ParameterError(f"invalid fusion `train` settings ({exc})") from None
+            result = fit_fusion(self.model, train, val, len(self.classes), self.model_config or None, config)
+            self.members_.append(result.model.eval())
+            self.best_epochs_.append(int(result.best_epoch))
+        return self
+
+    def fit_report(self) -> dict[str, Any]:
+        """What the last :meth:`fit` recorded: each member's best (selected) epoch."""
+        return {"best_epochs": list(self.best_epochs_)}
+
+    # ---- prediction --------------------------------------------------------------------------------------
+
+    def predict_proba(self, inputs: AVInputs, modalities: Sequence[str] = MODALITIES) -> np.ndarray:
+        """Class probabilities ``(n, len(classes))``, the members' softmax averaged. ``modalities``: what the
+        models see (``("speech",)`` or ``("face",)`` to test one modality alone); rows with no given modality
+        present (no AUs, face only) get uniform probabilities.
+
+        Raises:
+            ParameterError: when the system is not fitted or for an unknown modality.
+        """
+        if not self.members_:
+            raise ParameterError("AVFusionSystem is not fitted; call fit(...) or AVFusionSystem.load(dir)")
+        modalities = tuple(m for m in MODALITIES if m in modalities)
+        if not modalities:
+            raise ParameterError(f"modalities must name some of {list(MODALITIES)}")
+        c = len(self.classes)
+        out = np.full((len(inputs), c), 1.0 / c)
+        ok = inputs.au_present if modalities == (FACE,) else np.ones(len(inputs), bool)
+        if ok.any():
+            data = self._arrays(inputs.take(np.flatnonzero(ok)), modalities=modalities)
+            out[ok] = np.mean([softmax(fusion_logits(m, data).numpy().astype(np.float64), axis=1)
+                               for m in self.members_], axis=0)
+        return out
+
+    # ---- persistence -------------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description: name, kind, classes, settings, training and cross-validated figures
+        (``info``), library versions."""
+        return to_jsonable({
+            "name": self.info.get("name", self.model), "kind": "av-fusion", "classes": list(self.classes),
+            "description": f"{self.model} over speech ({' + '.join(self.speech_vectors)}) and 35 OpenFace AU "
+                           f"clip means, modality dropout, {len(self.seeds)}-seed ensemble",
+            "model": self.model, "model_config": self.model_config, "train": self.train, "seeds": self.seeds,
+            "training": {**{k: v for k, v in self.info.items() if k != "cross_validation"},
+                         "best_epochs": self.best_epochs_},
+            "cross_validation": self.info.get("cross_validation"), "versions": library_versions()})
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the system folder (see the module docstring); returns it.
+
+        Raises:
+            ParameterError: when the system is not fitted.
+        """
+        if not self.members_:
+            raise ParameterError("nothing to save: the audio-visual fusion system is not fitted")
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        save_file({"speech_mean": self.speech_scaler_.mean_, "speech_std": self.speech_scaler_.std_,
+                   "au_mean": self.au_scaler_.mean_, "au_std": self.au_scaler_.std_}, str(path / PREPROCESS_FILE))
+        for k, member in enumerate(self.members_):
+            save_tensors_atomic(path / f"member{k}.safetensors", member.state_dict())
+        doc = {"format_version": 1, "kind": "av-fusion", "model": self.model, "label_set": self.label_set,
+               "classes": list(self.classes), "speech_vectors": self.speech_vectors,
+               "model_config": self.model_config, "train": self.train, "seeds": self.seeds,
+               "members": [m.describe() for m in self.members_], "best_epochs": self.best_epochs_,
+               "versions": library_versions(), "info": self.info}
+        (path / AV_FUSION_FILE).write_text(json.dumps(to_jsonable(doc), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "AVFusionSystem":
+        """Rebuild a saved system.
+
+        Raises:
+            CheckpointError: when the folder or one of its files is missing or inconsistent.
+        """
+        path = Path(directory)
+        doc_path = path / AV_FUSION_FILE
+        if not doc_path.is_file():
+            raise CheckpointError(f"{path}: not a saved audio-visual fusion system (no {AV_FUSION_FILE})")
+        try:
+            doc = json.loads(doc_path.read_text())
+            system = cls(doc["model"], doc["label_set"], doc["speech_vectors"], doc["model_config"], doc["train"],
+                         doc["seeds"])
+            system.info = doc.get("info", {})
+            system.best_epochs_ = list(doc.get("best_epochs", []))
+            members = doc["members"]
+        except (json.JSONDecodeError, KeyError, TypeError, ParameterError) as exc:
+            raise CheckpointError(f"{doc_path}: unreadable system description ({type(exc).__name__}: {exc})") \
+                from None
+        try:
+            stats = load_file(str(path / PREPROCESS_FILE))
+            system.speech_scaler_ = Standardizer.from_state(stats["speech_mean"], stats["speech_std"])
+            system.au_scaler_ = Standardizer.from_state(stats["au_mean"], stats["au_std"])
+        except Exception as exc:  # safetensors raises its own error types
+            raise CheckpointError(f"{path}: {PREPROCESS_FILE} missing or corrupt ({type(exc).__name__}: {exc})") \
+                from None
+        for k, described in enumerate(members):
+            try:
+                model = create_model(described["name"], described["input_dim"], described["num_classes"],
+                                     config=described.get("config"))
+            except (KeyError, ParameterError) as exc:
+                raise CheckpointError(f"{doc_path}: member {k} cannot be rebuilt ({exc})") from None
+            weights = path / f"member{k}.safetensors"
+            load_weights(model, read_tensors(weights), weights)
+            system.members_.append(model.eval())
+        return system
+
+    def __repr__(self) -> str:
+        return f"AVFusionSystem(model={self.model!r}, seeds={self.seeds}, fitted={bool(self.members_)})"

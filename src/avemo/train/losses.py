@@ -1,0 +1,88 @@
+"""Losses for training across corpora whose label sets differ.
+
+:func:`masked_cross_entropy` scores each example only among the classes its corpus has (see
+:func:`avemo.labels.corpus_class_mask`): the logits of absent classes are set to -inf before the softmax, so they
+get no probability mass and exactly zero gradient — a corpus with no "calm" does not teach that nothing is calm.
+:func:`soft_target_cross_entropy` is cross-entropy against a target distribution (label smoothing, crowd votes).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from avemo.errors import ParameterError
+
+
+def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_mask: torch.Tensor,
+                         weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy over the classes present in each example's corpus.
+
+    Args:
+        logits: ``(B, C)``.
+        labels: ``(B,)`` class indices.
+        class_mask: ``(B, C)`` bool, True where the example's corpus has the class.
+        weight: optional ``(C,)`` per-class weights; as in :func:`torch.nn.functional.cross_entropy`, the mean is
+            weighted by the weight of each example's label.
+
+    Returns:
+        A scalar tensor; equal to ``F.cross_entropy(logits, labels, weight)`` when the mask is all True.
+
+    Raises:
+        ParameterError: for mismatched shapes, an example with no class allowed, or a label outside its mask.
+    """
+    if logits.dim() != 2:
+        raise ParameterError(f"masked_cross_entropy: logits must be (batch, classes), got {tuple(logits.shape)}")
+    b, c = logits.shape
+    if tuple(labels.shape) != (b,):
+        raise ParameterError(f"masked_cross_entropy: labels must be ({b},), got {tuple(labels.shape)}")
+    if tuple(class_mask.shape) != (b, c):
+        raise ParameterError(f"masked_cross_entropy: class_mask must be ({b}, {c}), got {tuple(class_mask.shape)}")
+    if weight is not None and tuple(weight.shape) != (c,):
+        raise ParameterError(f"masked_cross_entropy: weight must be ({c},), got {tuple(weight.shape)}")
+    mask = class_mask.to(device=logits.device, dtype=torch.bool)
+    labels = labels.to(logits.device).long()
+    if b and (labels.min() < 0 or labels.max() >= c):
+        raise ParameterError(f"masked_cross_entropy: labels must be in 0..{c - 1}, got {labels.tolist()}")
+    if not bool(mask.any(dim=1).all()):
+        raise ParameterError("masked_cross_entropy: every example needs at least one allowed class; an all-False "
+                             "row of class_mask means its corpus has no class of the model's label set")
+    outside = ~mask.gather(1, labels[:, None])[:, 0]
+    if bool(outside.any()):
+        bad = int(outside.nonzero()[0, 0])
+        raise ParameterError(f"masked_cross_entropy: example {bad} has label {int(labels[bad])}, which its class_mask "
+                             f"excludes (allowed: {mask[bad].nonzero()[:, 0].tolist()}); the corpus's class list "
+                             "and its labels disagree")
+    masked = logits.masked_fill(~mask, float("-inf"))
+    return F.cross_entropy(masked, labels, weight=None if weight is None else weight.to(logits))
+
+
+def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
+                              class_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over the batch of ``-sum_c target_c log softmax(logits)_c``; a one-hot target gives cross-entropy.
+
+    Args:
+        logits: ``(B, C)``.
+        target: ``(B, C)`` non-negative, rows summing to 1 (e.g. FER+ vote fractions, smoothed labels).
+        class_mask: optional ``(B, C)`` bool; masked classes get -inf logits (their target mass must be 0).
+
+    Raises:
+        ParameterError: for mismatched shapes, negative targets, rows not summing to 1, or target mass on a
+            masked class.
+    """
+    if logits.dim() != 2 or tuple(target.shape) != tuple(logits.shape):
+        raise ParameterError(f"soft_target_cross_entropy: logits and target must both be (batch, classes), got "
+                             f"{tuple(logits.shape)} and {tuple(target.shape)}")
+    target = target.to(logits)
+    if bool((target < 0).any()) or not torch.allclose(target.sum(1), torch.ones_like(target[:, 0]), atol=1e-4):
+        raise ParameterError("soft_target_cross_entropy: target rows must be non-negative and sum to 1")
+    if class_mask is not None:
+        mask = class_mask.to(device=logits.device, dtype=torch.bool)
+        if tuple(mask.shape) != tuple(logits.shape):
+            raise ParameterError(f"soft_target_cross_entropy: class_mask must be {tuple(logits.shape)}")
+        if bool((target[~mask] > 0).any()):
+            raise ParameterError("soft_target_cross_entropy: target puts mass on a class its class_mask excludes")
+        logits = logits.masked_fill(~mask, float("-inf"))
+    log_p = F.log_softmax(logits, dim=1)
+    # 0 * -inf is nan: masked classes (target 0) contribute nothing.
+    return -(torch.where(target > 0, target * log_p, torch.zeros_like(log_p))).sum(1).mean()

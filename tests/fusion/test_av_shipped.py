@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,6 @@ from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
 from avemo.systems.base import resolve_system_dir
 from avemo.systems.inputs import AVInputs
 
-DATA = Path(os.environ.get("AVEMO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 REPORT = Path(__file__).resolve().parents[2] / "reports" / "ravdess-av" / "summary.json"
 CLASSES = label_set("ravdess8")
 SR = 16000
@@ -322,11 +320,9 @@ def test_shipped_model_is_complete():
 
 
 @pytest.mark.corpus
-def test_shipped_model_on_real_ravdess(tmp_path):
-    flac = DATA / "ravdess" / "speech16k" / "Actor_01" / "03-01-05-02-01-01-01.flac"
-    table = DATA / "ravdess" / "openface_au_mean.csv"
-    if not flac.is_file() or not table.is_file():
-        pytest.skip(f"real RAVDESS data not found at {DATA}; set AVEMO_DATA or place it in ../shared/data")
+def test_shipped_model_on_real_ravdess(tmp_path, require_data):
+    flac = require_data("ravdess/speech16k/Actor_01/03-01-05-02-01-01-01.flac", "RAVDESS speech")
+    table = require_data("ravdess/openface_au_mean.csv", "RAVDESS OpenFace AU means")
     from avemo.inference.openface import OpenFaceRecognizer
 
     df = pd.read_csv(table, sep=";")

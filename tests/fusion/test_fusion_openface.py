@@ -1,6 +1,5 @@
 """OpenFace readers: per-frame CSV with OpenFace's leading-space names, clip tables, bad input."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -109,16 +108,9 @@ def test_clip_table_roundtrip(tmp_path):
     assert issubclass(FeatureFileError, AvemoError)
 
 
-def _shared_data() -> Path:
-    env = os.environ.get("AVEMO_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
 @pytest.mark.corpus
-def test_shared_ravdess_au_means():
-    path = _shared_data() / "ravdess" / "openface_au_mean.csv"
-    if not path.is_file():
-        pytest.skip(f"RAVDESS OpenFace AU means not found at {path} (set AVEMO_DATA to the shared data folder)")
+def test_shared_ravdess_au_means(require_data):
+    path = require_data("ravdess/openface_au_mean.csv", "RAVDESS OpenFace AU means")
     df = read_au_clip_table(path)
     assert len(df) == 1440
     assert list(df.columns[:35]) == list(AU_COLUMNS)

@@ -1,11 +1,10 @@
 """The nEMO, EMOVO, TurEV-DB and URDU recipes: on a few tiny synthetic files laid out like each corpus (speakers,
 labels, attributes, what is skipped and why, the error for a folder with nothing recognisable), and on the real
-corpora in ../shared/data (or $AVEMO_DATA) when present."""
+corpora (conftest's require_data: $AVEMO_DATA or ../shared/data) when present."""
 
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from avemo.data.recipes import RECIPES, RecipeRecordings, prepare, prepare_emovo
 from avemo.errors import CorpusError, ParameterError
 from avemo.io.audio import load_audio
 from avemo.labels import corpus_class_mask, corpus_classes
-
-DATA = Path(os.environ.get("AVEMO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 
 
 def clip(root: Path, name: str) -> Path:
@@ -213,10 +210,8 @@ REAL = {  # corpus: (clips, speakers, classes). URDU's paper counts 38 speakers;
 
 @pytest.mark.corpus
 @pytest.mark.parametrize("corpus", sorted(REAL))
-def test_real_corpus_counts(corpus):
-    path = DATA / corpus
-    if not path.is_dir():
-        pytest.skip(f"real corpus data not found at {path}; set AVEMO_DATA or place it in ../shared/data")
+def test_real_corpus_counts(corpus, require_data):
+    path = require_data(corpus, what=f"the {corpus} corpus")
     recs = prepare(corpus, path)
     n, n_speakers, classes = REAL[corpus]
     assert len(recs) == n and recs.skipped == {}

@@ -1,4 +1,5 @@
 # The two commands: `make demo` (install + predict with the shipped model) and `make test` (install + tests).
+# `make lint` (ruff + import-linter's layer contracts) is what CI runs after `make test` (.ci/run).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ STAMP := $(VENV)/.installed
 FILE ?=
 DATA ?= ../shared/data/ravdess/speech16k
 
-.PHONY: demo test install benchmark speed shipped-model av-model face-benchmark face-speed face-model readme clean
+.PHONY: demo test lint install benchmark speed shipped-model av-model face-benchmark face-speed face-model readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +23,14 @@ demo: $(STAMP)
 	@if [ -n "$(FILE)" ]; then $(BIN)/avemo predict $(FILE); \
 	else $(BIN)/python -m avemo.demo.clip demo.wav && $(BIN)/avemo predict demo.wav; fi
 
-## Install, then run the whole test suite (corpus tests run when ../shared/data is present).
+## Install, then run the whole test suite (corpus tests run when ../shared/data or $$AVEMO_DATA is present).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## Install, then lint: ruff (style, errors, import order) and lint-imports (the pipeline's layers; pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## The speech benchmark on RAVDESS (writes reports/ravdess-speech/).
 benchmark: $(STAMP)
@@ -67,4 +73,4 @@ readme: $(STAMP)
 	$(BIN)/python -m avemo.benchmark.readme README.md
 
 clean:
-	rm -rf $(VENV) build *.egg-info demo.wav
+	rm -rf $(VENV) build *.egg-info demo.wav .ruff_cache .import_linter_cache

@@ -17,9 +17,18 @@ import numpy as np
 import pytest
 
 from avemo.errors import AssetNotFoundError, NoFaceError, ParameterError
-from avemo.features.face import (Asset, FaceDetection, FaceLandmarkerDetector, FaceTracker, HaarFaceDetector,
-                                 align_face, alignment_matrix, create_face_detector, resolve_asset,
-                                 resolve_face_landmarker)
+from avemo.features.face import (
+    Asset,
+    FaceDetection,
+    FaceLandmarkerDetector,
+    FaceTracker,
+    HaarFaceDetector,
+    align_face,
+    alignment_matrix,
+    create_face_detector,
+    resolve_asset,
+    resolve_face_landmarker,
+)
 from avemo.features.face import assets as assets_module
 from avemo.features.face.tracking import box_iou
 from avemo.io.image import load_image

@@ -10,8 +10,8 @@ import pytest
 
 from avemo.cli import main
 from avemo.inference.face import FaceEmotionRecognizer
-from avemo.systems.base import resolve_system_dir
 from avemo.labels import label_set
+from avemo.systems.base import resolve_system_dir
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ import pytest
 from avemo.cli import main
 from avemo.demo.clip import synth_voice
 from avemo.inference import EmotionRecognizer
-from avemo.systems.base import resolve_system_dir
 from avemo.labels import label_set
+from avemo.systems.base import resolve_system_dir
 
 
 @pytest.fixture(scope="module")

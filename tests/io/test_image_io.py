@@ -14,7 +14,6 @@ from avemo.errors import MediaDecodeError, ParameterError
 from avemo.io.image import MIN_IMAGE_SIDE, load_image, validate_image
 
 
-
 def noise(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray:
     shape = (h, w, channels) if channels > 1 else (h, w)
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)

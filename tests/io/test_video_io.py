@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from media import add_aac_stream, encode_audio
 import pytest
+from media import add_aac_stream, encode_audio
 
 from avemo.errors import MediaDecodeError, ParameterError
 from avemo.io.video import VideoFrame, is_video_file, iter_video_frames, probe_video

@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from avemo import __version__
@@ -112,6 +111,21 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--openface", nargs="+", metavar="CSV",
                    help="OpenFace 2.0 FeatureExtraction CSV for each input file, in the same order; uses the "
                    "shipped speech+action-unit fusion model (or the av-late-fusion model folder given by --model)")
+
+    s = sub.add_parser("serve", help="serve avemo over HTTP (REST + WebSocket streaming)",
+                       description="Start the REST service: POST /v1/predict (multipart `file`, or `image` + "
+                       "`audio`), GET /v1/health, GET /v1/models, WS /v1/stream, OpenAPI at /docs. The models load "
+                       "once at start-up.")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--workers", type=int, default=1, help="server processes, each with its own models (default 1)")
+    s.add_argument("--threads", type=int, default=None, help="prediction threads per process (default: CPU count)")
+    s.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload accepted (default 50)")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds a prediction may take (default 60)")
+    s.add_argument("--max-concurrent", type=int, default=16,
+                   help="requests running or queued per process before 503 + Retry-After (default 16)")
+    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
+    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
 
     s = sub.add_parser("export", help="export a face model to ONNX (with a JSON description beside it)",
                        description="Write the trained face network as ONNX (input `images` (batch, 1, 40, 40) "
@@ -360,6 +374,21 @@ def _text(result, indent: str = "", label: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def cmd_serve(args) -> int:
+    from avemo.serve.app import ServeSettings
+    from avemo.serve.server import serve
+
+    options = {"threads": args.threads} if args.threads else {}
+    settings = ServeSettings(args.model, args.face_model, args.max_upload_mb, args.timeout, args.max_concurrent,
+                             **options)
+    if args.workers < 1:
+        from avemo.errors import ParameterError
+
+        raise ParameterError(f"--workers must be >= 1, got {args.workers}")
+    serve(settings, args.host, args.port, args.workers)
+    return 0
+
+
 def cmd_export(args) -> int:
     from avemo.systems.base import load_system
 
@@ -369,7 +398,7 @@ def cmd_export(args) -> int:
 
 
 COMMANDS = {"prepare": cmd_prepare, "extract": cmd_extract, "train": cmd_train, "evaluate": cmd_evaluate,
-            "benchmark": cmd_benchmark, "predict": cmd_predict, "export": cmd_export}
+            "benchmark": cmd_benchmark, "predict": cmd_predict, "serve": cmd_serve, "export": cmd_export}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -69,7 +69,7 @@ class PredictOptions:
             raise ParameterError(f"modality must be one of {list(MODALITY_CHOICES)}, got {self.modality!r}")
         if self.fps is not None and not self.fps > 0:
             raise ParameterError(f"fps must be > 0, got {self.fps}")
-        self.speech  # validates window and step
+        SpeechOptions(self.window, self.step, self.silence_db)  # validates window and step
 
     @property
     def speech(self) -> SpeechOptions:
@@ -207,8 +207,10 @@ class InferenceEngine:
         """Predict many files; a bad file yields its error instead of stopping the batch."""
         return predict_each(lambda path: self.predict_file(path, options), paths)
 
-    def predict_file(self, path: str | os.PathLike, options: PredictOptions | None = None) -> PredictionResult:
-        """Emotion of an audio file, an image or a video (videos: both modalities, fused).
+    def predict_file(self, path: str | os.PathLike, options: PredictOptions | None = None,
+                     name: str | None = None) -> PredictionResult:
+        """Emotion of an audio file, an image or a video (videos: both modalities, fused); ``name`` is what the
+        result calls the input (default: the path).
 
         Raises:
             MediaDecodeError: for a missing, empty, corrupt or unsupported file.
@@ -216,21 +218,21 @@ class InferenceEngine:
             ParameterError: when the file's modality does not fit ``options.modality`` or the loaded models.
         """
         options = options or self.options
-        name = str(path)
+        name = str(path) if name is None else name
         if is_image_path(path):
             if options.modality == "speech":
                 raise ParameterError(f"{path}: an image has no audio; drop --modality speech")
             return self.predict_image(load_image(path), path=name)
         if options.modality == "speech" or (self.face is None and options.modality == "auto"):
-            return self._speech_file(path, options)
+            return self._speech_file(path, options, name)
         info = _probe(path)
         if info is None or not info.has_video:
             if options.modality == "face":
                 raise MediaDecodeError(f"{path}: has no video stream, so there is no face to analyse; drop "
                                        "--modality face to use the speech model")
-            return self._speech_file(path, options)
+            return self._speech_file(path, options, name)
         classifier = self._need("face")
-        face = analyse_video(path, self.video_detectors, classifier, options.video_fps, info)
+        face = analyse_video(path, self.video_detectors, classifier, options.video_fps, info, name)
         if options.modality == "face" or self.speech is None:
             return face
         speech: ModalityResult | AvemoError
@@ -238,14 +240,14 @@ class InferenceEngine:
             speech = MediaDecodeError(f"{path}: has no audio stream")
         else:
             try:
-                speech = self._speech_file(path, options)
+                speech = self._speech_file(path, options, name)
             except AvemoError as exc:
                 speech = exc
         return self.fuse(name, speech, face)
 
-    def _speech_file(self, path: str | os.PathLike, options: PredictOptions) -> ModalityResult:
+    def _speech_file(self, path: str | os.PathLike, options: PredictOptions, name: str) -> ModalityResult:
         signal = load_audio(path, TARGET_SAMPLING_RATE)
-        return self.predict_signal(signal, TARGET_SAMPLING_RATE, options, path=str(path))
+        return self.predict_signal(signal, TARGET_SAMPLING_RATE, options, path=name)
 
     def predict_signal(self, signal: np.ndarray, sampling_rate: int, options: PredictOptions | None = None,
                        path: str | None = None) -> ModalityResult:

@@ -185,17 +185,16 @@ def analyse_frames(frames: Iterable[tuple[float, np.ndarray]], pool: DetectorPoo
 
 
 def analyse_video(path: str | os.PathLike, pool: DetectorPool, classifier: FaceClassifier, fps: float | None = None,
-                  info: VideoInfo | None = None) -> ModalityResult:
-    """Faces of a video file, followed across frames sampled at ``fps`` (default 5).
+                  info: VideoInfo | None = None, name: str | None = None) -> ModalityResult:
+    """Faces of a video file, followed across frames sampled at ``fps`` (default 5); ``name`` is what the result
+    calls the input (default: the path).
 
     Raises:
         MediaDecodeError: for a missing or corrupt file, or a file without a video stream.
     """
     info = info or probe_video(path)
     frames = ((f.time, f.image) for f in iter_video_frames(path, fps=fps or DEFAULT_VIDEO_FPS))
-    result = analyse_frames(frames, pool, classifier, str(path))
-    result.duration = info.duration or result.duration
-    return result
+    return analyse_frames(frames, pool, classifier, str(path) if name is None else name, info.duration or None)
 
 
 class FaceEmotionRecognizer:

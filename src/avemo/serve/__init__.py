@@ -1,0 +1,1 @@
+"""The REST service: ``avemo serve`` (FastAPI app over the inference engine, served by uvicorn)."""

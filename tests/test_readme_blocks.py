@@ -18,7 +18,8 @@ def test_blocks_are_filled(tmp_path):
         "machine": {"processor": "x86_64", "cpu_count": 2}}))
     (reports / "face-speed").mkdir()
     (reports / "face-speed" / "summary.json").write_text(json.dumps({
-        "model": "face-fer2013", "tta": "shifts", "engine": "onnx", "frame_size": [640, 480], "clip": "x.mp4", "fps": 41.2,
+        "model": "face-fer2013", "tta": "shifts", "engine": "onnx", "frame_size": [640, 480], "clip": "x.mp4",
+        "fps": 41.2,
         "ms_per_frame_median": 24.3, "stage_ms_median": {"detect_landmarks": 10.0}, "faces_per_frame": 1.0}))
     readme = tmp_path / "README.md"
     readme.write_text("top\n<!-- report:suite -->\nSTALE TEXT\n<!-- /report:suite -->\n"

@@ -6,7 +6,12 @@ tuple of classes a model predicts; its order is the order of the model's output 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from avemo.errors import ParameterError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Canonical emotion names (lower case, adjectives where the field uses them).
 NEUTRAL, CALM, HAPPY, SAD, ANGRY, FEARFUL, DISGUST, SURPRISED, BORED = (

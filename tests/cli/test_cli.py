@@ -143,7 +143,6 @@ def test_export_face_model_to_onnx(tmp_path, capsys):
     from scipy.special import softmax
 
     from avemo.systems.base import load_system
-    from avemo.systems.face import FaceSystem
 
     assert main(["export", str(tmp_path / "out" / "face.onnx")]) == 0
     doc = json.loads((tmp_path / "out" / "face.json").read_text())

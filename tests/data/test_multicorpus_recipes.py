@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.data.recipes import RECIPES, RecipeRecordings, prepare, prepare_emovo, prepare_nemo, prepare_turev, prepare_urdu
+from avemo.data.recipes import (RECIPES, RecipeRecordings, prepare, prepare_emovo, prepare_nemo, prepare_turev,
+                                prepare_urdu)
 from avemo.errors import CorpusError, ParameterError
 from avemo.io.audio import load_audio
 from avemo.labels import corpus_class_mask, corpus_classes

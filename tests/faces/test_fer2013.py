@@ -195,7 +195,8 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
     (configs / "benchmarks").mkdir()
     (configs / "face" / "tiny-cnn.yaml").write_text(
         "name: tiny-cnn\nmodel: face_cnn\nmodel_config: {channels: [8, 16], convs_per_block: 1}\n"
-        "augment: {crop: 44, erase: 0, brightness: 0, contrast: 0, tta: flip}\ntrain: {epochs: 3, batch_size: 16, lr: 0.01}\n")
+        "augment: {crop: 44, erase: 0, brightness: 0, contrast: 0, tta: flip}\n"
+        "train: {epochs: 3, batch_size: 16, lr: 0.01}\n")
     (configs / "benchmarks" / "fer2013.yaml").write_text(
         "name: fer2013\nprotocol: test protocol\nlabel_set: fer7\nsystems: [tiny-cnn]\npeer: null\n")
     monkeypatch.setenv("AVEMO_CONFIGS", str(configs))

@@ -134,7 +134,9 @@ def write_ct2(path, variables: dict[str, np.ndarray]) -> None:
     path.write_bytes(out + struct.pack("<I", 0))  # no aliases
 
 
-def tiny_encoder_weights(width=16, layers=2, heads=4, rng=np.random.default_rng(0)) -> dict[str, np.ndarray]:
+def tiny_encoder_weights(width=16, layers=2, heads=4, rng=None) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0) if rng is None else rng
+
     def r(*shape):
         return (0.1 * rng.standard_normal(shape)).astype(np.float16)
 

@@ -68,7 +68,7 @@ def test_av_benchmark_summary(corpus, tmp_path):
     expected |= {f"{m}{v}" for m in MODELS for v in ("", "[-face]", "[-speech]")}
     systems = summary["systems"]
     assert set(systems) == expected
-    for name, entry in systems.items():
+    for entry in systems.values():
         assert {"folds", "mean", "std", "modalities", "test_modalities", "description"} <= set(entry)
         assert entry["description"]
         assert len(entry["folds"]) == len(FOLDS)

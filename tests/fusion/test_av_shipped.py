@@ -302,7 +302,8 @@ def test_model_card_lists_cross_validated_figures(fitted):
     system.info = {**system.info, "cross_validation": cv, "command": "avemo train av-late-fusion --data D --out O"}
     card = model_card(system)
     assert f"UA {100 * cv['mean']['ua']:.1f} ± {100 * cv['std']['ua']:.1f}%" in card
-    assert card.count("| fold | test speakers |") == 1 and len([f for f in cv["folds"] if f"| {f['fold']} |" in card]) == 6
+    assert card.count("| fold | test speakers |") == 1
+    assert len([f for f in cv["folds"] if f"| {f['fold']} |" in card]) == 6
     assert "avemo train av-late-fusion --data D --out O" in card and "CC BY-NC-SA" in card
 
 

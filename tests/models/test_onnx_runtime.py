@@ -92,4 +92,4 @@ def test_face_system_engines_agree_and_fall_back(monkeypatch, caplog):
     fallback.model_ = fast.model_
     with caplog.at_level(logging.WARNING):
         assert np.allclose(fallback.predict_proba(x), p_slow, atol=1e-6)
-    assert fallback.engine == "torch" and "runs on torch" in caplog.text
+    assert fallback.runtime == "torch" and fallback.engine == "onnx" and "runs on torch" in caplog.text

@@ -397,9 +397,9 @@ def av_results_table(summary: dict[str, Any]) -> str:
              "| system | trained on | tested on | UA % | WA % | macro-F1 % | ECE before % | ECE after % |",
              "|---|---|---|---|---|---|---|---|"]
     for name, s in rows:
-        def cell(k):
+        def cell(k, s=s):
             return f"{100 * s['mean'][k]:.1f} ± {100 * s['std'][k]:.1f}"
-        def ece(when, k):
+        def ece(when, k, s=s):
             return f"{100 * s['pooled_ece'][when]:.1f} ({100 * s['mean'][k]:.1f})"
         lines.append(f"| {name} | {'+'.join(s['modalities'])} | {'+'.join(s['test_modalities'])} | {cell('ua')} | "
                      f"{cell('wa')} | {cell('macro_f1')} | {ece('before', 'ece_before')} | "

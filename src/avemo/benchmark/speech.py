@@ -105,7 +105,7 @@ def _summarise(cfg, classes, recordings, y, outcomes: list[FoldOutcome], specs, 
                                "best_epochs": [int(np.argmax(h["val_ua"])) + 1 for h in o.report.get("histories", [])
                                               if h.get("val_ua")],
                                **m})
-    for name, entry in systems.items():
+    for entry in systems.values():
         for key in ("ua", "wa", "macro_f1", "roc_auc_ovr"):
             stats = mean_std([f[key] for f in entry["folds"]])
             entry.setdefault("mean", {})[key], entry.setdefault("std", {})[key] = stats["mean"], stats["std"]
@@ -176,7 +176,7 @@ def results_table(summary: dict[str, Any]) -> str:
              f"{summary['n_speakers']} speakers, {len(summary['classes'])} classes). Mean ± std over folds.", "",
              "| system | UA % | WA % | macro-F1 % | what it is |", "|---|---|---|---|---|"]
     for name, s in rows:
-        def cell(k):
+        def cell(k, s=s):
             return f"{100 * s['mean'][k]:.1f} ± {100 * s['std'][k]:.1f}"
         lines.append(f"| {name} | {cell('ua')} | {cell('wa')} | {cell('macro_f1')} | {s['description']} |")
     if "leakage" in summary:

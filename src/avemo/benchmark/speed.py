@@ -108,8 +108,8 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
                              data_dir: str | os.PathLike | None = None, model: str | None = None,
                              frames: int = 120) -> dict[str, Any]:
     """Frames per second of the whole face pipeline (MediaPipe detection + landmarks, alignment, the shipped
-    face model with the test-time augmentation used for video frames) on 640x480 video frames, on one CPU core (the process pins
-    itself to one core, so MediaPipe's threads share it too). Writes ``summary.json``."""
+    face model with the test-time augmentation used for video frames) on 640x480 video frames, on one CPU core
+    (the process pins itself to one core, so MediaPipe's threads share it too). Writes ``summary.json``."""
     import cv2
     import torch
 

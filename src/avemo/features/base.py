@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import os
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
 import numpy as np
 
 from avemo.errors import ParameterError
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio, validate_signal
+
+if TYPE_CHECKING:
+    from avemo.features.store import FeatureStore
 
 
 @dataclasses.dataclass(frozen=True)

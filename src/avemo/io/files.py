@@ -6,6 +6,12 @@ from pathlib import Path
 
 from avemo.errors import MediaDecodeError
 
+#: File suffixes of each kind of media (lower case, with the dot).
+AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus", ".aac"}
+VIDEO_EXTENSIONS = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
+
 
 def check_media_file(path: Path, kind: str) -> None:
     """Raise a one-line :class:`MediaDecodeError` when ``path`` is missing, a folder or empty.

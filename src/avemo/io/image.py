@@ -217,7 +217,7 @@ def _downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
 
 
 def _video_extensions() -> set[str]:
-    from avemo.data.recipes.common import VIDEO_EXTENSIONS
+    from avemo.io.files import VIDEO_EXTENSIONS
 
     return VIDEO_EXTENSIONS
 

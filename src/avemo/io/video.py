@@ -107,7 +107,7 @@ def is_video_file(path: str | os.PathLike) -> bool:
 
     Never raises: a missing or unreadable file is simply not a video.
     """
-    from avemo.data.recipes.common import IMAGE_EXTENSIONS
+    from avemo.io.files import IMAGE_EXTENSIONS
 
     path = Path(path)
     if path.suffix.lower() in IMAGE_EXTENSIONS:

@@ -95,7 +95,8 @@ def cross_validate(factory: SystemFactory | dict[str, SystemFactory], inputs: An
         jobs = [(name, fold) for name in factories for fold in folds]
     _SHARED.clear()
     _SHARED.update(factories=factories, inputs=inputs, y=np.asarray(y), predict=predict,
-                   checkpoint_dir=checkpoint_dir, fit_options=dict(fit_options or {}), keep=keep_systems and workers <= 1)
+                   checkpoint_dir=checkpoint_dir, fit_options=dict(fit_options or {}),
+                   keep=keep_systems and workers <= 1)
     outcomes: list[FoldOutcome] = []
     try:
         if workers <= 1:

@@ -201,6 +201,11 @@ class FaceSystem:
             return predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
                                  tta=use_tta, forward=self._onnx_forward())
 
+    @property
+    def runtime(self) -> str:
+        """What runs the network: ``"onnx"``, or ``"torch"`` (asked for, or ONNX Runtime unavailable)."""
+        return "onnx" if self._onnx_forward() is not None else "torch"
+
     def prepare(self) -> "FaceSystem":
         """Build what prediction needs now (the ONNX Runtime session of the trained network), so the first call
         is not slow and concurrent callers never build it twice; returns ``self``."""

@@ -94,7 +94,8 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
             first = len(h.epoch) - h.averaged_epochs + 1
             lines.append(f"- epochs run: {len(h.epoch)}; weights: the average of epochs {first}-{len(h.epoch)} with "
                          f"batch-norm statistics recomputed, kept on PublicTest {criterion} (PublicTest UA "
-                         f"{100 * h.average_val_ua:.1f}%, best single epoch {h.best_epoch}: {100 * h.best_val_ua:.1f}%)")
+                         f"{100 * h.average_val_ua:.1f}%, best single epoch {h.best_epoch}: "
+                         f"{100 * h.best_val_ua:.1f}%)")
         else:
             ua = f"{100 * h.best_val_ua:.1f}%" if criterion == "UA" else f"its UA {100 * h.best_val_ua:.1f}%"
             lines.append(f"- epochs run: {len(h.epoch)}; selected epoch {h.best_epoch} on PublicTest {criterion} "

@@ -2,8 +2,9 @@
 command line with ``key=value`` pairs (dotted keys reach into nested settings, e.g. ``train.epochs=5``).
 
 A *neural* system feeds frame features (``frames``, optionally average-pooled by ``frame_pool``) to a registered
-model, with vector features (``aux``) joined at its head, or vector features (``vectors``) to a vector model; a *linear* system fits a logistic regression on the
-concatenated vector features (``vectors``). Vector features name an extractor: a functionals extractor as is
+model, with vector features (``aux``) joined at its head, or vector features (``vectors``) to a vector model; a
+*linear* system fits a logistic regression on the concatenated vector features (``vectors``). Vector features
+name an extractor: a functionals extractor as is
 (``egemaps``), a frames extractor with a pooling suffix (``whisper:meanstd`` = per-dimension mean and std).
 A *combination* averages the probabilities of its ``parts`` (names of other systems).
 ``feature_settings`` maps an extractor name to its settings (e.g. ``{whisper_layers: {trim_db: 35}}``).

@@ -2,7 +2,8 @@
 
 Saved as a folder: ``system.json`` (spec, classes, extractor keys, versions, anything in ``info``),
 ``preprocess.safetensors`` (standardisation statistics), ``member<k>/`` checkpoints for neural members or
-``linear.safetensors`` for the logistic-regression baseline, ``part<k>/`` system folders for a combination. Nothing is pickled.
+``linear.safetensors`` for the logistic-regression baseline, ``part<k>/`` system folders for a combination.
+Nothing is pickled.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from avemo.errors import ParameterError
 @dataclasses.dataclass
 class Batch:
     """``x`` is ``(batch, frames, dim)`` with ``mask`` ``(batch, frames)`` True on real frames, ``(batch, dim)``
-    with ``mask=None`` for vectors, or ``(batch, channels, height, width)`` with ``mask=None`` for images; ``aux`` ``(batch, aux_dim)`` and ``labels`` ``(batch,)`` when given."""
+    with ``mask=None`` for vectors, or ``(batch, channels, height, width)`` with ``mask=None`` for images; ``aux``
+    ``(batch, aux_dim)`` and ``labels`` ``(batch,)`` when given."""
 
     x: torch.Tensor
     mask: torch.Tensor | None

@@ -1,7 +1,8 @@
 """Train an :class:`~avemo.models.registry.EmotionModel` on in-memory arrays, with early stopping on validation UA.
 
 Examples are a list of numpy arrays: frame matrices ``(T, D)`` for ``input_kind="frames"`` models, vectors
-``(D,)`` for ``"vector"`` models or images ``(C, H, W)`` (uint8, or float in [0, 1]) for ``"image"`` models, with integer labels and, for models built with ``aux_dim``, one aux vector each.
+``(D,)`` for ``"vector"`` models or images ``(C, H, W)`` (uint8, or float in [0, 1]) for ``"image"`` models,
+with integer labels and, for models built with ``aux_dim``, one aux vector each.
 Training is deterministic for a given seed; with ``checkpoint_dir`` it saves its state after every epoch and
 resumes from the last completed epoch when run again (safetensors + JSON, never pickle).
 """
@@ -493,4 +494,5 @@ def fit(model: EmotionModel, train_x: Sequence[np.ndarray], train_y: Sequence[in
         checkpoint_dir: str | Path | None = None, callback: Callback | None = None,
         augment: ImageAugment | None = None) -> TrainHistory:
     """Shortcut for ``Trainer(config, checkpoint_dir, callback, augment).fit(...)``; see :class:`Trainer`."""
-    return Trainer(config, checkpoint_dir, callback, augment).fit(model, train_x, train_y, val_x, val_y, train_aux, val_aux)
+    trainer = Trainer(config, checkpoint_dir, callback, augment)
+    return trainer.fit(model, train_x, train_y, val_x, val_y, train_aux, val_aux)

@@ -55,7 +55,8 @@ def prepare_fer2013(corpus_dir: Path) -> list[Recording]:
         else:
             m = _TEST_NAME.match(path.name)
             split = {"publictest": "PublicTest", "privatetest": "PrivateTest"}[m.group(1).lower()] if m else "Test"
-        out.append(Recording(id=str(rel.with_suffix("")), path=str(path), corpus="fer2013", speaker="unknown", emotion=emotion,
+        out.append(Recording(id=str(rel.with_suffix("")), path=str(path), corpus="fer2013", speaker="unknown",
+                             emotion=emotion,
                              attributes={"split": split}))
     return require_some(out, root, "train/<class>/*.jpg and test/<class>/PrivateTest_*.jpg")
 

@@ -1,7 +1,8 @@
 """Audio feature extractors; importing this package registers them by name.
 
 ``logmel``, ``mfcc``, ``chroma`` (librosa), ``egemaps``, ``egemaps_lld`` (openSMILE) and ``whisper``
-(Whisper tiny.en encoder through CTranslate2) and ``whisper_layers`` (its hidden states, in PyTorch). Build one with :func:`avemo.features.create_extractor`.
+(Whisper tiny.en encoder through CTranslate2) and ``whisper_layers`` (its hidden states, in PyTorch). Build one
+with :func:`avemo.features.create_extractor`.
 """
 
 from avemo.features.audio.egemaps import EgemapsConfig, EgemapsExtractor, EgemapsLldExtractor

@@ -195,6 +195,7 @@ class ChromaExtractor(FeatureExtractor):
 
         cfg = self.config
         n_frames = _n_frames(signal.size, cfg.hop_length)
-        chroma = librosa.feature.chroma_stft(y=_pad_to(signal, cfg.n_fft), sr=_SR, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+        chroma = librosa.feature.chroma_stft(y=_pad_to(signal, cfg.n_fft), sr=_SR, n_fft=cfg.n_fft,
+                                             hop_length=cfg.hop_length,
                                              n_chroma=cfg.n_chroma, tuning=cfg.tuning, center=True)
         return chroma[:, :n_frames].T

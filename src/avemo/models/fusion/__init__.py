@@ -9,7 +9,8 @@ vectors and ``present = {modality: BoolTensor (B,)}``:
 - ``fusion_transformer``: cross-modal Transformer with a CLS token and a key padding mask.
 
 :func:`weighted_late_fusion` fuses calibrated probabilities of separately trained models (weights chosen by
-:func:`avemo.train.late_fusion.fit_late_fusion_weights`); :func:`modality_dropout` hides modalities at random during training.
+:func:`avemo.train.late_fusion.fit_late_fusion_weights`); :func:`modality_dropout` hides modalities at random
+during training.
 """
 from avemo.models.fusion.base import FusionConfig, FusionModel, masked_softmax, modality_dropout
 from avemo.models.fusion.concat import ConcatFusion, ConcatFusionConfig

@@ -32,13 +32,12 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 
 from avemo.benchmark.speech import write_summary
-from avemo.data.recipes import prepare
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
-from avemo.features.store import FeatureStore, extract_all
 from avemo.labels import label_set
-from avemo.systems.av_corpus import DEFAULTS, av_clip_name, face_matrix, resolve_inputs, suite_config  # noqa: F401
-from avemo.systems.inputs import Standardizer, vector_matrix
+from avemo.systems.av_corpus import (DEFAULTS, av_clip_name, face_matrix, load_av_corpus,  # noqa: F401
+                                     resolve_inputs, suite_config)
+from avemo.systems.inputs import Standardizer
 from avemo.train import plots
 from avemo.train.calibration import TemperatureScaler, expected_calibration_error, reliability_diagram
 from avemo.train.metrics import classification_metrics, mean_std
@@ -241,20 +240,11 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
         if unknown:
             raise ParameterError(f"systems {unknown} are not fusion models of ravdess-av: {cfg['fusion']['models']}")
         cfg["fusion"]["models"] = [m for m in cfg["fusion"]["models"] if m in systems]
-    speech_dir, table = resolve_inputs(data_dir, cfg)
     out = Path(out_dir or Path("reports") / cfg["name"])
     classes = label_set(cfg["label_set"])
     t0 = time.perf_counter()
-    recordings = prepare(cfg["corpus"], speech_dir, modalities=("audio-only",), vocal_channels=("speech",))
-    y = np.array([classes.index(r.emotion) for r in recordings])
-    xf, face_present = face_matrix(recordings, table)
-    if not face_present.any():
-        raise ParameterError(f"no row of {str(table)!r} matches a speech file (AU clip names 01-01-EE-II-SS-RR-AA "
-                             f"pair with 03-01-EE-II-SS-RR-AA audio)")
-    extractors = list(dict.fromkeys(v.partition(":")[0] for v in cfg["speech_vectors"]))
-    features, extract_seconds = extract_all(recordings, extractors, FeatureStore(cache), jobs)
-    xs = vector_matrix(cfg["speech_vectors"], features)
-    del features
+    recordings, y, inputs, extract_seconds = load_av_corpus(data_dir, cfg, cache, jobs)
+    xs, xf, face_present = inputs.speech, inputs.au, inputs.au_present
     all_folds = make_folds(cfg["protocol"], recordings)
     chosen = [f for k, f in enumerate(all_folds, 1) if not folds or k in folds]
     if not chosen:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from avemo import __version__
-from avemo.errors import AvemoError
+from avemo.errors import AvemoError, ParameterError
 
 DATA_HELP = "corpus folder in its published layout (e.g. RAVDESS's Actor_XX folders)"
 
@@ -99,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
                        "its box. Videos: the faces of the frames (followed across frames, pooled per face, plus "
                        "a per-frame timeline) and, when the video has an audio track, the speech model on it "
                        "and the fused audio-visual result.")
-    s.add_argument("files", nargs="+", help="wav/flac/mp3/ogg/m4a audio, jpg/png images or mp4/mkv/webm videos")
+    s.add_argument("files", nargs="*", help="wav/flac/mp3/ogg/m4a audio, jpg/png images or mp4/mkv/webm videos")
+    s.add_argument("--image", help="a photo of a face, fused with --audio (a voice recording of the same person)")
+    s.add_argument("--audio", help="a voice recording fused with --image")
     s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
     s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
     s.add_argument("--modality", choices=["auto", "speech", "face"], default="auto",
@@ -294,8 +296,11 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    if args.image or args.audio:
+        return _predict_pair(args)
+    if not args.files:
+        raise ParameterError("give the files to predict, or --image FACE.jpg --audio VOICE.wav for a fused pair")
     if args.openface:  # audio + OpenFace AUs, fused by the speech + action-unit model
-        from avemo.errors import ParameterError
         from avemo.inference.openface import OpenFaceRecognizer
 
         if len(args.openface) != len(args.files):
@@ -340,6 +345,22 @@ def cmd_predict(args) -> int:
     return 1 if failed else 0
 
 
+def _predict_pair(args) -> int:
+    """``avemo predict --image face.jpg --audio voice.wav``: one photo and one voice recording, fused."""
+    from avemo.inference.engine import InferenceEngine, PredictOptions
+
+    if not (args.image and args.audio):
+        raise ParameterError("--image and --audio go together (a photo and a voice recording of one person); "
+                             "give both, or give the files as arguments")
+    if args.files or args.openface:
+        raise ParameterError("--image/--audio predict one fused pair; give other files in a separate command")
+    options = PredictOptions(args.modality, args.fps, args.window, args.step)
+    engine = InferenceEngine(args.model, args.face_model, modalities=("speech", "face"), options=options)
+    result = engine.predict_image_and_audio_files(args.image, args.audio, options)
+    print(json.dumps(result.to_dict()) if args.format == "json" else _text(result))
+    return 0
+
+
 def _probs(probabilities: dict) -> str:
     return "  ".join(f"{k} {v:.2f}" for k, v in sorted(probabilities.items(), key=lambda kv: -kv[1]))
 
@@ -382,7 +403,6 @@ def cmd_serve(args) -> int:
     settings = ServeSettings(args.model, args.face_model, args.max_upload_mb, args.timeout, args.max_concurrent,
                              **options)
     if args.workers < 1:
-        from avemo.errors import ParameterError
 
         raise ParameterError(f"--workers must be >= 1, got {args.workers}")
     serve(settings, args.host, args.port, args.workers)

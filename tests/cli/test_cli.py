@@ -71,6 +71,39 @@ def test_predict_silence_is_not_an_error(tiny_model_dir, inputs, capsys):
     assert row["status"] == "silence" and row["emotion"] is None
 
 
+def test_predict_image_and_audio_pair(inputs, face_frame, capsys):
+    """A photo + a voice recording of one person: one fused result holding both modalities."""
+    assert main(["predict", "--image", str(face_frame), "--audio", "long.wav", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["modality"] == "audio-visual" and row["status"] == "ok"
+    assert row["path"] == f"{face_frame} + long.wav"
+    assert set(row["modalities"]) == {"speech", "face"}
+    assert row["modalities"]["face"]["status"] == "ok" and row["modalities"]["speech"]["status"] == "ok"
+    assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert sorted(row["fusion"]["used"]) == ["face", "speech"]
+    # A silent voice note leaves the face's result, saying why.
+    sf.write(inputs / "quiet.wav", np.zeros(SR, np.float32), SR)
+    assert main(["predict", "--image", str(face_frame), "--audio", "quiet.wav", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["modalities"]["speech"]["status"] == "silence" and row["fusion"]["used"] == ["face"]
+    assert row["emotion"] == row["modalities"]["face"]["emotion"]  # the face's, with the fusion's face temperature
+
+
+@pytest.mark.parametrize("argv", [
+    ["predict"],
+    ["predict", "--image", "face.jpg"],
+    ["predict", "--audio", "good.wav"],
+    ["predict", "--image", "good.wav", "--audio", "good.wav"],
+    ["predict", "--image", "{face}", "--audio", "notaudio.wav"],
+    ["predict", "--image", "{face}", "--audio", "good.wav", "--modality", "speech"],
+])
+def test_predict_pair_errors(argv, inputs, face_frame, capsys):
+    code = main([a.format(face=face_frame) for a in argv])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert len([line for line in err if line.startswith("avemo: error: ")]) == 1 and "Traceback" not in err
+
+
 @pytest.mark.parametrize("argv", [
     ["predict", "--model", "no-such-model", "x.wav"],
     ["predict", "--model", "{model}", "x.wav", "--window", "2", "--step", "3"],

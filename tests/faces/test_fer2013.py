@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ from avemo.errors import CorpusError, ParameterError
 from avemo.labels import label_set
 
 FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-SHARED = Path(os.environ.get("AVEMO_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
 
 
 def face_like(label: int, k: int) -> np.ndarray:
@@ -246,10 +244,8 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
 
 
 @pytest.mark.corpus
-def test_real_fer2013_layout():
-    root = SHARED / "fer2013"
-    if not root.is_dir():
-        pytest.skip(f"FER2013 not found at {root} (set AVEMO_SHARED_DATA to the shared data folder)")
+def test_real_fer2013_layout(require_data):
+    root = require_data("fer2013", what="FER2013")
     recs = prepare("fer2013", root)
     counts = {}
     for r in recs:
@@ -258,15 +254,13 @@ def test_real_fer2013_layout():
 
 
 @pytest.mark.corpus
-def test_folder_of_photos_is_detected_and_aligned(tmp_path, monkeypatch):
+def test_folder_of_photos_is_detected_and_aligned(tmp_path, monkeypatch, require_data):
     """A CK+-style <root>/<emotion>/<image> folder of full photographs: faces are found and aligned to 48x48;
     an image without a face is skipped and reported."""
     import shutil
 
     monkeypatch.setenv("AVEMO_OFFLINE", "1")
-    stills = SHARED / "ravdess" / "stills"
-    if not stills.is_dir():
-        pytest.skip(f"RAVDESS stills not found at {stills} (set AVEMO_SHARED_DATA)")
+    stills = require_data("ravdess/stills", what="RAVDESS stills")
     for i, emotion in enumerate(["happy", "sad"]):
         (tmp_path / emotion).mkdir()
         shutil.copy(stills / f"Actor_{i + 1:02d}.png", tmp_path / emotion / "face.png")

@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.benchmark.av import av_clip_name, av_results_table, face_matrix, run_av_benchmark
+from avemo.benchmark.av import av_results_table, late_fusion_system, run_av_benchmark
 from avemo.cli import main
 from avemo.data.recipes import prepare
 from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
+from avemo.data.splits import make_folds
 from avemo.features.openface import AU_COLUMNS
+from avemo.systems.av_corpus import av_clip_name, face_matrix, load_av_corpus, suite_config
+from avemo.train.calibration import expected_calibration_error
 
 SR = 16000
 PITCHES = (90.0, 110.0, 135.0, 160.0, 190.0, 225.0, 265.0, 310.0)  # one per RAVDESS emotion code 01..08
@@ -65,7 +68,7 @@ def test_av_benchmark_summary(corpus, tmp_path):
     assert summary["n_recordings"] == 192 and summary["n_with_face"] == 192 and summary["n_speakers"] == 24
     assert summary["folds_run"] == ["fold1", "fold2"]
     expected = {"speech-logreg", "au-logreg", "late-fusion-logreg"}
-    expected |= {f"{m}{v}" for m in MODELS for v in ("", "[-face]", "[-speech]")}
+    expected |= {f"{m}{v}" for m in MODELS for v in ("", "[-action_units]", "[-speech]")}
     systems = summary["systems"]
     assert set(systems) == expected
     for entry in systems.values():
@@ -81,10 +84,12 @@ def test_av_benchmark_summary(corpus, tmp_path):
         for key in ("ua", "wa", "macro_f1", "ece_before", "ece_after"):
             assert entry["mean"][key] == pytest.approx(np.mean([f[key] for f in entry["folds"]]))
         assert np.asarray(entry["confusion"]).shape == (8, 8) and np.sum(entry["confusion"]) == 64
-    assert systems["fusion_concat[-face]"]["test_modalities"] == ["speech"]
-    assert systems["fusion_concat[-speech]"]["test_modalities"] == ["face"]
-    assert systems["fusion_concat"]["modalities"] == systems["fusion_concat"]["test_modalities"] == ["speech", "face"]
-    assert systems["speech-logreg"]["modalities"] == ["speech"] and systems["au-logreg"]["modalities"] == ["face"]
+    assert systems["fusion_concat[-action_units]"]["test_modalities"] == ["speech"]
+    assert systems["fusion_concat[-speech]"]["test_modalities"] == ["action_units"]
+    assert systems["fusion_concat"]["modalities"] == systems["fusion_concat"]["test_modalities"] == \
+        ["speech", "action_units"]
+    assert systems["speech-logreg"]["modalities"] == ["speech"]
+    assert systems["au-logreg"]["modalities"] == ["action_units"]
     assert [f["fold"] for f in systems["au-logreg"]["folds"]] == ["fold1", "fold2"]
     assert systems["au-logreg"]["folds"][0]["test_speakers"] == ["01", "11", "20", "21"]
     # Both modalities carry the emotion: the linear systems learn it (chance is 0.125).
@@ -92,6 +97,21 @@ def test_av_benchmark_summary(corpus, tmp_path):
     assert systems["late-fusion-logreg"]["mean"]["ua"] >= 0.5
     assert summary["best_system"] in systems and "[" not in summary["best_system"]
     assert "best_fusion" in summary["targets"] and "missing_modality" in summary["targets"]
+
+    # The late-fusion row is the shipped AVLateFusionSystem fitted on the fold's split: same predictions, and
+    # (every clip has AUs) the report's validation temperature is the system's own, so the same ECE.
+    cfg = suite_config(OPTIONS)
+    recordings, y, inputs, _ = load_av_corpus(corpus, cfg, str(tmp_path / "cache"))
+    fold = make_folds(cfg["protocol"], recordings)[0]
+    system = late_fusion_system(cfg).fit(inputs, y, (fold.train, fold.val))
+    probs = system.predict_proba(inputs.take(fold.test))
+    row = systems["late-fusion-logreg"]["folds"][0]
+    assert row["val_speakers"] == list(fold.val_speakers)
+    confusion = np.zeros((8, 8), int)
+    np.add.at(confusion, (y[list(fold.test)], probs.argmax(1)), 1)
+    assert row["confusion"] == confusion.tolist()
+    assert row["ece_after"] == pytest.approx(expected_calibration_error(probs, y[list(fold.test)], 15), abs=1e-6)
+    assert systems["au-logreg"]["folds"][0]["C"] == system.au_C_
 
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["systems"].keys() == systems.keys()

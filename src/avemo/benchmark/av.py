@@ -12,7 +12,7 @@ Systems (every choice made on validation speakers, drawn from each fold's traini
 - ``late-fusion-logreg``: both models' probabilities, temperature-scaled per modality on validation, fused
   by a weighted mean of log-probabilities whose weight is chosen on validation;
 - every ``fusion_*`` model (trained with modality dropout, early stopping on validation UA, a small seed
-  ensemble), tested with both modalities and again with one removed (``name[-face]``, ``name[-speech]``).
+  ensemble), tested with both modalities and again with one removed (``name[-action_units]``, ``name[-speech]``).
 
 Every system also gets a temperature fitted on validation: ``ece_before`` / ``ece_after`` are the test
 expected calibration errors of its raw and temperature-scaled probabilities. Writes ``summary.json``,
@@ -24,178 +24,106 @@ from __future__ import annotations
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 
 from avemo.benchmark.speech import write_summary
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import label_set
-from avemo.systems.av_corpus import (DEFAULTS, av_clip_name, face_matrix, load_av_corpus,  # noqa: F401
-                                     resolve_inputs, suite_config)
-from avemo.systems.inputs import Standardizer
+from avemo.modalities import Modality
+from avemo.systems.av_corpus import load_av_corpus, suite_config
+from avemo.systems.av_fusion import AVLateFusionSystem
+from avemo.systems.av_neural import AVFusionSystem
+from avemo.systems.cross_validation import FoldOutcome, cross_validate
+from avemo.systems.inputs import AVInputs
 from avemo.train import plots
 from avemo.train.calibration import TemperatureScaler, expected_calibration_error, reliability_diagram
 from avemo.train.metrics import classification_metrics, mean_std
 
-SPEECH, FACE = "speech", "face"
+SPEECH, AU = Modality.SPEECH, Modality.ACTION_UNITS
+LATE_FUSION = "late-fusion-logreg"
+#: Benchmark rows of the late-fusion system's parts: each modality's calibrated regression, and the fused output.
+LINEAR_ROWS = {"speech-logreg": SPEECH, "au-logreg": AU, LATE_FUSION: "fused"}
 
 DESCRIPTIONS = {
     "speech-logreg": "logistic regression on speech ({vectors}), standardised on training speakers",
     "au-logreg": "logistic regression on the 35 OpenFace AU clip means (C from {grid} on validation UA)",
-    "late-fusion-logreg": "speech-logreg + au-logreg, per-modality temperature, weighted mean of log-probs "
-                          "(weight on validation)",
+    LATE_FUSION: "speech-logreg + au-logreg, per-modality temperature, weighted mean of log-probs "
+                 "(weight on validation), as shipped in av-ravdess-openface",
 }
 
 
-# -- per-fold systems ------------------------------------------------------------------------------------------
+# -- per-fold systems: the shipped system classes, fitted by the one cross-validation runner ---------------------
 
 
-def _logreg(x: np.ndarray, y: np.ndarray, C: float, max_iter: int, tol: float = 1e-4):
-    from sklearn.linear_model import LogisticRegression
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning at the capped iterations
-        return LogisticRegression(C=C, class_weight="balanced", max_iter=max_iter, tol=tol).fit(x, y)
-
-
-def _logits(model, x: np.ndarray, num_classes: int) -> np.ndarray:
-    """Log-probabilities over all ``num_classes`` (a class absent from training gets a very low score)."""
-    out = np.full((len(x), num_classes), -30.0)
-    scores = model.decision_function(x)
-    if scores.ndim == 1:  # two classes seen in training
-        scores = np.stack([-scores, scores], axis=1) / 2
-    out[:, model.classes_] = log_softmax(scores, axis=1)
-    return np.maximum(out, -30.0)
+def late_fusion_system(cfg: Mapping[str, Any]) -> AVLateFusionSystem:
+    """The shipped :class:`AVLateFusionSystem` with the suite's settings."""
+    return AVLateFusionSystem(label_set=cfg["label_set"], speech_vectors=cfg["speech_vectors"],
+                              speech_C=cfg["speech_logreg"]["C"], au_C_grid=cfg["au_logreg"]["C_grid"],
+                              weight_step=cfg["late_fusion"].get("step", 0.05),
+                              refit=bool(cfg.get("refit_train_val", True)))
 
 
-def _uniform_fill(logits: np.ndarray, present: np.ndarray) -> np.ndarray:
-    out = logits.copy()
-    out[~present] = 0.0
+def fusion_system(cfg: Mapping[str, Any], model: str) -> AVFusionSystem:
+    """An :class:`AVFusionSystem` of one fusion model with the suite's settings."""
+    fusion = cfg["fusion"]
+    return AVFusionSystem(model, cfg["label_set"], cfg["speech_vectors"],
+                          (fusion.get("model_configs") or {}).get(model), fusion.get("train", {}), fusion["seeds"])
+
+
+def _uncalibrated_logits(probs: np.ndarray, temperatures: np.ndarray) -> np.ndarray:
+    """Logits whose softmax is ``probs`` ``(n, C)`` before row ``i`` was scaled by temperature ``T_i``:
+    ``T_i * log p_i`` (as ``softmax(T * log softmax(z / T)) = softmax(z)``); NaN rows (modality absent) become
+    uniform."""
+    return np.nan_to_num(temperatures[:, None] * np.log(np.maximum(probs, 1e-300)), nan=0.0)
+
+
+def late_fusion_outputs(system: AVLateFusionSystem, inputs: AVInputs,
+                        fold: Fold) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{row name: (validation logits, test logits)}`` of the fitted late-fusion system: each modality's and the
+    fused output, before the system's own temperatures (the report scales them on validation itself)."""
+    report = system.fit_report()
+    temperatures = {**report["modality_temperatures"], "fused": report["fused_temperature"]}
+    val = report["validation"]
+    test_inputs = inputs.take(fold.test)
+    test = system.modality_proba(test_inputs)
+    test["fused"] = system.fuse(test)
+    both = {"validation": ~np.isnan(val[AU]).any(axis=1), "test": test_inputs.au_present}
+    out = {}
+    for row, part in LINEAR_ROWS.items():
+        logits = []
+        for when, probs in (("validation", val[part]), ("test", test[part])):
+            t = np.full(len(probs), temperatures[part])
+            if part == "fused":  # the fused temperature applies only where both modalities were there
+                t = np.where(both[when], t, 1.0)
+            logits.append(_uncalibrated_logits(probs, t))
+        out[row] = (logits[0], logits[1])
     return out
 
 
-class _FoldRun:
-    """All systems of one fold; fills ``self.results[name] = (val_logits, test_logits)``."""
+def fusion_outputs(variants: Mapping[str, Sequence[str]]):
+    """A predictor for :func:`cross_validate`: ``{variant: (validation log-probs, test log-probs)}`` of a fitted
+    :class:`AVFusionSystem`, each variant seeing only its modalities."""
 
-    def __init__(self, cfg, fold: Fold, xs: np.ndarray, xf: np.ndarray, face_present: np.ndarray, y: np.ndarray,
-                 num_classes: int) -> None:
-        self.cfg, self.fold, self.y, self.c = cfg, fold, y, num_classes
-        self.tr, self.va, self.te = list(fold.train), list(fold.val), list(fold.test)
-        tr_face = [i for i in self.tr if face_present[i]]
-        if not tr_face:
-            raise ParameterError(f"{fold.name}: no training recording has AU features; check the AU table names")
-        ss, sf = Standardizer().fit(xs[self.tr]), Standardizer().fit(xf[tr_face])
-        self.xs, self.xf = ss.transform(xs), np.where(face_present[:, None], sf.transform(xf), 0.0)
-        self.fp = face_present
-        self.results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.info: dict[str, dict[str, Any]] = {}
+    def predict(system: AVFusionSystem, inputs: AVInputs, fold: Fold) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        val, test = inputs.take(fold.val), inputs.take(fold.test)
+        return {key: tuple(np.log(system.predict_proba(part, mods) + 1e-12) for part in (val, test))
+                for key, mods in variants.items()}
 
-    def linear(self) -> None:
-        cfg, c, y = self.cfg, self.c, self.y
-        sp = cfg["speech_logreg"]
-        m = _logreg(self.xs[self.tr], y[self.tr], sp["C"], sp.get("max_iter", 300), sp.get("tol", 1e-4))
-        self.results["speech-logreg"] = (_logits(m, self.xs[self.va], c), _logits(m, self.xs[self.te], c))
-        refit = bool(cfg.get("refit_train_val", False))
-        if refit:  # validation logits stay those of the train-only model (honest temperatures and weights)
-            trv = self.tr + self.va
-            m = _logreg(self.xs[trv], y[trv], sp["C"], sp.get("max_iter", 300), sp.get("tol", 1e-4))
-            self.results["speech-logreg"] = (self.results["speech-logreg"][0], _logits(m, self.xs[self.te], c))
-        au = cfg["au_logreg"]
-        tr = [i for i in self.tr if self.fp[i]]
-        va = np.array(self.va)
-        best = None
-        for C in au["C_grid"]:
-            m = _logreg(self.xf[tr], y[tr], C, au.get("max_iter", 1000))
-            keep = va[self.fp[va]]
-            pred = m.predict(self.xf[keep]) if len(keep) else np.zeros(0, int)
-            from sklearn.metrics import balanced_accuracy_score
-
-            score = balanced_accuracy_score(y[keep], pred) if len(keep) else 0.0
-            if best is None or score > best[0] + 1e-9:
-                best = (score, C, m)
-        _, C, m = best
-        self.info["au-logreg"] = {"C": C}
-        val_logits = _uniform_fill(_logits(m, self.xf[self.va], c), self.fp[self.va])
-        if refit:
-            trv = [i for i in self.tr + self.va if self.fp[i]]
-            m = _logreg(self.xf[trv], y[trv], C, au.get("max_iter", 1000))
-        self.results["au-logreg"] = (val_logits, _uniform_fill(_logits(m, self.xf[self.te], c), self.fp[self.te]))
-        self._late_fusion()
-
-    def _late_fusion(self) -> None:
-        from avemo.models.fusion import weighted_late_fusion
-        from avemo.train.late_fusion import fit_late_fusion_weights
-
-        lf = self.cfg["late_fusion"]
-        yv = self.y[self.va]
-        probs_v, probs_t, temps = {}, {}, {}
-        for mod, name in ((SPEECH, "speech-logreg"), (FACE, "au-logreg")):
-            v, t = self.results[name]
-            ts = TemperatureScaler().fit(v, yv)
-            temps[mod] = ts.temperature_
-            probs_v[mod], probs_t[mod] = ts.transform(v), ts.transform(t)
-        pres_v = {SPEECH: np.ones(len(self.va), bool), FACE: self.fp[self.va]}
-        pres_t = {SPEECH: np.ones(len(self.te), bool), FACE: self.fp[self.te]}
-        w = fit_late_fusion_weights(probs_v, yv, present=pres_v, step=lf.get("step", 0.05),
-                                    method=lf.get("method", "log"))
-        fv = weighted_late_fusion(probs_v, w, pres_v, method=lf.get("method", "log"))
-        ft = weighted_late_fusion(probs_t, w, pres_t, method=lf.get("method", "log"))
-        self.info["late-fusion-logreg"] = {"weights": w, "modality_temperatures": temps}
-        self.results["late-fusion-logreg"] = (np.log(fv + 1e-12), np.log(ft + 1e-12))
-
-    def fusion(self, name: str) -> None:
-        from avemo.train.fusion_trainer import FusionTrainConfig, MultimodalArrays, fit_fusion, predict_logits
-
-        fcfg = self.cfg["fusion"]
-
-        def arrays(index, mods=(SPEECH, FACE)):
-            idx = list(index)
-            inputs = {SPEECH: self.xs[idx], FACE: self.xf[idx]}
-            present = {SPEECH: np.ones(len(idx), bool), FACE: self.fp[idx]}
-            if mods != (SPEECH, FACE):
-                inputs = {m: inputs[m] for m in mods}
-                present = {m: present[m] for m in mods}
-            return MultimodalArrays.create(inputs, self.y[idx], present)
-
-        train, val = arrays(self.tr), arrays(self.va)
-        variants = {"": (SPEECH, FACE)}
-        if fcfg.get("drop_tests", True):
-            variants.update({"[-face]": (SPEECH,), "[-speech]": (FACE,)})
-        def predict(model, index, mods) -> np.ndarray:
-            idx = np.asarray(index)
-            out = np.full((len(idx), self.c), 1.0 / self.c)
-            ok = self.fp[idx] if mods == (FACE,) else np.ones(len(idx), bool)
-            if ok.any():
-                out[ok] = softmax(predict_logits(model, arrays(idx[ok], mods)).numpy().astype(np.float64), axis=1)
-            return out
-
-        probs = {k: ([], []) for k in variants}
-        epochs = []
-        for seed in fcfg["seeds"]:
-            tc = FusionTrainConfig(**{**fcfg.get("train", {}), "seed": int(seed)})
-            res = fit_fusion(name, train, val, self.c, (fcfg.get("model_configs") or {}).get(name), tc)
-            epochs.append(res.best_epoch)
-            for key, mods in variants.items():
-                probs[key][0].append(predict(res.model, self.va, mods))
-                probs[key][1].append(predict(res.model, self.te, mods))
-        for key in variants:
-            v, t = (np.log(np.mean(p, axis=0) + 1e-12) for p in probs[key])
-            self.results[f"{name}{key}"] = (v, t)
-            self.info[f"{name}{key}"] = {"best_epochs": epochs}
+    return predict
 
 
 def _system_meta(cfg, name: str) -> dict[str, Any]:
-    both = [SPEECH, FACE]
+    both = [SPEECH, AU]
     if name == "speech-logreg":
         return {"modalities": [SPEECH], "test_modalities": [SPEECH],
                 "description": DESCRIPTIONS[name].format(vectors=" + ".join(cfg["speech_vectors"]))}
     if name == "au-logreg":
-        return {"modalities": [FACE], "test_modalities": [FACE],
+        return {"modalities": [AU], "test_modalities": [AU],
                 "description": DESCRIPTIONS[name].format(grid=cfg["au_logreg"]["C_grid"])}
     if name == "late-fusion-logreg":
         return {"modalities": both, "test_modalities": both, "description": DESCRIPTIONS[name]}
@@ -244,39 +172,65 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
     classes = label_set(cfg["label_set"])
     t0 = time.perf_counter()
     recordings, y, inputs, extract_seconds = load_av_corpus(data_dir, cfg, cache, jobs)
-    xs, xf, face_present = inputs.speech, inputs.au, inputs.au_present
     all_folds = make_folds(cfg["protocol"], recordings)
     chosen = [f for k, f in enumerate(all_folds, 1) if not folds or k in folds]
     if not chosen:
         raise ParameterError(f"no fold selected; choose among 1..{len(all_folds)}")
+    for fold in chosen:
+        if not inputs.au_present[list(fold.train)].any():
+            raise ParameterError(f"{fold.name}: no training recording has AU features; check the AU table names")
+
+    variants = {"": (SPEECH, AU)}
+    if cfg["fusion"].get("drop_tests", True):
+        variants.update({f"[-{AU}]": (SPEECH,), f"[-{SPEECH}]": (AU,)})
+    factories = {LATE_FUSION: lambda fold: late_fusion_system(cfg)}
+    factories.update({name: (lambda fold, name=name: fusion_system(cfg, name)) for name in cfg["fusion"]["models"]})
+    predict_fusion = fusion_outputs(variants)
+
+    def predict(system, inputs: AVInputs, fold: Fold) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        if isinstance(system, AVLateFusionSystem):
+            return late_fusion_outputs(system, inputs, fold)
+        return {f"{system.model}{key}": v for key, v in predict_fusion(system, inputs, fold).items()}
+
+    def progress(outcome: FoldOutcome) -> None:
+        y_test = y[list(outcome.fold.test)]
+        uas = "  ".join(f"{n} {100 * classification_metrics(y_test, softmax(t, 1), len(classes))['ua']:.1f}"
+                        for n, (_, t) in outcome.test_probs.items() if "[" not in n)
+        print(f"{outcome.fold.name}: {uas}", flush=True)
 
     threads = torch.get_num_threads()
     torch.set_num_threads(int(cfg.get("threads", 1)))
-    per_fold: list[tuple[Fold, dict, dict, dict]] = []
-    seconds: dict[str, float] = {}
     t1 = time.perf_counter()
     try:
-        for fold in chosen:
-            run = _FoldRun(cfg, fold, xs, xf, face_present, y, len(classes))
-            start = time.perf_counter()
-            run.linear()
-            seconds["linear"] = seconds.get("linear", 0.0) + time.perf_counter() - start
-            for name in cfg["fusion"]["models"]:
-                start = time.perf_counter()
-                run.fusion(name)
-                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
-            per_fold.append((fold, run.results, run.info, {}))
-            print(f"{fold.name}: " + "  ".join(
-                f"{n} {100 * classification_metrics(y[list(fold.test)], softmax(t, 1), len(classes))['ua']:.1f}"
-                for n, (_, t) in run.results.items() if "[" not in n), flush=True)
+        jobs_list = [(name, fold) for fold in chosen for name in factories]
+        outcomes = cross_validate(factories, inputs, y, chosen, workers=jobs, predict=predict, jobs=jobs_list,
+                                  on_done=progress)
     finally:
         torch.set_num_threads(threads)
+    per_fold: list[tuple[Fold, dict, dict]] = []
+    seconds: dict[str, float] = {}
+    for fold in chosen:
+        results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        info: dict[str, dict[str, Any]] = {}
+        for outcome in (o for o in outcomes if o.fold.name == fold.name):
+            results.update(outcome.test_probs)
+            seconds[outcome.system] = seconds.get(outcome.system, 0.0) + outcome.seconds
+            if outcome.system == LATE_FUSION:
+                report = outcome.report
+                info["au-logreg"] = {"C": report["au_C"]}
+                info[LATE_FUSION] = {"weights": report["weights"],
+                                     "modality_temperatures": report["modality_temperatures"],
+                                     "fused_temperature": report["fused_temperature"]}
+            else:
+                info.update({f"{outcome.system}{key}": {"best_epochs": outcome.report["best_epochs"]}
+                             for key in variants})
+        per_fold.append((fold, results, info))
     train_seconds = time.perf_counter() - t1
-    summary, pooled = _summarise(cfg, classes, recordings, y, per_fold, face_present)
+    summary, pooled = _summarise(cfg, classes, recordings, y, per_fold, inputs.au_present)
     summary["timing"] = {"extract_seconds": extract_seconds, "train_test_seconds": round(train_seconds, 1),
                          "seconds_by_system": {k: round(v, 1) for k, v in seconds.items()},
                          "total_seconds": round(time.perf_counter() - t0, 1), "cpu_count": os.cpu_count(),
-                         "torch_threads": int(cfg.get("threads", 1))}
+                         "torch_threads": int(cfg.get("threads", 1)), "jobs": jobs}
     summary["folds_run"] = [f.name for f in chosen]
     summary["settings"] = cfg
     write_av_report(summary, pooled, classes, out)
@@ -287,7 +241,7 @@ def _summarise(cfg, classes, recordings, y, per_fold, face_present) -> tuple[dic
     bins = int(cfg.get("ece_bins", 15))
     systems: dict[str, Any] = {}
     pooled: dict[str, dict[str, list]] = {}
-    for fold, results, info, _ in per_fold:
+    for fold, results, info in per_fold:
         yv, yt = y[list(fold.val)], y[list(fold.test)]
         for name, (val_logits, test_logits) in results.items():
             raw = softmax(test_logits, axis=1)
@@ -317,7 +271,7 @@ def _summarise(cfg, classes, recordings, y, per_fold, face_present) -> tuple[dic
         entry["pooled_ece"] = {"before": expected_calibration_error(raw, yy, bins),
                                "after": expected_calibration_error(cal, yy, bins)}
         pooled[name] = {"y": yy, "raw": raw, "cal": cal}
-    full = [n for n, s in systems.items() if s["test_modalities"] == [SPEECH, FACE]]
+    full = [n for n, s in systems.items() if s["test_modalities"] == [SPEECH, AU]]
     best = max(full, key=lambda n: systems[n]["mean"]["ua"]) if full else None
     summary = {"benchmark": cfg["name"], "corpus": cfg["corpus"], "protocol": cfg["protocol"],
                "classes": list(classes), "n_recordings": len(recordings),
@@ -335,7 +289,7 @@ def _targets(systems: Mapping[str, Any]) -> dict[str, Any]:
     ua = {n: s["mean"]["ua"] for n, s in systems.items()}
     fusion = [n for n in ua if n.startswith("fusion_") and "[" not in n]
     out: dict[str, Any] = {}
-    single = {m: ua.get(n) for m, n in ((SPEECH, "speech-logreg"), (FACE, "au-logreg")) if n in ua}
+    single = {m: ua.get(n) for m, n in ((SPEECH, "speech-logreg"), (AU, "au-logreg")) if n in ua}
     if fusion and single:
         best = max(fusion, key=ua.get)
         best_single = max(single.values())
@@ -346,7 +300,7 @@ def _targets(systems: Mapping[str, Any]) -> dict[str, Any]:
         out["beats_late_fusion"] = {n: ua[n] > ua["late-fusion-logreg"] for n in fusion}
     missing = {}
     for n in fusion:
-        for dropped, kept in ((FACE, SPEECH), (SPEECH, FACE)):
+        for dropped, kept in ((AU, SPEECH), (SPEECH, AU)):
             key = f"{n}[-{dropped}]"
             if key in ua and single.get(kept) is not None:
                 gap = single[kept] - ua[key]

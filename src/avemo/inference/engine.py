@@ -292,6 +292,24 @@ class InferenceEngine:
             speech = exc
         return self.fuse(path, speech, face)
 
+    def predict_image_and_audio_files(self, image: str | os.PathLike, audio: str | os.PathLike,
+                                      options: PredictOptions | None = None, name: str | None = None) -> FusedResult:
+        """An image file and an audio file of the same person (a photo and a voice note), fused; ``name`` names
+        the result (default ``"IMAGE + AUDIO"``).
+
+        Raises:
+            ParameterError: when ``options.modality`` is not ``auto`` (a pair is always fused).
+            MediaDecodeError: when the image or the audio cannot be decoded (a silent or too short recording is
+                no error: the result is then the face's, with the speech status saying why).
+        """
+        options = options or self.options
+        if options.modality != "auto":
+            raise ParameterError("an image + audio pair is fused; leave modality at auto")
+        rgb = load_image(image)
+        signal = load_audio(audio, TARGET_SAMPLING_RATE)
+        return self.predict_image_and_audio(rgb, signal, TARGET_SAMPLING_RATE, options,
+                                            name or f"{image} + {audio}")
+
     def open_session(self, sampling_rate: int = TARGET_SAMPLING_RATE, options: PredictOptions | None = None,
                      on_result=None, name: str = "stream"):
         """A :class:`~avemo.inference.session.StreamSession` for one live stream of audio chunks and frames."""

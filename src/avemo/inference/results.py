@@ -13,6 +13,10 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from avemo.labels import valence_arousal
+from avemo.modalities import Modality
+
+__all__ = ["Modality", "Status", "Segment", "Timeline", "FaceResult", "FrameResult", "ModalityResult",
+           "FusionInfo", "FusedResult", "PredictionResult"]
 
 
 class Status(enum.StrEnum):
@@ -24,15 +28,6 @@ class Status(enum.StrEnum):
     TOO_SHORT = "too_short"        # audio shorter than the speech model's minimum
     UNAVAILABLE = "unavailable"    # a modality that could not be read (no audio stream, bad file, not given)
     NO_SIGNAL = "no_signal"        # fused: no modality was usable
-
-
-class Modality(enum.StrEnum):
-    """What a result describes; the names used everywhere (results, fusion, systems)."""
-
-    SPEECH = "speech"
-    FACE = "face"
-    ACTION_UNITS = "action_units"
-    AUDIO_VISUAL = "audio-visual"
 
 
 def _rounded(probabilities: Mapping[str, float]) -> dict[str, float]:

@@ -292,15 +292,8 @@ def _predict_file(engine: InferenceEngine, path: Path, options: PredictOptions, 
 
 def _predict_pair(engine: InferenceEngine, image: Path, audio: Path, options: PredictOptions,
                   name: str) -> dict[str, Any]:
-    from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
-    from avemo.io.image import load_image
-
     try:
-        if options.modality != "auto":
-            raise ParameterError("an image + audio pair is fused; leave modality at auto")
-        rgb = load_image(image)
-        signal = load_audio(audio, TARGET_SAMPLING_RATE)
-        result = engine.predict_image_and_audio(rgb, signal, TARGET_SAMPLING_RATE, options, name)
+        result = engine.predict_image_and_audio_files(image, audio, options, name)
     except AvemoError as exc:
         status, code = avemo_error_status(exc)
         raise ServiceError(status, code, str(exc).replace(str(image), "image").replace(str(audio), "audio")) from None

@@ -31,9 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "speech_dir": "speech16k",
     "au_table": "openface_au_mean.csv",
     "speech_vectors": ["whisper_layers:meanstd", "egemaps"],
-    "speech_logreg": {"C": 0.05, "max_iter": 300, "tol": 1e-3},
-    "au_logreg": {"C_grid": [0.01, 0.1, 1.0], "max_iter": 1000},
-    "late_fusion": {"method": "log", "step": 0.05},
+    "speech_logreg": {"C": 0.05},
+    "au_logreg": {"C_grid": [0.01, 0.1, 1.0]},
+    "late_fusion": {"step": 0.05},
     "refit_train_val": True,
     "fusion": {
         "models": ["fusion_concat", "fusion_decision", "fusion_attention", "fusion_transformer"],

@@ -33,10 +33,11 @@ from scipy.special import log_softmax, softmax
 from avemo.errors import CheckpointError, ParameterError
 from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
+from avemo.modalities import Modality
 from avemo.systems.inputs import AVInputs, Features, Standardizer, vector_matrix
 from avemo.train.metrics import unweighted_accuracy
 
-SPEECH, AU = "speech", "action_units"
+SPEECH, AU = Modality.SPEECH, Modality.ACTION_UNITS
 Split = tuple[Sequence[int], Sequence[int]]
 MODALITIES = (SPEECH, AU)
 #: Name of the description file; a folder holding it is a saved :class:`AVLateFusionSystem`.
@@ -294,16 +295,20 @@ class AVLateFusionSystem:
                                  f"in AU_COLUMNS order, got shape {x.shape}")
         return x
 
-    def modality_proba(self, speech_features: Features | np.ndarray | None = None,
+    def modality_proba(self, speech_features: AVInputs | Features | np.ndarray | None = None,
                        au: Any = None) -> dict[str, np.ndarray]:
         """Each given modality's temperature-scaled probabilities ``(n, len(classes))``.
 
-        ``au`` rows holding NaN (no tracked face) give NaN probabilities.
+        ``speech_features`` may be an :class:`AVInputs` holding both modalities. ``au`` rows holding NaN (no
+        tracked face) give NaN probabilities.
 
         Raises:
             ParameterError: when neither modality is given, or for a wrong feature dimension.
         """
         self._check_fitted()
+        if isinstance(speech_features, AVInputs):
+            inputs = speech_features
+            speech_features, au = inputs.speech, np.where(inputs.au_present[:, None], inputs.au, np.nan)
         out: dict[str, np.ndarray] = {}
         if speech_features is not None:
             xs = self._speech_matrix(speech_features)
@@ -350,15 +355,18 @@ class AVLateFusionSystem:
             fused[both] = softmax(np.log(fused[both] + 1e-12) / self.fused_temperature_, axis=1)
         return fused
 
-    def predict_proba(self, speech_features: Features | np.ndarray | None = None, au: Any = None) -> np.ndarray:
-        """Fused probabilities ``(n, len(classes))``; with one modality missing, the other's calibrated ones.
+    def predict_proba(self, speech_features: AVInputs | Features | np.ndarray | None = None,
+                      au: Any = None) -> np.ndarray:
+        """Fused probabilities ``(n, len(classes))`` of speech features and AUs (or of one :class:`AVInputs`);
+        with one modality missing, the other's calibrated ones.
 
         Raises:
             ParameterError: when neither modality is given, or for a wrong feature dimension.
         """
         return self.fuse(self.modality_proba(speech_features, au))
 
-    def predict(self, speech_features: Features | np.ndarray | None = None, au: Any = None) -> list[str]:
+    def predict(self, speech_features: AVInputs | Features | np.ndarray | None = None,
+                au: Any = None) -> list[str]:
         """The most probable class name of each row."""
         return [self.classes[k] for k in self.predict_proba(speech_features, au).argmax(axis=1)]
 

@@ -22,14 +22,15 @@ from scipy.special import softmax
 
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
+from avemo.modalities import Modality
 from avemo.models.registry import create_model
 from avemo.systems.inputs import AVInputs, Standardizer
 from avemo.train.checkpoint import library_versions, load_weights, read_tensors, save_tensors_atomic, to_jsonable
 from avemo.train.predict import fusion_logits
 
 #: Modality names the fusion models see.
-SPEECH, FACE = "speech", "face"
-MODALITIES = (SPEECH, FACE)
+SPEECH, AU = Modality.SPEECH, Modality.ACTION_UNITS
+MODALITIES = (SPEECH, AU)
 #: Name of the description file; a folder holding it is a saved :class:`AVFusionSystem`.
 AV_FUSION_FILE = "av_fusion_system.json"
 PREPROCESS_FILE = "preprocess.safetensors"
@@ -73,8 +74,8 @@ class AVFusionSystem:
 
         xs = self.speech_scaler_.transform(inputs.speech)
         xf = np.where(inputs.au_present[:, None], self.au_scaler_.transform(np.nan_to_num(inputs.au)), 0.0)
-        arrays = {SPEECH: xs, FACE: xf}
-        present = {SPEECH: np.ones(len(inputs), bool), FACE: inputs.au_present}
+        arrays = {SPEECH: xs, AU: xf}
+        present = {SPEECH: np.ones(len(inputs), bool), AU: inputs.au_present}
         labels = np.zeros(len(inputs), np.int64) if y is None else y
         return MultimodalArrays.create({m: arrays[m] for m in modalities}, labels,
                                        {m: present[m] for m in modalities})
@@ -123,7 +124,7 @@ class AVFusionSystem:
 
     def predict_proba(self, inputs: AVInputs, modalities: Sequence[str] = MODALITIES) -> np.ndarray:
         """Class probabilities ``(n, len(classes))``, the members' softmax averaged. ``modalities``: what the
-        models see (``("speech",)`` or ``("face",)`` to test one modality alone); rows with no given modality
+        models see (``("speech",)`` or ``("action_units",)`` to test one modality alone); rows with no given modality
         present (no AUs, face only) get uniform probabilities.
 
         Raises:
@@ -136,7 +137,7 @@ class AVFusionSystem:
             raise ParameterError(f"modalities must name some of {list(MODALITIES)}")
         c = len(self.classes)
         out = np.full((len(inputs), c), 1.0 / c)
-        ok = inputs.au_present if modalities == (FACE,) else np.ones(len(inputs), bool)
+        ok = inputs.au_present if modalities == (AU,) else np.ones(len(inputs), bool)
         if ok.any():
             data = self._arrays(inputs.take(np.flatnonzero(ok)), modalities=modalities)
             out[ok] = np.mean([softmax(fusion_logits(m, data).numpy().astype(np.float64), axis=1)

@@ -19,8 +19,8 @@ from avemo.data.splits import Fold
 
 #: Builds an unfitted system for a fold.
 SystemFactory = Callable[[Fold], Any]
-#: ``(system, inputs, test_index) -> test probabilities``; the default calls ``system.predict_proba``.
-Predictor = Callable[[Any, Any, np.ndarray], Any]
+#: ``(fitted system, inputs, fold) -> what to keep``; the default: ``system.predict_proba`` of the test rows.
+Predictor = Callable[[Any, Any, Fold], Any]
 
 
 @dataclass
@@ -79,8 +79,9 @@ def cross_validate(factory: SystemFactory | dict[str, SystemFactory], inputs: An
         y: class indices, one per recording.
         folds: the folds to run (every factory runs on every fold, unless ``jobs`` is given).
         workers: processes to run folds in (1 = this process; more fork this one, sharing ``inputs``).
-        predict: ``(system, inputs, test_index) -> probabilities``; default ``system.predict_proba`` on the
-            test rows.
+        predict: ``(fitted system, inputs, fold) -> outputs`` kept as :attr:`FoldOutcome.test_probs` (e.g. the
+            validation and test probabilities of several variants); default ``system.predict_proba`` of the
+            fold's test rows.
         checkpoint_dir: ``(name, fold) -> folder`` where a system may keep its training state (resumable).
         keep_systems: return each fitted system in :attr:`FoldOutcome.fitted` (in this process only).
         on_done: called with each outcome as it completes.
@@ -124,11 +125,10 @@ def _run_one(name: str, fold: Fold) -> FoldOutcome:
     folder = _SHARED["checkpoint_dir"](name, fold) if _SHARED["checkpoint_dir"] else None
     system.fit(_SHARED["inputs"], _SHARED["y"], (list(fold.train), list(fold.val)), checkpoint_dir=folder,
                **_SHARED["fit_options"])
-    test = np.asarray(fold.test, dtype=np.int64)
     if _SHARED["predict"] is not None:
-        probs = _SHARED["predict"](system, _SHARED["inputs"], test)
+        probs = _SHARED["predict"](system, _SHARED["inputs"], fold)
     else:
-        probs = system.predict_proba(take_rows(_SHARED["inputs"], test))
+        probs = system.predict_proba(take_rows(_SHARED["inputs"], list(fold.test)))
     return FoldOutcome(name, fold, probs, fit_report(system), time.perf_counter() - start,
                        system if _SHARED["keep"] else None)
 

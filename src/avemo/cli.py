@@ -83,8 +83,10 @@ def _parser() -> argparse.ArgumentParser:
                        "fer2013.csv; trained systems are kept in runs/fer2013/ and reused); writes reports/fer2013/. "
                        "speed: time `predict` on a 4-second clip with the shipped model. "
                        "face-speed: frames per second of the face pipeline on 640x480 video, one core (--data: a "
-                       "folder with a talking-face mp4, e.g. ../shared/data/cremad_sample).")
-    s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | speed | face-speed")
+                       "folder with a talking-face mp4, e.g. ../shared/data/cremad_sample). "
+                       "serve: start `avemo serve` and drive it with --clients concurrent clients posting a 4-second "
+                       "wav for --seconds (--data: RAVDESS, for a real clip); writes reports/serve/.")
+    s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | speed | face-speed | serve")
     s.add_argument("--data", help=DATA_HELP)
     s.add_argument("--out", help="report folder (default reports/<suite>)")
     s.add_argument("--systems", nargs="*", help="only these systems")
@@ -92,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     s.add_argument("--cache", default="default", help="feature cache folder; 'none' disables it")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override every system's settings")
+    s.add_argument("--clients", type=int, default=50, help="serve: concurrent clients (default 50)")
+    s.add_argument("--seconds", type=float, default=60.0, help="serve: seconds of load (default 60)")
 
     s = sub.add_parser("predict", help="predict the emotion of audio files, images and videos",
                        description="Print the top emotion and every class probability of each file. Audio: the "
@@ -251,6 +255,12 @@ def cmd_benchmark(args) -> int:
 
         report = run_speed_benchmark(out_dir=args.out or "reports/speed", data_dir=args.data)
         print(json.dumps(report, indent=1))
+        return 0
+    if args.suite == "serve":
+        from avemo.benchmark.serve import results_text, run_serve_benchmark
+
+        summary = run_serve_benchmark(args.out or "reports/serve", args.data, args.clients, args.seconds)
+        print(results_text(summary), end="")
         return 0
     if args.suite == "face-speed":
         from avemo.benchmark.speed import run_face_speed_benchmark

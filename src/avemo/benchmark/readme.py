@@ -1,8 +1,8 @@
 """Regenerate the README's result blocks from the committed reports: ``python -m avemo.benchmark.readme README.md``.
 
 A block is the text between ``<!-- report:NAME -->`` and ``<!-- /report:NAME -->``; NAME is a folder under
-``reports/`` (its ``results.md`` is inserted) or ``speed`` / ``face-speed`` / ``extraction`` (a sentence from their
-``summary.json``).
+``reports/`` (its ``results.md`` is inserted) or ``speed`` / ``face-speed`` / ``extraction`` / ``serve`` (a
+sentence from their ``summary.json``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ def render(name: str, reports: Path) -> str:
         return (f"`avemo predict` on a {s['clip_seconds']:.0f}-second clip, model loaded, one thread: "
                 f"**{s['predict_ms_median']} ms** median ({stages}; {s['machine']['processor']}, "
                 f"{s['machine']['cpu_count']} cores). From `reports/speed/summary.json`.\n")
+    if name == "serve":
+        from avemo.benchmark.serve import results_text
+
+        return results_text(json.loads((folder / "summary.json").read_text()))
     text = (folder / "results.md").read_text()
     summary = json.loads((folder / "summary.json").read_text())
     timing = summary.get("timing")

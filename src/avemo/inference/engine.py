@@ -29,6 +29,7 @@ import numpy as np
 
 from avemo.errors import AvemoError, MediaDecodeError, ParameterError
 from avemo.inference.detectors import DetectorPool
+from avemo.inference.predictor import SystemPredictor
 from avemo.inference.face import (DEFAULT_VIDEO_FPS, IMAGE_SUFFIXES, FaceClassifier, analyse_frames, analyse_image,
                                   analyse_video, is_image_path)
 from avemo.inference.results import (FaceResult, FusedResult, FusionInfo, Modality, ModalityResult,
@@ -80,20 +81,12 @@ class PredictOptions:
         return self.fps or DEFAULT_VIDEO_FPS
 
 
-class SpeechPredictor:
+class SpeechPredictor(SystemPredictor):
     """A speech system with its feature extractors: ``predictor(signals at 16 kHz) -> (n, classes)``. Stateless."""
 
     def __init__(self, system: SpeechSystem) -> None:
-        self.system = system
+        super().__init__(system)
         self.extractors = system.spec.feature_extractors()
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self.system.classes
-
-    @property
-    def temperature(self) -> float:
-        return float(self.system.info.get("temperature", 1.0))
 
     def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
         features = {key: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]

@@ -23,6 +23,7 @@ from avemo.features.face.align import align_face
 from avemo.features.face.detection import FaceDetection
 from avemo.features.face.tracking import FaceTracker
 from avemo.inference.detectors import DetectorPool
+from avemo.inference.predictor import SystemPredictor
 from avemo.inference.results import FaceResult, FrameResult, Modality, ModalityResult, Status
 from avemo.io.image import load_image, validate_image
 from avemo.io.video import VideoInfo, iter_video_frames, probe_video
@@ -47,7 +48,7 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-class FaceClassifier:
+class FaceClassifier(SystemPredictor):
     """A trained face system applied to the faces a detector found; stateless and safe to share by threads.
 
     Args:
@@ -58,15 +59,8 @@ class FaceClassifier:
     """
 
     def __init__(self, system: FaceSystem, tta: bool | str | None = None, video_tta: bool | str | None = "none"):
-        self.system, self.tta, self.video_tta = system, tta, video_tta
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self.system.classes
-
-    @property
-    def temperature(self) -> float:
-        return float(self.system.info.get("temperature", 1.0))
+        super().__init__(system)
+        self.tta, self.video_tta = tta, video_tta
 
     def classify(self, rgb: np.ndarray, faces: list[FaceDetection], video: bool = False) -> list[FaceResult]:
         """One result per detected face, largest first."""

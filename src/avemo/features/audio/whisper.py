@@ -252,6 +252,14 @@ def log_mel_spectrogram(signal: np.ndarray, pad_samples: int = 0) -> np.ndarray:
     return ((log_spec + 4.0) / 4.0).astype(np.float32)
 
 
+def without_default_model(key: dict[str, Any]) -> dict[str, Any]:
+    """A Whisper extractor's cache key without ``model`` when it is tiny.en, so that the keys (and cached
+    features) of tiny.en stay as they were before ``model`` existed."""
+    if key.get("model") == DEFAULT_MODEL:
+        key.pop("model")
+    return key
+
+
 @dataclasses.dataclass(frozen=True)
 class WhisperConfig(ExtractorConfig):
     """Whisper encoder settings.
@@ -308,10 +316,7 @@ class WhisperExtractor(FeatureExtractor):
         return TARGET_SAMPLING_RATE / SAMPLES_PER_FRAME
 
     def cache_key(self) -> dict[str, Any]:
-        key = super().cache_key()
-        if key.get("model") == DEFAULT_MODEL:
-            key.pop("model")  # keys of tiny.en stay as they were before ``model`` existed
-        return key
+        return without_default_model(super().cache_key())
 
     @property
     def model(self):

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from avemo.errors import AssetNotFoundError, ParameterError
 from avemo.features.audio.whisper import (DEFAULT_MODEL, MODELS, SAMPLES_PER_FRAME, log_mel_spectrogram,
-                                          resolve_whisper_dir, whisper_install_hint)
+                                          resolve_whisper_dir, whisper_install_hint, without_default_model)
 from avemo.features.base import ExtractorConfig, FeatureExtractor, register_extractor
 from avemo.io.audio import TARGET_SAMPLING_RATE
 
@@ -208,10 +208,7 @@ class WhisperLayersExtractor(FeatureExtractor):
         return width * (len(self.config.layers) if self.config.combine == "concat" else 1)
 
     def cache_key(self) -> dict[str, Any]:
-        key = super().cache_key()
-        if key.get("model") == DEFAULT_MODEL:
-            key.pop("model")  # keys of tiny.en stay as they were before ``model`` existed
-        return key
+        return without_default_model(super().cache_key())
 
     @property
     def frame_rate(self) -> float:

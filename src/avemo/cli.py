@@ -85,8 +85,11 @@ def _parser() -> argparse.ArgumentParser:
                        "face-speed: frames per second of the face pipeline on 640x480 video, one core (--data: a "
                        "folder with a talking-face mp4, e.g. ../shared/data/cremad_sample). "
                        "serve: start `avemo serve` and drive it with --clients concurrent clients posting a 4-second "
-                       "wav for --seconds (--data: RAVDESS, for a real clip); writes reports/serve/.")
-    s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | speed | face-speed | serve")
+                       "wav for --seconds (--data: RAVDESS, for a real clip); writes reports/serve/. "
+                       "cross-corpus: the multi-corpus speech system, leave-one-corpus-out over RAVDESS, nEMO, EMOVO, "
+                       "TurEV-DB and URDU and RAVDESS 6-fold with the other corpora added (--data holds the corpus "
+                       "folders, e.g. ../shared/data; --folds picks RAVDESS folds); writes reports/cross-corpus/.")
+    s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | speed | face-speed | serve | cross-corpus")
     s.add_argument("--data", help=DATA_HELP)
     s.add_argument("--out", help="report folder (default reports/<suite>)")
     s.add_argument("--systems", nargs="*", help="only these systems")
@@ -256,6 +259,16 @@ def cmd_benchmark(args) -> int:
         report = run_speed_benchmark(out_dir=args.out or "reports/speed", data_dir=args.data)
         print(json.dumps(report, indent=1))
         return 0
+    if args.suite == "cross-corpus":
+        from avemo.benchmark.cross_corpus import results_table as cross_table, run_cross_corpus_benchmark
+
+        if not args.data:
+            raise ParameterError("benchmark cross-corpus needs --data DIR, the folder holding ravdess/, nemo/, "
+                                 "emovo/, turev/ and urdu/ (e.g. ../shared/data)")
+        summary = run_cross_corpus_benchmark(args.data, args.out, args.jobs,
+                                             None if args.cache == "none" else args.cache, args.folds)
+        print(cross_table(summary), end="")
+        return 0
     if args.suite == "serve":
         from avemo.benchmark.serve import results_text, run_serve_benchmark
 
@@ -269,7 +282,6 @@ def cmd_benchmark(args) -> int:
         print(json.dumps(report, indent=1))
         return 0
     from avemo.benchmark.speech import run_speech_benchmark
-    from avemo.errors import ParameterError
 
     if args.suite == "fer2013":
         from avemo.benchmark.fer2013 import results_table as fer_table, run_fer_benchmark

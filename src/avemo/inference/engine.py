@@ -40,7 +40,7 @@ from avemo.io.image import load_image
 from avemo.io.video import probe_video
 from avemo.labels import to_common_label_set
 from avemo.models.fusion.late import weighted_late_fusion
-from avemo.systems.base import load_system
+from avemo.systems.base import SPEECH_KINDS, load_system
 from avemo.systems.speech import SpeechSystem
 
 #: The label set audio-visual results are given in.
@@ -86,7 +86,7 @@ class SpeechPredictor(SystemPredictor):
 
     def __init__(self, system: SpeechSystem) -> None:
         super().__init__(system)
-        self.extractors = system.spec.feature_extractors()
+        self.extractors = system.feature_extractors()
 
     def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
         features = {key: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]
@@ -148,7 +148,7 @@ class InferenceEngine:
         self.speech: SpeechPredictor | None = None
         self.face: FaceClassifier | None = None
         if "speech" in modalities:
-            self.speech = SpeechPredictor(load_system(speech_model, kind="speech"))
+            self.speech = SpeechPredictor(load_system(speech_model, kind=SPEECH_KINDS))
         if "face" in modalities:
             system = load_system(face_model, kind="face")
             system.prepare()
@@ -302,6 +302,17 @@ class InferenceEngine:
         signal = load_audio(audio, TARGET_SAMPLING_RATE)
         return self.predict_image_and_audio(rgb, signal, TARGET_SAMPLING_RATE, options,
                                             name or f"{image} + {audio}")
+
+    def speaker_adaptation(self, min_recordings: int = 2):
+        """A :class:`~avemo.inference.adaptation.SpeakerAdaptation` for one speaker: feed it that person's
+        unlabelled recordings, then predict theirs with the speaker-adapted head.
+
+        Raises:
+            ParameterError: when the speech model has no speaker-adapted head.
+        """
+        from avemo.inference.adaptation import SpeakerAdaptation
+
+        return SpeakerAdaptation(self._need("speech"), min_recordings)
 
     def open_session(self, sampling_rate: int = TARGET_SAMPLING_RATE, options: PredictOptions | None = None,
                      on_result=None, name: str = "stream"):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -35,7 +35,10 @@ SYSTEM_KINDS: dict[str, tuple[str, str, str, str]] = {
     "face": ("avemo.systems.face", "FaceSystem", "face_system.json", "face-fer2013"),
     "av-late-fusion": ("avemo.systems.av_fusion", "AVLateFusionSystem", "av_system.json", "av-ravdess-openface"),
     "av-fusion": ("avemo.systems.av_neural", "AVFusionSystem", "av_fusion_system.json", ""),
+    "speech-probe": ("avemo.systems.speech_probe", "SpeechProbeSystem", "speech_probe.json", ""),
 }
+#: The kinds that predict emotion from speech alone (what the inference engine's speech predictor accepts).
+SPEECH_KINDS = ("speech", "speech-probe")
 
 
 @runtime_checkable
@@ -78,29 +81,33 @@ def shipped_systems(kind: str | None = None) -> list[str]:
                   and (kind is None or system_kind(p) == kind))
 
 
-def resolve_system_dir(name_or_path: str | os.PathLike | None, kind: str | None = None) -> Path:
-    """The folder of a saved system: a path, or a shipped system's name; ``None`` = the shipped default of ``kind``.
+def resolve_system_dir(name_or_path: str | os.PathLike | None, kind: str | Sequence[str] | None = None) -> Path:
+    """The folder of a saved system: a path, or a shipped system's name; ``None`` = the shipped default of ``kind``
+    (of its first kind, when several are accepted).
 
     Raises:
         ParameterError: for an unknown ``kind``.
         AssetNotFoundError: when no saved system (of that kind) is there.
     """
-    if kind is not None and kind not in SYSTEM_KINDS:
-        raise ParameterError(f"unknown system kind {kind!r}; choose one of {sorted(SYSTEM_KINDS)}")
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind or ())
+    unknown = [k for k in kinds if k not in SYSTEM_KINDS]
+    if unknown:
+        raise ParameterError(f"unknown system kind {unknown[0]!r}; choose one of {sorted(SYSTEM_KINDS)}")
     if name_or_path is None:
-        if kind is None:
+        if not kinds:
             raise ParameterError("give a system folder or name, or a kind to load its shipped default")
-        name_or_path = SYSTEM_KINDS[kind][3]
+        name_or_path = SYSTEM_KINDS[kinds[0]][3]
         if not name_or_path:
-            raise AssetNotFoundError(f"no {kind} system is shipped; give a folder of a saved one")
+            raise AssetNotFoundError(f"no {kinds[0]} system is shipped; give a folder of a saved one")
     candidate = Path(name_or_path)
     for path in (candidate, PRETRAINED_DIR / candidate):
         found = system_kind(path)
-        if found is not None and (kind is None or found == kind):
+        if found is not None and (not kinds or found in kinds):
             return path
-    what = f"{kind} model" if kind else "model"
+    what = f"{' or '.join(kinds)} model" if kinds else "model"
+    shipped = sorted({name for k in kinds for name in shipped_systems(k)}) if kinds else shipped_systems()
     raise AssetNotFoundError(f"{what} {str(candidate)!r} not found; give a folder written by `avemo train` or a "
-                             f"shipped one: {shipped_systems(kind)}")
+                             f"shipped one: {shipped}")
 
 
 def system_class(kind: str) -> type:
@@ -115,7 +122,8 @@ def system_class(kind: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-def load_system(name_or_path: str | os.PathLike | None = None, kind: str | None = None, **options: Any) -> System:
+def load_system(name_or_path: str | os.PathLike | None = None, kind: str | Sequence[str] | None = None,
+                **options: Any) -> System:
     """Load a saved system of any kind (``options`` go to its ``load``, e.g. ``engine="torch"`` for faces).
 
     Raises:

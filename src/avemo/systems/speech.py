@@ -40,6 +40,10 @@ class SpeechSystem:
         self.info: dict[str, Any] = {}
         self.parts_ = [SpeechSystem(part) for part in spec.part_specs()]
 
+    def feature_extractors(self) -> dict[str, Any]:
+        """``{feature key: extractor}`` of every feature the system reads."""
+        return self.spec.feature_extractors()
+
     # ---- inputs ------------------------------------------------------------------------------------------
 
     def _view(self, features: Features) -> Features:

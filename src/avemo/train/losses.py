@@ -15,7 +15,7 @@ from avemo.errors import ParameterError
 
 
 def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_mask: torch.Tensor,
-                         weight: torch.Tensor | None = None) -> torch.Tensor:
+                         weight: torch.Tensor | None = None, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean cross-entropy over the classes present in each example's corpus.
 
     Args:
@@ -24,6 +24,8 @@ def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_mask:
         class_mask: ``(B, C)`` bool, True where the example's corpus has the class.
         weight: optional ``(C,)`` per-class weights; as in :func:`torch.nn.functional.cross_entropy`, the mean is
             weighted by the weight of each example's label.
+        sample_weight: optional ``(B,)`` non-negative weight of each example (e.g. balancing corpora and classes);
+            the mean is weighted by it (after ``weight``).
 
     Returns:
         A scalar tensor; equal to ``F.cross_entropy(logits, labels, weight)`` when the mask is all True.
@@ -54,7 +56,13 @@ def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_mask:
                              f"excludes (allowed: {mask[bad].nonzero()[:, 0].tolist()}); the corpus's class list "
                              "and its labels disagree")
     masked = logits.masked_fill(~mask, float("-inf"))
-    return F.cross_entropy(masked, labels, weight=None if weight is None else weight.to(logits))
+    class_weight = None if weight is None else weight.to(logits)
+    if sample_weight is None:
+        return F.cross_entropy(masked, labels, weight=class_weight)
+    if tuple(sample_weight.shape) != (b,) or bool((sample_weight < 0).any()):
+        raise ParameterError(f"masked_cross_entropy: sample_weight must be ({b},) non-negative weights")
+    w = sample_weight.to(logits) * (1.0 if class_weight is None else class_weight[labels])
+    return (F.cross_entropy(masked, labels, reduction="none") * w).sum() / w.sum().clamp_min(1e-12)
 
 
 def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor,

@@ -215,17 +215,109 @@ class WhisperLayersExtractor(FeatureExtractor):
         return TARGET_SAMPLING_RATE / SAMPLES_PER_FRAME
 
     def _extract(self, signal: np.ndarray) -> np.ndarray:
-        encoder = load_encoder(model=self.config.model)
-        chunk = int(self.config.max_chunk * TARGET_SAMPLING_RATE)
-        outputs = []
-        for start in range(0, len(signal), chunk):
-            piece = signal[start:start + chunk]
-            n_out = math.ceil(len(piece) / SAMPLES_PER_FRAME)
-            mel = log_mel_spectrogram(piece, pad_samples=n_out * SAMPLES_PER_FRAME - len(piece))
-            states = encoder(torch.from_numpy(np.ascontiguousarray(mel))[None])
-            chosen = states[list(self.config.layers), 0, :n_out]
-            if self.config.combine == "mean":
-                outputs.append(chosen.mean(0).numpy())
-            else:
-                outputs.append(torch.cat(list(chosen), dim=-1).numpy())
-        return np.concatenate(outputs).astype(np.float32)
+        states = hidden_states(signal, self.config.model, self.config.layers, self.config.max_chunk)
+        if self.config.combine == "mean":
+            return states.mean(0).numpy().astype(np.float32)
+        return torch.cat(list(states), dim=-1).numpy().astype(np.float32)
+
+
+def hidden_states(signal: np.ndarray, model: str, layers: tuple[int, ...], max_chunk: float = 30.0) -> torch.Tensor:
+    """The encoder's hidden states ``(len(layers), frames, width)`` of a 16 kHz signal, 50 frames/s, encoded in
+    pieces of at most ``max_chunk`` seconds."""
+    encoder = load_encoder(model=model)
+    chunk = int(max_chunk * TARGET_SAMPLING_RATE)
+    outputs = []
+    for start in range(0, len(signal), chunk):
+        piece = signal[start:start + chunk]
+        n_out = math.ceil(len(piece) / SAMPLES_PER_FRAME)
+        mel = log_mel_spectrogram(piece, pad_samples=n_out * SAMPLES_PER_FRAME - len(piece))
+        states = encoder(torch.from_numpy(np.ascontiguousarray(mel))[None])
+        outputs.append(states[list(layers), 0, :n_out])
+    return torch.cat(outputs, dim=1)
+
+
+def normalise_loudness(signal: np.ndarray, target_db: float, floor_db: float = -50.0) -> np.ndarray:
+    """``signal`` scaled so that the RMS of its active 25 ms frames (those within 40 dB of the loudest and above
+    ``floor_db`` dBFS) is ``target_db`` dBFS, clipped to [-1, 1]; a silent signal is returned unchanged."""
+    frame = int(0.025 * TARGET_SAMPLING_RATE)
+    n = len(signal) // frame
+    if n == 0:
+        return signal
+    power = np.mean(signal[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1)
+    level = 10 * np.log10(np.maximum(power, 1e-12))
+    active = (level > floor_db) & (level > level.max() - 40.0)
+    if not active.any():
+        return signal
+    rms_db = 10 * np.log10(power[active].mean())
+    return np.clip(signal * 10 ** ((target_db - rms_db) / 20), -1.0, 1.0).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class WhisperStatsConfig(ExtractorConfig):
+    """``model``: ``"base"`` (default) or ``"tiny.en"``; ``layers``: the hidden states pooled (default every one:
+    0..6 for base); ``loudness_db``: RMS level (dBFS) of the active frames the clip is scaled to first (``None``:
+    as recorded); ``max_chunk``: seconds encoded per pass."""
+
+    model: str = "base"
+    layers: tuple[int, ...] | None = None
+    loudness_db: float | None = -23.0
+    max_chunk: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ParameterError(f"whisper_stats: model must be one of {sorted(MODELS)}, got {self.model!r}")
+        top = MODELS[self.model][1]
+        if self.layers is not None and (not self.layers or any(not 0 <= i <= top for i in self.layers)):
+            raise ParameterError(f"whisper_stats: layers must be a non-empty subset of 0..{top} for {self.model}, "
+                                 f"got {self.layers}")
+        if not 0 < self.max_chunk <= 30:
+            raise ParameterError(f"whisper_stats: max_chunk must be in (0, 30] seconds, got {self.max_chunk}")
+
+    @property
+    def layer_list(self) -> tuple[int, ...]:
+        return self.layers if self.layers is not None else tuple(range(MODELS[self.model][1] + 1))
+
+
+@register_extractor
+class WhisperStatsExtractor(FeatureExtractor):
+    """Clip statistics of Whisper encoder layers: for each layer of ``layer_list``, the mean then the standard
+    deviation over frames of its hidden states; shape ``(2 * width * len(layers),)``, layer-major (a layer's block
+    is ``[mean (width), std (width)]``)."""
+
+    name = "whisper_stats"
+    config_class = WhisperStatsConfig
+    kind = "functionals"
+    min_duration = 0.02
+
+    def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
+        if overrides.get("layers") is not None:
+            overrides["layers"] = tuple(int(i) for i in overrides["layers"])
+        super().__init__(config, **overrides)
+
+    @property
+    def width(self) -> int:
+        return MODELS[self.config.model][0]
+
+    @property
+    def dim(self) -> int:
+        return 2 * self.width * len(self.config.layer_list)
+
+    def layer_columns(self, layers: tuple[int, ...]) -> np.ndarray:
+        """Column indices of the blocks of ``layers`` (a subset of ``layer_list``) in this extractor's output.
+
+        Raises:
+            ParameterError: for a layer this extractor does not output.
+        """
+        order = self.config.layer_list
+        missing = [i for i in layers if i not in order]
+        if missing:
+            raise ParameterError(f"whisper_stats: layers {missing} are not in the extracted layers {list(order)}")
+        block = 2 * self.width
+        return np.concatenate([np.arange(order.index(i) * block, (order.index(i) + 1) * block) for i in layers])
+
+    def _extract(self, signal: np.ndarray) -> np.ndarray:
+        if self.config.loudness_db is not None:
+            signal = normalise_loudness(signal, self.config.loudness_db)
+        states = hidden_states(signal, self.config.model, self.config.layer_list, self.config.max_chunk)
+        stats = torch.stack([states.mean(1), states.std(1, unbiased=False)], dim=1)  # (layers, 2, width)
+        return stats.reshape(-1).numpy().astype(np.float32)

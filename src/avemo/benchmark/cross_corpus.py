@@ -1,0 +1,234 @@
+"""``avemo benchmark cross-corpus``: does the speech model work on voices and languages it never heard?
+
+Five acted-speech corpora (RAVDESS, nEMO, EMOVO, TurEV-DB, URDU; see :mod:`avemo.systems.corpora`), one system
+class (:class:`~avemo.systems.speech_probe.SpeechProbeSystem`, the shipped multi-corpus model's), two protocols:
+
+- **leave-one-corpus-out** (``loco``): train on four corpora, test on every recording of the fifth;
+- **RAVDESS 6-fold** (``ravdess_6fold``): the speaker-independent RAVDESS folds, the other four corpora added to
+  every fold's training data.
+
+Each protocol runs the system trained on several corpora (``probe-multicorpus``) and on RAVDESS alone
+(``probe-ravdess-only``), each tested with its global head (one recording at a time) and with speaker adaptation
+(``[speaker-adapted]``: each test speaker's recordings standardised by that speaker's own statistics, no labels).
+Scores are over the classes the test corpus has (the argmax taken among them). Every choice (layers, L2,
+temperature) is made on validation speakers drawn from the training corpora, never on the test corpus.
+Writes ``summary.json`` and ``results.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from avemo.data.splits import Fold, make_folds
+from avemo.errors import ParameterError
+from avemo.labels import corpus_class_mask, label_set
+from avemo.systems.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora
+from avemo.systems.cross_validation import cross_validate
+from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
+from avemo.train.metrics import mean_std
+
+MULTI, RAVDESS_ONLY = "probe-multicorpus", "probe-ravdess-only"
+ADAPTED = "[speaker-adapted]"
+#: Settings of the suite; ``options`` of :func:`run_cross_corpus_benchmark` override them.
+DEFAULTS: dict[str, Any] = {
+    "corpora": list(CORPUS_FOLDERS),
+    "label_set": "ravdess8",
+    "model": "base",
+    "loudness_db": -23.0,
+    "layer_grid": [[3, 4, 5], [2, 3, 4, 5, 6], [4, 5, 6]],
+    "l2_grid": [1e-4, 1e-3],
+    "val_fraction": 0.1,
+    "seed": 0,
+}
+
+
+def validation_speakers(inputs: CorpusInputs, rows: np.ndarray, fraction: float, seed: int) -> set[str]:
+    """About ``fraction`` of the speakers of each corpus among ``rows`` (at least one), drawn with ``seed``."""
+    chosen: set[str] = set()
+    for corpus in sorted(set(inputs.corpus[rows])):
+        speakers = sorted(set(inputs.speaker[rows][inputs.corpus[rows] == corpus]))
+        random.Random(f"{seed}:{corpus}").shuffle(speakers)
+        chosen |= set(speakers[: max(1, round(fraction * len(speakers)))])
+    return chosen
+
+
+def _split(inputs: CorpusInputs, pool: np.ndarray, cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    val = validation_speakers(inputs, pool, cfg["val_fraction"], cfg["seed"])
+    is_val = np.isin(inputs.speaker[pool], list(val))
+    return pool[~is_val], pool[is_val]
+
+
+def _fold(name: str, train: np.ndarray, val: np.ndarray, test: np.ndarray, inputs: CorpusInputs) -> Fold:
+    return Fold(name, tuple(int(i) for i in train), tuple(int(i) for i in val), tuple(int(i) for i in test),
+                tuple(sorted(set(inputs.speaker[test]))), tuple(sorted(set(inputs.speaker[val]))))
+
+
+def make_jobs(inputs: CorpusInputs, recordings: Sequence[Any], cfg: Mapping[str, Any],
+              ravdess_folds: Sequence[int] | None = None) -> list[tuple[str, str, Fold]]:
+    """``(protocol, system, fold)`` of every fit: leave-one-corpus-out, then RAVDESS 6-fold."""
+    corpus = inputs.corpus
+    everything = np.arange(len(inputs))
+    is_ravdess = corpus == "ravdess"
+    jobs: list[tuple[str, str, Fold]] = []
+    for held_out in cfg["corpora"]:
+        test = everything[corpus == held_out]
+        train, val = _split(inputs, everything[corpus != held_out], cfg)
+        jobs.append(("loco", MULTI, _fold(f"loco-{held_out}", train, val, test, inputs)))
+        if held_out != "ravdess" and is_ravdess.any():
+            train, val = _split(inputs, everything[is_ravdess], cfg)
+            jobs.append(("loco", RAVDESS_ONLY, _fold(f"loco-{held_out}", train, val, test, inputs)))
+    if is_ravdess.any():
+        ravdess_rows = everything[is_ravdess]
+        others = everything[~is_ravdess]
+        other_train, other_val = _split(inputs, others, cfg) if len(others) else (others, others)
+        for k, fold in enumerate(make_folds("ravdess-6fold", [recordings[i] for i in ravdess_rows]), 1):
+            if ravdess_folds and k not in ravdess_folds:
+                continue
+            train, val, test = (ravdess_rows[list(part)] for part in (fold.train, fold.val, fold.test))
+            jobs.append(("ravdess_6fold", RAVDESS_ONLY, _fold(fold.name, train, val, test, inputs)))
+            if len(others):
+                jobs.append(("ravdess_6fold", MULTI, _fold(fold.name, np.concatenate([train, other_train]),
+                                                          np.concatenate([val, other_val]), test, inputs)))
+    return jobs
+
+
+def corpus_metrics(y: np.ndarray, probs: np.ndarray, corpus: str, classes: Sequence[str]) -> dict[str, Any]:
+    """UA, WA and macro-F1 over the classes ``corpus`` has (the argmax taken among them), and the confusion
+    matrix over the full label set."""
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    from avemo.train.metrics import unweighted_accuracy
+
+    allowed = corpus_class_mask(corpus, tuple(classes))
+    pred = np.where(allowed, probs, -np.inf).argmax(1)
+    present = np.flatnonzero(allowed)
+    return {"ua": unweighted_accuracy(y, pred), "wa": float(np.mean(pred == y)),
+            "macro_f1": float(f1_score(y, pred, labels=present, average="macro", zero_division=0)),
+            "n_test": int(len(y)),
+            "confusion": confusion_matrix(y, pred, labels=np.arange(len(classes))).tolist()}
+
+
+def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+                               jobs: int = 2, cache: str | None = "default", ravdess_folds: Sequence[int] | None = None,
+                               options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run the benchmark (see the module docstring) and write its report folder; returns the summary.
+
+    Raises:
+        ParameterError: for missing corpora or unknown settings.
+    """
+    unknown = sorted(set(options or {}) - set(DEFAULTS))
+    if unknown:
+        raise ParameterError(f"unknown cross-corpus settings {unknown}; known: {sorted(DEFAULTS)}")
+    cfg = {**DEFAULTS, **(options or {})}
+    out = Path(out_dir or "reports/cross-corpus")
+    classes = label_set(cfg["label_set"])
+    t0 = time.perf_counter()
+    recordings, y, inputs, extract_seconds = load_corpora(data_root, cfg["corpora"], cfg["label_set"], cfg["model"],
+                                                          cfg["loudness_db"], cache, jobs)
+    job_list = make_jobs(inputs, recordings, cfg, ravdess_folds)
+    factory = {name: (lambda fold: SpeechProbeSystem(cfg["label_set"], cfg["model"], cfg["layer_grid"],
+                                                     cfg["l2_grid"], cfg["loudness_db"]))
+               for name in (MULTI, RAVDESS_ONLY)}
+
+    def predict(system: SpeechProbeSystem, rows: CorpusInputs, fold: Fold) -> dict[str, np.ndarray]:
+        test = rows.take(fold.test)
+        return {"": system.predict_proba(test), ADAPTED: system.predict_proba(test, adapt=True)}
+
+    t1 = time.perf_counter()
+    outcomes = cross_validate(factory, inputs, y, [], workers=jobs, predict=predict,
+                              jobs=[(name, fold) for _, name, fold in job_list],
+                              on_done=lambda o: print(f"{o.system} {o.fold.name}: {o.seconds:.0f} s", flush=True))
+    train_seconds = time.perf_counter() - t1
+    summary: dict[str, Any] = {"benchmark": "cross-corpus", "classes": list(classes), "settings": cfg,
+                               "corpora": {}, "loco": {"systems": {}}, "ravdess_6fold": {"systems": {}}}
+    for c in cfg["corpora"]:
+        rows = inputs.corpus == c
+        summary["corpora"][c] = {"n_recordings": int(rows.sum()), "n_speakers": len(set(inputs.speaker[rows])),
+                                 "language": LANGUAGES.get(c, "?"),
+                                 "classes": [k for k, on in zip(classes, corpus_class_mask(c, tuple(classes))) if on]}
+    for (protocol, name, fold), outcome in zip(job_list, outcomes):
+        test = np.asarray(fold.test)
+        test_corpus = str(inputs.corpus[test[0]])
+        for variant, probs in outcome.test_probs.items():
+            entry = summary[protocol]["systems"].setdefault(f"{name}{variant}", {"folds": []})
+            row = {"fold": fold.name, **corpus_metrics(y[test], probs, test_corpus, classes),
+                   "val_speakers": list(fold.val_speakers), "choices": outcome.report.get(
+                       "adapted" if variant else "global", {})}
+            row["test_corpus" if protocol == "loco" else "test_speakers"] = (
+                test_corpus if protocol == "loco" else list(fold.test_speakers))
+            entry["folds"].append(row)
+    for protocol in ("loco", "ravdess_6fold"):
+        for entry in summary[protocol]["systems"].values():
+            for key in ("ua", "wa", "macro_f1"):
+                stats = mean_std([f[key] for f in entry["folds"]])
+                entry.setdefault("mean", {})[key], entry.setdefault("std", {})[key] = stats["mean"], stats["std"]
+    summary["targets"] = _targets(summary)
+    summary["timing"] = {"extract_seconds": extract_seconds, "train_test_seconds": round(train_seconds, 1),
+                         "total_seconds": round(time.perf_counter() - t0, 1), "cpu_count": os.cpu_count(),
+                         "jobs": jobs}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "results.md").write_text(results_table(summary))
+    return summary
+
+
+def _by_corpus(entry: Mapping[str, Any]) -> dict[str, float]:
+    return {f["test_corpus"]: f["ua"] for f in entry["folds"]}
+
+
+def _targets(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The issue's targets, checked (UA in fractions)."""
+    out: dict[str, Any] = {}
+    loco = summary["loco"]["systems"]
+    for variant in ("", ADAPTED):
+        multi, alone = loco.get(MULTI + variant), loco.get(RAVDESS_ONLY + variant)
+        if multi:
+            key = "speaker_adapted" if variant else "global"
+            ua = _by_corpus(multi)
+            base = _by_corpus(alone) if alone else {}
+            out[f"loco_{key}"] = {"mean_ua": multi["mean"]["ua"], "mean_ua_ge_0.55": multi["mean"]["ua"] >= 0.55,
+                                  "beats_ravdess_only": {c: ua[c] > base[c] for c in base if c in ua}}
+    rav = summary["ravdess_6fold"]["systems"]
+    for variant in ("", ADAPTED):
+        if MULTI + variant in rav:
+            ua = rav[MULTI + variant]["mean"]["ua"]
+            out[f"ravdess_6fold_{'speaker_adapted' if variant else 'global'}"] = {"ua": ua, "ua_ge_0.82": ua >= 0.82}
+    return out
+
+
+def results_table(summary: Mapping[str, Any]) -> str:
+    """Markdown: UA per held-out corpus and the mean (leave-one-corpus-out), then the RAVDESS 6-fold table."""
+    corpora = list(summary["corpora"])
+    lines = ["Leave-one-corpus-out: trained on the other four corpora, tested on every recording of the held-out "
+             "one; UA % over the classes it has (chance: 1 / its number of classes). `[speaker-adapted]`: each "
+             "test speaker's recordings standardised by that speaker's own statistics (no labels).", "",
+             "| system | " + " | ".join(corpora) + " | mean |", "|---|" + "---|" * (len(corpora) + 1)]
+    for name, entry in summary["loco"]["systems"].items():
+        ua = _by_corpus(entry)
+        cells = [f"{100 * ua[c]:.1f}" if c in ua else "—" for c in corpora]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {100 * np.mean(list(ua.values())):.1f} |")
+    lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
+                                          f"speakers, {len(s['classes'])} classes)"
+                                          for c, s in summary["corpora"].items()) + ".", ""]
+    rav = summary["ravdess_6fold"]["systems"]
+    if rav:
+        lines += ["RAVDESS 6-fold (speaker-independent; `probe-multicorpus` adds the other four corpora to each "
+                  "fold's training data). Mean ± std over folds:", "",
+                  "| system | UA % | WA % | macro-F1 % |", "|---|---|---|---|"]
+        for name, s in sorted(rav.items(), key=lambda kv: -kv[1]["mean"]["ua"]):
+            lines.append(f"| {name} | " + " | ".join(f"{100 * s['mean'][k]:.1f} ± {100 * s['std'][k]:.1f}"
+                                                      for k in ("ua", "wa", "macro_f1")) + " |")
+    t = summary.get("timing", {})
+    if t:
+        lines += ["", f"Feature extraction (Whisper {summary['settings']['model']}, every layer): "
+                  + ", ".join(f"{c} {s} s" for c, s in t["extract_seconds"].items())
+                  + f"; training and testing every system {t['train_test_seconds']:.0f} s with {t['jobs']} workers "
+                  f"on {t['cpu_count']} cores."]
+    return "\n".join(lines) + "\n"

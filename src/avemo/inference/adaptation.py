@@ -1,0 +1,136 @@
+"""Speaker adaptation without labels: the statistics of one person's unlabelled recordings standardise that
+person's features before the speaker-adapted head of a :class:`~avemo.systems.speech_probe.SpeechProbeSystem`.
+
+>>> adaptation = engine.speaker_adaptation()
+>>> for path in my_recordings:
+...     adaptation.add_file(path)             # unlabelled audio of one speaker
+>>> adaptation.predict_file("new.wav")        # the adapted head once 2+ recordings are in, else the global one
+
+Statistics are running (Welford) means and variances, so a live stream can feed each completed window with
+:meth:`SpeakerAdaptation.add_features`. Safe to share between threads (a lock guards the statistics).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from avemo.errors import ParameterError
+from avemo.inference.results import ModalityResult
+from avemo.inference.speech import analyse_speech, prepare_signal
+from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
+from avemo.systems.speech_probe import MIN_SPEAKER_RECORDINGS
+
+if TYPE_CHECKING:
+    from avemo.inference.engine import PredictOptions, SpeechPredictor
+
+
+class SpeakerAdaptation:
+    """Running statistics of one speaker's features and predictions with them.
+
+    Args:
+        predictor: the engine's speech predictor (its system must have a speaker-adapted head).
+        min_recordings: recordings needed before the adapted head is used (before that: the global head).
+
+    Raises:
+        ParameterError: when the speech system has no speaker-adapted head.
+    """
+
+    def __init__(self, predictor: "SpeechPredictor", min_recordings: int = MIN_SPEAKER_RECORDINGS) -> None:
+        if not hasattr(predictor.system, "predict_proba_adapted"):
+            raise ParameterError("this speech model has no speaker-adapted head; load a multi-corpus speech model "
+                                 "(kind speech-probe, e.g. the shipped speech-multicorpus)")
+        if min_recordings < 2:
+            raise ParameterError(f"min_recordings must be >= 2 (a spread needs two recordings), got {min_recordings}")
+        self.predictor = predictor
+        self.min_recordings = min_recordings
+        self._lock = threading.Lock()
+        self._count = 0
+        self._mean: np.ndarray | None = None
+        self._m2: np.ndarray | None = None
+
+    @property
+    def count(self) -> int:
+        """Recordings (or windows) added so far."""
+        return self._count
+
+    @property
+    def ready(self) -> bool:
+        """Whether enough recordings are in for the adapted head."""
+        return self._count >= self.min_recordings
+
+    def _features(self, signals: list[np.ndarray]) -> np.ndarray:
+        (extractor,) = self.predictor.extractors.values()
+        return np.stack([extractor.process_signal(s, TARGET_SAMPLING_RATE) for s in signals])
+
+    def add_features(self, vectors: np.ndarray) -> None:
+        """Add ``(n, D)`` feature vectors (the speech system's own features) of this speaker."""
+        with self._lock:
+            for v in np.atleast_2d(np.asarray(vectors, np.float64)):
+                if self._mean is None:
+                    self._mean, self._m2 = np.zeros_like(v), np.zeros_like(v)
+                self._count += 1
+                delta = v - self._mean
+                self._mean += delta / self._count
+                self._m2 += delta * (v - self._mean)
+
+    def add_signal(self, signal: np.ndarray, sampling_rate: int) -> None:
+        """Add one unlabelled recording of this speaker (any rate, mono or ``(samples, channels)``).
+
+        Raises:
+            ParameterError, MediaDecodeError, AudioTooShortError: for a bad signal.
+        """
+        self.add_features(self._features([prepare_signal(signal, sampling_rate, "signal")]))
+
+    def add_file(self, path: str | os.PathLike) -> None:
+        """Add one unlabelled audio file (or video's audio track) of this speaker.
+
+        Raises:
+            MediaDecodeError: when the file cannot be decoded.
+        """
+        self.add_signal(load_audio(path, TARGET_SAMPLING_RATE), TARGET_SAMPLING_RATE)
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """The speaker's feature mean and standard deviation ``(D,)``.
+
+        Raises:
+            ParameterError: before :attr:`min_recordings` recordings were added.
+        """
+        with self._lock:
+            if self._count < self.min_recordings:
+                raise ParameterError(f"speaker adaptation needs {self.min_recordings} recordings of the speaker, "
+                                     f"got {self._count}; add more with add_file()")
+            return (self._mean.astype(np.float32),
+                    np.maximum(np.sqrt(self._m2 / self._count), 1e-3).astype(np.float32))
+
+    def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
+        """Probabilities ``(n, classes)`` of 16 kHz signals: adapted once :attr:`ready`, else global."""
+        if not self.ready:
+            return self.predictor(signals)
+        mean, std = self.statistics()
+        return self.predictor.system.predict_proba_adapted(self._features(signals), mean, std)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.predictor.classes
+
+    def predict_signal(self, signal: np.ndarray, sampling_rate: int, options: "PredictOptions | None" = None,
+                       path: str | None = None) -> ModalityResult:
+        """Speech emotion of a signal with this speaker's adaptation (see :meth:`InferenceEngine.predict_signal`)."""
+        from avemo.inference.engine import PredictOptions
+
+        result = analyse_speech(signal, sampling_rate, self, self.classes, (options or PredictOptions()).speech, path)
+        result.message = result.message or ("speaker-adapted" if self.ready else
+                                            f"global (adaptation needs {self.min_recordings} recordings)")
+        return result
+
+    def predict_file(self, path: str | os.PathLike, options: "PredictOptions | None" = None) -> ModalityResult:
+        """Speech emotion of an audio file with this speaker's adaptation.
+
+        Raises:
+            MediaDecodeError, AudioTooShortError: for a bad or too short file.
+        """
+        return self.predict_signal(load_audio(path, TARGET_SAMPLING_RATE), TARGET_SAMPLING_RATE, options, str(path))

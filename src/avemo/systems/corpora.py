@@ -1,0 +1,84 @@
+"""Several acted-speech corpora side by side, as the multi-corpus speech system and the cross-corpus benchmark read
+them: the recordings of each corpus (through its recipe), their class indices on one label set, and the clip
+statistics of Whisper layers (:class:`~avemo.systems.speech_probe.CorpusInputs`).
+
+``data_root`` is a folder holding one folder per corpus, as ``../shared/data`` does: ``ravdess/speech16k`` (or
+``ravdess/``), ``nemo/``, ``emovo/``, ``turev/``, ``urdu/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from avemo.data.manifest import Recording
+from avemo.errors import ParameterError
+from avemo.labels import label_set
+from avemo.systems.speech_probe import FEATURE, CorpusInputs
+
+#: The corpora of the multi-corpus system, and where each lives under ``data_root``.
+CORPUS_FOLDERS: dict[str, tuple[str, ...]] = {
+    "ravdess": ("ravdess/speech16k", "ravdess"),
+    "nemo": ("nemo",),
+    "emovo": ("emovo",),
+    "turev": ("turev",),
+    "urdu": ("urdu",),
+}
+#: Languages, for model cards.
+LANGUAGES = {"ravdess": "English (North American)", "nemo": "Polish", "emovo": "Italian", "turev": "Turkish",
+             "urdu": "Urdu"}
+
+
+def corpus_folder(data_root: str | os.PathLike, corpus: str) -> Path:
+    """The folder of ``corpus`` under ``data_root``.
+
+    Raises:
+        ParameterError: for an unknown corpus or a missing folder.
+    """
+    if corpus not in CORPUS_FOLDERS:
+        raise ParameterError(f"unknown corpus {corpus!r}; choose among {sorted(CORPUS_FOLDERS)}")
+    for sub in CORPUS_FOLDERS[corpus]:
+        if (Path(data_root) / sub).is_dir():
+            return Path(data_root) / sub
+    raise ParameterError(f"{corpus}: no folder {CORPUS_FOLDERS[corpus][0]!r} under {str(data_root)!r}; give the "
+                         "folder that holds the corpora (e.g. ../shared/data)")
+
+
+def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CORPUS_FOLDERS),
+                 labels: str = "ravdess8", model: str = "base", loudness_db: float | None = -23.0,
+                 cache: str | None = "default", jobs: int = 1
+                 ) -> tuple[list[Recording], np.ndarray, CorpusInputs, dict[str, float]]:
+    """Recordings, class indices, :class:`CorpusInputs` (every layer of ``model``) and the seconds spent extracting
+    each corpus's features (0 when cached).
+
+    Raises:
+        ParameterError: for a missing corpus folder or labels outside ``labels``.
+    """
+    from avemo.data.recipes import prepare
+    from avemo.features.base import create_extractor
+    from avemo.features.store import FeatureStore, extract_all
+
+    classes = label_set(labels)
+    extractor = create_extractor(FEATURE, model=model, loudness_db=loudness_db)
+    store = FeatureStore(cache)
+    recordings: list[Recording] = []
+    vectors: list[np.ndarray] = []
+    seconds: dict[str, float] = {}
+    for corpus in corpora:
+        options = {"modalities": ("audio-only",), "vocal_channels": ("speech",)} if corpus == "ravdess" else {}
+        found = list(prepare(corpus, corpus_folder(data_root, corpus), **options))
+        bad = sorted({r.emotion for r in found} - set(classes))
+        if bad:
+            raise ParameterError(f"{corpus}: labels {bad} are not in the label set {labels}")
+        features, took = extract_all(found, {FEATURE: extractor}, store, jobs)
+        seconds[corpus] = took[FEATURE]
+        recordings += found
+        vectors += features[FEATURE]
+    y = np.array([classes.index(r.emotion) for r in recordings], dtype=np.int64)
+    inputs = CorpusInputs.create(np.stack(vectors), [r.corpus for r in recordings],
+                                 [r.speaker if ":" in r.speaker else f"{r.corpus}:{r.speaker}" for r in recordings],
+                                 extractor.config.layer_list)
+    return recordings, y, inputs, seconds

@@ -1,0 +1,428 @@
+"""A speech system that generalises across corpora: a linear probe (softmax regression) on clip statistics of
+Whisper encoder layers (:class:`~avemo.features.audio.whisper_layers.WhisperStatsExtractor`), trained on
+several corpora whose label sets differ, with two heads:
+
+- **global**: features standardised with the training rows' statistics; for a single recording;
+- **adapted**: each speaker's recordings first standardised with that speaker's own statistics (unlabelled:
+  mean and standard deviation of the speaker's feature vectors), for users with several recordings of a person.
+
+Training masks the classes a recording's corpus lacks (:func:`avemo.train.losses.masked_cross_entropy`: a corpus
+with no "calm" does not teach that nothing is calm) and weights rows so that every corpus counts alike and,
+within a corpus, every class. The layers and the L2 strength are chosen per head on validation speakers only
+(UA among each validation corpus's classes, averaged over corpora); the head is then refitted on training and
+validation rows. A temperature per head is fitted on validation rows.
+
+Saved as a folder: ``speech_probe.json`` (settings, choices, classes, extractor key, versions, ``info``) and
+``weights.safetensors``. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from avemo.errors import CheckpointError, ParameterError
+from avemo.labels import corpus_class_mask, label_set
+
+PROBE_FILE = "speech_probe.json"
+WEIGHTS_FILE = "weights.safetensors"
+FEATURE = "whisper_stats"
+HEADS = ("global", "adapted")
+Split = tuple[Sequence[int], Sequence[int]]
+#: Speakers with fewer recordings than this are not standardised on their own (too few to estimate statistics).
+MIN_SPEAKER_RECORDINGS = 2
+
+
+@dataclasses.dataclass
+class CorpusInputs:
+    """Rows of recordings from one or several corpora: ``x`` ``(n, D)`` :data:`FEATURE` vectors of the layers
+    ``layers`` (layer-major, ``[mean, std]`` per layer), and each row's ``corpus`` and ``speaker``."""
+
+    x: np.ndarray
+    corpus: np.ndarray
+    speaker: np.ndarray
+    layers: tuple[int, ...]
+
+    @classmethod
+    def create(cls, x: Any, corpus: Sequence[str], speaker: Sequence[str], layers: Sequence[int]) -> "CorpusInputs":
+        """Validate and convert.
+
+        Raises:
+            ParameterError: for rows of different lengths or a width that does not fit ``layers``.
+        """
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        corpus, speaker = np.asarray(corpus, dtype=object), np.asarray(speaker, dtype=object)
+        if x.ndim != 2 or not len(x) == len(corpus) == len(speaker):
+            raise ParameterError(f"features {x.shape}, corpora ({len(corpus)}) and speakers ({len(speaker)}) must "
+                                 "describe the same recordings")
+        layers = tuple(int(i) for i in layers)
+        if not layers or x.shape[1] % (2 * len(layers)):
+            raise ParameterError(f"features of width {x.shape[1]} do not hold [mean, std] blocks of layers {layers}")
+        return cls(x, corpus, speaker, layers)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def width(self) -> int:
+        return self.x.shape[1] // (2 * len(self.layers))
+
+    def take(self, index: Sequence[int]) -> "CorpusInputs":
+        idx = np.asarray(index, dtype=np.int64)
+        return CorpusInputs(self.x[idx], self.corpus[idx], self.speaker[idx], self.layers)
+
+    def columns(self, layers: Sequence[int]) -> np.ndarray:
+        """The ``(n, 2 * width * len(layers))`` columns of ``layers``.
+
+        Raises:
+            ParameterError: for a layer these inputs lack.
+        """
+        missing = [i for i in layers if i not in self.layers]
+        if missing:
+            raise ParameterError(f"layers {missing} are not in the features (layers {list(self.layers)})")
+        block = 2 * self.width
+        if tuple(layers) == self.layers:
+            return self.x
+        cols = np.concatenate([np.arange(self.layers.index(i) * block, (self.layers.index(i) + 1) * block)
+                               for i in layers])
+        return self.x[:, cols]
+
+
+def speaker_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation ``(D,)`` of one speaker's ``(n, D)`` feature vectors (std floored)."""
+    x = np.asarray(x, dtype=np.float64)
+    return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-3).astype(np.float32)
+
+
+def standardise_by_speaker(x: np.ndarray, speakers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` with each speaker's rows standardised by that speaker's statistics, and a mask of the rows that were
+    (speakers with fewer than :data:`MIN_SPEAKER_RECORDINGS` recordings are left as they are)."""
+    out = np.array(x, dtype=np.float32, copy=True)
+    done = np.zeros(len(x), bool)
+    for speaker in np.unique(speakers):
+        rows = np.flatnonzero(speakers == speaker)
+        if len(rows) >= MIN_SPEAKER_RECORDINGS:
+            mean, std = speaker_statistics(x[rows])
+            out[rows] = (x[rows] - mean) / std
+            done[rows] = True
+    return out, done
+
+
+def balance_weights(corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row weights under which every corpus weighs the same and, within a corpus, every class it has."""
+    w = np.zeros(len(y), np.float64)
+    corpora = np.unique(corpus)
+    for c in corpora:
+        rows = corpus == c
+        classes = np.unique(y[rows])
+        for k in classes:
+            cell = rows & (y == k)
+            w[cell] = 1.0 / (len(corpora) * len(classes) * cell.sum())
+    return w * len(y) / w.sum()
+
+
+def fit_softmax_regression(x: np.ndarray, y: np.ndarray, mask: np.ndarray, weight: np.ndarray, l2: float,
+                           max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(C, D)`` and biases ``(C,)`` minimising the weighted masked cross-entropy + ``l2 * |W|^2``
+    (full-batch L-BFGS, float64 for reproducibility)."""
+    from avemo.train.losses import masked_cross_entropy
+
+    xt, yt = torch.from_numpy(np.asarray(x, np.float64)), torch.from_numpy(np.asarray(y, np.int64))
+    mt, wt = torch.from_numpy(mask), torch.from_numpy(np.asarray(weight, np.float64))
+    coef = torch.zeros(mask.shape[1], x.shape[1], dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(mask.shape[1], dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([coef, bias], lr=1.0, max_iter=max_iter, history_size=20,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9)
+
+    def closure():
+        optimiser.zero_grad()
+        loss = masked_cross_entropy(xt @ coef.T + bias, yt, mt, sample_weight=wt) + l2 * (coef ** 2).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return coef.detach().numpy().astype(np.float32), bias.detach().numpy().astype(np.float32)
+
+
+def corpus_ua(y: np.ndarray, probs: np.ndarray, corpus: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
+    """Unweighted accuracy of each corpus in ``corpus``, the argmax taken among the classes that corpus has."""
+    from avemo.train.metrics import unweighted_accuracy
+
+    out = {}
+    for c in np.unique(corpus):
+        rows = corpus == c
+        allowed = corpus_class_mask(str(c), tuple(labels))
+        pred = np.where(allowed, probs[rows], -np.inf).argmax(1)
+        out[str(c)] = unweighted_accuracy(y[rows], pred)
+    return out
+
+
+class SpeechProbeSystem:
+    """The multi-corpus linear probe with a global and a speaker-adapted head (see the module docstring).
+
+    Args:
+        label_set: the output classes (default ``ravdess8``).
+        model: the Whisper encoder (``base`` or ``tiny.en``).
+        layer_grid: candidate layer sets, chosen per head on validation speakers.
+        l2_grid: candidate L2 strengths, chosen the same way.
+        loudness_db: the extractor's loudness normalisation (dBFS; ``None``: off).
+        refit: refit each head on training + validation rows after the choice.
+    """
+
+    def __init__(self, label_set: str = "ravdess8", model: str = "base",
+                 layer_grid: Sequence[Sequence[int]] = ((3, 4, 5), (2, 3, 4, 5, 6), (4, 5, 6)),
+                 l2_grid: Sequence[float] = (1e-4, 1e-3), loudness_db: float | None = -23.0,
+                 refit: bool = True) -> None:
+        self.label_set = label_set
+        self.model = model
+        self.layer_grid = [tuple(int(i) for i in layers) for layers in layer_grid]
+        self.l2_grid = [float(v) for v in l2_grid]
+        self.loudness_db = loudness_db
+        self.refit = refit
+        self.info: dict[str, Any] = {}
+        self.heads_: dict[str, dict[str, Any]] = {}
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return label_set(self.label_set)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """Every layer either head reads (what the extractor must output)."""
+        if not self.heads_:
+            return tuple(sorted({i for layers in self.layer_grid for i in layers}))
+        return tuple(sorted({i for head in self.heads_.values() for i in head["layers"]}))
+
+    def feature_extractors(self) -> dict[str, Any]:
+        """``{name: extractor}``: the Whisper statistics of :attr:`layers`."""
+        from avemo.features.base import create_extractor
+
+        return {FEATURE: create_extractor(FEATURE, model=self.model, layers=list(self.layers),
+                                          loudness_db=self.loudness_db)}
+
+    # ---- fitting -----------------------------------------------------------------------------------------
+
+    def _design(self, inputs: CorpusInputs, layers: Sequence[int], head: str) -> np.ndarray:
+        x = inputs.columns(layers)
+        if head == "adapted":
+            x, _ = standardise_by_speaker(x, inputs.speaker)
+        return x
+
+    def fit(self, inputs: CorpusInputs, y: Sequence[int], split: Split,
+            checkpoint_dir: str | os.PathLike | None = None) -> "SpeechProbeSystem":
+        """Fit both heads on the rows ``split = (train, val)`` (see the class docstring); ``checkpoint_dir`` is
+        unused (a fit takes seconds). Returns ``self``.
+
+        Raises:
+            ParameterError: for inconsistent inputs, labels a corpus does not have, or an empty split part.
+        """
+        from avemo.train.calibration import TemperatureScaler
+
+        if not isinstance(inputs, CorpusInputs):
+            raise ParameterError("inputs must be CorpusInputs (whisper_stats vectors, corpus, speaker per row)")
+        y = np.asarray(y, dtype=np.int64)
+        c = len(self.classes)
+        if len(y) != len(inputs) or (len(y) and (y.min() < 0 or y.max() >= c)):
+            raise ParameterError(f"labels must be one class index in 0..{c - 1} per recording")
+        tr, va = (np.asarray(list(part), dtype=np.int64) for part in split)
+        if not len(tr) or not len(va):
+            raise ParameterError("both the training and the validation part of the split need recordings")
+        mask = np.stack([corpus_class_mask(str(k), self.label_set) for k in inputs.corpus]) if len(inputs) else \
+            np.zeros((0, c), bool)
+        if not mask[np.arange(len(y)), y].all():
+            raise ParameterError("a recording's label is not among its corpus's classes (labels.corpus_classes)")
+        self.heads_, choices = {}, {}
+        self.width_ = inputs.width
+        for head in HEADS:
+            best = None
+            for layers in self.layer_grid:
+                x = self._design(inputs, layers, head)
+                mean, std = x[tr].mean(0), np.maximum(x[tr].std(0), 1e-6)
+                z = (x - mean) / std
+                for l2 in self.l2_grid:
+                    coef, bias = fit_softmax_regression(z[tr], y[tr], mask[tr],
+                                                        balance_weights(inputs.corpus[tr], y[tr]), l2)
+                    logits = z[va] @ coef.T + bias
+                    scores = corpus_ua(y[va], _softmax(logits), inputs.corpus[va], self.classes)
+                    score = float(np.mean(list(scores.values())))
+                    choices.setdefault(head, []).append({"layers": list(layers), "l2": l2, "val_ua": score,
+                                                         "val_ua_by_corpus": scores})
+                    if best is None or score > best[0] + 1e-9:
+                        best = (score, layers, l2, logits)
+            score, layers, l2, val_logits = best
+            temperature = TemperatureScaler().fit(np.where(mask[va], val_logits, -1e4), y[va]).temperature_
+            rows = np.union1d(tr, va) if self.refit else tr
+            x = self._design(inputs, layers, head)
+            mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
+            coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], mask[rows],
+                                                balance_weights(inputs.corpus[rows], y[rows]), l2)
+            self.heads_[head] = {"layers": tuple(layers), "l2": l2, "temperature": float(temperature),
+                                 "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
+                                 "coef": coef, "bias": bias}
+        self.info["selection"] = choices
+        self.info["corpora"] = sorted({str(k) for k in inputs.corpus[np.union1d(tr, va)]})
+        self.info["n_recordings"] = int(len(np.union1d(tr, va)))
+        return self
+
+    def fit_report(self) -> dict[str, Any]:
+        """What the last :meth:`fit` chose per head (layers, L2, temperature, validation UA)."""
+        return {head: {k: (list(v) if k == "layers" else v) for k, v in h.items()
+                       if k in ("layers", "l2", "temperature", "val_ua")} for head, h in self.heads_.items()}
+
+    # ---- prediction --------------------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not self.heads_:
+            raise ParameterError("SpeechProbeSystem is not fitted; call fit(...) or load_system(folder)")
+
+    def _head_proba(self, head: str, x: np.ndarray) -> np.ndarray:
+        h = self.heads_[head]
+        logits = ((x - h["mean"]) / h["std"]) @ h["coef"].T + h["bias"]
+        return _softmax(logits / h["temperature"])
+
+    def _as_inputs(self, inputs: CorpusInputs | Mapping[str, Sequence[np.ndarray]] | np.ndarray,
+                   speakers: Sequence[str] | None = None) -> CorpusInputs:
+        """:class:`CorpusInputs` of a features dict or a matrix of :attr:`layers` (each row its own speaker)."""
+        if isinstance(inputs, CorpusInputs):
+            if inputs.width != self.width_:
+                raise ParameterError(f"features have {inputs.width} dimensions per layer statistic; the system was "
+                                     f"trained on {self.width_} (Whisper {self.model})")
+            return inputs
+        x = np.stack(list(inputs[FEATURE])) if isinstance(inputs, Mapping) else np.asarray(inputs, np.float32)
+        x = np.atleast_2d(x)
+        want = 2 * self.width_ * len(self.layers)
+        if x.shape[1] != want:
+            raise ParameterError(f"features have {x.shape[1]} dimensions; the system reads {want} (mean and std of "
+                                 f"Whisper {self.model} layers {list(self.layers)}: its feature_extractors())")
+        n = len(x)
+        return CorpusInputs.create(x, ["?"] * n, speakers if speakers is not None else [f"?{i}" for i in range(n)],
+                                   self.layers)
+
+    def predict_proba(self, inputs: CorpusInputs | Mapping[str, Sequence[np.ndarray]] | np.ndarray,
+                      adapt: bool = False) -> np.ndarray:
+        """Class probabilities ``(n, len(classes))``.
+
+        Args:
+            inputs: :class:`CorpusInputs`, a features dict (``{"whisper_stats": [vector, ...]}``, as the engine
+                gives) or an ``(n, D)`` matrix of :attr:`layers`.
+            adapt: standardise each speaker's rows by that speaker's statistics and use the adapted head (rows of
+                speakers with one recording use the global head). Without speakers, every row is its own.
+
+        Raises:
+            ParameterError: when the system is not fitted or the features lack a layer it reads.
+        """
+        self._check_fitted()
+        inputs = self._as_inputs(inputs)
+        out = self._head_proba("global", inputs.columns(self.heads_["global"]["layers"]))
+        if adapt:
+            x, done = standardise_by_speaker(inputs.columns(self.heads_["adapted"]["layers"]), inputs.speaker)
+            if done.any():
+                out[done] = self._head_proba("adapted", x[done])
+        return out
+
+    def predict_proba_adapted(self, x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """Probabilities of the adapted head for ``(n, D)`` vectors of :attr:`layers` of one speaker whose
+        statistics (over the same columns, e.g. from :class:`~avemo.inference.adaptation.SpeakerAdaptation`)
+        are ``mean`` and ``std``."""
+        self._check_fitted()
+        layers = self.heads_["adapted"]["layers"]
+        inputs = self._as_inputs(x)
+        m, s = self._as_inputs(np.stack([mean, std])).columns(layers)
+        return self._head_proba("adapted", (inputs.columns(layers) - m) / np.maximum(s, 1e-3))
+
+    # ---- persistence -------------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description: name, kind, classes, settings, choices, training and evaluation figures."""
+        from avemo.train.checkpoint import library_versions, to_jsonable
+
+        return to_jsonable({
+            "name": self.info.get("name", "speech-probe"), "kind": "speech-probe", "classes": list(self.classes),
+            "description": f"linear probe on Whisper {self.model} layer statistics, trained across corpora with "
+                           "absent classes masked; a global and a speaker-adapted head",
+            "model": self.model, "loudness_db": self.loudness_db, "heads": self.fit_report(),
+            "training": {k: v for k, v in self.info.items() if k not in ("cross_validation", "selection")},
+            "cross_validation": self.info.get("cross_validation"), "versions": library_versions()})
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``speech_probe.json`` and ``weights.safetensors``; returns the folder.
+
+        Raises:
+            ParameterError: when the system is not fitted.
+        """
+        from safetensors.numpy import save_file
+
+        from avemo.train.checkpoint import library_versions, to_jsonable
+
+        self._check_fitted()
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        tensors = {f"{head}.{k}": np.ascontiguousarray(h[k], dtype=np.float32)
+                   for head, h in self.heads_.items() for k in ("mean", "std", "coef", "bias")}
+        save_file(tensors, str(path / WEIGHTS_FILE))
+        doc = {"format_version": 1, "kind": "speech-probe", "label_set": self.label_set,
+               "classes": list(self.classes), "model": self.model, "loudness_db": self.loudness_db,
+               "layer_grid": self.layer_grid, "l2_grid": self.l2_grid, "refit": self.refit,
+               "heads": self.fit_report(), "width": self.width_,
+               "extractor": self.feature_extractors()[FEATURE].cache_key(),
+               "versions": library_versions(), "info": self.info}
+        (path / PROBE_FILE).write_text(json.dumps(to_jsonable(doc), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "SpeechProbeSystem":
+        """Rebuild a saved system.
+
+        Raises:
+            CheckpointError: when a file is missing, corrupt or inconsistent.
+        """
+        from safetensors.numpy import load_file
+
+        path = Path(directory)
+        doc_path = path / PROBE_FILE
+        if not doc_path.is_file():
+            raise CheckpointError(f"{path}: not a saved speech probe system (no {PROBE_FILE})")
+        try:
+            doc = json.loads(doc_path.read_text())
+            system = cls(doc["label_set"], doc["model"], doc["layer_grid"], doc["l2_grid"], doc["loudness_db"],
+                         doc["refit"])
+            system.info = doc.get("info", {})
+            system.width_ = int(doc["width"])
+            heads = doc["heads"]
+            if list(doc["classes"]) != list(system.classes):
+                raise CheckpointError(f"{doc_path}: classes differ from label set {doc['label_set']}")
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, ParameterError) as exc:
+            raise CheckpointError(f"{doc_path}: unreadable system description ({type(exc).__name__}: {exc})") \
+                from None
+        try:
+            tensors = load_file(str(path / WEIGHTS_FILE))
+            for head in HEADS:
+                h = heads[head]
+                system.heads_[head] = {"layers": tuple(h["layers"]), "l2": h["l2"], "temperature": h["temperature"],
+                                       "val_ua": h["val_ua"],
+                                       **{k: tensors[f"{head}.{k}"] for k in ("mean", "std", "coef", "bias")}}
+        except Exception as exc:  # safetensors raises its own error types
+            raise CheckpointError(f"{path}: {WEIGHTS_FILE} missing or corrupt ({type(exc).__name__}: {exc}); "
+                                  "re-train or re-install the model") from None
+        for head, h in system.heads_.items():
+            if h["coef"].shape != (len(system.classes), 2 * system.width_ * len(h["layers"])):
+                raise CheckpointError(f"{path}: the {head} head's weights do not fit {len(h['layers'])} layers of "
+                                      f"Whisper {system.model}")
+        return system
+
+    def __repr__(self) -> str:
+        return f"SpeechProbeSystem(model={self.model!r}, fitted={bool(self.heads_)})"
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=1, keepdims=True)

@@ -1,0 +1,145 @@
+"""The multi-corpus speech probe: masked training across corpora with different label sets, speaker adaptation,
+layer choice on validation rows, save / load, the engine's features-dict path."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from avemo.errors import CheckpointError, ParameterError
+from avemo.labels import corpus_class_mask, label_set
+from avemo.systems.base import load_system, system_kind
+from avemo.systems.speech_probe import (CorpusInputs, SpeechProbeSystem, balance_weights, corpus_ua,
+                                        standardise_by_speaker)
+
+CLASSES = label_set("ravdess8")
+WIDTH = 4  # a tiny "encoder": 4 dims per layer, layers 0..2 -> [mean, std] blocks of 8 columns
+LAYERS = (0, 1, 2)
+
+
+def synthetic(corpora=("ravdess", "turev", "urdu"), speakers=4, per_class=4, shift=3.0, seed=0):
+    """Rows whose class shows in layer 1's block; every speaker adds a large offset of its own (what speaker
+    standardisation removes); each corpus has only its own classes."""
+    rng = np.random.default_rng(seed)
+    xs, ys, cs, ss = [], [], [], []
+    centres = rng.normal(size=(len(CLASSES), 2 * WIDTH)) * 1.5
+    for corpus in corpora:
+        present = np.flatnonzero(corpus_class_mask(corpus))
+        for s in range(speakers):
+            offset = rng.normal(size=2 * WIDTH * len(LAYERS)) * shift
+            for k in present:
+                for _ in range(per_class):
+                    x = rng.normal(size=2 * WIDTH * len(LAYERS))
+                    x[2 * WIDTH: 4 * WIDTH] += centres[k]
+                    xs.append(x + offset)
+                    ys.append(k)
+                    cs.append(corpus)
+                    ss.append(f"{corpus}:{s}")
+    return CorpusInputs.create(np.array(xs), cs, ss, LAYERS), np.array(ys)
+
+
+def split_by_speaker(inputs, test_speaker_index=0, val_speaker_index=1):
+    index = np.array([int(s.split(":")[1]) for s in inputs.speaker])
+    test = np.flatnonzero(index == test_speaker_index)
+    val = np.flatnonzero(index == val_speaker_index)
+    train = np.flatnonzero((index != test_speaker_index) & (index != val_speaker_index))
+    return train, val, test
+
+
+def make_system(**kw):
+    return SpeechProbeSystem(model="tiny.en", layer_grid=[(0,), (1,), (0, 1, 2)], l2_grid=[1e-3], **kw)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    inputs, y = synthetic()
+    train, val, test = split_by_speaker(inputs)
+    return make_system().fit(inputs, y, (train, val)), inputs, y, test
+
+
+def test_fit_chooses_on_validation_and_generalises(fitted):
+    system, inputs, y, test = fitted
+    report = system.fit_report()
+    assert set(report) == {"global", "adapted"}
+    assert report["adapted"]["layers"] == [1]  # the layer that carries the class, found on validation speakers
+    probs = system.predict_proba(inputs.take(test))
+    assert probs.shape == (len(test), 8) and np.allclose(probs.sum(1), 1.0)
+    adapted = system.predict_proba(inputs.take(test), adapt=True)
+    scores = corpus_ua(y[test], probs, inputs.corpus[test], CLASSES)
+    adapted_scores = corpus_ua(y[test], adapted, inputs.corpus[test], CLASSES)
+    # Large per-speaker offsets: standardising each speaker by its own statistics is what recovers the classes.
+    assert np.mean(list(adapted_scores.values())) > 0.8
+    assert np.mean(list(adapted_scores.values())) > np.mean(list(scores.values()))
+
+
+def test_masking_keeps_classes_a_corpus_lacks(fitted):
+    """turev has no neutral and urdu no calm, yet both stay predictable where their own corpus has them."""
+    system, inputs, y, test = fitted
+    probs = system.predict_proba(inputs.take(test), adapt=True)
+    for name in ("neutral", "calm"):
+        k = CLASSES.index(name)
+        rows = y[test] == k
+        assert rows.any() and (probs[rows].argmax(1) == k).mean() > 0.5, name
+
+
+def test_balance_weights_equalise_corpora_and_classes():
+    corpus = np.array(["a"] * 6 + ["b"] * 2)
+    y = np.array([0, 0, 0, 0, 1, 1, 0, 2])
+    w = balance_weights(corpus, y)
+    assert w[corpus == "a"].sum() == pytest.approx(w[corpus == "b"].sum())
+    assert w[(corpus == "a") & (y == 0)].sum() == pytest.approx(w[(corpus == "a") & (y == 1)].sum())
+    assert w.sum() == pytest.approx(len(y))
+
+
+def test_standardise_by_speaker_leaves_single_recordings():
+    x = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 5.0]], np.float32)
+    out, done = standardise_by_speaker(x, np.array(["a", "a", "b"], dtype=object))
+    assert done.tolist() == [True, True, False]
+    np.testing.assert_allclose(out[:2], [[-1, -1], [1, 1]], atol=1e-5)
+    np.testing.assert_array_equal(out[2], x[2])
+
+
+def test_features_dict_and_adaptation_statistics_paths(fitted):
+    system, inputs, y, test = fitted
+    rows = inputs.take(test)
+    x = rows.columns(system.layers)  # what the system's own extractor outputs
+    np.testing.assert_allclose(system.predict_proba({"whisper_stats": list(x)}), system.predict_proba(rows),
+                               rtol=1e-5)
+    with pytest.raises(ParameterError, match="dimensions"):
+        system.predict_proba({"whisper_stats": list(rows.x[:, :5])})
+    one = np.flatnonzero(rows.speaker == rows.speaker[0])
+    mean, std = x[one].mean(0), x[one].std(0)
+    np.testing.assert_allclose(system.predict_proba_adapted(x[one], mean, std),
+                               system.predict_proba(rows.take(one), adapt=True), rtol=1e-4, atol=1e-6)
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    system, inputs, y, test = fitted
+    folder = system.save(tmp_path / "probe")
+    assert system_kind(folder) == "speech-probe"
+    loaded = load_system(folder, kind=("speech", "speech-probe"))
+    rows = inputs.take(test)
+    for adapt in (False, True):
+        np.testing.assert_allclose(loaded.predict_proba(rows, adapt=adapt), system.predict_proba(rows, adapt=adapt),
+                                   rtol=1e-5, atol=1e-7)
+    assert loaded.layers == system.layers
+    json.dumps(loaded.describe())
+    (folder / "weights.safetensors").write_bytes(b"broken")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_system(folder)
+
+
+def test_bad_inputs(fitted):
+    system, inputs, y, test = fitted
+    with pytest.raises(ParameterError, match="CorpusInputs"):
+        make_system().fit(inputs.x, y, (test, test))
+    bad = y.copy()
+    bad[inputs.corpus == "turev"] = CLASSES.index("neutral")  # turev has no neutral
+    with pytest.raises(ParameterError, match="corpus's classes"):
+        make_system().fit(inputs, bad, (np.arange(10), np.arange(10, 20)))
+    with pytest.raises(ParameterError, match="not fitted"):
+        make_system().predict_proba(inputs)
+    with pytest.raises(ParameterError, match="layers"):
+        system.predict_proba(CorpusInputs.create(inputs.x[:, :8], inputs.corpus, inputs.speaker, (2,)))

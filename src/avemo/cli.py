@@ -107,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
                        "a per-frame timeline) and, when the video has an audio track, the speech model on it "
                        "and the fused audio-visual result.")
     s.add_argument("files", nargs="*", help="wav/flac/mp3/ogg/m4a audio, jpg/png images or mp4/mkv/webm videos")
+    s.add_argument("--speaker-key", metavar="KEY",
+                   help="speaker adaptation for audio batches: group the files by speaker (KEY: 'folder' = the "
+                   "file's folder, 'folder2' = the one above, or a regular expression on the file name whose first "
+                   "group is the speaker); each speaker's files (unlabelled) adapt a multi-corpus speech model to "
+                   "that voice (2+ files per speaker)")
     s.add_argument("--image", help="a photo of a face, fused with --audio (a voice recording of the same person)")
     s.add_argument("--audio", help="a voice recording fused with --image")
     s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
@@ -347,10 +352,17 @@ def cmd_predict(args) -> int:
     from avemo.inference.engine import InferenceEngine, PredictOptions, needed_modalities
 
     options = PredictOptions(args.modality, args.fps, args.window, args.step)
-    engine = InferenceEngine(args.model, args.face_model, modalities=needed_modalities(args.files, args.modality),
-                             options=options)
+    if args.speaker_key:
+        from avemo.inference.adaptation import predict_files_by_speaker
+
+        engine = InferenceEngine(args.model, modalities=("speech",), options=options)
+        predictions = predict_files_by_speaker(engine, args.files, args.speaker_key, options)
+    else:
+        engine = InferenceEngine(args.model, args.face_model, modalities=needed_modalities(args.files, args.modality),
+                                 options=options)
+        predictions = engine.predict_files(args.files)
     failed = 0
-    for path, result in engine.predict_files(args.files):
+    for path, result in predictions:
         if isinstance(result, AvemoError):
             failed += 1
             if args.format == "json":

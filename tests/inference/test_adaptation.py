@@ -3,6 +3,8 @@ the adapted head takes over once a speaker has enough unlabelled recordings."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -68,3 +70,54 @@ def test_adaptation_needs_an_adapted_head(tiny_model_dir):
     engine = InferenceEngine(tiny_model_dir, modalities=("speech",))
     with pytest.raises(ParameterError, match="speaker-adapted head"):
         engine.speaker_adaptation()
+
+
+def test_speaker_of():
+    from avemo.inference.adaptation import speaker_of
+
+    assert speaker_of("/data/anna/take1.wav", "folder") == "anna"
+    assert speaker_of("/data/anna/day2/take1.wav", "folder2") == "anna"
+    assert speaker_of("/x/SM12_F3_A01.wav", r"^(S[MF]\d+)_") == "SM12"
+    assert speaker_of("/x/03-01-05-01-01-01-12.wav", r"\d\d(?=\.wav$)") == "12"
+    with pytest.raises(ParameterError, match="does not match"):
+        speaker_of("/x/other.wav", r"^(S[MF]\d+)_")
+    with pytest.raises(ParameterError, match="regular expression"):
+        speaker_of("/x/a.wav", "(")
+
+
+def test_batch_groups_files_by_speaker(probe_dir, tmp_path, capsys):
+    import json
+
+    from avemo.cli import main
+
+    files = []
+    for speaker, count in (("anna", 3), ("ben", 2), ("carl", 1)):
+        (tmp_path / speaker).mkdir()
+        for k in range(count):
+            files.append(tmp_path / speaker / f"{k}.wav")
+            sf.write(files[-1], synth_voice(0.8, PITCHES[k + 2] * (1.1 if speaker == "ben" else 1.0), SR,
+                                            seed=len(files)) * 0.4, SR)
+    (tmp_path / "ben" / "bad.wav").write_bytes(b"not audio")
+    files.insert(2, tmp_path / "ben" / "bad.wav")
+    code = main(["predict", "--model", str(probe_dir), "--speaker-key", "folder", "--format", "json",
+                 *map(str, files)])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1  # one bad file; the rest go on
+    assert [r["path"] for r in rows] == list(map(str, files))
+    assert "error" in rows[2]
+    by_speaker = {Path(r["path"]).parent.name: r for r in rows if "error" not in r}
+    assert "speaker-adapted" in by_speaker["anna"]["message"] and "3 recordings" in by_speaker["anna"]["message"]
+    assert "speaker-adapted" in by_speaker["ben"]["message"]  # 2 readable files (the bad one is left out)
+    assert by_speaker["carl"]["message"].startswith("global")
+
+
+def test_live_session_adapts_to_the_voice(probe_dir):
+    engine = InferenceEngine(probe_dir, modalities=("speech",))
+    results = []
+    with engine.open_session(on_result=results.append, adapt_to_speaker=True) as session:
+        session.add_audio(np.concatenate([synth_voice(2.0, p, SR, seed=i) * 0.4 for i, p in enumerate(PITCHES[:5])]))
+    messages = [r.result.modalities["speech"].message if hasattr(r.result, "modalities") else r.result.message
+                for r in results]
+    assert len(results) >= 3
+    assert messages[0].startswith("global") and messages[-1] == "speaker-adapted"
+    assert session.adaptation.count >= 2

@@ -134,3 +134,68 @@ class SpeakerAdaptation:
             MediaDecodeError, AudioTooShortError: for a bad or too short file.
         """
         return self.predict_signal(load_audio(path, TARGET_SAMPLING_RATE), TARGET_SAMPLING_RATE, options, str(path))
+
+
+def speaker_of(path: str | os.PathLike, key: str) -> str:
+    """The speaker of a file by ``key``: ``folder`` (its folder's name), ``folder2`` (the folder above), ... or a
+    regular expression searched in the file name (its first group, else the whole match).
+
+    Raises:
+        ParameterError: for a bad regular expression or a name it does not match.
+    """
+    import re
+    from pathlib import Path
+
+    p = Path(path)
+    if re.fullmatch(r"folder\d*", key):
+        level = int(key[6:] or 1)
+        parents = p.resolve().parents
+        if level > len(parents) - 1:
+            raise ParameterError(f"{path}: has no folder {level} levels up for --speaker-key {key}")
+        return parents[level - 1].name
+    try:
+        match = re.search(key, p.name)
+    except re.error as exc:
+        raise ParameterError(f"--speaker-key {key!r} is not 'folder' or a regular expression ({exc})") from None
+    if match is None:
+        raise ParameterError(f"{path}: the file name does not match --speaker-key {key!r}")
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def predict_files_by_speaker(engine, paths, key: str, options: "PredictOptions | None" = None,
+                             min_recordings: int = MIN_SPEAKER_RECORDINGS):
+    """``(path, result or error)`` for every path, in input order: the files are grouped by :func:`speaker_of`,
+    each group's recordings (unlabelled) adapt the model to that speaker, then each file is predicted with it.
+    A speaker with fewer than ``min_recordings`` readable files gets the global prediction; a bad file yields its
+    error and the batch goes on.
+
+    Raises:
+        ParameterError: when the speech model has no speaker-adapted head.
+    """
+    from avemo.errors import AvemoError
+
+    engine.speaker_adaptation(min_recordings)  # fail early for a model without an adapted head
+    groups: dict[str, list[str]] = {}
+    results: dict[str, object] = {}
+    for path in map(str, paths):
+        try:
+            groups.setdefault(speaker_of(path, key), []).append(path)
+        except AvemoError as exc:
+            results[path] = exc
+    for speaker, members in groups.items():
+        adaptation = engine.speaker_adaptation(min_recordings)
+        for path in members:
+            try:
+                adaptation.add_file(path)
+            except AvemoError as exc:
+                results[path] = exc
+        for path in members:
+            if path in results:
+                continue
+            try:
+                result = adaptation.predict_file(path, options)
+                result.message = f"{result.message}; speaker {speaker}, {adaptation.count} recordings"
+                results[path] = result
+            except AvemoError as exc:
+                results[path] = exc
+    return [(str(p), results[str(p)]) for p in paths]

@@ -315,11 +315,14 @@ class InferenceEngine:
         return SpeakerAdaptation(self._need("speech"), min_recordings)
 
     def open_session(self, sampling_rate: int = TARGET_SAMPLING_RATE, options: PredictOptions | None = None,
-                     on_result=None, name: str = "stream"):
-        """A :class:`~avemo.inference.session.StreamSession` for one live stream of audio chunks and frames."""
+                     on_result=None, name: str = "stream", adapt_to_speaker: bool = False):
+        """A :class:`~avemo.inference.session.StreamSession` for one live stream of audio chunks and frames;
+        ``adapt_to_speaker``: keep running statistics of the stream's voice (one speaker) and use the
+        speaker-adapted head once two windows are in."""
         from avemo.inference.session import StreamSession
 
-        return StreamSession(self, sampling_rate, options or self.options, on_result, name)
+        adaptation = self.speaker_adaptation() if adapt_to_speaker else None
+        return StreamSession(self, sampling_rate, options or self.options, on_result, name, adaptation)
 
     # ---- fusion -------------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from avemo.inference.speech import MIN_DURATION
 from avemo.io.audio import TARGET_SAMPLING_RATE, resample
 
 if TYPE_CHECKING:
+    from avemo.inference.adaptation import SpeakerAdaptation
     from avemo.inference.engine import InferenceEngine, PredictOptions
 
 
@@ -51,11 +52,13 @@ class StreamSession:
     """
 
     def __init__(self, engine: "InferenceEngine", sampling_rate: int, options: "PredictOptions",
-                 on_result: Callable[[WindowResult], None] | None = None, name: str = "stream") -> None:
+                 on_result: Callable[[WindowResult], None] | None = None, name: str = "stream",
+                 adaptation: "SpeakerAdaptation | None" = None) -> None:
         if not isinstance(sampling_rate, int) or sampling_rate <= 0:
             raise ParameterError(f"sampling_rate must be a positive integer in Hz, got {sampling_rate!r}")
         self.engine, self.sampling_rate, self.options, self.on_result, self.name = (
             engine, sampling_rate, options, on_result, name)
+        self.adaptation = adaptation               # running statistics of the speaker, fed with every window
         self._audio = np.zeros(0, np.float32)      # the last window of audio, at 16 kHz
         self._audio_end = 0.0                       # stream time of the end of the audio received so far
         self._next_end = options.window             # stream time at which the next window completes
@@ -161,7 +164,12 @@ class StreamSession:
         first = int(round((start - buffer_start) * TARGET_SAMPLING_RATE))
         piece = self._audio[max(first, 0):int(round((end - buffer_start) * TARGET_SAMPLING_RATE))]
         try:
-            return self.engine.predict_signal(piece, TARGET_SAMPLING_RATE, self.options)
+            if self.adaptation is None:
+                return self.engine.predict_signal(piece, TARGET_SAMPLING_RATE, self.options)
+            result = self.adaptation.predict_signal(piece, TARGET_SAMPLING_RATE, self.options)
+            if result.status == Status.OK:
+                self.adaptation.add_signal(piece, TARGET_SAMPLING_RATE)
+            return result
         except AvemoError as exc:
             return exc
 

@@ -212,6 +212,12 @@ def cmd_extract(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.system == "speech-multicorpus":  # the multi-corpus speech probe (five corpora under --data)
+        from avemo.systems.probe_train import train_probe_system
+
+        path = train_probe_system(args.data, args.out, args.cv_report, args.jobs)
+        print(f"saved {path}")
+        return 0
     if args.system == "av-late-fusion":  # speech + OpenFace action units (the shipped av-ravdess-openface)
         from avemo.systems.av_train import train_av_system
 

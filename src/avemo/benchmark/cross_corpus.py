@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -29,7 +28,7 @@ import numpy as np
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import corpus_class_mask, label_set
-from avemo.systems.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora
+from avemo.systems.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, validation_speakers
 from avemo.systems.cross_validation import cross_validate
 from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
 from avemo.train.metrics import mean_std
@@ -47,16 +46,6 @@ DEFAULTS: dict[str, Any] = {
     "val_fraction": 0.1,
     "seed": 0,
 }
-
-
-def validation_speakers(inputs: CorpusInputs, rows: np.ndarray, fraction: float, seed: int) -> set[str]:
-    """About ``fraction`` of the speakers of each corpus among ``rows`` (at least one), drawn with ``seed``."""
-    chosen: set[str] = set()
-    for corpus in sorted(set(inputs.corpus[rows])):
-        speakers = sorted(set(inputs.speaker[rows][inputs.corpus[rows] == corpus]))
-        random.Random(f"{seed}:{corpus}").shuffle(speakers)
-        chosen |= set(speakers[: max(1, round(fraction * len(speakers)))])
-    return chosen
 
 
 def _split(inputs: CorpusInputs, pool: np.ndarray, cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -48,8 +48,8 @@ def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: 
     rec = EmotionRecognizer(model, window=max(seconds, 4.0))
     with one_core() as core:
         stages = {key: _median_ms(lambda e=e: e.process_signal(signal, sr), repeats)
-                  for key, e in rec.extractors.items()}
-        features = {key: [e.process_signal(signal, sr)] for key, e in rec.extractors.items()}
+                  for key, e in rec.predictor.extractors.items()}
+        features = {key: [e.process_signal(signal, sr)] for key, e in rec.predictor.extractors.items()}
         stages["model"] = _median_ms(lambda: rec.system.predict_proba(features), repeats)
         total = _median_ms(lambda: rec.predict_signal(signal, sr), repeats)
     report = {"benchmark": "speed", "clip_seconds": seconds, "clip": source, "threads": 1, "cpu_cores": 1,

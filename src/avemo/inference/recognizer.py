@@ -19,7 +19,7 @@ from avemo.inference.engine import SpeechPredictor, predict_each
 from avemo.inference.results import ModalityResult
 from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
-from avemo.systems.base import load_system, resolve_system_dir
+from avemo.systems.base import SPEECH_KINDS, load_system, resolve_system_dir
 
 
 class EmotionRecognizer:
@@ -38,8 +38,8 @@ class EmotionRecognizer:
     def __init__(self, speech_model: str | os.PathLike | None = None, window: float = 4.0, step: float = 2.0,
                  silence_db: float = SILENCE_DB) -> None:
         self.options = SpeechOptions(window, step, silence_db)
-        self.model_path = resolve_system_dir(speech_model, kind="speech")
-        self.predictor = SpeechPredictor(load_system(self.model_path, kind="speech"))
+        self.model_path = resolve_system_dir(speech_model, kind=SPEECH_KINDS)
+        self.predictor = SpeechPredictor(load_system(self.model_path, kind=SPEECH_KINDS))
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ statistics of Whisper layers (:class:`~avemo.systems.speech_probe.CorpusInputs`)
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 from typing import Sequence
 
@@ -82,3 +83,13 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
                                  [r.speaker if ":" in r.speaker else f"{r.corpus}:{r.speaker}" for r in recordings],
                                  extractor.config.layer_list)
     return recordings, y, inputs, seconds
+
+
+def validation_speakers(inputs: CorpusInputs, rows: np.ndarray, fraction: float, seed: int) -> set[str]:
+    """About ``fraction`` of the speakers of each corpus among ``rows`` (at least one), drawn with ``seed``."""
+    chosen: set[str] = set()
+    for corpus in sorted(set(inputs.corpus[rows])):
+        speakers = sorted(set(inputs.speaker[rows][inputs.corpus[rows] == corpus]))
+        random.Random(f"{seed}:{corpus}").shuffle(speakers)
+        chosen |= set(speakers[: max(1, round(fraction * len(speakers)))])
+    return chosen

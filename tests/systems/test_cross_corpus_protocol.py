@@ -1,0 +1,70 @@
+"""The cross-corpus benchmark's protocol on synthetic rows: who trains, validates and tests where; scores over
+the test corpus's classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avemo.benchmark.cross_corpus import DEFAULTS, MULTI, RAVDESS_ONLY, corpus_metrics, make_jobs
+from avemo.data.manifest import Recording
+from avemo.labels import corpus_class_mask, label_set
+from avemo.systems.speech_probe import CorpusInputs
+
+CORPORA = {"ravdess": 24, "nemo": 9, "emovo": 6, "turev": 6, "urdu": 29}
+
+
+@pytest.fixture(scope="module")
+def rows():
+    recordings, corpus, speaker = [], [], []
+    for name, n in CORPORA.items():
+        for s in range(1, n + 1):
+            sid = f"{s:02d}" if name == "ravdess" else f"{name}:{s}"
+            for k in range(2):
+                recordings.append(Recording(id=f"{name}-{s}-{k}", path="/x.wav", corpus=name, speaker=sid,
+                                            emotion="angry", attributes={"gender": "female" if s % 2 else "male"}))
+                corpus.append(name)
+                speaker.append(sid if ":" in sid else f"ravdess:{sid}")
+    inputs = CorpusInputs.create(np.zeros((len(corpus), 4)), corpus, speaker, (0,))
+    return recordings, inputs
+
+
+def test_jobs_keep_speakers_and_corpora_apart(rows):
+    recordings, inputs = rows
+    jobs = make_jobs(inputs, recordings, {**DEFAULTS, "corpora": list(CORPORA)})
+    loco = [(name, fold) for protocol, name, fold in jobs if protocol == "loco"]
+    assert len(loco) == 5 + 4  # multi-corpus for every held-out corpus, RAVDESS-only for the other four
+    assert len([j for j in jobs if j[0] == "ravdess_6fold"]) == 12
+    for protocol, name, fold in jobs:
+        parts = {p: set(inputs.speaker[list(getattr(fold, p))]) for p in ("train", "val", "test")}
+        assert not parts["train"] & parts["test"] and not parts["val"] & parts["test"]
+        assert not parts["train"] & parts["val"]
+        train_corpora = set(inputs.corpus[list(fold.train) + list(fold.val)])
+        test_corpora = set(inputs.corpus[list(fold.test)])
+        assert len(test_corpora) == 1
+        if protocol == "loco":
+            assert not train_corpora & test_corpora  # the held-out corpus is never seen
+            assert len(fold.test) == 2 * CORPORA[test_corpora.pop()]
+        if name == RAVDESS_ONLY:
+            assert train_corpora == {"ravdess"}
+        elif protocol == "loco":
+            assert len(train_corpora) == 4
+        else:
+            assert train_corpora == set(CORPORA)
+    # Every training corpus gives validation speakers (about a tenth, at least one).
+    _, fold = next((n, f) for n, f in loco if n == MULTI and f.name == "loco-ravdess")
+    val = inputs.speaker[list(fold.val)]
+    assert {c: sum(s.startswith(c) for s in set(val)) for c in ("nemo", "emovo", "turev", "urdu")} == \
+        {"nemo": 1, "emovo": 1, "turev": 1, "urdu": 3}
+
+
+def test_metrics_over_the_test_corpus_classes():
+    classes = label_set("ravdess8")
+    mask = corpus_class_mask("turev", classes)  # angry, calm, happy, sad
+    y = np.array([classes.index(c) for c in ("angry", "calm", "happy", "sad")])
+    probs = np.full((4, 8), 0.01)
+    probs[:, classes.index("neutral")] = 0.9  # a class turev lacks: ignored by the argmax
+    probs[np.arange(4), y] = 0.5
+    m = corpus_metrics(y, probs, "turev", classes)
+    assert m["ua"] == 1.0 and m["wa"] == 1.0 and m["macro_f1"] == 1.0 and m["n_test"] == 4
+    assert np.asarray(m["confusion"]).shape == (8, 8) and mask.sum() == 4

@@ -255,12 +255,14 @@ def normalise_loudness(signal: np.ndarray, target_db: float, floor_db: float = -
 @dataclasses.dataclass(frozen=True)
 class WhisperStatsConfig(ExtractorConfig):
     """``model``: ``"base"`` (default) or ``"tiny.en"``; ``layers``: the hidden states pooled (default every one:
-    0..6 for base); ``loudness_db``: RMS level (dBFS) of the active frames the clip is scaled to first (``None``:
-    as recorded); ``max_chunk``: seconds encoded per pass."""
+    0..6 for base); ``vad``: trim the clip to its speech first (Silero VAD, :mod:`avemo.features.audio.vad`);
+    ``loudness_db``: RMS level (dBFS) of the active frames the clip is then scaled to (``None``: as recorded);
+    ``max_chunk``: seconds encoded per pass."""
 
     model: str = "base"
     layers: tuple[int, ...] | None = None
     loudness_db: float | None = -23.0
+    vad: bool = False
     max_chunk: float = 30.0
 
     def __post_init__(self) -> None:
@@ -315,7 +317,17 @@ class WhisperStatsExtractor(FeatureExtractor):
         block = 2 * self.width
         return np.concatenate([np.arange(order.index(i) * block, (order.index(i) + 1) * block) for i in layers])
 
+    def cache_key(self) -> dict[str, Any]:
+        key = super().cache_key()
+        if not key.get("vad"):
+            key.pop("vad", None)  # keys without trimming stay as they were before ``vad`` existed
+        return key
+
     def _extract(self, signal: np.ndarray) -> np.ndarray:
+        if self.config.vad:
+            from avemo.features.audio.vad import trim_to_speech
+
+            signal = trim_to_speech(signal)
         if self.config.loudness_db is not None:
             signal = normalise_loudness(signal, self.config.loudness_db)
         states = hidden_states(signal, self.config.model, self.config.layer_list, self.config.max_chunk)

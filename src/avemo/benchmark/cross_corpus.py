@@ -30,22 +30,14 @@ from avemo.errors import ParameterError
 from avemo.labels import corpus_class_mask, label_set
 from avemo.systems.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, validation_speakers
 from avemo.systems.cross_validation import cross_validate
+from avemo.systems.probe_train import SETTINGS
 from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
 from avemo.train.metrics import mean_std
 
 MULTI, RAVDESS_ONLY = "probe-multicorpus", "probe-ravdess-only"
 ADAPTED = "[speaker-adapted]"
 #: Settings of the suite; ``options`` of :func:`run_cross_corpus_benchmark` override them.
-DEFAULTS: dict[str, Any] = {
-    "corpora": list(CORPUS_FOLDERS),
-    "label_set": "ravdess8",
-    "model": "base",
-    "loudness_db": -23.0,
-    "layer_grid": [[3, 4, 5], [2, 3, 4, 5, 6], [4, 5, 6]],
-    "l2_grid": [1e-4, 1e-3],
-    "val_fraction": 0.1,
-    "seed": 0,
-}
+DEFAULTS: dict[str, Any] = {"corpora": list(CORPUS_FOLDERS), "label_set": "ravdess8", **SETTINGS}
 
 
 def _split(inputs: CorpusInputs, pool: np.ndarray, cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -257,13 +257,15 @@ class WhisperStatsConfig(ExtractorConfig):
     """``model``: ``"base"`` (default) or ``"tiny.en"``; ``layers``: the hidden states pooled (default every one:
     0..6 for base); ``vad``: trim the clip to its speech first (Silero VAD, :mod:`avemo.features.audio.vad`);
     ``loudness_db``: RMS level (dBFS) of the active frames the clip is then scaled to (``None``: as recorded);
-    ``max_chunk``: seconds encoded per pass."""
+    ``max_chunk``: seconds encoded per pass; ``condition``: a recording condition applied to the audio before
+    anything else (:func:`avemo.features.audio.degrade.degrade`: for robustness tests and training augmentation)."""
 
     model: str = "base"
     layers: tuple[int, ...] | None = None
     loudness_db: float | None = -23.0
     vad: bool = False
     max_chunk: float = 30.0
+    condition: str | None = None
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -274,6 +276,12 @@ class WhisperStatsConfig(ExtractorConfig):
                                  f"got {self.layers}")
         if not 0 < self.max_chunk <= 30:
             raise ParameterError(f"whisper_stats: max_chunk must be in (0, 30] seconds, got {self.max_chunk}")
+        if self.condition is not None:
+            from avemo.features.audio.degrade import CONDITIONS
+
+            if self.condition not in (*CONDITIONS, "random"):
+                raise ParameterError(f"whisper_stats: condition must be one of {sorted(CONDITIONS)} or 'random', "
+                                     f"got {self.condition!r}")
 
     @property
     def layer_list(self) -> tuple[int, ...]:
@@ -319,11 +327,16 @@ class WhisperStatsExtractor(FeatureExtractor):
 
     def cache_key(self) -> dict[str, Any]:
         key = super().cache_key()
-        if not key.get("vad"):
-            key.pop("vad", None)  # keys without trimming stay as they were before ``vad`` existed
+        for name in ("vad", "condition"):
+            if not key.get(name):
+                key.pop(name, None)  # keys without them stay as they were before they existed
         return key
 
     def _extract(self, signal: np.ndarray) -> np.ndarray:
+        if self.config.condition:
+            from avemo.features.audio.degrade import degrade
+
+            signal = degrade(signal, self.config.condition)
         if self.config.vad:
             from avemo.features.audio.vad import trim_to_speech
 

@@ -68,3 +68,14 @@ def test_metrics_over_the_test_corpus_classes():
     m = corpus_metrics(y, probs, "turev", classes)
     assert m["ua"] == 1.0 and m["wa"] == 1.0 and m["macro_f1"] == 1.0 and m["n_test"] == 4
     assert np.asarray(m["confusion"]).shape == (8, 8) and mask.sum() == 4
+
+
+def test_augmented_fold_adds_the_copies_of_its_training_rows_only(rows):
+    from avemo.benchmark.cross_corpus import _with_copies
+
+    recordings, inputs = rows
+    _, _, fold = make_jobs(inputs, recordings, {**DEFAULTS, "corpora": list(CORPORA)})[0]
+    n = len(inputs)
+    augmented = _with_copies(fold, n)
+    assert augmented.train == tuple(fold.train) + tuple(i + n for i in fold.train)
+    assert augmented.val == fold.val and augmented.test == fold.test  # validation and test stay clean

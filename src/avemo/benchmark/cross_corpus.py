@@ -35,9 +35,14 @@ from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
 from avemo.train.metrics import mean_std
 
 MULTI, RAVDESS_ONLY = "probe-multicorpus", "probe-ravdess-only"
+AUGMENTED = "probe-multicorpus+augment"
 ADAPTED = "[speaker-adapted]"
 #: Settings of the suite; ``options`` of :func:`run_cross_corpus_benchmark` override them.
-DEFAULTS: dict[str, Any] = {"corpora": list(CORPUS_FOLDERS), "label_set": "ravdess8", **SETTINGS}
+DEFAULTS: dict[str, Any] = {"corpora": list(CORPUS_FOLDERS), "label_set": "ravdess8", **SETTINGS,
+                            # RAVDESS test clips are also scored under these recording conditions ...
+                            "conditions": ["noise-10db", "reverb", "telephone", "codec", "gain-20db"],
+                            # ... and the multi-corpus system is also trained with a degraded copy of every clip
+                            "augment": True}
 
 
 def _split(inputs: CorpusInputs, pool: np.ndarray, cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +85,12 @@ def make_jobs(inputs: CorpusInputs, recordings: Sequence[Any], cfg: Mapping[str,
     return jobs
 
 
+def _with_copies(fold: Fold, n: int) -> Fold:
+    """``fold`` whose training rows also include their degraded copies (rows ``i + n``)."""
+    train = tuple(fold.train) + tuple(i + n for i in fold.train)
+    return Fold(fold.name, train, fold.val, fold.test, fold.test_speakers, fold.val_speakers)
+
+
 def corpus_metrics(y: np.ndarray, probs: np.ndarray, corpus: str, classes: Sequence[str]) -> dict[str, Any]:
     """UA, WA and macro-F1 over the classes ``corpus`` has (the argmax taken among them), and the confusion
     matrix over the full label set."""
@@ -111,19 +122,54 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
     out = Path(out_dir or "reports/cross-corpus")
     classes = label_set(cfg["label_set"])
     t0 = time.perf_counter()
-    recordings, y, inputs, extract_seconds = load_corpora(data_root, cfg["corpora"], cfg["label_set"], cfg["model"],
-                                                          cfg["loudness_db"], cache, jobs)
+    def load(corpora: Sequence[str], condition: str | None = None):
+        return load_corpora(data_root, corpora, cfg["label_set"], cfg["model"], cfg["loudness_db"], cache, jobs,
+                            condition)
+
+    recordings, y, inputs, extract_seconds = load(cfg["corpora"])
     job_list = make_jobs(inputs, recordings, cfg, ravdess_folds)
+    n = len(inputs)
+    blocks, labels = [inputs], [y]
+    if cfg["augment"]:  # rows n..2n: a randomly degraded copy of every clip, for the augmented system's training
+        _, _, augmented, seconds = load(cfg["corpora"], "random")
+        extract_seconds["augmented copies"] = round(sum(seconds.values()), 1)
+        blocks.append(augmented)
+        labels.append(y)
+        job_list += [(protocol, AUGMENTED, _with_copies(fold, n)) for protocol, name, fold in job_list
+                     if name == MULTI]
+    ravdess_rows = np.flatnonzero(inputs.corpus == "ravdess")
+    condition_rows: dict[str, np.ndarray] = {}  # condition -> its row of each RAVDESS clip, in ravdess_rows order
+    if "ravdess" in cfg["corpora"]:
+        for condition in cfg["conditions"]:
+            _, _, degraded, seconds = load(["ravdess"], condition)
+            extract_seconds[f"ravdess {condition}"] = seconds["ravdess"]
+            start = sum(len(b) for b in blocks)
+            condition_rows[condition] = np.arange(start, start + len(degraded))
+            blocks.append(degraded)
+            labels.append(y[ravdess_rows])
+    everything = CorpusInputs.create(np.concatenate([b.x for b in blocks]), np.concatenate([b.corpus for b in blocks]),
+                                     np.concatenate([b.speaker for b in blocks]), inputs.layers)
+    y_all = np.concatenate(labels)
+    position = np.full(n, -1)
+    position[ravdess_rows] = np.arange(len(ravdess_rows))
+    systems = (MULTI, RAVDESS_ONLY, AUGMENTED)
     factory = {name: (lambda fold: SpeechProbeSystem(cfg["label_set"], cfg["model"], cfg["layer_grid"],
                                                      cfg["l2_grid"], cfg["loudness_db"]))
-               for name in (MULTI, RAVDESS_ONLY)}
+               for name in systems}
 
     def predict(system: SpeechProbeSystem, rows: CorpusInputs, fold: Fold) -> dict[str, np.ndarray]:
-        test = rows.take(fold.test)
-        return {"": system.predict_proba(test), ADAPTED: system.predict_proba(test, adapt=True)}
+        out = {}
+        tests = {"": np.asarray(fold.test)}
+        if not fold.name.startswith("loco"):
+            tests.update({f"@{c}": r[position[np.asarray(fold.test)]] for c, r in condition_rows.items()})
+        for suffix, test_rows in tests.items():
+            test = rows.take(test_rows)
+            out[suffix] = system.predict_proba(test)
+            out[ADAPTED + suffix] = system.predict_proba(test, adapt=True)
+        return out
 
     t1 = time.perf_counter()
-    outcomes = cross_validate(factory, inputs, y, [], workers=jobs, predict=predict,
+    outcomes = cross_validate(factory, everything, y_all, [], workers=jobs, predict=predict,
                               jobs=[(name, fold) for _, name, fold in job_list],
                               on_done=lambda o: print(f"{o.system} {o.fold.name}: {o.seconds:.0f} s", flush=True))
     train_seconds = time.perf_counter() - t1
@@ -141,7 +187,7 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
             entry = summary[protocol]["systems"].setdefault(f"{name}{variant}", {"folds": []})
             row = {"fold": fold.name, **corpus_metrics(y[test], probs, test_corpus, classes),
                    "val_speakers": list(fold.val_speakers), "choices": outcome.report.get(
-                       "adapted" if variant else "global", {})}
+                       "adapted" if variant.startswith(ADAPTED) else "global", {})}
             row["test_corpus" if protocol == "loco" else "test_speakers"] = (
                 test_corpus if protocol == "loco" else list(fold.test_speakers))
             entry["folds"].append(row)
@@ -198,17 +244,28 @@ def results_table(summary: Mapping[str, Any]) -> str:
     lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
                                           f"speakers, {len(s['classes'])} classes)"
                                           for c, s in summary["corpora"].items()) + ".", ""]
-    rav = summary["ravdess_6fold"]["systems"]
+    rav = {n: s for n, s in summary["ravdess_6fold"]["systems"].items() if "@" not in n}
     if rav:
         lines += ["RAVDESS 6-fold (speaker-independent; `probe-multicorpus` adds the other four corpora to each "
-                  "fold's training data). Mean ± std over folds:", "",
-                  "| system | UA % | WA % | macro-F1 % |", "|---|---|---|---|"]
+                  "fold's training data, `+augment` also a degraded copy of every training clip). Mean ± std over "
+                  "folds:", "", "| system | UA % | WA % | macro-F1 % |", "|---|---|---|---|"]
         for name, s in sorted(rav.items(), key=lambda kv: -kv[1]["mean"]["ua"]):
             lines.append(f"| {name} | " + " | ".join(f"{100 * s['mean'][k]:.1f} ± {100 * s['std'][k]:.1f}"
                                                       for k in ("ua", "wa", "macro_f1")) + " |")
+    conditions = summary["settings"].get("conditions", [])
+    if rav and conditions:
+        every = summary["ravdess_6fold"]["systems"]
+        lines += ["", "Recording conditions: the same RAVDESS test clips (6 folds) with pink noise at 10 dB SNR, "
+                  "reverberation (RT60 0.6 s), the telephone band (300-3400 Hz through 8 kHz), Opus at 12 kbit/s and "
+                  "20 dB less gain; UA %:", "", "| system | clean | " + " | ".join(conditions) + " |",
+                  "|---|" + "---|" * (len(conditions) + 1)]
+        for name in sorted(rav, key=lambda n: -rav[n]["mean"]["ua"]):
+            cells = [f"{100 * every[f'{name}@{c}']['mean']['ua']:.1f}" if f"{name}@{c}" in every else "—"
+                     for c in conditions]
+            lines.append(f"| {name} | {100 * rav[name]['mean']['ua']:.1f} | " + " | ".join(cells) + " |")
     t = summary.get("timing", {})
     if t:
-        lines += ["", f"Feature extraction (Whisper {summary['settings']['model']}, every layer): "
+        lines += ["", f"Feature extraction (Whisper {summary['settings']['model']}, every layer; 0 s: from the cache): "
                   + ", ".join(f"{c} {s} s" for c, s in t["extract_seconds"].items())
                   + f"; training and testing every system {t['train_test_seconds']:.0f} s with {t['jobs']} workers "
                   f"on {t['cpu_count']} cores."]

@@ -50,10 +50,11 @@ def corpus_folder(data_root: str | os.PathLike, corpus: str) -> Path:
 
 def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CORPUS_FOLDERS),
                  labels: str = "ravdess8", model: str = "base", loudness_db: float | None = -23.0,
-                 cache: str | None = "default", jobs: int = 1
+                 cache: str | None = "default", jobs: int = 1, condition: str | None = None
                  ) -> tuple[list[Recording], np.ndarray, CorpusInputs, dict[str, float]]:
     """Recordings, class indices, :class:`CorpusInputs` (every layer of ``model``) and the seconds spent extracting
-    each corpus's features (0 when cached).
+    each corpus's features (0 when cached). ``condition``: the recordings under a recording condition
+    (:mod:`avemo.features.audio.degrade`); their speakers are then named ``speaker#condition``.
 
     Raises:
         ParameterError: for a missing corpus folder or labels outside ``labels``.
@@ -63,7 +64,7 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
     from avemo.features.store import FeatureStore, extract_all
 
     classes = label_set(labels)
-    extractor = create_extractor(FEATURE, model=model, loudness_db=loudness_db)
+    extractor = create_extractor(FEATURE, model=model, loudness_db=loudness_db, condition=condition)
     store = FeatureStore(cache)
     recordings: list[Recording] = []
     vectors: list[np.ndarray] = []
@@ -80,7 +81,8 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
         vectors += features[FEATURE]
     y = np.array([classes.index(r.emotion) for r in recordings], dtype=np.int64)
     inputs = CorpusInputs.create(np.stack(vectors), [r.corpus for r in recordings],
-                                 [r.speaker if ":" in r.speaker else f"{r.corpus}:{r.speaker}" for r in recordings],
+                                 [(r.speaker if ":" in r.speaker else f"{r.corpus}:{r.speaker}")
+                                  + (f"#{condition}" if condition else "") for r in recordings],
                                  extractor.config.layer_list)
     return recordings, y, inputs, seconds
 

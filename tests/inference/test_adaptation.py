@@ -62,7 +62,7 @@ def test_engine_loads_a_probe_and_adapts_to_a_speaker(probe_dir, tmp_path):
     mean, std = adaptation.statistics()
     np.testing.assert_allclose(mean, x.mean(0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(std, np.maximum(x.std(0), 1e-3), rtol=1e-3, atol=1e-5)
-    expected = engine.speech.system.predict_proba_adapted(x[:1], mean, std)[0]
+    expected = engine.speech.system.predict_proba_adapted(x[:1], mean, std, count=3)[0]
     assert list(after.probabilities.values()) == pytest.approx(expected.tolist(), abs=1e-5)
 
 

@@ -111,7 +111,7 @@ def test_features_dict_and_adaptation_statistics_paths(fitted):
         system.predict_proba({"whisper_stats": list(rows.x[:, :5])})
     one = np.flatnonzero(rows.speaker == rows.speaker[0])
     mean, std = x[one].mean(0), x[one].std(0)
-    np.testing.assert_allclose(system.predict_proba_adapted(x[one], mean, std),
+    np.testing.assert_allclose(system.predict_proba_adapted(x[one], mean, std, count=len(one)),
                                system.predict_proba(rows.take(one), adapt=True), rtol=1e-4, atol=1e-6)
 
 
@@ -143,3 +143,22 @@ def test_bad_inputs(fitted):
         make_system().predict_proba(inputs)
     with pytest.raises(ParameterError, match="layers"):
         system.predict_proba(CorpusInputs.create(inputs.x[:, :8], inputs.corpus, inputs.speaker, (2,)))
+
+
+def test_speaker_statistics_shrink_towards_the_prior():
+    from avemo.systems.speech_probe import speaker_statistics
+
+    x = np.array([[0.0, 10.0], [2.0, 10.0]])
+    prior = (np.array([4.0, 0.0]), np.array([2.0, 2.0]))
+    mean, std = speaker_statistics(x)
+    np.testing.assert_allclose(mean, [1.0, 10.0]) and np.testing.assert_allclose(std, [1.0, 1e-3])
+    mean, std = speaker_statistics(x, prior, tau=2.0)  # the prior counts as two recordings: halfway
+    np.testing.assert_allclose(mean, [2.5, 5.0])
+    np.testing.assert_allclose(std, np.sqrt([(2 * 1 + 2 * 4) / 4, (0 + 2 * 4) / 4]), rtol=1e-6)
+
+
+def test_tau_is_chosen_on_validation(fitted):
+    system, *_ = fitted
+    report = system.fit_report()
+    assert report["adapted"]["tau"] in SpeechProbeSystem.TAU_GRID and "tau" not in report["global"]
+    assert set(system.info["selection"]["tau"]) == {str(t) for t in SpeechProbeSystem.TAU_GRID}

@@ -111,7 +111,7 @@ class SpeakerAdaptation:
         if not self.ready:
             return self.predictor(signals)
         mean, std = self.statistics()
-        return self.predictor.system.predict_proba_adapted(self._features(signals), mean, std)
+        return self.predictor.system.predict_proba_adapted(self._features(signals), mean, std, self._count)
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -96,21 +96,33 @@ class CorpusInputs:
         return self.x[:, cols]
 
 
-def speaker_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation ``(D,)`` of one speaker's ``(n, D)`` feature vectors (std floored)."""
+def speaker_statistics(x: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None = None,
+                       tau: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation ``(D,)`` of one speaker's ``(n, D)`` feature vectors, shrunk towards
+    ``prior = (mean, std)`` (of many speakers) as if it held ``tau`` more recordings: with few recordings (or
+    recordings of one emotion only) a speaker's own statistics are noisy, and the prior steadies them."""
     x = np.asarray(x, dtype=np.float64)
-    return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-3).astype(np.float32)
+    n = len(x)
+    mean, var = x.mean(0), x.var(0)
+    if prior is not None and tau > 0:
+        prior_mean, prior_std = (np.asarray(p, np.float64) for p in prior)
+        mean = (n * mean + tau * prior_mean) / (n + tau)
+        var = (n * var + tau * prior_std ** 2) / (n + tau)
+    return mean.astype(np.float32), np.maximum(np.sqrt(var), 1e-3).astype(np.float32)
 
 
-def standardise_by_speaker(x: np.ndarray, speakers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` with each speaker's rows standardised by that speaker's statistics, and a mask of the rows that were
+def standardise_by_speaker(x: np.ndarray, speakers: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None = None,
+                           tau: float = 0.0, stats_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` with each speaker's rows standardised by that speaker's statistics (:func:`speaker_statistics`,
+    computed over the rows where ``stats_rows`` is True, default all), and a mask of the rows that were
     (speakers with fewer than :data:`MIN_SPEAKER_RECORDINGS` recordings are left as they are)."""
     out = np.array(x, dtype=np.float32, copy=True)
     done = np.zeros(len(x), bool)
     for speaker in np.unique(speakers):
         rows = np.flatnonzero(speakers == speaker)
-        if len(rows) >= MIN_SPEAKER_RECORDINGS:
-            mean, std = speaker_statistics(x[rows])
+        basis = rows if stats_rows is None else rows[stats_rows[rows]]
+        if len(basis) >= MIN_SPEAKER_RECORDINGS:
+            mean, std = speaker_statistics(x[basis], prior, tau)
             out[rows] = (x[rows] - mean) / std
             done[rows] = True
     return out, done
@@ -260,8 +272,17 @@ class SpeechProbeSystem:
                     choices.setdefault(head, []).append({"layers": list(layers), "l2": l2, "val_ua": score,
                                                          "val_ua_by_corpus": scores})
                     if best is None or score > best[0] + 1e-9:
-                        best = (score, layers, l2, logits)
-            score, layers, l2, val_logits = best
+                        best = (score, layers, l2, logits, (mean, std, coef, bias))
+            score, layers, l2, val_logits, train_only = best
+            extra: dict[str, Any] = {}
+            if head == "adapted":  # how far to trust few recordings of a speaker: tau, on validation speakers
+                raw = inputs.columns(layers)
+                prior = (raw[tr].mean(0), np.maximum(raw[tr].std(0), 1e-6))
+                tau, tau_scores = self._choose_tau(inputs, y, va, layers, prior, train_only)
+                choices.setdefault("tau", tau_scores)
+                rows = np.union1d(tr, va) if self.refit else tr
+                extra = {"tau": tau, "prior_mean": raw[rows].mean(0).astype(np.float32),
+                         "prior_std": np.maximum(raw[rows].std(0), 1e-6).astype(np.float32)}
             temperature = TemperatureScaler().fit(np.where(mask[va], val_logits, -1e4), y[va]).temperature_
             rows = np.union1d(tr, va) if self.refit else tr
             x = self._design(inputs, layers, head)
@@ -270,16 +291,46 @@ class SpeechProbeSystem:
                                                 balance_weights(inputs.corpus[rows], y[rows]), l2)
             self.heads_[head] = {"layers": tuple(layers), "l2": l2, "temperature": float(temperature),
                                  "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
-                                 "coef": coef, "bias": bias}
+                                 "coef": coef, "bias": bias, **extra}
         self.info["selection"] = choices
         self.info["corpora"] = sorted({str(k) for k in inputs.corpus[np.union1d(tr, va)]})
         self.info["n_recordings"] = int(len(np.union1d(tr, va)))
         return self
 
+    #: Candidate prior weights (in recordings) and the numbers of a speaker's recordings they are scored with.
+    TAU_GRID = (0.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+    SUBSET_SIZES = (2, 4, 8, 16, 0)  # 0: all of the speaker's recordings
+
+    def _choose_tau(self, inputs: CorpusInputs, y: np.ndarray, va: np.ndarray, layers: Sequence[int],
+                    prior: tuple[np.ndarray, np.ndarray], head: tuple) -> tuple[float, dict[str, float]]:
+        """The prior weight with the best validation UA, averaged over speakers whose statistics come from 2, 4,
+        8, 16 or all of their recordings (drawn at random, seeded): users adapt with few recordings too."""
+        mean, std, coef, bias = head
+        raw = inputs.columns(layers)[va]
+        speakers, corpus = inputs.speaker[va], inputs.corpus[va]
+        rng = np.random.default_rng(0)
+        subsets = []
+        for size in self.SUBSET_SIZES:
+            chosen = np.zeros(len(va), bool)
+            for speaker in np.unique(speakers):
+                rows = np.flatnonzero(speakers == speaker)
+                chosen[rng.permutation(rows)[: size or len(rows)]] = True
+            subsets.append(chosen)
+        scores = {}
+        for tau in self.TAU_GRID:
+            uas = []
+            for chosen in subsets:
+                x, _ = standardise_by_speaker(raw, speakers, prior, tau, chosen)
+                probs = _softmax(((x - mean) / std) @ coef.T + bias)
+                uas.append(np.mean(list(corpus_ua(y[va], probs, corpus, self.classes).values())))
+            scores[str(tau)] = float(np.mean(uas))
+        best = max(self.TAU_GRID, key=lambda t: scores[str(t)] + 1e-9 * (t == 0))
+        return float(best), scores
+
     def fit_report(self) -> dict[str, Any]:
         """What the last :meth:`fit` chose per head (layers, L2, temperature, validation UA)."""
         return {head: {k: (list(v) if k == "layers" else v) for k, v in h.items()
-                       if k in ("layers", "l2", "temperature", "val_ua")} for head, h in self.heads_.items()}
+                       if k in ("layers", "l2", "temperature", "val_ua", "tau")} for head, h in self.heads_.items()}
 
     # ---- prediction --------------------------------------------------------------------------------------
 
@@ -327,19 +378,28 @@ class SpeechProbeSystem:
         inputs = self._as_inputs(inputs)
         out = self._head_proba("global", inputs.columns(self.heads_["global"]["layers"]))
         if adapt:
-            x, done = standardise_by_speaker(inputs.columns(self.heads_["adapted"]["layers"]), inputs.speaker)
+            head = self.heads_["adapted"]
+            x, done = standardise_by_speaker(inputs.columns(head["layers"]), inputs.speaker,
+                                             (head["prior_mean"], head["prior_std"]), head["tau"])
             if done.any():
                 out[done] = self._head_proba("adapted", x[done])
         return out
 
-    def predict_proba_adapted(self, x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    def predict_proba_adapted(self, x: np.ndarray, mean: np.ndarray, std: np.ndarray,
+                              count: int | None = None) -> np.ndarray:
         """Probabilities of the adapted head for ``(n, D)`` vectors of :attr:`layers` of one speaker whose
         statistics (over the same columns, e.g. from :class:`~avemo.inference.adaptation.SpeakerAdaptation`)
-        are ``mean`` and ``std``."""
+        are ``mean`` and ``std`` over ``count`` recordings (shrunk towards the training prior as in training;
+        ``None``: taken as they are)."""
         self._check_fitted()
-        layers = self.heads_["adapted"]["layers"]
+        head = self.heads_["adapted"]
+        layers = head["layers"]
         inputs = self._as_inputs(x)
         m, s = self._as_inputs(np.stack([mean, std])).columns(layers)
+        if count is not None and head["tau"] > 0:
+            tau, n = head["tau"], count
+            m = (n * m + tau * head["prior_mean"]) / (n + tau)
+            s = np.sqrt((n * s.astype(np.float64) ** 2 + tau * head["prior_std"].astype(np.float64) ** 2) / (n + tau))
         return self._head_proba("adapted", (inputs.columns(layers) - m) / np.maximum(s, 1e-3))
 
     # ---- persistence -------------------------------------------------------------------------------------
@@ -370,7 +430,8 @@ class SpeechProbeSystem:
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         tensors = {f"{head}.{k}": np.ascontiguousarray(h[k], dtype=np.float32)
-                   for head, h in self.heads_.items() for k in ("mean", "std", "coef", "bias")}
+                   for head, h in self.heads_.items() for k in ("mean", "std", "coef", "bias", "prior_mean",
+                                                                "prior_std") if k in h}
         save_file(tensors, str(path / WEIGHTS_FILE))
         doc = {"format_version": 1, "kind": "speech-probe", "label_set": self.label_set,
                "classes": list(self.classes), "model": self.model, "loudness_db": self.loudness_db,
@@ -413,6 +474,9 @@ class SpeechProbeSystem:
                 system.heads_[head] = {"layers": tuple(h["layers"]), "l2": h["l2"], "temperature": h["temperature"],
                                        "val_ua": h["val_ua"],
                                        **{k: tensors[f"{head}.{k}"] for k in ("mean", "std", "coef", "bias")}}
+                if head == "adapted":
+                    system.heads_[head].update(tau=float(h["tau"]), prior_mean=tensors["adapted.prior_mean"],
+                                               prior_std=tensors["adapted.prior_std"])
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"{path}: {WEIGHTS_FILE} missing or corrupt ({type(exc).__name__}: {exc}); "
                                   "re-train or re-install the model") from None

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FILE ?=
 DATA ?= ../shared/data/ravdess/speech16k
 
-.PHONY: demo test lint install benchmark speed shipped-model av-model face-benchmark face-speed face-model readme clean
+.PHONY: demo test lint install benchmark speed shipped-model cross-corpus multicorpus-model av-model face-benchmark face-speed face-model readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ speed: $(STAMP)
 shipped-model: $(STAMP)
 	$(BIN)/avemo train whisper-layers-fast-combo --data $(DATA) --out src/avemo/pretrained/speech-ravdess \
 	  --cv-report reports/ravdess-speech-fast/summary.json
+
+CORPORA ?= ../shared/data
+
+## The cross-corpus speech benchmark: leave-one-corpus-out over five corpora + RAVDESS 6-fold (reports/cross-corpus/).
+cross-corpus: $(STAMP)
+	$(BIN)/avemo benchmark cross-corpus --data $(CORPORA)
+
+## Re-train the shipped multi-corpus speech model on every speaker of the five corpora.
+multicorpus-model: $(STAMP)
+	$(BIN)/avemo train speech-multicorpus --data $(CORPORA) --out src/avemo/pretrained/speech-multicorpus \
+	  --cv-report reports/cross-corpus/summary.json
 
 AV_DATA ?= ../shared/data/ravdess
 

@@ -170,7 +170,10 @@ def test_websocket_session(server):
 
 
 @pytest.mark.parametrize("first, code", [("not json", 1003), (json.dumps({"sampling_rate": 3}), 1003),
-                                         (json.dumps({"sampling_rate": 16000, "format": "mp3"}), 1003)])
+                                         (json.dumps({"sampling_rate": 16000, "format": "mp3"}), 1003),
+                                         (json.dumps({"sampling_rate": 16000, "adapt_to_speaker": "yes"}), 1003),
+                                         # the test server's speech model has no speaker-adapted head
+                                         (json.dumps({"sampling_rate": 16000, "adapt_to_speaker": True}), 1003)])
 def test_websocket_bad_openings_close_with_a_reason(server, first, code):
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect

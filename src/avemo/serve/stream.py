@@ -2,8 +2,10 @@
 
 The protocol (JSON text messages, audio as binary messages):
 
-1. client: ``{"sampling_rate": 16000, "format": "pcm16" | "float32", "window": 4.0, "step": 2.0}`` (window and
-   step optional); server: ``{"type": "ready", ...}`` with the settings and the classes.
+1. client: ``{"sampling_rate": 16000, "format": "pcm16" | "float32", "window": 4.0, "step": 2.0,
+   "adapt_to_speaker": false}`` (all but the rate optional; ``adapt_to_speaker``: one voice on the stream, whose
+   running statistics adapt a multi-corpus speech model to it); server: ``{"type": "ready", ...}`` with the
+   settings and the classes.
 2. client: binary messages of mono audio in the declared format (little-endian); server: ``{"type": "result",
    "start", "end", ...}`` each time a window completes (the JSON of ``avemo predict`` plus the window's times).
 3. client, optionally: ``{"type": "frame", "time": 1.23, "jpeg": "<base64>"}``; server: ``{"type": "frame",
@@ -43,8 +45,8 @@ class StreamProtocolError(Exception):
         self.code, self.message, self.close_code = code, message, close_code
 
 
-def parse_config(text: str | None) -> tuple[int, np.dtype, PredictOptions]:
-    """The sampling rate, sample format and options of the opening message.
+def parse_config(text: str | None) -> tuple[int, np.dtype, PredictOptions, bool]:
+    """The sampling rate, sample format, options and speaker adaptation of the opening message.
 
     Raises:
         StreamProtocolError: for anything but a valid opening message.
@@ -59,10 +61,13 @@ def parse_config(text: str | None) -> tuple[int, np.dtype, PredictOptions]:
                                   "\"format\": \"pcm16\"}") from None
     if not isinstance(config, dict):
         raise StreamProtocolError("bad_config", "the first message must be a JSON object")
-    unknown = sorted(set(config) - {"sampling_rate", "format", "window", "step", "type"})
+    unknown = sorted(set(config) - {"sampling_rate", "format", "window", "step", "type", "adapt_to_speaker"})
     if unknown:
         raise StreamProtocolError("bad_config", f"unknown setting(s) {unknown}; known: sampling_rate, format, "
-                                  "window, step")
+                                  "window, step, adapt_to_speaker")
+    adapt = config.get("adapt_to_speaker", False)
+    if not isinstance(adapt, bool):
+        raise StreamProtocolError("bad_config", f"adapt_to_speaker must be true or false, got {adapt!r}")
     rate = config.get("sampling_rate")
     if not isinstance(rate, int) or isinstance(rate, bool) or not MIN_RATE <= rate <= MAX_RATE:
         raise StreamProtocolError("unsupported_rate", f"sampling_rate must be an integer from {MIN_RATE} to "
@@ -75,7 +80,7 @@ def parse_config(text: str | None) -> tuple[int, np.dtype, PredictOptions]:
         options = PredictOptions(window=float(config.get("window", 4.0)), step=float(config.get("step", 2.0)))
     except (ParameterError, TypeError, ValueError) as exc:
         raise StreamProtocolError("bad_config", f"window/step: {exc}") from None
-    return rate, SAMPLE_FORMATS[sample_format], options
+    return rate, SAMPLE_FORMATS[sample_format], options, adapt
 
 
 def decode_audio(data: bytes, dtype: np.dtype) -> np.ndarray:
@@ -115,11 +120,15 @@ async def stream_endpoint(websocket: WebSocket, engine: InferenceEngine, worker)
         first = await websocket.receive()
         if first["type"] == "websocket.disconnect":
             return
-        rate, dtype, options = parse_config(first.get("text"))
-        session = engine.open_session(rate, options, name="websocket")
+        rate, dtype, options, adapt = parse_config(first.get("text"))
+        try:
+            session = engine.open_session(rate, options, name="websocket", adapt_to_speaker=adapt)
+        except ParameterError as exc:
+            raise StreamProtocolError("bad_config", str(exc)) from None
         classes = list(engine.face.classes if engine.face else engine.speech.classes)
         await websocket.send_json({"type": "ready", "sampling_rate": rate, "format": dtype.name,
-                                   "window": options.window, "step": options.step, "classes": classes})
+                                   "window": options.window, "step": options.step, "classes": classes,
+                                   "adapt_to_speaker": adapt})
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":

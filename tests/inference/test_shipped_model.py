@@ -29,6 +29,21 @@ def test_shipped_model_is_complete():
     assert all(f.stat().st_size < 20 * 2**20 for f in folder.rglob("*") if f.is_file())
 
 
+def test_default_speech_model_is_the_multi_corpus_one():
+    from avemo.systems.base import SPEECH_KINDS, load_system
+
+    folder = resolve_system_dir(None, kind=SPEECH_KINDS)
+    assert folder.name == "speech-multicorpus" and (folder / "MODEL_CARD.md").is_file()
+    doc = json.loads((folder / "speech_probe.json").read_text())
+    assert doc["classes"] == list(label_set("ravdess8"))
+    assert set(doc["info"]["corpora"]) == {"ravdess", "nemo", "emovo", "turev", "urdu"}
+    assert doc["info"]["cross_validation"]["loco"]["probe-multicorpus"]["mean_ua"] > 0.4
+    assert "non-commercial" in (folder / "MODEL_CARD.md").read_text()
+    assert all(f.stat().st_size < 20 * 2**20 for f in folder.rglob("*") if f.is_file())
+    system = load_system(folder)
+    assert system.heads_["adapted"]["tau"] in system.TAU_GRID
+
+
 def test_predicts_a_synthetic_clip(recognizer):
     result = recognizer.predict_signal(synth_voice(3.0), 16000)
     assert result.status == "ok" and result.emotion in label_set("ravdess8")

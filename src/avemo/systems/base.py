@@ -35,10 +35,11 @@ SYSTEM_KINDS: dict[str, tuple[str, str, str, str]] = {
     "face": ("avemo.systems.face", "FaceSystem", "face_system.json", "face-fer2013"),
     "av-late-fusion": ("avemo.systems.av_fusion", "AVLateFusionSystem", "av_system.json", "av-ravdess-openface"),
     "av-fusion": ("avemo.systems.av_neural", "AVFusionSystem", "av_fusion_system.json", ""),
-    "speech-probe": ("avemo.systems.speech_probe", "SpeechProbeSystem", "speech_probe.json", ""),
+    "speech-probe": ("avemo.systems.speech_probe", "SpeechProbeSystem", "speech_probe.json", "speech-multicorpus"),
 }
-#: The kinds that predict emotion from speech alone (what the inference engine's speech predictor accepts).
-SPEECH_KINDS = ("speech", "speech-probe")
+#: The kinds that predict emotion from speech alone (what the inference engine's speech predictor accepts); the
+#: first one's shipped system (the multi-corpus model) is the default speech model.
+SPEECH_KINDS = ("speech-probe", "speech")
 
 
 @runtime_checkable

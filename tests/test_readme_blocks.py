@@ -30,3 +30,14 @@ def test_blocks_are_filled(tmp_path):
     assert "STALE TEXT" not in text and "| a | b |" in text and "80.5 ms" in text
     assert "41.2 frames per second" in text and "on ONNX Runtime with `shifts` test-time" in text
     assert text.startswith("top\n") and text.endswith("end\n")
+
+
+def test_multicorpus_extraction_block_sums_the_corpora(tmp_path):
+    from avemo.benchmark.readme import render
+
+    for corpus, n, seconds in (("nemo", 4481, 270.0), ("urdu", 400, 30.0)):
+        (tmp_path / "extraction-multicorpus" / corpus).mkdir(parents=True)
+        (tmp_path / "extraction-multicorpus" / corpus / "summary.json").write_text(json.dumps({
+            "corpus": corpus, "n_files": n, "jobs": 2, "total_seconds": seconds, "machine": {"cpu_count": 2}}))
+    text = render("extraction-multicorpus", tmp_path)
+    assert "4881 clips" in text and "**5.0 minutes**" in text and "nemo 4481 clips 270.0 s" in text

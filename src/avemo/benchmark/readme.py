@@ -28,6 +28,15 @@ def render(name: str, reports: Path) -> str:
                 f"({s['clip']}), pinned to one CPU core: **{s['fps']} frames per second** "
                 f"({s['ms_per_frame_median']} ms per frame median: {stages}; {s['faces_per_frame']} faces per "
                 f"frame). From `reports/face-speed/summary.json`.\n")
+    if name == "extraction-multicorpus":
+        parts = [json.loads(p.read_text()) for p in sorted(folder.glob("*/summary.json"))]
+        total = sum(p["total_seconds"] for p in parts)
+        files = sum(p["n_files"] for p in parts)
+        each = ", ".join(f"{p['corpus']} {p['n_files']} clips {p['total_seconds']} s" for p in parts)
+        return (f"First extraction of `whisper_stats` (Whisper base, every layer) for all five corpora, {files} clips, "
+                f"into an empty cache with {parts[0]['jobs']} worker processes on this "
+                f"{parts[0]['machine']['cpu_count']}-core machine: **{total / 60:.1f} minutes** ({each}). From "
+                f"`reports/extraction-multicorpus/*/summary.json`.\n")
     if name == "extraction":
         s = json.loads((folder / "summary.json").read_text())
         parts = ", ".join(f"{k} {v} s" for k, v in s["seconds"].items())

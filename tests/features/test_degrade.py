@@ -51,3 +51,14 @@ def test_unknown_condition(voice):
 
     with pytest.raises(ParameterError, match="condition"):
         create_extractor("whisper_stats", condition="underwater")
+
+
+def test_loudness_normalisation_does_not_depend_on_gain(voice):
+    from avemo.features.audio.whisper_layers import normalise_loudness
+
+    quiet = np.concatenate([voice, voice * 0.01])  # speech, then a much quieter part
+    for gain in (1.0, 0.1, 0.01):
+        out = normalise_loudness(quiet * gain, -23.0)
+        np.testing.assert_allclose(out, normalise_loudness(quiet, -23.0), rtol=1e-4, atol=1e-6)
+    silent = np.zeros(SR, np.float32)
+    assert np.array_equal(normalise_loudness(silent, -23.0), silent)

@@ -236,18 +236,20 @@ def hidden_states(signal: np.ndarray, model: str, layers: tuple[int, ...], max_c
     return torch.cat(outputs, dim=1)
 
 
-def normalise_loudness(signal: np.ndarray, target_db: float, floor_db: float = -50.0) -> np.ndarray:
-    """``signal`` scaled so that the RMS of its active 25 ms frames (those within 40 dB of the loudest and above
-    ``floor_db`` dBFS) is ``target_db`` dBFS, clipped to [-1, 1]; a silent signal is returned unchanged."""
+def normalise_loudness(signal: np.ndarray, target_db: float, silence_db: float = -90.0) -> np.ndarray:
+    """``signal`` scaled so that the RMS of its active 25 ms frames (those within 40 dB of the loudest) is
+    ``target_db`` dBFS, clipped to [-1, 1]. Which frames are active depends only on levels relative to the
+    loudest, so the result does not depend on the recording's gain; a signal whose loudest frame is below
+    ``silence_db`` dBFS (digital silence) is returned unchanged."""
     frame = int(0.025 * TARGET_SAMPLING_RATE)
     n = len(signal) // frame
     if n == 0:
         return signal
     power = np.mean(signal[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1)
-    level = 10 * np.log10(np.maximum(power, 1e-12))
-    active = (level > floor_db) & (level > level.max() - 40.0)
-    if not active.any():
+    level = 10 * np.log10(np.maximum(power, 1e-20))
+    if level.max() < silence_db:
         return signal
+    active = level > level.max() - 40.0
     rms_db = 10 * np.log10(power[active].mean())
     return np.clip(signal * 10 ** ((target_db - rms_db) / 20), -1.0, 1.0).astype(np.float32)
 
@@ -297,6 +299,7 @@ class WhisperStatsExtractor(FeatureExtractor):
     name = "whisper_stats"
     config_class = WhisperStatsConfig
     kind = "functionals"
+    version = 2  # 2: loudness normalisation independent of the recording's gain
     min_duration = 0.02
 
     def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:

@@ -107,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
                        "a per-frame timeline) and, when the video has an audio track, the speech model on it "
                        "and the fused audio-visual result.")
     s.add_argument("files", nargs="*", help="wav/flac/mp3/ogg/m4a audio, jpg/png images or mp4/mkv/webm videos")
+    s.add_argument("--output", metavar="FILE",
+                   help="batch mode: write one row per input to FILE (.parquet, .jsonl or .csv); the arguments may "
+                   "be folders (walked recursively) and manifests (.jsonl / .csv with a path column); re-running "
+                   "the same command resumes where it stopped")
+    s.add_argument("--workers", type=int, default=1, help="batch mode: worker processes, each with its own models")
     s.add_argument("--speaker-key", metavar="KEY",
                    help="speaker adaptation for audio batches: group the files by speaker (KEY: 'folder' = the "
                    "file's folder, 'folder2' = the one above, or a regular expression on the file name whose first "
@@ -333,6 +338,8 @@ def cmd_predict(args) -> int:
         return _predict_pair(args)
     if not args.files:
         raise ParameterError("give the files to predict, or --image FACE.jpg --audio VOICE.wav for a fused pair")
+    if args.output:
+        return _predict_batch(args)
     if args.openface:  # audio + OpenFace AUs, fused by the speech + action-unit model
         from avemo.inference.openface import OpenFaceRecognizer
 
@@ -383,6 +390,18 @@ def cmd_predict(args) -> int:
     if failed:
         print(f"avemo: {failed} of {len(args.files)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _predict_batch(args) -> int:
+    """``avemo predict DIR_OR_MANIFEST ... --output results.parquet``: a resumable batch run."""
+    from avemo.batch.run import BatchSettings, run_batch, summary_line
+
+    if args.openface or args.speaker_key:
+        raise ParameterError("--output does not combine with --openface or --speaker-key yet; run those without it")
+    settings = BatchSettings(args.model, args.face_model, args.modality, args.fps, args.window, args.step)
+    summary = run_batch(args.files, args.output, settings, workers=args.workers)
+    print(summary_line(summary), file=sys.stderr)
+    return 1 if summary["failed"] else 0
 
 
 def _predict_pair(args) -> int:

@@ -1,0 +1,121 @@
+"""``avemo predict SOURCES --output results.parquet``: a resumable batch run over folders and manifests on the
+local engine (one process, or ``workers`` processes each holding its own loaded models).
+
+Inputs are predicted in chunks; each finished chunk's rows are written as a part at once, so a killed run loses
+at most the chunks in flight, and running the same command again predicts only what is missing. A bad file is
+a row with its error; the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Sequence
+
+from avemo.batch.inputs import collect_inputs
+from avemo.batch.table import check_output, next_part_index, read_done, result_row, write_part, write_table
+from avemo.errors import ParameterError
+
+_ENGINE: dict[str, Any] = {}  # the engine of this (worker) process
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchSettings:
+    """The models and options every worker builds its engine with."""
+
+    speech_model: str | None = None
+    face_model: str | None = None
+    modality: str = "auto"
+    fps: float | None = None
+    window: float = 4.0
+    step: float = 2.0
+
+
+def _engine(settings: BatchSettings, paths: Sequence[str]):
+    from avemo.inference.engine import InferenceEngine, PredictOptions, needed_modalities
+
+    key = (settings, tuple(needed_modalities(paths, settings.modality)))
+    if _ENGINE.get("key") != key:
+        options = PredictOptions(settings.modality, settings.fps, settings.window, settings.step)
+        _ENGINE.update(key=key, engine=InferenceEngine(settings.speech_model, settings.face_model,
+                                                      modalities=key[1], options=options))
+    return _ENGINE["engine"]
+
+
+def predict_chunk(settings: BatchSettings, modalities_of: Sequence[str], paths: Sequence[str]) -> list[dict]:
+    """Rows of one chunk of paths (every worker loads its engine once, for the modalities of the whole run)."""
+    engine = _engine(settings, modalities_of)
+    return [result_row(path, result) for path, result in engine.predict_files(paths)]
+
+
+def _one_thread() -> None:
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
+def run_batch(sources: Sequence[str | os.PathLike], output: str | os.PathLike,
+              settings: BatchSettings = BatchSettings(), workers: int = 1, chunk_size: int = 16,
+              progress: bool | None = None) -> dict[str, Any]:
+    """Predict every input of ``sources`` into the table ``output`` (see the module docstring); returns the
+    summary: counts done / failed by error type, files/s.
+
+    Raises:
+        ParameterError: for a bad output path, a bad manifest, no inputs, or non-positive workers / chunk size.
+    """
+    from tqdm.auto import tqdm
+
+    if workers < 1 or chunk_size < 1:
+        raise ParameterError("--workers and the chunk size must be >= 1")
+    out = check_output(output)
+    paths = collect_inputs(sources)
+    done = read_done(out)
+    todo = [p for p in paths if p not in done]
+    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    part = next_part_index(out)
+    start = time.perf_counter()
+    bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="file", desc="predict",
+               disable=None if progress is None else not progress)
+    try:
+        if workers == 1 or len(chunks) <= 1:
+            for chunk in chunks:
+                rows = predict_chunk(settings, paths, chunk)
+                write_part(out, part, rows)
+                part += 1
+                done.update((r["path"], r) for r in rows)
+                bar.update(len(rows))
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_one_thread) as pool:
+                futures = [pool.submit(predict_chunk, settings, paths, chunk) for chunk in chunks]
+                for future in as_completed(futures):
+                    rows = future.result()
+                    write_part(out, part, rows)
+                    part += 1
+                    done.update((r["path"], r) for r in rows)
+                    bar.update(len(rows))
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    rows = [done[p] for p in paths]
+    write_table(out, rows)
+    failed = Counter(r.get("error_type") or "error" for r in rows if r.get("status") == "error")
+    return {"output": str(out), "inputs": len(paths), "predicted_now": len(todo),
+            "already_done": len(paths) - len(todo),
+            "failed": sum(failed.values()), "failed_by_type": dict(failed), "seconds": round(seconds, 1),
+            "files_per_second": round(len(todo) / seconds, 2) if todo and seconds > 0 else None}
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """One line for the terminal."""
+    failed = ", ".join(f"{k} {v}" for k, v in summary["failed_by_type"].items())
+    rate = f", {summary['files_per_second']} files/s" if summary["files_per_second"] else ""
+    return (f"avemo: {summary['inputs']} inputs -> {Path(summary['output'])}: {summary['predicted_now']} predicted now"
+            f" ({summary['already_done']} already done){rate}; {summary['failed']} failed"
+            + (f" ({failed})" if failed else ""))

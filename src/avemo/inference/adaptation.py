@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from avemo.errors import ParameterError
-from avemo.inference.results import ModalityResult
+from avemo.inference.results import ModalityResult, Status
 from avemo.inference.speech import analyse_speech, prepare_signal
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.systems.speech_probe import MIN_SPEAKER_RECORDINGS
@@ -106,25 +106,46 @@ class SpeakerAdaptation:
             return (self._mean.astype(np.float32),
                     np.maximum(np.sqrt(self._m2 / self._count), 1e-3).astype(np.float32))
 
+    def _proba(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities of feature vectors ``(n, D)``: adapted once :attr:`ready`, else global."""
+        if not self.ready:
+            (key,) = self.predictor.extractors
+            return self.predictor.system.predict_proba({key: list(x)})
+        mean, std = self.statistics()
+        return self.predictor.system.predict_proba_adapted(x, mean, std, self._count)
+
     def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
         """Probabilities ``(n, classes)`` of 16 kHz signals: adapted once :attr:`ready`, else global."""
-        if not self.ready:
-            return self.predictor(signals)
-        mean, std = self.statistics()
-        return self.predictor.system.predict_proba_adapted(self._features(signals), mean, std, self._count)
+        return self._proba(self._features(signals))
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self.predictor.classes
 
     def predict_signal(self, signal: np.ndarray, sampling_rate: int, options: "PredictOptions | None" = None,
-                       path: str | None = None) -> ModalityResult:
-        """Speech emotion of a signal with this speaker's adaptation (see :meth:`InferenceEngine.predict_signal`)."""
+                       path: str | None = None, learn: bool = False) -> ModalityResult:
+        """Speech emotion of a signal with this speaker's adaptation (see :meth:`InferenceEngine.predict_signal`);
+        ``learn``: then add the signal to the speaker's statistics when it held speech (its features are computed
+        once, for both)."""
         from avemo.inference.engine import PredictOptions
 
-        result = analyse_speech(signal, sampling_rate, self, self.classes, (options or PredictOptions()).speech, path)
+        whole: list[np.ndarray] = []
+
+        def predict(signals: list[np.ndarray]) -> np.ndarray:
+            x = self._features(signals)
+            if len(signals) == 1:  # the whole signal (windows come in a batch)
+                whole[:] = [x]
+            return self._proba(x)
+
+        result = analyse_speech(signal, sampling_rate, predict, self.classes, (options or PredictOptions()).speech,
+                                path)
         result.message = result.message or ("speaker-adapted" if self.ready else
                                             f"global (adaptation needs {self.min_recordings} recordings)")
+        if learn and result.status == Status.OK:
+            if whole:
+                self.add_features(whole[0])
+            else:
+                self.add_signal(signal, sampling_rate)
         return result
 
     def predict_file(self, path: str | os.PathLike, options: "PredictOptions | None" = None) -> ModalityResult:

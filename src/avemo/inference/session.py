@@ -166,10 +166,7 @@ class StreamSession:
         try:
             if self.adaptation is None:
                 return self.engine.predict_signal(piece, TARGET_SAMPLING_RATE, self.options)
-            result = self.adaptation.predict_signal(piece, TARGET_SAMPLING_RATE, self.options)
-            if result.status == Status.OK:
-                self.adaptation.add_signal(piece, TARGET_SAMPLING_RATE)
-            return result
+            return self.adaptation.predict_signal(piece, TARGET_SAMPLING_RATE, self.options, learn=True)
         except AvemoError as exc:
             return exc
 

@@ -1,4 +1,5 @@
-"""The ``avemo`` command: prepare | extract | train | evaluate | benchmark | predict | export.
+"""The ``avemo`` command: prepare | extract | train | evaluate | benchmark | predict | serve | export | live | demo |
+explain.
 
 Every user-caused error is printed as one line (``avemo: error: …``) with exit status 2; a batch ``predict``
 goes on past bad files, reports them, and exits with status 1 if any failed.
@@ -89,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                        "cross-corpus: the multi-corpus speech system, leave-one-corpus-out over RAVDESS, nEMO, EMOVO, "
                        "TurEV-DB and URDU and RAVDESS 6-fold with the other corpora added (--data holds the corpus "
                        "folders, e.g. ../shared/data; --folds picks RAVDESS folds); writes reports/cross-corpus/.")
-    s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | speed | face-speed | serve | cross-corpus")
+    s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | speed | face-speed | serve | cross-corpus | "
+                   "live | batch")
     s.add_argument("--data", help=DATA_HELP)
     s.add_argument("--out", help="report folder (default reports/<suite>)")
     s.add_argument("--systems", nargs="*", help="only these systems")
@@ -112,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
                    "be folders (walked recursively) and manifests (.jsonl / .csv with a path column); re-running "
                    "the same command resumes where it stopped")
     s.add_argument("--workers", type=int, default=1, help="batch mode: worker processes, each with its own models")
+    s.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="batch mode: local = processes on this machine (default); ray = Ray Data over an actor pool "
+                   "(pip install 'avemo[ray]'; local Ray unless --address)")
+    s.add_argument("--address", default=None, help="batch mode, --engine ray: the Ray cluster to join (ray://… or "
+                   "host:port; default: start Ray on this machine)")
+    s.add_argument("--batch-size", type=int, default=16, help="batch mode: files per batch (default 16)")
     s.add_argument("--speaker-key", metavar="KEY",
                    help="speaker adaptation for audio batches: group the files by speaker (KEY: 'folder' = the "
                    "file's folder, 'folder2' = the one above, or a regular expression on the file name whose first "
@@ -151,6 +159,46 @@ def _parser() -> argparse.ArgumentParser:
                        "float gray in [0, 1], the centre crop of an aligned 48x48 face; output `logits`) and "
                        "OUT.json with its classes, preprocessing and temperature, for ONNX Runtime and other engines.")
     s.add_argument("out", help="output file, ending in .onnx")
+    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+
+    s = sub.add_parser("live", help="real-time emotion from a camera and a microphone (or a video / audio file)",
+                       description="Read a camera and a microphone, run faces per frame and speech on sliding "
+                       "windows gated by voice activity, smooth, fuse, and show it in a window, or print one JSON "
+                       "line per update with --headless. --video / --audio stand in for the camera / microphone.")
+    s.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
+    s.add_argument("--microphone", default=None, help="sounddevice input device (name or index; default: system)")
+    s.add_argument("--video", help="a video file instead of the camera (its audio track stands in for the microphone "
+                   "when --audio is absent)")
+    s.add_argument("--audio", help="an audio file instead of the microphone")
+    s.add_argument("--no-camera", action="store_true", help="voice only")
+    s.add_argument("--no-microphone", action="store_true", help="faces only")
+    s.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
+    s.add_argument("--no-pace", action="store_true", help="file sources: as fast as possible, not at real time")
+    s.add_argument("--fps", type=float, default=None, help="frames analysed per second (default: every frame)")
+    s.add_argument("--window", type=float, default=2.0, help="speech window in seconds (default 2)")
+    s.add_argument("--step", type=float, default=1.0, help="speech hop in seconds (default 1)")
+    s.add_argument("--smoothing", type=float, default=0.5,
+                   help="exponential smoothing of the probabilities over time, 0 = none (default 0.5)")
+    s.add_argument("--duration", type=float, default=None, help="stop after this many seconds of stream")
+    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
+    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+
+    s = sub.add_parser("demo", help="the web demo (Gradio) on the shipped models",
+                       description="Start the web demo: upload or record audio, a photo or a video (or stream the "
+                       "webcam) and see the fused emotion, each modality's probabilities, the timeline, valence / "
+                       "arousal on the circumplex and the explanations.")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
+    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+
+    s = sub.add_parser("explain", help="explain a prediction: pictures (PNG) and the numbers (JSON)",
+                       description="Predict FILE and write why: each modality's contribution to the fused result, "
+                       "the time spans of the speech that mattered, a saliency map over each face crop, and feature-"
+                       "group attributions for the linear and action-unit systems; DIR/explanation.json and PNGs.")
+    s.add_argument("file", help="an audio file, an image or a video")
+    s.add_argument("--out", required=True, metavar="DIR", help="folder for the pictures and explanation.json")
+    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
     s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
     return p
 
@@ -285,6 +333,10 @@ def cmd_benchmark(args) -> int:
                                              None if args.cache == "none" else args.cache, args.folds)
         print(cross_table(summary), end="")
         return 0
+    if args.suite == "live":  # avemo.benchmark.live
+        raise ParameterError("benchmark live is not built yet")
+    if args.suite == "batch":  # avemo.benchmark.batch
+        raise ParameterError("benchmark batch is not built yet")
     if args.suite == "serve":
         from avemo.benchmark.serve import results_text, run_serve_benchmark
 
@@ -476,8 +528,24 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_live(args) -> int:
+    """``avemo live``: the real-time loop (avemo.live)."""
+    raise ParameterError("avemo live is not built yet")
+
+
+def cmd_demo(args) -> int:
+    """``avemo demo``: the Gradio web demo (avemo.demo.web)."""
+    raise ParameterError("avemo demo is not built yet")
+
+
+def cmd_explain(args) -> int:
+    """``avemo explain FILE --out DIR`` (avemo.explain)."""
+    raise ParameterError("avemo explain is not built yet")
+
+
 COMMANDS = {"prepare": cmd_prepare, "extract": cmd_extract, "train": cmd_train, "evaluate": cmd_evaluate,
-            "benchmark": cmd_benchmark, "predict": cmd_predict, "serve": cmd_serve, "export": cmd_export}
+            "benchmark": cmd_benchmark, "predict": cmd_predict, "serve": cmd_serve, "export": cmd_export,
+            "live": cmd_live, "demo": cmd_demo, "explain": cmd_explain}
 
 if __name__ == "__main__":
     sys.exit(main())

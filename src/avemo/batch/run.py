@@ -1,5 +1,6 @@
-"""``avemo predict SOURCES --output results.parquet``: a resumable batch run over folders and manifests on the
-local engine (one process, or ``workers`` processes each holding its own loaded models).
+"""``avemo predict SOURCES --output results.parquet``: a resumable batch run over folders and manifests, on the
+local engine (one process, or ``workers`` processes each holding its own loaded models) or on Ray
+(:mod:`avemo.batch.ray_engine`).
 
 Inputs are predicted in chunks; each finished chunk's rows are written as a part at once, so a killed run loses
 at most the chunks in flight, and running the same command again predicts only what is missing. A bad file is
@@ -14,7 +15,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from avemo.batch.inputs import collect_inputs
 from avemo.batch.table import check_output, next_part_index, read_done, result_row, write_part, write_table
@@ -47,67 +48,98 @@ def _engine(settings: BatchSettings, paths: Sequence[str]):
 
 
 def predict_chunk(settings: BatchSettings, modalities_of: Sequence[str], paths: Sequence[str]) -> list[dict]:
-    """Rows of one chunk of paths (every worker loads its engine once, for the modalities of the whole run)."""
+    """Rows of one chunk of paths (every worker loads its engine once, for the modalities of the whole run). A file
+    that fails in a way avemo did not foresee is a row with its error too: a batch never stops on one file."""
+    from avemo.errors import AvemoError
+
     engine = _engine(settings, modalities_of)
-    return [result_row(path, result) for path, result in engine.predict_files(paths)]
+    rows = []
+    for path in paths:
+        try:
+            rows.append(result_row(path, engine.predict_file(path)))
+        except AvemoError as exc:
+            rows.append(result_row(path, exc))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end a run of thousands
+            rows.append({"path": path, "status": "error", "error_type": type(exc).__name__,
+                         "error": f"unexpected error, please report it: {' '.join(str(exc).split())[:300]}"})
+    return rows
 
 
-def _one_thread() -> None:
+def one_thread() -> None:
+    """One compute thread per worker process (the workers are the parallelism)."""
     import torch
 
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 
 
+def _local_chunks(settings: BatchSettings, paths: Sequence[str], chunks: Sequence[Sequence[str]], workers: int
+                  ) -> Iterator[list[dict]]:
+    if workers == 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            yield predict_chunk(settings, paths, chunk)
+        return
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=one_thread) as pool:
+        futures = [pool.submit(predict_chunk, settings, paths, chunk) for chunk in chunks]
+        for future in as_completed(futures):
+            yield future.result()
+
+
 def run_batch(sources: Sequence[str | os.PathLike], output: str | os.PathLike,
               settings: BatchSettings = BatchSettings(), workers: int = 1, chunk_size: int = 16,
-              progress: bool | None = None) -> dict[str, Any]:
+              progress: bool | None = None, engine: str = "local", address: str | None = None) -> dict[str, Any]:
     """Predict every input of ``sources`` into the table ``output`` (see the module docstring); returns the
     summary: counts done / failed by error type, files/s.
 
+    ``engine``: ``local`` (processes on this machine) or ``ray`` (Ray Data over an actor pool of ``workers``
+    actors, on a local Ray or the cluster at ``address``); both write the same table.
+
     Raises:
-        ParameterError: for a bad output path, a bad manifest, no inputs, or non-positive workers / chunk size.
+        ParameterError: for a bad output path, a bad manifest, no inputs, non-positive workers / chunk size, an
+            unknown engine, or Ray missing / unreachable.
     """
     from tqdm.auto import tqdm
 
     if workers < 1 or chunk_size < 1:
-        raise ParameterError("--workers and the chunk size must be >= 1")
+        raise ParameterError("--workers and --batch-size must be >= 1")
+    if engine not in ("local", "ray"):
+        raise ParameterError(f"--engine {engine!r}: choose local or ray")
+    if address and engine != "ray":
+        raise ParameterError("--address is the Ray cluster to use; add --engine ray")
     out = check_output(output)
     paths = collect_inputs(sources)
     done = read_done(out)
     todo = [p for p in paths if p not in done]
-    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
     part = next_part_index(out)
     start = time.perf_counter()
     bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="file", desc="predict",
                disable=None if progress is None else not progress)
-    try:
-        if workers == 1 or len(chunks) <= 1:
-            for chunk in chunks:
-                rows = predict_chunk(settings, paths, chunk)
-                write_part(out, part, rows)
-                part += 1
-                done.update((r["path"], r) for r in rows)
-                bar.update(len(rows))
-        else:
-            import multiprocessing as mp
+    if engine == "ray" and todo:
+        from avemo.batch.ray_engine import predict_chunks_on_ray, shutdown_ray
 
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_one_thread) as pool:
-                futures = [pool.submit(predict_chunk, settings, paths, chunk) for chunk in chunks]
-                for future in as_completed(futures):
-                    rows = future.result()
-                    write_part(out, part, rows)
-                    part += 1
-                    done.update((r["path"], r) for r in rows)
-                    bar.update(len(rows))
+        batches = predict_chunks_on_ray(settings, paths, todo, workers, chunk_size, address)
+    else:
+        shutdown_ray = None
+        batches = _local_chunks(settings, paths, [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)],
+                                workers)
+    try:
+        for rows in batches:
+            write_part(out, part, rows)
+            part += 1
+            done.update((r["path"], r) for r in rows)
+            bar.update(len(rows))
     finally:
         bar.close()
+        if shutdown_ray is not None and not address:
+            shutdown_ray()
     seconds = time.perf_counter() - start
     rows = [done[p] for p in paths]
     write_table(out, rows)
     failed = Counter(r.get("error_type") or "error" for r in rows if r.get("status") == "error")
-    return {"output": str(out), "inputs": len(paths), "predicted_now": len(todo),
-            "already_done": len(paths) - len(todo),
+    return {"output": str(out), "engine": engine, "workers": workers, "inputs": len(paths),
+            "predicted_now": len(todo), "already_done": len(paths) - len(todo),
             "failed": sum(failed.values()), "failed_by_type": dict(failed), "seconds": round(seconds, 1),
             "files_per_second": round(len(todo) / seconds, 2) if todo and seconds > 0 else None}
 

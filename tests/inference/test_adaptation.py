@@ -121,3 +121,27 @@ def test_live_session_adapts_to_the_voice(probe_dir):
     assert len(results) >= 3
     assert messages[0].startswith("global") and messages[-1] == "speaker-adapted"
     assert session.adaptation.count >= 2
+
+
+def test_batch_table_with_a_speaker_key(probe_dir, tmp_path, capsys):
+    """--output with --speaker-key: a speaker column, the same probabilities as the grouped predict, resumable."""
+    import json
+
+    from avemo.batch.table import read_table
+    from avemo.cli import main
+
+    for speaker, count in (("anna", 3), ("ben", 1)):
+        (tmp_path / "in" / speaker).mkdir(parents=True)
+        for k in range(count):
+            sf.write(tmp_path / "in" / speaker / f"{k}.wav", synth_voice(0.8, PITCHES[k + 1], SR, seed=k) * 0.4, SR)
+    files = sorted(map(str, (tmp_path / "in").rglob("*.wav")))
+    assert main(["predict", "--model", str(probe_dir), "--speaker-key", "folder", "--format", "json", *files]) == 0
+    expected = {r["path"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    out = tmp_path / "r.parquet"
+    assert main(["predict", str(tmp_path / "in"), "--output", str(out), "--model", str(probe_dir),
+                 "--speaker-key", "folder", "--workers", "2", "--batch-size", "1"]) == 0
+    rows = read_table(out)
+    assert [r["path"] for r in rows] == files and [r["speaker"] for r in rows] == ["anna"] * 3 + ["ben"]
+    for row in rows:
+        want = expected[row["path"]]["probabilities"]
+        assert {k[2:]: row[k] for k in row if k.startswith("p_")} == pytest.approx(want, abs=1e-3)

@@ -39,7 +39,11 @@ class ChunkPredictor:
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         from avemo.batch.run import predict_chunk
 
-        rows = predict_chunk(self.settings, self.modalities_of, [str(p) for p in batch["path"]])
+        if "chunk" in batch:  # whole units of work (a speaker's files)
+            rows = [row for chunk in batch["chunk"] for row in predict_chunk(self.settings, self.modalities_of,
+                                                                               json.loads(chunk))]
+        else:
+            rows = predict_chunk(self.settings, self.modalities_of, [str(p) for p in batch["path"]])
         return {"row": [json.dumps(r) for r in rows]}
 
 
@@ -69,11 +73,17 @@ def start_ray(address: str | None, workers: int) -> Any:
     return ray
 
 
-def predict_chunks_on_ray(settings: Any, modalities_of: Sequence[str], todo: Sequence[str], workers: int,
-                          batch_size: int, address: str | None = None) -> Iterator[list[dict[str, Any]]]:
-    """The rows of ``todo``, one list per finished batch, in completion order."""
+def predict_chunks_on_ray(settings: Any, modalities_of: Sequence[str], chunks: Sequence[Sequence[str]], workers: int,
+                          address: str | None = None) -> Iterator[list[dict[str, Any]]]:
+    """The rows of ``chunks`` (lists of paths), one list per finished batch, in completion order. Plain runs give
+    Ray the file list (one row per path, ``map_batches`` in batches of the chunk size); speaker-grouped runs give
+    it one row per speaker's chunk."""
     ray = start_ray(address, workers)
-    dataset = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, -(-len(todo) // batch_size)))
+    if getattr(settings, "speaker_key", None):
+        items, batch_size = [{"chunk": json.dumps(list(c))} for c in chunks], 1
+    else:
+        items, batch_size = [{"path": p} for c in chunks for p in c], max(len(c) for c in chunks)
+    dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // batch_size)))
     predicted = dataset.map_batches(ChunkPredictor, fn_constructor_args=(settings, list(modalities_of)),
                                     batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers),
                                     num_cpus=1, batch_format="numpy")

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 
 from avemo.batch.inputs import collect_inputs
 from avemo.batch.table import check_output, next_part_index, read_done, result_row, write_part, write_table
-from avemo.errors import ParameterError
+from avemo.errors import AvemoError, ParameterError
 
 _ENGINE: dict[str, Any] = {}  # the engine of this (worker) process
 
@@ -34,12 +34,14 @@ class BatchSettings:
     fps: float | None = None
     window: float = 4.0
     step: float = 2.0
+    speaker_key: str | None = None  # group audio by speaker and adapt the speech model to each (see chunks_of)
 
 
 def _engine(settings: BatchSettings, paths: Sequence[str]):
     from avemo.inference.engine import InferenceEngine, PredictOptions, needed_modalities
 
-    key = (settings, tuple(needed_modalities(paths, settings.modality)))
+    modalities = ("speech",) if settings.speaker_key else tuple(needed_modalities(paths, settings.modality))
+    key = (settings, modalities)
     if _ENGINE.get("key") != key:
         options = PredictOptions(settings.modality, settings.fps, settings.window, settings.step)
         _ENGINE.update(key=key, engine=InferenceEngine(settings.speech_model, settings.face_model,
@@ -50,9 +52,9 @@ def _engine(settings: BatchSettings, paths: Sequence[str]):
 def predict_chunk(settings: BatchSettings, modalities_of: Sequence[str], paths: Sequence[str]) -> list[dict]:
     """Rows of one chunk of paths (every worker loads its engine once, for the modalities of the whole run). A file
     that fails in a way avemo did not foresee is a row with its error too: a batch never stops on one file."""
-    from avemo.errors import AvemoError
-
     engine = _engine(settings, modalities_of)
+    if settings.speaker_key:
+        return _speaker_rows(engine, settings, paths)
     rows = []
     for path in paths:
         try:
@@ -63,6 +65,36 @@ def predict_chunk(settings: BatchSettings, modalities_of: Sequence[str], paths: 
             rows.append({"path": path, "status": "error", "error_type": type(exc).__name__,
                          "error": f"unexpected error, please report it: {' '.join(str(exc).split())[:300]}"})
     return rows
+
+
+def _speaker_rows(engine, settings: BatchSettings, paths: Sequence[str]) -> list[dict]:
+    """Rows of one speaker's files, each predicted with the model adapted to that speaker's recordings."""
+    from avemo.inference.adaptation import predict_files_by_speaker, speaker_of
+
+    rows = [result_row(path, result) for path, result in predict_files_by_speaker(engine, paths, settings.speaker_key)]
+    for row in rows:
+        try:
+            row["speaker"] = speaker_of(row["path"], settings.speaker_key)
+        except AvemoError:
+            row["speaker"] = None
+    return rows
+
+
+def chunks_of(todo: Sequence[str], settings: BatchSettings, chunk_size: int) -> list[list[str]]:
+    """The units of work: ``chunk_size`` files, or with a speaker key every file of one speaker (the adaptation
+    needs them together; a speaker's files are written as one part, so a resumed run redoes them together)."""
+    if not settings.speaker_key:
+        return [list(todo[i:i + chunk_size]) for i in range(0, len(todo), chunk_size)]
+    from avemo.inference.adaptation import speaker_of
+
+    groups: dict[str | None, list[str]] = {}
+    for path in todo:
+        try:
+            speaker = speaker_of(path, settings.speaker_key)
+        except AvemoError:
+            speaker = None  # the rows say why
+        groups.setdefault(speaker, []).append(path)
+    return list(groups.values())
 
 
 def one_thread() -> None:
@@ -119,11 +151,10 @@ def run_batch(sources: Sequence[str | os.PathLike], output: str | os.PathLike,
     if engine == "ray" and todo:
         from avemo.batch.ray_engine import predict_chunks_on_ray, shutdown_ray
 
-        batches = predict_chunks_on_ray(settings, paths, todo, workers, chunk_size, address)
+        batches = predict_chunks_on_ray(settings, paths, chunks_of(todo, settings, chunk_size), workers, address)
     else:
         shutdown_ray = None
-        batches = _local_chunks(settings, paths, [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)],
-                                workers)
+        batches = _local_chunks(settings, paths, chunks_of(todo, settings, chunk_size), workers)
     try:
         for rows in batches:
             write_part(out, part, rows)

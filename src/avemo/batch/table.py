@@ -1,8 +1,9 @@
 """Rows of the results table and the files they go to.
 
 One row per input: ``path``, ``status``, ``error`` / ``error_type`` (empty when it worked), ``emotion``,
-``confidence``, one ``p_<class>`` column per class, ``valence``, ``arousal``, ``duration``, ``modality`` and the
-``timeline`` (a list of ``{start, end, emotion, confidence}``: a nested column in Parquet, JSON text in CSV).
+``confidence``, ``speaker`` (runs grouped by a speaker key), one ``p_<class>`` column per class, ``valence``,
+``arousal``, ``duration``, ``modality`` and the ``timeline`` (a list of ``{start, end, emotion, confidence}``: a
+nested column in Parquet, JSON text in CSV).
 
 While a run goes on, rows are written in parts (``<output>.parts/part-NNNNNN.jsonl``, each written whole then
 renamed into place); the final table is assembled from them in input order and the parts are removed.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from avemo.errors import AvemoError, ParameterError
 
@@ -109,10 +110,11 @@ def read_table(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
     fixed = ["path", "status", "error", "error_type", "emotion", "confidence"]
     probs = sorted({k for r in rows for k in r if k.startswith("p_")})
-    return fixed + probs + ["valence", "arousal", "duration", "modality", "timeline"]
+    speaker = ["speaker"] if any("speaker" in r for r in rows) else []
+    return fixed + speaker + probs + ["valence", "arousal", "duration", "modality", "timeline"]
 
 
 def write_table(output: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override every system's settings")
     s.add_argument("--clients", type=int, default=50, help="serve: concurrent clients (default 50)")
     s.add_argument("--seconds", type=float, default=60.0, help="serve: seconds of load (default 60)")
+    s.add_argument("--files", type=int, default=10000,
+                   help="batch: files in the long memory run (default 10000; 0 skips it)")
+    s.add_argument("--report", help="tsne: the report folder to draw tsne.png in (e.g. reports/fer2013)")
 
     s = sub.add_parser("predict", help="predict the emotion of audio files, images and videos",
                        description="Print the top emotion and every class probability of each file. Audio: the "
@@ -333,10 +336,26 @@ def cmd_benchmark(args) -> int:
                                              None if args.cache == "none" else args.cache, args.folds)
         print(cross_table(summary), end="")
         return 0
+    if args.suite == "tsne":
+        from avemo.benchmark.tsne import run_tsne_command
+
+        if not args.report or not args.data:
+            raise ParameterError("benchmark tsne needs --report DIR (reports/ravdess-speech, reports/cross-corpus or "
+                                 "reports/fer2013) and --data DIR (the RAVDESS or the FER2013 folder)")
+        path = run_tsne_command(args.report, args.data, None if args.cache == "none" else args.cache, args.jobs)
+        print(f"wrote {path}")
+        return 0
     if args.suite == "live":  # avemo.benchmark.live
-        raise ParameterError("benchmark live is not built yet")
-    if args.suite == "batch":  # avemo.benchmark.batch
-        raise ParameterError("benchmark batch is not built yet")
+        from avemo.benchmark.live import results_text as live_text, run_live_benchmark
+
+        print(live_text(run_live_benchmark(args.out or "reports/live", args.data)), end="")
+        return 0
+    if args.suite == "batch":
+        from avemo.benchmark.batch import results_text as batch_text, run_batch_benchmark
+
+        summary = run_batch_benchmark(args.out or "reports/batch", args.data, large_files=args.files)
+        print(batch_text(summary), end="")
+        return 0
     if args.suite == "serve":
         from avemo.benchmark.serve import results_text, run_serve_benchmark
 
@@ -448,10 +467,12 @@ def _predict_batch(args) -> int:
     """``avemo predict DIR_OR_MANIFEST ... --output results.parquet``: a resumable batch run."""
     from avemo.batch.run import BatchSettings, run_batch, summary_line
 
-    if args.openface or args.speaker_key:
-        raise ParameterError("--output does not combine with --openface or --speaker-key yet; run those without it")
-    settings = BatchSettings(args.model, args.face_model, args.modality, args.fps, args.window, args.step)
-    summary = run_batch(args.files, args.output, settings, workers=args.workers)
+    if args.openface:
+        raise ParameterError("--output does not combine with --openface; run those files without --output")
+    settings = BatchSettings(args.model, args.face_model, args.modality, args.fps, args.window, args.step,
+                             args.speaker_key)
+    summary = run_batch(args.files, args.output, settings, workers=args.workers, chunk_size=args.batch_size,
+                        engine=args.engine, address=args.address)
     print(summary_line(summary), file=sys.stderr)
     return 1 if summary["failed"] else 0
 
@@ -530,17 +551,38 @@ def cmd_export(args) -> int:
 
 def cmd_live(args) -> int:
     """``avemo live``: the real-time loop (avemo.live)."""
-    raise ParameterError("avemo live is not built yet")
+    from avemo.live.command import live_command
+
+    live_command(args.camera, args.microphone, args.video, args.audio, args.no_camera, args.no_microphone,
+                 args.headless, args.no_pace, args.fps, args.window, args.step, args.smoothing, args.duration,
+                 args.model, args.face_model)
+    return 0
 
 
 def cmd_demo(args) -> int:
     """``avemo demo``: the Gradio web demo (avemo.demo.web)."""
-    raise ParameterError("avemo demo is not built yet")
+    from avemo.demo.web import run_demo_command
+
+    return run_demo_command(args)
 
 
 def cmd_explain(args) -> int:
     """``avemo explain FILE --out DIR`` (avemo.explain)."""
-    raise ParameterError("avemo explain is not built yet")
+    from avemo.errors import MediaDecodeError, NoFaceError
+    from avemo.explain import EXPLANATION_FILE, explain_file
+    from avemo.explain.summary import summary
+    from avemo.inference.engine import InferenceEngine, needed_modalities
+
+    if not Path(args.file).is_file():  # before the models load
+        raise MediaDecodeError(f"{args.file}: file not found; check the path")
+    with InferenceEngine(args.model, args.face_model, modalities=needed_modalities([args.file])) as engine:
+        doc = explain_file(engine, args.file, args.out)
+    if doc["status"] != "ok":
+        error = NoFaceError if doc["status"] == "no_face" else AvemoError
+        raise error(f"{args.file}: nothing to explain: {doc.get('message', doc['status'])} (written to "
+                    f"{Path(args.out) / EXPLANATION_FILE})")
+    print(summary(doc, str(args.out)))
+    return 0
 
 
 COMMANDS = {"prepare": cmd_prepare, "extract": cmd_extract, "train": cmd_train, "evaluate": cmd_evaluate,

@@ -85,10 +85,12 @@ class _WorkerMemory:
         self._thread.join()
 
     def start_end(self) -> dict[str, Any]:
-        """Per-worker RSS of the first and last samples (after the models loaded) and the largest seen."""
+        """Per-worker RSS a tenth into the run (models loaded, warmed up) and at its end, and the largest seen."""
         if len(self.samples) < 2:
             return {"start_mb": None, "end_mb": None, "max_mb": None, "samples": len(self.samples)}
-        first = self.samples[min(1, len(self.samples) - 1)][1]  # the second sample: every model loaded
+        t0, t1 = self.samples[0][0], self.samples[-1][0]
+        # "start": a tenth into the run, when every worker has loaded its models and warmed up
+        first = next(rss for t, rss in self.samples if t >= t0 + 0.1 * (t1 - t0))
         last = self.samples[-1][1]
         return {"start_mb": [round(v, 1) for v in first], "end_mb": [round(v, 1) for v in last],
                 "max_mb": round(max(max(s) for _, s in self.samples), 1), "samples": len(self.samples),
@@ -194,7 +196,7 @@ def results_text(s: dict[str, Any]) -> str:
     if large:
         rss = large["worker_rss"]
         lines.append(f"- {large['files']} files, local engine, {large['workers']} workers: {large['files_per_second']} "
-                     f"files/s, {large['failed']} failed; worker RSS {rss['start_mb']} MB after start-up -> "
+                     f"files/s, {large['failed']} failed; worker RSS {rss['start_mb']} MB a tenth into the run -> "
                      f"{rss['end_mb']} MB at the end (x{rss.get('end_over_start')}, {rss['samples']} samples)")
     p = s.get("projection")
     if p:

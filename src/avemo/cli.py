@@ -181,7 +181,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--window", type=float, default=2.0, help="speech window in seconds (default 2)")
     s.add_argument("--step", type=float, default=1.0, help="speech hop in seconds (default 1)")
     s.add_argument("--smoothing", type=float, default=0.5,
-                   help="exponential smoothing of the probabilities over time, 0 = none (default 0.5)")
+                   help="time constant in seconds of the exponential smoothing of the probabilities, 0 = none "
+                   "(default 0.5)")
     s.add_argument("--duration", type=float, default=None, help="stop after this many seconds of stream")
     s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
     s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")

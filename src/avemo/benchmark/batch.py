@@ -20,6 +20,8 @@ from avemo.errors import ParameterError
 
 #: Cluster sizes the report projects its measured rates onto (nodes of this many cores).
 PROJECTED_NODES, CORES_PER_NODE = (1, 4, 16, 64), 16
+#: Seconds between samples of the workers' memory in the long run.
+MEMORY_SAMPLE_SECONDS = 2.0
 
 
 def _archive(data_dir: str | os.PathLike | None, scratch: Path, n_synthetic: int = 400) -> tuple[list[str], str]:
@@ -55,8 +57,8 @@ def _linked(files: Sequence[str], n: int, folder: Path) -> Path:
 class _WorkerMemory:
     """Samples the resident memory (MB) of this process's worker processes every ``period`` seconds."""
 
-    def __init__(self, period: float = 2.0, min_mb: float = 100.0) -> None:
-        self.period, self.min_mb, self.samples = period, min_mb, []
+    def __init__(self, period: float | None = None, min_mb: float = 100.0) -> None:
+        self.period, self.min_mb, self.samples = period or MEMORY_SAMPLE_SECONDS, min_mb, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -97,12 +99,14 @@ class _WorkerMemory:
                 "end_over_start": round(sum(last) / sum(first), 3)}
 
 
-def _timed_run(sources: Sequence[str], out: Path, engine: str, workers: int, batch_size: int) -> dict[str, Any]:
-    from avemo.batch.run import run_batch
+def _timed_run(sources: Sequence[str], out: Path, engine: str, workers: int, batch_size: int,
+               speech_model: str | None) -> dict[str, Any]:
+    from avemo.batch.run import BatchSettings, run_batch
     from avemo.batch.table import read_table
 
     start = time.perf_counter()
-    summary = run_batch(sources, out, workers=workers, chunk_size=batch_size, progress=False, engine=engine)
+    summary = run_batch(sources, out, BatchSettings(speech_model=speech_model), workers=workers,
+                        chunk_size=batch_size, progress=False, engine=engine)
     wall = time.perf_counter() - start
     rows = read_table(out)
     audio = sum(float(r["duration"]) for r in rows if r.get("status") == "ok" and r.get("duration"))
@@ -114,7 +118,8 @@ def _timed_run(sources: Sequence[str], out: Path, engine: str, workers: int, bat
 
 def run_batch_benchmark(out_dir: str | os.PathLike = "reports/batch", data_dir: str | os.PathLike | None = None,
                         engines: Sequence[str] = ("local", "ray"), workers: Sequence[int] = (1, 2),
-                        large_files: int = 10000, batch_size: int = 16) -> dict[str, Any]:
+                        large_files: int = 10000, batch_size: int = 16, speech_model: str | None = None,
+                        synthetic_files: int = 400) -> dict[str, Any]:
     """Run the benchmark (module docstring) and write ``out_dir``; returns the summary.
 
     Raises:
@@ -124,26 +129,28 @@ def run_batch_benchmark(out_dir: str | os.PathLike = "reports/batch", data_dir: 
         raise ParameterError("the large run's file count, --batch-size and --workers must be positive")
     scratch = Path(tempfile.mkdtemp(prefix="avemo-batch-"))
     try:
-        files, source = _archive(data_dir, scratch)
+        files, source = _archive(data_dir, scratch, synthetic_files)
         manifest = scratch / "archive.csv"
         manifest.write_text("path\n" + "".join(f"{os.path.abspath(p)}\n" for p in files))
         runs = []
         for engine in engines:
             for n in workers:
-                runs.append(_timed_run([str(manifest)], scratch / f"{engine}-{n}.parquet", engine, n, batch_size))
+                runs.append(_timed_run([str(manifest)], scratch / f"{engine}-{n}.parquet", engine, n, batch_size,
+                                       speech_model))
                 print(f"batch {engine} x{n}: {runs[-1]['files_per_second']} files/s", flush=True)
         large = None
         if large_files:
             folder = _linked(files, large_files, scratch / "large")
             with _WorkerMemory() as memory:
-                large = _timed_run([str(folder)], scratch / "large.parquet", "local", max(workers), batch_size)
+                large = _timed_run([str(folder)], scratch / "large.parquet", "local", max(workers), batch_size,
+                                   speech_model)
             large["worker_rss"] = memory.start_end()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    summary = {"benchmark": "batch", "archive": source, "files": len(files), "batch_size": batch_size,
-               "runs": runs, "large_run": large, "machine": {
-                   "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-                   "python": platform.python_version()}}
+    machine = {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+               "python": platform.python_version()}
+    summary = {"benchmark": "batch", "archive": source, "speech_model": speech_model or "speech-multicorpus",
+               "files": len(files), "batch_size": batch_size, "runs": runs, "large_run": large, "machine": machine}
     summary.update(_derived(runs))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

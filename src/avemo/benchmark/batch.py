@@ -113,7 +113,20 @@ def _timed_run(sources: Sequence[str], out: Path, engine: str, workers: int, bat
     return {"engine": engine, "workers": workers, "files": summary["inputs"], "failed": summary["failed"],
             "wall_seconds": round(wall, 1), "files_per_second": round(summary["inputs"] / wall, 2),
             "audio_seconds": round(audio, 1), "x_real_time": round(audio / wall, 1),
-            "real_time_factor": round(wall / audio, 4) if audio else None}
+            "real_time_factor": round(wall / audio, 4) if audio else None, "table": _fingerprint(rows)}
+
+
+def _fingerprint(rows: Sequence[dict]) -> list[tuple]:
+    """What must agree between engines and worker counts: path, status, emotion, probabilities (4 decimals)."""
+    return [(r["path"], r["status"], r.get("emotion") if r.get("status") == "ok" else None,
+             tuple(round(float(v), 4) for k, v in sorted(r.items()) if k.startswith("p_") and v == v))
+            for r in rows]
+
+
+def _same_tables(runs: list[dict]) -> bool:
+    """True when every run wrote the same table (and drops the fingerprints from the runs)."""
+    tables = [r.pop("table") for r in runs]
+    return all(t == tables[0] for t in tables)
 
 
 def run_batch_benchmark(out_dir: str | os.PathLike = "reports/batch", data_dir: str | os.PathLike | None = None,
@@ -138,6 +151,7 @@ def run_batch_benchmark(out_dir: str | os.PathLike = "reports/batch", data_dir: 
                 runs.append(_timed_run([str(manifest)], scratch / f"{engine}-{n}.parquet", engine, n, batch_size,
                                        speech_model))
                 print(f"batch {engine} x{n}: {runs[-1]['files_per_second']} files/s", flush=True)
+        same = _same_tables(runs)
         large = None
         if large_files:
             folder = _linked(files, large_files, scratch / "large")
@@ -145,12 +159,14 @@ def run_batch_benchmark(out_dir: str | os.PathLike = "reports/batch", data_dir: 
                 large = _timed_run([str(folder)], scratch / "large.parquet", "local", max(workers), batch_size,
                                    speech_model)
             large["worker_rss"] = memory.start_end()
+            large.pop("table")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     machine = {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                "python": platform.python_version()}
     summary = {"benchmark": "batch", "archive": source, "speech_model": speech_model or "speech-multicorpus",
-               "files": len(files), "batch_size": batch_size, "runs": runs, "large_run": large, "machine": machine}
+               "files": len(files), "batch_size": batch_size, "runs": runs, "same_table_every_run": same,
+               "large_run": large, "machine": machine}
     summary.update(_derived(runs))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -194,6 +210,8 @@ def results_text(s: dict[str, Any]) -> str:
         lines.append(f"| {r['engine']} | {r['workers']} | {r['files_per_second']} | {r['x_real_time']} | "
                      f"{r['real_time_factor']} | {r['wall_seconds']} | {r['failed']} |")
     lines.append("")
+    lines.append(f"- Every run wrote the same table (paths, statuses, emotions, probabilities to 4 decimals): "
+                 f"**{'yes' if s.get('same_table_every_run') else 'NO'}**")
     if "local_speedup_2_workers" in s:
         lines.append(f"- 2 workers / 1 worker (local): **x{s['local_speedup_2_workers']}** (target >= 1.8)")
     if "ray_vs_local_2_workers" in s:

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FILE ?=
 DATA ?= ../shared/data/ravdess/speech16k
 
-.PHONY: demo test lint install benchmark speed shipped-model cross-corpus multicorpus-model av-model face-benchmark face-speed face-model readme clean
+.PHONY: demo web-demo live-benchmark batch-benchmark test lint install benchmark speed shipped-model cross-corpus multicorpus-model av-model face-benchmark face-speed face-model readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	@if [ -n "$(FILE)" ]; then $(BIN)/avemo predict $(FILE); \
 	else $(BIN)/python -m avemo.demo.clip demo.wav && $(BIN)/avemo predict demo.wav; fi
+
+## Install, then serve the web demo (Gradio) on the shipped models at http://127.0.0.1:7860.
+web-demo: $(STAMP)
+	$(BIN)/avemo demo
+
+## Live loop latency and frame rate on one core with file-backed sources (writes reports/live/).
+live-benchmark: $(STAMP)
+	$(BIN)/avemo benchmark live --data ../shared/data/cremad_sample
+
+## Batch throughput, local engine and Ray, 1 and 2 workers, and a 10,000-file memory run (writes reports/batch/).
+batch-benchmark: $(STAMP)
+	$(BIN)/avemo benchmark batch --data $(DATA)
 
 ## Install, then run the whole test suite (corpus tests run when ../shared/data or $$AVEMO_DATA is present).
 test: $(STAMP)

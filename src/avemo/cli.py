@@ -343,7 +343,8 @@ def cmd_benchmark(args) -> int:
         if not args.report or not args.data:
             raise ParameterError("benchmark tsne needs --report DIR (reports/ravdess-speech, reports/cross-corpus or "
                                  "reports/fer2013) and --data DIR (the RAVDESS or the FER2013 folder)")
-        path = run_tsne_command(args.report, args.data, None if args.cache == "none" else args.cache, args.jobs)
+        path = run_tsne_command(args.report, args.data, None if args.cache == "none" else args.cache, args.jobs,
+                                args.folds)
         print(f"wrote {path}")
         return 0
     if args.suite == "live":  # avemo.benchmark.live

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 NEUTRAL, CALM, HAPPY, SAD, ANGRY, FEARFUL, DISGUST, SURPRISED, BORED = (
     "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised", "bored",
 )
+#: FER+'s eighth class. avemo's own class of that name; where a label set lacks it (fer7, ravdess8) it folds into
+#: disgust (:data:`LABEL_FALLBACKS`): contempt and disgust are the two rejection expressions (Ekman's contempt was
+#: long counted with disgust), and FER2013, which had no contempt class, is scored on its own seven.
+CONTEMPT = "contempt"
 
 #: Ordered label sets, by name.
 LABEL_SETS: dict[str, tuple[str, ...]] = {
@@ -30,6 +34,9 @@ LABEL_SETS: dict[str, tuple[str, ...]] = {
     "cremad6": (ANGRY, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD),
     # TESS's seven classes ("pleasant surprise" is surprised).
     "tess7": (ANGRY, DISGUST, FEARFUL, HAPPY, NEUTRAL, SURPRISED, SAD),
+    # FER+'s eight emotions in the order of its vote columns (neutral, happiness, surprise, sadness, anger,
+    # disgust, fear, contempt). Scored against FER2013's seven, contempt counts as disgust (LABEL_FALLBACKS).
+    "ferplus8": (NEUTRAL, HAPPY, SURPRISED, SAD, ANGRY, DISGUST, FEARFUL, CONTEMPT),
 }
 
 #: Each corpus's own label codes mapped to canonical names.
@@ -55,17 +62,22 @@ CORPUS_LABEL_MAPS: dict[str, dict[str, str]] = {
     "turev": {"angry": ANGRY, "calm": CALM, "happy": HAPPY, "sad": SAD},
     # URDU: the letter before the clip number (``SM1_F1_A01``); the folders Angry, Happy, Neutral, Sad agree.
     "urdu": {"A": ANGRY, "H": HAPPY, "N": NEUTRAL, "S": SAD},
+    # FER+: the eight emotion vote columns of ferplus.csv / fer2013new.csv (``unknown`` and ``NF``, not-a-face,
+    # are not emotions: images whose majority is one of them are dropped by the recipe).
+    "ferplus": {"neutral": NEUTRAL, "happiness": HAPPY, "surprise": SURPRISED, "sadness": SAD, "anger": ANGRY,
+                "disgust": DISGUST, "fear": FEARFUL, "contempt": CONTEMPT},
 }
 
 #: Canonical order of every class any corpus can have (ravdess8 first), used to order :func:`corpus_classes`.
-_CANONICAL_ORDER: tuple[str, ...] = (NEUTRAL, CALM, HAPPY, SAD, ANGRY, FEARFUL, DISGUST, SURPRISED, BORED)
+_CANONICAL_ORDER: tuple[str, ...] = (NEUTRAL, CALM, HAPPY, SAD, ANGRY, FEARFUL, DISGUST, SURPRISED, BORED,
+                                     CONTEMPT)
 
 #: Common spellings accepted for generic ``<root>/<emotion>/<file>`` folders.
 SYNONYMS: dict[str, str] = {
     "neutral": NEUTRAL, "calm": CALM, "happy": HAPPY, "happiness": HAPPY, "joy": HAPPY, "sad": SAD,
     "sadness": SAD, "angry": ANGRY, "anger": ANGRY, "fear": FEARFUL, "fearful": FEARFUL, "afraid": FEARFUL,
     "disgust": DISGUST, "disgusted": DISGUST, "surprise": SURPRISED, "surprised": SURPRISED, "ps": SURPRISED,
-    "pleasant_surprise": SURPRISED, "boredom": BORED, "bored": BORED, "contempt": "contempt",
+    "pleasant_surprise": SURPRISED, "boredom": BORED, "bored": BORED, "contempt": CONTEMPT,
 }
 
 
@@ -196,8 +208,11 @@ def valence_arousal(probabilities: dict[str, float]) -> tuple[float, float]:
 
 # --- Mapping between label sets ---------------------------------------------------------------------------
 
-#: Where a class goes when the target label set lacks it (used by :func:`label_mapping_matrix`).
-LABEL_FALLBACKS: dict[str, str] = {CALM: NEUTRAL}
+#: Where a class goes when the target label set lacks it (used by :func:`label_mapping_matrix`): calm -> neutral,
+#: contempt -> disgust (so a ferplus8 model is scored on FER2013's seven classes, and fused with a ravdess8
+#: speech model, with its contempt probability added to disgust). Contempt has no valence/arousal entry of its
+#: own: map a ferplus8 distribution to fer7 before :func:`valence_arousal`.
+LABEL_FALLBACKS: dict[str, str] = {CALM: NEUTRAL, CONTEMPT: DISGUST}
 
 
 def _resolve_labels(labels: str | tuple[str, ...] | list[str], what: str) -> tuple[str, ...]:

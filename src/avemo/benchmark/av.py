@@ -16,7 +16,7 @@ Systems (every choice made on validation speakers, drawn from each fold's traini
 
 Every system also gets a temperature fitted on validation: ``ece_before`` / ``ece_after`` are the test
 expected calibration errors of its raw and temperature-scaled probabilities. Writes ``summary.json``,
-``results.md``, the best system's confusion matrix and a reliability diagram.
+``results.md``, the best system's confusion matrix, a reliability diagram and a t-SNE map of its test logits.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import softmax
 
 from avemo.benchmark.speech import write_summary
+from avemo.benchmark.tsne import logit_embedding, write_tsne
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import label_set
@@ -316,7 +317,7 @@ def _targets(systems: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_av_report(summary: dict[str, Any], pooled: Mapping[str, Any], classes, out: Path) -> None:
-    """``summary.json``, ``results.md``, the best system's confusion matrix and reliability diagram."""
+    """``summary.json``, ``results.md``, the best system's confusion matrix, reliability diagram and t-SNE map."""
     write_summary(summary, av_results_table(summary), classes, out, lambda n: "[" not in n)
     systems = summary["systems"]
     best = summary.get("best_system")
@@ -328,6 +329,8 @@ def write_av_report(summary: dict[str, Any], pooled: Mapping[str, Any], classes,
         plots.plot_reliability({"before": reliability_diagram(p["raw"], p["y"]),
                                 "after temperature scaling": reliability_diagram(p["cal"], p["y"])},
                                out / "reliability_best.png", f"{best}: reliability (all folds pooled)")
+        write_tsne(logit_embedding(p["cal"]), [classes[i] for i in p["y"]], out,
+                   f"{best}: calibrated logits of the test folds (each clip scored once, by its fold's system)")
 
 
 def av_results_table(summary: dict[str, Any]) -> str:

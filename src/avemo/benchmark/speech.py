@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from avemo.benchmark.tsne import logit_embedding, write_tsne
 from avemo.data.recipes import prepare
 from avemo.data.splits import make_folds
 from avemo.errors import ParameterError
@@ -162,6 +163,8 @@ def write_report(summary: dict[str, Any], outcomes: list[FoldOutcome], y: np.nda
         y_true = np.concatenate([y[list(o.fold.test)] for o in mine])
         probs = np.concatenate([o.test_probs for o in mine])
         plots.plot_roc_ovr(y_true, probs, classes, out / "roc_best.png", f"{best}: one-vs-rest ROC")
+        write_tsne(logit_embedding(probs), [classes[i] for i in y_true], out,
+                   f"{best}: logits of the test folds (each clip scored once, by its fold's system)")
     for name in systems:
         hist = {f"{o.fold.name}/m{k}": h for o in outcomes if o.system == name
                 for k, h in enumerate(o.report.get("histories", []))}

@@ -66,31 +66,52 @@ def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_mask:
 
 
 def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
-                              class_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean over the batch of ``-sum_c target_c log softmax(logits)_c``; a one-hot target gives cross-entropy.
+                              class_mask: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+                              label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy against a target distribution: ``sum_i -sum_c w_c t'_ic log softmax(logits_i)_c`` divided by
+    ``sum_i sum_c w_c t_ic``, with ``t' = (1 - label_smoothing) t + label_smoothing / C``.
+
+    Without ``weight`` (all ``w_c = 1``) this is the batch mean of ``-sum_c t'_c log p_c``. A one-hot target
+    gives exactly ``F.cross_entropy(logits, labels, weight=weight, label_smoothing=label_smoothing)``, so training
+    on FER+ vote distributions and training on their majority labels are the same loss where the votes agree;
+    with ``weight`` a soft target's example counts by the weight of its classes, mixed by the target.
 
     Args:
         logits: ``(B, C)``.
-        target: ``(B, C)`` non-negative, rows summing to 1 (e.g. FER+ vote fractions, smoothed labels).
-        class_mask: optional ``(B, C)`` bool; masked classes get -inf logits (their target mass must be 0).
+        target: ``(B, C)`` non-negative, rows summing to 1 (e.g. FER+ vote fractions, a teacher's probabilities).
+        class_mask: optional ``(B, C)`` bool; masked classes get -inf logits (their target mass must be 0; not with
+            ``label_smoothing``).
+        weight: optional ``(C,)`` non-negative class weights (e.g. :func:`avemo.train.trainer.class_weights`).
+        label_smoothing: in [0, 1).
 
     Raises:
-        ParameterError: for mismatched shapes, negative targets, rows not summing to 1, or target mass on a
-            masked class.
+        ParameterError: for mismatched shapes, negative targets, rows not summing to 1, target mass on a masked
+            class, or a smoothing outside [0, 1).
     """
     if logits.dim() != 2 or tuple(target.shape) != tuple(logits.shape):
         raise ParameterError(f"soft_target_cross_entropy: logits and target must both be (batch, classes), got "
                              f"{tuple(logits.shape)} and {tuple(target.shape)}")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ParameterError(f"soft_target_cross_entropy: label_smoothing must be in [0, 1), got {label_smoothing}")
     target = target.to(logits)
     if bool((target < 0).any()) or not torch.allclose(target.sum(1), torch.ones_like(target[:, 0]), atol=1e-4):
         raise ParameterError("soft_target_cross_entropy: target rows must be non-negative and sum to 1")
+    if weight is not None and (tuple(weight.shape) != (logits.shape[1],) or bool((weight < 0).any())):
+        raise ParameterError(f"soft_target_cross_entropy: weight must be ({logits.shape[1]},) non-negative")
     if class_mask is not None:
         mask = class_mask.to(device=logits.device, dtype=torch.bool)
         if tuple(mask.shape) != tuple(logits.shape):
             raise ParameterError(f"soft_target_cross_entropy: class_mask must be {tuple(logits.shape)}")
         if bool((target[~mask] > 0).any()):
             raise ParameterError("soft_target_cross_entropy: target puts mass on a class its class_mask excludes")
+        if label_smoothing:
+            raise ParameterError("soft_target_cross_entropy: label_smoothing would put mass on masked classes")
         logits = logits.masked_fill(~mask, float("-inf"))
+    smoothed = target if not label_smoothing else (1.0 - label_smoothing) * target + label_smoothing / target.shape[1]
     log_p = F.log_softmax(logits, dim=1)
-    # 0 * -inf is nan: masked classes (target 0) contribute nothing.
-    return -(torch.where(target > 0, target * log_p, torch.zeros_like(log_p))).sum(1).mean()
+    if weight is not None:
+        w = weight.to(logits)
+        # 0 * -inf is nan: masked classes (target 0) contribute nothing.
+        per_example = -torch.where(smoothed > 0, smoothed * w * log_p, torch.zeros_like(log_p)).sum(1)
+        return per_example.sum() / (target * w).sum().clamp_min(1e-12)
+    return -(torch.where(smoothed > 0, smoothed * log_p, torch.zeros_like(log_p))).sum(1).mean()

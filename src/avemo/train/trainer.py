@@ -10,6 +10,7 @@ resumes from the last completed epoch when run again (safetensors + JSON, never 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 import random
@@ -27,6 +28,7 @@ from avemo.errors import CheckpointError, ParameterError
 from avemo.models.registry import EmotionModel
 from avemo.train.augment import ImageAugment
 from avemo.train.batching import Batch, collate
+from avemo.train.losses import soft_target_cross_entropy
 from avemo.train.predict import check_examples, forward_batch, predict_logits
 from avemo.train.metrics import unweighted_accuracy
 from avemo.train.checkpoint import load_weights, read_json, read_tensors, save_tensors_atomic, to_jsonable, \
@@ -189,9 +191,16 @@ class Trainer:
     def fit(self, model: EmotionModel, train_x: Sequence[np.ndarray], train_y: Sequence[int] | np.ndarray,
             val_x: Sequence[np.ndarray] | None = None, val_y: Sequence[int] | np.ndarray | None = None,
             train_aux: Sequence[np.ndarray] | np.ndarray | None = None,
-            val_aux: Sequence[np.ndarray] | np.ndarray | None = None) -> TrainHistory:
+            val_aux: Sequence[np.ndarray] | np.ndarray | None = None,
+            train_targets: np.ndarray | None = None) -> TrainHistory:
         """Train ``model`` in place and leave it holding the weights of the best validation UA (the last epoch's
         without a validation set); returns the :class:`TrainHistory`.
+
+        ``train_targets``: optional ``(n_train, num_classes)`` target distributions (FER+ vote fractions, a
+        teacher's probabilities) to train on instead of the one-hot ``train_y``, with
+        :func:`~avemo.train.losses.soft_target_cross_entropy` (class weights, label smoothing and mixup apply
+        as to labels; a one-hot row gives the same loss as its label). ``train_y`` still sets the class weights,
+        and validation is always scored on ``val_y``.
 
         Raises:
             ParameterError: for inconsistent data.
@@ -206,18 +215,20 @@ class Trainer:
         elif val_y is not None or val_aux is not None:
             raise ParameterError("validation set: val_y/val_aux given without val_x")
         assert ys is not None
+        targets = None if train_targets is None else _check_targets(train_targets, len(xs), model.num_classes)
         prev_det, prev_warn = torch.are_deterministic_algorithms_enabled(), \
             torch.is_deterministic_algorithms_warn_only_enabled()
         torch.use_deterministic_algorithms(True, warn_only=True)
         try:
-            return self._fit(model, xs, ys, auxs, (vxs, vys, vauxs) if has_val else None)
+            return self._fit(model, xs, ys, auxs, (vxs, vys, vauxs) if has_val else None, targets)
         finally:
             torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
 
     # -- internals -------------------------------------------------------------------------------------------
 
     def _fit(self, model: EmotionModel, xs: list[np.ndarray], ys: np.ndarray, auxs: np.ndarray | None,
-             val: tuple[list[np.ndarray], np.ndarray, np.ndarray | None] | None) -> TrainHistory:
+             val: tuple[list[np.ndarray], np.ndarray, np.ndarray | None] | None,
+             targets: torch.Tensor | None = None) -> TrainHistory:
         cfg = self.config
         seed_everything(cfg.seed)
         weights = class_weights(ys, model.num_classes, cfg.class_weight_power) if cfg.class_balanced else None
@@ -237,6 +248,8 @@ class Trainer:
                     "data": {"n_train": len(xs), "n_val": 0 if val is None else len(val[0])}}
         if self.augment is not None:
             identity["augment"] = to_jsonable(dataclasses.asdict(self.augment.config))
+        if targets is not None:
+            identity["targets"] = hashlib.sha1(targets.numpy().tobytes()).hexdigest()[:16]
         directory = Path(self.checkpoint_dir) if self.checkpoint_dir is not None else None
         if directory is not None and (directory / STATE_JSON).exists():
             best = self._restore(directory, model, optimizer, scheduler, history, status, identity, average)
@@ -255,7 +268,7 @@ class Trainer:
             torch.manual_seed(_epoch_seed(cfg.seed, epoch))
             rng = np.random.default_rng([cfg.seed, epoch])
             lr = optimizer.param_groups[0]["lr"]
-            train_loss = self._train_epoch(model, optimizer, xs, ys, auxs, weights, rng, bf16)
+            train_loss = self._train_epoch(model, optimizer, xs, ys, auxs, weights, rng, bf16, targets)
             if cfg.average_from and epoch + 1 >= cfg.average_from:
                 self._add_to_average(model, average, status)
             val_loss, val_ua, val_wa = self._validate(model, val, eval_criterion)
@@ -370,7 +383,7 @@ class Trainer:
 
     def _train_epoch(self, model: EmotionModel, optimizer: torch.optim.Optimizer, xs: list[np.ndarray],
                      ys: np.ndarray, auxs: np.ndarray | None, weights: torch.Tensor | None,
-                     rng: np.random.Generator, bf16: bool) -> float:
+                     rng: np.random.Generator, bf16: bool, targets: torch.Tensor | None = None) -> float:
         cfg = self.config
         model.train()
         order = rng.permutation(len(xs))
@@ -384,6 +397,7 @@ class Trainer:
                 batch = dataclasses.replace(batch, x=self.augment.train(batch.x))
             if bf16 and batch.x.dim() == 4:
                 batch = dataclasses.replace(batch, x=batch.x.contiguous(memory_format=torch.channels_last))
+            soft = None if targets is None else targets[torch.from_numpy(idx)]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 if cfg.mixup > 0 and len(idx) > 1:
                     lam = float(rng.beta(cfg.mixup, cfg.mixup))
@@ -393,11 +407,12 @@ class Trainer:
                                   None if batch.aux is None else lam * batch.aux + (1 - lam) * batch.aux[perm],
                                   batch.labels)
                     logits = forward_batch(model, batch).float()
-                    loss = lam * self._loss(logits, batch.labels, weights) + \
-                        (1 - lam) * self._loss(logits, batch.labels[perm], weights)
+                    soft_perm = None if soft is None else soft[perm]
+                    loss = lam * self._loss(logits, batch.labels, weights, soft) + \
+                        (1 - lam) * self._loss(logits, batch.labels[perm], weights, soft_perm)
                 else:
                     logits = forward_batch(model, batch).float()
-                    loss = self._loss(logits, batch.labels, weights)
+                    loss = self._loss(logits, batch.labels, weights, soft)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip is not None:
@@ -407,7 +422,11 @@ class Trainer:
             count += len(idx)
         return total / max(count, 1)
 
-    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None,
+              targets: torch.Tensor | None = None) -> torch.Tensor:
+        if targets is not None:
+            return soft_target_cross_entropy(logits, targets, weight=weights,
+                                             label_smoothing=self.config.label_smoothing)
         return F.cross_entropy(logits, labels, weight=weights, label_smoothing=self.config.label_smoothing)
 
     # -- training state (safetensors + JSON, no pickle) -------------------------------------------------------
@@ -487,12 +506,28 @@ class Trainer:
         return best
 
 
+def _check_targets(targets: np.ndarray, n: int, num_classes: int) -> torch.Tensor:
+    """``targets`` as a float32 tensor, checked to be ``(n, num_classes)`` distributions.
+
+    Raises:
+        ParameterError: for another shape, a negative or non-finite value, or a row not summing to 1.
+    """
+    t = np.asarray(targets, dtype=np.float32)
+    if t.shape != (n, num_classes):
+        raise ParameterError(f"training targets must be ({n}, {num_classes}) distributions, got shape {t.shape}")
+    bad = np.flatnonzero(~np.isfinite(t).all(1) | (t < 0).any(1) | (np.abs(t.sum(1) - 1.0) > 1e-4))
+    if len(bad):
+        raise ParameterError(f"training target row {int(bad[0])} is not a distribution (non-negative, summing to 1): "
+                             f"{t[bad[0]].tolist()}")
+    return torch.from_numpy(t)
+
+
 def fit(model: EmotionModel, train_x: Sequence[np.ndarray], train_y: Sequence[int] | np.ndarray,
         val_x: Sequence[np.ndarray] | None = None, val_y: Sequence[int] | np.ndarray | None = None, *,
         train_aux: Sequence[np.ndarray] | np.ndarray | None = None,
         val_aux: Sequence[np.ndarray] | np.ndarray | None = None, config: TrainConfig | None = None,
         checkpoint_dir: str | Path | None = None, callback: Callback | None = None,
-        augment: ImageAugment | None = None) -> TrainHistory:
+        augment: ImageAugment | None = None, train_targets: np.ndarray | None = None) -> TrainHistory:
     """Shortcut for ``Trainer(config, checkpoint_dir, callback, augment).fit(...)``; see :class:`Trainer`."""
     trainer = Trainer(config, checkpoint_dir, callback, augment)
-    return trainer.fit(model, train_x, train_y, val_x, val_y, train_aux, val_aux)
+    return trainer.fit(model, train_x, train_y, val_x, val_y, train_aux, val_aux, train_targets)

@@ -11,6 +11,7 @@ from avemo.data.recipes.cremad import prepare_cremad
 from avemo.data.recipes.emodb import prepare_emodb
 from avemo.data.recipes.emovo import prepare_emovo
 from avemo.data.recipes.fer2013 import prepare_fer2013
+from avemo.data.recipes.ferplus import prepare_ferplus
 from avemo.data.recipes.folder import prepare_folder
 from avemo.data.recipes.nemo import prepare_nemo
 from avemo.data.recipes.ravdess import prepare_ravdess
@@ -27,6 +28,7 @@ RECIPES: dict[str, Callable[..., list[Recording]]] = {
     "emodb": prepare_emodb,
     "folder": prepare_folder,
     "fer2013": prepare_fer2013,
+    "ferplus": prepare_ferplus,
     "nemo": prepare_nemo,
     "emovo": prepare_emovo,
     "turev": prepare_turev,
@@ -38,8 +40,8 @@ def prepare(corpus: str, corpus_dir: str | os.PathLike, output: str | os.PathLik
             **options) -> list[Recording]:
     """Run a corpus recipe, validate the result and optionally write it as a JSON-lines manifest.
 
-    Recipes that skip bad entries (nemo, emovo, turev, urdu) return a :class:`RecipeRecordings`: the list of
-    recordings with ``.skipped`` (reason -> count); it is returned as is.
+    Recipes that skip bad entries (nemo, emovo, turev, urdu, ferplus) return a :class:`RecipeRecordings`: the list
+    of recordings with ``.skipped`` (reason -> count); it is returned as is.
 
     Raises:
         ParameterError: for an unknown corpus name.
@@ -54,5 +56,5 @@ def prepare(corpus: str, corpus_dir: str | os.PathLike, output: str | os.PathLik
 
 
 __all__ = ["RECIPES", "prepare", "prepare_ravdess", "prepare_cremad", "prepare_tess", "prepare_emodb",
-           "prepare_fer2013", "prepare_folder", "prepare_nemo", "prepare_emovo", "prepare_turev", "prepare_urdu",
-           "RecipeRecordings"]
+           "prepare_fer2013", "prepare_ferplus", "prepare_folder", "prepare_nemo", "prepare_emovo", "prepare_turev",
+           "prepare_urdu", "RecipeRecordings"]

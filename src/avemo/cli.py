@@ -89,9 +89,15 @@ def _parser() -> argparse.ArgumentParser:
                        "wav for --seconds (--data: RAVDESS, for a real clip); writes reports/serve/. "
                        "cross-corpus: the multi-corpus speech system, leave-one-corpus-out over RAVDESS, nEMO, EMOVO, "
                        "TurEV-DB and URDU and RAVDESS 6-fold with the other corpora added (--data holds the corpus "
-                       "folders, e.g. ../shared/data; --folds picks RAVDESS folds); writes reports/cross-corpus/.")
-    s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | speed | face-speed | serve | cross-corpus | "
-                   "live | batch")
+                       "folders, e.g. ../shared/data; --folds picks RAVDESS folds); writes reports/cross-corpus/. "
+                       "live: `avemo live` on one core with file-backed sources (--data: cremad_sample); writes "
+                       "reports/live/. batch: `avemo predict --output` throughput, 1 and 2 workers, local and Ray, and "
+                       "a --files long run's worker memory (--data: a folder of audio, e.g. RAVDESS speech16k); writes "
+                       "reports/batch/. tsne: draw tsne.png for an existing --report (--data: its corpus). ferplus: "
+                       "face systems on FER+ vote distributions, scored on FER+ Test and FER2013 PrivateTest; writes "
+                       "reports/ferplus/.")
+    s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | ferplus | speed | face-speed | serve | "
+                   "cross-corpus | live | batch | tsne")
     s.add_argument("--data", help=DATA_HELP)
     s.add_argument("--out", help="report folder (default reports/<suite>)")
     s.add_argument("--systems", nargs="*", help="only these systems")
@@ -346,6 +352,15 @@ def cmd_benchmark(args) -> int:
         path = run_tsne_command(args.report, args.data, None if args.cache == "none" else args.cache, args.jobs,
                                 args.folds)
         print(f"wrote {path}")
+        return 0
+    if args.suite == "ferplus":
+        from avemo.benchmark.ferplus import results_table as ferplus_table, run_ferplus_benchmark
+
+        if not args.data:
+            raise ParameterError("benchmark ferplus needs --data DIR: the folder holding FER+'s ferplus.csv (or "
+                                 "fer2013new.csv) with FER2013's fer2013.csv, or FER+'s FER2013Train/ folders")
+        summary = run_ferplus_benchmark(args.data, args.out or "reports/ferplus", systems=args.systems)
+        print(ferplus_table(summary), end="")
         return 0
     if args.suite == "live":  # avemo.benchmark.live
         from avemo.benchmark.live import results_text as live_text, run_live_benchmark

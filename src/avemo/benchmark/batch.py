@@ -104,9 +104,17 @@ def _timed_run(sources: Sequence[str], out: Path, engine: str, workers: int, bat
     from avemo.batch.run import BatchSettings, run_batch
     from avemo.batch.table import read_table
 
+    import torch
+
+    threads = torch.get_num_threads()
+    if engine == "local" and workers == 1:
+        torch.set_num_threads(1)  # one worker = one thread, in this process (more workers are processes of one)
     start = time.perf_counter()
-    summary = run_batch(sources, out, BatchSettings(speech_model=speech_model), workers=workers,
-                        chunk_size=batch_size, progress=False, engine=engine)
+    try:
+        summary = run_batch(sources, out, BatchSettings(speech_model=speech_model), workers=workers,
+                            chunk_size=batch_size, progress=False, engine=engine)
+    finally:
+        torch.set_num_threads(threads)
     wall = time.perf_counter() - start
     rows = read_table(out)
     audio = sum(float(r["duration"]) for r in rows if r.get("status") == "ok" and r.get("duration"))

@@ -134,3 +134,12 @@ def tiny_model_dir(tmp_path_factory):
 def tiny_model_pitches():
     """The voice pitch (Hz) of each ravdess8 class in ``tiny_model_dir``'s training data."""
     return CLASS_PITCHES
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_model_dir):
+    """One engine for the whole run: the tiny speech model and the shipped face model (MediaPipe detector)."""
+    from avemo.inference.engine import InferenceEngine
+
+    with InferenceEngine(tiny_model_dir) as engine:
+        yield engine

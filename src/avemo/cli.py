@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("prepare", help="turn a corpus folder into a JSON-lines manifest",
                        description="Scan a corpus folder and write one line per recording "
                        "(path, corpus, speaker, emotion, attributes).")
-    s.add_argument("corpus", choices=["ravdess", "cremad", "tess", "emodb", "fer2013", "folder"],
+    s.add_argument("corpus", choices=["ravdess", "cremad", "tess", "emodb", "nemo", "emovo", "turev", "urdu",
+                                      "fer2013", "ferplus", "folder"],
                    help="corpus recipe; 'folder' reads <root>/<emotion>/<file>")
     s.add_argument("data", help=DATA_HELP)
     s.add_argument("-o", "--output", default=None, help="manifest to write (default: <corpus>.jsonl)")

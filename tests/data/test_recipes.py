@@ -194,8 +194,8 @@ def test_prepare_writes_a_manifest_that_reads_back(ravdess_dir, tmp_path):
     assert json.loads(lines[0])["corpus"] == "ravdess"
     back = read_manifest(out)
     assert back == recs
-    assert set(RECIPES) == {"ravdess", "cremad", "tess", "emodb", "fer2013", "folder", "nemo", "emovo", "turev",
-                            "urdu"}
+    assert set(RECIPES) == {"ravdess", "cremad", "tess", "emodb", "fer2013", "ferplus", "folder", "nemo", "emovo",
+                            "turev", "urdu"}
 
 
 def test_prepare_unknown_corpus(tmp_path):

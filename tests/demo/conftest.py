@@ -12,12 +12,9 @@ SR = 16000
 
 
 @pytest.fixture(scope="session")
-def demo_engine(tiny_model_dir):
-    """An engine with the tiny ravdess8 speech model and the shipped face model (loaded once)."""
-    from avemo.inference.engine import InferenceEngine
-
-    with InferenceEngine(tiny_model_dir) as engine:
-        yield engine
+def demo_engine(tiny_engine):
+    """The shared engine: the tiny ravdess8 speech model and the shipped face model."""
+    return tiny_engine
 
 
 @pytest.fixture(scope="session")

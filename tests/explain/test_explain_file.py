@@ -16,7 +16,6 @@ from avemo.cli import main
 from avemo.demo.clip import synth_voice
 from avemo.errors import MediaDecodeError, ParameterError
 from avemo.explain import EXPLANATION_FILE, ExplainOptions, explain_file
-from avemo.inference.engine import InferenceEngine
 
 SR = 16000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -25,9 +24,8 @@ KEYS = {"file", "input", "status", "prediction", "probabilities", "contributions
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir):
-    with InferenceEngine(tiny_model_dir) as shared:
-        yield shared
+def engine(tiny_engine):
+    return tiny_engine
 
 
 @pytest.fixture(scope="module")

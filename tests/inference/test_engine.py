@@ -24,9 +24,8 @@ SR = 16000
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir):
-    with InferenceEngine(tiny_model_dir) as shared:
-        yield shared
+def engine(tiny_engine):
+    return tiny_engine
 
 
 @pytest.fixture(scope="module")

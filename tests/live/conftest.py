@@ -16,12 +16,9 @@ def offline(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def live_engine(tiny_model_dir, face_landmarker):
-    """The tiny speech model and the shipped face model (MediaPipe detector)."""
-    from avemo.inference.engine import InferenceEngine
-
-    with InferenceEngine(tiny_model_dir) as engine:
-        yield engine
+def live_engine(tiny_engine, face_landmarker):
+    """The shared engine: the tiny speech model and the shipped face model (MediaPipe detector)."""
+    return tiny_engine
 
 
 @pytest.fixture(scope="session")

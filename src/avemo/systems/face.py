@@ -22,6 +22,7 @@ import torch
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
 from avemo.models.registry import create_model, model_class
+from avemo.systems.base import PRETRAINED_DIR
 from avemo.systems.spec import configs_dir, read_config
 from avemo.train.augment import ImageAugment, ImageAugmentConfig
 from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
@@ -29,6 +30,10 @@ from avemo.train.predict import predict_proba
 from avemo.train.trainer import TrainConfig, TrainHistory, Trainer
 
 SYSTEM_FILE = "face_system.json"
+#: What a face system can be trained on (FaceSystemSpec.targets).
+TARGETS = ("majority", "votes")
+#: ``init_from: pretrained:<name>`` starts from a shipped system.
+PRETRAINED_PREFIX = "pretrained:"
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +42,11 @@ class FaceSystemSpec:
     """One face system: ``side`` is the aligned crop size in pixels (48 = FER2013), ``augment`` the
     :class:`~avemo.train.augment.ImageAugmentConfig` settings, ``train`` the :class:`TrainConfig` settings.
     ``init_from`` names another face system (same network) whose trained weights start this one's training: a
-    warm restart that continues a finished schedule with a new one."""
+    warm restart that continues a finished schedule with a new one; ``pretrained:<name>`` names a shipped system
+    (``avemo/pretrained/<name>``), e.g. ``pretrained:face-fer2013``. When its label set differs, the classifier's
+    rows are matched by class name (a class it lacks starts from its :data:`~avemo.labels.LABEL_FALLBACKS` class:
+    contempt from disgust). ``targets``: what training fits: ``"majority"`` (one label per image) or
+    ``"votes"`` (the distribution of the annotators' votes, FER+; :meth:`FaceSystem.fit` then needs ``targets``)."""
 
     name: str
     model: str = "face_cnn"
@@ -48,6 +57,7 @@ class FaceSystemSpec:
     label_set: str = "fer7"
     description: str = ""
     init_from: str = ""
+    targets: str = "majority"
 
     def __post_init__(self) -> None:
         if model_class(self.model).input_kind != "image":
@@ -60,6 +70,10 @@ class FaceSystemSpec:
                 raise ParameterError(f"face system {self.name!r}: {key} must be a mapping of settings")
         if self.init_from == self.name:
             raise ParameterError(f"face system {self.name!r}: init_from must name another system")
+        if self.targets not in TARGETS:
+            raise ParameterError(f"face system {self.name!r}: targets must be one of {list(TARGETS)}, got "
+                                 f"{self.targets!r}")
+        label_set(self.label_set)  # validates
         self.augment_config()  # validates
         TrainConfig(**self.train)
 
@@ -139,18 +153,26 @@ class FaceSystem:
 
     def fit(self, images: np.ndarray, labels: np.ndarray, split: tuple[Sequence[int], Sequence[int]] | None = None,
             checkpoint_dir: str | os.PathLike | None = None, callback=None,
-            init_state: dict[str, torch.Tensor] | None = None) -> "FaceSystem":
+            init_state: dict[str, torch.Tensor] | None = None, targets: np.ndarray | None = None) -> "FaceSystem":
         """Train the model on the rows ``split[0]`` of ``images`` / ``labels``, with early stopping (or weight
         averaging) selected on the rows ``split[1]``; ``split=None`` trains on every row without validation.
         Returns ``self``.
 
         ``init_state``: weights to start from (the ``state_dict`` of a trained system with the same network, see
-        :func:`init_from_state`).
+        :func:`init_from_state`). ``targets``: ``(len(labels), len(classes))`` distributions to train on instead
+        of the labels (FER+ vote fractions for a ``targets: votes`` spec, which needs them; a teacher's soft
+        targets when distilling); ``labels`` still weight the classes and score validation.
 
         Raises:
-            ParameterError: when ``init_state`` does not fit this system's network.
+            ParameterError: when ``init_state`` does not fit this system's network, or a ``targets: votes`` spec
+                gets no ``targets``.
         """
         images, labels = np.asarray(images), np.asarray(labels)
+        if targets is None and self.spec.targets == "votes":
+            raise ParameterError(f"face system {self.spec.name!r} trains on vote distributions (targets: votes) but "
+                                 "got none; train it on the ferplus corpus")
+        if targets is not None and np.shape(targets)[0] != len(labels):
+            raise ParameterError(f"targets have {np.shape(targets)[0]} rows for {len(labels)} images")
         train, val = (np.arange(len(labels)), None) if split is None else \
             (np.asarray(list(split[0]), np.int64), np.asarray(list(split[1]), np.int64))
         model = create_model(self.spec.model, 1, len(self.classes), config=self.spec.model_config)
@@ -165,7 +187,8 @@ class FaceSystem:
         has_val = val is not None and len(val) > 0
         self.history_ = trainer.fit(model, self._examples(images[train]), labels[train],
                                     self._examples(images[val]) if has_val else None,
-                                    labels[val] if has_val else None)
+                                    labels[val] if has_val else None,
+                                    train_targets=None if targets is None else np.asarray(targets)[train])
         self.model_ = model.eval()
         return self
 
@@ -348,6 +371,13 @@ def init_from_state(spec: FaceSystemSpec, folder: str | os.PathLike,
     """
     if not spec.init_from:
         return None
+    if spec.init_from.startswith(PRETRAINED_PREFIX):
+        shipped = PRETRAINED_DIR / spec.init_from[len(PRETRAINED_PREFIX):]
+        if not is_face_system(shipped):
+            raise ParameterError(f"face system {spec.name!r}: init_from {spec.init_from!r} is not a shipped face "
+                                 f"system (no {shipped / SYSTEM_FILE})")
+        parent = FaceSystem.load(shipped, engine="torch")
+        return adapt_head(parent.model_.state_dict(), parent.classes, label_set(spec.label_set))
     parent_spec = load_face_spec(spec.init_from)
     parent_folder = Path(folder).parent / spec.init_from
     parent = None
@@ -362,4 +392,27 @@ def init_from_state(spec: FaceSystemSpec, folder: str | os.PathLike,
             parent = None
     if parent is None:
         parent = train(spec.init_from, parent_folder)
-    return parent.model_.state_dict()
+    return adapt_head(parent.model_.state_dict(), parent.classes, label_set(spec.label_set))
+
+
+def adapt_head(state: dict[str, torch.Tensor], source: Sequence[str],
+               target: Sequence[str]) -> dict[str, torch.Tensor]:
+    """``state`` with every tensor that has one row per ``source`` class (the classifier's weight and bias)
+    re-made with one row per ``target`` class, matched by name; a target class the source lacks gets the row of
+    its :data:`~avemo.labels.LABEL_FALLBACKS` class (contempt gets disgust's), or the mean row. Returns ``state``
+    itself when the class lists are equal."""
+    source, target = tuple(source), tuple(target)
+    if source == target:
+        return state
+    from avemo.labels import LABEL_FALLBACKS
+
+    head_keys = [k for k, v in state.items() if k.startswith("head.") and v.dim() >= 1 and v.shape[0] == len(source)]
+    out = dict(state)
+    for key in head_keys:
+        rows = state[key]
+        new = []
+        for name in target:
+            origin = name if name in source else LABEL_FALLBACKS.get(name)
+            new.append(rows[source.index(origin)] if origin in source else rows.mean(0))
+        out[key] = torch.stack(new).clone()
+    return out

@@ -14,6 +14,7 @@ import numpy as np
 
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
+from avemo.data.recipes.ferplus import vote_targets
 from avemo.errors import CorpusError, ParameterError
 from avemo.systems.face import FaceSystem, init_from_state, load_face_spec
 from avemo.train.metrics import classification_metrics
@@ -24,8 +25,10 @@ def train_face_system(system: str, data_dir: str | os.PathLike, out_dir: str | o
                       report: str | os.PathLike | None = None) -> Path:
     """Train ``system`` (``configs/face/<name>.yaml``) and save it with a model card; returns the folder.
 
-    FER2013: trains on Training, selects the epoch on PublicTest and scores PrivateTest for the card. A
-    ``folder`` corpus (``<root>/<emotion>/<image>``) holds out a random 10% for selection and has no test figure.
+    FER2013 and FER+ (``corpus="ferplus"``; a ``ferplus8`` system asked for on ``fer2013`` is trained on FER+):
+    trains on Training, selects the epoch on PublicTest (FER+ Valid) and scores PrivateTest (FER+ Test) for the
+    card; a ``targets: votes`` system trains on the FER+ vote distributions. A ``folder`` corpus
+    (``<root>/<emotion>/<image>``) holds out a random 10% for selection and has no test figure.
 
     Raises:
         ParameterError: for an unknown system or labels outside the system's label set.
@@ -33,6 +36,8 @@ def train_face_system(system: str, data_dir: str | os.PathLike, out_dir: str | o
     """
     spec = load_face_spec(system, list(overrides))
     sys_ = FaceSystem(spec)
+    if corpus == "fer2013" and spec.label_set == "ferplus8":
+        corpus = "ferplus"
     recordings = prepare(corpus, data_dir, **({"include_images": True} if corpus == "folder" else {}))
     bad = sorted({r.emotion for r in recordings} - set(sys_.classes))
     if bad:
@@ -42,7 +47,13 @@ def train_face_system(system: str, data_dir: str | os.PathLike, out_dir: str | o
         raise CorpusError(f"{data_dir}: no readable face images")
     y = np.array([sys_.classes.index(recordings[i].emotion) for i in kept])
     split = np.array([recordings[i].attributes.get("split", "") for i in kept])
-    if corpus == "fer2013":
+    targets = None
+    if spec.targets == "votes":
+        if corpus != "ferplus":
+            raise ParameterError(f"{system} trains on vote distributions (targets: votes); only the ferplus corpus "
+                                 "has them")
+        targets = vote_targets([recordings[i] for i in kept])[1]
+    if corpus in ("fer2013", "ferplus"):
         tr, va, te = split == "Training", split == "PublicTest", split == "PrivateTest"
     else:
         rng = np.random.default_rng(0)
@@ -53,7 +64,7 @@ def train_face_system(system: str, data_dir: str | os.PathLike, out_dir: str | o
                                                                                                corpus)))
     start = time.perf_counter()
     sys_.fit(images, y, (np.flatnonzero(tr), np.flatnonzero(va)), checkpoint_dir=out / "_train_state",
-             init_state=init)
+             init_state=init, targets=targets)
     sys_.info = {"corpus": corpus, "n_train": int(tr.sum()), "n_val": int(va.sum()),
                  "train_seconds": round(time.perf_counter() - start, 1),
                  "command": "avemo " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""}
@@ -86,7 +97,9 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
              f"- classes ({len(system.classes)}): {', '.join(system.classes)}",
              "- weights: safetensors; metadata: JSON (no pickle)", "", "## Training",
              f"- corpus: {info.get('corpus')}: {info.get('n_train')} training images, {info.get('n_val')} for "
-             "selection (FER2013: train on Training, select on PublicTest, report PrivateTest)",
+             + ("selection (FER+: train on FER+ Train, select on FER+ Valid = PublicTest, report FER+ Test = "
+                "PrivateTest, majority labels after dropping unknown / not-a-face)" if info.get("corpus") == "ferplus"
+                else "selection (FER2013: train on Training, select on PublicTest, report PrivateTest)"),
              f"- augmentation: {spec.augment}", f"- schedule: {spec.train}"]
     if h is not None and h.epoch:
         criterion = "accuracy" if spec.train.get("select_on") == "accuracy" else "UA"
@@ -100,9 +113,16 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
             ua = f"{100 * h.best_val_ua:.1f}%" if criterion == "UA" else f"its UA {100 * h.best_val_ua:.1f}%"
             lines.append(f"- epochs run: {len(h.epoch)}; selected epoch {h.best_epoch} on PublicTest {criterion} "
                          f"({ua}, centre crop)")
-    if spec.init_from:
+    if spec.init_from.startswith("pretrained:"):
+        lines.append(f"- starts from the weights of the shipped `{spec.init_from.split(':', 1)[1]}` model (classifier "
+                     "rows matched by class name; a class it lacks starts from its fallback class); the epochs and "
+                     "time here are this stage's")
+    elif spec.init_from:
         lines.append(f"- starts from the trained weights of `{spec.init_from}` (`configs/face/{spec.init_from}.yaml`), "
                      "which is trained first when it is not there yet; the epochs and time here are this stage's")
+    if spec.targets == "votes":
+        lines.append("- targets: the distribution of FER+'s ten annotators' votes over its eight emotions "
+                     "(cross-entropy against the vote fractions, as in Barsoum et al. 2016)")
     if info.get("train_seconds"):
         lines.append(f"- training time: {info['train_seconds'] / 60:.0f} min on a 2-core CPU")
     lines += ["", "## Figures"]
@@ -125,6 +145,8 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
               "- FER2013 holds web images of posed and spontaneous expressions, mostly frontal; its labels are noisy "
               "(human agreement is about 65%). Expect lower accuracy on profile faces, occlusions, and children.",
               "- FER2013 is released for research use (ICML 2013 challenge, Goodfellow et al. 2013)."]
+    if info.get("corpus") == "ferplus" or spec.label_set == "ferplus8":
+        lines.append("- FER+ labels (ten annotators' votes per image): MIT licence, Barsoum et al. (2016), ICMI.")
     return "\n".join(lines) + "\n"
 
 

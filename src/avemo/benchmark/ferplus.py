@@ -1,0 +1,230 @@
+"""``avemo benchmark ferplus``: face systems on FER+ (FER2013's images with ten annotators' votes each).
+
+Protocol: train on Training (FER+ Train), select on PublicTest (FER+ Valid), report PrivateTest (FER+ Test):
+accuracy, UA and macro-F1 of the majority label over FER+'s eight classes after dropping the images whose
+majority is unknown or not-a-face (see :mod:`avemo.data.recipes.ferplus`). Every system is also scored on
+FER2013's original single labels of all PrivateTest images (seven classes, contempt counted as disgust), which
+makes the figures comparable with ``reports/fer2013``. A seven-class system (the shipped face-fer2013, the peer)
+scores FER+ Test with its seven probabilities (it never predicts contempt).
+
+Systems: the suite's ``systems`` are trained into ``runs/ferplus/<system>`` (reused when their spec matches, an
+interrupted training resumes); its ``shipped_systems`` (``avemo/pretrained/<name>``) are scored as they are (the
+baseline); the ``peer`` is the ``fer`` package's mini-Xception. Writes ``summary.json`` (the schema of
+``reports/fer2013``: ``systems`` -> name -> ``test`` {``accuracy``, ``ua``, ``macro_f1``, ``n_test``, ...},
+``validation``, ``ms_per_image``, plus ``fer2013_test``), ``results.md``, confusion matrices and per-class recall.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avemo.benchmark.fer2013 import load_fer_splits, ms_per_image
+from avemo.benchmark.fer_peer import NAME as PEER_NAME, FerMiniXception
+from avemo.benchmark.speech import write_summary
+from avemo.data.face_images import load_face_images
+from avemo.data.recipes import prepare
+from avemo.data.recipes.ferplus import vote_targets
+from avemo.data.splits import Fold
+from avemo.errors import CheckpointError, CorpusError, ParameterError
+from avemo.labels import label_set, to_common_label_set
+from avemo.systems.base import PRETRAINED_DIR
+from avemo.systems.cross_validation import cross_validate
+from avemo.systems.face import FaceSystem, init_from_state, is_face_system, load_face_spec
+from avemo.systems.spec import load_suite
+from avemo.train import plots
+from avemo.train.metrics import classification_metrics
+
+log = logging.getLogger(__name__)
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+CLASSES = label_set("ferplus8")
+FER7 = label_set("fer7")
+
+
+def load_ferplus_splits(data_dir: str | os.PathLike, side: int = 48) -> tuple[dict[str, dict[str, np.ndarray]],
+                                                                             dict[str, int]]:
+    """``({split: {"images", "labels" (ferplus8 majority), "votes" (n, 8)}}, skipped reason -> count)``.
+
+    Raises:
+        CorpusError: from the recipe (no votes, a malformed votes file, votes that cannot be joined to the images).
+    """
+    recordings = prepare("ferplus", data_dir)
+    images, kept = load_face_images(recordings, side)
+    recs = [recordings[i] for i in kept]
+    labels, votes = vote_targets(recs)
+    split = np.array([r.attributes["split"] for r in recs])
+    skipped = dict(getattr(recordings, "skipped", {}))
+    if len(kept) < len(recordings):
+        skipped["unreadable image"] = len(recordings) - len(kept)
+    data = {s: {"images": images[split == s], "labels": labels[split == s], "votes": votes[split == s]}
+            for s in SPLITS}
+    return data, skipped
+
+
+def train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: Path) -> FaceSystem:
+    """The system trained in ``runs_dir/name`` when its training spec matches ``configs/face/<name>.yaml`` (its
+    description and test-time augmentation are refreshed in place), else train it there (resuming): on Training,
+    selected on PublicTest, on vote distributions or majority labels as its ``targets`` says."""
+    spec = load_face_spec(name)
+    if spec.label_set != "ferplus8":
+        raise ParameterError(f"{name}: the ferplus suite trains ferplus8 systems; its label_set is {spec.label_set}")
+    folder = runs_dir / name
+    train, val = data["Training"], data["PublicTest"]
+    if is_face_system(folder):
+        try:
+            system = FaceSystem.load(folder)
+            if system.spec.training_dict() == spec.training_dict():
+                log.info("%s: reusing the system trained in %s", name, folder)
+                if system.spec != spec:
+                    system.use_tta(spec.augment["tta"])
+                    system.spec = spec
+                if "temperature" not in system.info:
+                    system.calibrate(val["images"], val["labels"])
+                    system.save(folder)
+                return system
+            log.info("%s: the spec changed since %s was trained; training again", name, folder)
+        except CheckpointError as exc:
+            log.warning("%s: %s; training again", name, exc)
+    init = init_from_state(spec, folder, lambda parent, where: train_or_load(parent, data, where.parent))
+    images = np.concatenate([train["images"], val["images"]])
+    labels = np.concatenate([train["labels"], val["labels"]])
+    votes = np.concatenate([train["votes"], val["votes"]]) if spec.targets == "votes" else None
+    n_train = len(train["labels"])
+    fold = Fold("ferplus", tuple(range(n_train)), tuple(range(n_train, len(labels))), (), (), ())
+    start = time.perf_counter()
+    outcome, = cross_validate(lambda _: FaceSystem(spec), images, labels, [fold], predict=lambda *_: None,
+                              checkpoint_dir=lambda *_: folder / "_train_state",
+                              fit_options={"init_state": init, "targets": votes}, keep_systems=True)
+    system = outcome.fitted
+    system.info = {"corpus": "ferplus", "n_train": n_train, "n_val": int(len(val["labels"])),
+                   "train_seconds": round(time.perf_counter() - start, 1),
+                   "command": f"avemo benchmark ferplus --data DIR   # trains {folder}"}
+    system.calibrate(val["images"], val["labels"])
+    system.save(folder)
+    return system
+
+
+def run_ferplus_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports/ferplus",
+                          runs_dir: str | os.PathLike = "runs/ferplus", suite: str = "ferplus",
+                          systems: list[str] | None = None) -> dict[str, Any]:
+    """Run the suite (its trained systems, or only ``systems`` of them, then its shipped systems and the peer);
+    returns the summary (also written to ``out_dir``).
+
+    Raises:
+        ParameterError: for systems that are not in the suite, or a shipped system that is not installed.
+        CorpusError: when the FER+ votes cannot be read or joined to the images.
+    """
+    cfg = load_suite(suite)
+    trained = list(cfg.get("systems") or [])
+    names = list(systems or trained)
+    unknown = sorted(set(names) - set(trained))
+    if unknown:
+        raise ParameterError(f"systems {unknown} are not in suite {suite!r}: {trained}")
+    shipped = list(cfg.get("shipped_systems") or [])
+    missing = [n for n in shipped if not is_face_system(PRETRAINED_DIR / n)]
+    if missing:
+        raise ParameterError(f"shipped face systems {missing} are not installed in {PRETRAINED_DIR}")
+    data, skipped = load_ferplus_splits(data_dir)
+    fer_test = _fer2013_private_test(data_dir)
+    out, runs = Path(out_dir), Path(runs_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    test, val = data["PrivateTest"], data["PublicTest"]
+    summary: dict[str, Any] = {
+        "protocol": cfg.get("protocol"), "corpus": "ferplus", "classes": list(CLASSES),
+        "n_train": int(len(data["Training"]["labels"])), "n_val": int(len(val["labels"])),
+        "n_test": int(len(test["labels"])), "skipped": skipped,
+        "fer2013_test": None if fer_test is None else {"classes": list(FER7), "n_test": int(len(fer_test[1]))},
+        "systems": {}}
+    scored: list[tuple[str, str, Any, tuple[str, ...]]] = []  # (name, description, predict_proba, classes)
+    for name in trained:
+        if name in names:
+            system = train_or_load(name, data, runs)
+            scored.append((name, system.spec.description, system, system.classes))
+    for name in shipped:
+        system = FaceSystem.load(PRETRAINED_DIR / name)
+        scored.append((name, f"shipped `{name}` as it is ({system.spec.name}: {system.spec.description})", system,
+                       system.classes))
+    if cfg.get("peer"):
+        scored.append((PEER_NAME, "peer: the `fer` package's mini-Xception (quantised tflite, 64x64)",
+                       FerMiniXception(), FER7))
+    for name, description, model, classes in scored:
+        entry = _entry(description, model.predict_proba, classes, test, val, fer_test)
+        if isinstance(model, FaceSystem):
+            h = model.history_
+            entry.update(model=model.spec.model, tta=model.augment.config.tta, targets=model.spec.targets,
+                         temperature=model.info.get("temperature"), train_seconds=model.info.get("train_seconds"),
+                         epochs=None if h is None or name in shipped else len(h.epoch),
+                         best_epoch=None if h is None or name in shipped else h.best_epoch)
+            if h is not None and name not in shipped:
+                entry["curves"] = {k: [round(float(v), 5) for v in getattr(h, k)]
+                                   for k in ("train_loss", "val_loss", "val_ua")}
+        summary["systems"][name] = entry
+        plots.plot_confusion(np.array(entry["test"]["confusion"]), CLASSES, out / f"confusion_{name}.png",
+                             f"{name}: FER+ Test (majority labels)")
+    histories = {n: e["curves"] for n, e in summary["systems"].items() if "curves" in e}
+    if histories:
+        plots.plot_training_curves(histories, out / "training_curves.png", "FER+ training (validation: FER+ Valid)")
+    summary["shipped"] = cfg.get("shipped")
+    write_summary(summary, results_table(summary), CLASSES, out, lambda n: True)
+    return summary
+
+
+def _fer2013_private_test(data_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray] | None:
+    """FER2013's PrivateTest images and original fer7 labels, or ``None`` where the folder holds only FER+'s own
+    layout (no original labels)."""
+    try:
+        return load_fer_splits(data_dir)["PrivateTest"]
+    except CorpusError as exc:
+        log.warning("no FER2013 original labels in %s (%s); scoring FER+ only", data_dir, exc)
+        return None
+
+
+def _scores(y: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, Any]:
+    m = classification_metrics(y, probs, n_classes)
+    return {"accuracy": m["wa"], "ua": m["ua"], "macro_f1": m["macro_f1"], "n_test": m["n_test"],
+            "confusion": m["confusion"], "roc_auc_ovr": m["roc_auc_ovr"], "per_class_recall": m["per_class_recall"]}
+
+
+def _entry(description: str, predict, classes: tuple[str, ...], test: dict[str, np.ndarray],
+           val: dict[str, np.ndarray], fer_test: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Any]:
+    """One system's figures: FER+ Test and Valid over ferplus8, FER2013 PrivateTest over fer7, speed."""
+    def over(probs: np.ndarray, target: tuple[str, ...]) -> np.ndarray:
+        return probs if tuple(classes) == target else to_common_label_set(probs, classes, target)
+
+    t = _scores(test["labels"], over(predict(test["images"]), CLASSES), len(CLASSES))
+    p_val = over(predict(val["images"]), CLASSES)
+    entry = {"description": description, "test": {k: v for k, v in t.items() if k != "per_class_recall"},
+             "per_class_recall": t["per_class_recall"],
+             "validation": {"accuracy": float((p_val.argmax(1) == val["labels"]).mean()) if len(p_val) else None,
+                            "n": int(len(val["labels"]))},
+             "ms_per_image": ms_per_image(predict, test["images"][0]), "fer2013_test": None}
+    if fer_test is not None:
+        f = _scores(fer_test[1], over(predict(fer_test[0]), FER7), len(FER7))
+        entry["fer2013_test"] = {k: f[k] for k in ("accuracy", "ua", "macro_f1", "n_test", "confusion")}
+    return entry
+
+
+def results_table(summary: dict[str, Any]) -> str:
+    """The markdown table of a FER+ summary, best FER+ Test accuracy first."""
+    rows = sorted(summary["systems"].items(), key=lambda kv: -kv[1]["test"]["accuracy"])
+    skipped = ", ".join(f"{n} {reason}" for reason, n in summary.get("skipped", {}).items()) or "none"
+    lines = [f"Protocol: {summary['protocol']}.", "",
+             f"FER+ images: {summary['n_train']} Train / {summary['n_val']} Valid / {summary['n_test']} Test after "
+             f"cleaning (dropped: {skipped}). FER2013 columns: the original single labels of all PrivateTest images"
+             f" ({(summary.get('fer2013_test') or {}).get('n_test', 'not available')}). ms per image: one 48x48 crop, "
+             "one thread, model loaded (test-time augmentation included).", "",
+             "| system | FER+ Test acc % | UA % | macro-F1 % | FER+ Valid acc % | FER2013 PrivateTest acc % | UA % | "
+             "ms / image | what it is |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in rows:
+        t, f, v = s["test"], s.get("fer2013_test"), s["validation"]["accuracy"]
+        fer = f"{100 * f['accuracy']:.1f} | {100 * f['ua']:.1f}" if f else "- | -"
+        lines.append(f"| {name} | {100 * t['accuracy']:.1f} | {100 * t['ua']:.1f} | {100 * t['macro_f1']:.1f} | "
+                     f"{'-' if v is None else f'{100 * v:.1f}'} | {fer} | {s['ms_per_image']:.1f} | "
+                     f"{s['description']} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,317 @@
+"""FER+: the votes recipe in its three layouts (cleaning, targets, bad input), the ferplus8 label set, face systems
+trained on vote distributions, and the benchmark, on tiny synthetic corpora the tests write themselves."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from avemo.data.face_images import load_face_images
+from avemo.data.recipes import prepare
+from avemo.data.recipes.ferplus import VOTE_COLUMNS, vote_distribution, vote_targets
+from avemo.errors import CorpusError, ParameterError
+from avemo.labels import label_mapping_matrix, label_set, to_common_label_set
+
+FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+HEADER = ["Usage", "Image name", *VOTE_COLUMNS]
+#: (Usage, has a name, votes over the ten columns, FER2013 label 0-6) — one of each case the recipe meets.
+ROWS = [
+    ("Training", True, [6, 0, 0, 1, 3, 0, 0, 0, 0, 0], 6),   # neutral
+    ("Training", True, [0, 8, 1, 0, 0, 0, 0, 0, 1, 0], 3),   # happy
+    ("Training", False, [0, 0, 0, 0, 0, 0, 0, 0, 0, 10], 0),  # dropped by FER+ (empty name)
+    ("Training", True, [1, 0, 0, 0, 0, 0, 0, 0, 7, 2], 4),   # majority unknown
+    ("Training", True, [0, 0, 0, 0, 0, 0, 0, 0, 1, 9], 2),   # majority not a face
+    ("Training", True, [0, 0, 0, 0, 2, 3, 0, 5, 0, 0], 1),   # contempt
+    ("Training", True, [0, 0, 0, 0, 0, 0, 5, 0, 5, 0], 2),   # tie fear / unknown: kept as fear
+    ("PublicTest", True, [0, 0, 9, 0, 0, 0, 1, 0, 0, 0], 5),  # surprised
+    ("PublicTest", True, [0, 0, 0, 10, 0, 0, 0, 0, 0, 0], 4),  # sad
+    ("PrivateTest", True, [0, 0, 0, 0, 10, 0, 0, 0, 0, 0], 0),  # angry
+    ("PrivateTest", True, [3, 0, 0, 0, 0, 0, 0, 7, 0, 0], 1),  # contempt
+    ("PrivateTest", True, [0, 7, 0, 0, 0, 0, 0, 0, 0, 3], 3),  # happy
+]
+
+
+def face(row: int) -> np.ndarray:
+    """A 48x48 gray image whose central square's brightness tells which row it is (5 levels apart)."""
+    img = np.full((48, 48), 10, np.uint8)
+    img[12:36, 12:36] = 40 + 5 * row
+    return img
+
+
+def brightness(img: np.ndarray) -> int:
+    return int(round((float(img[18:30, 18:30].mean()) - 40) / 5))
+
+
+def write_votes(path: Path, rows=ROWS, header=HEADER) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for i, (usage, named, votes, _) in enumerate(rows):
+            w.writerow([usage, f"fer{i:07d}.png" if named else "", *votes][:len(header)])
+    return path
+
+
+def write_fer_csv(path: Path, rows=ROWS) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["emotion", "pixels", "Usage"])
+        for i, (usage, _, _, label) in enumerate(rows):
+            w.writerow([label, " ".join(map(str, face(i).ravel())), usage])
+    return path
+
+
+def write_indexed_folder(root: Path, rows=ROWS, start: int = 0, names=None) -> Path:
+    """FER2013's image-folder release whose names carry the per-split index (``start``-based)."""
+    counters: dict[str, int] = {}
+    for i, (usage, _, _, label) in enumerate(rows):
+        k = counters.get(usage, 0)
+        counters[usage] = k + 1
+        folder = root / ("train" if usage == "Training" else "test") / FER_CLASSES[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        name = names[i] if names else f"{usage}_{k + start}"
+        Image.fromarray(face(i)).save(folder / f"{name}.png")
+    return root
+
+
+def check_the_reference_corpus(recs) -> None:
+    by_id = {r.id: r for r in recs}
+    assert sorted(by_id) == ["PrivateTest_0", "PrivateTest_1", "PrivateTest_2", "PublicTest_0", "PublicTest_1",
+                             "Training_0", "Training_1", "Training_5", "Training_6"]
+    assert recs.skipped == {"dropped by FER+ (empty Image name)": 1, "majority vote unknown": 1,
+                            "majority vote not a face (NF)": 1}
+    assert [by_id[k].emotion for k in ("Training_0", "Training_1", "Training_5", "Training_6")] == \
+        ["neutral", "happy", "contempt", "fearful"]
+    assert by_id["PrivateTest_1"].emotion == "contempt" and by_id["PrivateTest_1"].attributes["split"] == "PrivateTest"
+    assert by_id["Training_5"].attributes["votes"] == [0, 0, 0, 0, 2, 3, 0, 5, 0, 0]
+    assert by_id["Training_5"].attributes["fer2013_emotion"] == "disgust"
+    labels, dists = vote_targets(recs)
+    classes = label_set("ferplus8")
+    assert [classes[i] for i in labels] == [r.emotion for r in recs]
+    i = list(recs).index(by_id["Training_5"])
+    assert np.allclose(dists[i], [0, 0, 0, 0, 0.2, 0.3, 0, 0.5])  # unknown / NF votes left out
+    j = list(recs).index(by_id["Training_6"])
+    assert np.allclose(dists[j], [0, 0, 0, 0, 0, 0, 1, 0])
+    assert dists.shape == (9, 8) and np.allclose(dists.sum(1), 1)
+
+
+def test_csv_layout_joins_by_row_and_cleans(tmp_path):
+    root = tmp_path / "ferplus"
+    root.mkdir()
+    write_votes(root / "ferplus.csv")
+    write_fer_csv(root / "fer2013.csv")
+    recs = prepare("ferplus", root)
+    check_the_reference_corpus(recs)
+    images, kept = load_face_images(recs, cache=None)
+    rows = [int(r.path.rsplit("#", 1)[1]) for r in recs]
+    assert [brightness(images[k]) for k in kept] == rows  # each image is its own row's
+
+
+@pytest.mark.parametrize("start", [0, 1])
+def test_image_folder_with_split_indices_joins_by_split_and_index(tmp_path, start):
+    root = write_indexed_folder(tmp_path / "fer", start=start)
+    write_votes(root / "fer2013new.csv")
+    recs = prepare("ferplus", root)
+    check_the_reference_corpus(recs)
+    images, kept = load_face_images(recs, cache=None)
+    split_starts = {"Training": 0, "PublicTest": 7, "PrivateTest": 9}
+    expected = [split_starts[r.attributes["split"]] + r.attributes["index"] for r in recs]
+    assert [brightness(images[k]) for k in kept] == expected
+
+
+def test_image_folder_named_by_random_numbers_cannot_be_joined(tmp_path):
+    rng = np.random.default_rng(0)
+    names = [f"{usage}_{int(n)}" for (usage, *_), n in zip(ROWS, rng.integers(10**6, 10**8, len(ROWS)))]
+    root = write_indexed_folder(tmp_path / "fer", names=names)
+    write_votes(root / "ferplus.csv")
+    with pytest.raises(CorpusError, match="do not hold the per-split index"):
+        prepare("ferplus", root)
+
+
+def test_ferplus_own_folders(tmp_path):
+    root = tmp_path / "FERPlus"
+    folders = {"Training": "FER2013Train", "PublicTest": "FER2013Valid", "PrivateTest": "FER2013Test"}
+    for split, folder in folders.items():
+        (root / folder).mkdir(parents=True)
+        with open(root / folder / "label.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            for i, (usage, named, votes, _) in enumerate(ROWS):
+                if usage == split and named:
+                    Image.fromarray(face(i)).save(root / folder / f"fer{i:07d}.png")
+                    w.writerow([f"fer{i:07d}.png", "(0, 0, 48, 48)", *votes])
+    recs = prepare("ferplus", root)
+    assert len(recs) == 9 and recs.skipped == {"majority vote unknown": 1, "majority vote not a face (NF)": 1}
+    assert sorted(r.emotion for r in recs if r.attributes["split"] == "PrivateTest") == ["angry", "contempt", "happy"]
+    assert all("fer2013_emotion" not in r.attributes for r in recs)
+    (root / "FER2013Test" / "fer0000011.png").unlink()
+    with pytest.raises(CorpusError, match="names 3 images but .* holds 2"):
+        prepare("ferplus", root)
+
+
+def corpus(tmp_path: Path, rows=ROWS, fer_rows=None, header=HEADER) -> Path:
+    root = tmp_path / "bad"
+    root.mkdir(exist_ok=True)
+    write_votes(root / "ferplus.csv", rows, header)
+    write_fer_csv(root / "fer2013.csv", rows if fer_rows is None else fer_rows)
+    return root
+
+
+def test_bad_votes_files_name_the_row_or_column(tmp_path):
+    with pytest.raises(CorpusError, match=r"lacks column\(s\) \['contempt'\]"):
+        prepare("ferplus", corpus(tmp_path, header=[c for c in HEADER if c != "contempt"]))
+    zero = list(ROWS)
+    zero[3] = ("Training", True, [0] * 10, 4)
+    with pytest.raises(CorpusError, match=r"line 5 \(fer0000003.png\) has no votes"):
+        prepare("ferplus", corpus(tmp_path, zero))
+    with pytest.raises(CorpusError, match=r"has 12 rows but .*fer2013.csv has 13"):
+        prepare("ferplus", corpus(tmp_path, fer_rows=ROWS + [ROWS[-1]]))
+    shuffled = list(ROWS)
+    shuffled[8], shuffled[9] = shuffled[9], shuffled[8]
+    with pytest.raises(CorpusError, match="line 10 has Usage PublicTest but line 10 of .* has PrivateTest"):
+        prepare("ferplus", corpus(tmp_path, ROWS, fer_rows=shuffled))
+    bad_usage = list(ROWS)
+    bad_usage[1] = ("Train", True, ROWS[1][2], 3)
+    with pytest.raises(CorpusError, match="line 3 has Usage 'Train'"):
+        prepare("ferplus", corpus(tmp_path, bad_usage))
+    root = write_indexed_folder(tmp_path / "short", ROWS[:-1])
+    write_votes(root / "ferplus.csv")
+    with pytest.raises(CorpusError, match="2 PrivateTest images but 3 PrivateTest rows"):
+        prepare("ferplus", root)
+    root = corpus(tmp_path)
+    text = (root / "ferplus.csv").read_text().replace("fer0000001.png,0,8,", "fer0000001.png,0,x,")
+    (root / "ferplus.csv").write_text(text)
+    with pytest.raises(CorpusError, match="line 3: column 'happiness' is 'x'"):
+        prepare("ferplus", root)
+    with pytest.raises(CorpusError, match="no FER\\+ votes"):
+        prepare("ferplus", write_indexed_folder(tmp_path / "novotes"))
+
+
+def test_vote_distribution_options():
+    votes = [6, 1, 0, 3, 0, 0, 0, 0, 0, 0]
+    assert np.allclose(vote_distribution(votes), [0.6, 0.1, 0, 0.3, 0, 0, 0, 0])
+    assert np.allclose(vote_distribution(votes, drop_single_votes=True), [2 / 3, 0, 0, 1 / 3, 0, 0, 0, 0])
+    with pytest.raises(ParameterError):
+        vote_distribution([0] * 8 + [5, 5])
+
+
+def test_contempt_maps_to_disgust_outside_ferplus8():
+    m = label_mapping_matrix("ferplus8", "fer7")
+    fer7 = label_set("fer7")
+    assert m[label_set("ferplus8").index("contempt"), fer7.index("disgust")] == 1 and m.sum() == 8
+    p = np.array([0.1, 0, 0, 0, 0, 0.2, 0, 0.7])
+    assert to_common_label_set(p, "ferplus8", "fer7")[fer7.index("disgust")] == pytest.approx(0.9)
+    assert to_common_label_set(p, "ferplus8", "ravdess8")[label_set("ravdess8").index("disgust")] == \
+        pytest.approx(0.9)
+
+
+def test_face_system_on_votes_starts_from_the_shipped_network():
+    from avemo.systems.base import PRETRAINED_DIR
+    from avemo.systems.face import FaceSystem, FaceSystemSpec, init_from_state, load_face_spec
+
+    for name in ("ferplus-cnn", "ferplus-cnn-majority"):
+        assert load_face_spec(name).label_set == "ferplus8"
+    spec = load_face_spec("ferplus-cnn")
+    assert spec.targets == "votes" and spec.init_from == "pretrained:face-fer2013"
+    state = init_from_state(spec, "unused", lambda *_: None)
+    shipped = FaceSystem.load(PRETRAINED_DIR / "face-fer2013", engine="torch")
+    old = shipped.model_.state_dict()["head.linear.weight"]
+    new = state["head.linear.weight"]
+    fer7, plus8 = shipped.classes, label_set("ferplus8")
+    assert new.shape[0] == 8 and old.shape[0] == 7
+    for i, name in enumerate(plus8):
+        assert np.allclose(new[i], old[fer7.index("disgust" if name == "contempt" else name)])
+    tiny = FaceSystemSpec(name="tiny-votes", model_config={"channels": [8, 16], "convs_per_block": 1},
+                          label_set="ferplus8", targets="votes",
+                          augment={"crop": 44, "erase": 0, "brightness": 0, "contrast": 0, "tta": "none"},
+                          train={"epochs": 1, "batch_size": 8})
+    x = np.stack([face(i) for i in range(8)])
+    with pytest.raises(ParameterError, match="targets: votes"):
+        FaceSystem(tiny).fit(x, np.arange(8))
+    FaceSystem(tiny).fit(x, np.arange(8), targets=np.full((8, 8), 1 / 8, np.float32))
+    with pytest.raises(ParameterError, match="targets must be one of"):
+        FaceSystemSpec(name="x", targets="soft")
+
+
+def test_distil_the_shipped_network_into_a_small_ferplus8_student():
+    from avemo.systems.base import PRETRAINED_DIR
+    from avemo.systems.face import FaceSystem, FaceSystemSpec
+    from avemo.systems.face_distill import distill_face_system
+    from avemo.train.distill import DistillConfig
+
+    teacher = FaceSystem.load(PRETRAINED_DIR / "face-fer2013", engine="torch")
+    student = FaceSystemSpec(name="tiny-student", model_config={"channels": [8, 16], "convs_per_block": 1},
+                             label_set="ferplus8", augment={"crop": 44, "erase": 0, "tta": "none"},
+                             train={"epochs": 1, "batch_size": 8})
+    x = np.stack([face(i) for i in range(12)])
+    y = np.arange(12) % 8
+    system = distill_face_system(student, [teacher], x, y, (range(10), range(10, 12)),
+                                 votes=np.eye(8, dtype=np.float32)[y], config=DistillConfig(2.0, 0.5))
+    assert system.predict_proba(x).shape == (12, 8)
+    assert system.info["distilled_from"] == {"teachers": ["face-cnn-long"], "temperature": 2.0, "teacher_weight": 0.5}
+    with pytest.raises(ParameterError, match="votes must be"):
+        distill_face_system(student, [teacher], x, y, (range(10), range(10, 12)), votes=np.ones((12, 7)))
+
+
+TINY_VOTES = ("name: tiny-votes\nmodel: face_cnn\nmodel_config: {channels: [8, 16], convs_per_block: 1}\n"
+              "label_set: ferplus8\ntargets: votes\n"
+              "augment: {crop: 44, erase: 0, brightness: 0, contrast: 0, tta: flip}\n"
+              "train: {epochs: 2, batch_size: 4, lr: 0.01, select_on: accuracy}\n")
+
+
+def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
+    from avemo.benchmark.ferplus import run_ferplus_benchmark
+    from avemo.cli import main
+
+    configs = tmp_path / "configs"
+    (configs / "face").mkdir(parents=True)
+    (configs / "benchmarks").mkdir()
+    (configs / "face" / "tiny-votes.yaml").write_text(TINY_VOTES)
+    (configs / "benchmarks" / "ferplus.yaml").write_text(
+        "name: ferplus\nprotocol: test protocol\nlabel_set: ferplus8\nsystems: [tiny-votes]\n"
+        "shipped_systems: [face-fer2013]\npeer: null\nshipped: face-fer2013\n")
+    monkeypatch.setenv("AVEMO_CONFIGS", str(configs))
+    monkeypatch.setenv("AVEMO_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "ferplus"
+    root.mkdir()
+    write_votes(root / "ferplus.csv")
+    write_fer_csv(root / "fer2013.csv")
+    runs = tmp_path / "runs" / "ferplus"
+    summary = run_ferplus_benchmark(root, tmp_path / "report", runs)
+    assert (summary["n_train"], summary["n_val"], summary["n_test"]) == (4, 2, 3)
+    assert summary["skipped"]["majority vote unknown"] == 1
+    assert set(summary["systems"]) == {"tiny-votes", "face-fer2013"}
+    for entry in summary["systems"].values():
+        assert entry["test"]["n_test"] == 3 and len(entry["test"]["confusion"]) == 8
+        assert entry["fer2013_test"]["n_test"] == 3 and len(entry["fer2013_test"]["confusion"]) == 7
+        assert entry["ms_per_image"] > 0 and entry["validation"]["n"] == 2
+    shipped = summary["systems"]["face-fer2013"]
+    assert np.array(shipped["test"]["confusion"])[:, label_set("ferplus8").index("contempt")].sum() == 0
+    assert summary["systems"]["tiny-votes"]["targets"] == "votes"
+    assert len(summary["systems"]["tiny-votes"]["curves"]["val_ua"]) == 2
+    written = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert written["systems"]["face-fer2013"]["test"]["confusion"] == shipped["test"]["confusion"]
+    table = (tmp_path / "report" / "results.md").read_text()
+    assert table.count("| tiny-votes |") == 1 and table.count("| face-fer2013 |") == 1
+    assert (tmp_path / "report" / "confusion_tiny-votes.png").is_file()
+    # the CLI reuses the trained system (no training) and prints the table
+    mtime = (runs / "tiny-votes" / "face_system.json").stat().st_mtime_ns
+    monkeypatch.chdir(tmp_path)
+    assert main(["benchmark", "ferplus", "--data", str(root), "--out", str(tmp_path / "report2")]) == 0
+    assert "| face-fer2013 |" in capsys.readouterr().out
+    assert main(["benchmark", "ferplus", "--data", str(tmp_path / "nothing")]) != 0
+    assert (runs / "tiny-votes" / "face_system.json").stat().st_mtime_ns == mtime
+
+
+@pytest.mark.corpus
+def test_the_shared_image_folder_release_cannot_be_joined_to_the_votes(require_data):
+    """The shared FER2013 folder names its images by random numbers (e.g. Training_10118481.jpg), not by index:
+    the recipe must refuse it rather than pair votes with the wrong images."""
+    root = require_data("fer2013/ferplus.csv", what="FER+ votes").parent
+    if (root / "fer2013.csv").is_file():
+        pytest.skip("fer2013.csv is present: the join goes through it")
+    with pytest.raises(CorpusError, match="do not hold the per-split index"):
+        prepare("ferplus", root)

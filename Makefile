@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FILE ?=
 DATA ?= ../shared/data/ravdess/speech16k
 
-.PHONY: demo web-demo live-benchmark batch-benchmark test lint install benchmark speed shipped-model cross-corpus multicorpus-model av-model face-benchmark face-speed face-model readme clean
+.PHONY: demo web-demo live-benchmark batch-benchmark ferplus-benchmark test lint install benchmark speed shipped-model cross-corpus multicorpus-model av-model face-benchmark face-speed face-model readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ web-demo: $(STAMP)
 ## Live loop latency and frame rate on one core with file-backed sources (writes reports/live/).
 live-benchmark: $(STAMP)
 	$(BIN)/avemo benchmark live --data ../shared/data/cremad_sample
+
+## Face networks on FER+ vote distributions (DIR: ferplus.csv + FER2013's fer2013.csv; writes reports/ferplus/).
+ferplus-benchmark: $(STAMP)
+	$(BIN)/avemo benchmark ferplus --data $(FERPLUS_DATA)
 
 ## Batch throughput, local engine and Ray, 1 and 2 workers, and a 10,000-file memory run (writes reports/batch/).
 batch-benchmark: $(STAMP)
@@ -69,6 +73,7 @@ multicorpus-model: $(STAMP)
 	  --cv-report reports/cross-corpus/summary.json
 
 AV_DATA ?= ../shared/data/ravdess
+FERPLUS_DATA ?= ../shared/data/fer2013
 
 ## Re-train the shipped speech + OpenFace action-unit model (AV_DATA holds speech16k/ and openface_au_mean.csv).
 av-model: $(STAMP)

@@ -52,9 +52,16 @@ def _engine(settings: BatchSettings, paths: Sequence[str]):
 def predict_chunk(settings: BatchSettings, modalities_of: Sequence[str], paths: Sequence[str]) -> list[dict]:
     """Rows of one chunk of paths (every worker loads its engine once, for the modalities of the whole run). A file
     that fails in a way avemo did not foresee is a row with its error too: a batch never stops on one file."""
+    from threadpoolctl import threadpool_limits
+
     engine = _engine(settings, modalities_of)
-    if settings.speaker_key:
-        return _speaker_rows(engine, settings, paths)
+    # BLAS (numpy's mel filter banks, scipy) with one thread: its idle threads spin, and with them one worker
+    # used 1.8 cores for 7% fewer files/s than with one thread (files/s per core is what a batch is about).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _speaker_rows(engine, settings, paths) if settings.speaker_key else _rows(engine, paths)
+
+
+def _rows(engine, paths: Sequence[str]) -> list[dict]:
     rows = []
     for path in paths:
         try:

@@ -236,10 +236,10 @@ def results_text(s: dict[str, Any]) -> str:
         nodes = ", ".join(f"{n} nodes ~{v:g} files/s ({p['hours_for_a_million_files_by_nodes'][n]} h per million)"
                           for n, v in p["files_per_second_by_nodes"].items())
         lines.append(f"- A cluster, from the measured {p['per_worker_files_per_second']} files/s per Ray worker with "
-                     f"{p['cores_per_node']}-core nodes (one worker per core, files on shared storage, Ray's "
-                     f"per-batch overhead as measured here): {nodes}. Ray Data moves only paths in and JSON rows "
-                     "out, so the projection is linear until the shared storage or the driver's part writing "
-                     "(~1 ms per batch) limits it.")
+                     f"{p['cores_per_node']}-core nodes (one worker per core, files on shared storage; the rate "
+                     f"includes Ray's start-up and per-batch overhead as measured here): {nodes}. Ray Data moves only "
+                     "paths in and JSON rows out, so the projection is linear until the shared storage or the one "
+                     "driver that writes the parts limits it (not measured: this machine is one node).")
     lines.append("")
     lines.append("From `reports/batch/summary.json` (`avemo benchmark batch --data ../shared/data/ravdess/speech16k`).")
     return "\n".join(lines) + "\n"

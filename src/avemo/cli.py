@@ -137,8 +137,7 @@ def _parser() -> argparse.ArgumentParser:
                    "that voice (2+ files per speaker)")
     s.add_argument("--image", help="a photo of a face, fused with --audio (a voice recording of the same person)")
     s.add_argument("--audio", help="a voice recording fused with --image")
-    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
-    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+    _model_arguments(s)
     s.add_argument("--modality", choices=["auto", "speech", "face"], default="auto",
                    help="auto: by file type (videos use both); speech: audio track only; face: frames only")
     s.add_argument("--fps", type=float, default=None, help="video frames analysed per second (default 5)")
@@ -161,15 +160,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=60.0, help="seconds a prediction may take (default 60)")
     s.add_argument("--max-concurrent", type=int, default=16,
                    help="requests running or queued per process before 503 + Retry-After (default 16)")
-    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
-    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+    _model_arguments(s)
 
     s = sub.add_parser("export", help="export a face model to ONNX (with a JSON description beside it)",
                        description="Write the trained face network as ONNX (input `images` (batch, 1, 40, 40) "
                        "float gray in [0, 1], the centre crop of an aligned 48x48 face; output `logits`) and "
                        "OUT.json with its classes, preprocessing and temperature, for ONNX Runtime and other engines.")
     s.add_argument("out", help="output file, ending in .onnx")
-    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+    _model_arguments(s, speech=False)
 
     s = sub.add_parser("live", help="real-time emotion from a camera and a microphone (or a video / audio file)",
                        description="Read a camera and a microphone, run faces per frame and speech on sliding "
@@ -191,8 +189,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="time constant in seconds of the exponential smoothing of the probabilities, 0 = none "
                    "(default 0.5)")
     s.add_argument("--duration", type=float, default=None, help="stop after this many seconds of stream")
-    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
-    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+    _model_arguments(s)
 
     s = sub.add_parser("demo", help="the web demo (Gradio) on the shipped models",
                        description="Start the web demo: upload or record audio, a photo or a video (or stream the "
@@ -200,8 +197,7 @@ def _parser() -> argparse.ArgumentParser:
                        "arousal on the circumplex and the explanations.")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
-    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+    _model_arguments(s)
 
     s = sub.add_parser("explain", help="explain a prediction: pictures (PNG) and the numbers (JSON)",
                        description="Predict FILE and write why: each modality's contribution to the fused result, "
@@ -209,9 +205,15 @@ def _parser() -> argparse.ArgumentParser:
                        "group attributions for the linear and action-unit systems; DIR/explanation.json and PNGs.")
     s.add_argument("file", help="an audio file, an image or a video")
     s.add_argument("--out", required=True, metavar="DIR", help="folder for the pictures and explanation.json")
-    s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
-    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
+    _model_arguments(s)
     return p
+
+
+def _model_arguments(s: argparse.ArgumentParser, speech: bool = True) -> None:
+    """``--model`` (speech) and ``--face-model``: a shipped model's name or a folder from ``avemo train``."""
+    if speech:
+        s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
+    s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,27 +50,40 @@ def load_fer_splits(data_dir: str | os.PathLike, side: int = 48) -> dict[str, tu
     return {s: (images[split == s], labels[split == s]) for s in SPLITS}
 
 
+def reuse_trained(name: str, spec, folder: Path, val_images: np.ndarray, val_labels: np.ndarray
+                  ) -> FaceSystem | None:
+    """The system trained in ``folder`` when its training spec equals ``spec``'s (the description and test-time
+    augmentation are refreshed in place, the temperature refitted on the validation images if missing), else
+    ``None`` (nothing there, a changed spec, or an unreadable checkpoint: train again)."""
+    if not is_face_system(folder):
+        return None
+    try:
+        system = FaceSystem.load(folder)
+    except CheckpointError as exc:
+        log.warning("%s: %s; training again", name, exc)
+        return None
+    if system.spec.training_dict() != spec.training_dict():
+        log.info("%s: the spec changed since %s was trained; training again", name, folder)
+        return None
+    log.info("%s: reusing the system trained in %s", name, folder)
+    if system.spec != spec:  # only the description or the test-time augmentation changed
+        system.use_tta(spec.augment["tta"])  # same weights; the old mode's temperature is dropped
+        system.spec = spec
+    if "temperature" not in system.info:
+        system.calibrate(val_images, val_labels)
+        system.save(folder)
+    return system
+
+
 def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
     """The system trained in ``runs_dir/name`` when its spec matches up to the description and the test-time
     augmentation (those are updated and the temperature refitted in place), else train it there (resuming); a
     system with ``init_from`` first gets (or trains) that one in ``runs_dir`` too."""
     spec = load_face_spec(name)
     folder = runs_dir / name
-    if is_face_system(folder):
-        try:
-            system = FaceSystem.load(folder)
-            if system.spec.training_dict() == spec.training_dict():
-                log.info("%s: reusing the system trained in %s", name, folder)
-                if system.spec != spec:  # only the description or the test-time augmentation changed
-                    system.use_tta(spec.augment["tta"])  # same weights; the old mode's temperature is dropped
-                    system.spec = spec
-                if "temperature" not in system.info:
-                    system.calibrate(*data["PublicTest"])
-                    system.save(folder)
-                return system
-            log.info("%s: the spec changed since %s was trained; training again", name, folder)
-        except CheckpointError as exc:
-            log.warning("%s: %s; training again", name, exc)
+    system = reuse_trained(name, spec, folder, *data["PublicTest"])
+    if system is not None:
+        return system
     init = init_from_state(spec, folder, lambda parent, where: train_or_load(parent, data, where.parent))
     (x_tr, y_tr), (x_va, y_va) = data["Training"], data["PublicTest"]
     images, labels = np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va])

@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from avemo.benchmark.fer2013 import load_fer_splits, ms_per_image
+from avemo.benchmark.fer2013 import load_fer_splits, ms_per_image, reuse_trained
 from avemo.benchmark.fer_peer import NAME as PEER_NAME, FerMiniXception
 from avemo.benchmark.speech import write_summary
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
 from avemo.data.recipes.ferplus import vote_targets
 from avemo.data.splits import Fold
-from avemo.errors import CheckpointError, CorpusError, ParameterError
+from avemo.errors import CorpusError, ParameterError
 from avemo.labels import label_set, to_common_label_set
 from avemo.systems.base import PRETRAINED_DIR
 from avemo.systems.cross_validation import cross_validate
@@ -75,21 +75,9 @@ def train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: P
         raise ParameterError(f"{name}: the ferplus suite trains ferplus8 systems; its label_set is {spec.label_set}")
     folder = runs_dir / name
     train, val = data["Training"], data["PublicTest"]
-    if is_face_system(folder):
-        try:
-            system = FaceSystem.load(folder)
-            if system.spec.training_dict() == spec.training_dict():
-                log.info("%s: reusing the system trained in %s", name, folder)
-                if system.spec != spec:
-                    system.use_tta(spec.augment["tta"])
-                    system.spec = spec
-                if "temperature" not in system.info:
-                    system.calibrate(val["images"], val["labels"])
-                    system.save(folder)
-                return system
-            log.info("%s: the spec changed since %s was trained; training again", name, folder)
-        except CheckpointError as exc:
-            log.warning("%s: %s; training again", name, exc)
+    system = reuse_trained(name, spec, folder, val["images"], val["labels"])
+    if system is not None:
+        return system
     init = init_from_state(spec, folder, lambda parent, where: train_or_load(parent, data, where.parent))
     images = np.concatenate([train["images"], val["images"]])
     labels = np.concatenate([train["labels"], val["labels"]])

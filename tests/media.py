@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -25,3 +27,24 @@ def encode_audio(out, stream, samples: np.ndarray, sr: int = 16000) -> None:
             out.mux(packet)
     for packet in stream.encode(None):
         out.mux(packet)
+
+
+def write_av(path: Path, frames: list[np.ndarray], fps: int = 10, audio: np.ndarray | None = None,
+             sr: int = 16000) -> Path:
+    """An mp4 of ``frames`` (RGB, mpeg4) and, when given, an AAC track of ``audio`` (float samples at ``sr`` Hz)."""
+    import av
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("mpeg4", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        as_ = add_aac_stream(out, sr) if audio is not None else None
+        for img in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: h - h % 2, : w - w % 2]), format="rgb24")
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+        if as_ is not None:
+            encode_audio(out, as_, audio, sr)
+    return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from media import add_aac_stream, encode_audio
+from media import write_av
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SR = 16000
@@ -20,19 +20,4 @@ def tone_and_noise(seconds: float, seed: int = 0) -> np.ndarray:
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 10, audio: np.ndarray | None = None) -> Path:
     """An mp4 of ``frames`` (mpeg4) and, when given, a 16 kHz AAC track of ``audio``."""
-    import av
-
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
-        audio_stream = add_aac_stream(out, SR) if audio is not None else None
-        for image in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[: h - h % 2, : w - w % 2]), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-        if audio_stream is not None:
-            encode_audio(out, audio_stream, audio, SR)
-    return path
+    return write_av(path, frames, fps, audio, SR)

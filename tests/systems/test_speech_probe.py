@@ -110,7 +110,8 @@ def test_features_dict_and_adaptation_statistics_paths(fitted):
     with pytest.raises(ParameterError, match="dimensions"):
         system.predict_proba({"whisper_stats": list(rows.x[:, :5])})
     one = np.flatnonzero(rows.speaker == rows.speaker[0])
-    mean, std = x[one].mean(0), x[one].std(0)
+    residuals = system.speaker_residuals(x[one])
+    mean, std = residuals.mean(0), residuals.std(0)
     np.testing.assert_allclose(system.predict_proba_adapted(x[one], mean, std, count=len(one)),
                                system.predict_proba(rows.take(one), adapt=True), rtol=1e-4, atol=1e-6)
 
@@ -161,4 +162,83 @@ def test_tau_is_chosen_on_validation(fitted):
     system, *_ = fitted
     report = system.fit_report()
     assert report["adapted"]["tau"] in SpeechProbeSystem.TAU_GRID and "tau" not in report["global"]
-    assert set(system.info["selection"]["tau"]) == {str(t) for t in SpeechProbeSystem.TAU_GRID}
+    tried = system.info["selection"]["adaptation"]
+    assert set(tried) == {str(c) for c in system.compensations}
+    assert all(set(t["tau"]) == {str(v) for v in SpeechProbeSystem.TAU_GRID} for t in tried.values())
+    assert report["adapted"]["compensation"] in system.compensations
+
+
+def test_emotion_offsets_keep_the_emotion_of_a_speaker_heard_in_one():
+    """A speaker with only angry recordings: plain standardisation centres them on zero (the anger is gone);
+    taking each recording's anger offset out of the statistics first keeps them on the angry side."""
+    from avemo.systems.speech_probe import class_offsets, emotion_offsets
+
+    x = np.array([[-1.0], [1.0], [3.0], [5.0]])  # class 0 around 0, class 1 around 4
+    y = np.array([0, 0, 1, 1])
+    offsets, between = class_offsets(x, y, np.ones(4), n_classes=3)
+    np.testing.assert_allclose(offsets, [[-2.0], [2.0], [0.0]])  # absent class 2: no offset
+    np.testing.assert_allclose(between, [4.0])
+    angry = np.array([[13.0], [15.0]])  # one speaker (voice at +10), class 1 only
+    speakers = np.array(["s", "s"], dtype=object)
+    plain, _ = standardise_by_speaker(angry, speakers)
+    assert plain.mean() == pytest.approx(0.0, abs=1e-6)
+    shift = emotion_offsets(np.array([[0.0, 1.0, 0.0]] * 2), offsets)
+    kept, _ = standardise_by_speaker(angry, speakers, offsets=shift, between=between)
+    assert kept.mean() == pytest.approx(2.0 / np.sqrt(1.0 + 4.0), rel=1e-5)  # +2 (anger) over sqrt(var + between)
+
+
+def one_emotion_speakers(seed=1):
+    """Like :func:`synthetic` (with smaller speaker offsets, so the global head is informative), but the urdu
+    corpus's speakers are each heard in one emotion only."""
+    inputs, y = synthetic(corpora=("ravdess", "turev", "urdu"), speakers=6, shift=1.0, seed=seed)
+    keep = np.ones(len(y), bool)
+    for speaker in np.unique(inputs.speaker[inputs.corpus == "urdu"]):
+        rows = np.flatnonzero(inputs.speaker == speaker)
+        keep[rows[y[rows] != y[rows][int(speaker.split(":")[1]) % 4 * 4]]] = False
+    rows = np.flatnonzero(keep)
+    return inputs.take(rows), y[rows]
+
+
+def test_compensated_adaptation_is_chosen_for_one_emotion_speakers_and_round_trips(tmp_path):
+    inputs, y = one_emotion_speakers()
+    index = np.array([int(s.split(":")[1]) for s in inputs.speaker])
+    train, val = np.flatnonzero(index >= 2), np.flatnonzero(index < 2)
+    system = make_system().fit(inputs, y, (train, val))
+    tried = system.info["selection"]["adaptation"]
+    assert tried["1.0"]["val_ua"] >= tried["0.0"]["val_ua"]
+    assert system.fit_report()["adapted"]["compensation"] == 1.0
+    loaded = load_system(system.save(tmp_path / "probe"))
+    urdu = inputs.take(np.flatnonzero(inputs.corpus == "urdu"))
+    np.testing.assert_allclose(loaded.predict_proba(urdu, adapt=True), system.predict_proba(urdu, adapt=True),
+                               rtol=1e-5, atol=1e-7)
+    one = np.flatnonzero(urdu.speaker == urdu.speaker[0])  # the running-statistics path agrees
+    x = urdu.columns(system.layers)[one]
+    residuals = system.speaker_residuals(x)
+    np.testing.assert_allclose(system.predict_proba_adapted(x, residuals.mean(0), residuals.std(0), len(one)),
+                               system.predict_proba(urdu.take(one), adapt=True), rtol=1e-4, atol=1e-6)
+
+
+def test_utterance_normalisation_ignores_level_and_round_trips(tmp_path):
+    from avemo.systems.speech_probe import normalise_utterances
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 2 * WIDTH * len(LAYERS)))
+    scaled = x * np.repeat(rng.uniform(0.5, 4, size=(3, 2 * len(LAYERS))), WIDTH, axis=1) + 7.0  # per block
+    np.testing.assert_allclose(normalise_utterances(scaled, WIDTH), normalise_utterances(x, WIDTH), atol=1e-5)
+    inputs, y = synthetic()
+    train, val, test = split_by_speaker(inputs)
+    system = make_system(utterance_norm=True, compensations=(0.0,)).fit(inputs, y, (train, val))
+    assert system.fit_report()["adapted"]["compensation"] == 0.0
+    loaded = load_system(system.save(tmp_path / "probe"))
+    assert loaded.utterance_norm and loaded.compensations == [0.0]
+    rows = inputs.take(test)
+    for adapt in (False, True):
+        np.testing.assert_allclose(loaded.predict_proba(rows, adapt=adapt), system.predict_proba(rows, adapt=adapt),
+                                   rtol=1e-5, atol=1e-7)
+    one = np.flatnonzero(rows.speaker == rows.speaker[0])
+    x = rows.columns(system.layers)[one]
+    residuals = system.speaker_residuals(x)
+    np.testing.assert_allclose(system.predict_proba_adapted(x, residuals.mean(0), residuals.std(0), len(one)),
+                               system.predict_proba(rows.take(one), adapt=True), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ParameterError, match="compensations"):
+        make_system(compensations=(2.0,))

@@ -10,6 +10,9 @@ class (:class:`~avemo.systems.speech_probe.SpeechProbeSystem`, the shipped multi
 Each protocol runs the system trained on several corpora (``probe-multicorpus``) and on RAVDESS alone
 (``probe-ravdess-only``), each tested with its global head (one recording at a time) and with speaker adaptation
 (``[speaker-adapted]``: each test speaker's recordings standardised by that speaker's own statistics, no labels).
+The multi-corpus system is also run with each step changed (:data:`VARIANTS`: the Whisper tiny.en encoder, no
+emotion compensation of the speaker statistics, per-utterance normalisation, voice-activity trimming, no loudness
+normalisation), so the report shows what each step does.
 Scores are over the classes the test corpus has (the argmax taken among them). Every choice (layers, L2,
 temperature) is made on validation speakers drawn from the training corpora, never on the test corpus.
 Writes ``summary.json``, ``results.md`` and ``tsne.png`` (the best leave-one-corpus-out system's test logits).
@@ -43,7 +46,20 @@ DEFAULTS: dict[str, Any] = {"corpora": list(CORPUS_FOLDERS), "label_set": "ravde
                             # RAVDESS test clips are also scored under these recording conditions ...
                             "conditions": ["noise-10db", "reverb", "telephone", "codec", "gain-20db"],
                             # ... and the multi-corpus system is also trained with a degraded copy of every clip
-                            "augment": True}
+                            "augment": True,
+                            # ... and run with each step changed (names of VARIANTS)
+                            "variants": ["tiny.en", "no-compensation", "utterance-norm", "vad"]}
+#: The multi-corpus system with one step changed: its name, the feature extractor's and the system's options, and
+#: whether it also runs the RAVDESS 6-fold protocol (all run leave-one-corpus-out).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "tiny.en": {"name": f"{MULTI}-tiny.en", "features": {"model": "tiny.en"},
+                "system": {"model": "tiny.en", "layer_grid": [[1, 2, 3], [2, 3, 4], [0, 1, 2, 3, 4]]}},
+    "no-compensation": {"name": f"{MULTI}-no-compensation", "system": {"compensations": [0.0]}},
+    "utterance-norm": {"name": f"{MULTI}+utterance-norm", "system": {"utterance_norm": True}},
+    "vad": {"name": f"{MULTI}+vad", "features": {"vad": True}, "system": {"vad": True}},
+    "no-loudness": {"name": f"{MULTI}-no-loudness", "features": {"loudness_db": None},
+                    "system": {"loudness_db": None}},
+}
 
 
 def _split(inputs: CorpusInputs, pool: np.ndarray, cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -122,10 +138,21 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
     cfg = {**DEFAULTS, **(options or {})}
     out = Path(out_dir or "reports/cross-corpus")
     classes = label_set(cfg["label_set"])
+    unknown = sorted(set(cfg["variants"]) - set(VARIANTS))
+    if unknown:
+        raise ParameterError(f"unknown cross-corpus variants {unknown}; known: {sorted(VARIANTS)}")
     t0 = time.perf_counter()
-    def load(corpora: Sequence[str], condition: str | None = None):
-        return load_corpora(data_root, corpora, cfg["label_set"], cfg["model"], cfg["loudness_db"], cache, jobs,
-                            condition)
+
+    def load(corpora: Sequence[str], condition: str | None = None, model: str | None = None,
+             loudness_db: float | None | str = "default", vad: bool = False):
+        return load_corpora(data_root, corpora, cfg["label_set"], model or cfg["model"],
+                            cfg["loudness_db"] if loudness_db == "default" else loudness_db, cache, jobs,
+                            condition, vad)
+
+    def make_system(**changes: Any) -> Any:
+        settings = {"model": cfg["model"], "layer_grid": cfg["layer_grid"], "l2_grid": cfg["l2_grid"],
+                    "loudness_db": cfg["loudness_db"], **changes}
+        return lambda fold: SpeechProbeSystem(cfg["label_set"], **settings)
 
     recordings, y, inputs, extract_seconds = load(cfg["corpora"])
     job_list = make_jobs(inputs, recordings, cfg, ravdess_folds)
@@ -153,15 +180,11 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
     y_all = np.concatenate(labels)
     position = np.full(n, -1)
     position[ravdess_rows] = np.arange(len(ravdess_rows))
-    systems = (MULTI, RAVDESS_ONLY, AUGMENTED)
-    factory = {name: (lambda fold: SpeechProbeSystem(cfg["label_set"], cfg["model"], cfg["layer_grid"],
-                                                     cfg["l2_grid"], cfg["loudness_db"]))
-               for name in systems}
 
     def predict(system: SpeechProbeSystem, rows: CorpusInputs, fold: Fold) -> dict[str, np.ndarray]:
         out = {}
         tests = {"": np.asarray(fold.test)}
-        if not fold.name.startswith("loco"):
+        if not fold.name.startswith("loco") and rows is everything:
             tests.update({f"@{c}": r[position[np.asarray(fold.test)]] for c, r in condition_rows.items()})
         for suffix, test_rows in tests.items():
             test = rows.take(test_rows)
@@ -169,10 +192,27 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
             out[ADAPTED + suffix] = system.predict_proba(test, adapt=True)
         return out
 
+    def progress(outcome: Any) -> None:
+        print(f"{outcome.system} {outcome.fold.name}: {outcome.seconds:.0f} s", flush=True)
+
     t1 = time.perf_counter()
-    outcomes = cross_validate(factory, everything, y_all, [], workers=jobs, predict=predict,
-                              jobs=[(name, fold) for _, name, fold in job_list],
-                              on_done=lambda o: print(f"{o.system} {o.fold.name}: {o.seconds:.0f} s", flush=True))
+    outcomes = cross_validate({name: make_system() for name in (MULTI, RAVDESS_ONLY, AUGMENTED)}, everything, y_all,
+                              [], workers=jobs, predict=predict, jobs=[(name, fold) for _, name, fold in job_list],
+                              on_done=progress)
+    for key in cfg["variants"]:  # the multi-corpus system with one step changed, on its own features
+        variant = VARIANTS[key]
+        rows = inputs
+        if variant.get("features"):
+            found, _, rows, seconds = load(cfg["corpora"], **variant["features"])
+            if [r.id for r in found] != [r.id for r in recordings]:
+                raise ParameterError(f"variant {key}: the corpora changed while the benchmark ran; run it again")
+            extract_seconds.update({f"{c} ({key})": v for c, v in seconds.items()})
+        todo = [(protocol, variant["name"], fold) for protocol, name, fold in make_jobs(inputs, recordings, cfg,
+                                                                                         ravdess_folds)
+                if name == MULTI and (protocol == "loco" or variant.get("ravdess_6fold"))]
+        job_list += todo
+        outcomes += cross_validate({variant["name"]: make_system(**variant["system"])}, rows, y, [], workers=jobs,
+                                   predict=predict, jobs=[(name, fold) for _, name, fold in todo], on_done=progress)
     train_seconds = time.perf_counter() - t1
     summary: dict[str, Any] = {"benchmark": "cross-corpus", "classes": list(classes), "settings": cfg,
                                "corpora": {}, "loco": {"systems": {}}, "ravdess_6fold": {"systems": {}}}
@@ -257,12 +297,23 @@ def results_table(summary: Mapping[str, Any]) -> str:
     corpora = list(summary["corpora"])
     lines = ["Leave-one-corpus-out: trained on the other four corpora, tested on every recording of the held-out "
              "one; UA % over the classes it has (chance: 1 / its number of classes). `[speaker-adapted]`: each "
-             "test speaker's recordings standardised by that speaker's own statistics (no labels).", "",
+             "test speaker's recordings standardised by that speaker's own statistics (no labels), with each "
+             "recording's expected emotion offset (from the global head's probabilities) taken out of the "
+             "statistics first where the validation speakers chose that (emotion compensation: a speaker heard "
+             "mostly in one emotion keeps it). One step changed: `-tiny.en` the Whisper tiny.en encoder instead of "
+             "base; `-no-compensation` plain speaker statistics; `+utterance-norm` each layer's statistics "
+             "standardised across their own dimensions per recording; `+vad` clips trimmed to their speech (Silero "
+             "VAD); `-no-loudness` no loudness normalisation.", "",
              "| system | " + " | ".join(corpora) + " | mean |", "|---|" + "---|" * (len(corpora) + 1)]
     for name, entry in summary["loco"]["systems"].items():
         ua = _by_corpus(entry)
         cells = [f"{100 * ua[c]:.1f}" if c in ua else "—" for c in corpora]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {100 * np.mean(list(ua.values())):.1f} |")
+    chosen = [f["choices"].get("compensation", 0.0) for name, entry in summary["loco"]["systems"].items()
+              if name == MULTI + ADAPTED for f in entry["folds"]]
+    if chosen:
+        lines += ["", f"`{MULTI}[speaker-adapted]` took the emotion offsets out (compensation chosen on validation "
+                  f"speakers) in {sum(c > 0 for c in chosen)} of its {len(chosen)} leave-one-corpus-out folds."]
     lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
                                           f"speakers, {len(s['classes'])} classes)"
                                           for c, s in summary["corpora"].items()) + ".", ""]

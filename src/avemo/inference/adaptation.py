@@ -67,9 +67,12 @@ class SpeakerAdaptation:
         return np.stack([extractor.process_signal(s, TARGET_SAMPLING_RATE) for s in signals])
 
     def add_features(self, vectors: np.ndarray) -> None:
-        """Add ``(n, D)`` feature vectors (the speech system's own features) of this speaker."""
+        """Add ``(n, D)`` feature vectors (the speech system's own features) of this speaker: their statistics are
+        kept less each recording's expected emotion offset (:meth:`SpeechProbeSystem.speaker_residuals`), so that
+        a speaker heard mostly in one emotion keeps it."""
+        residuals = self.predictor.system.speaker_residuals(np.atleast_2d(np.asarray(vectors, np.float32)))
         with self._lock:
-            for v in np.atleast_2d(np.asarray(vectors, np.float64)):
+            for v in np.asarray(residuals, np.float64):
                 if self._mean is None:
                     self._mean, self._m2 = np.zeros_like(v), np.zeros_like(v)
                 self._count += 1
@@ -94,7 +97,7 @@ class SpeakerAdaptation:
         self.add_signal(load_audio(path, TARGET_SAMPLING_RATE), TARGET_SAMPLING_RATE)
 
     def statistics(self) -> tuple[np.ndarray, np.ndarray]:
-        """The speaker's feature mean and standard deviation ``(D,)``.
+        """The mean and standard deviation ``(D,)`` of the speaker's features less their emotion offsets.
 
         Raises:
             ParameterError: before :attr:`min_recordings` recordings were added.

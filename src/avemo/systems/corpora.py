@@ -50,11 +50,12 @@ def corpus_folder(data_root: str | os.PathLike, corpus: str) -> Path:
 
 def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CORPUS_FOLDERS),
                  labels: str = "ravdess8", model: str = "base", loudness_db: float | None = -23.0,
-                 cache: str | None = "default", jobs: int = 1, condition: str | None = None
+                 cache: str | None = "default", jobs: int = 1, condition: str | None = None, vad: bool = False
                  ) -> tuple[list[Recording], np.ndarray, CorpusInputs, dict[str, float]]:
     """Recordings, class indices, :class:`CorpusInputs` (every layer of ``model``) and the seconds spent extracting
     each corpus's features (0 when cached). ``condition``: the recordings under a recording condition
-    (:mod:`avemo.features.audio.degrade`); their speakers are then named ``speaker#condition``.
+    (:mod:`avemo.features.audio.degrade`); their speakers are then named ``speaker#condition``. ``vad``: each clip
+    trimmed to its speech first (Silero VAD).
 
     Raises:
         ParameterError: for a missing corpus folder or labels outside ``labels``.
@@ -64,7 +65,7 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
     from avemo.features.store import FeatureStore, extract_all
 
     classes = label_set(labels)
-    extractor = create_extractor(FEATURE, model=model, loudness_db=loudness_db, condition=condition)
+    extractor = create_extractor(FEATURE, model=model, loudness_db=loudness_db, condition=condition, vad=vad)
     store = FeatureStore(cache)
     recordings: list[Recording] = []
     vectors: list[np.ndarray] = []

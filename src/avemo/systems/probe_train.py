@@ -23,7 +23,8 @@ from avemo.systems.speech_probe import SpeechProbeSystem
 
 #: Settings of the shipped system, and of every fit of ``avemo benchmark cross-corpus``.
 SETTINGS: dict[str, Any] = {"model": "base", "loudness_db": -23.0,
-                            "layer_grid": [[3, 4, 5], [2, 3, 4, 5, 6]], "l2_grid": [1e-4, 1e-3],
+                            "layer_grid": [[3, 4, 5], [2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]],
+                            "l2_grid": [1e-4, 1e-3, 1e-2],
                             "val_fraction": 0.1, "seed": 0}
 NAME = "speech-multicorpus"
 LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "nemo": "CC BY-NC-SA 4.0", "emovo": "research use (free for research)",
@@ -103,8 +104,12 @@ def model_card(system: SpeechProbeSystem) -> str:
              f"- global (one recording at a time): layers {heads['global']['layers']}, L2 {heads['global']['l2']}, "
              f"temperature {heads['global']['temperature']:.3f}",
              f"- speaker-adapted (several recordings of one person): layers {heads['adapted']['layers']}, L2 "
-             f"{heads['adapted']['l2']}, temperature {heads['adapted']['temperature']:.3f}; each speaker's features "
-             "are standardised by the statistics of that speaker's own recordings (no labels): "
+             f"{heads['adapted']['l2']}, temperature {heads['adapted']['temperature']:.3f}, prior weight "
+             f"{heads['adapted']['tau']:g} recordings, emotion compensation "
+             f"{heads['adapted'].get('compensation', 0):g}; "
+             "each speaker's features are standardised by the statistics of that speaker's own recordings (no "
+             "labels; with compensation 1, each recording's expected emotion offset, from the global head, is taken "
+             "out of the statistics first, so a speaker heard mostly in one emotion keeps it): "
              "`avemo predict --speaker-key folder ...`, `engine.speaker_adaptation()`, "
              "`engine.open_session(adapt_to_speaker=True)`.",
              f"- classes ({len(system.classes)}): {', '.join(system.classes)}",

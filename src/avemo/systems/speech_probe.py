@@ -19,6 +19,7 @@ Saved as a folder: ``speech_probe.json`` (settings, choices, classes, extractor 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 from pathlib import Path
@@ -112,20 +113,57 @@ def speaker_statistics(x: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | Non
 
 
 def standardise_by_speaker(x: np.ndarray, speakers: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None = None,
-                           tau: float = 0.0, stats_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                           tau: float = 0.0, stats_rows: np.ndarray | None = None,
+                           offsets: np.ndarray | None = None, between: np.ndarray | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
     """``x`` with each speaker's rows standardised by that speaker's statistics (:func:`speaker_statistics`,
     computed over the rows where ``stats_rows`` is True, default all), and a mask of the rows that were
-    (speakers with fewer than :data:`MIN_SPEAKER_RECORDINGS` recordings are left as they are)."""
+    (speakers with fewer than :data:`MIN_SPEAKER_RECORDINGS` recordings are left as they are).
+
+    ``offsets`` ``(n, D)``: each row's emotion offset (:func:`emotion_offsets`), removed before the statistics are
+    taken, so that a speaker heard mostly in one emotion keeps it; ``between`` ``(D,)``: the variance the emotions
+    add, put back into the speaker's spread (``prior`` is then over the offset-free rows)."""
     out = np.array(x, dtype=np.float32, copy=True)
+    residual = x if offsets is None else x - offsets
     done = np.zeros(len(x), bool)
     for speaker in np.unique(speakers):
         rows = np.flatnonzero(speakers == speaker)
         basis = rows if stats_rows is None else rows[stats_rows[rows]]
         if len(basis) >= MIN_SPEAKER_RECORDINGS:
-            mean, std = speaker_statistics(x[basis], prior, tau)
+            mean, std = speaker_statistics(residual[basis], prior, tau)
+            if between is not None:
+                std = np.sqrt(std.astype(np.float64) ** 2 + between).astype(np.float32)
             out[rows] = (x[rows] - mean) / std
             done[rows] = True
     return out, done
+
+
+def class_offsets(x: np.ndarray, y: np.ndarray, weight: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """How each emotion shifts the features: ``(C, D)`` weighted class means of ``x`` minus their average over the
+    classes present (rows of absent classes: 0), and ``(D,)`` the variance of those shifts (what the emotions add
+    to a speaker's spread when the speaker is heard in all of them alike)."""
+    x = np.asarray(x, np.float64)
+    offsets = np.zeros((n_classes, x.shape[1]))
+    present = [k for k in range(n_classes) if (y == k).any()]
+    for k in present:
+        rows = y == k
+        offsets[k] = np.average(x[rows], axis=0, weights=weight[rows])
+    offsets[present] -= offsets[present].mean(0)
+    return offsets.astype(np.float32), (offsets[present] ** 2).mean(0).astype(np.float32)
+
+
+def emotion_offsets(probs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Each row's expected emotion shift ``(n, D)``: its class probabilities (or one-hot labels) ``(n, C)`` times
+    the class offsets ``(C, D)`` of :func:`class_offsets`."""
+    return (np.asarray(probs, np.float32) @ np.asarray(offsets, np.float32)).astype(np.float32)
+
+
+def normalise_utterances(x: np.ndarray, width: int) -> np.ndarray:
+    """``(n, D)`` vectors with each ``width``-long block (a layer's mean or std over frames) standardised across
+    its own dimensions: per-utterance normalisation."""
+    blocks = np.asarray(x, np.float32).reshape(len(x), -1, width)
+    blocks = (blocks - blocks.mean(2, keepdims=True)) / np.maximum(blocks.std(2, keepdims=True), 1e-6)
+    return blocks.reshape(len(x), -1)
 
 
 def balance_weights(corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -187,24 +225,36 @@ class SpeechProbeSystem:
     Args:
         label_set: the output classes (default ``ravdess8``).
         model: the Whisper encoder (``base`` or ``tiny.en``).
-        layer_grid: candidate layer sets, chosen per head on validation speakers.
-        l2_grid: candidate L2 strengths, chosen the same way.
+        layer_grid: candidate layer sets, chosen per head on validation speakers (at the middle L2 strength).
+        l2_grid: candidate L2 strengths, then chosen the same way for the chosen layers.
         loudness_db: the extractor's loudness normalisation (dBFS; ``None``: off).
         refit: refit each head on training + validation rows after the choice.
+        vad: the extractor trims each clip to its speech first (Silero VAD).
+        utterance_norm: standardise each layer's mean and std block of a recording across its own dimensions
+            (per-utterance normalisation: the recording's overall level and spread of activations taken out).
+        compensations: candidate emotion compensations of the speaker statistics, chosen on validation speakers
+            (see :meth:`_choose_adaptation`).
     """
 
     def __init__(self, label_set: str = "ravdess8", model: str = "base",
                  layer_grid: Sequence[Sequence[int]] = ((3, 4, 5), (2, 3, 4, 5, 6)),
                  l2_grid: Sequence[float] = (1e-4, 1e-3), loudness_db: float | None = -23.0,
-                 refit: bool = True) -> None:
+                 refit: bool = True, vad: bool = False, utterance_norm: bool = False,
+                 compensations: Sequence[float] = (0.0, 1.0)) -> None:
         self.label_set = label_set
         self.model = model
         self.layer_grid = [tuple(int(i) for i in layers) for layers in layer_grid]
         self.l2_grid = [float(v) for v in l2_grid]
         self.loudness_db = loudness_db
         self.refit = refit
+        self.vad = bool(vad)
+        self.utterance_norm = bool(utterance_norm)
+        self.compensations = [float(v) for v in compensations]
+        if not self.compensations or any(not 0 <= v <= 1 for v in self.compensations):
+            raise ParameterError(f"compensations must be values in [0, 1], got {list(compensations)}")
         self.info: dict[str, Any] = {}
         self.heads_: dict[str, dict[str, Any]] = {}
+        self.offsets_: np.ndarray | None = None  # (C, D) emotion offsets over the columns of `layers`
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -222,15 +272,31 @@ class SpeechProbeSystem:
         from avemo.features.base import create_extractor
 
         return {FEATURE: create_extractor(FEATURE, model=self.model, layers=list(self.layers),
-                                          loudness_db=self.loudness_db)}
+                                          loudness_db=self.loudness_db, vad=self.vad)}
 
     # ---- fitting -----------------------------------------------------------------------------------------
 
-    def _design(self, inputs: CorpusInputs, layers: Sequence[int], head: str) -> np.ndarray:
+    def _design(self, inputs: CorpusInputs, layers: Sequence[int], head: str, compensation: float = 0.0,
+                probs: np.ndarray | None = None, offsets: np.ndarray | None = None) -> np.ndarray:
+        """The columns of ``layers``; for the adapted head standardised per speaker, with ``compensation`` times
+        the rows' emotion offsets (``probs`` ``(n, C)`` times ``offsets`` ``(C, D)`` over every input layer)
+        removed from the speaker statistics."""
         x = inputs.columns(layers)
         if head == "adapted":
-            x, _ = standardise_by_speaker(x, inputs.speaker)
+            shift, between = self._shift(inputs, layers, compensation, probs, offsets)
+            x, _ = standardise_by_speaker(x, inputs.speaker, offsets=shift, between=between)
         return x
+
+    @staticmethod
+    def _shift(inputs: CorpusInputs, layers: Sequence[int], compensation: float, probs: np.ndarray | None,
+               offsets: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Emotion offsets ``(n, D)`` of the rows over ``layers`` and the variance they add ``(D,)``; ``None``
+        without compensation."""
+        if not compensation:
+            return None, None
+        cols = CorpusInputs.create(offsets, ["?"] * len(offsets), ["?"] * len(offsets), inputs.layers).columns(layers)
+        present = np.abs(cols).sum(1) > 0
+        return compensation * emotion_offsets(probs, cols), compensation ** 2 * (cols[present] ** 2).mean(0)
 
     def fit(self, inputs: CorpusInputs, y: Sequence[int], split: Split,
             checkpoint_dir: str | os.PathLike | None = None) -> "SpeechProbeSystem":
@@ -255,73 +321,133 @@ class SpeechProbeSystem:
             np.zeros((0, c), bool)
         if not mask[np.arange(len(y)), y].all():
             raise ParameterError("a recording's label is not among its corpus's classes (labels.corpus_classes)")
+        used = np.union1d(tr, va)  # only these rows matter: work on them alone
+        inputs, y, mask = inputs.take(used), y[used], mask[used]
+        tr, va = np.searchsorted(used, tr), np.searchsorted(used, va)
         self.heads_, choices = {}, {}
         self.width_ = inputs.width
+        inputs = self._prepared(inputs)
+        rows = np.union1d(tr, va) if self.refit else tr
+        onehot = np.eye(c, dtype=np.float32)[y]
+        # emotion offsets from training rows (selection) and from every fitted row (the final heads)
+        offsets = class_offsets(inputs.x[tr], y[tr], balance_weights(inputs.corpus[tr], y[tr]), c)[0]
+        final_offsets = class_offsets(inputs.x[rows], y[rows], balance_weights(inputs.corpus[rows], y[rows]), c)[0]
+        probs = onehot.copy()  # labels for training rows; the global head's probabilities for validation rows
         for head in HEADS:
-            best = None
-            for layers in self.layer_grid:
-                x = self._design(inputs, layers, head)
-                mean, std = x[tr].mean(0), np.maximum(x[tr].std(0), 1e-6)
-                z = (x - mean) / std
-                for l2 in self.l2_grid:
-                    coef, bias = fit_softmax_regression(z[tr], y[tr], mask[tr],
-                                                        balance_weights(inputs.corpus[tr], y[tr]), l2)
-                    logits = z[va] @ coef.T + bias
-                    scores = corpus_ua(y[va], _softmax(logits), inputs.corpus[va], self.classes)
-                    score = float(np.mean(list(scores.values())))
-                    choices.setdefault(head, []).append({"layers": list(layers), "l2": l2, "val_ua": score,
-                                                         "val_ua_by_corpus": scores})
-                    if best is None or score > best[0] + 1e-9:
-                        best = (score, layers, l2, logits, (mean, std, coef, bias))
+            # layers first (at the middle L2 of the grid), then the other L2 strengths on the chosen layers
+            best, designs = None, {}
+            middle = sorted(self.l2_grid)[len(self.l2_grid) // 2]
+            candidates = [(layers, middle) for layers in self.layer_grid]
+            for step in itertools.count():
+                if step == len(self.layer_grid):  # the layers are chosen: the other strengths on them
+                    candidates += [(best[1], v) for v in self.l2_grid if v != middle]
+                if step == len(candidates):
+                    break
+                layers, l2 = candidates[step]
+                if layers not in designs:
+                    x = self._design(inputs, layers, head)
+                    mean, std = x[tr].mean(0), np.maximum(x[tr].std(0), 1e-6)
+                    designs = {layers: ((x - mean) / std, mean, std)}  # one design in memory at a time
+                z, mean, std = designs[layers]
+                coef, bias = fit_softmax_regression(z[tr], y[tr], mask[tr],
+                                                    balance_weights(inputs.corpus[tr], y[tr]), l2)
+                logits = z[va] @ coef.T + bias
+                scores = corpus_ua(y[va], _softmax(logits), inputs.corpus[va], self.classes)
+                score = float(np.mean(list(scores.values())))
+                choices.setdefault(head, []).append({"layers": list(layers), "l2": l2, "val_ua": score,
+                                                     "val_ua_by_corpus": scores})
+                if best is None or score > best[0] + 1e-9:
+                    best = (score, layers, l2, logits, (mean, std, coef, bias))
             score, layers, l2, val_logits, train_only = best
             extra: dict[str, Any] = {}
-            if head == "adapted":  # how far to trust few recordings of a speaker: tau, on validation speakers
-                raw = inputs.columns(layers)
-                prior = (raw[tr].mean(0), np.maximum(raw[tr].std(0), 1e-6))
-                tau, tau_scores = self._choose_tau(inputs, y, va, layers, prior, train_only)
-                choices.setdefault("tau", tau_scores)
-                rows = np.union1d(tr, va) if self.refit else tr
-                extra = {"tau": tau, "prior_mean": raw[rows].mean(0).astype(np.float32),
-                         "prior_std": np.maximum(raw[rows].std(0), 1e-6).astype(np.float32)}
+            if head == "global":
+                t = TemperatureScaler().fit(np.where(mask[va], val_logits, -1e4), y[va]).temperature_
+                probs[va] = _softmax(val_logits / t)
+            else:  # how much emotion to take out of a speaker's statistics, how far to trust few recordings
+                compensation, tau, val_logits, tried = self._choose_adaptation(
+                    inputs, y, mask, tr, va, layers, l2, train_only, probs, offsets)
+                choices["adaptation"] = tried
+                shift, between = self._shift(inputs.take(rows), layers, compensation, onehot[rows], final_offsets)
+                raw = inputs.columns(layers)[rows] - (0 if shift is None else shift)
+                extra = {"tau": tau, "compensation": compensation,
+                         "prior_mean": raw.mean(0).astype(np.float32),
+                         "prior_std": np.maximum(raw.std(0), 1e-6).astype(np.float32)}
+                if between is not None:
+                    extra["between"] = between.astype(np.float32)
             temperature = TemperatureScaler().fit(np.where(mask[va], val_logits, -1e4), y[va]).temperature_
-            rows = np.union1d(tr, va) if self.refit else tr
-            x = self._design(inputs, layers, head)
+            x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, final_offsets)
             mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
             coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], mask[rows],
                                                 balance_weights(inputs.corpus[rows], y[rows]), l2)
             self.heads_[head] = {"layers": tuple(layers), "l2": l2, "temperature": float(temperature),
                                  "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
                                  "coef": coef, "bias": bias, **extra}
+        every = CorpusInputs.create(final_offsets, ["?"] * c, ["?"] * c, inputs.layers)
+        self.offsets_ = every.columns(self.layers)
         self.info["selection"] = choices
-        self.info["corpora"] = sorted({str(k) for k in inputs.corpus[np.union1d(tr, va)]})
-        self.info["n_recordings"] = int(len(np.union1d(tr, va)))
+        self.info["corpora"] = sorted({str(k) for k in inputs.corpus[rows]})
+        self.info["n_recordings"] = int(len(rows))
         return self
 
     #: Candidate prior weights (in recordings) and the numbers of a speaker's recordings they are scored with.
     TAU_GRID = (0.0, 2.0, 5.0, 10.0, 20.0, 50.0)
     SUBSET_SIZES = (2, 4, 8, 16, 0)  # 0: all of the speaker's recordings
 
+    def _choose_adaptation(self, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, tr: np.ndarray,
+                           va: np.ndarray, layers: Sequence[int], l2: float, head: tuple, probs: np.ndarray,
+                           offsets: np.ndarray) -> tuple[float, float, np.ndarray, dict[str, Any]]:
+        """The emotion compensation and prior weight of the adapted head with the best validation UA (validation
+        rows' emotions: the global head's probabilities, as at prediction time), the validation logits with the
+        compensation (all of each speaker's recordings) and every score."""
+        tried: dict[str, Any] = {}
+        best = None
+        for compensation in self.compensations:
+            if compensation:
+                x = self._design(inputs, layers, "adapted", compensation, probs, offsets)
+                mean, std = x[tr].mean(0), np.maximum(x[tr].std(0), 1e-6)
+                coef, bias = fit_softmax_regression((x[tr] - mean) / std, y[tr], mask[tr],
+                                                    balance_weights(inputs.corpus[tr], y[tr]), l2)
+                head = (mean, std, coef, bias)
+            mean, std, coef, bias = head
+            shift, between = self._shift(inputs, layers, compensation, probs, offsets)
+            raw = inputs.columns(layers) - (0 if shift is None else shift)
+            prior = (raw[tr].mean(0), np.maximum(raw[tr].std(0), 1e-6))
+            tau, scores = self._choose_tau(inputs, y, va, layers, prior, head, shift, between, probs[va])
+            x, _ = standardise_by_speaker(inputs.columns(layers)[va], inputs.speaker[va],
+                                          offsets=None if shift is None else shift[va], between=between)
+            tried[str(compensation)] = {"tau": scores, "val_ua": scores[str(tau)]}
+            if best is None or scores[str(tau)] > best[0] + 1e-9:
+                best = (scores[str(tau)], compensation, tau, ((x - mean) / std) @ coef.T + bias)
+        _, compensation, tau, logits = best
+        return compensation, tau, logits, tried
+
     def _choose_tau(self, inputs: CorpusInputs, y: np.ndarray, va: np.ndarray, layers: Sequence[int],
-                    prior: tuple[np.ndarray, np.ndarray], head: tuple) -> tuple[float, dict[str, float]]:
-        """The prior weight with the best validation UA, averaged over speakers whose statistics come from 2, 4,
-        8, 16 or all of their recordings (drawn at random, seeded): users adapt with few recordings too."""
+                    prior: tuple[np.ndarray, np.ndarray], head: tuple, shift: np.ndarray | None,
+                    between: np.ndarray | None, global_probs: np.ndarray) -> tuple[float, dict[str, float]]:
+        """The prior weight with the best validation UA, averaged over scenarios of use: speakers whose statistics
+        come from 2, 4, 8, 16 or all of their recordings (drawn at random, seeded: users adapt with few recordings
+        too), and speakers heard in one emotion only (each emotion's recordings of a speaker adapted on their own:
+        a user's recordings of a person may all be angry). Rows a scenario leaves without statistics (one
+        recording) get the global head's ``global_probs``."""
         mean, std, coef, bias = head
         raw = inputs.columns(layers)[va]
+        shift = None if shift is None else shift[va]
         speakers, corpus = inputs.speaker[va], inputs.corpus[va]
         rng = np.random.default_rng(0)
-        subsets = []
+        scenarios = []  # (who shares statistics, the rows the statistics come from)
         for size in self.SUBSET_SIZES:
             chosen = np.zeros(len(va), bool)
             for speaker in np.unique(speakers):
                 rows = np.flatnonzero(speakers == speaker)
                 chosen[rng.permutation(rows)[: size or len(rows)]] = True
-            subsets.append(chosen)
+            scenarios.append((speakers, chosen))
+        scenarios.append((np.array([f"{s}|{k}" for s, k in zip(speakers, y[va])], dtype=object), None))
         scores = {}
         for tau in self.TAU_GRID:
             uas = []
-            for chosen in subsets:
-                x, _ = standardise_by_speaker(raw, speakers, prior, tau, chosen)
-                probs = _softmax(((x - mean) / std) @ coef.T + bias)
+            for groups, chosen in scenarios:
+                x, done = standardise_by_speaker(raw, groups, prior, tau, chosen, shift, between)
+                probs = np.where(done[:, None], _softmax(((x - mean) / std) @ coef.T + bias), global_probs)
                 uas.append(np.mean(list(corpus_ua(y[va], probs, corpus, self.classes).values())))
             scores[str(tau)] = float(np.mean(uas))
         best = max(self.TAU_GRID, key=lambda t: scores[str(t)] + 1e-9 * (t == 0))
@@ -329,8 +455,9 @@ class SpeechProbeSystem:
 
     def fit_report(self) -> dict[str, Any]:
         """What the last :meth:`fit` chose per head (layers, L2, temperature, validation UA)."""
-        return {head: {k: (list(v) if k == "layers" else v) for k, v in h.items()
-                       if k in ("layers", "l2", "temperature", "val_ua", "tau")} for head, h in self.heads_.items()}
+        keys = ("layers", "l2", "temperature", "val_ua", "tau", "compensation")
+        return {head: {k: (list(v) if k == "layers" else v) for k, v in h.items() if k in keys}
+                for head, h in self.heads_.items()}
 
     # ---- prediction --------------------------------------------------------------------------------------
 
@@ -368,38 +495,73 @@ class SpeechProbeSystem:
         Args:
             inputs: :class:`CorpusInputs`, a features dict (``{"whisper_stats": [vector, ...]}``, as the engine
                 gives) or an ``(n, D)`` matrix of :attr:`layers`.
-            adapt: standardise each speaker's rows by that speaker's statistics and use the adapted head (rows of
-                speakers with one recording use the global head). Without speakers, every row is its own.
+            adapt: standardise each speaker's rows by that speaker's statistics (each recording's expected emotion
+                offset, from the global head, taken out first when the head was trained so) and use the adapted
+                head (rows of speakers with one recording use the global head). Without speakers, every row is
+                its own.
 
         Raises:
             ParameterError: when the system is not fitted or the features lack a layer it reads.
         """
         self._check_fitted()
-        inputs = self._as_inputs(inputs)
+        inputs = self._prepared(self._as_inputs(inputs))
         out = self._head_proba("global", inputs.columns(self.heads_["global"]["layers"]))
         if adapt:
             head = self.heads_["adapted"]
-            x, done = standardise_by_speaker(inputs.columns(head["layers"]), inputs.speaker,
-                                             (head["prior_mean"], head["prior_std"]), head["tau"])
+            layers = head["layers"]
+            shift = self._emotion_shift(out, layers)
+            x, done = standardise_by_speaker(inputs.columns(layers), inputs.speaker,
+                                             (head["prior_mean"], head["prior_std"]), head["tau"],
+                                             offsets=shift, between=head.get("between"))
             if done.any():
                 out[done] = self._head_proba("adapted", x[done])
         return out
 
+    def _prepared(self, inputs: CorpusInputs) -> CorpusInputs:
+        """``inputs`` with per-utterance normalisation when the system uses it."""
+        if not self.utterance_norm:
+            return inputs
+        return CorpusInputs(normalise_utterances(inputs.x, inputs.width), inputs.corpus, inputs.speaker,
+                            inputs.layers)
+
+    def _emotion_shift(self, probs: np.ndarray, layers: Sequence[int]) -> np.ndarray | None:
+        """The adapted head's emotion offsets ``(n, D)`` over ``layers`` for rows with global probabilities
+        ``probs``; ``None`` when it takes none out."""
+        compensation = self.heads_["adapted"].get("compensation", 0.0)
+        if not compensation or self.offsets_ is None:
+            return None
+        n = len(self.offsets_)
+        cols = CorpusInputs.create(self.offsets_, ["?"] * n, ["?"] * n, self.layers).columns(layers)
+        return compensation * emotion_offsets(probs, cols)
+
+    def speaker_residuals(self, x: np.ndarray) -> np.ndarray:
+        """``(n, D)`` vectors of :attr:`layers` less each one's expected emotion offset (from the global head's
+        probabilities): what a speaker's running statistics are taken over (as they are when the adapted head
+        takes no offsets out; per-utterance normalised first when the system uses that)."""
+        self._check_fitted()
+        inputs = self._prepared(self._as_inputs(x))
+        shift = self._emotion_shift(self._head_proba("global", inputs.columns(self.heads_["global"]["layers"])),
+                                    self.layers)
+        return inputs.x if shift is None else inputs.x - shift
+
     def predict_proba_adapted(self, x: np.ndarray, mean: np.ndarray, std: np.ndarray,
                               count: int | None = None) -> np.ndarray:
         """Probabilities of the adapted head for ``(n, D)`` vectors of :attr:`layers` of one speaker whose
-        statistics (over the same columns, e.g. from :class:`~avemo.inference.adaptation.SpeakerAdaptation`)
+        statistics of :meth:`speaker_residuals` (e.g. from :class:`~avemo.inference.adaptation.SpeakerAdaptation`)
         are ``mean`` and ``std`` over ``count`` recordings (shrunk towards the training prior as in training;
         ``None``: taken as they are)."""
         self._check_fitted()
         head = self.heads_["adapted"]
         layers = head["layers"]
-        inputs = self._as_inputs(x)
+        inputs = self._prepared(self._as_inputs(x))
         m, s = self._as_inputs(np.stack([mean, std])).columns(layers)
+        s = s.astype(np.float64)
         if count is not None and head["tau"] > 0:
             tau, n = head["tau"], count
             m = (n * m + tau * head["prior_mean"]) / (n + tau)
-            s = np.sqrt((n * s.astype(np.float64) ** 2 + tau * head["prior_std"].astype(np.float64) ** 2) / (n + tau))
+            s = np.sqrt((n * s ** 2 + tau * head["prior_std"].astype(np.float64) ** 2) / (n + tau))
+        if head.get("between") is not None:
+            s = np.sqrt(np.maximum(s, 1e-3) ** 2 + head["between"])
         return self._head_proba("adapted", (inputs.columns(layers) - m) / np.maximum(s, 1e-3))
 
     # ---- persistence -------------------------------------------------------------------------------------
@@ -431,11 +593,14 @@ class SpeechProbeSystem:
         path.mkdir(parents=True, exist_ok=True)
         tensors = {f"{head}.{k}": np.ascontiguousarray(h[k], dtype=np.float32)
                    for head, h in self.heads_.items() for k in ("mean", "std", "coef", "bias", "prior_mean",
-                                                                "prior_std") if k in h}
+                                                                "prior_std", "between") if k in h}
+        if self.offsets_ is not None and "between" in self.heads_["adapted"]:
+            tensors["adapted.offsets"] = np.ascontiguousarray(self.offsets_, dtype=np.float32)
         save_file(tensors, str(path / WEIGHTS_FILE))
         doc = {"format_version": 1, "kind": "speech-probe", "label_set": self.label_set,
                "classes": list(self.classes), "model": self.model, "loudness_db": self.loudness_db,
-               "layer_grid": self.layer_grid, "l2_grid": self.l2_grid, "refit": self.refit,
+               "layer_grid": self.layer_grid, "l2_grid": self.l2_grid, "refit": self.refit, "vad": self.vad,
+               "utterance_norm": self.utterance_norm, "compensations": self.compensations,
                "heads": self.fit_report(), "width": self.width_,
                "extractor": self.feature_extractors()[FEATURE].cache_key(),
                "versions": library_versions(), "info": self.info}
@@ -458,7 +623,8 @@ class SpeechProbeSystem:
         try:
             doc = json.loads(doc_path.read_text())
             system = cls(doc["label_set"], doc["model"], doc["layer_grid"], doc["l2_grid"], doc["loudness_db"],
-                         doc["refit"])
+                         doc["refit"], doc.get("vad", False), doc.get("utterance_norm", False),
+                         doc.get("compensations", (0.0,)))
             system.info = doc.get("info", {})
             system.width_ = int(doc["width"])
             heads = doc["heads"]
@@ -476,7 +642,11 @@ class SpeechProbeSystem:
                                        **{k: tensors[f"{head}.{k}"] for k in ("mean", "std", "coef", "bias")}}
                 if head == "adapted":
                     system.heads_[head].update(tau=float(h["tau"]), prior_mean=tensors["adapted.prior_mean"],
-                                               prior_std=tensors["adapted.prior_std"])
+                                               prior_std=tensors["adapted.prior_std"],
+                                               compensation=float(h.get("compensation", 0.0)))
+                    if system.heads_[head]["compensation"]:
+                        system.heads_[head]["between"] = tensors["adapted.between"]
+                        system.offsets_ = tensors["adapted.offsets"]
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"{path}: {WEIGHTS_FILE} missing or corrupt ({type(exc).__name__}: {exc}); "
                                   "re-train or re-install the model") from None

@@ -79,3 +79,21 @@ def test_augmented_fold_adds_the_copies_of_its_training_rows_only(rows):
     augmented = _with_copies(fold, n)
     assert augmented.train == tuple(fold.train) + tuple(i + n for i in fold.train)
     assert augmented.val == fold.val and augmented.test == fold.test  # validation and test stay clean
+
+
+def test_results_table_lists_variants_and_the_compensation_choices():
+    from avemo.benchmark.cross_corpus import ADAPTED, VARIANTS, results_table
+
+    def entry(ua, compensation=None):
+        folds = [{"test_corpus": c, "ua": ua, "choices": {} if compensation is None else
+                  {"compensation": compensation[i]}} for i, c in enumerate(("ravdess", "urdu"))]
+        return {"folds": folds, "mean": {"ua": ua}}
+
+    corpora = {c: {"language": "x", "n_recordings": 1, "n_speakers": 1, "classes": ["angry"]}
+               for c in ("ravdess", "urdu")}
+    summary = {"corpora": corpora, "settings": {"model": "base"}, "ravdess_6fold": {"systems": {}},
+               "loco": {"systems": {MULTI: entry(0.5), MULTI + ADAPTED: entry(0.6, [1.0, 0.0]),
+                                    VARIANTS["vad"]["name"]: entry(0.4)}}}
+    text = results_table(summary)
+    assert "| probe-multicorpus+vad | 40.0 | 40.0 | 40.0 |" in text
+    assert "in 1 of its 2 leave-one-corpus-out folds" in text

@@ -292,6 +292,18 @@ def _targets(summary: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: What each variant changes, for the report.
+VARIANT_TEXT = {"tiny.en": "the Whisper tiny.en encoder instead of base", "no-compensation": "plain speaker statistics",
+                "utterance-norm": "each layer's statistics standardised across their own dimensions per recording",
+                "vad": "clips trimmed to their speech (Silero VAD)", "no-loudness": "no loudness normalisation"}
+
+
+def _variant_legend(summary: Mapping[str, Any]) -> str:
+    names = set(summary["loco"]["systems"])
+    run = [f"`{VARIANTS[k]['name'][len(MULTI):]}` {VARIANT_TEXT[k]}" for k in VARIANTS if VARIANTS[k]["name"] in names]
+    return " One step changed: " + "; ".join(run) + "." if run else ""
+
+
 def results_table(summary: Mapping[str, Any]) -> str:
     """Markdown: UA per held-out corpus and the mean (leave-one-corpus-out), then the RAVDESS 6-fold table."""
     corpora = list(summary["corpora"])
@@ -300,10 +312,7 @@ def results_table(summary: Mapping[str, Any]) -> str:
              "test speaker's recordings standardised by that speaker's own statistics (no labels), with each "
              "recording's expected emotion offset (from the global head's probabilities) taken out of the "
              "statistics first where the validation speakers chose that (emotion compensation: a speaker heard "
-             "mostly in one emotion keeps it). One step changed: `-tiny.en` the Whisper tiny.en encoder instead of "
-             "base; `-no-compensation` plain speaker statistics; `+utterance-norm` each layer's statistics "
-             "standardised across their own dimensions per recording; `+vad` clips trimmed to their speech (Silero "
-             "VAD); `-no-loudness` no loudness normalisation.", "",
+             "mostly in one emotion keeps it)." + _variant_legend(summary), "",
              "| system | " + " | ".join(corpora) + " | mean |", "|---|" + "---|" * (len(corpora) + 1)]
     for name, entry in summary["loco"]["systems"].items():
         ua = _by_corpus(entry)

@@ -137,11 +137,13 @@ def model_card(system: SpeechProbeSystem) -> str:
               "## Limits",
               "- Acted speech only (actors reading fixed sentences, plus Urdu talk-show clips); expect lower accuracy "
               "on spontaneous speech and on languages it has not heard.",
-              "- The speaker-adapted head needs two or more recordings of the same person covering more than one "
-              "emotion; with one recording the global head answers.",
+              "- The speaker-adapted head needs two or more recordings of the same person (with one, the global "
+              "head answers); it works best when they cover several emotions. Emotion compensation keeps part of "
+              "the signal of a person heard in one emotion only, but there the global head can still do better "
+              "(URDU in the cross-corpus report).",
               "- Noise and the telephone band hurt the global head badly (see the conditions above); a version "
               "trained with degraded copies (`probe-multicorpus+augment` in the benchmark) holds up far better "
-              "there but scores lower on clean speech, so it is not the shipped one.",
+              "there; it is not the shipped one because the shipped recipe is not chosen on test figures.",
               "- Licences: the training corpora are licensed for non-commercial or research use only (see above); "
               "so is this model."]
     return "\n".join(lines) + "\n"

@@ -360,10 +360,7 @@ class SpeechProbeSystem:
                     best = (score, layers, l2, logits, (mean, std, coef, bias))
             score, layers, l2, val_logits, train_only = best
             extra: dict[str, Any] = {}
-            if head == "global":
-                t = TemperatureScaler().fit(np.where(mask[va], val_logits, -1e4), y[va]).temperature_
-                probs[va] = _softmax(val_logits / t)
-            else:  # how much emotion to take out of a speaker's statistics, how far to trust few recordings
+            if head == "adapted":  # how much emotion to take out of speaker statistics, how far to trust few of them
                 compensation, tau, val_logits, tried = self._choose_adaptation(
                     inputs, y, mask, tr, va, layers, l2, train_only, probs, offsets)
                 choices["adaptation"] = tried
@@ -375,6 +372,8 @@ class SpeechProbeSystem:
                 if between is not None:
                     extra["between"] = between.astype(np.float32)
             temperature = TemperatureScaler().fit(np.where(mask[va], val_logits, -1e4), y[va]).temperature_
+            if head == "global":  # the adapted head's choices see validation rows' emotions as predictions will
+                probs[va] = _softmax(val_logits / temperature)
             x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, final_offsets)
             mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
             coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], mask[rows],

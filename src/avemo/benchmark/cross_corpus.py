@@ -155,7 +155,8 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
         return lambda fold: SpeechProbeSystem(cfg["label_set"], **settings)
 
     recordings, y, inputs, extract_seconds = load(cfg["corpora"])
-    job_list = make_jobs(inputs, recordings, cfg, ravdess_folds)
+    base_jobs = make_jobs(inputs, recordings, cfg, ravdess_folds)
+    job_list = list(base_jobs)
     n = len(inputs)
     blocks, labels = [inputs], [y]
     if cfg["augment"]:  # rows n..2n: a randomly degraded copy of every clip, for the augmented system's training
@@ -207,8 +208,7 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
             if [r.id for r in found] != [r.id for r in recordings]:
                 raise ParameterError(f"variant {key}: the corpora changed while the benchmark ran; run it again")
             extract_seconds.update({f"{c} ({key})": v for c, v in seconds.items()})
-        todo = [(protocol, variant["name"], fold) for protocol, name, fold in make_jobs(inputs, recordings, cfg,
-                                                                                         ravdess_folds)
+        todo = [(protocol, variant["name"], fold) for protocol, name, fold in base_jobs
                 if name == MULTI and (protocol == "loco" or variant.get("ravdess_6fold"))]
         job_list += todo
         outcomes += cross_validate({variant["name"]: make_system(**variant["system"])}, rows, y, [], workers=jobs,

@@ -97,6 +97,13 @@ class CorpusInputs:
         return self.x[:, cols]
 
 
+def layer_columns(matrix: np.ndarray, matrix_layers: Sequence[int], layers: Sequence[int]) -> np.ndarray:
+    """The columns of ``layers`` of a ``(k, D)`` matrix laid out like :class:`CorpusInputs` rows of
+    ``matrix_layers`` (e.g. class offsets)."""
+    n = len(matrix)
+    return CorpusInputs.create(matrix, ["?"] * n, ["?"] * n, matrix_layers).columns(layers)
+
+
 def speaker_statistics(x: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None = None,
                        tau: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation ``(D,)`` of one speaker's ``(n, D)`` feature vectors, shrunk towards
@@ -294,7 +301,7 @@ class SpeechProbeSystem:
         without compensation."""
         if not compensation:
             return None, None
-        cols = CorpusInputs.create(offsets, ["?"] * len(offsets), ["?"] * len(offsets), inputs.layers).columns(layers)
+        cols = layer_columns(offsets, inputs.layers, layers)
         present = np.abs(cols).sum(1) > 0
         return compensation * emotion_offsets(probs, cols), compensation ** 2 * (cols[present] ** 2).mean(0)
 
@@ -381,8 +388,7 @@ class SpeechProbeSystem:
             self.heads_[head] = {"layers": tuple(layers), "l2": l2, "temperature": float(temperature),
                                  "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
                                  "coef": coef, "bias": bias, **extra}
-        every = CorpusInputs.create(final_offsets, ["?"] * c, ["?"] * c, inputs.layers)
-        self.offsets_ = every.columns(self.layers)
+        self.offsets_ = layer_columns(final_offsets, inputs.layers, self.layers)
         self.info["selection"] = choices
         self.info["corpora"] = sorted({str(k) for k in inputs.corpus[rows]})
         self.info["n_recordings"] = int(len(rows))
@@ -529,9 +535,7 @@ class SpeechProbeSystem:
         compensation = self.heads_["adapted"].get("compensation", 0.0)
         if not compensation or self.offsets_ is None:
             return None
-        n = len(self.offsets_)
-        cols = CorpusInputs.create(self.offsets_, ["?"] * n, ["?"] * n, self.layers).columns(layers)
-        return compensation * emotion_offsets(probs, cols)
+        return compensation * emotion_offsets(probs, layer_columns(self.offsets_, self.layers, layers))
 
     def speaker_residuals(self, x: np.ndarray) -> np.ndarray:
         """``(n, D)`` vectors of :attr:`layers` less each one's expected emotion offset (from the global head's

@@ -24,7 +24,7 @@ from avemo.systems.speech_probe import SpeechProbeSystem
 #: Settings of the shipped system, and of every fit of ``avemo benchmark cross-corpus``.
 SETTINGS: dict[str, Any] = {"model": "base", "loudness_db": -23.0,
                             "layer_grid": [[3, 4, 5], [2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]],
-                            "l2_grid": [1e-4, 1e-3, 1e-2],
+                            "l2_grid": [1e-3, 1e-2, 1e-1, 1.0],
                             "val_fraction": 0.1, "seed": 0}
 NAME = "speech-multicorpus"
 LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "nemo": "CC BY-NC-SA 4.0", "emovo": "research use (free for research)",

@@ -110,13 +110,21 @@ def speaker_statistics(x: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | Non
     ``prior = (mean, std)`` (of many speakers) as if it held ``tau`` more recordings: with few recordings (or
     recordings of one emotion only) a speaker's own statistics are noisy, and the prior steadies them."""
     x = np.asarray(x, dtype=np.float64)
-    n = len(x)
-    mean, var = x.mean(0), x.var(0)
-    if prior is not None and tau > 0:
-        prior_mean, prior_std = (np.asarray(p, np.float64) for p in prior)
-        mean = (n * mean + tau * prior_mean) / (n + tau)
-        var = (n * var + tau * prior_std ** 2) / (n + tau)
-    return mean.astype(np.float32), np.maximum(np.sqrt(var), 1e-3).astype(np.float32)
+    mean, std = shrink_statistics(x.mean(0), x.std(0), len(x), prior, tau)
+    return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
+
+
+def shrink_statistics(mean: np.ndarray, std: np.ndarray, n: int, prior: tuple[np.ndarray, np.ndarray] | None,
+                      tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """A speaker's mean and standard deviation ``(D,)`` over ``n`` recordings, shrunk towards ``prior = (mean,
+    std)`` as if the speaker had ``tau`` more recordings that looked like the prior (float64; unchanged when
+    ``prior`` is None or ``tau`` is 0)."""
+    mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+    if prior is None or tau <= 0:
+        return mean, std
+    prior_mean, prior_std = (np.asarray(p, np.float64) for p in prior)
+    return ((n * mean + tau * prior_mean) / (n + tau),
+            np.sqrt((n * std ** 2 + tau * prior_std ** 2) / (n + tau)))
 
 
 def standardise_by_speaker(x: np.ndarray, speakers: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None = None,
@@ -558,11 +566,9 @@ class SpeechProbeSystem:
         layers = head["layers"]
         inputs = self._prepared(self._as_inputs(x))
         m, s = self._as_inputs(np.stack([mean, std])).columns(layers)
-        s = s.astype(np.float64)
-        if count is not None and head["tau"] > 0:
-            tau, n = head["tau"], count
-            m = (n * m + tau * head["prior_mean"]) / (n + tau)
-            s = np.sqrt((n * s ** 2 + tau * head["prior_std"].astype(np.float64) ** 2) / (n + tau))
+        if count is not None:
+            m, s = shrink_statistics(m, s, count, (head["prior_mean"], head["prior_std"]), head["tau"])
+        s = np.asarray(s, np.float64)
         if head.get("between") is not None:
             s = np.sqrt(np.maximum(s, 1e-3) ** 2 + head["between"])
         return self._head_proba("adapted", (inputs.columns(layers) - m) / np.maximum(s, 1e-3))

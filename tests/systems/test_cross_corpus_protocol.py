@@ -97,3 +97,71 @@ def test_results_table_lists_variants_and_the_compensation_choices():
     text = results_table(summary)
     assert "| probe-multicorpus+vad | 40.0 | 40.0 | 40.0 |" in text
     assert "in 1 of its 2 leave-one-corpus-out folds" in text
+
+
+def synthetic_corpora(seed: int = 0, per_class: int = 2, width: int = 4, layers=(0, 1)):
+    """What :func:`load_corpora` returns, for five small synthetic corpora: each emotion one direction of the
+    feature space, each speaker a large offset of its own (what speaker adaptation is there to remove)."""
+    rng = np.random.default_rng(seed)
+    classes = label_set("ravdess8")
+    dim = 2 * width * len(layers)
+    emotion = rng.normal(0, 1.5, (len(classes), dim))
+    recordings, y, x, corpus, speaker = [], [], [], [], []
+    for name, n in CORPORA.items():
+        present = np.flatnonzero(corpus_class_mask(name, classes))
+        for s in range(1, n + 1):
+            sid = f"{s:02d}" if name == "ravdess" else f"{name}:{s}"
+            voice = rng.normal(0, 3.0, dim)
+            for k in present:
+                for i in range(per_class):
+                    recordings.append(Recording(id=f"{name}-{s}-{k}-{i}", path="/x.wav", corpus=name, speaker=sid,
+                                                emotion=classes[k], attributes={"gender": "female" if s % 2 else
+                                                                                "male"}))
+                    y.append(k)
+                    x.append(voice + emotion[k] + rng.normal(0, 0.5, dim))
+                    corpus.append(name)
+                    speaker.append(sid if ":" in sid else f"ravdess:{sid}")
+    inputs = CorpusInputs.create(np.array(x), corpus, speaker, layers)
+    return recordings, np.array(y), inputs, {name: 0.0 for name in CORPORA}
+
+
+def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
+    """The whole suite on synthetic features (the extractor replaced): both protocols, a variant, the report's
+    schema and figures that can fail (a system that learnt nothing scores near chance)."""
+    import json
+
+    import avemo.benchmark.cross_corpus as cross_corpus
+
+    calls = []
+
+    def fake_load(data_root, corpora, labels, cache=None, jobs=1, condition=None, **features):
+        calls.append((tuple(corpora), condition, features))
+        return synthetic_corpora()
+
+    monkeypatch.setattr(cross_corpus, "load_corpora", fake_load)
+    options = {"conditions": [], "augment": False, "variants": ["no-compensation"], "layer_grid": [[0], [0, 1]],
+               "l2_grid": [1e-2, 1e-1]}
+    summary = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path, jobs=1, cache=None, ravdess_folds=[1],
+                                                      options=options)
+    assert len(calls) == 1  # the variant reuses the base features
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written["loco"] == json.loads(json.dumps(summary["loco"]))
+    loco = summary["loco"]["systems"]
+    assert set(loco) == {MULTI, MULTI + "[speaker-adapted]", RAVDESS_ONLY, RAVDESS_ONLY + "[speaker-adapted]",
+                         MULTI + "-no-compensation", MULTI + "-no-compensation[speaker-adapted]"}
+    multi = loco[MULTI + "[speaker-adapted]"]
+    assert [f["test_corpus"] for f in multi["folds"]] == list(CORPORA)
+    assert [f["n_test"] for f in multi["folds"]] == [n * 2 * int(corpus_class_mask(c, label_set("ravdess8")).sum())
+                                                     for c, n in CORPORA.items()]
+    for fold in multi["folds"]:  # emotion is plainly there once each speaker's voice is taken out
+        assert fold["ua"] > 0.8, fold
+        assert not set(fold["val_speakers"]) & {fold["test_corpus"]}
+    assert multi["mean"]["ua"] == pytest.approx(np.mean([f["ua"] for f in multi["folds"]]))
+    assert 0 <= loco[MULTI]["mean"]["ua"] <= multi["mean"]["ua"]
+    rav = summary["ravdess_6fold"]["systems"]
+    assert set(rav) == {MULTI, MULTI + "[speaker-adapted]", RAVDESS_ONLY, RAVDESS_ONLY + "[speaker-adapted]"}
+    assert all(len(entry["folds"]) == 1 and entry["folds"][0]["test_speakers"] for entry in rav.values())
+    assert set(summary["targets"]) >= {"loco_global", "loco_speaker_adapted", "ravdess_6fold_speaker_adapted"}
+    text = (tmp_path / "results.md").read_text()
+    assert "| probe-multicorpus[speaker-adapted] |" in text and "probe-multicorpus-no-compensation" in text
+    assert (tmp_path / "tsne.png").stat().st_size > 0

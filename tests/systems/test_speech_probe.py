@@ -3,6 +3,7 @@ layer choice on validation rows, save / load, the engine's features-dict path.""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -93,6 +94,24 @@ def test_balance_weights_equalise_corpora_and_classes():
     assert w.sum() == pytest.approx(len(y))
 
 
+def test_a_target_corpus_weighs_as_much_as_the_others_together():
+    corpus = np.array(["a"] * 4 + ["b"] * 2 + ["c"] * 3)
+    y = np.array([0, 0, 1, 1, 0, 2, 0, 1, 1])
+    w = balance_weights(corpus, y, target="b")
+    assert w[corpus == "b"].sum() == pytest.approx(w[corpus != "b"].sum())
+    assert w[corpus == "a"].sum() == pytest.approx(w[corpus == "c"].sum())
+    assert w[(corpus == "b") & (y == 0)].sum() == pytest.approx(w[(corpus == "b") & (y == 2)].sum())
+    np.testing.assert_allclose(balance_weights(corpus, y, target="zz"), balance_weights(corpus, y))
+
+
+def test_a_targeted_system_scores_choices_on_its_target_corpus():
+    targeted, plain = SpeechProbeSystem(target_corpus="b"), SpeechProbeSystem()
+    scores = {"a": 0.9, "b": 0.5, "c": 0.7}
+    assert targeted._val_score(scores) == 0.5
+    assert plain._val_score(scores) == pytest.approx(0.7)
+    assert targeted._val_score({"a": 0.9, "c": 0.7}) == pytest.approx(0.8)  # no target speakers: the mean
+
+
 def test_standardise_by_speaker_leaves_single_recordings():
     x = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 5.0]], np.float32)
     out, done = standardise_by_speaker(x, np.array(["a", "a", "b"], dtype=object))
@@ -127,6 +146,9 @@ def test_save_load_round_trip(fitted, tmp_path):
                                    rtol=1e-5, atol=1e-7)
     assert loaded.layers == system.layers
     json.dumps(loaded.describe())
+    targeted = copy.copy(system)
+    targeted.target_corpus = "ravdess"
+    assert load_system(targeted.save(tmp_path / "targeted")).target_corpus == "ravdess"
     (folder / "weights.safetensors").write_bytes(b"broken")
     with pytest.raises(CheckpointError, match="corrupt"):
         load_system(folder)

@@ -181,16 +181,18 @@ def normalise_utterances(x: np.ndarray, width: int) -> np.ndarray:
     return blocks.reshape(len(x), -1)
 
 
-def balance_weights(corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Row weights under which every corpus weighs the same and, within a corpus, every class it has."""
+def balance_weights(corpus: np.ndarray, y: np.ndarray, target: str | None = None) -> np.ndarray:
+    """Row weights under which every corpus weighs the same and, within a corpus, every class it has; with a
+    ``target`` corpus among them, that corpus weighs as much as all the others together."""
     w = np.zeros(len(y), np.float64)
     corpora = np.unique(corpus)
     for c in corpora:
         rows = corpus == c
+        share = max(1, len(corpora) - 1) if c == target else 1
         classes = np.unique(y[rows])
         for k in classes:
             cell = rows & (y == k)
-            w[cell] = 1.0 / (len(corpora) * len(classes) * cell.sum())
+            w[cell] = share / (len(classes) * cell.sum())
     return w * len(y) / w.sum()
 
 
@@ -249,13 +251,16 @@ class SpeechProbeSystem:
             (per-utterance normalisation: the recording's overall level and spread of activations taken out).
         compensations: candidate emotion compensations of the speaker statistics, chosen on validation speakers
             (see :meth:`_choose_adaptation`).
+        target_corpus: the corpus the system is built for (e.g. ``ravdess`` for RAVDESS's own held-out actors):
+            its rows weigh as much as all the other corpora's together, and every choice is scored on its
+            validation speakers alone. ``None`` (the shipped model): every corpus alike.
     """
 
     def __init__(self, label_set: str = "ravdess8", model: str = "base",
                  layer_grid: Sequence[Sequence[int]] = ((3, 4, 5), (2, 3, 4, 5, 6)),
                  l2_grid: Sequence[float] = (1e-4, 1e-3), loudness_db: float | None = -23.0,
                  refit: bool = True, vad: bool = False, utterance_norm: bool = False,
-                 compensations: Sequence[float] = (0.0, 1.0)) -> None:
+                 compensations: Sequence[float] = (0.0, 1.0), target_corpus: str | None = None) -> None:
         self.label_set = label_set
         self.model = model
         self.layer_grid = [tuple(int(i) for i in layers) for layers in layer_grid]
@@ -265,6 +270,7 @@ class SpeechProbeSystem:
         self.vad = bool(vad)
         self.utterance_norm = bool(utterance_norm)
         self.compensations = [float(v) for v in compensations]
+        self.target_corpus = target_corpus or None
         if not self.compensations or any(not 0 <= v <= 1 for v in self.compensations):
             raise ParameterError(f"compensations must be values in [0, 1], got {list(compensations)}")
         self.info: dict[str, Any] = {}
@@ -290,6 +296,17 @@ class SpeechProbeSystem:
                                           loudness_db=self.loudness_db, vad=self.vad)}
 
     # ---- fitting -----------------------------------------------------------------------------------------
+
+    def _weights(self, corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Training row weights (:func:`balance_weights`, with :attr:`target_corpus`)."""
+        return balance_weights(corpus, y, self.target_corpus)
+
+    def _val_score(self, scores: Mapping[str, float]) -> float:
+        """One validation score from UA per validation corpus: the target corpus's when it has validation
+        speakers, else the mean over corpora."""
+        if self.target_corpus in scores:
+            return float(scores[self.target_corpus])
+        return float(np.mean(list(scores.values())))
 
     def _design(self, inputs: CorpusInputs, layers: Sequence[int], head: str, compensation: float = 0.0,
                 probs: np.ndarray | None = None, offsets: np.ndarray | None = None) -> np.ndarray:
@@ -345,8 +362,8 @@ class SpeechProbeSystem:
         rows = np.union1d(tr, va) if self.refit else tr
         onehot = np.eye(c, dtype=np.float32)[y]
         # emotion offsets from training rows (selection) and from every fitted row (the final heads)
-        offsets = class_offsets(inputs.x[tr], y[tr], balance_weights(inputs.corpus[tr], y[tr]), c)[0]
-        final_offsets = class_offsets(inputs.x[rows], y[rows], balance_weights(inputs.corpus[rows], y[rows]), c)[0]
+        offsets = class_offsets(inputs.x[tr], y[tr], self._weights(inputs.corpus[tr], y[tr]), c)[0]
+        final_offsets = class_offsets(inputs.x[rows], y[rows], self._weights(inputs.corpus[rows], y[rows]), c)[0]
         probs = onehot.copy()  # labels for training rows; the global head's probabilities for validation rows
         for head in HEADS:
             # layers first (at the middle L2 of the grid), then the other L2 strengths on the chosen layers
@@ -365,10 +382,10 @@ class SpeechProbeSystem:
                     designs = {layers: ((x - mean) / std, mean, std)}  # one design in memory at a time
                 z, mean, std = designs[layers]
                 coef, bias = fit_softmax_regression(z[tr], y[tr], mask[tr],
-                                                    balance_weights(inputs.corpus[tr], y[tr]), l2)
+                                                    self._weights(inputs.corpus[tr], y[tr]), l2)
                 logits = z[va] @ coef.T + bias
                 scores = corpus_ua(y[va], _softmax(logits), inputs.corpus[va], self.classes)
-                score = float(np.mean(list(scores.values())))
+                score = self._val_score(scores)
                 choices.setdefault(head, []).append({"layers": list(layers), "l2": l2, "val_ua": score,
                                                      "val_ua_by_corpus": scores})
                 if best is None or score > best[0] + 1e-9:
@@ -392,7 +409,7 @@ class SpeechProbeSystem:
             x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, final_offsets)
             mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
             coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], mask[rows],
-                                                balance_weights(inputs.corpus[rows], y[rows]), l2)
+                                                self._weights(inputs.corpus[rows], y[rows]), l2)
             self.heads_[head] = {"layers": tuple(layers), "l2": l2, "temperature": float(temperature),
                                  "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
                                  "coef": coef, "bias": bias, **extra}
@@ -419,7 +436,7 @@ class SpeechProbeSystem:
                 x = self._design(inputs, layers, "adapted", compensation, probs, offsets)
                 mean, std = x[tr].mean(0), np.maximum(x[tr].std(0), 1e-6)
                 coef, bias = fit_softmax_regression((x[tr] - mean) / std, y[tr], mask[tr],
-                                                    balance_weights(inputs.corpus[tr], y[tr]), l2)
+                                                    self._weights(inputs.corpus[tr], y[tr]), l2)
                 head = (mean, std, coef, bias)
             mean, std, coef, bias = head
             shift, between = self._shift(inputs, layers, compensation, probs, offsets)
@@ -461,7 +478,7 @@ class SpeechProbeSystem:
             for groups, chosen in scenarios:
                 x, done = standardise_by_speaker(raw, groups, prior, tau, chosen, shift, between)
                 probs = np.where(done[:, None], _softmax(((x - mean) / std) @ coef.T + bias), global_probs)
-                uas.append(np.mean(list(corpus_ua(y[va], probs, corpus, self.classes).values())))
+                uas.append(self._val_score(corpus_ua(y[va], probs, corpus, self.classes)))
             scores[str(tau)] = float(np.mean(uas))
         best = max(self.TAU_GRID, key=lambda t: scores[str(t)] + 1e-9 * (t == 0))
         return float(best), scores
@@ -610,6 +627,7 @@ class SpeechProbeSystem:
                "classes": list(self.classes), "model": self.model, "loudness_db": self.loudness_db,
                "layer_grid": self.layer_grid, "l2_grid": self.l2_grid, "refit": self.refit, "vad": self.vad,
                "utterance_norm": self.utterance_norm, "compensations": self.compensations,
+               "target_corpus": self.target_corpus,
                "heads": self.fit_report(), "width": self.width_,
                "extractor": self.feature_extractors()[FEATURE].cache_key(),
                "versions": library_versions(), "info": self.info}
@@ -633,7 +651,7 @@ class SpeechProbeSystem:
             doc = json.loads(doc_path.read_text())
             system = cls(doc["label_set"], doc["model"], doc["layer_grid"], doc["l2_grid"], doc["loudness_db"],
                          doc["refit"], doc.get("vad", False), doc.get("utterance_norm", False),
-                         doc.get("compensations", (0.0,)))
+                         doc.get("compensations", (0.0,)), doc.get("target_corpus"))
             system.info = doc.get("info", {})
             system.width_ = int(doc["width"])
             heads = doc["heads"]

@@ -97,6 +97,15 @@ def test_silence(recognizer):
     assert d["status"] == "silence" and d["emotion"] is None and d["message"]
 
 
+def test_quiet_speech_is_not_silence(recognizer):
+    voice = synth_voice(2.0, 140)
+    frames = voice[: len(voice) // 400 * 400].reshape(-1, 400)  # 25 ms frames
+    peak = np.sqrt((frames ** 2).mean(1)).max()  # the loudest frame's RMS
+    quiet = recognizer.predict_signal(voice * 10 ** (-55 / 20) / peak, SR)  # as quiet as RAVDESS's softest clips
+    assert quiet.status == "ok" and quiet.emotion in CLASSES
+    assert recognizer.predict_signal(voice * 10 ** (-75 / 20) / peak, SR).status == "silence"
+
+
 def test_too_short(recognizer, tmp_path):
     with pytest.raises(AudioTooShortError, match="0.20 s"):
         recognizer.predict_signal(synth_voice(0.2, 140), SR)

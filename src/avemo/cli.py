@@ -343,7 +343,8 @@ def cmd_benchmark(args) -> int:
             raise ParameterError("benchmark cross-corpus needs --data DIR, the folder holding ravdess/, nemo/, "
                                  "emovo/, turev/ and urdu/ (e.g. ../shared/data)")
         summary = run_cross_corpus_benchmark(args.data, args.out, args.jobs,
-                                             None if args.cache == "none" else args.cache, args.folds)
+                                             None if args.cache == "none" else args.cache, args.folds,
+                                             runs_dir="runs/cross-corpus")
         print(cross_table(summary), end="")
         return 0
     if args.suite == "tsne":

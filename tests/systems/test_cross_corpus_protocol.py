@@ -9,7 +9,7 @@ import pytest
 from avemo.benchmark.cross_corpus import DEFAULTS, MULTI, RAVDESS_ONLY, TARGETED, corpus_metrics, make_jobs
 from avemo.data.manifest import Recording
 from avemo.labels import corpus_class_mask, label_set
-from avemo.systems.speech_probe import CorpusInputs
+from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
 
 CORPORA = {"ravdess": 24, "nemo": 9, "emovo": 6, "turev": 6, "urdu": 29}
 
@@ -144,7 +144,8 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     options = {"conditions": [], "augment": False, "variants": ["no-compensation"], "layer_grid": [[0], [0, 1]],
                "l2_grid": [1e-2, 1e-1]}
     summary = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path, jobs=1, cache=None, ravdess_folds=[1],
-                                                      options=options)
+                                                      options=options, runs_dir=tmp_path / "runs")
+    assert (tmp_path / "runs" / MULTI / "loco-nemo" / "fit_key.json").is_file()
     assert len(calls) == 1  # the variant reuses the base features
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["loco"] == json.loads(json.dumps(summary["loco"]))
@@ -169,3 +170,8 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     text = (tmp_path / "results.md").read_text()
     assert "| probe-multicorpus[speaker-adapted] |" in text and "probe-multicorpus-no-compensation" in text
     assert (tmp_path / "tsne.png").stat().st_size > 0
+    fits = []  # a second run loads every fitted system back and writes the same figures
+    monkeypatch.setattr(SpeechProbeSystem, "_fit", lambda self, *a: fits.append(1))
+    again = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path / "again", jobs=1, cache=None,
+                                                    ravdess_folds=[1], options=options, runs_dir=tmp_path / "runs")
+    assert not fits and again["loco"] == summary["loco"] and again["ravdess_6fold"] == summary["ravdess_6fold"]

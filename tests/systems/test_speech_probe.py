@@ -154,6 +154,35 @@ def test_save_load_round_trip(fitted, tmp_path):
         load_system(folder)
 
 
+def test_a_fit_with_a_checkpoint_folder_resumes_and_refits_when_stale(fitted, tmp_path, monkeypatch):
+    import avemo.systems.speech_probe as probe
+
+    system, inputs, y, test = fitted
+    train, val, _ = split_by_speaker(inputs)
+    folder = tmp_path / "fit"
+    first = make_system().fit(inputs, y, (train, val), checkpoint_dir=folder)
+    assert (folder / probe.FIT_KEY_FILE).is_file()
+    calls = []
+    real = probe.fit_softmax_regression
+    monkeypatch.setattr(probe, "fit_softmax_regression", lambda *a, **k: calls.append(1) or real(*a, **k))
+    resumed = make_system().fit(inputs, y, (train, val), checkpoint_dir=folder)
+    assert calls == []  # loaded, not fitted again
+    rows = inputs.take(test)
+    for adapt in (False, True):
+        np.testing.assert_array_equal(resumed.predict_proba(rows, adapt=adapt), first.predict_proba(rows, adapt=adapt))
+        np.testing.assert_allclose(first.predict_proba(rows, adapt=adapt), system.predict_proba(rows, adapt=adapt))
+    assert resumed.fit_report() == first.fit_report()
+    make_system(compensations=[0.0]).fit(inputs, y, (train, val), checkpoint_dir=folder)  # other settings: refit
+    assert calls
+    calls.clear()
+    (folder / "weights.safetensors").write_bytes(b"broken")  # a corrupt checkpoint is fitted again
+    make_system(compensations=[0.0]).fit(inputs, y, (train, val), checkpoint_dir=folder)
+    assert calls
+    calls.clear()
+    make_system(compensations=[0.0]).fit(inputs, y, (train[1:], val), checkpoint_dir=folder)  # other rows: refit
+    assert calls
+
+
 def test_bad_inputs(fitted):
     system, inputs, y, test = fitted
     with pytest.raises(ParameterError, match="CorpusInputs"):

@@ -137,8 +137,13 @@ def corpus_metrics(y: np.ndarray, probs: np.ndarray, corpus: str, classes: Seque
 
 def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                                jobs: int = 2, cache: str | None = "default", ravdess_folds: Sequence[int] | None = None,
-                               options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                               options: Mapping[str, Any] | None = None,
+                               runs_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Run the benchmark (see the module docstring) and write its report folder; returns the summary.
+
+    ``runs_dir``: every fitted system is kept in ``runs_dir/<system>/<fold>`` and loaded back by a later run when
+    it was fitted on the same rows with the same settings and code (a run that stopped part-way resumes; see
+    :meth:`SpeechProbeSystem.fit`); ``None``: nothing kept.
 
     Raises:
         ParameterError: for missing corpora or unknown settings.
@@ -203,6 +208,9 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
             out[ADAPTED + suffix] = system.predict_proba(test, adapt=True)
         return out
 
+    def checkpoint(name: str, fold: Fold) -> Path | None:
+        return None if runs_dir is None else Path(runs_dir) / name / fold.name
+
     def progress(outcome: Any) -> None:
         print(f"{outcome.system} {outcome.fold.name}: {outcome.seconds:.0f} s", flush=True)
 
@@ -211,7 +219,7 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
                TARGETED: make_system(target_corpus="ravdess")}
     outcomes = cross_validate(systems, everything, y_all,
                               [], workers=jobs, predict=predict, jobs=[(name, fold) for _, name, fold in job_list],
-                              on_done=progress)
+                              checkpoint_dir=checkpoint, on_done=progress)
     for key in cfg["variants"]:  # the multi-corpus system with one step changed, on its own features
         variant = VARIANTS[key]
         rows = inputs
@@ -224,7 +232,8 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
                 if name == MULTI and protocol == "loco"]
         job_list += todo
         outcomes += cross_validate({variant["name"]: make_system(**variant["system"])}, rows, y, [], workers=jobs,
-                                   predict=predict, jobs=[(name, fold) for _, name, fold in todo], on_done=progress)
+                                   predict=predict, jobs=[(name, fold) for _, name, fold in todo],
+                                   checkpoint_dir=checkpoint, on_done=progress)
     train_seconds = time.perf_counter() - t1
     summary: dict[str, Any] = {"benchmark": "cross-corpus", "classes": list(classes), "settings": cfg,
                                "corpora": {}, "loco": {"systems": {}}, "ravdess_6fold": {"systems": {}}}

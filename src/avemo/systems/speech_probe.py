@@ -33,6 +33,8 @@ from avemo.labels import corpus_class_mask, label_set
 
 PROBE_FILE = "speech_probe.json"
 WEIGHTS_FILE = "weights.safetensors"
+#: In a fit's ``checkpoint_dir``: the key of the fit saved there (:meth:`SpeechProbeSystem.fit_key`).
+FIT_KEY_FILE = "fit_key.json"
 FEATURE = "whisper_stats"
 HEADS = ("global", "adapted")
 Split = tuple[Sequence[int], Sequence[int]]
@@ -332,14 +334,15 @@ class SpeechProbeSystem:
 
     def fit(self, inputs: CorpusInputs, y: Sequence[int], split: Split,
             checkpoint_dir: str | os.PathLike | None = None) -> "SpeechProbeSystem":
-        """Fit both heads on the rows ``split = (train, val)`` (see the class docstring); ``checkpoint_dir`` is
-        unused (a fit takes seconds). Returns ``self``.
+        """Fit both heads on the rows ``split = (train, val)`` (see the class docstring). Returns ``self``.
+
+        ``checkpoint_dir``: a folder the fitted system is saved in, and loaded back from instead of fitting again
+        when it was fitted there on the same rows, labels and settings by the same code (:meth:`fit_key`): a
+        benchmark of many fits that stops part-way resumes; an unreadable or stale folder is fitted again.
 
         Raises:
             ParameterError: for inconsistent inputs, labels a corpus does not have, or an empty split part.
         """
-        from avemo.train.calibration import TemperatureScaler
-
         if not isinstance(inputs, CorpusInputs):
             raise ParameterError("inputs must be CorpusInputs (whisper_stats vectors, corpus, speaker per row)")
         y = np.asarray(y, dtype=np.int64)
@@ -356,6 +359,48 @@ class SpeechProbeSystem:
         used = np.union1d(tr, va)  # only these rows matter: work on them alone
         inputs, y, mask = inputs.take(used), y[used], mask[used]
         tr, va = np.searchsorted(used, tr), np.searchsorted(used, va)
+        key = self.fit_key(inputs, y, tr, va) if checkpoint_dir is not None else None
+        if key is not None and self._resume(Path(checkpoint_dir), key):
+            return self
+        self._fit(inputs, y, mask, tr, va)
+        if key is not None:
+            (Path(checkpoint_dir) / FIT_KEY_FILE).unlink(missing_ok=True)
+            self.save(checkpoint_dir)
+            (Path(checkpoint_dir) / FIT_KEY_FILE).write_text(json.dumps({"fit_key": key}))  # written last
+        return self
+
+    def fit_key(self, inputs: CorpusInputs, y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> str:
+        """SHA-256 of what a fit depends on: the settings, the rows' features, corpora, speakers and labels, the
+        split, this module's source and the numpy and torch versions."""
+        import hashlib
+
+        digest = hashlib.sha256(Path(__file__).read_bytes())
+        settings = [self.label_set, self.model, self.layer_grid, self.l2_grid, self.loudness_db, self.refit,
+                    self.vad, self.utterance_norm, self.compensations, self.target_corpus, list(inputs.layers),
+                    np.__version__, torch.__version__]
+        digest.update(json.dumps(settings).encode())
+        for part in (np.ascontiguousarray(inputs.x), np.asarray(y, np.int64), np.asarray(tr, np.int64),
+                     np.asarray(va, np.int64)):
+            digest.update(part.tobytes())
+        digest.update("\n".join(f"{c}\t{s}" for c, s in zip(inputs.corpus, inputs.speaker)).encode())
+        return digest.hexdigest()
+
+    def _resume(self, folder: Path, key: str) -> bool:
+        """Load the system saved in ``folder`` into ``self`` when it was fitted with ``key``; False otherwise."""
+        try:
+            if json.loads((folder / FIT_KEY_FILE).read_text()).get("fit_key") != key:
+                return False
+            saved = type(self).load(folder)
+        except (OSError, ValueError, AttributeError, CheckpointError):
+            return False
+        self.heads_, self.offsets_, self.info, self.width_ = saved.heads_, saved.offsets_, saved.info, saved.width_
+        return True
+
+    def _fit(self, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, tr: np.ndarray, va: np.ndarray) -> None:
+        """Fit both heads on the rows ``tr`` (training) and ``va`` (validation) of ``inputs``."""
+        from avemo.train.calibration import TemperatureScaler
+
+        c = len(self.classes)
         self.heads_, choices = {}, {}
         self.width_ = inputs.width
         inputs = self._prepared(inputs)
@@ -417,7 +462,6 @@ class SpeechProbeSystem:
         self.info["selection"] = choices
         self.info["corpora"] = sorted({str(k) for k in inputs.corpus[rows]})
         self.info["n_recordings"] = int(len(rows))
-        return self
 
     #: Candidate prior weights (in recordings) and the numbers of a speaker's recordings they are scored with.
     TAU_GRID = (0.0, 2.0, 5.0, 10.0, 20.0, 50.0)

@@ -141,6 +141,22 @@ def test_stream_session_fuses_frames_and_pcm16_audio(engine):
         session.add_audio(pcm[:100])
 
 
+def test_stream_session_close_gives_the_last_partial_window(engine):
+    signal = synth_voice(3.0, 140)
+    options = PredictOptions(window=2.0, step=1.0)
+    tail = engine.open_session(SR, options)
+    assert [(w.start, w.end) for w in tail.add_audio(signal[:int(2.7 * SR)])] == [(0.0, 2.0)]
+    assert [(w.start, w.end) for w in tail.close()] == [pytest.approx((0.7, 2.7))]  # 0.7 s not analysed yet
+    short = engine.open_session(SR, options)
+    short.add_audio(signal[:int(2.3 * SR)])
+    assert short.close() == []  # 0.3 s left: under the speech minimum
+    frames_only = engine.open_session(SR, options)
+    for time_s, image in [(f.time, f.image) for f in iter_video_frames(VIDEO, fps=2)][:3]:
+        frames_only.add_frame(time_s, image)
+    (last,) = frames_only.close()
+    assert last.end == pytest.approx(1.0, abs=0.01) and last.start == 0.0 and last.result.modality == "face"
+
+
 def test_stream_session_bad_input(engine):
     session = engine.open_session(SR)
     with pytest.raises(ParameterError, match="1-D"):

@@ -11,7 +11,7 @@ import pytest
 from avemo.cli import main
 from avemo.errors import AvemoError, ParameterError
 from avemo.live import ExponentialSmoother, FaceEstimate, LiveConfig, LiveUpdate, SpeechEstimate
-from avemo.live.analyser import SpeechWindows
+from avemo.inference.stream_windows import SpeechWindows
 from avemo.live.overlay import LiveWindow, draw_overlay
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -19,7 +19,7 @@ import numpy as np
 from avemo.errors import AvemoError, ParameterError
 from avemo.inference.face import FaceStream, pool_frames
 from avemo.inference.results import FrameResult, FusedResult, ModalityResult, Status
-from avemo.inference.speech import MIN_DURATION
+from avemo.inference.stream_windows import SpeechWindows
 from avemo.io.audio import TARGET_SAMPLING_RATE, resample
 
 if TYPE_CHECKING:
@@ -59,9 +59,7 @@ class StreamSession:
         self.engine, self.sampling_rate, self.options, self.on_result, self.name = (
             engine, sampling_rate, options, on_result, name)
         self.adaptation = adaptation               # running statistics of the speaker, fed with every window
-        self._audio = np.zeros(0, np.float32)      # the last window of audio, at 16 kHz
-        self._audio_end = 0.0                       # stream time of the end of the audio received so far
-        self._next_end = options.window             # stream time at which the next window completes
+        self._windows = SpeechWindows(options.window, options.step)  # the last window of audio, at 16 kHz
         self._faces = FaceStream(engine.video_detectors, engine.face, name) if engine.face is not None else None
         self._frames_used = 0
         self._lock = threading.Lock()
@@ -70,7 +68,7 @@ class StreamSession:
     @property
     def time(self) -> float:
         """Seconds of audio received so far."""
-        return self._audio_end
+        return self._windows.time
 
     def add_frame(self, time_s: float, image: np.ndarray) -> FrameResult:
         """The faces of one video frame at ``time_s`` seconds of stream time (times must increase).
@@ -102,15 +100,7 @@ class StreamSession:
             chunk = chunk.astype(np.float32)
             if self.sampling_rate != TARGET_SAMPLING_RATE and len(chunk):
                 chunk = resample(chunk, self.sampling_rate, TARGET_SAMPLING_RATE)
-            self._audio = np.concatenate([self._audio, chunk])
-            self._audio_end += len(chunk) / TARGET_SAMPLING_RATE
-            out = []
-            while self._audio_end + 1e-9 >= self._next_end:
-                out.append(self._emit(self._next_end))
-                self._next_end += self.options.step
-            keep = int(self.options.window * TARGET_SAMPLING_RATE)
-            self._audio = self._audio[-keep:]
-            return out
+            return [self._emit(*window) for window in self._windows.add(chunk, TARGET_SAMPLING_RATE)]
 
     def close(self) -> list[WindowResult]:
         """End the stream: the last, partial window (when it holds at least the speech minimum of audio since
@@ -119,11 +109,12 @@ class StreamSession:
             if self.closed:
                 return []
             out = []
-            last_end = self._next_end - self.options.step
-            new_frames = self._faces is not None and len(self._faces.frames) > self._frames_used
-            if self._audio_end - max(last_end, 0.0) >= MIN_DURATION or (self._audio_end == 0 and new_frames):
-                end = self._audio_end if self._audio_end > 0 else self._faces.frames[-1].time
-                out.append(self._emit(end))
+            last = self._windows.flush()
+            if last is not None:
+                out.append(self._emit(*last))
+            elif self.time == 0 and self._faces is not None and len(self._faces.frames) > self._frames_used:
+                end = self._faces.frames[-1].time
+                out.append(self._emit(max(0.0, end - self.options.window), end, None))
             if self._faces is not None:
                 self._faces.close()
             self.closed = True
@@ -141,9 +132,9 @@ class StreamSession:
         if self.closed:
             raise ParameterError(f"session {self.name!r} is closed; open a new one")
 
-    def _emit(self, end: float) -> WindowResult:
-        start = max(0.0, end - self.options.window)
-        speech = self._speech(start, end)
+    def _emit(self, start: float, end: float, audio: np.ndarray | None) -> WindowResult:
+        """The result of the window ``start``-``end`` s over its ``audio`` (16 kHz; ``None``: none received)."""
+        speech = self._speech(audio)
         face = self._face(start, end)
         if face is None:
             result = speech if not isinstance(speech, AvemoError) else ModalityResult(
@@ -157,12 +148,9 @@ class StreamSession:
             self.on_result(window)
         return window
 
-    def _speech(self, start: float, end: float) -> ModalityResult | AvemoError | None:
-        if self.engine.speech is None or self._audio_end == 0:
+    def _speech(self, piece: np.ndarray | None) -> ModalityResult | AvemoError | None:
+        if self.engine.speech is None or piece is None:
             return None
-        buffer_start = self._audio_end - len(self._audio) / TARGET_SAMPLING_RATE
-        first = int(round((start - buffer_start) * TARGET_SAMPLING_RATE))
-        piece = self._audio[max(first, 0):int(round((end - buffer_start) * TARGET_SAMPLING_RATE))]
         try:
             if self.adaptation is None:
                 return self.engine.predict_signal(piece, TARGET_SAMPLING_RATE, self.options)

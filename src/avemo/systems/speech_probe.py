@@ -407,8 +407,9 @@ class SpeechProbeSystem:
         rows = np.union1d(tr, va) if self.refit else tr
         onehot = np.eye(c, dtype=np.float32)[y]
         # emotion offsets from training rows (selection) and from every fitted row (the final heads)
-        offsets = class_offsets(inputs.x[tr], y[tr], self._weights(inputs.corpus[tr], y[tr]), c)[0]
-        final_offsets = class_offsets(inputs.x[rows], y[rows], self._weights(inputs.corpus[rows], y[rows]), c)[0]
+        train_weight, fit_weight = self._weights(inputs.corpus[tr], y[tr]), self._weights(inputs.corpus[rows], y[rows])
+        offsets = class_offsets(inputs.x[tr], y[tr], train_weight, c)[0]
+        final_offsets = class_offsets(inputs.x[rows], y[rows], fit_weight, c)[0]
         probs = onehot.copy()  # labels for training rows; the global head's probabilities for validation rows
         for head in HEADS:
             # layers first (at the middle L2 of the grid), then the other L2 strengths on the chosen layers
@@ -426,8 +427,7 @@ class SpeechProbeSystem:
                     mean, std = x[tr].mean(0), np.maximum(x[tr].std(0), 1e-6)
                     designs = {layers: ((x - mean) / std, mean, std)}  # one design in memory at a time
                 z, mean, std = designs[layers]
-                coef, bias = fit_softmax_regression(z[tr], y[tr], mask[tr],
-                                                    self._weights(inputs.corpus[tr], y[tr]), l2)
+                coef, bias = fit_softmax_regression(z[tr], y[tr], mask[tr], train_weight, l2)
                 logits = z[va] @ coef.T + bias
                 scores = corpus_ua(y[va], _softmax(logits), inputs.corpus[va], self.classes)
                 score = self._val_score(scores)
@@ -453,8 +453,7 @@ class SpeechProbeSystem:
                 probs[va] = _softmax(val_logits / temperature)
             x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, final_offsets)
             mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
-            coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], mask[rows],
-                                                self._weights(inputs.corpus[rows], y[rows]), l2)
+            coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], mask[rows], fit_weight, l2)
             self.heads_[head] = {"layers": tuple(layers), "l2": l2, "temperature": float(temperature),
                                  "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
                                  "coef": coef, "bias": bias, **extra}

@@ -13,6 +13,7 @@ import time
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from avemo.errors import ParameterError
 from avemo.inference.engine import InferenceEngine
@@ -85,6 +86,8 @@ def run_live(engine: InferenceEngine, frames=None, audio=None, config: LiveConfi
         analyser.warm_up()
     run = _Run(analyser, on_update, warn, names, real_time=pace, duration=duration)
     started = time.perf_counter()
+    # BLAS (numpy's mel filter banks) on one thread: its idle threads spin between windows and hold a second core
+    blas = threadpool_limits(limits=1, user_api="blas")
     try:
         if pace:
             with RealTimeEvents(frames, audio, clock or StreamClock()) as events:
@@ -103,6 +106,7 @@ def run_live(engine: InferenceEngine, frames=None, audio=None, config: LiveConfi
     except KeyboardInterrupt:
         run.summary.stopped = "interrupted"
     finally:
+        blas.restore_original_limits()
         run.analyser.close()
         for source in (frames, audio):
             if source is not None and hasattr(source, "close"):

@@ -4,6 +4,7 @@ headless JSON timeline, silence, frames without a face, a failing microphone, pa
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import numpy as np
@@ -142,7 +143,7 @@ def test_a_video_without_audio_runs_on_faces_only(tmp_path, face_image):
 
 
 def test_the_loop_runs_blas_on_one_thread_and_gives_the_limit_back(live_engine):
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     def blas_threads() -> set[int]:
         return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
@@ -155,3 +156,14 @@ def test_the_loop_runs_blas_on_one_thread_and_gives_the_limit_back(live_engine):
              on_update=lambda update, image: during.append(blas_threads()), pace=False, warm_up=False)
     assert during and all(d == {1} for d in during)
     assert blas_threads() == before
+    # and it let go of OpenBLAS's limit (threadpoolctl lets one thread at a time hold it): another thread can set it
+    seen = []
+
+    def limit_in_another_thread() -> None:
+        with threadpool_limits(limits=1, user_api="blas"):
+            seen.append(blas_threads())
+
+    thread = threading.Thread(target=limit_in_another_thread)
+    thread.start()
+    thread.join()
+    assert seen == [{1}]

@@ -1,6 +1,6 @@
 """The REST service's threads: BLAS on one thread while it serves (the pool's threads are the parallelism), the
 limit given back when it stops. Its own module: threadpoolctl lets one thread at a time hold OpenBLAS's limit, so
-no other app may be serving in this process."""
+the check must not run while another app in this process serves (the module fixture of ``test_api.py``)."""
 
 from __future__ import annotations
 

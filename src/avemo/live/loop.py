@@ -87,30 +87,29 @@ def run_live(engine: InferenceEngine, frames=None, audio=None, config: LiveConfi
     run = _Run(analyser, on_update, warn, names, real_time=pace, duration=duration)
     started = time.perf_counter()
     # BLAS (numpy's mel filter banks) on one thread: its idle threads spin between windows and hold a second core
-    blas = threadpool_limits(limits=1, user_api="blas")
-    try:
-        if pace:
-            with RealTimeEvents(frames, audio, clock or StreamClock()) as events:
-                running = events.running
-                while running and not run.stopped:
-                    batch = events.next_batch(timeout=0.5)
-                    running -= sum(isinstance(e, SourceStopped) for e in batch)
-                    run.handle(batch)
-        else:
-            for event in in_stream_order(frames, audio):
-                run.handle([event])
-                if run.stopped:
-                    break
-        if run.summary.stopped in ("end of input", "duration"):
-            run.finish()
-    except KeyboardInterrupt:
-        run.summary.stopped = "interrupted"
-    finally:
-        blas.restore_original_limits()
-        run.analyser.close()
-        for source in (frames, audio):
-            if source is not None and hasattr(source, "close"):
-                source.close()
+    with threadpool_limits(limits=1, user_api="blas"):
+        try:
+            if pace:
+                with RealTimeEvents(frames, audio, clock or StreamClock()) as events:
+                    running = events.running
+                    while running and not run.stopped:
+                        batch = events.next_batch(timeout=0.5)
+                        running -= sum(isinstance(e, SourceStopped) for e in batch)
+                        run.handle(batch)
+            else:
+                for event in in_stream_order(frames, audio):
+                    run.handle([event])
+                    if run.stopped:
+                        break
+            if run.summary.stopped in ("end of input", "duration"):
+                run.finish()
+        except KeyboardInterrupt:
+            run.summary.stopped = "interrupted"
+        finally:
+            run.analyser.close()
+            for source in (frames, audio):
+                if source is not None and hasattr(source, "close"):
+                    source.close()
     run.summary.wall_seconds = time.perf_counter() - started
     return run.summary
 

@@ -188,14 +188,13 @@ def create_app(settings: ServeSettings = ServeSettings(),
         # parallelism comes from the pool's threads: torch and BLAS (numpy's mel filter banks) one thread each, as
         # in batch workers (idle BLAS threads spin: every request would hold both cores)
         torch.set_num_threads(1)
-        blas = threadpool_limits(limits=1, user_api="blas")
-        state["engine"] = await asyncio.to_thread(engine_factory or default_engine, settings)
-        state["worker"] = Worker(settings)
-        app.state.engine, app.state.worker = state["engine"], state["worker"]
-        yield
-        state["worker"].close()
-        state["engine"].close()
-        blas.restore_original_limits()
+        with threadpool_limits(limits=1, user_api="blas"):  # given back (and released) when the app stops
+            state["engine"] = await asyncio.to_thread(engine_factory or default_engine, settings)
+            state["worker"] = Worker(settings)
+            app.state.engine, app.state.worker = state["engine"], state["worker"]
+            yield
+            state["worker"].close()
+            state["engine"].close()
 
     app = FastAPI(title="avemo", version=__version__, lifespan=lifespan,
                   description="Emotion recognition from speech, faces and both. Errors are JSON "

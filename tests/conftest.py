@@ -143,3 +143,17 @@ def tiny_engine(tiny_model_dir):
 
     with InferenceEngine(tiny_model_dir) as engine:
         yield engine
+
+
+@pytest.fixture
+def blas_threads() -> Callable[[], set[int]]:
+    """A function giving the thread counts of the BLAS pools threadpoolctl sees (numpy's OpenBLAS); skips the test
+    where they already run one thread (nothing a limit could change)."""
+    from threadpoolctl import threadpool_info
+
+    def counts() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    if not counts() or max(counts()) < 2:
+        pytest.skip(f"numpy's BLAS runs {counts() or 'no'} threads here: nothing to limit")
+    return counts

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemo.benchmark.cross_corpus import DEFAULTS, MULTI, RAVDESS_ONLY, TARGETED, corpus_metrics, make_jobs
+from avemo.benchmark.cross_corpus import (DEFAULTS, MULTI, RAVDESS_ONLY, RAVDESS_ONLY_VARIED, TARGETED,
+                                          TARGETED_VARIED, corpus_metrics, make_jobs)
 from avemo.data.manifest import Recording
 from avemo.labels import corpus_class_mask, label_set
 from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
@@ -34,9 +35,12 @@ def test_jobs_keep_speakers_and_corpora_apart(rows):
     jobs = make_jobs(inputs, recordings, {**DEFAULTS, "corpora": list(CORPORA)})
     loco = [(name, fold) for protocol, name, fold in jobs if protocol == "loco"]
     assert len(loco) == 5 + 4  # multi-corpus for every held-out corpus, RAVDESS-only for the other four
-    assert len([j for j in jobs if j[0] == "ravdess_6fold"]) == 18  # RAVDESS-only, multi-corpus, targeted
-    rav = {name: [f for p, n, f in jobs if p == "ravdess_6fold" and n == name] for name in (MULTI, TARGETED)}
-    assert rav[MULTI] == rav[TARGETED]  # the targeted system differs in its weights and choices, not its data
+    # RAVDESS-only, multi-corpus, targeted, and the RAVDESS-only and targeted systems adapted for varied speakers
+    assert len([j for j in jobs if j[0] == "ravdess_6fold"]) == 30
+    rav = {name: [f for p, n, f in jobs if p == "ravdess_6fold" and n == name]
+           for name in (MULTI, TARGETED, TARGETED_VARIED, RAVDESS_ONLY, RAVDESS_ONLY_VARIED)}
+    assert rav[MULTI] == rav[TARGETED] == rav[TARGETED_VARIED]  # they differ in weights and choices, not data
+    assert rav[RAVDESS_ONLY] == rav[RAVDESS_ONLY_VARIED]
     for protocol, name, fold in jobs:
         parts = {p: set(inputs.speaker[list(getattr(fold, p))]) for p in ("train", "val", "test")}
         assert not parts["train"] & parts["test"] and not parts["val"] & parts["test"]
@@ -47,7 +51,7 @@ def test_jobs_keep_speakers_and_corpora_apart(rows):
         if protocol == "loco":
             assert not train_corpora & test_corpora  # the held-out corpus is never seen
             assert len(fold.test) == 2 * CORPORA[test_corpora.pop()]
-        if name == RAVDESS_ONLY:
+        if name in (RAVDESS_ONLY, RAVDESS_ONLY_VARIED):
             assert train_corpora == {"ravdess"}
         elif protocol == "loco":
             assert len(train_corpora) == 4
@@ -163,10 +167,12 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     assert multi["mean"]["ua"] == pytest.approx(np.mean([f["ua"] for f in multi["folds"]]))
     assert 0 <= loco[MULTI]["mean"]["ua"] <= multi["mean"]["ua"]
     rav = summary["ravdess_6fold"]["systems"]
-    assert set(rav) == {name + head for name in (MULTI, TARGETED, RAVDESS_ONLY) for head in ("", "[speaker-adapted]")}
+    assert set(rav) == {name + head for name in (MULTI, TARGETED, TARGETED_VARIED, RAVDESS_ONLY, RAVDESS_ONLY_VARIED)
+                        for head in ("", "[speaker-adapted]")}
     assert all(len(entry["folds"]) == 1 and entry["folds"][0]["test_speakers"] for entry in rav.values())
     assert set(summary["targets"]) >= {"loco_global", "loco_speaker_adapted", "ravdess_6fold_speaker_adapted",
-                                       "ravdess_6fold_target_speaker_adapted"}
+                                       "ravdess_6fold_target_speaker_adapted",
+                                       "ravdess_6fold_target_varied_speaker_adapted"}
     text = (tmp_path / "results.md").read_text()
     assert "| probe-multicorpus[speaker-adapted] |" in text and "probe-multicorpus-no-compensation" in text
     assert (tmp_path / "tsne.png").stat().st_size > 0

@@ -293,3 +293,25 @@ def test_utterance_normalisation_ignores_level_and_round_trips(tmp_path):
                                system.predict_proba(rows.take(one), adapt=True), rtol=1e-4, atol=1e-6)
     with pytest.raises(ParameterError, match="compensations"):
         make_system(compensations=(2.0,))
+
+
+def test_adaptation_for_varied_speakers_is_scored_on_all_of_their_recordings(tmp_path):
+    """``adapt_for="varied"`` scores each compensation and prior weight by the UA of the validation speakers
+    adapted with all of their recordings (what ``predict_proba(adapt=True)`` does), not the average over uses."""
+    inputs, y = one_emotion_speakers()
+    index = np.array([int(s.split(":")[1]) for s in inputs.speaker])
+    train, val = np.flatnonzero(index >= 2), np.flatnonzero(index < 2)
+    scored = {}
+    for adapt_for in ("any", "varied"):
+        system = make_system(adapt_for=adapt_for, refit=False).fit(inputs, y, (train, val))
+        head = system.fit_report()["adapted"]
+        tried = system.info["selection"]["adaptation"][str(head["compensation"])]["tau"][str(head["tau"])]
+        validation = inputs.take(val)
+        ua = corpus_ua(y[val], system.predict_proba(validation, adapt=True), validation.corpus, CLASSES)
+        scored[adapt_for] = (tried, float(np.mean(list(ua.values()))))
+    assert scored["varied"][0] == pytest.approx(scored["varied"][1])
+    assert scored["any"][0] != pytest.approx(scored["any"][1])  # the average over uses is another score
+    loaded = load_system(system.save(tmp_path / "varied"))
+    assert loaded.adapt_for == "varied"
+    with pytest.raises(ParameterError, match="adapt_for"):
+        make_system(adapt_for="everyone")

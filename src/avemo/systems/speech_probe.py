@@ -40,6 +40,8 @@ HEADS = ("global", "adapted")
 Split = tuple[Sequence[int], Sequence[int]]
 #: Speakers with fewer recordings than this are not standardised on their own (too few to estimate statistics).
 MIN_SPEAKER_RECORDINGS = 2
+#: Whom the adapted head's compensation and prior weight are chosen for (:class:`SpeechProbeSystem` ``adapt_for``).
+ADAPT_FOR = ("any", "varied")
 
 
 @dataclasses.dataclass
@@ -256,13 +258,19 @@ class SpeechProbeSystem:
         target_corpus: the corpus the system is built for (e.g. ``ravdess`` for RAVDESS's own held-out actors):
             its rows weigh as much as all the other corpora's together, and every choice is scored on its
             validation speakers alone. ``None`` (the shipped model): every corpus alike.
+        adapt_for: whom the adapted head's compensation and prior weight are chosen for on validation speakers.
+            ``any`` (the shipped model): the average over uses (statistics from 2, 4, 8, 16 or all of a speaker's
+            recordings, and speakers heard in one emotion only), so a user's few or one-emotion recordings of a
+            person are safe. ``varied``: speakers adapted with all of their recordings, heard in several emotions
+            (an acted corpus, a session with a range of emotions); better there, worse on one-emotion speakers.
     """
 
     def __init__(self, label_set: str = "ravdess8", model: str = "base",
                  layer_grid: Sequence[Sequence[int]] = ((3, 4, 5), (2, 3, 4, 5, 6)),
                  l2_grid: Sequence[float] = (1e-4, 1e-3), loudness_db: float | None = -23.0,
                  refit: bool = True, vad: bool = False, utterance_norm: bool = False,
-                 compensations: Sequence[float] = (0.0, 1.0), target_corpus: str | None = None) -> None:
+                 compensations: Sequence[float] = (0.0, 1.0), target_corpus: str | None = None,
+                 adapt_for: str = "any") -> None:
         self.label_set = label_set
         self.model = model
         self.layer_grid = [tuple(int(i) for i in layers) for layers in layer_grid]
@@ -273,6 +281,9 @@ class SpeechProbeSystem:
         self.utterance_norm = bool(utterance_norm)
         self.compensations = [float(v) for v in compensations]
         self.target_corpus = target_corpus or None
+        self.adapt_for = adapt_for
+        if adapt_for not in ADAPT_FOR:
+            raise ParameterError(f"adapt_for must be one of {list(ADAPT_FOR)}, got {adapt_for!r}")
         if not self.compensations or any(not 0 <= v <= 1 for v in self.compensations):
             raise ParameterError(f"compensations must be values in [0, 1], got {list(compensations)}")
         self.info: dict[str, Any] = {}
@@ -376,7 +387,8 @@ class SpeechProbeSystem:
 
         digest = hashlib.sha256(Path(__file__).read_bytes())
         settings = [self.label_set, self.model, self.layer_grid, self.l2_grid, self.loudness_db, self.refit,
-                    self.vad, self.utterance_norm, self.compensations, self.target_corpus, list(inputs.layers),
+                    self.vad, self.utterance_norm, self.compensations, self.target_corpus, self.adapt_for,
+                    list(inputs.layers),
                     np.__version__, torch.__version__]
         digest.update(json.dumps(settings).encode())
         for part in (np.ascontiguousarray(inputs.x), np.asarray(y, np.int64), np.asarray(tr, np.int64),
@@ -501,20 +513,23 @@ class SpeechProbeSystem:
         come from 2, 4, 8, 16 or all of their recordings (drawn at random, seeded: users adapt with few recordings
         too), and speakers heard in one emotion only (each emotion's recordings of a speaker adapted on their own:
         a user's recordings of a person may all be angry). Rows a scenario leaves without statistics (one
-        recording) get the global head's ``global_probs``."""
+        recording) get the global head's ``global_probs``. With :attr:`adapt_for` ``varied``: all of each
+        speaker's recordings alone."""
         mean, std, coef, bias = head
         raw = inputs.columns(layers)[va]
         shift = None if shift is None else shift[va]
         speakers, corpus = inputs.speaker[va], inputs.corpus[va]
         rng = np.random.default_rng(0)
         scenarios = []  # (who shares statistics, the rows the statistics come from)
-        for size in self.SUBSET_SIZES:
+        varied = self.adapt_for == "varied"
+        for size in (0,) if varied else self.SUBSET_SIZES:
             chosen = np.zeros(len(va), bool)
             for speaker in np.unique(speakers):
                 rows = np.flatnonzero(speakers == speaker)
                 chosen[rng.permutation(rows)[: size or len(rows)]] = True
             scenarios.append((speakers, chosen))
-        scenarios.append((np.array([f"{s}|{k}" for s, k in zip(speakers, y[va])], dtype=object), None))
+        if not varied:
+            scenarios.append((np.array([f"{s}|{k}" for s, k in zip(speakers, y[va])], dtype=object), None))
         scores = {}
         for tau in self.TAU_GRID:
             uas = []
@@ -670,7 +685,7 @@ class SpeechProbeSystem:
                "classes": list(self.classes), "model": self.model, "loudness_db": self.loudness_db,
                "layer_grid": self.layer_grid, "l2_grid": self.l2_grid, "refit": self.refit, "vad": self.vad,
                "utterance_norm": self.utterance_norm, "compensations": self.compensations,
-               "target_corpus": self.target_corpus,
+               "target_corpus": self.target_corpus, "adapt_for": self.adapt_for,
                "heads": self.fit_report(), "width": self.width_,
                "extractor": self.feature_extractors()[FEATURE].cache_key(),
                "versions": library_versions(), "info": self.info}
@@ -694,7 +709,7 @@ class SpeechProbeSystem:
             doc = json.loads(doc_path.read_text())
             system = cls(doc["label_set"], doc["model"], doc["layer_grid"], doc["l2_grid"], doc["loudness_db"],
                          doc["refit"], doc.get("vad", False), doc.get("utterance_norm", False),
-                         doc.get("compensations", (0.0,)), doc.get("target_corpus"))
+                         doc.get("compensations", (0.0,)), doc.get("target_corpus"), doc.get("adapt_for", "any"))
             system.info = doc.get("info", {})
             system.width_ = int(doc["width"])
             heads = doc["heads"]

@@ -135,6 +135,10 @@ def _parser() -> argparse.ArgumentParser:
                    "file's folder, 'folder2' = the one above, or a regular expression on the file name whose first "
                    "group is the speaker); each speaker's files (unlabelled) adapt a multi-corpus speech model to "
                    "that voice (2+ files per speaker)")
+    s.add_argument("--adapt-for", choices=["any", "varied"], default="any",
+                   help="with --speaker-key: any = the adaptation that is safe with few files or one emotion per "
+                   "speaker (default); varied = the one chosen for speakers whose files span several emotions (an "
+                   "acted corpus, a session with a range of emotions)")
     s.add_argument("--image", help="a photo of a face, fused with --audio (a voice recording of the same person)")
     s.add_argument("--audio", help="a voice recording fused with --image")
     _model_arguments(s)
@@ -426,6 +430,8 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    if args.adapt_for != "any" and not args.speaker_key:
+        raise ParameterError("--adapt-for chooses how a speaker's files adapt the model; give --speaker-key too")
     if args.image or args.audio:
         return _predict_pair(args)
     if not args.files:
@@ -461,7 +467,8 @@ def cmd_predict(args) -> int:
         from avemo.inference.adaptation import predict_files_by_speaker
 
         engine = InferenceEngine(args.model, modalities=("speech",), options=options)
-        predictions = predict_files_by_speaker(engine, args.files, args.speaker_key, options)
+        predictions = predict_files_by_speaker(engine, args.files, args.speaker_key, options,
+                                               adapt_for=args.adapt_for)
     else:
         engine = InferenceEngine(args.model, args.face_model, modalities=needed_modalities(args.files, args.modality),
                                  options=options)
@@ -491,7 +498,7 @@ def _predict_batch(args) -> int:
     if args.openface:
         raise ParameterError("--output does not combine with --openface; run those files without --output")
     settings = BatchSettings(args.model, args.face_model, args.modality, args.fps, args.window, args.step,
-                             args.speaker_key)
+                             args.speaker_key, args.adapt_for)
     summary = run_batch(args.files, args.output, settings, workers=args.workers, chunk_size=args.batch_size,
                         engine=args.engine, address=args.address)
     print(summary_line(summary), file=sys.stderr)

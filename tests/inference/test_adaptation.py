@@ -145,3 +145,55 @@ def test_batch_table_with_a_speaker_key(probe_dir, tmp_path, capsys):
     for row in rows:
         want = expected[row["path"]]["probabilities"]
         assert {k[2:]: row[k] for k in row if k.startswith("p_")} == pytest.approx(want, abs=1e-3)
+
+
+def test_adapt_for_varied_uses_the_varied_head_everywhere(probe_dir, tmp_path, capsys):
+    """``adapt_for="varied"`` reaches the model's ``adapted-varied`` head from the Python API, the grouped predict
+    and the batch table (its weights are replaced here so that the two adapted heads surely differ)."""
+    import json
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from avemo.batch.table import read_table
+    from avemo.cli import main
+
+    folder = tmp_path / "probe"
+    shutil.copytree(probe_dir, folder)
+    tensors = load_file(str(folder / "weights.safetensors"))
+    tensors["adapted-varied.coef"] = np.zeros_like(tensors["adapted-varied.coef"])  # always the same answer
+    tensors["adapted-varied.bias"] = np.arange(8, dtype=np.float32)
+    save_file(tensors, str(folder / "weights.safetensors"))
+    (tmp_path / "in" / "anna").mkdir(parents=True)
+    files = []
+    for k in range(3):
+        files.append(str(tmp_path / "in" / "anna" / f"{k}.wav"))
+        sf.write(files[-1], synth_voice(0.8, PITCHES[k + 2], SR, seed=k) * 0.4, SR)
+    engine = InferenceEngine(folder, modalities=("speech",))
+    predicted = {}
+    for use in ("any", "varied"):
+        adaptation = engine.speaker_adaptation(adapt_for=use)
+        for path in files:
+            adaptation.add_file(path)
+        predicted[use] = adaptation.predict_file(files[0]).probabilities
+    assert list(predicted["varied"].values()) != pytest.approx(list(predicted["any"].values()), abs=1e-3)
+    (extractor,) = engine.speech.extractors.values()
+    system = engine.speech.system
+    x = system.speaker_residuals(np.stack([extractor.process_file(p) for p in files]), "varied")
+    mean, std = adaptation.statistics()
+    expected = system.predict_proba_adapted(x[:1], mean, std, 3, "varied")[0]
+    assert list(predicted["varied"].values()) == pytest.approx(expected.tolist(), abs=1e-5)
+
+    assert main(["predict", "--model", str(folder), "--speaker-key", "folder", "--adapt-for", "varied",
+                 "--format", "json", *files]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["probabilities"] == pytest.approx(predicted["varied"], abs=1e-5)
+    assert rows[0]["message"].startswith("speaker-adapted (varied)")
+    out = tmp_path / "r.jsonl"
+    assert main(["predict", str(tmp_path / "in"), "--output", str(out), "--model", str(folder),
+                 "--speaker-key", "folder", "--adapt-for", "varied"]) == 0
+    row = read_table(out)[0]
+    assert {k[2:]: row[k] for k in row if k.startswith("p_")} == pytest.approx(predicted["varied"], abs=1e-3)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(folder), "--adapt-for", "varied", files[0]]) == 2
+    assert "give --speaker-key too" in capsys.readouterr().err

@@ -42,6 +42,8 @@ def test_default_speech_model_is_the_multi_corpus_one():
     assert all(f.stat().st_size < 20 * 2**20 for f in folder.rglob("*") if f.is_file())
     system = load_system(folder)
     assert system.heads_["adapted"]["tau"] in system.TAU_GRID
+    assert system.heads_["adapted-varied"]["tau"] in system.TAU_GRID  # both adapted heads ship
+    assert "probe-multicorpus[speaker-adapted-varied]" in doc["info"]["cross_validation"]["loco"]
 
 
 def test_predicts_a_synthetic_clip(recognizer):

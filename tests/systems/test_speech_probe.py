@@ -63,7 +63,7 @@ def fitted():
 def test_fit_chooses_on_validation_and_generalises(fitted):
     system, inputs, y, test = fitted
     report = system.fit_report()
-    assert set(report) == {"global", "adapted"}
+    assert set(report) == {"global", "adapted", "adapted-varied"}
     assert report["adapted"]["layers"] == [1]  # the layer that carries the class, found on validation speakers
     probs = system.predict_proba(inputs.take(test))
     assert probs.shape == (len(test), 8) and np.allclose(probs.sum(1), 1.0)
@@ -214,9 +214,12 @@ def test_tau_is_chosen_on_validation(fitted):
     report = system.fit_report()
     assert report["adapted"]["tau"] in SpeechProbeSystem.TAU_GRID and "tau" not in report["global"]
     tried = system.info["selection"]["adaptation"]
-    assert set(tried) == {str(c) for c in system.compensations}
-    assert all(set(t["tau"]) == {str(v) for v in SpeechProbeSystem.TAU_GRID} for t in tried.values())
-    assert report["adapted"]["compensation"] in system.compensations
+    assert set(tried) == {"any", "varied"}
+    for use, head in (("any", "adapted"), ("varied", "adapted-varied")):
+        assert set(tried[use]) == {str(c) for c in system.compensations}
+        assert all(set(t["tau"]) == {str(v) for v in SpeechProbeSystem.TAU_GRID} for t in tried[use].values())
+        assert report[head]["compensation"] in system.compensations
+        assert report[head]["tau"] in SpeechProbeSystem.TAU_GRID
 
 
 def test_emotion_offsets_keep_the_emotion_of_a_speaker_heard_in_one():
@@ -255,7 +258,7 @@ def test_compensated_adaptation_is_chosen_for_one_emotion_speakers_and_round_tri
     index = np.array([int(s.split(":")[1]) for s in inputs.speaker])
     train, val = np.flatnonzero(index >= 2), np.flatnonzero(index < 2)
     system = make_system().fit(inputs, y, (train, val))
-    tried = system.info["selection"]["adaptation"]
+    tried = system.info["selection"]["adaptation"]["any"]
     assert tried["1.0"]["val_ua"] >= tried["0.0"]["val_ua"]
     assert system.fit_report()["adapted"]["compensation"] == 1.0
     loaded = load_system(system.save(tmp_path / "probe"))
@@ -296,22 +299,66 @@ def test_utterance_normalisation_ignores_level_and_round_trips(tmp_path):
 
 
 def test_adaptation_for_varied_speakers_is_scored_on_all_of_their_recordings(tmp_path):
-    """``adapt_for="varied"`` scores each compensation and prior weight by the UA of the validation speakers
-    adapted with all of their recordings (what ``predict_proba(adapt=True)`` does), not the average over uses."""
+    """The ``varied`` adapted head's compensation and prior weight are scored by the UA of the validation speakers
+    adapted with all of their recordings (what ``predict_proba(adapt=True, adapt_for="varied")`` does); the ``any``
+    head's by the average over uses, another score. Both heads are saved, loaded and used by the running-statistics
+    path."""
     inputs, y = one_emotion_speakers()
     index = np.array([int(s.split(":")[1]) for s in inputs.speaker])
     train, val = np.flatnonzero(index >= 2), np.flatnonzero(index < 2)
+    system = make_system(refit=False).fit(inputs, y, (train, val))
+    report, validation = system.fit_report(), inputs.take(val)
     scored = {}
-    for adapt_for in ("any", "varied"):
-        system = make_system(adapt_for=adapt_for, refit=False).fit(inputs, y, (train, val))
-        head = system.fit_report()["adapted"]
-        tried = system.info["selection"]["adaptation"][str(head["compensation"])]["tau"][str(head["tau"])]
-        validation = inputs.take(val)
-        ua = corpus_ua(y[val], system.predict_proba(validation, adapt=True), validation.corpus, CLASSES)
-        scored[adapt_for] = (tried, float(np.mean(list(ua.values()))))
+    for use, head in (("any", "adapted"), ("varied", "adapted-varied")):
+        chosen = report[head]
+        tried = system.info["selection"]["adaptation"][use][str(chosen["compensation"])]["tau"][str(chosen["tau"])]
+        probs = system.predict_proba(validation, adapt=True, adapt_for=use)
+        scored[use] = (tried, float(np.mean(list(corpus_ua(y[val], probs, validation.corpus, CLASSES).values()))))
     assert scored["varied"][0] == pytest.approx(scored["varied"][1])
     assert scored["any"][0] != pytest.approx(scored["any"][1])  # the average over uses is another score
-    loaded = load_system(system.save(tmp_path / "varied"))
-    assert loaded.adapt_for == "varied"
+    loaded = load_system(system.save(tmp_path / "probe"))
+    urdu = inputs.take(np.flatnonzero(inputs.corpus == "urdu"))
+    for use in ("any", "varied"):
+        np.testing.assert_allclose(loaded.predict_proba(urdu, adapt=True, adapt_for=use),
+                                   system.predict_proba(urdu, adapt=True, adapt_for=use), rtol=1e-5, atol=1e-7)
+        one = np.flatnonzero(urdu.speaker == urdu.speaker[0])
+        x = urdu.columns(system.layers)[one]
+        residuals = system.speaker_residuals(x, use)
+        np.testing.assert_allclose(
+            system.predict_proba_adapted(x, residuals.mean(0), residuals.std(0), len(one), use),
+            system.predict_proba(urdu.take(one), adapt=True, adapt_for=use), rtol=1e-4, atol=1e-6)
     with pytest.raises(ParameterError, match="adapt_for"):
-        make_system(adapt_for="everyone")
+        system.predict_proba(urdu, adapt=True, adapt_for="everyone")
+
+
+def test_a_system_saved_without_the_varied_head_says_so(tmp_path):
+    """A system saved by an older avemo (no ``adapted-varied`` head) loads; asking for that head is a clear
+    error, the other heads still predict."""
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    inputs, y = synthetic()
+    train, val, test = split_by_speaker(inputs)
+    folder = make_system().fit(inputs, y, (train, val)).save(tmp_path / "probe")
+    doc = json.loads((folder / "speech_probe.json").read_text())
+    del doc["heads"]["adapted-varied"]
+    (folder / "speech_probe.json").write_text(json.dumps(doc))
+    save_file({k: v for k, v in load_file(str(folder / "weights.safetensors")).items()
+               if not k.startswith("adapted-varied.")}, str(folder / "weights.safetensors"))
+    old, rows = load_system(folder), inputs.take(test)
+    assert old.predict_proba(rows, adapt=True).shape == (len(test), len(CLASSES))
+    with pytest.raises(ParameterError, match="re-train"):
+        old.predict_proba(rows, adapt=True, adapt_for="varied")
+
+
+def test_the_fit_key_hashes_the_fitting_code_only():
+    """The key of a fit covers what computes it (the fitting functions, losses, calibration) and not their
+    documentation or the prediction and persistence code: a docstring edit keeps saved fits valid."""
+    from avemo.systems.speech_probe import fitting_code
+
+    code = fitting_code()
+    assert "fit_softmax_regression" in code and "masked_cross_entropy" in code and "_tau_scores" in code
+    assert "def _fit(" in code and "def predict_proba(" not in code and "def save(" not in code
+    assert "Fit the heads on the rows" not in code  # docstrings are left out
+    assert "#" not in code.split("def _fit(")[1].split("def ")[0]  # and comments

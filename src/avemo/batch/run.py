@@ -35,6 +35,7 @@ class BatchSettings:
     window: float = 4.0
     step: float = 2.0
     speaker_key: str | None = None  # group audio by speaker and adapt the speech model to each (see chunks_of)
+    adapt_for: str = "any"  # with speaker_key: the adapted head ("varied": each speaker's files span several emotions)
 
 
 def _engine(settings: BatchSettings, paths: Sequence[str]):
@@ -78,7 +79,8 @@ def _speaker_rows(engine, settings: BatchSettings, paths: Sequence[str]) -> list
     """Rows of one speaker's files, each predicted with the model adapted to that speaker's recordings."""
     from avemo.inference.adaptation import predict_files_by_speaker, speaker_of
 
-    rows = [result_row(path, result) for path, result in predict_files_by_speaker(engine, paths, settings.speaker_key)]
+    rows = [result_row(path, result) for path, result in
+            predict_files_by_speaker(engine, paths, settings.speaker_key, adapt_for=settings.adapt_for)]
     for row in rows:
         try:
             row["speaker"] = speaker_of(row["path"], settings.speaker_key)

@@ -14,9 +14,9 @@ The multi-corpus system is also run with each step changed (:data:`VARIANTS`: th
 emotion compensation of the speaker statistics, per-utterance normalisation, voice-activity trimming, no loudness
 normalisation), so the report shows what each step does. RAVDESS 6-fold also runs the multi-corpus system built
 for RAVDESS (``probe-multicorpus+target``: RAVDESS weighs as much as the other corpora together and every choice is
-scored on the fold's RAVDESS validation actors), as a user with their own labelled corpus would train it, and the
-targeted and RAVDESS-only systems with their speaker adaptation chosen for speakers heard in several emotions
-(``+varied``; the multi-corpus system so changed is a leave-one-corpus-out variant).
+scored on the fold's RAVDESS validation actors), as a user with their own labelled corpus would train it. Every
+system is scored three ways: global, speaker-adapted for any use (``[speaker-adapted]``) and speaker-adapted for
+speakers heard in several emotions (``[speaker-adapted-varied]``; :data:`~avemo.systems.speech_probe.ADAPTED_HEADS`).
 Scores are over the classes the test corpus has (the argmax taken among them). Every choice (layers, L2,
 temperature) is made on validation speakers drawn from the training corpora, never on the test corpus.
 Writes ``summary.json``, ``results.md`` and ``tsne.png`` (the best leave-one-corpus-out system's test logits).
@@ -39,7 +39,7 @@ from avemo.labels import corpus_class_mask, label_set
 from avemo.systems.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, validation_speakers
 from avemo.systems.cross_validation import cross_validate
 from avemo.systems.probe_train import SETTINGS
-from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
+from avemo.systems.speech_probe import ADAPTED_HEADS, CorpusInputs, SpeechProbeSystem
 from avemo.train.metrics import mean_std
 
 MULTI, RAVDESS_ONLY = "probe-multicorpus", "probe-ravdess-only"
@@ -47,10 +47,10 @@ AUGMENTED = "probe-multicorpus+augment"
 #: The multi-corpus system built for RAVDESS (RAVDESS 6-fold only): RAVDESS weighs as much as the other corpora
 #: together and every choice is scored on the fold's RAVDESS validation actors.
 TARGETED = "probe-multicorpus+target"
-#: RAVDESS 6-fold only: the targeted and the RAVDESS-only system with the adapted head's compensation and prior weight
-#: chosen for speakers adapted with all of their recordings, heard in several emotions (``adapt_for="varied"``).
-TARGETED_VARIED, RAVDESS_ONLY_VARIED = f"{TARGETED}+varied", f"{RAVDESS_ONLY}+varied"
-ADAPTED = "[speaker-adapted]"
+#: Test predictions of each system, by name suffix: global (""), and the adapted head for any use or for speakers
+#: heard in several emotions (``adapt_for``).
+ADAPTED, ADAPTED_VARIED = "[speaker-adapted]", "[speaker-adapted-varied]"
+PREDICTIONS = {"": None, ADAPTED: "any", ADAPTED_VARIED: "varied"}
 #: Settings of the suite; ``options`` of :func:`run_cross_corpus_benchmark` override them.
 DEFAULTS: dict[str, Any] = {"corpora": list(CORPUS_FOLDERS), "label_set": "ravdess8", **SETTINGS,
                             # RAVDESS test clips are also scored under these recording conditions ...
@@ -58,7 +58,7 @@ DEFAULTS: dict[str, Any] = {"corpora": list(CORPUS_FOLDERS), "label_set": "ravde
                             # ... and the multi-corpus system is also trained with a degraded copy of every clip
                             "augment": True,
                             # ... and run with each step changed (names of VARIANTS)
-                            "variants": ["tiny.en", "no-compensation", "varied", "utterance-norm", "vad"]}
+                            "variants": ["tiny.en", "no-compensation", "utterance-norm", "vad", "no-loudness"]}
 #: The multi-corpus system with one step changed (run leave-one-corpus-out): its name, what it changes (for the
 #: report), and the feature extractor's and the system's options.
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -67,9 +67,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
                 "system": {"model": "tiny.en", "layer_grid": [[1, 2, 3], [2, 3, 4], [0, 1, 2, 3, 4]]}},
     "no-compensation": {"name": f"{MULTI}-no-compensation", "text": "plain speaker statistics",
                         "system": {"compensations": [0.0]}},
-    "varied": {"name": f"{MULTI}+varied", "text": "the adapted head's compensation and prior weight chosen for "
-               "speakers adapted with all of their recordings (not for few or one-emotion recordings too)",
-               "system": {"adapt_for": "varied"}},
     "utterance-norm": {"name": f"{MULTI}+utterance-norm",
                        "text": "each layer's statistics standardised across their own dimensions per recording",
                        "system": {"utterance_norm": True}},
@@ -114,11 +111,11 @@ def make_jobs(inputs: CorpusInputs, recordings: Sequence[Any], cfg: Mapping[str,
                 continue
             train, val, test = (ravdess_rows[list(part)] for part in (fold.train, fold.val, fold.test))
             alone = _fold(fold.name, train, val, test, inputs)
-            jobs += [("ravdess_6fold", RAVDESS_ONLY, alone), ("ravdess_6fold", RAVDESS_ONLY_VARIED, alone)]
+            jobs.append(("ravdess_6fold", RAVDESS_ONLY, alone))
             if len(others):
                 multi = _fold(fold.name, np.concatenate([train, other_train]), np.concatenate([val, other_val]),
                               test, inputs)
-                jobs += [("ravdess_6fold", name, multi) for name in (MULTI, TARGETED, TARGETED_VARIED)]
+                jobs += [("ravdess_6fold", name, multi) for name in (MULTI, TARGETED)]
     return jobs
 
 
@@ -213,8 +210,9 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
             tests.update({f"@{c}": r[position[np.asarray(fold.test)]] for c, r in condition_rows.items()})
         for suffix, test_rows in tests.items():
             test = rows.take(test_rows)
-            out[suffix] = system.predict_proba(test)
-            out[ADAPTED + suffix] = system.predict_proba(test, adapt=True)
+            for name, adapt_for in PREDICTIONS.items():
+                out[name + suffix] = system.predict_proba(test, adapt=adapt_for is not None,
+                                                          adapt_for=adapt_for or "any")
         return out
 
     def checkpoint(name: str, fold: Fold) -> Path | None:
@@ -225,8 +223,7 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
 
     t1 = time.perf_counter()
     systems = {**{name: make_system() for name in (MULTI, RAVDESS_ONLY, AUGMENTED)},
-               TARGETED: make_system(target_corpus="ravdess"), RAVDESS_ONLY_VARIED: make_system(adapt_for="varied"),
-               TARGETED_VARIED: make_system(target_corpus="ravdess", adapt_for="varied")}
+               TARGETED: make_system(target_corpus="ravdess")}
     outcomes = cross_validate(systems, everything, y_all,
                               [], workers=jobs, predict=predict, jobs=[(name, fold) for _, name, fold in job_list],
                               checkpoint_dir=checkpoint, on_done=progress)
@@ -257,9 +254,10 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
         test_corpus = str(inputs.corpus[test[0]])
         for variant, probs in outcome.test_probs.items():
             entry = summary[protocol]["systems"].setdefault(f"{name}{variant}", {"folds": []})
+            use = PREDICTIONS[variant.split("@")[0]]
             row = {"fold": fold.name, **corpus_metrics(y[test], probs, test_corpus, classes),
-                   "val_speakers": list(fold.val_speakers), "choices": outcome.report.get(
-                       "adapted" if variant.startswith(ADAPTED) else "global", {})}
+                   "val_speakers": list(fold.val_speakers),
+                   "choices": outcome.report.get(ADAPTED_HEADS[use] if use else "global", {})}
             row["test_corpus" if protocol == "loco" else "test_speakers"] = (
                 test_corpus if protocol == "loco" else list(fold.test_speakers))
             entry["folds"].append(row)
@@ -307,21 +305,20 @@ def _targets(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The issue's targets, checked (UA in fractions)."""
     out: dict[str, Any] = {}
     loco = summary["loco"]["systems"]
-    for variant in ("", ADAPTED):
+    keys = {"": "global", ADAPTED: "speaker_adapted", ADAPTED_VARIED: "speaker_adapted_varied"}
+    for variant, key in keys.items():
         multi, alone = loco.get(MULTI + variant), loco.get(RAVDESS_ONLY + variant)
         if multi:
-            key = "speaker_adapted" if variant else "global"
             ua = _by_corpus(multi)
             base = _by_corpus(alone) if alone else {}
             out[f"loco_{key}"] = {"mean_ua": multi["mean"]["ua"], "mean_ua_ge_0.55": multi["mean"]["ua"] >= 0.55,
                                   "beats_ravdess_only": {c: ua[c] > base[c] for c in base if c in ua}}
     rav = summary["ravdess_6fold"]["systems"]
-    for name, key in ((MULTI, "ravdess_6fold"), (TARGETED, "ravdess_6fold_target"),
-                      (TARGETED_VARIED, "ravdess_6fold_target_varied")):
-        for variant in ("", ADAPTED):
+    for name, prefix in ((MULTI, "ravdess_6fold"), (TARGETED, "ravdess_6fold_target")):
+        for variant, key in keys.items():
             if name + variant in rav:
                 ua = rav[name + variant]["mean"]["ua"]
-                out[f"{key}_{'speaker_adapted' if variant else 'global'}"] = {"ua": ua, "ua_ge_0.82": ua >= 0.82}
+                out[f"{prefix}_{key}"] = {"ua": ua, "ua_ge_0.82": ua >= 0.82}
     return out
 
 
@@ -339,7 +336,10 @@ def results_table(summary: Mapping[str, Any]) -> str:
              "test speaker's recordings standardised by that speaker's own statistics (no labels), with each "
              "recording's expected emotion offset (from the global head's probabilities) taken out of the "
              "statistics first where the validation speakers chose that (emotion compensation: a speaker heard "
-             "mostly in one emotion keeps it)." + _variant_legend(summary), "",
+             "mostly in one emotion keeps it), its compensation and prior weight chosen on validation speakers "
+             "for any use (few, all or one-emotion recordings of a speaker); `[speaker-adapted-varied]`: chosen for "
+             "speakers adapted with all of their recordings, heard in several emotions." + _variant_legend(summary),
+             "",
              "| system | " + " | ".join(corpora) + " | mean |", "|---|" + "---|" * (len(corpora) + 1)]
     for name, entry in summary["loco"]["systems"].items():
         ua = _by_corpus(entry)
@@ -358,10 +358,8 @@ def results_table(summary: Mapping[str, Any]) -> str:
         lines += ["RAVDESS 6-fold (speaker-independent; `probe-multicorpus` adds the other four corpora to each "
                   "fold's training data, `+augment` also a degraded copy of every training clip; `+target` is "
                   "built for RAVDESS: RAVDESS weighs as much as the other four corpora together, and the layers, "
-                  "L2, compensation and prior weight are chosen on the fold's RAVDESS validation actors alone; "
-                  "`+varied`: the compensation and prior weight chosen for speakers adapted with all of their "
-                  "recordings, heard in several emotions, instead of the average over few, all and one-emotion "
-                  "recordings). Mean ± std over folds:", "", "| system | UA % | WA % | macro-F1 % |",
+                  "L2, compensation and prior weight are chosen on the fold's RAVDESS validation actors alone). "
+                  "Mean ± std over folds:", "", "| system | UA % | WA % | macro-F1 % |",
                   "|---|---|---|---|"]
         for name, s in sorted(rav.items(), key=lambda kv: -kv[1]["mean"]["ua"]):
             lines.append(f"| {name} | " + " | ".join(f"{100 * s['mean'][k]:.1f} ± {100 * s['std'][k]:.1f}"

@@ -6,6 +6,10 @@ person's features before the speaker-adapted head of a :class:`~avemo.systems.sp
 ...     adaptation.add_file(path)             # unlabelled audio of one speaker
 >>> adaptation.predict_file("new.wav")        # the adapted head once 2+ recordings are in, else the global one
 
+``adapt_for="varied"`` (``engine.speaker_adaptation(adapt_for="varied")``, ``avemo predict --speaker-key ...
+--adapt-for varied``) uses the adapted head chosen for a speaker's recordings that span several emotions (an acted
+corpus, a session with a range of emotions); the default ``any`` is safe with few recordings or one emotion.
+
 Statistics are running (Welford) means and variances, so a live stream can feed each completed window with
 :meth:`SpeakerAdaptation.add_features`. Safe to share between threads (a lock guards the statistics).
 """
@@ -22,7 +26,7 @@ from avemo.errors import ParameterError
 from avemo.inference.results import ModalityResult, Status
 from avemo.inference.speech import analyse_speech, prepare_signal
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
-from avemo.systems.speech_probe import MIN_SPEAKER_RECORDINGS
+from avemo.systems.speech_probe import ADAPT_FOR, MIN_SPEAKER_RECORDINGS
 
 if TYPE_CHECKING:
     from avemo.inference.engine import PredictOptions, SpeechPredictor
@@ -34,19 +38,27 @@ class SpeakerAdaptation:
     Args:
         predictor: the engine's speech predictor (its system must have a speaker-adapted head).
         min_recordings: recordings needed before the adapted head is used (before that: the global head).
+        adapt_for: which adapted head (:data:`~avemo.systems.speech_probe.ADAPT_FOR`): ``any`` (few, all or
+            one-emotion recordings of the speaker) or ``varied`` (all of the speaker's recordings, spanning several
+            emotions).
 
     Raises:
-        ParameterError: when the speech system has no speaker-adapted head.
+        ParameterError: when the speech system has no speaker-adapted head (for ``adapt_for``).
     """
 
-    def __init__(self, predictor: "SpeechPredictor", min_recordings: int = MIN_SPEAKER_RECORDINGS) -> None:
+    def __init__(self, predictor: "SpeechPredictor", min_recordings: int = MIN_SPEAKER_RECORDINGS,
+                 adapt_for: str = "any") -> None:
         if not hasattr(predictor.system, "predict_proba_adapted"):
             raise ParameterError("this speech model has no speaker-adapted head; load a multi-corpus speech model "
                                  "(kind speech-probe, e.g. the shipped speech-multicorpus)")
         if min_recordings < 2:
             raise ParameterError(f"min_recordings must be >= 2 (a spread needs two recordings), got {min_recordings}")
+        if adapt_for not in ADAPT_FOR:
+            raise ParameterError(f"adapt_for must be one of {list(ADAPT_FOR)}, got {adapt_for!r}")
+        predictor.system.adapted_head(adapt_for)  # a model saved without that head says so now
         self.predictor = predictor
         self.min_recordings = min_recordings
+        self.adapt_for = adapt_for
         self._lock = threading.Lock()
         self._count = 0
         self._mean: np.ndarray | None = None
@@ -70,7 +82,8 @@ class SpeakerAdaptation:
         """Add ``(n, D)`` feature vectors (the speech system's own features) of this speaker: their statistics are
         kept less each recording's expected emotion offset (:meth:`SpeechProbeSystem.speaker_residuals`), so that
         a speaker heard mostly in one emotion keeps it."""
-        residuals = self.predictor.system.speaker_residuals(np.atleast_2d(np.asarray(vectors, np.float32)))
+        residuals = self.predictor.system.speaker_residuals(np.atleast_2d(np.asarray(vectors, np.float32)),
+                                                            self.adapt_for)
         with self._lock:
             for v in np.asarray(residuals, np.float64):
                 if self._mean is None:
@@ -115,7 +128,7 @@ class SpeakerAdaptation:
             (key,) = self.predictor.extractors
             return self.predictor.system.predict_proba({key: list(x)})
         mean, std = self.statistics()
-        return self.predictor.system.predict_proba_adapted(x, mean, std, self._count)
+        return self.predictor.system.predict_proba_adapted(x, mean, std, self._count, self.adapt_for)
 
     def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
         """Probabilities ``(n, classes)`` of 16 kHz signals: adapted once :attr:`ready`, else global."""
@@ -142,7 +155,8 @@ class SpeakerAdaptation:
 
         result = analyse_speech(signal, sampling_rate, predict, self.classes, (options or PredictOptions()).speech,
                                 path)
-        result.message = result.message or ("speaker-adapted" if self.ready else
+        adapted = "speaker-adapted" + (" (varied)" if self.adapt_for == "varied" else "")
+        result.message = result.message or (adapted if self.ready else
                                             f"global (adaptation needs {self.min_recordings} recordings)")
         if learn and result.status == Status.OK:
             if whole:
@@ -187,18 +201,18 @@ def speaker_of(path: str | os.PathLike, key: str) -> str:
 
 
 def predict_files_by_speaker(engine, paths, key: str, options: "PredictOptions | None" = None,
-                             min_recordings: int = MIN_SPEAKER_RECORDINGS):
+                             min_recordings: int = MIN_SPEAKER_RECORDINGS, adapt_for: str = "any"):
     """``(path, result or error)`` for every path, in input order: the files are grouped by :func:`speaker_of`,
     each group's recordings (unlabelled) adapt the model to that speaker, then each file is predicted with it.
     A speaker with fewer than ``min_recordings`` readable files gets the global prediction; a bad file yields its
-    error and the batch goes on.
+    error and the batch goes on. ``adapt_for``: the adapted head (see :class:`SpeakerAdaptation`).
 
     Raises:
-        ParameterError: when the speech model has no speaker-adapted head.
+        ParameterError: when the speech model has no speaker-adapted head (for ``adapt_for``).
     """
     from avemo.errors import AvemoError
 
-    engine.speaker_adaptation(min_recordings)  # fail early for a model without an adapted head
+    engine.speaker_adaptation(min_recordings, adapt_for)  # fail early for a model without that adapted head
     groups: dict[str, list[str]] = {}
     results: dict[str, object] = {}
     for path in map(str, paths):
@@ -207,7 +221,7 @@ def predict_files_by_speaker(engine, paths, key: str, options: "PredictOptions |
         except AvemoError as exc:
             results[path] = exc
     for speaker, members in groups.items():
-        adaptation = engine.speaker_adaptation(min_recordings)
+        adaptation = engine.speaker_adaptation(min_recordings, adapt_for)
         for path in members:
             try:
                 adaptation.add_file(path)

@@ -303,16 +303,17 @@ class InferenceEngine:
         return self.predict_image_and_audio(rgb, signal, TARGET_SAMPLING_RATE, options,
                                             name or f"{image} + {audio}")
 
-    def speaker_adaptation(self, min_recordings: int = 2):
+    def speaker_adaptation(self, min_recordings: int = 2, adapt_for: str = "any"):
         """A :class:`~avemo.inference.adaptation.SpeakerAdaptation` for one speaker: feed it that person's
-        unlabelled recordings, then predict theirs with the speaker-adapted head.
+        unlabelled recordings, then predict theirs with the speaker-adapted head (``adapt_for="varied"``: the one
+        chosen for recordings that span several emotions).
 
         Raises:
-            ParameterError: when the speech model has no speaker-adapted head.
+            ParameterError: when the speech model has no speaker-adapted head (for ``adapt_for``).
         """
         from avemo.inference.adaptation import SpeakerAdaptation
 
-        return SpeakerAdaptation(self._need("speech"), min_recordings)
+        return SpeakerAdaptation(self._need("speech"), min_recordings, adapt_for)
 
     def open_session(self, sampling_rate: int = TARGET_SAMPLING_RATE, options: PredictOptions | None = None,
                      on_result=None, name: str = "stream", adapt_to_speaker: bool = False):

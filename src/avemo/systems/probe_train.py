@@ -73,7 +73,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
 def _cv_figures(cv: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
     """The multi-corpus rows of a cross-corpus summary: UA per held-out corpus and RAVDESS 6-fold."""
     out: dict[str, Any] = {"report": str(path), "loco": {}, "ravdess_6fold": {}}
-    recipe = {"probe-multicorpus", "probe-multicorpus[speaker-adapted]"}  # this model's rows (clean test clips)
+    recipe = {"probe-multicorpus", "probe-multicorpus[speaker-adapted]",  # this model's rows (clean test clips)
+              "probe-multicorpus[speaker-adapted-varied]"}
     for protocol in ("loco", "ravdess_6fold"):
         for name, entry in cv[protocol]["systems"].items():
             base, _, condition = name.partition("@")
@@ -111,7 +112,16 @@ def model_card(system: SpeechProbeSystem) -> str:
              "labels; with compensation 1, each recording's expected emotion offset, from the global head, is taken "
              "out of the statistics first, so a speaker heard mostly in one emotion keeps it): "
              "`avemo predict --speaker-key folder ...`, `engine.speaker_adaptation()`, "
-             "`engine.open_session(adapt_to_speaker=True)`.",
+             "`engine.open_session(adapt_to_speaker=True)`; its prior weight and compensation are chosen on "
+             "validation speakers for any use (statistics from 2, 4, 8, 16 or all of a speaker's recordings, and "
+             "from recordings of one emotion).",
+             f"- speaker-adapted for varied recordings (all of a person's recordings, spanning several emotions: "
+             f"an acted corpus, a session with a range of emotions): the same layers and L2, temperature "
+             f"{heads['adapted-varied']['temperature']:.3f}, prior weight {heads['adapted-varied']['tau']:g} "
+             f"recordings, emotion compensation {heads['adapted-varied'].get('compensation', 0):g}, chosen on "
+             "validation speakers adapted with all of their recordings: `--speaker-key folder --adapt-for varied`, "
+             "`engine.speaker_adaptation(adapt_for=\"varied\")`. Do not use it when a person's recordings are "
+             "mostly of one emotion: plain statistics then remove that emotion.",
              f"- classes ({len(system.classes)}): {', '.join(system.classes)}",
              "- files: `speech_probe.json` + `weights.safetensors` (no pickle)", "",
              "## Training data (every speaker; languages it has heard)"]

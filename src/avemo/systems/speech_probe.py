@@ -5,6 +5,9 @@ several corpora whose label sets differ, with two heads:
 - **global**: features standardised with the training rows' statistics; for a single recording;
 - **adapted**: each speaker's recordings first standardised with that speaker's own statistics (unlabelled:
   mean and standard deviation of the speaker's feature vectors), for users with several recordings of a person.
+  It comes in two settings (:data:`ADAPT_FOR`), its emotion compensation and prior weight chosen on validation
+  speakers for different uses: ``any`` (few, all or one-emotion recordings of a person; head ``adapted``) and
+  ``varied`` (all of a person's recordings, heard in several emotions; head ``adapted-varied``).
 
 Training masks the classes a recording's corpus lacks (:func:`avemo.train.losses.masked_cross_entropy`: a corpus
 with no "calm" does not teach that nothing is calm) and weights rows so that every corpus counts alike and,
@@ -36,12 +39,16 @@ WEIGHTS_FILE = "weights.safetensors"
 #: In a fit's ``checkpoint_dir``: the key of the fit saved there (:meth:`SpeechProbeSystem.fit_key`).
 FIT_KEY_FILE = "fit_key.json"
 FEATURE = "whisper_stats"
-HEADS = ("global", "adapted")
+#: Whom the adapted head's compensation and prior weight are chosen for, and the head fitted so for each:
+#: ``any``: the average over uses (statistics from 2, 4, 8, 16 or all of a speaker's recordings, and speakers heard
+#: in one emotion only), so few or one-emotion recordings of a person are safe; ``varied``: speakers adapted with
+#: all of their recordings, heard in several emotions (an acted corpus, a session with a range of emotions).
+ADAPTED_HEADS = {"any": "adapted", "varied": "adapted-varied"}
+ADAPT_FOR = tuple(ADAPTED_HEADS)
+HEADS = ("global", *ADAPTED_HEADS.values())
 Split = tuple[Sequence[int], Sequence[int]]
 #: Speakers with fewer recordings than this are not standardised on their own (too few to estimate statistics).
 MIN_SPEAKER_RECORDINGS = 2
-#: Whom the adapted head's compensation and prior weight are chosen for (:class:`SpeechProbeSystem` ``adapt_for``).
-ADAPT_FOR = ("any", "varied")
 
 
 @dataclasses.dataclass
@@ -258,19 +265,15 @@ class SpeechProbeSystem:
         target_corpus: the corpus the system is built for (e.g. ``ravdess`` for RAVDESS's own held-out actors):
             its rows weigh as much as all the other corpora's together, and every choice is scored on its
             validation speakers alone. ``None`` (the shipped model): every corpus alike.
-        adapt_for: whom the adapted head's compensation and prior weight are chosen for on validation speakers.
-            ``any`` (the shipped model): the average over uses (statistics from 2, 4, 8, 16 or all of a speaker's
-            recordings, and speakers heard in one emotion only), so a user's few or one-emotion recordings of a
-            person are safe. ``varied``: speakers adapted with all of their recordings, heard in several emotions
-            (an acted corpus, a session with a range of emotions); better there, worse on one-emotion speakers.
+
+    Both adapted settings are fitted (:data:`ADAPTED_HEADS`); prediction picks one with ``adapt_for``.
     """
 
     def __init__(self, label_set: str = "ravdess8", model: str = "base",
                  layer_grid: Sequence[Sequence[int]] = ((3, 4, 5), (2, 3, 4, 5, 6)),
                  l2_grid: Sequence[float] = (1e-4, 1e-3), loudness_db: float | None = -23.0,
                  refit: bool = True, vad: bool = False, utterance_norm: bool = False,
-                 compensations: Sequence[float] = (0.0, 1.0), target_corpus: str | None = None,
-                 adapt_for: str = "any") -> None:
+                 compensations: Sequence[float] = (0.0, 1.0), target_corpus: str | None = None) -> None:
         self.label_set = label_set
         self.model = model
         self.layer_grid = [tuple(int(i) for i in layers) for layers in layer_grid]
@@ -281,9 +284,6 @@ class SpeechProbeSystem:
         self.utterance_norm = bool(utterance_norm)
         self.compensations = [float(v) for v in compensations]
         self.target_corpus = target_corpus or None
-        self.adapt_for = adapt_for
-        if adapt_for not in ADAPT_FOR:
-            raise ParameterError(f"adapt_for must be one of {list(ADAPT_FOR)}, got {adapt_for!r}")
         if not self.compensations or any(not 0 <= v <= 1 for v in self.compensations):
             raise ParameterError(f"compensations must be values in [0, 1], got {list(compensations)}")
         self.info: dict[str, Any] = {}
@@ -327,7 +327,7 @@ class SpeechProbeSystem:
         the rows' emotion offsets (``probs`` ``(n, C)`` times ``offsets`` ``(C, D)`` over every input layer)
         removed from the speaker statistics."""
         x = inputs.columns(layers)
-        if head == "adapted":
+        if head != "global":
             shift, between = self._shift(inputs, layers, compensation, probs, offsets)
             x, _ = standardise_by_speaker(x, inputs.speaker, offsets=shift, between=between)
         return x
@@ -382,13 +382,12 @@ class SpeechProbeSystem:
 
     def fit_key(self, inputs: CorpusInputs, y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> str:
         """SHA-256 of what a fit depends on: the settings, the rows' features, corpora, speakers and labels, the
-        split, this module's source and the numpy and torch versions."""
+        split, the fitting code (:func:`fitting_code`) and the numpy and torch versions."""
         import hashlib
 
-        digest = hashlib.sha256(Path(__file__).read_bytes())
+        digest = hashlib.sha256(fitting_code().encode())
         settings = [self.label_set, self.model, self.layer_grid, self.l2_grid, self.loudness_db, self.refit,
-                    self.vad, self.utterance_norm, self.compensations, self.target_corpus, self.adapt_for,
-                    list(inputs.layers),
+                    self.vad, self.utterance_norm, self.compensations, self.target_corpus, list(inputs.layers),
                     np.__version__, torch.__version__]
         digest.update(json.dumps(settings).encode())
         for part in (np.ascontiguousarray(inputs.x), np.asarray(y, np.int64), np.asarray(tr, np.int64),
@@ -409,9 +408,7 @@ class SpeechProbeSystem:
         return True
 
     def _fit(self, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, tr: np.ndarray, va: np.ndarray) -> None:
-        """Fit both heads on the rows ``tr`` (training) and ``va`` (validation) of ``inputs``."""
-        from avemo.train.calibration import TemperatureScaler
-
+        """Fit the heads on the rows ``tr`` (training) and ``va`` (validation) of ``inputs``."""
         c = len(self.classes)
         self.heads_, choices = {}, {}
         self.width_ = inputs.width
@@ -423,7 +420,7 @@ class SpeechProbeSystem:
         offsets = class_offsets(inputs.x[tr], y[tr], train_weight, c)[0]
         final_offsets = class_offsets(inputs.x[rows], y[rows], fit_weight, c)[0]
         probs = onehot.copy()  # labels for training rows; the global head's probabilities for validation rows
-        for head in HEADS:
+        for head in ("global", "adapted"):  # the adapted settings share their layers and L2
             # layers first (at the middle L2 of the grid), then the other L2 strengths on the chosen layers
             best, designs = None, {}
             middle = sorted(self.l2_grid)[len(self.l2_grid) // 2]
@@ -448,11 +445,15 @@ class SpeechProbeSystem:
                 if best is None or score > best[0] + 1e-9:
                     best = (score, layers, l2, logits, (mean, std, coef, bias))
             score, layers, l2, val_logits, train_only = best
-            extra: dict[str, Any] = {}
-            if head == "adapted":  # how much emotion to take out of speaker statistics, how far to trust few of them
-                compensation, tau, val_logits, tried = self._choose_adaptation(
-                    inputs, y, mask, tr, va, layers, l2, train_only, probs, offsets)
-                choices["adaptation"] = tried
+            if head == "global":
+                temperature = self._finish_head(head, inputs, y, mask, va, rows, layers, l2, score, val_logits, {},
+                                                onehot, final_offsets, fit_weight)
+                probs[va] = _softmax(val_logits / temperature)  # the adapted head's choices see validation rows'
+                continue  # emotions as predictions will
+            # how much emotion to take out of speaker statistics, how far to trust few of them: per use
+            chosen, choices["adaptation"] = self._choose_adaptation(inputs, y, mask, tr, va, layers, l2, train_only,
+                                                                    probs, offsets)
+            for adapt_for, (compensation, tau, val_logits) in chosen.items():
                 shift, between = self._shift(inputs.take(rows), layers, compensation, onehot[rows], final_offsets)
                 raw = inputs.columns(layers)[rows] - (0 if shift is None else shift)
                 extra = {"tau": tau, "compensation": compensation,
@@ -460,19 +461,28 @@ class SpeechProbeSystem:
                          "prior_std": np.maximum(raw.std(0), 1e-6).astype(np.float32)}
                 if between is not None:
                     extra["between"] = between.astype(np.float32)
-            temperature = TemperatureScaler().fit(np.where(mask[va], val_logits, -1e4), y[va]).temperature_
-            if head == "global":  # the adapted head's choices see validation rows' emotions as predictions will
-                probs[va] = _softmax(val_logits / temperature)
-            x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, final_offsets)
-            mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
-            coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], mask[rows], fit_weight, l2)
-            self.heads_[head] = {"layers": tuple(layers), "l2": l2, "temperature": float(temperature),
-                                 "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
-                                 "coef": coef, "bias": bias, **extra}
+                self._finish_head(ADAPTED_HEADS[adapt_for], inputs, y, mask, va, rows, layers, l2, score, val_logits,
+                                  extra, onehot, final_offsets, fit_weight)
         self.offsets_ = layer_columns(final_offsets, inputs.layers, self.layers)
         self.info["selection"] = choices
         self.info["corpora"] = sorted({str(k) for k in inputs.corpus[rows]})
         self.info["n_recordings"] = int(len(rows))
+
+    def _finish_head(self, head: str, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, va: np.ndarray,
+                     rows: np.ndarray, layers: Sequence[int], l2: float, score: float, val_logits: np.ndarray,
+                     extra: dict[str, Any], onehot: np.ndarray, offsets: np.ndarray, weight: np.ndarray) -> float:
+        """Fit the temperature on the validation logits, refit the head on ``rows`` (for an adapted head with its
+        ``extra["compensation"]``), store it in :attr:`heads_`; returns the temperature."""
+        from avemo.train.calibration import TemperatureScaler
+
+        temperature = TemperatureScaler().fit(np.where(mask[va], val_logits, -1e4), y[va]).temperature_
+        x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, offsets)
+        mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
+        coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], mask[rows], weight, l2)
+        self.heads_[head] = {"layers": tuple(layers), "l2": l2, "temperature": float(temperature),
+                             "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
+                             "coef": coef, "bias": bias, **extra}
+        return float(temperature)
 
     #: Candidate prior weights (in recordings) and the numbers of a speaker's recordings they are scored with.
     TAU_GRID = (0.0, 2.0, 5.0, 10.0, 20.0, 50.0)
@@ -480,12 +490,13 @@ class SpeechProbeSystem:
 
     def _choose_adaptation(self, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, tr: np.ndarray,
                            va: np.ndarray, layers: Sequence[int], l2: float, head: tuple, probs: np.ndarray,
-                           offsets: np.ndarray) -> tuple[float, float, np.ndarray, dict[str, Any]]:
-        """The emotion compensation and prior weight of the adapted head with the best validation UA (validation
-        rows' emotions: the global head's probabilities, as at prediction time), the validation logits with the
-        compensation (all of each speaker's recordings) and every score."""
-        tried: dict[str, Any] = {}
-        best = None
+                           offsets: np.ndarray) -> tuple[dict[str, tuple[float, float, np.ndarray]], dict[str, Any]]:
+        """For each use of :data:`ADAPT_FOR`, the emotion compensation and prior weight of the adapted head with the
+        best validation UA (validation rows' emotions: the global head's probabilities, as at prediction time) and
+        the validation logits with that compensation (all of each speaker's recordings); and every score
+        (``{use: {compensation: {"tau": {tau: UA}, "val_ua": UA}}}``)."""
+        tried: dict[str, Any] = {use: {} for use in ADAPT_FOR}
+        best: dict[str, tuple] = {}
         for compensation in self.compensations:
             if compensation:
                 x = self._design(inputs, layers, "adapted", compensation, probs, offsets)
@@ -497,49 +508,49 @@ class SpeechProbeSystem:
             shift, between = self._shift(inputs, layers, compensation, probs, offsets)
             raw = inputs.columns(layers) - (0 if shift is None else shift)
             prior = (raw[tr].mean(0), np.maximum(raw[tr].std(0), 1e-6))
-            tau, scores = self._choose_tau(inputs, y, va, layers, prior, head, shift, between, probs[va])
             x, _ = standardise_by_speaker(inputs.columns(layers)[va], inputs.speaker[va],
                                           offsets=None if shift is None else shift[va], between=between)
-            tried[str(compensation)] = {"tau": scores, "val_ua": scores[str(tau)]}
-            if best is None or scores[str(tau)] > best[0] + 1e-9:
-                best = (scores[str(tau)], compensation, tau, ((x - mean) / std) @ coef.T + bias)
-        _, compensation, tau, logits = best
-        return compensation, tau, logits, tried
+            logits = ((x - mean) / std) @ coef.T + bias
+            for use, scores in self._tau_scores(inputs, y, va, layers, prior, head, shift, between, probs[va]).items():
+                tau = max(self.TAU_GRID, key=lambda t: scores[str(t)] + 1e-9 * (t == 0))
+                tried[use][str(compensation)] = {"tau": scores, "val_ua": scores[str(tau)]}
+                if use not in best or scores[str(tau)] > best[use][0] + 1e-9:
+                    best[use] = (scores[str(tau)], compensation, float(tau), logits)
+        return {use: b[1:] for use, b in best.items()}, tried
 
-    def _choose_tau(self, inputs: CorpusInputs, y: np.ndarray, va: np.ndarray, layers: Sequence[int],
+    def _tau_scores(self, inputs: CorpusInputs, y: np.ndarray, va: np.ndarray, layers: Sequence[int],
                     prior: tuple[np.ndarray, np.ndarray], head: tuple, shift: np.ndarray | None,
-                    between: np.ndarray | None, global_probs: np.ndarray) -> tuple[float, dict[str, float]]:
-        """The prior weight with the best validation UA, averaged over scenarios of use: speakers whose statistics
-        come from 2, 4, 8, 16 or all of their recordings (drawn at random, seeded: users adapt with few recordings
-        too), and speakers heard in one emotion only (each emotion's recordings of a speaker adapted on their own:
-        a user's recordings of a person may all be angry). Rows a scenario leaves without statistics (one
-        recording) get the global head's ``global_probs``. With :attr:`adapt_for` ``varied``: all of each
-        speaker's recordings alone."""
+                    between: np.ndarray | None, global_probs: np.ndarray) -> dict[str, dict[str, float]]:
+        """Validation UA of each prior weight, per use of :data:`ADAPT_FOR`: ``any`` averages scenarios of use,
+        speakers whose statistics come from 2, 4, 8, 16 or all of their recordings (drawn at random, seeded: users
+        adapt with few recordings too) and speakers heard in one emotion only (each emotion's recordings of a
+        speaker adapted on their own: a user's recordings of a person may all be angry); ``varied`` scores all of
+        each speaker's recordings alone. Rows a scenario leaves without statistics (one recording) get the global
+        head's ``global_probs``."""
         mean, std, coef, bias = head
         raw = inputs.columns(layers)[va]
         shift = None if shift is None else shift[va]
         speakers, corpus = inputs.speaker[va], inputs.corpus[va]
         rng = np.random.default_rng(0)
-        scenarios = []  # (who shares statistics, the rows the statistics come from)
-        varied = self.adapt_for == "varied"
-        for size in (0,) if varied else self.SUBSET_SIZES:
-            chosen = np.zeros(len(va), bool)
-            for speaker in np.unique(speakers):
-                rows = np.flatnonzero(speakers == speaker)
-                chosen[rng.permutation(rows)[: size or len(rows)]] = True
+        scenarios = []  # (who shares statistics, the rows the statistics come from: None = all)
+        for size in self.SUBSET_SIZES:
+            chosen = None
+            if size:
+                chosen = np.zeros(len(va), bool)
+                for speaker in np.unique(speakers):
+                    chosen[rng.permutation(np.flatnonzero(speakers == speaker))[:size]] = True
             scenarios.append((speakers, chosen))
-        if not varied:
-            scenarios.append((np.array([f"{s}|{k}" for s, k in zip(speakers, y[va])], dtype=object), None))
-        scores = {}
+        scenarios.append((np.array([f"{s}|{k}" for s, k in zip(speakers, y[va])], dtype=object), None))
+        every = self.SUBSET_SIZES.index(0)  # the scenario of all recordings
+        scores: dict[str, dict[str, float]] = {use: {} for use in ADAPT_FOR}
         for tau in self.TAU_GRID:
             uas = []
             for groups, chosen in scenarios:
                 x, done = standardise_by_speaker(raw, groups, prior, tau, chosen, shift, between)
                 probs = np.where(done[:, None], _softmax(((x - mean) / std) @ coef.T + bias), global_probs)
                 uas.append(self._val_score(corpus_ua(y[va], probs, corpus, self.classes)))
-            scores[str(tau)] = float(np.mean(uas))
-        best = max(self.TAU_GRID, key=lambda t: scores[str(t)] + 1e-9 * (t == 0))
-        return float(best), scores
+            scores["any"][str(tau)], scores["varied"][str(tau)] = float(np.mean(uas)), float(uas[every])
+        return scores
 
     def fit_report(self) -> dict[str, Any]:
         """What the last :meth:`fit` chose per head (layers, L2, temperature, validation UA)."""
@@ -577,7 +588,7 @@ class SpeechProbeSystem:
                                    self.layers)
 
     def predict_proba(self, inputs: CorpusInputs | Mapping[str, Sequence[np.ndarray]] | np.ndarray,
-                      adapt: bool = False) -> np.ndarray:
+                      adapt: bool = False, adapt_for: str = "any") -> np.ndarray:
         """Class probabilities ``(n, len(classes))``.
 
         Args:
@@ -587,23 +598,40 @@ class SpeechProbeSystem:
                 offset, from the global head, taken out first when the head was trained so) and use the adapted
                 head (rows of speakers with one recording use the global head). Without speakers, every row is
                 its own.
+            adapt_for: which adapted head (:data:`ADAPTED_HEADS`): ``any`` for few, all or one-emotion recordings
+                of a speaker, ``varied`` for all of a speaker's recordings when they span several emotions.
 
         Raises:
-            ParameterError: when the system is not fitted or the features lack a layer it reads.
+            ParameterError: when the system is not fitted, the features lack a layer it reads or ``adapt_for`` is
+                unknown.
         """
         self._check_fitted()
+        name = self.adapted_head(adapt_for) if adapt else "global"
         inputs = self._prepared(self._as_inputs(inputs))
         out = self._head_proba("global", inputs.columns(self.heads_["global"]["layers"]))
         if adapt:
-            head = self.heads_["adapted"]
+            head = self.heads_[name]
             layers = head["layers"]
-            shift = self._emotion_shift(out, layers)
+            shift = self._emotion_shift(out, layers, name)
             x, done = standardise_by_speaker(inputs.columns(layers), inputs.speaker,
                                              (head["prior_mean"], head["prior_std"]), head["tau"],
                                              offsets=shift, between=head.get("between"))
             if done.any():
-                out[done] = self._head_proba("adapted", x[done])
+                out[done] = self._head_proba(name, x[done])
         return out
+
+    def adapted_head(self, adapt_for: str) -> str:
+        """The name of the adapted head for ``adapt_for``.
+
+        Raises:
+            ParameterError: for an unknown use, or a system saved before it had that head.
+        """
+        if adapt_for not in ADAPTED_HEADS:
+            raise ParameterError(f"adapt_for must be one of {list(ADAPT_FOR)}, got {adapt_for!r}")
+        if ADAPTED_HEADS[adapt_for] not in self.heads_:
+            raise ParameterError(f"this speech model has no adapted head for {adapt_for!r} speakers (saved by an "
+                                 "older avemo); re-train it or use adapt_for='any'")
+        return ADAPTED_HEADS[adapt_for]
 
     def _prepared(self, inputs: CorpusInputs) -> CorpusInputs:
         """``inputs`` with per-utterance normalisation when the system uses it."""
@@ -612,32 +640,35 @@ class SpeechProbeSystem:
         return CorpusInputs(normalise_utterances(inputs.x, inputs.width), inputs.corpus, inputs.speaker,
                             inputs.layers)
 
-    def _emotion_shift(self, probs: np.ndarray, layers: Sequence[int]) -> np.ndarray | None:
-        """The adapted head's emotion offsets ``(n, D)`` over ``layers`` for rows with global probabilities
+    def _emotion_shift(self, probs: np.ndarray, layers: Sequence[int], head: str) -> np.ndarray | None:
+        """The adapted ``head``'s emotion offsets ``(n, D)`` over ``layers`` for rows with global probabilities
         ``probs``; ``None`` when it takes none out."""
-        compensation = self.heads_["adapted"].get("compensation", 0.0)
+        compensation = self.heads_[head].get("compensation", 0.0)
         if not compensation or self.offsets_ is None:
             return None
         return compensation * emotion_offsets(probs, layer_columns(self.offsets_, self.layers, layers))
 
-    def speaker_residuals(self, x: np.ndarray) -> np.ndarray:
+    def speaker_residuals(self, x: np.ndarray, adapt_for: str = "any") -> np.ndarray:
         """``(n, D)`` vectors of :attr:`layers` less each one's expected emotion offset (from the global head's
         probabilities): what a speaker's running statistics are taken over (as they are when the adapted head
-        takes no offsets out; per-utterance normalised first when the system uses that)."""
+        takes no offsets out; per-utterance normalised first when the system uses that), for the adapted head of
+        ``adapt_for``."""
         self._check_fitted()
+        name = self.adapted_head(adapt_for)
         inputs = self._prepared(self._as_inputs(x))
         shift = self._emotion_shift(self._head_proba("global", inputs.columns(self.heads_["global"]["layers"])),
-                                    self.layers)
+                                    self.layers, name)
         return inputs.x if shift is None else inputs.x - shift
 
     def predict_proba_adapted(self, x: np.ndarray, mean: np.ndarray, std: np.ndarray,
-                              count: int | None = None) -> np.ndarray:
+                              count: int | None = None, adapt_for: str = "any") -> np.ndarray:
         """Probabilities of the adapted head for ``(n, D)`` vectors of :attr:`layers` of one speaker whose
         statistics of :meth:`speaker_residuals` (e.g. from :class:`~avemo.inference.adaptation.SpeakerAdaptation`)
         are ``mean`` and ``std`` over ``count`` recordings (shrunk towards the training prior as in training;
-        ``None``: taken as they are)."""
+        ``None``: taken as they are), with the adapted head of ``adapt_for`` (:data:`ADAPTED_HEADS`)."""
         self._check_fitted()
-        head = self.heads_["adapted"]
+        name = self.adapted_head(adapt_for)
+        head = self.heads_[name]
         layers = head["layers"]
         inputs = self._prepared(self._as_inputs(x))
         m, s = self._as_inputs(np.stack([mean, std])).columns(layers)
@@ -646,7 +677,7 @@ class SpeechProbeSystem:
         s = np.asarray(s, np.float64)
         if head.get("between") is not None:
             s = np.sqrt(np.maximum(s, 1e-3) ** 2 + head["between"])
-        return self._head_proba("adapted", (inputs.columns(layers) - m) / np.maximum(s, 1e-3))
+        return self._head_proba(name, (inputs.columns(layers) - m) / np.maximum(s, 1e-3))
 
     # ---- persistence -------------------------------------------------------------------------------------
 
@@ -678,14 +709,15 @@ class SpeechProbeSystem:
         tensors = {f"{head}.{k}": np.ascontiguousarray(h[k], dtype=np.float32)
                    for head, h in self.heads_.items() for k in ("mean", "std", "coef", "bias", "prior_mean",
                                                                 "prior_std", "between") if k in h}
-        if self.offsets_ is not None and "between" in self.heads_["adapted"]:
+        if self.offsets_ is not None and any("between" in self.heads_[h] for h in ADAPTED_HEADS.values()
+                                             if h in self.heads_):
             tensors["adapted.offsets"] = np.ascontiguousarray(self.offsets_, dtype=np.float32)
         save_file(tensors, str(path / WEIGHTS_FILE))
         doc = {"format_version": 1, "kind": "speech-probe", "label_set": self.label_set,
                "classes": list(self.classes), "model": self.model, "loudness_db": self.loudness_db,
                "layer_grid": self.layer_grid, "l2_grid": self.l2_grid, "refit": self.refit, "vad": self.vad,
                "utterance_norm": self.utterance_norm, "compensations": self.compensations,
-               "target_corpus": self.target_corpus, "adapt_for": self.adapt_for,
+               "target_corpus": self.target_corpus,
                "heads": self.fit_report(), "width": self.width_,
                "extractor": self.feature_extractors()[FEATURE].cache_key(),
                "versions": library_versions(), "info": self.info}
@@ -709,7 +741,7 @@ class SpeechProbeSystem:
             doc = json.loads(doc_path.read_text())
             system = cls(doc["label_set"], doc["model"], doc["layer_grid"], doc["l2_grid"], doc["loudness_db"],
                          doc["refit"], doc.get("vad", False), doc.get("utterance_norm", False),
-                         doc.get("compensations", (0.0,)), doc.get("target_corpus"), doc.get("adapt_for", "any"))
+                         doc.get("compensations", (0.0,)), doc.get("target_corpus"))
             system.info = doc.get("info", {})
             system.width_ = int(doc["width"])
             heads = doc["heads"]
@@ -721,16 +753,18 @@ class SpeechProbeSystem:
         try:
             tensors = load_file(str(path / WEIGHTS_FILE))
             for head in HEADS:
+                if head == ADAPTED_HEADS["varied"] and head not in heads:
+                    continue  # saved before it had one: predicting for varied speakers says so
                 h = heads[head]
                 system.heads_[head] = {"layers": tuple(h["layers"]), "l2": h["l2"], "temperature": h["temperature"],
                                        "val_ua": h["val_ua"],
                                        **{k: tensors[f"{head}.{k}"] for k in ("mean", "std", "coef", "bias")}}
-                if head == "adapted":
-                    system.heads_[head].update(tau=float(h["tau"]), prior_mean=tensors["adapted.prior_mean"],
-                                               prior_std=tensors["adapted.prior_std"],
+                if head != "global":
+                    system.heads_[head].update(tau=float(h["tau"]), prior_mean=tensors[f"{head}.prior_mean"],
+                                               prior_std=tensors[f"{head}.prior_std"],
                                                compensation=float(h.get("compensation", 0.0)))
                     if system.heads_[head]["compensation"]:
-                        system.heads_[head]["between"] = tensors["adapted.between"]
+                        system.heads_[head]["between"] = tensors[f"{head}.between"]
                         system.offsets_ = tensors["adapted.offsets"]
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"{path}: {WEIGHTS_FILE} missing or corrupt ({type(exc).__name__}: {exc}); "
@@ -743,6 +777,38 @@ class SpeechProbeSystem:
 
     def __repr__(self) -> str:
         return f"SpeechProbeSystem(model={self.model!r}, fitted={bool(self.heads_)})"
+
+
+#: What a fit computes with in this module (taken when it is imported: :func:`fitting_code`).
+_FITTING = (CorpusInputs, layer_columns, speaker_statistics, shrink_statistics, standardise_by_speaker, class_offsets,
+            emotion_offsets, normalise_utterances, balance_weights, fit_softmax_regression, corpus_ua,
+            *(getattr(SpeechProbeSystem, name) for name in ("fit", "_fit", "_weights", "_val_score", "_design",
+                                                             "_shift", "_prepared", "_finish_head",
+                                                             "_choose_adaptation", "_tau_scores")))
+
+
+def fitting_code() -> str:
+    """The code a fit computes with, without docstrings, comments or layout (:meth:`SpeechProbeSystem.fit_key`
+    hashes it): a change to prediction, persistence or documentation leaves saved fits valid, a change to how
+    they are computed does not."""
+    import ast
+    import inspect
+    import textwrap
+
+    from avemo.train import calibration, losses, metrics
+
+    parts = []
+    others = (_softmax, losses.masked_cross_entropy, calibration.TemperatureScaler, metrics.unweighted_accuracy)
+    for thing in (*_FITTING, *others):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(thing)))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and body and isinstance(body[0], ast.Expr) \
+                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+        parts.append(ast.unparse(tree))
+    constants = (SpeechProbeSystem.TAU_GRID, SpeechProbeSystem.SUBSET_SIZES, MIN_SPEAKER_RECORDINGS, ADAPTED_HEADS)
+    return "\n".join(parts) + repr(constants)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

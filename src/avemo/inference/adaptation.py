@@ -26,7 +26,7 @@ from avemo.errors import ParameterError
 from avemo.inference.results import ModalityResult, Status
 from avemo.inference.speech import analyse_speech, prepare_signal
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
-from avemo.systems.speech_probe import ADAPT_FOR, MIN_SPEAKER_RECORDINGS
+from avemo.systems.speech_probe import MIN_SPEAKER_RECORDINGS
 
 if TYPE_CHECKING:
     from avemo.inference.engine import PredictOptions, SpeechPredictor
@@ -38,7 +38,7 @@ class SpeakerAdaptation:
     Args:
         predictor: the engine's speech predictor (its system must have a speaker-adapted head).
         min_recordings: recordings needed before the adapted head is used (before that: the global head).
-        adapt_for: which adapted head (:data:`~avemo.systems.speech_probe.ADAPT_FOR`): ``any`` (few, all or
+        adapt_for: which adapted head (:data:`~avemo.systems.speech_probe.ADAPTED_HEADS`): ``any`` (few, all or
             one-emotion recordings of the speaker) or ``varied`` (all of the speaker's recordings, spanning several
             emotions).
 
@@ -53,9 +53,7 @@ class SpeakerAdaptation:
                                  "(kind speech-probe, e.g. the shipped speech-multicorpus)")
         if min_recordings < 2:
             raise ParameterError(f"min_recordings must be >= 2 (a spread needs two recordings), got {min_recordings}")
-        if adapt_for not in ADAPT_FOR:
-            raise ParameterError(f"adapt_for must be one of {list(ADAPT_FOR)}, got {adapt_for!r}")
-        predictor.system.adapted_head(adapt_for)  # a model saved without that head says so now
+        predictor.system.adapted_head(adapt_for)  # an unknown use, or a model saved without that head, says so now
         self.predictor = predictor
         self.min_recordings = min_recordings
         self.adapt_for = adapt_for

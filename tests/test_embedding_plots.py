@@ -220,12 +220,15 @@ def test_speech_map_scores_each_clip_once_by_a_probe_that_never_heard_its_actor(
         (root / f"Actor_{actor:02d}").mkdir(parents=True)
         for emotion in range(1, 9):
             (root / f"Actor_{actor:02d}" / f"03-01-{emotion:02d}-01-01-01-{actor:02d}.wav").write_bytes(b"")
+    from avemo.systems.base import load_system
+
     rng = np.random.default_rng(0)
-    centres = rng.normal(0, 3, (8, 40))  # 5 layers x [mean, std] x 4 dimensions
+    dims = 2 * 4 * len(load_system(tsne_mod.SHIPPED_SPEECH, kind="speech-probe").layers)  # its layers x [mean, std]
+    centres = rng.normal(0, 3, (8, dims))  # x 4 dimensions
 
     def fake_extract(recordings, extractors, cache, jobs=1):
         codes = [int(Path(r.path).name.split("-")[2]) - 1 for r in recordings]
-        return {name: [centres[c] + rng.normal(0, 1, 40).astype(np.float32) for c in codes]
+        return {name: [centres[c] + rng.normal(0, 1, dims).astype(np.float32) for c in codes]
                 for name in extractors}, {name: 0.0 for name in extractors}
 
     monkeypatch.setattr(store, "extract_all", fake_extract)

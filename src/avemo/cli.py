@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, default=60.0, help="serve: seconds of load (default 60)")
     s.add_argument("--files", type=int, default=10000,
                    help="batch: files in the long memory run (default 10000; 0 skips it)")
-    s.add_argument("--report", help="tsne: the report folder to draw tsne.png in (e.g. reports/fer2013)")
+    s.add_argument("--report", help="tsne: the report folder to draw tsne.png in (e.g. reports/fer2013); "
+                   "cross-corpus without --data: re-check the targets and rewrite results.md of this report from "
+                   "its summary.json, no fitting (e.g. reports/cross-corpus)")
 
     s = sub.add_parser("predict", help="predict the emotion of audio files, images and videos",
                        description="Print the top emotion and every class probability of each file. Audio: the "
@@ -283,9 +285,9 @@ def cmd_extract(args) -> int:
 
 def cmd_train(args) -> int:
     if args.system == "speech-multicorpus":  # the multi-corpus speech probe (five corpora under --data)
-        from avemo.systems.probe_train import train_probe_system
+        from avemo.systems.probe_train import NAME, train_probe_system
 
-        path = train_probe_system(args.data, args.out, args.cv_report, args.jobs)
+        path = train_probe_system(args.data, args.out, args.cv_report, args.jobs, checkpoint_dir=Path("runs") / NAME)
         print(f"saved {path}")
         return 0
     if args.system == "av-late-fusion":  # speech + OpenFace action units (the shipped av-ravdess-openface)
@@ -341,8 +343,12 @@ def cmd_benchmark(args) -> int:
         print(json.dumps(report, indent=1))
         return 0
     if args.suite == "cross-corpus":
-        from avemo.benchmark.cross_corpus import results_table as cross_table, run_cross_corpus_benchmark
+        from avemo.benchmark.cross_corpus import (results_table as cross_table, rewrite_report,
+                                                  run_cross_corpus_benchmark)
 
+        if args.report and not args.data:  # an existing report, its targets and table re-written (no fitting)
+            print(cross_table(rewrite_report(args.report)), end="")
+            return 0
         if not args.data:
             raise ParameterError("benchmark cross-corpus needs --data DIR, the folder holding ravdess/, nemo/, "
                                  "emovo/, turev/ and urdu/ (e.g. ../shared/data)")

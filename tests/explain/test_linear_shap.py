@@ -9,8 +9,9 @@ from scipy.special import softmax
 
 from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
-from avemo.explain.linear import action_unit_view, group_shap, linear_speech_view, probe_view
+from avemo.explain.linear import action_unit_view, group_shap, linear_speech_view, probe_features, probe_view
 from avemo.systems.base import load_system
+from avemo.systems.speech_probe import FEATURE
 
 SR = 16000
 
@@ -36,7 +37,13 @@ def test_speech_probe_groups_are_layer_by_statistic():
     view = probe_view(system)
     rng = np.random.default_rng(0)
     x = view.mean + view.std * rng.standard_normal(len(view.mean)).astype(np.float32)
-    probabilities = system.predict_proba(x[None])[0]
+    block, head_layers = 2 * system.width_, system.heads_["global"]["layers"]
+    full = np.zeros(block * len(system.layers), np.float32)  # every layer the system reads (its other heads' too)
+    for k, layer in enumerate(head_layers):
+        at = system.layers.index(layer) * block
+        full[at:at + block] = x[k * block:(k + 1) * block]
+    assert np.array_equal(probe_features(system, {FEATURE: [full]}), x)
+    probabilities = system.predict_proba(full[None])[0]
     assert np.allclose(softmax(view.logits(x) / view.temperature), probabilities, atol=1e-4)
     target = system.classes[int(np.argmax(probabilities))]
     out = check_groups(view, x, target)

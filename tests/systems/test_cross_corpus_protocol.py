@@ -166,6 +166,7 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     assert set(rav) == {name + head for name in (MULTI, TARGETED, RAVDESS_ONLY) for head in heads}
     assert rav[MULTI + heads[2]]["folds"][0]["choices"] == summary_choices(tmp_path, MULTI, "adapted-varied")
     assert all(len(entry["folds"]) == 1 and entry["folds"][0]["test_speakers"] for entry in rav.values())
+    assert summary["targets"]["loco_system"] == MULTI  # the shipped recipe without degraded copies
     assert set(summary["targets"]) >= {"loco_global", "loco_speaker_adapted", "ravdess_6fold_speaker_adapted",
                                        "ravdess_6fold_target_speaker_adapted",
                                        "ravdess_6fold_target_speaker_adapted_varied"}
@@ -177,6 +178,14 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     again = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path / "again", jobs=1, cache=None,
                                                     ravdess_folds=[1], options=options, runs_dir=tmp_path / "runs")
     assert not fits and again["loco"] == summary["loco"] and again["ravdess_6fold"] == summary["ravdess_6fold"]
+    from avemo.cli import main  # an existing report re-written from its summary.json, nothing fitted
+
+    table = (tmp_path / "results.md").read_text()
+    (tmp_path / "results.md").write_text("stale")
+    assert main(["benchmark", "cross-corpus", "--report", str(tmp_path)]) == 0
+    assert not fits and (tmp_path / "results.md").read_text() == table
+    assert json.loads((tmp_path / "summary.json").read_text())["targets"] == summary["targets"]
+    assert main(["benchmark", "cross-corpus", "--report", str(tmp_path / "nowhere")]) == 2
 
 
 def summary_choices(runs, system, head):

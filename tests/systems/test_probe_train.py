@@ -57,18 +57,31 @@ def corpora(tmp_path_factory):
 def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
     from avemo.inference.engine import InferenceEngine
 
+    from avemo.systems.speech_probe import SpeechProbeSystem
+
     monkeypatch.setenv("AVEMO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # the fit is kept in runs/speech-multicorpus
     out = tmp_path / "model"
     assert main(["train", "speech-multicorpus", "--data", str(corpora), "--out", str(out), "--jobs", "1"]) == 0
+    assert (tmp_path / "runs" / "speech-multicorpus" / "fit_key.json").is_file()
     doc = json.loads((out / "speech_probe.json").read_text())
     assert doc["kind"] == "speech-probe" and doc["classes"] == list(CLASSES)
     assert set(doc["info"]["corpora"]) == {"ravdess", "nemo", "emovo", "turev", "urdu"}
     assert doc["info"]["validation_speakers"]  # drawn from every corpus
+    clips = sum(c["n_recordings"] for c in doc["info"]["corpora"].values())
+    assert doc["info"]["augmented"] and doc["info"]["corpora"]["ravdess"]["n_recordings"] == 24  # copies apart
+    assert clips < doc["info"]["n_recordings"] < 2 * clips  # + the training (not validation) speakers' copies
     card = (out / "MODEL_CARD.md").read_text()
     for words in ("Polish", "Italian", "Turkish", "Urdu", "non-commercial", "speaker-adapted"):
         assert words in card, words
     engine = InferenceEngine(out, modalities=("speech",))
     result = engine.predict_signal(synth_voice(1.0, PITCH["angry"], SR) * 0.3, SR)
     assert result.status == "ok" and set(result.probabilities) == set(CLASSES)
+    fits = []  # a second run (a new model card, say) loads the kept fit instead of fitting again
+    monkeypatch.setattr(SpeechProbeSystem, "_fit", lambda self, *a: fits.append(1))
+    assert main(["train", "speech-multicorpus", "--data", str(corpora), "--out", str(out), "--jobs", "1"]) == 0
+    info = json.loads((out / "speech_probe.json").read_text())["info"]
+    assert not fits and info["validation_speakers"] and info["fit_loaded_from"] == "runs/speech-multicorpus"
+    assert "train_seconds" not in info and doc["info"]["train_seconds"] > 0
     assert main(["train", "speech-multicorpus", "--data", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "ravdess" in capsys.readouterr().err

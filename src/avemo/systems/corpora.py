@@ -88,6 +88,13 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
     return recordings, y, inputs, seconds
 
 
+def stack_inputs(parts: Sequence[CorpusInputs]) -> CorpusInputs:
+    """The rows of ``parts`` one after the other (features of the same layers: e.g. the corpora's clips and then
+    their degraded copies)."""
+    return CorpusInputs.create(np.concatenate([p.x for p in parts]), np.concatenate([p.corpus for p in parts]),
+                               np.concatenate([p.speaker for p in parts]), parts[0].layers)
+
+
 def validation_speakers(inputs: CorpusInputs, rows: np.ndarray, fraction: float, seed: int) -> set[str]:
     """About ``fraction`` of the speakers of each corpus among ``rows`` (at least one), drawn with ``seed``."""
     chosen: set[str] = set()

@@ -404,7 +404,8 @@ class SpeechProbeSystem:
             saved = type(self).load(folder)
         except (OSError, ValueError, AttributeError, CheckpointError):
             return False
-        self.heads_, self.offsets_, self.info, self.width_ = saved.heads_, saved.offsets_, saved.info, saved.width_
+        self.heads_, self.offsets_, self.width_ = saved.heads_, saved.offsets_, saved.width_
+        self.info = {**saved.info, "fit_loaded_from": str(folder)}
         return True
 
     def _fit(self, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, tr: np.ndarray, va: np.ndarray) -> None:

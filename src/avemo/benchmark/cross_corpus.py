@@ -40,15 +40,14 @@ from avemo.errors import ParameterError
 from avemo.labels import corpus_class_mask, label_set
 from avemo.systems.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.systems.cross_validation import cross_validate
-from avemo.systems.probe_train import SETTINGS
+from avemo.systems.probe_train import RECIPES, SETTINGS
 from avemo.systems.speech_probe import ADAPTED_HEADS, CorpusInputs, SpeechProbeSystem
 from avemo.train.metrics import mean_std
 
-MULTI, RAVDESS_ONLY = "probe-multicorpus", "probe-ravdess-only"
-AUGMENTED = "probe-multicorpus+augment"
-#: The shipped model's recipe (:mod:`avemo.systems.probe_train`), whose figures the targets check: the multi-corpus
-#: system trained with degraded copies when the setting ``augment`` is on.
-SHIPPED = {True: AUGMENTED, False: MULTI}
+#: The shipped model's recipe (:mod:`avemo.systems.probe_train`) by the setting ``augment``, whose figures the
+#: targets check: the multi-corpus system, trained with degraded copies when ``augment`` is on.
+SHIPPED = RECIPES
+MULTI, AUGMENTED, RAVDESS_ONLY = RECIPES[False], RECIPES[True], "probe-ravdess-only"
 #: The multi-corpus system built for RAVDESS (RAVDESS 6-fold only): RAVDESS weighs as much as the other corpora
 #: together and every choice is scored on the fold's RAVDESS validation actors.
 TARGETED = "probe-multicorpus+target"

@@ -31,6 +31,8 @@ SETTINGS: dict[str, Any] = {"model": "base", "loudness_db": -23.0,
                             # every training clip is also trained on as a randomly degraded copy
                             "augment": True}
 NAME = "speech-multicorpus"
+#: The recipe's name in ``avemo benchmark cross-corpus``, without and with the degraded copies (``augment``).
+RECIPES = {False: "probe-multicorpus", True: "probe-multicorpus+augment"}
 LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "nemo": "CC BY-NC-SA 4.0", "emovo": "research use (free for research)",
             "turev": "CC BY-NC-SA 4.0", "urdu": "research use"}
 
@@ -59,6 +61,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     recordings, y, inputs, _ = load_corpora(data_root, list(CORPUS_FOLDERS), "ravdess8", SETTINGS["model"],
                                             SETTINGS["loudness_db"], cache, jobs)
     rows = np.arange(len(inputs))
+    per_corpus = {c: {"n_recordings": int((inputs.corpus == c).sum()),  # the corpora's own clips, copies apart
+                      "n_speakers": len(set(inputs.speaker[inputs.corpus == c]))} for c in CORPUS_FOLDERS}
     val = validation_speakers(inputs, rows, SETTINGS["val_fraction"], SETTINGS["seed"])
     is_val = np.isin(inputs.speaker, list(val))
     train = rows[~is_val]
@@ -73,9 +77,6 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     command = ["avemo", "train", NAME, "--data", str(data_root), "--out", str(out_dir)]
     if cv_report:
         command += ["--cv-report", str(cv_report)]
-    clean = rows  # the corpora's own clips (the degraded copies follow them)
-    per_corpus = {c: {"n_recordings": int((inputs.corpus[clean] == c).sum()),
-                      "n_speakers": len(set(inputs.speaker[clean][inputs.corpus[clean] == c]))} for c in CORPUS_FOLDERS}
     system.info.update({"name": NAME, "corpora": per_corpus, "validation_speakers": sorted(val),
                         "augmented": bool(SETTINGS["augment"]),
                         "command": " ".join(shlex.quote(a) for a in command),
@@ -91,8 +92,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
 def _cv_figures(cv: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
     """The multi-corpus rows of a cross-corpus summary: UA per held-out corpus and RAVDESS 6-fold."""
     out: dict[str, Any] = {"report": str(path), "loco": {}, "ravdess_6fold": {}}
-    shipped = "probe-multicorpus+augment" if SETTINGS["augment"] else "probe-multicorpus"
-    recipe = {shipped + head for head in ("", "[speaker-adapted]", "[speaker-adapted-varied]")}  # this model's rows
+    recipe = {RECIPES[bool(SETTINGS["augment"])] + head  # this model's rows
+              for head in ("", "[speaker-adapted]", "[speaker-adapted-varied]")}
     for protocol in ("loco", "ravdess_6fold"):
         for name, entry in cv[protocol]["systems"].items():
             base, _, condition = name.partition("@")

@@ -62,6 +62,10 @@ CORPUS_LABEL_MAPS: dict[str, dict[str, str]] = {
     "turev": {"angry": ANGRY, "calm": CALM, "happy": HAPPY, "sad": SAD},
     # URDU: the letter before the clip number (``SM1_F1_A01``); the folders Angry, Happy, Neutral, Sad agree.
     "urdu": {"A": ANGRY, "H": HAPPY, "N": NEUTRAL, "S": SAD},
+    # SAVEE (British English) file-name codes: anger, disgust, fear, happiness, neutral, sadness, surprise.
+    "savee": {"a": ANGRY, "d": DISGUST, "f": FEARFUL, "h": HAPPY, "n": NEUTRAL, "sa": SAD, "su": SURPRISED},
+    # ASED (Amharic): the letter that starts a file name (its class folder agrees).
+    "ased": {"n": NEUTRAL, "f": FEARFUL, "h": HAPPY, "s": SAD, "a": ANGRY},
     # FER+: the eight emotion vote columns of ferplus.csv / fer2013new.csv (``unknown`` and ``NF``, not-a-face,
     # are not emotions: images whose majority is one of them are dropped by the recipe).
     "ferplus": {"neutral": NEUTRAL, "happiness": HAPPY, "surprise": SURPRISED, "sadness": SAD, "anger": ANGRY,

@@ -195,7 +195,7 @@ def test_prepare_writes_a_manifest_that_reads_back(ravdess_dir, tmp_path):
     back = read_manifest(out)
     assert back == recs
     assert set(RECIPES) == {"ravdess", "cremad", "tess", "emodb", "fer2013", "ferplus", "folder", "nemo", "emovo",
-                            "turev", "urdu"}
+                            "turev", "urdu", "savee", "ased"}
 
 
 def test_prepare_unknown_corpus(tmp_path):

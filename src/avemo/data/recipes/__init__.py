@@ -14,7 +14,9 @@ from avemo.data.recipes.fer2013 import prepare_fer2013
 from avemo.data.recipes.ferplus import prepare_ferplus
 from avemo.data.recipes.folder import prepare_folder
 from avemo.data.recipes.nemo import prepare_nemo
+from avemo.data.recipes.ased import prepare_ased
 from avemo.data.recipes.ravdess import prepare_ravdess
+from avemo.data.recipes.savee import prepare_savee
 from avemo.data.recipes.skips import RecipeRecordings
 from avemo.data.recipes.tess import prepare_tess
 from avemo.data.recipes.turev import prepare_turev
@@ -33,6 +35,8 @@ RECIPES: dict[str, Callable[..., list[Recording]]] = {
     "emovo": prepare_emovo,
     "turev": prepare_turev,
     "urdu": prepare_urdu,
+    "savee": prepare_savee,
+    "ased": prepare_ased,
 }
 
 
@@ -40,8 +44,8 @@ def prepare(corpus: str, corpus_dir: str | os.PathLike, output: str | os.PathLik
             **options) -> list[Recording]:
     """Run a corpus recipe, validate the result and optionally write it as a JSON-lines manifest.
 
-    Recipes that skip bad entries (nemo, emovo, turev, urdu, ferplus) return a :class:`RecipeRecordings`: the list
-    of recordings with ``.skipped`` (reason -> count); it is returned as is.
+    Recipes that skip bad entries (nemo, emovo, turev, urdu, savee, ased, cremad, ferplus) return a
+    :class:`RecipeRecordings`: the list of recordings with ``.skipped`` (reason -> count); it is returned as is.
 
     Raises:
         ParameterError: for an unknown corpus name.
@@ -57,4 +61,4 @@ def prepare(corpus: str, corpus_dir: str | os.PathLike, output: str | os.PathLik
 
 __all__ = ["RECIPES", "prepare", "prepare_ravdess", "prepare_cremad", "prepare_tess", "prepare_emodb",
            "prepare_fer2013", "prepare_ferplus", "prepare_folder", "prepare_nemo", "prepare_emovo", "prepare_turev",
-           "prepare_urdu", "RecipeRecordings"]
+           "prepare_urdu", "prepare_savee", "prepare_ased", "RecipeRecordings"]

@@ -1,6 +1,11 @@
-"""CREMA-D (Cao et al. 2014): names ``<actor>_<sentence>_<emotion>_<level>.ext``, e.g. ``1001_DFA_ANG_XX.wav``.
+"""CREMA-D (Cao et al. 2014; ODbL): names ``<actor>_<sentence>_<emotion>_<level>.ext``, e.g. ``1001_DFA_ANG_XX.wav``.
 
-The published release has ``AudioWAV/``, ``AudioMP3/``, ``VideoFlash/`` folders; any of them works.
+The published release has ``AudioWAV/``, ``AudioMP3/``, ``VideoFlash/`` folders, and the 16 kHz Opus copies of
+``../shared/data/cremad`` lie in one folder per actor (``1002/1002_DFA_ANG_XX.ogg``); any of them works. The
+actor id (1001-1091) is the speaker.
+
+A file with an unknown emotion or level code, or a name not of that form, is skipped and counted (see
+:mod:`avemo.data.recipes.skips`); files with no media extension (the ``meta/`` tables) are not looked at.
 """
 
 from __future__ import annotations
@@ -9,28 +14,48 @@ import re
 from pathlib import Path
 
 from avemo.data.manifest import Recording
-from avemo.data.recipes.common import media_files, require_some
-from avemo.labels import corpus_label
+from avemo.data.recipes.common import media_files
+from avemo.data.recipes.skips import RecipeRecordings, SkipLog
+from avemo.labels import CORPUS_LABEL_MAPS
 
-NAME = re.compile(r"^(\d{4})_([A-Z]{3})_(ANG|DIS|FEA|HAP|NEU|SAD)_(XX|LO|MD|HI|X)$")
+CORPUS = "cremad"
+NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})$", re.IGNORECASE)
 LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified", "X": "unspecified"}
+EXPECTED = "<actor>_<sentence>_<emotion>_<level>.wav, e.g. 1001_DFA_ANG_XX.wav"
 
 
-def prepare_cremad(corpus_dir: Path, extensions: tuple[str, ...] | None = None) -> list[Recording]:
+def prepare_cremad(corpus_dir: Path, extensions: tuple[str, ...] | None = None) -> RecipeRecordings:
     """Recordings of a CREMA-D folder. If both audio and video copies of a take exist, pass ``extensions``
     (e.g. ``(".wav",)``) to keep one; otherwise the first copy found (sorted path order) is kept.
 
+    Returns:
+        the recordings (a list) with ``.skipped`` counts by reason.
+
     Raises:
-        CorpusError: when no CREMA-D file names are found.
+        CorpusError: when the folder is missing or holds no CREMA-D file names.
     """
+    root = Path(corpus_dir)
+    codes = CORPUS_LABEL_MAPS[CORPUS]
+    skips = SkipLog(CORPUS)
     out, seen = [], set()
-    for path in media_files(Path(corpus_dir)):
-        m = NAME.match(path.stem)
-        if not m or (extensions and path.suffix.lower() not in extensions) or path.stem in seen:
+    for path in media_files(root):
+        if extensions and path.suffix.lower() not in extensions:
             continue
-        seen.add(path.stem)
-        actor, sentence, emo, level = m.groups()
-        out.append(Recording(id=path.stem, path=str(path), corpus="cremad", speaker=actor,
-                             emotion=corpus_label("cremad", emo),
+        m = NAME.match(path.stem)
+        if not m:
+            skips.skip("unrecognised file name", path.name)
+            continue
+        actor, sentence, emo, level = (g.upper() for g in m.groups())
+        if emo not in codes:
+            skips.skip("unknown label code", path.name)
+            continue
+        if level not in LEVELS:
+            skips.skip("unknown intensity code", path.name)
+            continue
+        stem = f"{actor}_{sentence}_{emo}_{level}"
+        if stem in seen:
+            continue  # the same take as audio and as video: the first copy is kept
+        seen.add(stem)
+        out.append(Recording(id=stem, path=str(path), corpus=CORPUS, speaker=actor, emotion=codes[emo],
                              attributes={"sentence": sentence, "intensity": LEVELS[level]}))
-    return require_some(out, Path(corpus_dir), "1001_DFA_ANG_XX.wav")
+    return skips.finish(out, root, EXPECTED)

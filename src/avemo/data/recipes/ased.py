@@ -1,0 +1,79 @@
+"""ASED (Retta et al. 2023, ACM TALLIP; "freely available", cite it): acted Amharic emotional speech, 65 speakers,
+5 classes.
+
+Layout (as published): ``<root>/{01Neutral,02Fearful,03Happy,04Sad,05Angry}/{e}{n}-{yy}-{aa}-{gg}-{bb}.wav`` (or
+any audio extension, e.g. the 16 kHz Opus ``.ogg`` copies): the folder is the class and ``e`` its letter (n, f, h,
+s, a; either case), ``yy`` the sentence, ``aa`` the repetition, ``gg`` the gender (01 female, 02 male), ``bb`` the
+speaker number (01-65). Five speaker numbers (09, 15, 21, 23, 25) occur with both gender codes, so a speaker is
+keyed by gender and number: ``ased:F09`` and ``ased:M09`` are two people.
+
+A file whose letter disagrees with its folder, a folder that is not a class, an unknown gender code or a name not of
+that form is skipped and counted (see :mod:`avemo.data.recipes.skips`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from avemo.data.manifest import Recording
+from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.skips import RecipeRecordings, SkipLog
+from avemo.labels import CORPUS_LABEL_MAPS, SYNONYMS
+
+CORPUS = "ased"
+LANGUAGE = "am"
+NAME = re.compile(r"^([a-z])(\d+)-(\d+)-(\d+)-(\d+)-(\d+)$", re.IGNORECASE)
+FOLDER = re.compile(r"^\d*([a-z]+)$", re.IGNORECASE)
+GENDERS = {1: "F", 2: "M"}
+EXPECTED = "{01Neutral,02Fearful,03Happy,04Sad,05Angry}/{e}{n}-{yy}-{aa}-{gg}-{bb}.wav, e.g. 05Angry/a5-01-01-01-01.wav"
+
+
+def prepare_ased(corpus_dir: Path) -> RecipeRecordings:
+    """Recordings of an ASED folder.
+
+    Returns:
+        the recordings (a list) with ``.skipped`` counts by reason.
+
+    Raises:
+        CorpusError: when the folder is missing or holds no ASED files.
+    """
+    root = Path(corpus_dir)
+    codes = CORPUS_LABEL_MAPS[CORPUS]
+    classes = set(codes.values())
+    skips = SkipLog(CORPUS)
+    out, seen = [], set()
+    for path in media_files(root, AUDIO_EXTENSIONS):
+        rel = path.relative_to(root.resolve())
+        named = FOLDER.match(path.parent.name) if len(rel.parts) >= 2 else None
+        folder = SYNONYMS.get(named.group(1).lower()) if named else None
+        if folder not in classes:
+            skips.skip("not in a class folder (01Neutral, 02Fearful, 03Happy, 04Sad, 05Angry)", str(rel))
+            continue
+        m = NAME.match(path.stem)
+        if not m:
+            skips.skip("unrecognised file name", str(rel))
+            continue
+        letter, _, sentence, repetition, gender, number = m.groups()
+        emotion = codes.get(letter.lower())
+        if emotion is None:
+            skips.skip("unknown label code", str(rel))
+            continue
+        if emotion != folder:
+            skips.skip("label letter disagrees with the folder", str(rel))
+            continue
+        sex = GENDERS.get(int(gender))
+        if sex is None:
+            skips.skip("unknown gender code (01 female, 02 male)", str(rel))
+            continue
+        key = str(rel.with_suffix(""))
+        if key in seen:
+            skips.skip("same take in another format", str(rel))
+            continue
+        seen.add(key)
+        speaker = f"{sex}{int(number):02d}"
+        out.append(Recording(id=f"{CORPUS}-{path.stem}", path=str(path), corpus=CORPUS,
+                             speaker=f"{CORPUS}:{speaker}", emotion=emotion,
+                             attributes={"language": LANGUAGE, "gender": "female" if sex == "F" else "male",
+                                         "sentence": sentence, "repetition": repetition}))
+    return skips.finish(out, root, EXPECTED)

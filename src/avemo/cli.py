@@ -535,7 +535,10 @@ def _text(result, indent: str = "", label: str | None = None) -> str:
     from avemo.inference.results import FusedResult, Modality
 
     head = f"{indent}{label or result.path}:"
-    if result.status != "ok":
+    if result.status == "uncertain":
+        lines = [f"{head} uncertain (best guess {result.emotion} {result.confidence:.0%}; {result.message})  "
+                 f"[{_probs(result.probabilities)}]"]
+    elif result.status != "ok":
         lines = [f"{head} {result.status} ({result.message})"]
     else:
         lines = [f"{head} {result.emotion} ({result.confidence:.0%})  [{_probs(result.probabilities)}]"]
@@ -611,7 +614,7 @@ def cmd_explain(args) -> int:
         raise MediaDecodeError(f"{args.file}: file not found; check the path")
     with InferenceEngine(args.model, args.face_model, modalities=needed_modalities([args.file])) as engine:
         doc = explain_file(engine, args.file, args.out)
-    if doc["status"] != "ok":
+    if doc["status"] not in ("ok", "uncertain"):
         error = NoFaceError if doc["status"] == "no_face" else AvemoError
         raise error(f"{args.file}: nothing to explain: {doc.get('message', doc['status'])} (written to "
                     f"{Path(args.out) / EXPLANATION_FILE})")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemo.benchmark.cross_corpus import DEFAULTS, MULTI, RAVDESS_ONLY, TARGETED, corpus_metrics, make_jobs
+from avemo.benchmark.cross_corpus import (DEFAULTS, MULTI, RAVDESS_ONLY, TARGETED, TRANSFER, corpus_metrics,
+                                          make_jobs)
 from avemo.data.manifest import Recording
 from avemo.labels import corpus_class_mask, label_set
 from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
@@ -33,10 +34,11 @@ def test_jobs_keep_speakers_and_corpora_apart(rows):
     recordings, inputs = rows
     jobs = make_jobs(inputs, recordings, {**DEFAULTS, "corpora": list(CORPORA)})
     loco = [(name, fold) for protocol, name, fold in jobs if protocol == "loco"]
-    assert len(loco) == 5 + 4  # multi-corpus for every held-out corpus, RAVDESS-only for the other four
-    assert len([j for j in jobs if j[0] == "ravdess_6fold"]) == 18  # RAVDESS-only, multi-corpus, targeted
-    rav = {name: [f for p, n, f in jobs if p == "ravdess_6fold" and n == name] for name in (MULTI, TARGETED)}
-    assert rav[MULTI] == rav[TARGETED]  # they differ in weights and choices, not data
+    assert len(loco) == 5 + 5 + 4  # both multi-corpus recipes for every held-out corpus, RAVDESS-only for four
+    assert len([j for j in jobs if j[0] == "ravdess_6fold"]) == 18  # RAVDESS-only, transfer, targeted
+    rav = {name: [f for p, n, f in jobs if p == "ravdess_6fold" and n == name] for name in (TRANSFER, TARGETED)}
+    assert rav[TRANSFER] == rav[TARGETED]  # they differ in weights and choices, not data
+    assert [f for _, n, f in jobs if n == MULTI] == [f for p, n, f in jobs if n == TRANSFER and p == "loco"]
     for protocol, name, fold in jobs:
         parts = {p: set(inputs.speaker[list(getattr(fold, p))]) for p in ("train", "val", "test")}
         assert not parts["train"] & parts["test"] and not parts["val"] & parts["test"]
@@ -70,6 +72,20 @@ def test_metrics_over_the_test_corpus_classes():
     m = corpus_metrics(y, probs, "turev", classes)
     assert m["ua"] == 1.0 and m["wa"] == 1.0 and m["macro_f1"] == 1.0 and m["n_test"] == 4
     assert np.asarray(m["confusion"]).shape == (8, 8) and mask.sum() == 4
+    assert m["top_share"] == 0.25 and (m["top_class_all"], m["top_share_all"]) == ("neutral", 1.0)
+    assert "abstained" not in m
+    probs[0] = 1 / 8  # one clip the model is not sure of
+    m = corpus_metrics(y, probs, "turev", classes, abstain_below=0.5)
+    assert m["abstained"] == 0.25 and m["wa_answered"] == 1.0 and m["ua_answered"] == 1.0
+
+
+def test_a_class_that_swallows_the_rest_shows_in_the_share():
+    classes = label_set("ravdess8")
+    y = np.array([classes.index(c) for c in ("angry", "calm", "happy", "sad")] * 5)
+    probs = np.full((20, 8), 0.01)
+    probs[:, classes.index("sad")] = 0.9
+    m = corpus_metrics(y, probs, "turev", classes)
+    assert (m["top_class"], m["top_share"], m["ua"]) == ("sad", 1.0, 0.25)
 
 
 def test_augmented_fold_adds_the_copies_of_its_training_rows_only(rows):
@@ -87,18 +103,23 @@ def test_results_table_lists_variants_and_the_compensation_choices():
     from avemo.benchmark.cross_corpus import ADAPTED, VARIANTS, results_table
 
     def entry(ua, compensation=None):
-        folds = [{"test_corpus": c, "ua": ua, "choices": {} if compensation is None else
-                  {"compensation": compensation[i]}} for i, c in enumerate(("ravdess", "urdu"))]
+        folds = [{"test_corpus": c, "ua": ua, "top_class": "sad", "top_share": 0.5, "top_class_all": "calm",
+                  "top_share_all": 0.6, "choices": {} if compensation is None else
+                  {"compensation": compensation[i], "loss": "full", "layers": [0], "l2": 0.1,
+                   "loco_by_loss": {"masked": 0.4, "full": 0.5}}} for i, c in enumerate(("ravdess", "urdu"))]
         return {"folds": folds, "mean": {"ua": ua}}
 
     corpora = {c: {"language": "x", "n_recordings": 1, "n_speakers": 1, "classes": ["angry"]}
                for c in ("ravdess", "urdu")}
     summary = {"corpora": corpora, "settings": {"model": "base"}, "ravdess_6fold": {"systems": {}},
                "loco": {"systems": {MULTI: entry(0.5), MULTI + ADAPTED: entry(0.6, [1.0, 0.0]),
-                                    VARIANTS["vad"]["name"]: entry(0.4)}}}
+                                    TRANSFER: entry(0.55, [0.0, 0.0]), VARIANTS["vad"]["name"]: entry(0.4)}}}
     text = results_table(summary)
-    assert "| probe-multicorpus+vad | 40.0 | 40.0 | 40.0 |" in text
-    assert "in 1 of its 2 leave-one-corpus-out folds" in text
+    assert text.startswith("## One recording of a voice never heard")  # the single file leads
+    assert "| probe-transfer+vad | 40.0 | 40.0 | 40.0 |" in text
+    assert "| probe-multicorpus | sad 50.0 (calm 60.0) | sad 50.0 (calm 60.0) | 50.0 |" in text
+    assert "| probe-transfer | urdu | full | [0] | 0.1 | masked 40.0, full 50.0 | 55.0 |" in text
+    assert text.index("| probe-multicorpus[speaker-adapted] |") > text.index("## Several recordings")
 
 
 def synthetic_corpora(seed: int = 0, per_class: int = 2, width: int = 4, layers=(0, 1)):
@@ -141,8 +162,8 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
         return synthetic_corpora()
 
     monkeypatch.setattr(cross_corpus, "load_corpora", fake_load)
-    options = {"conditions": [], "augment": False, "variants": ["no-compensation"], "layer_grid": [[0], [0, 1]],
-               "l2_grid": [1e-2, 1e-1]}
+    options = {"corpora": list(CORPORA), "conditions": [], "augment": False, "variants": ["plain-adaptation"],
+               "layer_grid": [[0], [0, 1]], "l2_grid": [1e-2, 1e-1]}
     summary = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path, jobs=1, cache=None, ravdess_folds=[1],
                                                       options=options, runs_dir=tmp_path / "runs")
     assert (tmp_path / "runs" / MULTI / "loco-nemo" / "fit_key.json").is_file()
@@ -151,8 +172,12 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     assert written["loco"] == json.loads(json.dumps(summary["loco"]))
     loco = summary["loco"]["systems"]
     heads = ("", "[speaker-adapted]", "[speaker-adapted-varied]")
-    assert set(loco) == {name + head for name in (MULTI, RAVDESS_ONLY, MULTI + "-no-compensation") for head in heads}
-    multi = loco[MULTI + "[speaker-adapted]"]
+    assert set(loco) == {name + head for name in (MULTI, TRANSFER, RAVDESS_ONLY, TRANSFER + "-plain-adaptation")
+                         for head in heads}
+    for fold in loco[TRANSFER]["folds"]:  # chosen by the nested rule, with an abstention level
+        assert fold["choices"]["loss"] in ("masked", "partial", "full") and "loco_by_loss" in fold["choices"]
+        assert 0 <= fold["abstained"] <= 1 and fold["top_share"] <= 1
+    multi = loco[TRANSFER + "[speaker-adapted]"]
     assert [f["test_corpus"] for f in multi["folds"]] == list(CORPORA)
     assert [f["n_test"] for f in multi["folds"]] == [n * 2 * int(corpus_class_mask(c, label_set("ravdess8")).sum())
                                                      for c, n in CORPORA.items()]
@@ -163,15 +188,14 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     assert multi["mean"]["ua"] == pytest.approx(np.mean([f["ua"] for f in multi["folds"]]))
     assert 0 <= loco[MULTI]["mean"]["ua"] <= multi["mean"]["ua"]
     rav = summary["ravdess_6fold"]["systems"]
-    assert set(rav) == {name + head for name in (MULTI, TARGETED, RAVDESS_ONLY) for head in heads}
-    assert rav[MULTI + heads[2]]["folds"][0]["choices"] == summary_choices(tmp_path, MULTI, "adapted-varied")
+    assert set(rav) == {name + head for name in (TRANSFER, TARGETED, RAVDESS_ONLY) for head in heads}
+    assert rav[TRANSFER + heads[2]]["folds"][0]["choices"] == summary_choices(tmp_path, TRANSFER, "adapted-varied")
     assert all(len(entry["folds"]) == 1 and entry["folds"][0]["test_speakers"] for entry in rav.values())
-    assert summary["targets"]["loco_system"] == MULTI  # the shipped recipe without degraded copies
-    assert set(summary["targets"]) >= {"loco_global", "loco_speaker_adapted", "ravdess_6fold_speaker_adapted",
-                                       "ravdess_6fold_target_speaker_adapted",
-                                       "ravdess_6fold_target_speaker_adapted_varied"}
+    assert summary["targets"]["loco_system"] == TRANSFER  # the shipped recipe without degraded copies
+    assert set(summary["targets"]) >= {"loco_single_file", "loco_speaker_adapted", "ravdess_6fold_single_file",
+                                       "ravdess_6fold_speaker_adapted", "ravdess_6fold_speaker_adapted_varied"}
     text = (tmp_path / "results.md").read_text()
-    assert "| probe-multicorpus[speaker-adapted] |" in text and "probe-multicorpus-no-compensation" in text
+    assert "| probe-multicorpus[speaker-adapted] |" in text and "probe-transfer-plain-adaptation" in text
     assert (tmp_path / "tsne.png").stat().st_size > 0
     fits = []  # a second run loads every fitted system back and writes the same figures
     monkeypatch.setattr(SpeechProbeSystem, "_fit", lambda self, *a: fits.append(1))

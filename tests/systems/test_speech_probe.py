@@ -358,7 +358,8 @@ def test_the_fit_key_hashes_the_fitting_code_only():
     from avemo.systems.speech_probe import fitting_code
 
     code = fitting_code()
-    assert "fit_softmax_regression" in code and "masked_cross_entropy" in code and "_tau_scores" in code
+    assert "fit_softmax_regression" in code and "def loss_masks(" in code and "_tau_scores" in code
+    assert "def loco_select(" in code and "def abstention_threshold(" in code
     assert "def _fit(" in code and "def predict_proba(" not in code and "def save(" not in code
     assert "Fit the heads on the rows" not in code  # docstrings are left out
     assert "#" not in code.split("def _fit(")[1].split("def ")[0]  # and comments

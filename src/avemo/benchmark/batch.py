@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from avemo.errors import ParameterError
+from avemo.inference.results import PREDICTED
 
 #: Cluster sizes the report projects its measured rates onto (nodes of this many cores).
 PROJECTED_NODES, CORES_PER_NODE = (1, 4, 16, 64), 16
@@ -117,7 +118,7 @@ def _timed_run(sources: Sequence[str], out: Path, engine: str, workers: int, bat
         torch.set_num_threads(threads)
     wall = time.perf_counter() - start
     rows = read_table(out)
-    audio = sum(float(r["duration"]) for r in rows if r.get("status") == "ok" and r.get("duration"))
+    audio = sum(float(r["duration"]) for r in rows if r.get("status") in PREDICTED and r.get("duration"))
     return {"engine": engine, "workers": workers, "files": summary["inputs"], "failed": summary["failed"],
             "wall_seconds": round(wall, 1), "files_per_second": round(summary["inputs"] / wall, 2),
             "audio_seconds": round(audio, 1), "x_real_time": round(audio / wall, 1),
@@ -126,7 +127,7 @@ def _timed_run(sources: Sequence[str], out: Path, engine: str, workers: int, bat
 
 def _fingerprint(rows: Sequence[dict]) -> list[tuple]:
     """What must agree between engines and worker counts: path, status, emotion, probabilities (4 decimals)."""
-    return [(r["path"], r["status"], r.get("emotion") if r.get("status") == "ok" else None,
+    return [(r["path"], r["status"], r.get("emotion") if r.get("status") in PREDICTED else None,
              tuple(round(float(v), 4) for k, v in sorted(r.items()) if k.startswith("p_") and v == v))
             for r in rows]
 

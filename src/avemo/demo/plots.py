@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 from matplotlib.figure import Figure
 
-from avemo.inference.results import FusedResult, ModalityResult, PredictionResult, Status
+from avemo.inference.results import FusedResult, ModalityResult, PredictionResult, PREDICTED
 from avemo.labels import VALENCE_AROUSAL, canonical_emotion, valence_arousal
 
 #: One colour per canonical emotion, the same in every picture.
@@ -48,7 +48,7 @@ def timeline_series(result: PredictionResult) -> TimeSeries | None:
 
 def no_timeline_reason(result: PredictionResult) -> str:
     """Why a result has no timeline, in words."""
-    if result.status != Status.OK:
+    if result.status not in PREDICTED:
         return "no timeline: nothing was recognised"
     if str(result.modality) == "face" and not getattr(result, "frames", None):
         return "a photo has no time axis"

@@ -10,7 +10,7 @@ from typing import Mapping
 from avemo.errors import MediaDecodeError
 from avemo.inference.engine import AUDIO_SUFFIXES
 from avemo.inference.face import IMAGE_SUFFIXES
-from avemo.inference.results import FusedResult, ModalityResult, PredictionResult, Status
+from avemo.inference.results import FusedResult, ModalityResult, PredictionResult, PREDICTED, Status
 
 VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v"}
 #: Every file suffix the demo accepts (what the engine decodes).
@@ -20,7 +20,8 @@ SUPPORTED_HINT = "upload audio (wav, mp3, flac, ogg), a video (mp4, webm) or a p
 #: Why an input gave no distribution, in words (by :class:`~avemo.inference.results.Status`).
 STATUS_WORDS = {Status.SILENCE: "no audible speech", Status.NO_FACE: "no face found",
                 Status.TOO_SHORT: "the audio is too short", Status.UNAVAILABLE: "not available",
-                Status.NO_SIGNAL: "neither the voice nor a face could be used"}
+                Status.NO_SIGNAL: "neither the voice nor a face could be used",
+                Status.UNCERTAIN: "not sure"}
 
 
 def one_line(text: object) -> str:
@@ -66,7 +67,9 @@ def modality_line(name: str, part: ModalityResult | None) -> str:
     """One Markdown line about one modality: its top class, or why it has none."""
     if part is None:
         return f"**{name}**: not in this input"
-    if part.status != Status.OK:
+    if part.status == Status.UNCERTAIN:
+        return f"**{name}**: not sure (best guess {part.emotion}, {part.confidence:.0%})"
+    if part.status not in PREDICTED:
         why = STATUS_WORDS.get(part.status, str(part.status))
         detail = f" ({one_line(part.message)})" if part.message and part.message != why else ""
         return f"**{name}**: {why}{detail}"
@@ -80,9 +83,10 @@ def summary_markdown(result: PredictionResult, name: str) -> str:
     kind = {"audio-visual": "voice + face", "speech": "voice", "face": "face"}.get(str(result.modality),
                                                                                  str(result.modality))
     lines = []
-    if result.status == Status.OK:
+    if result.status in PREDICTED:
         valence, arousal = result.valence_arousal
-        lines.append(f"### {result.emotion} — {result.confidence:.0%}")
+        lines.append(f"### {result.emotion} — {result.confidence:.0%}" if result.status == Status.OK else
+                     f"### Not sure — best guess {result.emotion} ({result.confidence:.0%})")
         length = f" · {result.duration:.1f} s" if result.duration > 0 else ""
         lines.append(f"`{name}` · {kind}{length} · valence {valence:+.2f}, arousal {arousal:+.2f}")
     else:

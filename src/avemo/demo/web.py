@@ -30,7 +30,7 @@ from avemo.demo.view import (check_upload, error_markdown, label_value, live_fac
                              modality_parts, one_line, summary_markdown)
 from avemo.errors import AvemoError, ParameterError
 from avemo.inference.engine import InferenceEngine
-from avemo.inference.results import Status
+from avemo.inference.results import PREDICTED, Status
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +152,14 @@ class DemoHandlers:
             return self._failed(f"unexpected error ({type(exc).__name__}: {one_line(exc)}); this is a bug in "
                                 "avemo, please report it with the file", name)
         parts = modality_parts(result)
-        ok = result.status == Status.OK
+        ok = result.status in PREDICTED
         timeline = circumplex = None
         try:
             if ok:
                 timeline, circumplex = timeline_figure(result), circumplex_figure(result)
         except Exception:  # a picture that fails must not hide the result
             log.exception("demo: plotting %s failed", name)
-        return AnalysisView(_status(summary_markdown(result, name), "ok" if ok else "warning"),
+        return AnalysisView(_status(summary_markdown(result, name), "ok" if result.status == Status.OK else "warning"),
                             label_value(result.probabilities),
                             label_value(parts["speech"].probabilities) if parts["speech"] else None,
                             label_value(parts["face"].probabilities) if parts["face"] else None,

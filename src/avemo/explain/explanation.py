@@ -32,7 +32,7 @@ from avemo.explain.options import ExplainOptions
 from avemo.explain.plots import plot_contributions, plot_face_saliency, plot_feature_groups, plot_speech_spans
 from avemo.inference.engine import InferenceEngine, PredictOptions
 from avemo.inference.face import is_image_path
-from avemo.inference.results import FusedResult, ModalityResult, PredictionResult, Status
+from avemo.inference.results import FusedResult, ModalityResult, PredictionResult, PREDICTED
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.io.image import load_image
 from avemo.labels import to_common_label_set
@@ -65,7 +65,7 @@ def explain_file(engine: InferenceEngine, path: str | os.PathLike, out_dir: str 
     result = engine.predict_file(path, predict)
     out = _out_dir(out_dir)
     doc = _head(path, result)
-    if result.status == Status.OK:
+    if result.status in PREDICTED:
         _Explainer(engine, Path(path), out, options, predict, result, doc).run()
     doc["seconds"] = round(time.perf_counter() - started, 2)
     _remove_stale_pictures(out, doc["pictures"])
@@ -109,7 +109,7 @@ def _head(path: str | os.PathLike, result: PredictionResult) -> dict[str, Any]:
                        "modality": summary["modality"], "valence": summary["valence"], "arousal": summary["arousal"]},
         "probabilities": summary["probabilities"], "contributions": [], "speech_spans": [], "faces": [],
         "feature_groups": [], "methods": {}, "pictures": [], "notes": []}
-    if result.status != Status.OK:
+    if result.status not in PREDICTED:
         doc["message"] = result.message or str(result.status)
     return doc
 
@@ -128,9 +128,9 @@ class _Explainer:
 
     def run(self) -> None:
         self.contributions()
-        if self.speech is not None and self.speech.status == Status.OK:
+        if self.speech is not None and self.speech.status in PREDICTED:
             self.speech_parts()
-        if self.face is not None and self.face.status == Status.OK:
+        if self.face is not None and self.face.status in PREDICTED:
             self.faces()
 
     def picture(self, name: str) -> str:
@@ -146,7 +146,7 @@ class _Explainer:
         for name, modality in (("speech", self.speech), ("face", self.face)):
             if modality is None:
                 continue
-            if modality.status != Status.OK:
+            if modality.status not in PREDICTED:
                 unused.append({"modality": name, "share": 0.0, "status": str(modality.status),
                                "message": modality.message})
             elif isinstance(self.result, FusedResult):

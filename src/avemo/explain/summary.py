@@ -10,7 +10,7 @@ def summary(doc: Mapping[str, Any], out_dir: str | None = None, top: int = 3) ->
     and the files written (in ``out_dir`` when given)."""
     p = doc["prediction"]
     lines = [f"{doc['file']}: {p['emotion']} ({p['confidence']:.2f}, {p['modality']})"]
-    if doc["status"] != "ok":
+    if doc["status"] not in ("ok", "uncertain"):
         lines[0] = f"{doc['file']}: {doc['status']} ({doc.get('message', '')})"
     if doc["contributions"]:
         parts = []

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from avemo.errors import ParameterError
-from avemo.inference.results import ModalityResult, Status
+from avemo.inference.results import ModalityResult, PREDICTED
 from avemo.inference.speech import analyse_speech, prepare_signal
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.systems.speech_probe import MIN_SPEAKER_RECORDINGS
@@ -136,6 +136,12 @@ class SpeakerAdaptation:
     def classes(self) -> tuple[str, ...]:
         return self.predictor.classes
 
+    @property
+    def abstain_below(self) -> float | None:
+        """The abstention level of the head that answers now: the adapted head's once :attr:`ready`."""
+        level = getattr(self.predictor.system, "abstain_below", None)
+        return level(adapt=self.ready, adapt_for=self.adapt_for) if callable(level) else None
+
     def predict_signal(self, signal: np.ndarray, sampling_rate: int, options: "PredictOptions | None" = None,
                        path: str | None = None, learn: bool = False) -> ModalityResult:
         """Speech emotion of a signal with this speaker's adaptation (see :meth:`InferenceEngine.predict_signal`);
@@ -152,11 +158,11 @@ class SpeakerAdaptation:
             return self._proba(x)
 
         result = analyse_speech(signal, sampling_rate, predict, self.classes, (options or PredictOptions()).speech,
-                                path)
+                                path, self.abstain_below)
         adapted = "speaker-adapted" + (" (varied)" if self.adapt_for == "varied" else "")
-        result.message = result.message or (adapted if self.ready else
-                                            f"global (adaptation needs {self.min_recordings} recordings)")
-        if learn and result.status == Status.OK:
+        head = adapted if self.ready else f"global (adaptation needs {self.min_recordings} recordings)"
+        result.message = f"{result.message}; {head}" if result.message else head
+        if learn and result.status in PREDICTED:
             if whole:
                 self.add_features(whole[0])
             else:

@@ -33,7 +33,7 @@ from avemo.inference.predictor import SystemPredictor
 from avemo.inference.face import (DEFAULT_VIDEO_FPS, IMAGE_SUFFIXES, FaceClassifier, analyse_frames, analyse_image,
                                   analyse_video, is_image_path)
 from avemo.inference.results import (FaceResult, FusedResult, FusionInfo, Modality, ModalityResult,
-                                     PredictionResult, Status, Timeline)
+                                     PREDICTED, PredictionResult, Status, Timeline)
 from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.io.image import load_image
@@ -92,6 +92,13 @@ class SpeechPredictor(SystemPredictor):
         features = {key: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]
                     for key, e in self.extractors.items()}
         return self.system.predict_proba(features)
+
+    @property
+    def abstain_below(self) -> float | None:
+        """The top probability under which a single recording's result is ``uncertain`` (chosen on validation
+        data by the system's training), or None when the system has no such level."""
+        level = getattr(self.system, "abstain_below", None)
+        return level() if callable(level) else None
 
 
 def predict_each(predict_file, paths: Iterable[str | os.PathLike]
@@ -251,7 +258,8 @@ class InferenceEngine:
             AudioTooShortError: when it is shorter than the speech model's minimum.
         """
         speech = self._need("speech")
-        return analyse_speech(signal, sampling_rate, speech, speech.classes, (options or self.options).speech, path)
+        return analyse_speech(signal, sampling_rate, speech, speech.classes, (options or self.options).speech, path,
+                              speech.abstain_below)
 
     def predict_image(self, image: np.ndarray, path: str | None = None) -> ModalityResult:
         """Facial expression of every face in an in-memory RGB image ``(height, width, 3)``."""
@@ -348,11 +356,11 @@ class InferenceEngine:
             message = " ".join(str(speech).split())
             notes.append(f"speech unavailable ({message}); face only")
             speech = ModalityResult(path, {}, face.duration, Status.UNAVAILABLE, message)
-        elif speech.status == Status.OK:
+        elif speech.status in PREDICTED:
             parts["speech"] = self.speech_on_fused_classes(speech.probabilities)
         else:
             notes.append(f"speech: {speech.status} ({speech.message}); face only")
-        if face.status == Status.OK:
+        if face.status in PREDICTED:
             parts["face"] = dict(face.probabilities)
         else:
             notes.append(f"face: {face.message or face.status}; speech only")
@@ -363,8 +371,14 @@ class InferenceEngine:
         duration = max(face.duration, speech.duration)
         if not parts:
             return FusedResult(path, {}, duration, Status.NO_SIGNAL, fusion.note, modalities=modalities, fusion=fusion)
-        return FusedResult(path, self.fuse_distributions(parts), duration, timeline=self._fused_timeline(speech, face),
-                           modalities=modalities, fusion=fusion, faces=face.faces, box=face.box)
+        # the answer is as sure as the modalities behind it: uncertain when every one used is
+        used = [m for name, m in modalities.items() if name in parts]
+        status, message = Status.OK, ""
+        if all(m.status == Status.UNCERTAIN for m in used):
+            status, message = Status.UNCERTAIN, "; ".join(m.message for m in used if m.message)
+        return FusedResult(path, self.fuse_distributions(parts), duration, status, message,
+                           timeline=self._fused_timeline(speech, face), modalities=modalities, fusion=fusion,
+                           faces=face.faces, box=face.box)
 
     def _fused_timeline(self, speech: ModalityResult, face: ModalityResult) -> Timeline:
         """Fused windows: the speech timeline's windows, each fusing the speech window with the mean of the main
@@ -375,7 +389,7 @@ class InferenceEngine:
         if speech.timeline:
             windows = [(s.start, s.end, self.speech_on_fused_classes(s.probabilities)) for s in speech.timeline]
         else:
-            whole = self.speech_on_fused_classes(speech.probabilities) if speech.status == Status.OK else None
+            whole = self.speech_on_fused_classes(speech.probabilities) if speech.status in PREDICTED else None
             end = max([f.time for f in face.frames] + [speech.duration, 0.0])
             windows = [(t, min(t + 1.0, end), whole) for t in np.arange(0.0, end, 1.0)] if face.frames else []
         starts, ends, rows = [], [], []

@@ -26,7 +26,7 @@ import pandas as pd
 from avemo.errors import AudioTooShortError, AvemoError, FeatureFileError, MediaDecodeError, NoFaceError, \
     ParameterError
 from avemo.features.openface import AU_COLUMNS, au_clip_statistics, read_openface_frames
-from avemo.inference.results import FusedResult, FusionInfo, Modality, ModalityResult, Status, Timeline
+from avemo.inference.results import FusedResult, FusionInfo, Modality, ModalityResult, PREDICTED, Status, Timeline
 from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
@@ -129,12 +129,12 @@ class OpenFaceRecognizer:
         au = read_action_units(openface_csv, self.min_confidence) if openface_csv is not None else None
         speech = self._speech(audio_path)
         notes, parts = [], {}
-        if speech.status == Status.OK:
+        if speech.status in PREDICTED:
             parts[SPEECH] = np.array([[speech.probabilities[c] for c in self.classes]])
         else:
             notes.append(f"speech {speech.status} ({speech.message}); action units only")
         au_result = self._au_result(au)
-        if au_result.status == Status.OK:
+        if au_result.status in PREDICTED:
             parts[AU] = np.array([[au_result.probabilities[c] for c in self.classes]])
         else:
             notes.append(f"action units {au_result.status} ({au_result.message}); speech only")
@@ -149,7 +149,7 @@ class OpenFaceRecognizer:
                             "regressions", self.system.label_set, dict(self.system.weights_),
                             {**self.system.temperatures_, "fused": self.system.fused_temperature_},
                             [m for m in (SPEECH, AU) if m in parts], "; ".join(notes), details)
-        timeline = self._timeline(speech, au) if speech.status == Status.OK else Timeline(self.classes)
+        timeline = self._timeline(speech, au) if speech.status in PREDICTED else Timeline(self.classes)
         path = str(audio_path) if audio_path is not None else str(openface_csv)
         duration = speech.duration if speech.duration else au_result.duration
         return FusedResult(path, fused, duration, timeline=timeline, modalities={SPEECH: speech, AU: au_result},

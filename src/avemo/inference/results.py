@@ -15,7 +15,7 @@ import numpy as np
 from avemo.labels import valence_arousal
 from avemo.modalities import Modality
 
-__all__ = ["Modality", "Status", "Segment", "Timeline", "FaceResult", "FrameResult", "ModalityResult",
+__all__ = ["Modality", "Status", "PREDICTED", "Segment", "Timeline", "FaceResult", "FrameResult", "ModalityResult",
            "FusionInfo", "FusedResult", "PredictionResult"]
 
 
@@ -28,6 +28,12 @@ class Status(enum.StrEnum):
     TOO_SHORT = "too_short"        # audio shorter than the speech model's minimum
     UNAVAILABLE = "unavailable"    # a modality that could not be read (no audio stream, bad file, not given)
     NO_SIGNAL = "no_signal"        # fused: no modality was usable
+    UNCERTAIN = "uncertain"        # a distribution whose top probability is below the model's abstention level
+
+
+#: The statuses that come with a class distribution (``emotion``, ``probabilities``): a confident answer and an
+#: uncertain one (the best guess, below the level where the model abstains).
+PREDICTED = (Status.OK, Status.UNCERTAIN)
 
 
 def _rounded(probabilities: Mapping[str, float]) -> dict[str, float]:
@@ -156,7 +162,8 @@ class FrameResult:
 @dataclasses.dataclass
 class _Result:
     """Fields every result has: the input, its outcome and the class distribution (empty unless ``status`` is
-    ok); ``valence`` and ``arousal`` in [-1, 1] come from the distribution (see :mod:`avemo.labels`)."""
+    ok or uncertain, :data:`PREDICTED`); ``valence`` and ``arousal`` in [-1, 1] come from the distribution (see
+    :mod:`avemo.labels`)."""
 
     path: str | None
     probabilities: dict[str, float]

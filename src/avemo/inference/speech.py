@@ -70,12 +70,15 @@ def prepare_signal(signal: np.ndarray, sampling_rate: int, name: str) -> np.ndar
 
 
 def analyse_speech(signal: np.ndarray, sampling_rate: int, predict: ProbabilityFunction, classes: Sequence[str],
-                   options: SpeechOptions = SpeechOptions(), path: str | None = None) -> ModalityResult:
+                   options: SpeechOptions = SpeechOptions(), path: str | None = None,
+                   abstain_below: float | None = None) -> ModalityResult:
     """Speech emotion of one signal ``(samples,)`` or ``(samples, channels)`` at ``sampling_rate`` Hz.
 
     Inputs longer than ``options.window`` get a timeline of windows (silent windows skipped); the whole-input
     distribution is one pass over the input up to :data:`MAX_SINGLE_PASS` seconds, the mean of the windows
-    beyond. Silence gives status ``silence``.
+    beyond. Silence gives status ``silence``; a whole-input distribution whose top probability is below
+    ``abstain_below`` (the model's abstention level, chosen on validation data) gives status ``uncertain``, with the
+    distribution and a message that says so.
 
     Raises:
         ParameterError, MediaDecodeError: for a bad signal.
@@ -101,4 +104,14 @@ def analyse_speech(signal: np.ndarray, sampling_rate: int, predict: ProbabilityF
         probabilities = {c: float(p) for c, p in zip(classes, predict([signal])[0])}
     else:
         probabilities = timeline.mean()
+    top = max(probabilities.values())
+    if abstain_below is not None and top < abstain_below:
+        return ModalityResult(path, probabilities, duration, Status.UNCERTAIN, uncertain_message(top, abstain_below),
+                              timeline=timeline, modality=Modality.SPEECH)
     return ModalityResult(path, probabilities, duration, timeline=timeline, modality=Modality.SPEECH)
+
+
+def uncertain_message(top: float, level: float) -> str:
+    """Why a result is ``uncertain``: its top probability against the model's abstention level."""
+    return (f"not sure: the top probability {top:.2f} is below {level:.2f}, the level under which the speech model "
+            "abstains (chosen on validation corpora); the best guess and every probability are still given")

@@ -21,7 +21,7 @@ import numpy as np
 from avemo.errors import AvemoError, ParameterError
 from avemo.inference.engine import InferenceEngine, PredictOptions
 from avemo.inference.face import FaceStream
-from avemo.inference.results import Status
+from avemo.inference.results import PREDICTED
 from avemo.inference.speech import MIN_DURATION
 from avemo.inference.stream_windows import SpeechWindows
 from avemo.io.audio import TARGET_SAMPLING_RATE, resample
@@ -235,7 +235,7 @@ class LiveAnalyser:
             except AvemoError:  # e.g. too short: no label for this window
                 result = None
             latency["speech"] = 1000 * (time.perf_counter() - t1)
-            if result is not None and result.status == Status.OK:
+            if result is not None and result.status in PREDICTED:
                 smoothed = self._speech_smoother.update(end, result.probabilities)
                 estimate = SpeechEstimate(smoothed, start, end, voiced)
         if estimate is None:

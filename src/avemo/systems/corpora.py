@@ -3,7 +3,7 @@ them: the recordings of each corpus (through its recipe), their class indices on
 statistics of Whisper layers (:class:`~avemo.systems.speech_probe.CorpusInputs`).
 
 ``data_root`` is a folder holding one folder per corpus, as ``../shared/data`` does: ``ravdess/speech16k`` (or
-``ravdess/``), ``nemo/``, ``emovo/``, ``turev/``, ``urdu/``.
+``ravdess/``), ``nemo/``, ``emovo/``, ``turev/``, ``urdu/``, ``cremad/``, ``savee/``, ``ased/``.
 """
 
 from __future__ import annotations
@@ -27,10 +27,14 @@ CORPUS_FOLDERS: dict[str, tuple[str, ...]] = {
     "emovo": ("emovo",),
     "turev": ("turev",),
     "urdu": ("urdu",),
+    "cremad": ("cremad",),
+    "savee": ("savee",),
+    "ased": ("ased",),
 }
 #: Languages, for model cards.
 LANGUAGES = {"ravdess": "English (North American)", "nemo": "Polish", "emovo": "Italian", "turev": "Turkish",
-             "urdu": "Urdu"}
+             "urdu": "Urdu", "cremad": "English (North American, varied ages and ethnicities)",
+             "savee": "English (British)", "ased": "Amharic"}
 
 
 def corpus_folder(data_root: str | os.PathLike, corpus: str) -> Path:

@@ -1,11 +1,14 @@
-"""Train the shipped multi-corpus speech model (:class:`SpeechProbeSystem`) on every speaker of the five corpora.
+"""Train the shipped multi-corpus speech model (:class:`SpeechProbeSystem`) on every speaker of the eight corpora.
 
 ``avemo train speech-multicorpus --data DIR --out DIR [--cv-report reports/cross-corpus/summary.json]``, where
-``DIR`` holds the corpus folders (``ravdess/``, ``nemo/``, ``emovo/``, ``turev/``, ``urdu/``). Validation speakers
-(drawn per corpus, as in ``avemo benchmark cross-corpus``) choose the layers, L2 and temperatures; each head is
-then refitted on every speaker. The training speakers' clips are also trained on as a randomly degraded copy (noise,
-reverberation, gain, Opus, the telephone band: ``probe-multicorpus+augment`` in the benchmark, its best multi-corpus
-system), so the model holds up on recordings that are not studio-clean.
+``DIR`` holds the corpus folders (``ravdess/``, ``cremad/``, ``savee/``, ``nemo/``, ``emovo/``, ``turev/``,
+``urdu/``, ``ased/``). The recipe is ``probe-transfer+augment`` of ``avemo benchmark cross-corpus``: the loss, the
+layers and the L2 strength of each head are chosen by leave-one-corpus-out inside the corpora (the nested rule of
+:mod:`avemo.systems.transfer_selection`: what transfers to voices and languages never heard), the global head is
+calibrated on the held-out corpora's logits and keeps an abstention level; validation speakers (drawn per corpus)
+choose the adapted heads' emotion compensation and prior weight; each head is then refitted on every speaker. The
+training speakers' clips are also trained on as a randomly degraded copy (noise, reverberation, gain, Opus, the
+telephone band), so the model holds up on recordings that are not studio-clean.
 """
 
 from __future__ import annotations
@@ -22,25 +25,33 @@ import numpy as np
 from avemo.errors import ParameterError
 from avemo.systems.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.systems.speech_probe import SpeechProbeSystem
+from avemo.systems.transfer_selection import LOSSES
 
 #: Settings of the shipped system, and of every fit of ``avemo benchmark cross-corpus``.
 SETTINGS: dict[str, Any] = {"model": "base", "loudness_db": -23.0,
-                            "layer_grid": [[3, 4, 5], [2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]],
-                            "l2_grid": [1e-3, 1e-2, 1e-1, 1.0],
+                            # the nested rule's grid: 2 layer sets x 3 L2 strengths x 3 losses
+                            "layer_grid": [[2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]],
+                            "l2_grid": [1e-2, 1e-1, 1.0],
                             "val_fraction": 0.1, "seed": 0,
                             # every training clip is also trained on as a randomly degraded copy
-                            "augment": True}
+                            "augment": True,
+                            # the nested rule: loss, layers, L2 by leave-one-corpus-out inside the training corpora
+                            "losses": list(LOSSES), "selection": "loco",
+                            # answer "uncertain" below the top probability that answers 80% of the inner held-out clips
+                            "abstain_coverage": 0.8}
 NAME = "speech-multicorpus"
 #: The recipe's name in ``avemo benchmark cross-corpus``, without and with the degraded copies (``augment``).
-RECIPES = {False: "probe-multicorpus", True: "probe-multicorpus+augment"}
+RECIPES = {False: "probe-transfer", True: "probe-transfer+augment"}
 LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "nemo": "CC BY-NC-SA 4.0", "emovo": "research use (free for research)",
-            "turev": "CC BY-NC-SA 4.0", "urdu": "research use"}
+            "turev": "CC BY-NC-ND 4.0", "urdu": "research use", "cremad": "ODbL 1.0 (contents: DbCL 1.0)",
+            "savee": "research use (University of Surrey; not redistributable)",
+            "ased": "no licence stated (freely available; cite Retta et al. 2023)"}
 
 
 def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
                        cv_report: str | os.PathLike | None = None, jobs: int = 1,
                        cache: str | None = "default", checkpoint_dir: str | os.PathLike | None = None) -> Path:
-    """Train on all five corpora, save the system folder with a ``MODEL_CARD.md``; returns the folder.
+    """Train on all eight corpora, save the system folder with a ``MODEL_CARD.md``; returns the folder.
 
     ``checkpoint_dir``: the fit is kept there and loaded back by a later run on the same rows with the same settings
     and fitting code (:meth:`SpeechProbeSystem.fit`): a run that stopped, or one that only brings the model card up
@@ -72,7 +83,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
         inputs = stack_inputs([inputs, degraded])
         y, train = np.concatenate([y, y]), np.concatenate([train, train + len(rows)])
     system = SpeechProbeSystem("ravdess8", SETTINGS["model"], SETTINGS["layer_grid"], SETTINGS["l2_grid"],
-                               SETTINGS["loudness_db"])
+                               SETTINGS["loudness_db"], losses=SETTINGS["losses"], selection=SETTINGS["selection"],
+                               abstain_coverage=SETTINGS["abstain_coverage"])
     system.fit(inputs, y, (train, rows[is_val]), checkpoint_dir=checkpoint_dir)
     command = ["avemo", "train", NAME, "--data", str(data_root), "--out", str(out_dir)]
     if cv_report:
@@ -101,7 +113,13 @@ def _cv_figures(cv: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
                 out.setdefault("conditions", {}).setdefault(base, {})[condition] = entry["mean"]["ua"]
             elif name in recipe:
                 out[protocol][name] = {"mean_ua": entry["mean"]["ua"], "std_ua": entry["std"]["ua"],
-                                       **({"ua_by_corpus": {f["test_corpus"]: f["ua"] for f in entry["folds"]}}
+                                       **({"ua_by_corpus": {f["test_corpus"]: f["ua"] for f in entry["folds"]},
+                                           "top_class_by_corpus": {f["test_corpus"]: [f.get("top_class"),
+                                                                                      f.get("top_share")]
+                                                                   for f in entry["folds"]},
+                                           "abstained_by_corpus": {f["test_corpus"]: [f["abstained"],
+                                                                                      f.get("ua_answered")]
+                                                                   for f in entry["folds"] if "abstained" in f}}
                                           if protocol == "loco" else {})}
     return out
 
@@ -116,17 +134,27 @@ def model_card(system: SpeechProbeSystem) -> str:
     heads = system.fit_report()
     corpora = info.get("corpora", {})
     lines = [f"# {NAME}", "",
-             "Speech emotion model trained on five acted-speech corpora in five languages, for voices it has never "
-             "heard: a linear probe (softmax regression) on the loudness-normalised clip statistics (mean and "
-             f"standard deviation over frames) of Whisper {system.model} encoder layers. Classes a corpus lacks are "
-             "masked in training; corpora and classes are weighted alike."
+             f"Speech emotion model trained on {len(corpora) or 'several'} acted-speech corpora in "
+             f"{len({LANGUAGES.get(c, c).split(' ')[0] for c in corpora}) or 'several'} languages, for voices it has "
+             "never heard: a linear probe (softmax regression) on the loudness-normalised clip statistics (mean and "
+             f"standard deviation over frames) of Whisper {system.model} encoder layers. Corpora and classes are "
+             "weighted alike. The training loss (which classes a corpus lacks are masked: `masked`, only calm and "
+             "neutral: `partial`, none: `full`), the layers and the L2 strength of each head were chosen by "
+             "leave-one-corpus-out inside the training corpora (what transfers to corpora never heard), not by fit "
+             "on held-in speakers."
              + (" Every training clip is also trained on as a randomly degraded copy (pink noise at several SNRs, "
                 "reverberation, gain, Opus, the telephone band), so it holds up on recordings that are not "
                 "studio-clean." if info.get("augmented") else ""), "",
              "## Heads",
-             f"- global (one recording at a time): layers {heads['global']['layers']}, L2 {heads['global']['l2']}, "
-             f"temperature {heads['global']['temperature']:.3f}",
-             f"- speaker-adapted (several recordings of one person): layers {heads['adapted']['layers']}, L2 "
+             f"- global (one recording at a time): loss {heads['global'].get('loss', 'masked')}, layers "
+             f"{heads['global']['layers']}, L2 {heads['global']['l2']}, temperature "
+             f"{heads['global']['temperature']:.3f}"
+             + (f"; answers \"uncertain\" (status `uncertain`, with its best guess) when the calibrated top "
+                f"probability is below {heads['global']['abstain_below']:.2f} (the level that answers 80% of the "
+                "clips of corpora held out inside the training data)" if heads['global'].get('abstain_below')
+                else ""),
+             f"- speaker-adapted (several recordings of one person): loss {heads['adapted'].get('loss', 'masked')}, "
+             f"layers {heads['adapted']['layers']}, L2 "
              f"{heads['adapted']['l2']}, temperature {heads['adapted']['temperature']:.3f}, prior weight "
              f"{heads['adapted']['tau']:g} recordings, emotion compensation "
              f"{heads['adapted'].get('compensation', 0):g}; "
@@ -159,7 +187,17 @@ def model_card(system: SpeechProbeSystem) -> str:
         lines.append(f"From `{cv['report']}` (`avemo benchmark cross-corpus`); UA over the classes each corpus has.")
         for name, f in cv["loco"].items():
             per = ", ".join(f"{c} {_pct(v)}%" for c, v in f["ua_by_corpus"].items())
-            lines.append(f"- leave-one-corpus-out, `{name}`: mean {_pct(f['mean_ua'])}% ({per})")
+            mode = "speaker-adapted" if "[" in name else "single file"
+            lines.append(f"- leave-one-corpus-out, {mode}, `{name}`: mean {_pct(f['mean_ua'])}% ({per})")
+            tops = f.get("top_class_by_corpus") or {}
+            if "[" not in name and tops and all(v[0] for v in tops.values()):
+                lines.append("  - most-predicted class per held-out corpus: " + ", ".join(
+                    f"{c} {v[0]} {_pct(v[1])}%" for c, v in tops.items()))
+            abstained = f.get("abstained_by_corpus") or {}
+            if "[" not in name and abstained:
+                lines.append("  - answered \"uncertain\" / UA of the answered clips: " + ", ".join(
+                    f"{c} {_pct(v[0])}% / {_pct(v[1]) if v[1] is not None else '—'}%"
+                    for c, v in abstained.items()))
         for name, f in cv["ravdess_6fold"].items():
             lines.append(f"- RAVDESS 6-fold, `{name}`: {_pct(f['mean_ua'])} ± {_pct(f['std_ua'])}%")
         for name, by_condition in cv.get("conditions", {}).items():

@@ -33,6 +33,7 @@ import torch
 
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import corpus_class_mask, label_set
+from avemo.systems.transfer_selection import LOSSES, abstention_threshold, loco_select, loss_masks
 
 PROBE_FILE = "speech_probe.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -47,6 +48,10 @@ ADAPTED_HEADS = {"any": "adapted", "varied": "adapted-varied"}
 ADAPT_FOR = tuple(ADAPTED_HEADS)
 HEADS = ("global", *ADAPTED_HEADS.values())
 Split = tuple[Sequence[int], Sequence[int]]
+#: How the layers, L2 and loss of each head are chosen: on validation speakers of the training corpora
+#: (``speakers``: in-corpus fit) or by leave-one-corpus-out inside the training corpora (``loco``: transfer to
+#: corpora never heard; :mod:`avemo.systems.transfer_selection`).
+SELECTIONS = ("speakers", "loco")
 #: Speakers with fewer recordings than this are not standardised on their own (too few to estimate statistics).
 MIN_SPEAKER_RECORDINGS = 2
 
@@ -208,21 +213,36 @@ def balance_weights(corpus: np.ndarray, y: np.ndarray, target: str | None = None
 
 
 def fit_softmax_regression(x: np.ndarray, y: np.ndarray, mask: np.ndarray, weight: np.ndarray, l2: float,
-                           max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Weights ``(C, D)`` and biases ``(C,)`` minimising the weighted masked cross-entropy + ``l2 * |W|^2``
-    (full-batch L-BFGS from zero, deterministic)."""
-    from avemo.train.losses import masked_cross_entropy
+                           max_iter: int = 100, init: tuple[np.ndarray, np.ndarray] | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(C, D)`` and biases ``(C,)`` minimising the weighted masked cross-entropy (each row's softmax over
+    the classes ``mask`` allows it, :func:`avemo.train.losses.masked_cross_entropy`) + ``l2 * |W|^2``: full-batch
+    L-BFGS from zero, or from ``init = (weights, biases)`` (a warm start); deterministic.
 
-    xt, yt = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.int64))
-    mt, wt = torch.from_numpy(mask), torch.from_numpy(np.asarray(weight, np.float32))
-    coef = torch.zeros(mask.shape[1], x.shape[1], dtype=torch.float32, requires_grad=True)
-    bias = torch.zeros(mask.shape[1], dtype=torch.float32, requires_grad=True)
+    Raises:
+        ParameterError: for a row whose label its mask excludes.
+    """
+    mask = np.asarray(mask, bool)
+    y = np.asarray(y, np.int64)
+    if len(y) and not mask[np.arange(len(y)), y].all():
+        raise ParameterError("fit_softmax_regression: a row's label is outside the classes its mask allows")
+    xt, yt = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(y)
+    excluded = torch.from_numpy(np.where(mask, 0.0, -1e9).astype(np.float32))  # exp() of it is 0: masked out
+    wt = torch.from_numpy(np.asarray(weight, np.float32))
+    wt = wt / wt.sum().clamp_min(1e-12)
+    if init is None:
+        coef = torch.zeros(mask.shape[1], x.shape[1], dtype=torch.float32, requires_grad=True)
+        bias = torch.zeros(mask.shape[1], dtype=torch.float32, requires_grad=True)
+    else:
+        coef = torch.tensor(np.asarray(init[0], np.float32), requires_grad=True)
+        bias = torch.tensor(np.asarray(init[1], np.float32), requires_grad=True)
     optimiser = torch.optim.LBFGS([coef, bias], lr=1.0, max_iter=max_iter, history_size=20,
                                   line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9)
 
     def closure():
         optimiser.zero_grad()
-        loss = masked_cross_entropy(xt @ coef.T + bias, yt, mt, sample_weight=wt) + l2 * (coef ** 2).sum()
+        log_p = torch.log_softmax(xt @ coef.T + bias + excluded, dim=1)
+        loss = -(log_p.gather(1, yt[:, None])[:, 0] * wt).sum() + l2 * (coef ** 2).sum()
         loss.backward()
         return loss
 
@@ -265,6 +285,16 @@ class SpeechProbeSystem:
         target_corpus: the corpus the system is built for (e.g. ``ravdess`` for RAVDESS's own held-out actors):
             its rows weigh as much as all the other corpora's together, and every choice is scored on its
             validation speakers alone. ``None`` (the shipped model): every corpus alike.
+        losses: candidate training losses (:data:`~avemo.systems.transfer_selection.LOSSES`: which classes a
+            corpus lacks are masked), chosen with the layers and L2.
+        selection: how layers, L2 and loss are chosen (:data:`SELECTIONS`): on validation speakers
+            (``speakers``) or by leave-one-corpus-out inside the training corpora (``loco``; the global head is
+            then calibrated on the inner held-out corpora's logits).
+        abstain_coverage: when set, each head keeps a threshold (``abstain_below``) on its calibrated top
+            probability under which a prediction is reported as uncertain, chosen on the calibration rows so that
+            at least this share of them is answered (:func:`~avemo.systems.transfer_selection.abstention_threshold`).
+        tau_grid: candidate prior weights of the adapted heads (default :attr:`TAU_GRID`; ``[0]``: each speaker's
+            own statistics, plain per-speaker standardisation).
 
     Both adapted settings are fitted (:data:`ADAPTED_HEADS`); prediction picks one with ``adapt_for``.
     """
@@ -273,7 +303,9 @@ class SpeechProbeSystem:
                  layer_grid: Sequence[Sequence[int]] = ((3, 4, 5), (2, 3, 4, 5, 6)),
                  l2_grid: Sequence[float] = (1e-4, 1e-3), loudness_db: float | None = -23.0,
                  refit: bool = True, vad: bool = False, utterance_norm: bool = False,
-                 compensations: Sequence[float] = (0.0, 1.0), target_corpus: str | None = None) -> None:
+                 compensations: Sequence[float] = (0.0, 1.0), target_corpus: str | None = None,
+                 losses: Sequence[str] = ("masked",), selection: str = "speakers",
+                 abstain_coverage: float | None = None, tau_grid: Sequence[float] | None = None) -> None:
         self.label_set = label_set
         self.model = model
         self.layer_grid = [tuple(int(i) for i in layers) for layers in layer_grid]
@@ -284,6 +316,18 @@ class SpeechProbeSystem:
         self.utterance_norm = bool(utterance_norm)
         self.compensations = [float(v) for v in compensations]
         self.target_corpus = target_corpus or None
+        self.losses = [str(v) for v in losses]
+        self.selection = selection
+        self.abstain_coverage = None if abstain_coverage is None else float(abstain_coverage)
+        self.tau_grid = [float(v) for v in (self.TAU_GRID if tau_grid is None else tau_grid)]
+        if not self.tau_grid or any(v < 0 for v in self.tau_grid):
+            raise ParameterError(f"tau_grid must be non-negative prior weights, got {tau_grid}")
+        if not self.losses or any(v not in LOSSES for v in self.losses):
+            raise ParameterError(f"losses must be among {list(LOSSES)}, got {list(losses)}")
+        if selection not in SELECTIONS:
+            raise ParameterError(f"selection must be one of {list(SELECTIONS)}, got {selection!r}")
+        if self.abstain_coverage is not None and not 0 < self.abstain_coverage <= 1:
+            raise ParameterError(f"abstain_coverage must be in (0, 1], got {abstain_coverage}")
         if not self.compensations or any(not 0 <= v <= 1 for v in self.compensations):
             raise ParameterError(f"compensations must be values in [0, 1], got {list(compensations)}")
         self.info: dict[str, Any] = {}
@@ -388,7 +432,8 @@ class SpeechProbeSystem:
         digest = hashlib.sha256(fitting_code().encode())
         settings = [self.label_set, self.model, self.layer_grid, self.l2_grid, self.loudness_db, self.refit,
                     self.vad, self.utterance_norm, self.compensations, self.target_corpus, list(inputs.layers),
-                    np.__version__, torch.__version__]
+                    np.__version__, torch.__version__, self.losses, self.selection, self.abstain_coverage,
+                    self.tau_grid]
         digest.update(json.dumps(settings).encode())
         for part in (np.ascontiguousarray(inputs.x), np.asarray(y, np.int64), np.asarray(tr, np.int64),
                      np.asarray(va, np.int64)):
@@ -416,44 +461,27 @@ class SpeechProbeSystem:
         inputs = self._prepared(inputs)
         rows = np.union1d(tr, va) if self.refit else tr
         onehot = np.eye(c, dtype=np.float32)[y]
+        masks = {loss: loss_masks(inputs.corpus, self.classes, loss) for loss in self.losses}
         # emotion offsets from training rows (selection) and from every fitted row (the final heads)
         train_weight, fit_weight = self._weights(inputs.corpus[tr], y[tr]), self._weights(inputs.corpus[rows], y[rows])
         offsets = class_offsets(inputs.x[tr], y[tr], train_weight, c)[0]
         final_offsets = class_offsets(inputs.x[rows], y[rows], fit_weight, c)[0]
         probs = onehot.copy()  # labels for training rows; the global head's probabilities for validation rows
-        for head in ("global", "adapted"):  # the adapted settings share their layers and L2
-            # layers first (at the middle L2 of the grid), then the other L2 strengths on the chosen layers
-            best, designs = None, {}
-            middle = sorted(self.l2_grid)[len(self.l2_grid) // 2]
-            candidates = [(layers, middle) for layers in self.layer_grid]
-            for step in itertools.count():
-                if step == len(self.layer_grid):  # the layers are chosen: the other strengths on them
-                    candidates += [(best[1], v) for v in self.l2_grid if v != middle]
-                if step == len(candidates):
-                    break
-                layers, l2 = candidates[step]
-                if layers not in designs:
-                    x = self._design(inputs, layers, head)
-                    mean, std = x[tr].mean(0), np.maximum(x[tr].std(0), 1e-6)
-                    designs = {layers: ((x - mean) / std, mean, std)}  # one design in memory at a time
-                z, mean, std = designs[layers]
-                coef, bias = fit_softmax_regression(z[tr], y[tr], mask[tr], train_weight, l2)
-                logits = z[va] @ coef.T + bias
-                scores = corpus_ua(y[va], _softmax(logits), inputs.corpus[va], self.classes)
-                score = self._val_score(scores)
-                choices.setdefault(head, []).append({"layers": list(layers), "l2": l2, "val_ua": score,
-                                                     "val_ua_by_corpus": scores})
-                if best is None or score > best[0] + 1e-9:
-                    best = (score, layers, l2, logits, (mean, std, coef, bias))
-            score, layers, l2, val_logits, train_only = best
+        for head in ("global", "adapted"):  # the adapted settings share their layers, L2 and loss
+            if self.selection == "loco":
+                best, choices[head] = self._loco_choice(inputs, y, rows, head, masks, tr, train_weight)
+            else:
+                best, choices[head] = self._speaker_choice(inputs, y, mask, masks, tr, va, head, train_weight)
+            score, layers, l2, loss, (cal_rows, cal_logits), train_only = best
             if head == "global":
-                temperature = self._finish_head(head, inputs, y, mask, va, rows, layers, l2, score, val_logits, {},
-                                                onehot, final_offsets, fit_weight)
-                probs[va] = _softmax(val_logits / temperature)  # the adapted head's choices see validation rows'
-                continue  # emotions as predictions will
+                temperature = self._finish_head(head, inputs, y, mask, masks[loss], cal_rows, rows, layers, l2, loss,
+                                                score, cal_logits, {}, onehot, final_offsets, fit_weight)
+                # the adapted head's choices see validation rows' emotions as predictions will
+                probs[va] = self._validation_probs(va, cal_rows, cal_logits, temperature)
+                continue
             # how much emotion to take out of speaker statistics, how far to trust few of them: per use
-            chosen, choices["adaptation"] = self._choose_adaptation(inputs, y, mask, tr, va, layers, l2, train_only,
-                                                                    probs, offsets)
+            chosen, choices["adaptation"] = self._choose_adaptation(inputs, y, masks[loss], tr, va, layers, l2,
+                                                                    train_only, probs, offsets)
             for adapt_for, (compensation, tau, val_logits) in chosen.items():
                 shift, between = self._shift(inputs.take(rows), layers, compensation, onehot[rows], final_offsets)
                 raw = inputs.columns(layers)[rows] - (0 if shift is None else shift)
@@ -462,25 +490,102 @@ class SpeechProbeSystem:
                          "prior_std": np.maximum(raw.std(0), 1e-6).astype(np.float32)}
                 if between is not None:
                     extra["between"] = between.astype(np.float32)
-                self._finish_head(ADAPTED_HEADS[adapt_for], inputs, y, mask, va, rows, layers, l2, score, val_logits,
-                                  extra, onehot, final_offsets, fit_weight)
+                self._finish_head(ADAPTED_HEADS[adapt_for], inputs, y, mask, masks[loss], va, rows, layers, l2, loss,
+                                  score, val_logits, extra, onehot, final_offsets, fit_weight)
+        if self.selection == "loco":  # what the nested rule saw of each loss: its best inner mean UA
+            for name, head in self.heads_.items():
+                candidates = choices["global" if name == "global" else "adapted"]["candidates"]
+                head["loco_by_loss"] = {loss: max(c["loco_ua"] for c in candidates if c["loss"] == loss)
+                                        for loss in self.losses if any(c["loss"] == loss for c in candidates)}
         self.offsets_ = layer_columns(final_offsets, inputs.layers, self.layers)
         self.info["selection"] = choices
         self.info["corpora"] = sorted({str(k) for k in inputs.corpus[rows]})
         self.info["n_recordings"] = int(len(rows))
 
-    def _finish_head(self, head: str, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, va: np.ndarray,
-                     rows: np.ndarray, layers: Sequence[int], l2: float, score: float, val_logits: np.ndarray,
-                     extra: dict[str, Any], onehot: np.ndarray, offsets: np.ndarray, weight: np.ndarray) -> float:
-        """Fit the temperature on the validation logits, refit the head on ``rows`` (for an adapted head with its
-        ``extra["compensation"]``), store it in :attr:`heads_`; returns the temperature."""
+    def _speaker_choice(self, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, masks: Mapping[str, np.ndarray],
+                        tr: np.ndarray, va: np.ndarray, head: str, train_weight: np.ndarray) -> tuple[tuple, list]:
+        """Layers, L2 and loss of ``head`` chosen on validation speakers: layers first (at the middle L2 of the grid
+        and the first loss), then the other L2 strengths on the chosen layers, then the other losses. Returns
+        ``(score, layers, l2, loss, (va, validation logits), (mean, std, coef, bias) fitted on tr)`` and every
+        score."""
+        best, designs, tried = None, {}, []
+        middle = sorted(self.l2_grid)[len(self.l2_grid) // 2]
+        candidates = [(layers, middle, self.losses[0]) for layers in self.layer_grid]
+        for step in itertools.count():
+            if step == len(self.layer_grid):  # the layers are chosen: the other strengths on them
+                candidates += [(best[1], v, self.losses[0]) for v in self.l2_grid if v != middle]
+            if step == len(self.layer_grid) + len(self.l2_grid) - 1:  # then the other losses
+                candidates += [(best[1], best[2], loss) for loss in self.losses[1:]]
+            if step == len(candidates):
+                break
+            layers, l2, loss = candidates[step]
+            if layers not in designs:
+                x = self._design(inputs, layers, head)
+                mean, std = x[tr].mean(0), np.maximum(x[tr].std(0), 1e-6)
+                designs = {layers: ((x - mean) / std, mean, std)}  # one design in memory at a time
+            z, mean, std = designs[layers]
+            coef, bias = fit_softmax_regression(z[tr], y[tr], masks[loss][tr], train_weight, l2)
+            logits = z[va] @ coef.T + bias
+            scores = corpus_ua(y[va], _softmax(logits), inputs.corpus[va], self.classes)
+            score = self._val_score(scores)
+            tried.append({"layers": list(layers), "l2": l2, "loss": loss, "val_ua": score, "val_ua_by_corpus": scores})
+            if best is None or score > best[0] + 1e-9:
+                best = (score, layers, l2, loss, (va, logits), (mean, std, coef, bias))
+        return best, tried
+
+    def _loco_choice(self, inputs: CorpusInputs, y: np.ndarray, rows: np.ndarray, head: str,
+                     masks: Mapping[str, np.ndarray], tr: np.ndarray, train_weight: np.ndarray) -> tuple[tuple, dict]:
+        """Loss, layers and L2 of ``head`` chosen by leave-one-corpus-out inside the corpora of ``rows``
+        (:func:`~avemo.systems.transfer_selection.loco_select`; the adapted head on each speaker's standardised
+        columns). Returns the tuple of :meth:`_speaker_choice` (the logits: the inner held-out ones of ``rows``; the
+        head fitted on ``tr``: only for the adapted head, whose compensation choice needs it) and every score."""
+        def design(layers: Sequence[int]) -> np.ndarray:
+            return self._design(inputs.take(rows), layers, head)
+
+        # the adapted head keeps the global head's loss (one rule, a third of the fits)
+        losses = self.losses if head == "global" else [self.heads_["global"]["loss"]]
+        choice = loco_select(design, y[rows], inputs.corpus[rows], self.classes, self.layer_grid, self.l2_grid,
+                             losses, self._weights, fit_softmax_regression,
+                             lambda yy, pp, cc: corpus_ua(yy, pp, cc, self.classes))
+        train_only = None
+        if head != "global":
+            x = self._design(inputs, choice.layers, head)
+            mean, std = x[tr].mean(0), np.maximum(x[tr].std(0), 1e-6)
+            coef, bias = fit_softmax_regression((x[tr] - mean) / std, y[tr], masks[choice.loss][tr], train_weight,
+                                                choice.l2)
+            train_only = (mean, std, coef, bias)
+        best = (choice.score, choice.layers, choice.l2, choice.loss, (rows[choice.rows], choice.logits), train_only)
+        return best, {"rule": "leave-one-corpus-out inside the training corpora", "chosen": {
+            "loss": choice.loss, "layers": list(choice.layers), "l2": choice.l2, "loco_ua": choice.score},
+            "candidates": choice.scores}
+
+    @staticmethod
+    def _validation_probs(va: np.ndarray, cal_rows: np.ndarray, cal_logits: np.ndarray,
+                          temperature: float) -> np.ndarray:
+        """The global head's calibrated probabilities of the validation rows, from its calibration logits (the
+        validation logits, or the inner held-out ones of the leave-one-corpus-out choice)."""
+        order = np.argsort(cal_rows, kind="stable")
+        where = order[np.searchsorted(cal_rows[order], va)]
+        return _softmax(cal_logits[where] / temperature)
+
+    def _finish_head(self, head: str, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, loss_mask: np.ndarray,
+                     cal: np.ndarray, rows: np.ndarray, layers: Sequence[int], l2: float, loss: str, score: float,
+                     cal_logits: np.ndarray, extra: dict[str, Any], onehot: np.ndarray, offsets: np.ndarray,
+                     weight: np.ndarray) -> float:
+        """Fit the temperature on the calibration rows ``cal`` and their logits (over each row's corpus classes),
+        and the abstention threshold (when the system has a coverage), refit the head on ``rows`` under
+        ``loss_mask`` (for an adapted head with its ``extra["compensation"]``), store it in :attr:`heads_`;
+        returns the temperature."""
         from avemo.train.calibration import TemperatureScaler
 
-        temperature = TemperatureScaler().fit(np.where(mask[va], val_logits, -1e4), y[va]).temperature_
+        temperature = TemperatureScaler().fit(np.where(mask[cal], cal_logits, -1e4), y[cal]).temperature_
+        if self.abstain_coverage is not None:
+            top = _softmax(cal_logits / temperature).max(1)
+            extra = {**extra, "abstain_below": abstention_threshold(top, self.abstain_coverage)}
         x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, offsets)
         mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
-        coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], mask[rows], weight, l2)
-        self.heads_[head] = {"layers": tuple(layers), "l2": l2, "temperature": float(temperature),
+        coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], loss_mask[rows], weight, l2)
+        self.heads_[head] = {"layers": tuple(layers), "l2": l2, "loss": loss, "temperature": float(temperature),
                              "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
                              "coef": coef, "bias": bias, **extra}
         return float(temperature)
@@ -513,7 +618,7 @@ class SpeechProbeSystem:
                                           offsets=None if shift is None else shift[va], between=between)
             logits = ((x - mean) / std) @ coef.T + bias
             for use, scores in self._tau_scores(inputs, y, va, layers, prior, head, shift, between, probs[va]).items():
-                tau = max(self.TAU_GRID, key=lambda t: scores[str(t)] + 1e-9 * (t == 0))
+                tau = max(self.tau_grid, key=lambda t: scores[str(t)] + 1e-9 * (t == 0))
                 tried[use][str(compensation)] = {"tau": scores, "val_ua": scores[str(tau)]}
                 if use not in best or scores[str(tau)] > best[use][0] + 1e-9:
                     best[use] = (scores[str(tau)], compensation, float(tau), logits)
@@ -544,7 +649,7 @@ class SpeechProbeSystem:
         scenarios.append((np.array([f"{s}|{k}" for s, k in zip(speakers, y[va])], dtype=object), None))
         every = self.SUBSET_SIZES.index(0)  # the scenario of all recordings
         scores: dict[str, dict[str, float]] = {use: {} for use in ADAPT_FOR}
-        for tau in self.TAU_GRID:
+        for tau in self.tau_grid:
             uas = []
             for groups, chosen in scenarios:
                 x, done = standardise_by_speaker(raw, groups, prior, tau, chosen, shift, between)
@@ -555,7 +660,7 @@ class SpeechProbeSystem:
 
     def fit_report(self) -> dict[str, Any]:
         """What the last :meth:`fit` chose per head (layers, L2, temperature, validation UA)."""
-        keys = ("layers", "l2", "temperature", "val_ua", "tau", "compensation")
+        keys = ("layers", "l2", "loss", "temperature", "val_ua", "tau", "compensation", "abstain_below", "loco_by_loss")
         return {head: {k: (list(v) if k == "layers" else v) for k, v in h.items() if k in keys}
                 for head, h in self.heads_.items()}
 
@@ -620,6 +725,13 @@ class SpeechProbeSystem:
             if done.any():
                 out[done] = self._head_proba(name, x[done])
         return out
+
+    def abstain_below(self, adapt: bool = False, adapt_for: str = "any") -> float | None:
+        """The calibrated top probability under which the global head's (``adapt``: the adapted head's) answer is
+        reported as uncertain; None for a system trained without an abstention coverage."""
+        self._check_fitted()
+        level = self.heads_[self.adapted_head(adapt_for) if adapt else "global"].get("abstain_below")
+        return None if level is None else float(level)
 
     def adapted_head(self, adapt_for: str) -> str:
         """The name of the adapted head for ``adapt_for``.
@@ -688,8 +800,9 @@ class SpeechProbeSystem:
 
         return to_jsonable({
             "name": self.info.get("name", "speech-probe"), "kind": "speech-probe", "classes": list(self.classes),
-            "description": f"linear probe on Whisper {self.model} layer statistics, trained across corpora with "
-                           "absent classes masked; a global and a speaker-adapted head",
+            "description": f"linear probe on Whisper {self.model} layer statistics, trained across corpora "
+                           f"(loss: {self.heads_.get('global', {}).get('loss', self.losses[0])}); a global and a "
+                           "speaker-adapted head",
             "model": self.model, "loudness_db": self.loudness_db, "heads": self.fit_report(),
             "training": {k: v for k, v in self.info.items() if k not in ("cross_validation", "selection")},
             "cross_validation": self.info.get("cross_validation"), "versions": library_versions()})
@@ -718,7 +831,8 @@ class SpeechProbeSystem:
                "classes": list(self.classes), "model": self.model, "loudness_db": self.loudness_db,
                "layer_grid": self.layer_grid, "l2_grid": self.l2_grid, "refit": self.refit, "vad": self.vad,
                "utterance_norm": self.utterance_norm, "compensations": self.compensations,
-               "target_corpus": self.target_corpus,
+               "target_corpus": self.target_corpus, "losses": self.losses, "selection": self.selection,
+               "abstain_coverage": self.abstain_coverage, "tau_grid": self.tau_grid,
                "heads": self.fit_report(), "width": self.width_,
                "extractor": self.feature_extractors()[FEATURE].cache_key(),
                "versions": library_versions(), "info": self.info}
@@ -742,7 +856,8 @@ class SpeechProbeSystem:
             doc = json.loads(doc_path.read_text())
             system = cls(doc["label_set"], doc["model"], doc["layer_grid"], doc["l2_grid"], doc["loudness_db"],
                          doc["refit"], doc.get("vad", False), doc.get("utterance_norm", False),
-                         doc.get("compensations", (0.0,)), doc.get("target_corpus"))
+                         doc.get("compensations", (0.0,)), doc.get("target_corpus"), doc.get("losses", ("masked",)),
+                         doc.get("selection", "speakers"), doc.get("abstain_coverage"), doc.get("tau_grid"))
             system.info = doc.get("info", {})
             system.width_ = int(doc["width"])
             heads = doc["heads"]
@@ -758,7 +873,10 @@ class SpeechProbeSystem:
                     continue  # saved before it had one: predicting for varied speakers says so
                 h = heads[head]
                 system.heads_[head] = {"layers": tuple(h["layers"]), "l2": h["l2"], "temperature": h["temperature"],
-                                       "val_ua": h["val_ua"],
+                                       "val_ua": h["val_ua"], "loss": h.get("loss", "masked"),
+                                       **({"abstain_below": float(h["abstain_below"])}
+                                          if h.get("abstain_below") is not None else {}),
+                                       **({"loco_by_loss": dict(h["loco_by_loss"])} if h.get("loco_by_loss") else {}),
                                        **{k: tensors[f"{head}.{k}"] for k in ("mean", "std", "coef", "bias")}}
                 if head != "global":
                     system.heads_[head].update(tau=float(h["tau"]), prior_mean=tensors[f"{head}.prior_mean"],
@@ -783,8 +901,10 @@ class SpeechProbeSystem:
 #: What a fit computes with in this module (taken when it is imported: :func:`fitting_code`).
 _FITTING = (CorpusInputs, layer_columns, speaker_statistics, shrink_statistics, standardise_by_speaker, class_offsets,
             emotion_offsets, normalise_utterances, balance_weights, fit_softmax_regression, corpus_ua,
+            loss_masks, loco_select, abstention_threshold,
             *(getattr(SpeechProbeSystem, name) for name in ("fit", "_fit", "_weights", "_val_score", "_design",
-                                                             "_shift", "_prepared", "_finish_head",
+                                                             "_shift", "_prepared", "_finish_head", "_speaker_choice",
+                                                             "_loco_choice", "_validation_probs",
                                                              "_choose_adaptation", "_tau_scores")))
 
 
@@ -796,10 +916,10 @@ def fitting_code() -> str:
     import inspect
     import textwrap
 
-    from avemo.train import calibration, losses, metrics
+    from avemo.train import calibration, metrics
 
     parts = []
-    others = (_softmax, losses.masked_cross_entropy, calibration.TemperatureScaler, metrics.unweighted_accuracy)
+    others = (_softmax, calibration.TemperatureScaler, metrics.unweighted_accuracy)
     for thing in (*_FITTING, *others):
         tree = ast.parse(textwrap.dedent(inspect.getsource(thing)))
         for node in ast.walk(tree):

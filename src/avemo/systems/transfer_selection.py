@@ -1,0 +1,168 @@
+"""Choosing a multi-corpus speech probe for voices and corpora it never heard: the training loss over label sets
+that differ, and the nested leave-one-corpus-out rule that picks the loss, the layers and the L2 strength.
+
+**Losses** (:data:`LOSSES`; which classes a recording's cross-entropy runs over, :func:`loss_masks`):
+
+- ``masked``: only the classes its corpus has. A corpus without "disgust" never pushes disgust down, so classes
+  few corpora have can float up on unfamiliar voices;
+- ``partial``: every class except the ambiguous ones the corpus lacks (:data:`AMBIGUOUS`: calm and neutral, which
+  corpora with only one of them label alike), so a corpus without disgust does teach that its clips are not
+  disgusted;
+- ``full``: every class (a plain softmax over the label set).
+
+**The nested rule** (:func:`loco_select`): each candidate (loss, layers, L2) is scored by leave-one-corpus-out
+*inside* the training corpora: trained on all of them but one, scored by UA on that one (the argmax among its own
+classes), the score the mean over the inner held-out corpora. The highest score wins (ties: the earlier candidate of
+the grid). A held-out corpus of the outer protocol is never among the rows. To keep the inner loop affordable the
+candidates are fitted on a proxy design: the standardised columns projected onto their top ``components``
+principal components (computed on the training rows alone, unlabelled); ridge penalties are rotation-invariant, so
+an L2 strength means the same on the projection as on the full columns. The chosen head is then fitted on the full
+columns. The speaker-adapted head keeps the global head's loss and chooses its layers and L2 the same
+way. The pooled inner held-out logits of the winner give the temperature and the abstention threshold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from avemo.errors import ParameterError
+from avemo.labels import CALM, NEUTRAL, corpus_class_mask
+
+#: The training losses, by how many absent classes they mask (see the module docstring).
+LOSSES = ("masked", "partial", "full")
+#: Classes that corpora lacking one of them label as the other: kept masked by the ``partial`` loss.
+AMBIGUOUS = (CALM, NEUTRAL)
+#: Principal components of the inner loop's proxy design, and L-BFGS iterations of each inner fit (warm-started
+#: from the next stronger L2's solution).
+COMPONENTS = 128
+MAX_ITER = 60
+
+
+def loss_masks(corpus: Sequence[str], classes: Sequence[str], loss: str) -> np.ndarray:
+    """``(n, C)`` bool: the classes each row's cross-entropy runs over under ``loss`` (:data:`LOSSES`).
+
+    Raises:
+        ParameterError: for an unknown loss.
+    """
+    if loss not in LOSSES:
+        raise ParameterError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
+    corpus = np.asarray(corpus, dtype=object)
+    masks = {c: corpus_class_mask(str(c), tuple(classes)) for c in np.unique(corpus)} if len(corpus) else {}
+    out = np.stack([masks[c] for c in corpus]) if len(corpus) else np.zeros((0, len(classes)), bool)
+    if loss == "full":
+        return np.ones_like(out)
+    if loss == "partial":
+        ambiguous = np.array([name in AMBIGUOUS for name in classes])
+        return out | ~ambiguous[None, :]
+    return out
+
+
+def principal_basis(x: np.ndarray, components: int, seed: int = 0) -> np.ndarray:
+    """``(D, k)`` orthonormal directions of the largest variance of the ``(n, D)`` rows ``x`` (centred by the
+    caller), ``k = min(components, n, D)``; randomised SVD, seeded."""
+    from sklearn.utils.extmath import randomized_svd
+
+    k = max(1, min(components, *x.shape))
+    _, _, vt = randomized_svd(np.asarray(x, np.float32), k, n_iter=4, random_state=seed)
+    return vt.T.astype(np.float32)
+
+
+@dataclasses.dataclass
+class LocoChoice:
+    """What :func:`loco_select` chose, and everything it scored.
+
+    Attributes:
+        loss, layers, l2: the winning candidate.
+        score: its mean inner leave-one-corpus-out UA.
+        logits: ``(m, C)`` its inner held-out logits (each row scored by the proxy trained without its corpus).
+        rows: ``(m,)`` the rows of those logits.
+        scores: every candidate: ``{"loss", "layers", "l2", "loco_ua", "ua_by_corpus"}``.
+    """
+
+    loss: str
+    layers: tuple[int, ...]
+    l2: float
+    score: float
+    logits: np.ndarray
+    rows: np.ndarray
+    scores: list[dict[str, Any]]
+
+
+def loco_select(design: Callable[[Sequence[int]], np.ndarray], y: np.ndarray, corpus: np.ndarray,
+                classes: Sequence[str], layer_grid: Sequence[Sequence[int]], l2_grid: Sequence[float],
+                losses: Sequence[str], weights: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                fit: Callable[..., tuple[np.ndarray, np.ndarray]],
+                score: Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, float]],
+                components: int = COMPONENTS) -> LocoChoice:
+    """The nested leave-one-corpus-out choice (module docstring) among ``losses × layer_grid × l2_grid``.
+
+    Args:
+        design: ``layers -> (n, D)`` columns of the rows (for the adapted head: already standardised per speaker).
+        y, corpus: ``(n,)`` class indices and corpora of the rows.
+        weights: ``(corpus, y) -> (n,)`` training row weights.
+        fit: :func:`~avemo.systems.speech_probe.fit_softmax_regression`.
+        score: ``(y, probs, corpus) -> {corpus: UA}``.
+
+    Raises:
+        ParameterError: with fewer than two corpora among the rows (nothing to hold out inside them).
+    """
+    names = list(np.unique(corpus))
+    if len(names) < 2:
+        raise ParameterError(f"leave-one-corpus-out selection needs two or more training corpora, got {names}; "
+                             "use selection='speakers'")
+    y = np.asarray(y, np.int64)
+    masks = {loss: loss_masks(corpus, classes, loss) for loss in losses}
+    tried: list[dict[str, Any]] = []
+    best: tuple | None = None
+    for layers in layer_grid:
+        x = design(layers)
+        mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)
+        z = (x - mean) / std
+        z = z @ principal_basis(z, components)
+        del x
+        for loss in losses:
+            per_l2: dict[float, dict[str, float]] = {l2: {} for l2 in l2_grid}
+            logits = {l2: np.zeros((len(y), len(classes)), np.float32) for l2 in l2_grid}
+            for held_out in names:
+                test = corpus == held_out
+                train = ~test
+                w = weights(corpus[train], y[train])
+                start = None
+                for l2 in sorted(l2_grid, reverse=True):  # strongest first, each warm-starting the next
+                    coef, bias = start = fit(z[train], y[train], masks[loss][train], w, l2, max_iter=MAX_ITER,
+                                             init=start)
+                    logits[l2][test] = z[test] @ coef.T + bias
+                    per_l2[l2].update(score(y[test], _softmax(logits[l2][test]), corpus[test]))
+            for l2 in l2_grid:
+                ua = float(np.mean([per_l2[l2][c] for c in names]))
+                tried.append({"loss": loss, "layers": list(layers), "l2": float(l2), "loco_ua": ua,
+                              "ua_by_corpus": per_l2[l2]})
+                if best is None or ua > best[0] + 1e-9:
+                    best = (ua, loss, tuple(layers), float(l2), logits[l2])
+    ua, loss, layers, l2, logits = best
+    return LocoChoice(loss, layers, l2, ua, logits, np.arange(len(y)), tried)
+
+
+def abstention_threshold(top_probability: np.ndarray, coverage: float) -> float:
+    """The top-probability threshold under which a prediction is reported as uncertain: the largest value on a
+    0.01 grid that still answers at least ``coverage`` of the rows (their calibrated top probabilities
+    ``top_probability``), so at most ``1 - coverage`` of them abstain.
+
+    Raises:
+        ParameterError: for a coverage outside (0, 1] or no rows.
+    """
+    p = np.asarray(top_probability, np.float64)
+    if not 0 < coverage <= 1 or not len(p):
+        raise ParameterError(f"coverage must be in (0, 1] and rows must be given, got {coverage} and {len(p)} rows")
+    grid = np.round(np.arange(0.0, 1.0, 0.01), 2)
+    answered = np.array([(p >= t).mean() for t in grid])
+    return float(grid[answered >= coverage - 1e-12].max())
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=1, keepdims=True)

@@ -100,3 +100,13 @@ def test_a_probe_chosen_by_leave_one_corpus_out_keeps_its_choice_and_abstention_
         SpeechProbeSystem(selection="test-set")
     with pytest.raises(ParameterError, match="losses"):
         SpeechProbeSystem(losses=["hinge"])
+
+
+def test_capped_rows_keep_at_most_the_cap_of_every_corpus_and_class():
+    from avemo.systems.transfer_selection import capped_rows
+
+    corpus = np.array(["a"] * 10 + ["b"] * 3)
+    y = np.array([0] * 8 + [1] * 2 + [0] * 3)
+    rows = capped_rows(corpus, y, cap=3)
+    assert list(rows) == sorted(rows) and len(rows) == 3 + 2 + 3
+    assert (y[rows][corpus[rows] == "a"] == 0).sum() == 3 and list(capped_rows(corpus, y, cap=3)) == list(rows)

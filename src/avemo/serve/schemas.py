@@ -13,9 +13,11 @@ class _Strict(BaseModel):
 
 
 class EmotionFields(_Strict):
-    emotion: str | None = Field(description="the most probable class (with status uncertain: the best guess); null unless status is ok or uncertain")
+    emotion: str | None = Field(description="the most probable class (with status uncertain: the best guess); null "
+                                            "unless status is ok or uncertain")
     confidence: float = Field(description="probability of `emotion` (0 when there is none)")
-    probabilities: dict[str, float] = Field(description="every class's probability (empty unless status is ok or uncertain)")
+    probabilities: dict[str, float] = Field(description="every class's probability (empty unless status is ok or "
+                                                        "uncertain)")
     valence: float | None = Field(description="in [-1, 1], from the probabilities (NRC VAD placement)")
     arousal: float | None = Field(description="in [-1, 1], from the probabilities")
 

@@ -33,7 +33,7 @@ import torch
 
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import corpus_class_mask, label_set
-from avemo.systems.transfer_selection import LOSSES, abstention_threshold, loco_select, loss_masks
+from avemo.systems.transfer_selection import LOSSES, abstention_threshold, capped_rows, loco_select, loss_masks
 
 PROBE_FILE = "speech_probe.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -469,7 +469,7 @@ class SpeechProbeSystem:
         probs = onehot.copy()  # labels for training rows; the global head's probabilities for validation rows
         for head in ("global", "adapted"):  # the adapted settings share their layers, L2 and loss
             if self.selection == "loco":
-                best, choices[head] = self._loco_choice(inputs, y, rows, head, masks, tr, train_weight)
+                best, choices[head] = self._loco_choice(inputs, y, rows, head, masks, tr, va, train_weight)
             else:
                 best, choices[head] = self._speaker_choice(inputs, y, mask, masks, tr, va, head, train_weight)
             score, layers, l2, loss, (cal_rows, cal_logits), train_only = best
@@ -534,17 +534,24 @@ class SpeechProbeSystem:
         return best, tried
 
     def _loco_choice(self, inputs: CorpusInputs, y: np.ndarray, rows: np.ndarray, head: str,
-                     masks: Mapping[str, np.ndarray], tr: np.ndarray, train_weight: np.ndarray) -> tuple[tuple, dict]:
+                     masks: Mapping[str, np.ndarray], tr: np.ndarray, va: np.ndarray,
+                     train_weight: np.ndarray) -> tuple[tuple, dict]:
         """Loss, layers and L2 of ``head`` chosen by leave-one-corpus-out inside the corpora of ``rows``
         (:func:`~avemo.systems.transfer_selection.loco_select`; the adapted head on each speaker's standardised
         columns). Returns the tuple of :meth:`_speaker_choice` (the logits: the inner held-out ones of ``rows``; the
         head fitted on ``tr``: only for the adapted head, whose compensation choice needs it) and every score."""
+        # speakers are standardised over all of their rows; at most CELL_CAP rows per corpus and class go on, with
+        # every validation row (the adapted head's choices need the global head's inner held-out logits of them)
+        inner = np.union1d(rows[capped_rows(inputs.corpus[rows], y[rows])], va)
+
         def design(layers: Sequence[int]) -> np.ndarray:
-            return self._design(inputs.take(rows), layers, head)
+            if head == "global":
+                return inputs.columns(layers)[inner]
+            return self._design(inputs.take(rows), layers, head)[np.searchsorted(rows, inner)]
 
         # the adapted head keeps the global head's loss (one rule, a third of the fits)
         losses = self.losses if head == "global" else [self.heads_["global"]["loss"]]
-        choice = loco_select(design, y[rows], inputs.corpus[rows], self.classes, self.layer_grid, self.l2_grid,
+        choice = loco_select(design, y[inner], inputs.corpus[inner], self.classes, self.layer_grid, self.l2_grid,
                              losses, self._weights, fit_softmax_regression,
                              lambda yy, pp, cc: corpus_ua(yy, pp, cc, self.classes))
         train_only = None
@@ -554,7 +561,7 @@ class SpeechProbeSystem:
             coef, bias = fit_softmax_regression((x[tr] - mean) / std, y[tr], masks[choice.loss][tr], train_weight,
                                                 choice.l2)
             train_only = (mean, std, coef, bias)
-        best = (choice.score, choice.layers, choice.l2, choice.loss, (rows[choice.rows], choice.logits), train_only)
+        best = (choice.score, choice.layers, choice.l2, choice.loss, (inner[choice.rows], choice.logits), train_only)
         return best, {"rule": "leave-one-corpus-out inside the training corpora", "chosen": {
             "loss": choice.loss, "layers": list(choice.layers), "l2": choice.l2, "loco_ua": choice.score},
             "candidates": choice.scores}
@@ -901,7 +908,7 @@ class SpeechProbeSystem:
 #: What a fit computes with in this module (taken when it is imported: :func:`fitting_code`).
 _FITTING = (CorpusInputs, layer_columns, speaker_statistics, shrink_statistics, standardise_by_speaker, class_offsets,
             emotion_offsets, normalise_utterances, balance_weights, fit_softmax_regression, corpus_ua,
-            loss_masks, loco_select, abstention_threshold,
+            loss_masks, loco_select, abstention_threshold, capped_rows,
             *(getattr(SpeechProbeSystem, name) for name in ("fit", "_fit", "_weights", "_val_score", "_design",
                                                              "_shift", "_prepared", "_finish_head", "_speaker_choice",
                                                              "_loco_choice", "_validation_probs",

@@ -15,7 +15,8 @@ that differ, and the nested leave-one-corpus-out rule that picks the loss, the l
 classes), the score the mean over the inner held-out corpora. The highest score wins (ties: the earlier candidate of
 the grid). A held-out corpus of the outer protocol is never among the rows. To keep the inner loop affordable the
 candidates are fitted on a proxy design: the standardised columns projected onto their top ``components``
-principal components (computed on the training rows alone, unlabelled); ridge penalties are rotation-invariant, so
+principal components (computed on the training rows alone, unlabelled; at most :data:`CELL_CAP` rows of each
+corpus and class take part); ridge penalties are rotation-invariant, so
 an L2 strength means the same on the projection as on the full columns. The chosen head is then fitted on the full
 columns. The speaker-adapted head keeps the global head's loss and chooses its layers and L2 the same
 way. The pooled inner held-out logits of the winner give the temperature and the abstention threshold.
@@ -39,6 +40,9 @@ AMBIGUOUS = (CALM, NEUTRAL)
 #: from the next stronger L2's solution).
 COMPONENTS = 128
 MAX_ITER = 60
+#: At most this many rows of each (corpus, class) take part in the inner loop (drawn at random, seeded): training
+#: weighs every corpus and class alike, so a cap changes little but the cost.
+CELL_CAP = 300
 
 
 def loss_masks(corpus: Sequence[str], classes: Sequence[str], loss: str) -> np.ndarray:
@@ -58,6 +62,17 @@ def loss_masks(corpus: Sequence[str], classes: Sequence[str], loss: str) -> np.n
         ambiguous = np.array([name in AMBIGUOUS for name in classes])
         return out | ~ambiguous[None, :]
     return out
+
+
+def capped_rows(corpus: np.ndarray, y: np.ndarray, cap: int = CELL_CAP, seed: int = 0) -> np.ndarray:
+    """Sorted indices of at most ``cap`` rows of every (corpus, class) cell, drawn at random (seeded)."""
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(corpus):
+        for k in np.unique(y[corpus == c]):
+            cell = np.flatnonzero((corpus == c) & (y == k))
+            keep.append(cell if len(cell) <= cap else rng.choice(cell, cap, replace=False))
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
 
 
 def principal_basis(x: np.ndarray, components: int, seed: int = 0) -> np.ndarray:

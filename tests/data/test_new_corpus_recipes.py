@@ -89,3 +89,36 @@ def test_real_corpus_counts(corpus, require_data):
     assert len({r.speaker for r in recs}) == n_speakers
     assert dict(Counter(r.emotion for r in recs)) == classes
     assert Path(recs[0].path).is_file()
+
+
+def test_load_corpora_skips_and_counts_what_it_cannot_use(tmp_path, monkeypatch):
+    """An unknown label code (the recipe) and a clip that does not decode (extraction) are skipped and counted;
+    the other clips are loaded."""
+    import numpy as np
+
+    import avemo.features.base as features_base
+    from avemo.systems.corpora import load_corpora
+
+    for name in ("DC/DC_a01.ogg", "DC/DC_sa02.ogg", "DC/DC_x03.ogg"):
+        clip(tmp_path / "savee", name)
+    (tmp_path / "savee" / "DC" / "DC_h04.ogg").write_bytes(b"OggS not really")
+
+    class Fake:  # the features of a clip without running Whisper
+        name = "fake"
+
+        class config:
+            layer_list = (0,)
+
+        def process_file(self, path):
+            from avemo.io.audio import load_audio
+
+            return np.full(2, load_audio(path).std(), np.float32)
+
+        def cache_key(self):
+            return {"name": "fake"}
+
+    monkeypatch.setattr(features_base, "create_extractor", lambda *a, **k: Fake())
+    recordings, y, inputs, _ = load_corpora(tmp_path, ["savee"], cache=None)
+    assert sorted(r.id for r in recordings) == ["DC_a01", "DC_sa02"] and len(inputs) == 2
+    assert recordings.skipped == {"savee: unknown label code": 1, "savee: unreadable clip": 1}
+    assert "DC_h04.ogg" in recordings.skipped_examples["savee: unreadable clip"][0]

@@ -294,7 +294,10 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
                                    checkpoint_dir=checkpoint, on_done=progress)
     train_seconds = time.perf_counter() - t1
     summary: dict[str, Any] = {"benchmark": "cross-corpus", "classes": list(classes), "settings": cfg,
-                               "corpora": {}, "loco": {"systems": {}}, "ravdess_6fold": {"systems": {}}}
+                               "corpora": {}, "loco": {"systems": {}}, "ravdess_6fold": {"systems": {}},
+                               # what the corpora hold that could not be used: counted, with the first files
+                               "skipped": {"counts": dict(getattr(recordings, "skipped", {})),
+                                           "examples": dict(getattr(recordings, "skipped_examples", {}))}}
     for c in cfg["corpora"]:
         rows = inputs.corpus == c
         summary["corpora"][c] = {"n_recordings": int(rows.sum()), "n_speakers": len(set(inputs.speaker[rows])),
@@ -474,7 +477,10 @@ def results_table(summary: Mapping[str, Any]) -> str:
     lines += ["", "## The nested rule", "", RULE, "", _choices_table(loco, corpora)]
     lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
                                           f"speakers, {len(s['classes'])} classes)"
-                                          for c, s in summary["corpora"].items()) + ".", ""]
+                                          for c, s in summary["corpora"].items()) + ".",
+              "Skipped (not recognised or not decodable; counted, never relabelled): "
+              + ("; ".join(f"{k}: {n} (e.g. {', '.join(summary['skipped']['examples'].get(k, []))})"
+                           for k, n in summary.get("skipped", {}).get("counts", {}).items()) or "nothing") + ".", ""]
     rav = {n: s for n, s in summary["ravdess_6fold"]["systems"].items() if "@" not in n}
     if rav:
         lines += ["## RAVDESS 6-fold", "",

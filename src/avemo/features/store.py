@@ -7,6 +7,7 @@ to load (corrupt, truncated) is recomputed and overwritten.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -79,8 +80,12 @@ class FeatureStore:
         return self.get_many(extractor, [path], progress=False)[0]
 
     def get_many(self, extractor: "FeatureExtractor", paths: Sequence[str | os.PathLike],
-                 progress: bool = True, jobs: int = 1) -> list[np.ndarray]:
-        """Features of many files in input order; only cache misses are computed (in ``jobs`` processes)."""
+                 progress: bool = True, jobs: int = 1, errors: dict[int, str] | None = None) -> list[np.ndarray]:
+        """Features of many files in input order; only cache misses are computed (in ``jobs`` processes).
+
+        ``errors``: when given, a file that cannot be read (an :class:`~avemo.errors.AvemoError`: undecodable,
+        too short, ...) gets ``None`` in the result and its one-line message under its index here, and the rest
+        go on; without it the error is raised."""
         results: list[np.ndarray | None] = [None] * len(paths)
         entries: list[Path | None] = [None] * len(paths)
         if self.root is not None:
@@ -90,18 +95,30 @@ class FeatureStore:
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:
             bar = tqdm(total=len(missing), desc=f"extract {extractor.name}", disable=not progress, unit="file")
+            process = functools.partial(_process_or_error, extractor.process_file)
             if jobs > 1 and len(missing) > 8:
                 with ProcessPoolExecutor(jobs, initializer=_limit_threads) as pool:
-                    arrays = pool.map(extractor.process_file, [paths[i] for i in missing], chunksize=8)
-                    for i, arr in zip(missing, arrays):
-                        results[i] = self._store(entries[i], arr)
+                    outcomes = pool.map(process, [paths[i] for i in missing], chunksize=8)
+                    for i, outcome in zip(missing, outcomes):
+                        results[i] = self._outcome(entries[i], outcome, i, errors)
                         bar.update()
             else:
                 for i in missing:
-                    results[i] = self._store(entries[i], extractor.process_file(paths[i]))
+                    results[i] = self._outcome(entries[i], process(paths[i]), i, errors)
                     bar.update()
             bar.close()
         return results  # type: ignore[return-value]
+
+    def _outcome(self, entry: Path | None, outcome: tuple, index: int, errors: dict[int, str] | None
+                 ) -> np.ndarray | None:
+        """Store an extracted array; for a file that failed, record its message in ``errors`` (or raise)."""
+        array, error = outcome
+        if error is None:
+            return self._store(entry, array)
+        if errors is None:
+            raise error
+        errors[index] = " ".join(str(error).split())
+        return None
 
     def _store(self, entry: Path | None, array: np.ndarray) -> np.ndarray:
         if entry is not None:
@@ -109,13 +126,14 @@ class FeatureStore:
         return array
 
 
-def extract_all(recordings, extractors: Sequence[str] | dict, store: FeatureStore, jobs: int = 1
-                ) -> tuple[dict[str, list[np.ndarray]], dict[str, float]]:
+def extract_all(recordings, extractors: Sequence[str] | dict, store: FeatureStore, jobs: int = 1,
+                errors: dict[int, str] | None = None) -> tuple[dict[str, list[np.ndarray]], dict[str, float]]:
     """Features of every recording of a corpus (read from ``store`` or extracted), and seconds per extractor.
 
     ``recordings``: objects with a ``path`` (e.g. :class:`avemo.data.manifest.Recording`). ``extractors``: extractor
     names, or a ``{feature key: extractor}`` dict (see :meth:`avemo.systems.spec.SystemSpec.feature_extractors`);
-    the returned features are keyed the same way, one array per recording in input order.
+    the returned features are keyed the same way, one array per recording in input order. ``errors``: see
+    :meth:`FeatureStore.get_many` (a recording that failed has ``None`` features).
     """
     from avemo.features.base import create_extractor
 
@@ -125,9 +143,19 @@ def extract_all(recordings, extractors: Sequence[str] | dict, store: FeatureStor
     features, seconds = {}, {}
     for key, extractor in extractors.items():
         start = time.perf_counter()
-        features[key] = store.get_many(extractor, paths, progress=True, jobs=jobs)
+        features[key] = store.get_many(extractor, paths, progress=True, jobs=jobs, errors=errors)
         seconds[key] = round(time.perf_counter() - start, 1)
     return features, seconds
+
+
+def _process_or_error(process, path: str | os.PathLike) -> tuple[np.ndarray | None, Exception | None]:
+    """``(features, None)``, or ``(None, error)`` for a file avemo cannot read (so one bad file stops nothing)."""
+    from avemo.errors import AvemoError
+
+    try:
+        return process(path), None
+    except AvemoError as exc:
+        return None, exc
 
 
 def _limit_threads() -> None:

@@ -8,6 +8,7 @@ statistics of Whisper layers (:class:`~avemo.systems.speech_probe.CorpusInputs`)
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from pathlib import Path
@@ -16,9 +17,12 @@ from typing import Sequence
 import numpy as np
 
 from avemo.data.manifest import Recording
+from avemo.data.recipes.skips import RecipeRecordings
 from avemo.errors import ParameterError
 from avemo.labels import label_set
 from avemo.systems.speech_probe import FEATURE, CorpusInputs
+
+log = logging.getLogger("avemo.systems.corpora")
 
 #: The corpora of the multi-corpus system, and where each lives under ``data_root``.
 CORPUS_FOLDERS: dict[str, tuple[str, ...]] = {
@@ -61,10 +65,16 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
     (:mod:`avemo.features.audio.degrade`); their speakers are then named ``speaker#condition``. ``vad``: each clip
     trimmed to its speech first (Silero VAD).
 
+    What a corpus holds that cannot be used is skipped, counted and logged, never guessed: files its recipe does
+    not recognise (unknown label codes, names without a speaker) and clips that cannot be decoded. The returned
+    recordings list is a :class:`~avemo.data.recipes.skips.RecipeRecordings` whose ``skipped`` maps
+    ``"corpus: reason"`` to a count and ``skipped_examples`` to the first few files.
+
     Raises:
         ParameterError: for a missing corpus folder or labels outside ``labels``.
     """
     from avemo.data.recipes import prepare
+    from avemo.data.recipes.skips import SkipLog
     from avemo.features.base import create_extractor
     from avemo.features.store import FeatureStore, extract_all
 
@@ -74,16 +84,27 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
     recordings: list[Recording] = []
     vectors: list[np.ndarray] = []
     seconds: dict[str, float] = {}
+    skips = SkipLog("multi-corpus")
     for corpus in corpora:
         options = {"modalities": ("audio-only",), "vocal_channels": ("speech",)} if corpus == "ravdess" else {}
-        found = list(prepare(corpus, corpus_folder(data_root, corpus), **options))
+        found = prepare(corpus, corpus_folder(data_root, corpus), **options)
+        for reason, count in getattr(found, "skipped", {}).items():  # what the recipe could not read
+            skips.counts[f"{corpus}: {reason}"] += count
+            skips.examples[f"{corpus}: {reason}"] = list(found.skipped_examples.get(reason, []))
         bad = sorted({r.emotion for r in found} - set(classes))
         if bad:
             raise ParameterError(f"{corpus}: labels {bad} are not in the label set {labels}")
-        features, took = extract_all(found, {FEATURE: extractor}, store, jobs)
+        errors: dict[int, str] = {}
+        features, took = extract_all(found, {FEATURE: extractor}, store, jobs, errors=errors)
+        for _, message in sorted(errors.items()):
+            skips.skip(f"{corpus}: unreadable clip", message)
         seconds[corpus] = took[FEATURE]
-        recordings += found
-        vectors += features[FEATURE]
+        recordings += [r for i, r in enumerate(found) if i not in errors]
+        vectors += [v for i, v in enumerate(features[FEATURE]) if i not in errors]
+    if skips.counts:
+        log.warning("skipped %d entries of the corpora: %s", sum(skips.counts.values()), skips.summary())
+    recordings = RecipeRecordings(recordings, "multi-corpus", dict(skips.counts),
+                                  {k: list(v) for k, v in skips.examples.items()})
     y = np.array([classes.index(r.emotion) for r in recordings], dtype=np.int64)
     inputs = CorpusInputs.create(np.stack(vectors), [r.corpus for r in recordings],
                                  [(r.speaker if ":" in r.speaker else f"{r.corpus}:{r.speaker}")

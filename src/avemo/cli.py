@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Scan a corpus folder and write one line per recording "
                        "(path, corpus, speaker, emotion, attributes).")
     s.add_argument("corpus", choices=["ravdess", "cremad", "tess", "emodb", "nemo", "emovo", "turev", "urdu",
-                                      "fer2013", "ferplus", "folder"],
+                                      "savee", "ased", "fer2013", "ferplus", "folder"],
                    help="corpus recipe; 'folder' reads <root>/<emotion>/<file>")
     s.add_argument("data", help=DATA_HELP)
     s.add_argument("-o", "--output", default=None, help="manifest to write (default: <corpus>.jsonl)")
@@ -88,9 +88,10 @@ def _parser() -> argparse.ArgumentParser:
                        "folder with a talking-face mp4, e.g. ../shared/data/cremad_sample). "
                        "serve: start `avemo serve` and drive it with --clients concurrent clients posting a 4-second "
                        "wav for --seconds (--data: RAVDESS, for a real clip); writes reports/serve/. "
-                       "cross-corpus: the multi-corpus speech system, leave-one-corpus-out over RAVDESS, nEMO, EMOVO, "
-                       "TurEV-DB and URDU and RAVDESS 6-fold with the other corpora added (--data holds the corpus "
-                       "folders, e.g. ../shared/data; --folds picks RAVDESS folds); writes reports/cross-corpus/. "
+                       "cross-corpus: the multi-corpus speech system, leave-one-corpus-out over RAVDESS, CREMA-D, "
+                       "SAVEE, nEMO, EMOVO, TurEV-DB, URDU and ASED, and RAVDESS 6-fold with the other corpora added "
+                       "(--data holds the corpus folders, e.g. ../shared/data; --folds picks RAVDESS folds); writes "
+                       "reports/cross-corpus/. "
                        "live: `avemo live` on one core with file-backed sources (--data: cremad_sample); writes "
                        "reports/live/. batch: `avemo predict --output` throughput, 1 and 2 workers, local and Ray, and "
                        "a --files long run's worker memory (--data: a folder of audio, e.g. RAVDESS speech16k); writes "
@@ -284,7 +285,7 @@ def cmd_extract(args) -> int:
 
 
 def cmd_train(args) -> int:
-    if args.system == "speech-multicorpus":  # the multi-corpus speech probe (five corpora under --data)
+    if args.system == "speech-multicorpus":  # the multi-corpus speech probe (eight corpora under --data)
         from avemo.systems.probe_train import NAME, train_probe_system
 
         path = train_probe_system(args.data, args.out, args.cv_report, args.jobs, checkpoint_dir=Path("runs") / NAME)
@@ -350,8 +351,8 @@ def cmd_benchmark(args) -> int:
             print(cross_table(rewrite_report(args.report)), end="")
             return 0
         if not args.data:
-            raise ParameterError("benchmark cross-corpus needs --data DIR, the folder holding ravdess/, nemo/, "
-                                 "emovo/, turev/ and urdu/ (e.g. ../shared/data)")
+            raise ParameterError("benchmark cross-corpus needs --data DIR, the folder holding ravdess/, cremad/, "
+                                 "savee/, nemo/, emovo/, turev/, urdu/ and ased/ (e.g. ../shared/data)")
         summary = run_cross_corpus_benchmark(args.data, args.out, args.jobs,
                                              None if args.cache == "none" else args.cache, args.folds,
                                              runs_dir="runs/cross-corpus")

@@ -32,7 +32,7 @@ def rows():
 
 def test_jobs_keep_speakers_and_corpora_apart(rows):
     recordings, inputs = rows
-    jobs = make_jobs(inputs, recordings, {**DEFAULTS, "corpora": list(CORPORA)})
+    jobs = make_jobs(inputs, recordings, {**DEFAULTS, "corpora": list(CORPORA), "targeted": True})
     loco = [(name, fold) for protocol, name, fold in jobs if protocol == "loco"]
     assert len(loco) == 5 + 5 + 4  # both multi-corpus recipes for every held-out corpus, RAVDESS-only for four
     assert len([j for j in jobs if j[0] == "ravdess_6fold"]) == 18  # RAVDESS-only, transfer, targeted
@@ -163,6 +163,7 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cross_corpus, "load_corpora", fake_load)
     options = {"corpora": list(CORPORA), "conditions": [], "augment": False, "variants": ["plain-adaptation"],
+               "targeted": True,
                "layer_grid": [[0], [0, 1]], "l2_grid": [1e-2, 1e-1]}
     summary = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path, jobs=1, cache=None, ravdess_folds=[1],
                                                       options=options, runs_dir=tmp_path / "runs")

@@ -17,14 +17,13 @@ import re
 from pathlib import Path
 
 from avemo.data.manifest import Recording
-from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.common import AUDIO_EXTENSIONS, class_folder, media_files
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
-from avemo.labels import CORPUS_LABEL_MAPS, SYNONYMS
+from avemo.labels import CORPUS_LABEL_MAPS
 
 CORPUS = "ased"
 LANGUAGE = "am"
 NAME = re.compile(r"^([a-z])(\d+)-(\d+)-(\d+)-(\d+)-(\d+)$", re.IGNORECASE)
-FOLDER = re.compile(r"^\d*([a-z]+)$", re.IGNORECASE)
 GENDERS = {1: "F", 2: "M"}
 EXPECTED = "{01Neutral,02Fearful,03Happy,04Sad,05Angry}/{e}{n}-{yy}-{aa}-{gg}-{bb}.wav, e.g. 05Angry/a5-01-01-01-01.wav"
 
@@ -45,8 +44,7 @@ def prepare_ased(corpus_dir: Path) -> RecipeRecordings:
     out, seen = [], set()
     for path in media_files(root, AUDIO_EXTENSIONS):
         rel = path.relative_to(root.resolve())
-        named = FOLDER.match(path.parent.name) if len(rel.parts) >= 2 else None
-        folder = SYNONYMS.get(named.group(1).lower()) if named else None
+        folder = class_folder(root, path)
         if folder not in classes:
             skips.skip("not in a class folder (01Neutral, 02Fearful, 03Happy, 04Sad, 05Angry)", str(rel))
             continue

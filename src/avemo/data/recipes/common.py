@@ -8,8 +8,8 @@ from typing import Iterator
 from avemo.errors import CorpusError
 from avemo.io.files import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, MEDIA_EXTENSIONS, VIDEO_EXTENSIONS
 
-__all__ = ["AUDIO_EXTENSIONS", "IMAGE_EXTENSIONS", "MEDIA_EXTENSIONS", "VIDEO_EXTENSIONS", "media_files",
-           "require_some"]
+__all__ = ["AUDIO_EXTENSIONS", "IMAGE_EXTENSIONS", "MEDIA_EXTENSIONS", "VIDEO_EXTENSIONS", "class_folder",
+           "media_files", "require_some"]
 
 
 def media_files(root: Path, extensions: set[str] = MEDIA_EXTENSIONS) -> Iterator[Path]:
@@ -23,6 +23,18 @@ def media_files(root: Path, extensions: set[str] = MEDIA_EXTENSIONS) -> Iterator
     for path in sorted(root.rglob("*")):
         if path.suffix.lower() in extensions and path.is_file() and not path.name.startswith("."):
             yield path.resolve()
+
+
+def class_folder(root: Path, path: Path) -> str | None:
+    """The emotion the folder of ``path`` names (``Angry``, ``05Angry``: a leading number is ignored; any spelling
+    of :data:`avemo.labels.SYNONYMS`), or None for a file directly in ``root`` or a folder that names no emotion."""
+    import re
+
+    from avemo.labels import SYNONYMS
+
+    if len(path.relative_to(root.resolve()).parts) < 2:
+        return None
+    return SYNONYMS.get(re.sub(r"^\d+", "", path.parent.name).lower())
 
 
 def require_some(recordings: list, root: Path, expected: str) -> list:

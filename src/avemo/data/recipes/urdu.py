@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 
 from avemo.data.manifest import Recording
-from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.common import AUDIO_EXTENSIONS, class_folder, media_files
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
-from avemo.labels import CORPUS_LABEL_MAPS, SYNONYMS
+from avemo.labels import CORPUS_LABEL_MAPS
 
 CORPUS = "urdu"
 LANGUAGE = "ur"
@@ -41,7 +41,7 @@ def prepare_urdu(corpus_dir: Path) -> RecipeRecordings:
     out, seen = [], set()
     for path in media_files(root, AUDIO_EXTENSIONS):
         rel = path.relative_to(root.resolve())
-        folder = SYNONYMS.get(path.parent.name.lower()) if len(rel.parts) >= 2 else None
+        folder = class_folder(root, path)
         if folder not in classes:
             skips.skip("not in a class folder (Angry, Happy, Neutral, Sad)", str(rel))
             continue

@@ -66,7 +66,8 @@ class EmotionRecognizer:
             ParameterError, MediaDecodeError: for a bad signal (NaN/inf, wrong shape).
             AudioTooShortError: when it is shorter than the speech model's minimum.
         """
-        return analyse_speech(signal, sampling_rate, self.predictor, self.classes, self.options, path)
+        return analyse_speech(signal, sampling_rate, self.predictor, self.classes, self.options, path,
+                              self.predictor.abstain_below)
 
     def predict_files(self, paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, ModalityResult | AvemoError]]:
         """Predict many files; a bad file yields its error instead of stopping the batch."""

@@ -63,11 +63,11 @@ shipped-model: $(STAMP)
 
 CORPORA ?= ../shared/data
 
-## The cross-corpus speech benchmark: leave-one-corpus-out over five corpora + RAVDESS 6-fold (reports/cross-corpus/).
+## The cross-corpus speech benchmark: leave-one-corpus-out over eight corpora + RAVDESS 6-fold (reports/cross-corpus/).
 cross-corpus: $(STAMP)
 	$(BIN)/avemo benchmark cross-corpus --data $(CORPORA)
 
-## Re-train the shipped multi-corpus speech model on every speaker of the five corpora.
+## Re-train the shipped multi-corpus speech model on every speaker of the eight corpora.
 multicorpus-model: $(STAMP)
 	$(BIN)/avemo train speech-multicorpus --data $(CORPORA) --out src/avemo/pretrained/speech-multicorpus \
 	  --cv-report reports/cross-corpus/summary.json

@@ -33,8 +33,8 @@ def render(name: str, reports: Path) -> str:
         total = sum(p["total_seconds"] for p in parts)
         files = sum(p["n_files"] for p in parts)
         each = ", ".join(f"{p['corpus']} {p['n_files']} clips {p['total_seconds']} s" for p in parts)
-        return (f"First extraction of `whisper_stats` (Whisper base, every layer) for all five corpora, {files} clips, "
-                f"into an empty cache with {parts[0]['jobs']} worker processes on this "
+        return (f"First extraction of `whisper_stats` (Whisper base, every layer) for {len(parts)} corpora, {files} "
+                f"clips, into an empty cache with {parts[0]['jobs']} worker processes on this "
                 f"{parts[0]['machine']['cpu_count']}-core machine: **{total / 60:.1f} minutes** ({each}). From "
                 f"`reports/extraction-multicorpus/*/summary.json`.\n")
     if name == "extraction":

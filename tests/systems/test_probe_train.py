@@ -1,4 +1,5 @@
-"""`avemo train speech-multicorpus` end to end on eight tiny synthetic corpora laid out like the real ones."""
+"""`avemo train speech-multicorpus` end to end on tiny synthetic corpora laid out like the real ones (eight of them;
+the shipped recipe trains on its five)."""
 
 from __future__ import annotations
 
@@ -76,25 +77,24 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("AVEMO_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)  # the fit is kept in runs/speech-multicorpus
-    monkeypatch.setitem(probe_train.SETTINGS, "l2_grid", [0.1])  # one strength: a third of the nested rule's fits
+    monkeypatch.setitem(probe_train.SETTINGS, "l2_grid", [0.1])  # one strength: fewer fits
     out = tmp_path / "model"
     assert main(["train", "speech-multicorpus", "--data", str(corpora), "--out", str(out), "--jobs", "1"]) == 0
     assert (tmp_path / "runs" / "speech-multicorpus" / "fit_key.json").is_file()
     doc = json.loads((out / "speech_probe.json").read_text())
     assert doc["kind"] == "speech-probe" and doc["classes"] == list(CLASSES)
-    assert set(doc["info"]["corpora"]) == {"ravdess", "nemo", "emovo", "turev", "urdu", "cremad", "savee", "ased"}
-    assert doc["heads"]["global"]["loss"] in ("masked", "partial", "full") and doc["selection"] == "loco"
+    assert set(doc["info"]["corpora"]) == {"ravdess", "nemo", "emovo", "turev", "urdu"}
+    assert doc["heads"]["global"]["loss"] == "masked" and doc["selection"] == "speakers"
     assert doc["info"]["validation_speakers"]  # drawn from every corpus
     clips = sum(c["n_recordings"] for c in doc["info"]["corpora"].values())
     assert doc["info"]["augmented"] and doc["info"]["corpora"]["ravdess"]["n_recordings"] == 24  # copies apart
     assert clips < doc["info"]["n_recordings"] < 2 * clips  # + the training (not validation) speakers' copies
     card = (out / "MODEL_CARD.md").read_text()
-    for words in ("Polish", "Italian", "Turkish", "Urdu", "Amharic", "British", "non-commercial", "speaker-adapted",
-                  "leave-one-corpus-out"):
+    for words in ("Polish", "Italian", "Turkish", "Urdu", "non-commercial", "speaker-adapted", "validation speakers"):
         assert words in card, words
     engine = InferenceEngine(out, modalities=("speech",))
     result = engine.predict_signal(synth_voice(1.0, PITCH["angry"], SR) * 0.3, SR)
-    assert result.status in ("ok", "uncertain") and set(result.probabilities) == set(CLASSES)
+    assert result.status == "ok" and set(result.probabilities) == set(CLASSES)  # no abstention level
     fits = []  # a second run (a new model card, say) loads the kept fit instead of fitting again
     monkeypatch.setattr(SpeechProbeSystem, "_fit", lambda self, *a: fits.append(1))
     assert main(["train", "speech-multicorpus", "--data", str(corpora), "--out", str(out), "--jobs", "1"]) == 0

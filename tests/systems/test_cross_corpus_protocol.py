@@ -115,11 +115,11 @@ def test_results_table_lists_variants_and_the_compensation_choices():
                "loco": {"systems": {MULTI: entry(0.5), MULTI + ADAPTED: entry(0.6, [1.0, 0.0]),
                                     TRANSFER: entry(0.55, [0.0, 0.0]), VARIANTS["vad"]["name"]: entry(0.4)}}}
     text = results_table(summary)
-    assert text.startswith("## One recording of a voice never heard")  # the single file leads
+    assert text.startswith("#### One recording of a voice never heard")  # the single file leads
     assert "| probe-transfer+vad | 40.0 | 40.0 | 40.0 |" in text
     assert "| probe-multicorpus | sad 50.0 (calm 60.0) | sad 50.0 (calm 60.0) | 50.0 |" in text
     assert "| probe-transfer | urdu | full | [0] | 0.1 | masked 40.0, full 50.0 | 55.0 |" in text
-    assert text.index("| probe-multicorpus[speaker-adapted] |") > text.index("## Several recordings")
+    assert text.index("| probe-multicorpus[speaker-adapted] |") > text.index("#### Several recordings")
 
 
 def synthetic_corpora(seed: int = 0, per_class: int = 2, width: int = 4, layers=(0, 1)):

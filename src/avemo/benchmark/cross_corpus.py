@@ -450,7 +450,7 @@ def results_table(summary: Mapping[str, Any]) -> str:
     loco = summary["loco"]["systems"]
     heads = (ADAPTED, ADAPTED_VARIED)
     single = {n: e for n, e in loco.items() if not n.endswith(heads)}
-    lines = ["## One recording of a voice never heard (single file, leave-one-corpus-out)", "",
+    lines = ["#### One recording of a voice never heard (single file, leave-one-corpus-out)", "",
              "Trained on the other corpora, tested on every recording of the held-out one, one file at a time; UA % "
              "over the classes it has (chance: 1 / its number of classes). `probe-transfer`: loss, layers and L2 "
              "chosen by leave-one-corpus-out inside the training corpora (the nested rule below); `+augment`: also "
@@ -478,7 +478,7 @@ def results_table(summary: Mapping[str, Any]) -> str:
                   "UA of the answered clips (abstained % / UA answered %):", "",
                   *_table(abstaining, corpora, lambda f: f"{_pct(f.get('abstained', 0))} / "
                                                          f"{_pct(f['ua_answered']) if 'ua_answered' in f else '—'}")]
-    lines += ["", "## Several recordings of the voice (speaker-adapted, leave-one-corpus-out)", "",
+    lines += ["", "#### Several recordings of the voice (speaker-adapted, leave-one-corpus-out)", "",
               "`[speaker-adapted]`: each test speaker's recordings standardised by that speaker's own statistics (no "
               "labels; transductive: the test speaker's unlabelled clips set the statistics), with each recording's "
               "expected emotion offset taken out first where the validation speakers chose that, its compensation "
@@ -490,7 +490,7 @@ def results_table(summary: Mapping[str, Any]) -> str:
     if target:
         lines += ["", f"Target for `{shipped}[speaker-adapted]`: mean UA {_pct(target['mean_ua'])}% (≥ 65%: "
                   f"{'met' if target['mean_ua_ge_0.65'] else 'not met'})."]
-    lines += ["", "## The nested rule", "", RULE, "", _choices_table(loco, corpora)]
+    lines += ["", "#### The nested rule", "", RULE, "", _choices_table(loco, corpora)]
     lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
                                           f"speakers, {len(s['classes'])} classes)"
                                           for c, s in summary["corpora"].items()) + ".",
@@ -499,7 +499,7 @@ def results_table(summary: Mapping[str, Any]) -> str:
                            for k, n in summary.get("skipped", {}).get("counts", {}).items()) or "nothing") + ".", ""]
     rav = {n: s for n, s in summary["ravdess_6fold"]["systems"].items() if "@" not in n}
     if rav:
-        lines += ["## RAVDESS 6-fold", "",
+        lines += ["#### RAVDESS 6-fold", "",
                   "Speaker-independent; the multi-corpus systems add the other corpora to each fold's training data; "
                   "`+target` is built for RAVDESS: RAVDESS weighs as much as the other corpora together, and the "
                   "layers, L2, compensation and prior weight are chosen on the fold's RAVDESS validation actors "

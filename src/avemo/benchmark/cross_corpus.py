@@ -396,12 +396,12 @@ def _by_corpus(entry: Mapping[str, Any]) -> dict[str, float]:
     return {f["test_corpus"]: f["ua"] for f in entry["folds"]}
 
 
-def _targets(summary: Mapping[str, Any], shipped: str) -> dict[str, Any]:
-    """The issue's targets, checked (UA in fractions) for the ``shipped`` recipe: single file and speaker-adapted
+def _targets(summary: Mapping[str, Any], candidate: str) -> dict[str, Any]:
+    """The issue's targets, checked (UA in fractions) for the ``candidate`` recipe: single file and speaker-adapted
     leave-one-corpus-out, no held-out corpus swallowed by one class, RAVDESS 6-fold."""
-    out: dict[str, Any] = {"loco_system": shipped}
+    out: dict[str, Any] = {"loco_system": candidate}
     loco = summary["loco"]["systems"]
-    single = loco.get(shipped)
+    single = loco.get(candidate)
     if single:
         ua = _by_corpus(single)
         shares = {f["test_corpus"]: f.get("top_share", 0.0) for f in single["folds"]}
@@ -410,14 +410,14 @@ def _targets(summary: Mapping[str, Any], shipped: str) -> dict[str, Any]:
                                    "max_top_share": max(shares.values()),
                                    "max_top_share_le_0.35": max(shares.values()) <= 0.35}
     for variant, key in ((ADAPTED, "speaker_adapted"), (ADAPTED_VARIED, "speaker_adapted_varied")):
-        entry = loco.get(shipped + variant)
+        entry = loco.get(candidate + variant)
         if entry:
             out[f"loco_{key}"] = {"mean_ua": entry["mean"]["ua"], "mean_ua_ge_0.65": entry["mean"]["ua"] >= 0.65}
     rav = summary["ravdess_6fold"]["systems"]
     for variant, key, goal in (("", "single_file", 0.76), (ADAPTED, "speaker_adapted", 0.82),
                                (ADAPTED_VARIED, "speaker_adapted_varied", 0.82)):
-        if shipped + variant in rav:
-            ua = rav[shipped + variant]["mean"]["ua"]
+        if candidate + variant in rav:
+            ua = rav[candidate + variant]["mean"]["ua"]
             out[f"ravdess_6fold_{key}"] = {"ua": ua, f"ua_ge_{goal}": ua >= goal}
     return out
 

@@ -139,8 +139,7 @@ class SpeakerAdaptation:
     @property
     def abstain_below(self) -> float | None:
         """The abstention level of the head that answers now: the adapted head's once :attr:`ready`."""
-        level = getattr(self.predictor.system, "abstain_below", None)
-        return level(adapt=self.ready, adapt_for=self.adapt_for) if callable(level) else None
+        return self.predictor.abstain_below(adapt=self.ready, adapt_for=self.adapt_for)
 
     def predict_signal(self, signal: np.ndarray, sampling_rate: int, options: "PredictOptions | None" = None,
                        path: str | None = None, learn: bool = False) -> ModalityResult:

@@ -93,13 +93,6 @@ class SpeechPredictor(SystemPredictor):
                     for key, e in self.extractors.items()}
         return self.system.predict_proba(features)
 
-    @property
-    def abstain_below(self) -> float | None:
-        """The top probability under which a single recording's result is ``uncertain`` (chosen on validation
-        data by the system's training), or None when the system has no such level."""
-        level = getattr(self.system, "abstain_below", None)
-        return level() if callable(level) else None
-
 
 def predict_each(predict_file, paths: Iterable[str | os.PathLike]
                  ) -> Iterator[tuple[str, PredictionResult | AvemoError]]:
@@ -259,7 +252,7 @@ class InferenceEngine:
         """
         speech = self._need("speech")
         return analyse_speech(signal, sampling_rate, speech, speech.classes, (options or self.options).speech, path,
-                              speech.abstain_below)
+                              speech.abstain_below())
 
     def predict_image(self, image: np.ndarray, path: str | None = None) -> ModalityResult:
         """Facial expression of every face in an in-memory RGB image ``(height, width, 3)``."""

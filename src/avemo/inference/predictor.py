@@ -19,3 +19,10 @@ class SystemPredictor:
     def temperature(self) -> float:
         """The softmax temperature fitted on the system's validation data (1.0 when none was)."""
         return float(self.system.info.get("temperature", 1.0))
+
+    def abstain_below(self, adapt: bool = False, adapt_for: str = "any") -> float | None:
+        """The top probability under which the system's answer (``adapt``: its speaker-adapted head's, for
+        ``adapt_for``) is reported as ``uncertain``, chosen on validation data by its training; None when the
+        system has no such level."""
+        level = getattr(self.system, "abstain_below", None)
+        return level(adapt=adapt, adapt_for=adapt_for) if callable(level) else None

@@ -67,7 +67,7 @@ class EmotionRecognizer:
             AudioTooShortError: when it is shorter than the speech model's minimum.
         """
         return analyse_speech(signal, sampling_rate, self.predictor, self.classes, self.options, path,
-                              self.predictor.abstain_below)
+                              self.predictor.abstain_below())
 
     def predict_files(self, paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, ModalityResult | AvemoError]]:
         """Predict many files; a bad file yields its error instead of stopping the batch."""

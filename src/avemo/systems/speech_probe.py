@@ -33,7 +33,8 @@ import torch
 
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import corpus_class_mask, label_set
-from avemo.systems.transfer_selection import LOSSES, abstention_threshold, capped_rows, loco_select, loss_masks
+from avemo.systems.transfer_selection import (LOSSES, abstention_threshold, capped_rows, loco_select, loss_masks,
+                                              softmax as _softmax)
 
 PROBE_FILE = "speech_probe.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -561,7 +562,7 @@ class SpeechProbeSystem:
             coef, bias = fit_softmax_regression((x[tr] - mean) / std, y[tr], masks[choice.loss][tr], train_weight,
                                                 choice.l2)
             train_only = (mean, std, coef, bias)
-        best = (choice.score, choice.layers, choice.l2, choice.loss, (inner[choice.rows], choice.logits), train_only)
+        best = (choice.score, choice.layers, choice.l2, choice.loss, (inner, choice.logits), train_only)
         return best, {"rule": "leave-one-corpus-out inside the training corpora", "chosen": {
             "loss": choice.loss, "layers": list(choice.layers), "l2": choice.l2, "loco_ua": choice.score},
             "candidates": choice.scores}
@@ -937,9 +938,3 @@ def fitting_code() -> str:
         parts.append(ast.unparse(tree))
     constants = (SpeechProbeSystem.TAU_GRID, SpeechProbeSystem.SUBSET_SIZES, MIN_SPEAKER_RECORDINGS, ADAPTED_HEADS)
     return "\n".join(parts) + repr(constants)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(axis=1, keepdims=True)

@@ -92,8 +92,8 @@ class LocoChoice:
     Attributes:
         loss, layers, l2: the winning candidate.
         score: its mean inner leave-one-corpus-out UA.
-        logits: ``(m, C)`` its inner held-out logits (each row scored by the proxy trained without its corpus).
-        rows: ``(m,)`` the rows of those logits.
+        logits: ``(n, C)`` its inner held-out logits of every row (each scored by the proxy trained without its
+            corpus).
         scores: every candidate: ``{"loss", "layers", "l2", "loco_ua", "ua_by_corpus"}``.
     """
 
@@ -102,7 +102,6 @@ class LocoChoice:
     l2: float
     score: float
     logits: np.ndarray
-    rows: np.ndarray
     scores: list[dict[str, Any]]
 
 
@@ -150,7 +149,7 @@ def loco_select(design: Callable[[Sequence[int]], np.ndarray], y: np.ndarray, co
                     coef, bias = start = fit(z[train], y[train], masks[loss][train], w, l2, max_iter=MAX_ITER,
                                              init=start)
                     logits[l2][test] = z[test] @ coef.T + bias
-                    per_l2[l2].update(score(y[test], _softmax(logits[l2][test]), corpus[test]))
+                    per_l2[l2].update(score(y[test], softmax(logits[l2][test]), corpus[test]))
             for l2 in l2_grid:
                 ua = float(np.mean([per_l2[l2][c] for c in names]))
                 tried.append({"loss": loss, "layers": list(layers), "l2": float(l2), "loco_ua": ua,
@@ -158,7 +157,7 @@ def loco_select(design: Callable[[Sequence[int]], np.ndarray], y: np.ndarray, co
                 if best is None or ua > best[0] + 1e-9:
                     best = (ua, loss, tuple(layers), float(l2), logits[l2])
     ua, loss, layers, l2, logits = best
-    return LocoChoice(loss, layers, l2, ua, logits, np.arange(len(y)), tried)
+    return LocoChoice(loss, layers, l2, ua, logits, tried)
 
 
 def abstention_threshold(top_probability: np.ndarray, coverage: float) -> float:
@@ -177,7 +176,8 @@ def abstention_threshold(top_probability: np.ndarray, coverage: float) -> float:
     return float(grid[answered >= coverage - 1e-12].max())
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``(n, C)`` logits."""
     z = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=1, keepdims=True)

@@ -37,7 +37,7 @@ from avemo.errors import ParameterError
 from avemo.labels import label_set
 from avemo.modalities import Modality
 from avemo.systems.av_corpus import load_av_corpus, suite_config
-from avemo.systems.av_fusion import AVLateFusionSystem
+from avemo.systems.av_fusion import FUSED, AVLateFusionSystem, random_groups
 from avemo.systems.av_neural import AVFusionSystem
 from avemo.systems.cross_validation import FoldOutcome, cross_validate
 from avemo.systems.inputs import AVInputs
@@ -48,7 +48,21 @@ from avemo.train.metrics import classification_metrics, mean_std
 SPEECH, AU = Modality.SPEECH, Modality.ACTION_UNITS
 LATE_FUSION = "late-fusion-logreg"
 #: Benchmark rows of the late-fusion system's parts: each modality's calibrated regression, and the fused output.
-LINEAR_ROWS = {"speech-logreg": SPEECH, "au-logreg": AU, LATE_FUSION: "fused"}
+LINEAR_ROWS = {"speech-logreg": SPEECH, "au-logreg": AU, LATE_FUSION: FUSED}
+#: Name suffix of a system's per-person adapted predictions: each test actor's unlabelled clips set the statistics.
+ADAPTED = "[adapted]"
+#: How the adapted systems use the test data, said beside every adapted figure.
+TRANSDUCTIVE = ("adapted: each person's features are standardised by the statistics of that person's own unlabelled "
+                "clips (in testing, the test actor's clips: transductive, no labels used)")
+
+
+def curve_row(name: str, clips: int) -> str:
+    """The name of ``name``'s adapted predictions with statistics from groups of ``clips`` clips per person."""
+    return f"{name}{ADAPTED}@{clips}"
+
+
+def is_curve_row(name: str) -> bool:
+    return f"{ADAPTED}@" in name
 
 DESCRIPTIONS = {
     "speech-logreg": "logistic regression on speech ({vectors}), standardised on training speakers",
@@ -63,17 +77,21 @@ DESCRIPTIONS = {
 
 def late_fusion_system(cfg: Mapping[str, Any]) -> AVLateFusionSystem:
     """The shipped :class:`AVLateFusionSystem` with the suite's settings."""
+    adapt = cfg.get("adapt", {})
     return AVLateFusionSystem(label_set=cfg["label_set"], speech_vectors=cfg["speech_vectors"],
                               speech_C=cfg["speech_logreg"]["C"], au_C_grid=cfg["au_logreg"]["C_grid"],
                               weight_step=cfg["late_fusion"].get("step", 0.05),
-                              refit=bool(cfg.get("refit_train_val", True)))
+                              refit=bool(cfg.get("refit_train_val", True)), adapt=bool(adapt.get("enabled")),
+                              **({"tau_grid": adapt["tau_grid"]} if "tau_grid" in adapt else {}))
 
 
-def fusion_system(cfg: Mapping[str, Any], model: str) -> AVFusionSystem:
-    """An :class:`AVFusionSystem` of one fusion model with the suite's settings."""
+def fusion_system(cfg: Mapping[str, Any], model: str, adapt: bool = False) -> AVFusionSystem:
+    """An :class:`AVFusionSystem` of one fusion model with the suite's settings (``adapt``: on per-person
+    standardised inputs)."""
     fusion = cfg["fusion"]
     return AVFusionSystem(model, cfg["label_set"], cfg["speech_vectors"],
-                          (fusion.get("model_configs") or {}).get(model), fusion.get("train", {}), fusion["seeds"])
+                          (fusion.get("model_configs") or {}).get(model), fusion.get("train", {}), fusion["seeds"],
+                          adapt=adapt)
 
 
 def _uncalibrated_logits(probs: np.ndarray, temperatures: np.ndarray) -> np.ndarray:
@@ -83,26 +101,44 @@ def _uncalibrated_logits(probs: np.ndarray, temperatures: np.ndarray) -> np.ndar
     return np.nan_to_num(temperatures[:, None] * np.log(np.maximum(probs, 1e-300)), nan=0.0)
 
 
-def late_fusion_outputs(system: AVLateFusionSystem, inputs: AVInputs,
-                        fold: Fold) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def late_fusion_outputs(system: AVLateFusionSystem, inputs: AVInputs, fold: Fold,
+                        clips_per_person: Sequence[int] = ()) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{row name: (validation logits, test logits)}`` of the fitted late-fusion system: each modality's and the
-    fused output, before the system's own temperatures (the report scales them on validation itself)."""
+    fused output, before the system's own temperatures (the report scales them on validation itself); with an
+    adapted head, the same rows adapted (``name[adapted]``: each test actor's clips set the statistics) and the
+    fused output adapted from random groups of each of ``clips_per_person`` clips (:func:`curve_row`)."""
     report = system.fit_report()
-    temperatures = {**report["modality_temperatures"], "fused": report["fused_temperature"]}
-    val = report["validation"]
     test_inputs = inputs.take(fold.test)
     test = system.modality_proba(test_inputs)
-    test["fused"] = system.fuse(test)
-    both = {"validation": ~np.isnan(val[AU]).any(axis=1), "test": test_inputs.au_present}
+    test[FUSED] = system.fuse(test)
+    out = _row_logits(report, report["validation"], test, test_inputs.au_present, "")
+    if report.get("adapted") is not None:
+        adapted, _ = system.adapted_proba(test_inputs)
+        out.update(_row_logits(report["adapted"], report["adapted_validation"], adapted, test_inputs.au_present,
+                               ADAPTED))
+        val_fused = out[LATE_FUSION + ADAPTED][0]
+        for k, clips in enumerate(clips_per_person):
+            grouped = test_inputs.with_people(random_groups(test_inputs.person, clips, seed=k))
+            parts, _ = system.adapted_proba(grouped)
+            test_fused = _row_logits(report["adapted"], report["adapted_validation"], parts,
+                                     test_inputs.au_present, ADAPTED)[LATE_FUSION + ADAPTED][1]
+            out[curve_row(LATE_FUSION, clips)] = (val_fused, test_fused)
+    return out
+
+
+def _row_logits(report: Mapping[str, Any], val: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray],
+                test_present: np.ndarray, suffix: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    temperatures = {**report["modality_temperatures"], FUSED: report["fused_temperature"]}
+    both = {"validation": ~np.isnan(val[AU]).any(axis=1), "test": test_present}
     out = {}
     for row, part in LINEAR_ROWS.items():
         logits = []
         for when, probs in (("validation", val[part]), ("test", test[part])):
             t = np.full(len(probs), temperatures[part])
-            if part == "fused":  # the fused temperature applies only where both modalities were there
+            if part == FUSED:  # the fused temperature applies only where both modalities were there
                 t = np.where(both[when], t, 1.0)
             logits.append(_uncalibrated_logits(probs, t))
-        out[row] = (logits[0], logits[1])
+        out[row + suffix] = (logits[0], logits[1])
     return out
 
 
@@ -119,6 +155,18 @@ def fusion_outputs(variants: Mapping[str, Sequence[str]]):
 
 
 def _system_meta(cfg, name: str) -> dict[str, Any]:
+    adapted = ADAPTED in name
+    base, _, clips = name.replace(ADAPTED, "", 1).partition("@")
+    meta = _base_meta(cfg, base)
+    if adapted:
+        meta["description"] += "; " + TRANSDUCTIVE
+        if clips:
+            meta["description"] += (f"; statistics from random groups of {clips} clips of a person"
+                                    if int(clips) > 1 else "; every clip alone: the global head")
+    return {**meta, "adapted": adapted, **({"clips_per_person": int(clips)} if clips else {})}
+
+
+def _base_meta(cfg, name: str) -> dict[str, Any]:
     both = [SPEECH, AU]
     if name == "speech-logreg":
         return {"modalities": [SPEECH], "test_modalities": [SPEECH],
@@ -184,19 +232,26 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
     variants = {"": (SPEECH, AU)}
     if cfg["fusion"].get("drop_tests", True):
         variants.update({f"[-{AU}]": (SPEECH,), f"[-{SPEECH}]": (AU,)})
+    adapt = cfg.get("adapt", {})
+    clips = [int(k) for k in adapt.get("clips_per_person", [])] if adapt.get("enabled") else []
     factories = {LATE_FUSION: lambda fold: late_fusion_system(cfg)}
     factories.update({name: (lambda fold, name=name: fusion_system(cfg, name)) for name in cfg["fusion"]["models"]})
-    predict_fusion = fusion_outputs(variants)
+    if adapt.get("enabled") and adapt.get("neural", True):
+        factories.update({name + ADAPTED: (lambda fold, name=name: fusion_system(cfg, name, adapt=True))
+                          for name in cfg["fusion"]["models"]})
+    predict_fusion, predict_adapted = fusion_outputs(variants), fusion_outputs({ADAPTED: (SPEECH, AU)})
 
     def predict(system, inputs: AVInputs, fold: Fold) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         if isinstance(system, AVLateFusionSystem):
-            return late_fusion_outputs(system, inputs, fold)
-        return {f"{system.model}{key}": v for key, v in predict_fusion(system, inputs, fold).items()}
+            return late_fusion_outputs(system, inputs, fold, clips)
+        outputs = (predict_adapted if system.adapt else predict_fusion)(system, inputs, fold)
+        return {f"{system.model}{key}": v for key, v in outputs.items()}
 
     def progress(outcome: FoldOutcome) -> None:
         y_test = y[list(outcome.fold.test)]
         uas = "  ".join(f"{n} {100 * classification_metrics(y_test, softmax(t, 1), len(classes))['ua']:.1f}"
-                        for n, (_, t) in outcome.test_probs.items() if "[" not in n)
+                        for n, (_, t) in outcome.test_probs.items()
+                        if "[" not in n or n.endswith(ADAPTED) and "-" not in n)
         print(f"{outcome.fold.name}: {uas}", flush=True)
 
     threads = torch.get_num_threads()
@@ -222,6 +277,12 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
                 info[LATE_FUSION] = {"weights": report["weights"],
                                      "modality_temperatures": report["modality_temperatures"],
                                      "fused_temperature": report["fused_temperature"]}
+                if report.get("adapted"):
+                    info["au-logreg" + ADAPTED] = {"C": report["adapted"]["au_C"]}
+                    info[LATE_FUSION + ADAPTED] = {k: report["adapted"][k] for k in (
+                        "weights", "modality_temperatures", "fused_temperature", "tau", "tau_ua", "min_recordings")}
+            elif outcome.system.endswith(ADAPTED):
+                info[outcome.system] = {"best_epochs": outcome.report["best_epochs"]}
             else:
                 info.update({f"{outcome.system}{key}": {"best_epochs": outcome.report["best_epochs"]}
                              for key in variants})
@@ -272,7 +333,7 @@ def _summarise(cfg, classes, recordings, y, per_fold, face_present) -> tuple[dic
         entry["pooled_ece"] = {"before": expected_calibration_error(raw, yy, bins),
                                "after": expected_calibration_error(cal, yy, bins)}
         pooled[name] = {"y": yy, "raw": raw, "cal": cal}
-    full = [n for n, s in systems.items() if s["test_modalities"] == [SPEECH, AU]]
+    full = [n for n, s in systems.items() if s["test_modalities"] == [SPEECH, AU] and not is_curve_row(n)]
     best = max(full, key=lambda n: systems[n]["mean"]["ua"]) if full else None
     summary = {"benchmark": cfg["name"], "corpus": cfg["corpus"], "protocol": cfg["protocol"],
                "classes": list(classes), "n_recordings": len(recordings),
@@ -308,6 +369,15 @@ def _targets(systems: Mapping[str, Any]) -> dict[str, Any]:
                 missing[key] = {"ua": ua[key], "single_modality_ua": single[kept], "gap": gap, "within_3": gap <= 0.03}
     if missing:
         out["missing_modality"] = missing
+    both = [n for n, s in systems.items() if s["test_modalities"] == [SPEECH, AU] and not is_curve_row(n)]
+    for key, adapted, target in (("not_adapted", False, 0.85), ("adapted", True, 0.90)):
+        names = [n for n in both if systems[n].get("adapted", False) == adapted]
+        if names:
+            best = max(names, key=ua.get)
+            out[key] = {"system": best, "ua": ua[best], f"ua_ge_{target:.2f}": ua[best] >= target}
+    eight = curve_row(LATE_FUSION, 8)
+    if eight in ua:
+        out["eight_clips_per_person"] = {"system": eight, "ua": ua[eight], "ua_ge_0.88": ua[eight] >= 0.88}
     # ECE of the test predictions of all folds together (1440 clips, each scaled by its own fold's temperature):
     # on one fold's 240 clips a 15-bin ECE is biased upward by sampling noise, so the per-fold mean is kept
     # for reference only.
@@ -335,7 +405,8 @@ def write_av_report(summary: dict[str, Any], pooled: Mapping[str, Any], classes,
 
 def av_results_table(summary: dict[str, Any]) -> str:
     """Markdown table: mean ± std UA / WA / macro-F1 and ECE per system, best first."""
-    rows = sorted(summary["systems"].items(), key=lambda kv: -kv[1]["mean"]["ua"])
+    rows = sorted(((n, s) for n, s in summary["systems"].items() if not is_curve_row(n)),
+                  key=lambda kv: -kv[1]["mean"]["ua"])
     lines = [f"Protocol: `{summary['protocol']}` ({summary['n_recordings']} recordings, {summary['n_with_face']} "
              f"with AUs, {summary['n_speakers']} speakers, {len(summary['classes'])} classes). Mean ± std over "
              f"folds {', '.join(summary.get('folds_run', []))}. ECE: 15-bin top-label, before / after temperature "
@@ -353,6 +424,11 @@ def av_results_table(summary: dict[str, Any]) -> str:
                      f"{ece('after', 'ece_after')} |")
     lines += ["", "Systems:", ""] + [f"- `{n}`: {s['description']}" for n, s in summary["systems"].items()
                                       if "[" not in n]
+    if any(s.get("adapted") for s in summary["systems"].values()):
+        lines += [f"- `name{ADAPTED}`: the same recipe, {TRANSDUCTIVE}. The late-fusion system's adapted head has "
+                  "its own C, temperatures, fusion weight and a prior weight that steadies the statistics of a person "
+                  "with few clips, all chosen on validation actors; a person with one clip gets the global head."]
+    lines += curve_table(summary)
     t = summary.get("targets", {})
     if "best_fusion" in t:
         b = t["best_fusion"]
@@ -362,3 +438,21 @@ def av_results_table(summary: dict[str, Any]) -> str:
         lines += ["", f"Timing: {summary['timing']['total_seconds']} s in all "
                   f"({summary['timing']['train_test_seconds']} s training and testing)."]
     return "\n".join(lines) + "\n"
+
+
+def curve_table(summary: Mapping[str, Any]) -> list[str]:
+    """Markdown lines: the adapted late fusion's UA against the clips per person its statistics come from."""
+    systems = summary["systems"]
+    curve = sorted((s["clips_per_person"], s) for n, s in systems.items() if is_curve_row(n))
+    if not curve:
+        return []
+    full = systems.get(LATE_FUSION + ADAPTED)
+    head = "| clips per person | " + " | ".join(str(k) if k > 0 else "all" for k, _ in curve) + \
+        (" | all (60) |" if full else " |")
+    cells = [f"{100 * s['mean']['ua']:.1f} ± {100 * s['std']['ua']:.1f}" for _, s in curve]
+    if full:
+        cells.append(f"{100 * full['mean']['ua']:.1f} ± {100 * full['std']['ua']:.1f}")
+    return ["", f"#### How many clips adaptation needs ({LATE_FUSION}{ADAPTED})", "",
+            "Each test actor's clips are split at random into groups of k; each group's statistics adapt its own "
+            "clips (k = 1: the global head). UA %, mean ± std over the folds.", "",
+            head, "|---|" + "---|" * (len(cells)), "| UA % | " + " | ".join(cells) + " |"]

@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "label_set": "ravdess8",
     "speech_dir": "speech16k",
     "au_table": "openface_au_mean.csv",
-    "speech_vectors": ["whisper_layers:meanstd", "egemaps"],
+    "speech_vectors": ["whisper_stats"],
     "speech_logreg": {"C": 0.05},
     "au_logreg": {"C_grid": [0.01, 0.1, 1.0]},
     "late_fusion": {"step": 0.05},
@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "model_configs": {},
         "drop_tests": True,
     },
+    "adapt": {"enabled": True, "neural": True, "clips_per_person": [1, 2, 4, 8]},
     "ece_bins": 15,
     "threads": 1,
 }
@@ -137,4 +138,5 @@ def load_av_corpus(data_dir: str | os.PathLike, cfg: Mapping[str, Any], cache: s
     extractors = list(dict.fromkeys(v.partition(":")[0] for v in cfg["speech_vectors"]))
     features, extract_seconds = extract_all(recordings, extractors, FeatureStore(cache), jobs)
     speech = vector_matrix(cfg["speech_vectors"], features)
-    return recordings, y, AVInputs(speech, au, present), extract_seconds
+    return recordings, y, AVInputs(speech, au, present, np.array([r.speaker for r in recordings], dtype=object)), \
+        extract_seconds

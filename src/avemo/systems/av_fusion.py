@@ -35,6 +35,7 @@ from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
 from avemo.modalities import Modality
 from avemo.systems.inputs import AVInputs, Features, Standardizer, vector_matrix
+from avemo.systems.person_stats import population_prior
 from avemo.train.metrics import unweighted_accuracy
 
 SPEECH, AU = Modality.SPEECH, Modality.ACTION_UNITS
@@ -43,6 +44,8 @@ MODALITIES = (SPEECH, AU)
 #: Name of the description file; a folder holding it is a saved :class:`AVLateFusionSystem`.
 AV_SYSTEM_FILE = "av_system.json"
 WEIGHTS_FILE = "weights.safetensors"
+#: Key of the fused probabilities beside each modality's (:meth:`AVLateFusionSystem.adapted_proba`).
+FUSED = "fused"
 #: Log-probabilities are floored here (as in the benchmark), so a class absent from training stays finite.
 LOG_FLOOR = -30.0
 
@@ -71,6 +74,20 @@ def _log_probs(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.nda
     return np.maximum(log_softmax(x.astype(np.float64) @ coef.T.astype(np.float64) + intercept, axis=1), LOG_FLOOR)
 
 
+def random_groups(people: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """Each person's rows split at random into groups of ``size`` (the last may be smaller; ``size <= 0``: one
+    group per person): ``(n,)`` group names ``person/k``, as if each group were a separate person."""
+    people = np.asarray(people, dtype=object)
+    out = people.copy()
+    rng = np.random.default_rng(seed)
+    for person in np.unique(people):
+        rows = rng.permutation(np.flatnonzero(people == person))
+        if size > 0:
+            for k, start in enumerate(range(0, len(rows), size)):
+                out[rows[start:start + size]] = f"{person}/{k}"
+    return out
+
+
 def pick_validation_speakers(recordings: Sequence[Any], n: int = 4, seed: int = 0) -> list[str]:
     """``n`` validation speakers drawn from ``recordings``' speakers, alternating genders when known."""
     from avemo.data.splits import _pick_validation
@@ -95,12 +112,18 @@ class AVLateFusionSystem:
         refit: refit both regressions on every speaker after the validation stage (temperatures, weight and
             ``C`` stay those chosen on validation speakers).
         seed: seed of the validation-speaker draw.
+        adapt: also fit the adapted head (:meth:`adapted_proba`): the same recipe on each person's features
+            standardised by that person's own statistics (unlabelled), with its own ``C``, temperatures and weight
+            chosen on validation speakers, and a prior weight (from ``tau_grid``) that steadies the statistics of a
+            person with few recordings, chosen on validation speakers split into groups of
+            :attr:`ADAPT_GROUP_SIZES` recordings.
     """
 
     def __init__(self, label_set: str = "ravdess8",
                  speech_vectors: Sequence[str] = ("whisper_layers:meanstd", "egemaps"), speech_C: float = 0.05,
                  au_C_grid: Sequence[float] = (0.01, 0.1, 1.0), n_val_speakers: int = 4,
-                 weight_step: float = 0.05, refit: bool = True, seed: int = 0) -> None:
+                 weight_step: float = 0.05, refit: bool = True, seed: int = 0, adapt: bool = False,
+                 tau_grid: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)) -> None:
         self.label_set = label_set
         self.speech_vectors = list(speech_vectors)
         self.speech_C = speech_C
@@ -109,8 +132,14 @@ class AVLateFusionSystem:
         self.weight_step = weight_step
         self.refit = refit
         self.seed = seed
+        self.adapt = bool(adapt)
+        self.tau_grid = [float(t) for t in tau_grid]
+        if not self.tau_grid or any(t < 0 for t in self.tau_grid):
+            raise ParameterError(f"tau_grid must be non-negative prior weights, got {list(tau_grid)}")
         self.info: dict[str, Any] = {}
 
+    #: Recordings per person the prior weight of the adapted head is chosen for (their UAs averaged).
+    ADAPT_GROUP_SIZES = (2, 4, 8)
     # settings of the two regressions (those of configs/benchmarks/ravdess-av.yaml)
     SPEECH_FIT = {"max_iter": 300, "tol": 1e-3}
     AU_FIT = {"max_iter": 1000, "tol": 1e-4}
@@ -183,10 +212,46 @@ class AVLateFusionSystem:
             val_speakers = sorted({recordings[i].speaker for i in va}) if recordings is not None else None
         if not present[np.concatenate([tr, va])].any():
             raise ParameterError("no recording has action units to learn from")
-        tr_a, va_a = tr[present[tr]], va[present[va]]
-        if len(tr_a) == 0 or len(va_a) == 0:
+        if len(tr[present[tr]]) == 0 or len(va[present[va]]) == 0:
             raise ParameterError("both training and validation speakers need recordings with action units")
+        people = self._people(inputs, recordings)
+        if self.adapt and people is None:
+            raise ParameterError("an adapted system needs to know who each recording is of: give recordings= or "
+                                 "AVInputs with person=...")
 
+        self.adapted_ = None
+        head = self._fit_head(xs, xa, present, y, tr, va)
+        self.info["validation"] = {"speakers": val_speakers, "n_recordings": int(len(va)), **head.pop("validation")}
+        self.validation_ = head.pop("validation_probs")
+        self._set_global(head)
+        if self.adapt:
+            self._fit_adapted(inputs.with_people(people), y, tr, va)
+        fitted_rows = np.union1d(tr, va)
+        self.info["n_recordings"] = int(len(fitted_rows))
+        self.info["n_with_action_units"] = int(present[fitted_rows].sum())
+        if recordings is not None:
+            self.info["speakers"] = sorted({recordings[i].speaker for i in fitted_rows})
+        return self
+
+    @staticmethod
+    def _people(inputs: AVInputs, recordings: Sequence[Any] | None) -> np.ndarray | None:
+        if inputs.person is not None:
+            return inputs.person
+        if recordings is not None and len(recordings) == len(inputs):
+            return np.array([r.speaker for r in recordings], dtype=object)
+        return None
+
+    def _fit_head(self, xs: np.ndarray, xa: np.ndarray, present: np.ndarray, y: np.ndarray, tr: np.ndarray,
+                  va: np.ndarray) -> dict[str, Any]:
+        """One head (two regressions, their temperatures, the fusion weight and the fused temperature) fitted on
+        the rows ``tr`` and chosen on ``va``, then (with :attr:`refit`) refitted on both; with what validation
+        showed (``validation``: UAs, ``validation_probs``: calibrated probabilities of the train-only models)."""
+        from avemo.models.fusion import weighted_late_fusion
+        from avemo.train.calibration import TemperatureScaler
+        from avemo.train.late_fusion import fit_late_fusion_weights
+
+        c = len(self.classes)
+        tr_a, va_a = tr[present[tr]], va[present[va]]
         # 1. train-only models, scored on the validation rows
         ss, sa = Standardizer().fit(xs[tr]), Standardizer().fit(xa[tr_a])
         xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
@@ -198,37 +263,26 @@ class AVLateFusionSystem:
             au_scores[str(C)] = score
             if best is None or score > best[0] + 1e-9:
                 best = (score, C, w)
-        au_score, self.au_C_, au_w = best
+        au_score, au_C, au_w = best
         val_logits = {SPEECH: _log_probs(xs_t[va], *speech_w), AU: _log_probs(xa_t[va], *au_w)}
 
         # 2. temperatures and the fusion weight on the validation rows
-        from avemo.models.fusion import weighted_late_fusion
-        from avemo.train.calibration import TemperatureScaler
-        from avemo.train.late_fusion import fit_late_fusion_weights
-
         yv = y[va]
         pres_v = {SPEECH: np.ones(len(va), bool), AU: present[va]}
-        self.temperatures_ = {}
-        probs_v = {}
+        temperatures, probs_v = {}, {}
         for mod in MODALITIES:
             keep = pres_v[mod]
-            self.temperatures_[mod] = TemperatureScaler().fit(val_logits[mod][keep], yv[keep]).temperature_
-            probs_v[mod] = softmax(val_logits[mod] / self.temperatures_[mod], axis=1)
-        self.weights_ = fit_late_fusion_weights(probs_v, yv, present=pres_v, step=self.weight_step, method="log")
-        fused_v = weighted_late_fusion(probs_v, self.weights_, pres_v, method="log")
+            temperatures[mod] = TemperatureScaler().fit(val_logits[mod][keep], yv[keep]).temperature_
+            probs_v[mod] = softmax(val_logits[mod] / temperatures[mod], axis=1)
+        weights = fit_late_fusion_weights(probs_v, yv, present=pres_v, step=self.weight_step, method="log")
+        fused_v = weighted_late_fusion(probs_v, weights, pres_v, method="log")
         both = pres_v[AU]
-        self.fused_temperature_ = TemperatureScaler().fit(np.log(fused_v[both] + 1e-12), yv[both]).temperature_
-        fused_v[both] = softmax(np.log(fused_v[both] + 1e-12) / self.fused_temperature_, axis=1)
+        fused_temperature = TemperatureScaler().fit(np.log(fused_v[both] + 1e-12), yv[both]).temperature_
+        fused_v[both] = softmax(np.log(fused_v[both] + 1e-12) / fused_temperature, axis=1)
         au_v = probs_v[AU].copy()
         au_v[~pres_v[AU]] = np.nan
-        self.validation_ = {"index": va, SPEECH: probs_v[SPEECH], AU: au_v, "fused": fused_v}
-        self.info["validation"] = {
-            "speakers": val_speakers, "n_recordings": int(len(va)),
-            "ua": {SPEECH: unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)), AU: float(au_score),
-                   "fused": unweighted_accuracy(yv, fused_v.argmax(1))},
-            "au_C_ua": au_scores,
-            "note": "measured on the speakers that chose C, temperatures and weight: optimistic"}
 
+        train_only = {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w}
         # 3. refit on the training and validation rows (keeping C, temperatures and weight)
         if self.refit:
             rows = np.union1d(tr, va)
@@ -236,23 +290,83 @@ class AVLateFusionSystem:
             ss, sa = Standardizer().fit(xs[rows]), Standardizer().fit(xa[rows_a])
             xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
             speech_w = _full_weights(_logreg(xs_t[rows], y[rows], self.speech_C, **self.SPEECH_FIT), c)
-            au_w = _full_weights(_logreg(xa_t[rows_a], y[rows_a], self.au_C_, **self.AU_FIT), c)
-        self.speech_scaler_, self.au_scaler_ = ss, sa
-        self.speech_coef_, self.speech_intercept_ = speech_w
-        self.au_coef_, self.au_intercept_ = au_w
-        fitted_rows = np.union1d(tr, va)
-        self.info["n_recordings"] = int(len(fitted_rows))
-        self.info["n_with_action_units"] = int(present[fitted_rows].sum())
-        if recordings is not None:
-            self.info["speakers"] = sorted({recordings[i].speaker for i in fitted_rows})
-        return self
+            au_w = _full_weights(_logreg(xa_t[rows_a], y[rows_a], au_C, **self.AU_FIT), c)
+        return {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w, "au_C": au_C,
+                "temperatures": temperatures, "weights": weights, "fused_temperature": fused_temperature,
+                "train_only": train_only,
+                "validation_probs": {"index": va, SPEECH: probs_v[SPEECH], AU: au_v, FUSED: fused_v},
+                "validation": {"ua": {SPEECH: unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)),
+                                      AU: float(au_score), FUSED: unweighted_accuracy(yv, fused_v.argmax(1))},
+                               "au_C_ua": au_scores,
+                               "note": "measured on the speakers that chose C, temperatures and weight: optimistic"}}
+
+    def _set_global(self, head: Mapping[str, Any]) -> None:
+        self.speech_scaler_, self.au_scaler_ = head["speech_scaler"], head["au_scaler"]
+        self.speech_coef_, self.speech_intercept_ = head["speech_w"]
+        self.au_coef_, self.au_intercept_ = head["au_w"]
+        self.au_C_, self.temperatures_ = head["au_C"], head["temperatures"]
+        self.weights_, self.fused_temperature_ = head["weights"], head["fused_temperature"]
+
+    def _fit_adapted(self, inputs: AVInputs, y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> None:
+        """The adapted head: the same recipe on each person's rows standardised by that person's statistics (all
+        of their recordings; no labels), then the prior weight ``tau`` chosen on the validation people as they
+        would be adapted from a few recordings (:attr:`ADAPT_GROUP_SIZES`)."""
+        adapted, done = inputs.per_person()
+        present = adapted.au_present & done[AU]
+        if not done[SPEECH][np.union1d(tr, va)].all():
+            raise ParameterError("an adapted system needs two or more recordings of every training person")
+        head = self._fit_head(adapted.speech, adapted.au, present, y, tr, va)
+        validation = head.pop("validation")
+        self.adapted_validation_ = head.pop("validation_probs")
+        train_only = {**head, **head.pop("train_only")}
+        for h, rows in ((train_only, tr), (head, np.union1d(tr, va) if self.refit else tr)):
+            raw = inputs.take(rows)  # the prior: the training people's statistics
+            h["priors"] = {SPEECH: population_prior(raw.speech, raw.person),
+                           AU: population_prior(raw.au, raw.person, raw.au_present)}
+        # tau: on the validation people, each split at random into groups of a few recordings, scored by the
+        # train-only models
+        scores: dict[str, float] = {}
+        for tau in self.tau_grid:
+            uas = []
+            for k, size in enumerate(self.ADAPT_GROUP_SIZES):
+                part = inputs.take(va).with_people(random_groups(inputs.person[va], size, self.seed + k))
+                probs = self._adapted_parts(part, {**train_only, "tau": tau, "min_recordings": 2})[0][FUSED]
+                uas.append(unweighted_accuracy(y[va], probs.argmax(1)))
+            scores[str(tau)] = float(np.mean(uas))
+        head["tau"] = float(max(self.tau_grid, key=lambda t: (scores[str(t)], -t)))
+        # the fewest recordings worth adapting from: the smallest group size from which on the adapted head is no
+        # worse than the global one on the validation people (fewer: the global head)
+        global_ua = unweighted_accuracy(y[va], self.validation_[FUSED].argmax(1))
+        size_ua = {}
+        for k, size in enumerate(self.ADAPT_GROUP_SIZES):
+            part = inputs.take(va).with_people(random_groups(inputs.person[va], size, self.seed + k))
+            probs = self._adapted_parts(part, {**train_only, "tau": head["tau"], "min_recordings": 2})[0][FUSED]
+            size_ua[size] = unweighted_accuracy(y[va], probs.argmax(1))
+        sizes = sorted(size_ua)
+        worth = [s for s in sizes if all(size_ua[t] >= global_ua for t in sizes if t >= s)]
+        head["min_recordings"] = int(min(worth) if worth else 2 * max(sizes))
+        self.adapted_ = head
+        self.info["adapted_validation"] = {**validation, "tau_ua": scores,
+                                           "group_sizes": list(self.ADAPT_GROUP_SIZES),
+                                           "group_size_ua": {str(k): v for k, v in size_ua.items()},
+                                           "global_ua": global_ua}
 
     def fit_report(self) -> dict[str, Any]:
         """What the last :meth:`fit` chose, and its validation rows' calibrated probabilities (``validation``:
         ``index`` plus one ``(n_val, classes)`` array per modality and ``fused``; NaN rows: no AUs) from the
-        models trained before the refit."""
-        return {"au_C": self.au_C_, "weights": dict(self.weights_), "modality_temperatures": dict(self.temperatures_),
-                "fused_temperature": self.fused_temperature_, "validation": getattr(self, "validation_", None)}
+        models trained before the refit; the same for the adapted head (``adapted``, ``adapted_validation``: each
+        validation person adapted with all of their recordings) when there is one."""
+        report = {"au_C": self.au_C_, "weights": dict(self.weights_), "modality_temperatures": dict(self.temperatures_),
+                  "fused_temperature": self.fused_temperature_, "validation": getattr(self, "validation_", None)}
+        adapted = getattr(self, "adapted_", None)
+        if adapted is not None:
+            report["adapted"] = {"au_C": adapted["au_C"], "weights": dict(adapted["weights"]), "tau": adapted["tau"],
+                                 "min_recordings": adapted["min_recordings"],
+                                 "modality_temperatures": dict(adapted["temperatures"]),
+                                 "fused_temperature": adapted["fused_temperature"],
+                                 "tau_ua": self.info.get("adapted_validation", {}).get("tau_ua")}
+            report["adapted_validation"] = getattr(self, "adapted_validation_", None)
+        return report
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able description: name, kind, classes, settings, what fitting chose, training and
@@ -266,6 +380,13 @@ class AVLateFusionSystem:
         if hasattr(self, "weights_"):
             doc.update(au_C=self.au_C_, weights=self.weights_,
                        temperatures={**self.temperatures_, "fused": self.fused_temperature_})
+        adapted = getattr(self, "adapted_", None)
+        if adapted is not None:
+            doc["adapted"] = {"au_C": adapted["au_C"], "weights": adapted["weights"], "tau": adapted["tau"],
+                              "min_recordings": adapted["min_recordings"],
+                              "temperatures": {**adapted["temperatures"], FUSED: adapted["fused_temperature"]},
+                              "description": "each person's features standardised by that person's own statistics "
+                                             "(unlabelled; a person seen once gets the global head)"}
         doc.update(training={k: v for k, v in self.info.items() if k != "cross_validation"},
                    cross_validation=self.info.get("cross_validation"), versions=library_versions())
         return to_jsonable(doc)
@@ -338,9 +459,13 @@ class AVLateFusionSystem:
         Raises:
             ParameterError: when a row has no modality at all.
         """
+        self._check_fitted()
+        return self._fuse(parts, self.weights_, self.fused_temperature_)
+
+    def _fuse(self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float],
+              fused_temperature: float) -> np.ndarray:
         from avemo.models.fusion import weighted_late_fusion
 
-        self._check_fitted()
         names = [m for m in MODALITIES if m in parts]
         if not names:
             raise ParameterError("nothing to fuse: no modality's probabilities")
@@ -349,11 +474,50 @@ class AVLateFusionSystem:
         if not np.any([present[m] for m in names], axis=0).all():
             raise ParameterError("a row has neither speech nor action units")
         probs = {m: np.nan_to_num(parts[m], nan=1.0 / len(self.classes)) for m in names}
-        fused = weighted_late_fusion(probs, {m: self.weights_[m] for m in names}, present, method="log")
+        fused = weighted_late_fusion(probs, {m: weights[m] for m in names}, present, method="log")
         both = np.all([present[m] for m in MODALITIES], axis=0) if len(names) == 2 else np.zeros(n, bool)
         if both.any():
-            fused[both] = softmax(np.log(fused[both] + 1e-12) / self.fused_temperature_, axis=1)
+            fused[both] = softmax(np.log(fused[both] + 1e-12) / fused_temperature, axis=1)
         return fused
+
+    def adapted_proba(self, inputs: AVInputs) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Per-person adaptation without labels: each person's rows (``inputs.person``) standardised by the
+        statistics of that person's rows given here (shrunk towards the training people's by the prior weight
+        chosen on validation), then scored by the adapted head. A person with fewer than
+        :data:`~avemo.systems.person_stats.MIN_SPEAKER_RECORDINGS` rows gets the global head.
+
+        Returns:
+            ``{"speech": ..., "action_units": ..., "fused": ...}`` calibrated probabilities ``(n, classes)`` (NaN
+            AU rows: no face) and the ``(n,)`` mask of the rows the adapted head scored.
+
+        Raises:
+            ParameterError: when the system has no adapted head or the inputs do not say who each row is of.
+        """
+        self._check_fitted()
+        if getattr(self, "adapted_", None) is None:
+            raise ParameterError("this audio-visual model has no adapted head; train one with adapt=True "
+                                 "(the shipped av-ravdess-openface has one)")
+        if not isinstance(inputs, AVInputs):
+            raise ParameterError("inputs must be AVInputs with person=...; build them with system.inputs(...)")
+        return self._adapted_parts(inputs, self.adapted_)
+
+    def _adapted_parts(self, inputs: AVInputs, head: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        adapted, done = inputs.per_person(head["priors"], head["tau"], head.get("min_recordings", 2))
+        parts = self.modality_proba(inputs)
+        temperatures = head["temperatures"]
+        rows = done[SPEECH]
+        if rows.any():
+            z = _log_probs(head["speech_scaler"].transform(adapted.speech[rows]), *head["speech_w"])
+            parts[SPEECH][rows] = softmax(z / temperatures[SPEECH], axis=1)
+        rows_a = done[AU]
+        if rows_a.any():
+            z = _log_probs(head["au_scaler"].transform(adapted.au[rows_a]), *head["au_w"])
+            parts[AU][rows_a] = softmax(z / temperatures[AU], axis=1)
+        fused = self.fuse(parts)
+        if rows.any():
+            fused[rows] = self._fuse({m: p[rows] for m, p in parts.items()}, head["weights"],
+                                     head["fused_temperature"])
+        return {**parts, FUSED: fused}, rows
 
     def predict_proba(self, speech_features: AVInputs | Features | np.ndarray | None = None,
                       au: Any = None) -> np.ndarray:
@@ -383,6 +547,9 @@ class AVLateFusionSystem:
                    "speech_coef": self.speech_coef_, "speech_intercept": self.speech_intercept_,
                    "au_mean": self.au_scaler_.mean_, "au_std": self.au_scaler_.std_,
                    "au_coef": self.au_coef_, "au_intercept": self.au_intercept_}
+        adapted = getattr(self, "adapted_", None)
+        if adapted is not None:
+            tensors.update(_head_tensors(adapted))
         save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
                   str(path / WEIGHTS_FILE))
         doc = {"format_version": 1, "kind": "av-late-fusion", "label_set": self.label_set,
@@ -394,6 +561,11 @@ class AVLateFusionSystem:
                "temperatures": {**self.temperatures_, "fused": self.fused_temperature_},
                "speech_C": self.speech_C, "au_C": self.au_C_, "au_C_grid": self.au_C_grid,
                "n_val_speakers": self.n_val_speakers, "refit": self.refit, "seed": self.seed,
+               "adapt": self.adapt, "tau_grid": self.tau_grid,
+               "adapted": None if adapted is None else {
+                   "au_C": adapted["au_C"], "weights": adapted["weights"], "tau": adapted["tau"],
+                   "min_recordings": adapted["min_recordings"],
+                   "temperatures": {**adapted["temperatures"], FUSED: adapted["fused_temperature"]}},
                "versions": library_versions(), "info": self.info}
         (path / AV_SYSTEM_FILE).write_text(json.dumps(doc, indent=1, default=_json_default))
         return path
@@ -416,7 +588,8 @@ class AVLateFusionSystem:
             system = cls(label_set=doc["label_set"], speech_vectors=doc["speech_vectors"],
                          speech_C=doc["speech_C"], au_C_grid=doc["au_C_grid"],
                          n_val_speakers=doc["n_val_speakers"], weight_step=doc["fusion"]["weight_step"],
-                         refit=doc["refit"], seed=doc["seed"])
+                         refit=doc["refit"], seed=doc["seed"], adapt=bool(doc.get("adapt", False)),
+                         tau_grid=doc.get("tau_grid", (0.0,)))
             if list(doc["classes"]) != list(system.classes):
                 raise CheckpointError(f"{doc_path}: classes {doc['classes']} differ from label set "
                                       f"{doc['label_set']} {list(system.classes)}")
@@ -441,6 +614,7 @@ class AVLateFusionSystem:
             system.au_scaler_ = Standardizer.from_state(t["au_mean"], t["au_std"])
             system.speech_coef_, system.speech_intercept_ = t["speech_coef"], t["speech_intercept"]
             system.au_coef_, system.au_intercept_ = t["au_coef"], t["au_intercept"]
+            system.adapted_ = None if doc.get("adapted") is None else _head_from(doc["adapted"], t)
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"{path}: {WEIGHTS_FILE} missing or corrupt ({type(exc).__name__}: {exc}); "
                                   "re-train or re-install the model") from None
@@ -456,6 +630,28 @@ class AVLateFusionSystem:
         fitted = (f", au_C_={self.au_C_}, weights_={self.weights_}, temperatures_={self.temperatures_}"
                   if hasattr(self, "weights_") else "")
         return f"AVLateFusionSystem(speech_vectors={self.speech_vectors}, speech_C={self.speech_C}{fitted})"
+
+
+def _head_tensors(head: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The arrays of the adapted head, by their names in ``weights.safetensors``."""
+    return {"adapted_speech_mean": head["speech_scaler"].mean_, "adapted_speech_std": head["speech_scaler"].std_,
+            "adapted_speech_coef": head["speech_w"][0], "adapted_speech_intercept": head["speech_w"][1],
+            "adapted_au_mean": head["au_scaler"].mean_, "adapted_au_std": head["au_scaler"].std_,
+            "adapted_au_coef": head["au_w"][0], "adapted_au_intercept": head["au_w"][1],
+            **{f"adapted_prior_{m}_{k}": v for m in MODALITIES for k, v in zip(("mean", "std"), head["priors"][m])}}
+
+
+def _head_from(doc: Mapping[str, Any], t: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The adapted head from its JSON description and the tensors :func:`_head_tensors` wrote (KeyError: missing)."""
+    return {"speech_scaler": Standardizer.from_state(t["adapted_speech_mean"], t["adapted_speech_std"]),
+            "au_scaler": Standardizer.from_state(t["adapted_au_mean"], t["adapted_au_std"]),
+            "speech_w": (t["adapted_speech_coef"], t["adapted_speech_intercept"]),
+            "au_w": (t["adapted_au_coef"], t["adapted_au_intercept"]),
+            "priors": {m: (t[f"adapted_prior_{m}_mean"], t[f"adapted_prior_{m}_std"]) for m in MODALITIES},
+            "au_C": float(doc["au_C"]), "tau": float(doc["tau"]), "min_recordings": int(doc["min_recordings"]),
+            "weights": {m: float(doc["weights"][m]) for m in MODALITIES},
+            "temperatures": {m: float(doc["temperatures"][m]) for m in MODALITIES},
+            "fused_temperature": float(doc["temperatures"][FUSED])}
 
 
 def _json_default(o: Any) -> Any:

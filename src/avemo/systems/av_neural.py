@@ -47,18 +47,22 @@ class AVFusionSystem:
         model_config: settings of the fusion model (``None`` = its defaults).
         train: :class:`~avemo.train.fusion_trainer.FusionTrainConfig` settings (the seed comes from ``seeds``).
         seeds: one ensemble member per seed.
+        adapt: per-person adaptation: each person's speech and AUs are first standardised by that person's own
+            statistics (:meth:`AVInputs.per_person`, no labels used), in training and prediction; the inputs must
+            say who each row is of, and every person needs two or more recordings.
     """
 
     def __init__(self, model: str = "fusion_concat", label_set: str = "ravdess8",
                  speech_vectors: Sequence[str] = ("whisper_layers:meanstd", "egemaps"),
                  model_config: Mapping[str, Any] | None = None, train: Mapping[str, Any] | None = None,
-                 seeds: Sequence[int] = (0, 1, 2)) -> None:
+                 seeds: Sequence[int] = (0, 1, 2), adapt: bool = False) -> None:
         self.model = model
         self.label_set = label_set
         self.speech_vectors = list(speech_vectors)
         self.model_config = dict(model_config or {})
         self.train = dict(train or {})
         self.seeds = [int(s) for s in seeds]
+        self.adapt = bool(adapt)
         self.info: dict[str, Any] = {}
         self.members_: list[torch.nn.Module] = []
         self.best_epochs_: list[int] = []
@@ -80,6 +84,20 @@ class AVFusionSystem:
         return MultimodalArrays.create({m: arrays[m] for m in modalities}, labels,
                                        {m: present[m] for m in modalities})
 
+    def _adapted(self, inputs: AVInputs) -> AVInputs:
+        """``inputs`` standardised per person when :attr:`adapt`, else as they are.
+
+        Raises:
+            ParameterError: when adapting inputs that do not say who each row is of, or a person seen once.
+        """
+        if not self.adapt:
+            return inputs
+        adapted, done = inputs.per_person()
+        if not done[SPEECH].all():
+            raise ParameterError("this adapted fusion system needs two or more recordings of every person; "
+                                 f"{int((~done[SPEECH]).sum())} recording(s) are their person's only one")
+        return adapted
+
     # ---- fitting -----------------------------------------------------------------------------------------
 
     def fit(self, inputs: AVInputs, y: Sequence[int], split: Split,
@@ -99,6 +117,7 @@ class AVFusionSystem:
         if len(y) != len(inputs):
             raise ParameterError(f"inputs ({len(inputs)}) and labels ({len(y)}) must describe the same recordings")
         tr, va = (np.asarray(list(part), dtype=np.int64) for part in split)
+        inputs = self._adapted(inputs)
         tr_face = tr[inputs.au_present[tr]]
         if len(tr_face) == 0:
             raise ParameterError("no training recording has action units; check the AU table names")
@@ -136,6 +155,7 @@ class AVFusionSystem:
         if not modalities:
             raise ParameterError(f"modalities must name some of {list(MODALITIES)}")
         c = len(self.classes)
+        inputs = self._adapted(inputs)
         out = np.full((len(inputs), c), 1.0 / c)
         ok = inputs.au_present if modalities == (AU,) else np.ones(len(inputs), bool)
         if ok.any():
@@ -153,7 +173,8 @@ class AVFusionSystem:
             "name": self.info.get("name", self.model), "kind": "av-fusion", "classes": list(self.classes),
             "description": f"{self.model} over speech ({' + '.join(self.speech_vectors)}) and 35 OpenFace AU "
                            f"clip means, modality dropout, {len(self.seeds)}-seed ensemble",
-            "model": self.model, "model_config": self.model_config, "train": self.train, "seeds": self.seeds,
+            "model": self.model, "adapt": self.adapt, "model_config": self.model_config, "train": self.train,
+            "seeds": self.seeds,
             "training": {**{k: v for k, v in self.info.items() if k != "cross_validation"},
                          "best_epochs": self.best_epochs_},
             "cross_validation": self.info.get("cross_validation"), "versions": library_versions()})
@@ -174,7 +195,7 @@ class AVFusionSystem:
             save_tensors_atomic(path / f"member{k}.safetensors", member.state_dict())
         doc = {"format_version": 1, "kind": "av-fusion", "model": self.model, "label_set": self.label_set,
                "classes": list(self.classes), "speech_vectors": self.speech_vectors,
-               "model_config": self.model_config, "train": self.train, "seeds": self.seeds,
+               "model_config": self.model_config, "train": self.train, "seeds": self.seeds, "adapt": self.adapt,
                "members": [m.describe() for m in self.members_], "best_epochs": self.best_epochs_,
                "versions": library_versions(), "info": self.info}
         (path / AV_FUSION_FILE).write_text(json.dumps(to_jsonable(doc), indent=1))
@@ -194,7 +215,7 @@ class AVFusionSystem:
         try:
             doc = json.loads(doc_path.read_text())
             system = cls(doc["model"], doc["label_set"], doc["speech_vectors"], doc["model_config"], doc["train"],
-                         doc["seeds"])
+                         doc["seeds"], bool(doc.get("adapt", False)))
             system.info = doc.get("info", {})
             system.best_epochs_ = list(doc.get("best_epochs", []))
             members = doc["members"]

@@ -7,7 +7,7 @@ functionals ``(D,)``), in the same recording order for every extractor.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -88,15 +88,18 @@ class Standardizer:
 @dataclasses.dataclass
 class AVInputs:
     """The inputs of the audio-visual systems, one row per recording: ``speech`` ``(n, D)`` speech vector
-    features, ``au`` ``(n, 35)`` clip-mean OpenFace action units and ``au_present`` ``(n,)`` (False where a
-    recording has no tracked face; its AU row is ignored)."""
+    features, ``au`` ``(n, 35)`` clip-mean OpenFace action units, ``au_present`` ``(n,)`` (False where a
+    recording has no tracked face; its AU row is ignored) and ``person`` ``(n,)`` who each recording is of (for
+    per-person adaptation; ``None`` when unknown)."""
 
     speech: np.ndarray
     au: np.ndarray
     au_present: np.ndarray
+    person: np.ndarray | None = None
 
     @classmethod
-    def create(cls, speech: np.ndarray, au: np.ndarray, au_present: np.ndarray | None = None) -> "AVInputs":
+    def create(cls, speech: np.ndarray, au: np.ndarray, au_present: np.ndarray | None = None,
+               person: Sequence[str] | None = None) -> "AVInputs":
         """Validate and convert (``au_present=None``: rows without NaN).
 
         Raises:
@@ -110,10 +113,12 @@ class AVInputs:
         if xs.ndim != 2 or xa.ndim != 2:
             raise ParameterError(f"speech and AUs must be (n, D) matrices, got {xs.shape} and {xa.shape}")
         present = ~np.isnan(xa).any(axis=1) if au_present is None else np.asarray(au_present, bool)
-        if not len(xs) == len(xa) == len(present):
-            raise ParameterError(f"speech ({len(xs)}), AUs ({len(xa)}) and the AU mask ({len(present)}) must "
-                                 "describe the same recordings")
-        return cls(xs, xa, present)
+        people = None if person is None else np.asarray([str(p) for p in person], dtype=object)
+        if not len(xs) == len(xa) == len(present) == (len(xs) if people is None else len(people)):
+            raise ParameterError(f"speech ({len(xs)}), AUs ({len(xa)}), the AU mask ({len(present)}) and the "
+                                 f"people ({'-' if people is None else len(people)}) must describe the same "
+                                 "recordings")
+        return cls(xs, xa, present, people)
 
     def __len__(self) -> int:
         return len(self.speech)
@@ -121,4 +126,41 @@ class AVInputs:
     def take(self, index: Sequence[int]) -> "AVInputs":
         """The rows ``index``."""
         idx = np.asarray(index, dtype=np.int64)
-        return AVInputs(self.speech[idx], self.au[idx], self.au_present[idx])
+        return AVInputs(self.speech[idx], self.au[idx], self.au_present[idx],
+                        None if self.person is None else self.person[idx])
+
+    def with_people(self, person: Sequence[str]) -> "AVInputs":
+        """The same rows with ``person`` ``(n,)`` saying who each is of.
+
+        Raises:
+            ParameterError: for a wrong length.
+        """
+        return AVInputs.create(self.speech, self.au, self.au_present, person)
+
+    def per_person(self, priors: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None, tau: float = 0.0,
+                   min_recordings: int = 2) -> tuple["AVInputs", dict[str, np.ndarray]]:
+        """Each person's speech rows, and AU rows with a face, standardised by that person's own statistics
+        (:func:`~avemo.systems.person_stats.standardise_by_speaker`, shrunk towards ``priors[modality]`` by
+        ``tau`` recordings), and ``{"speech": mask, "action_units": mask}`` of the rows that were (people with
+        fewer than ``min_recordings`` (at least two) such rows keep their raw values: the caller scores them with its
+        global model).
+
+        Raises:
+            ParameterError: when the inputs do not say who each row is of.
+        """
+        from avemo.systems.person_stats import standardise_by_speaker
+
+        if self.person is None:
+            raise ParameterError("per-person adaptation needs to know who each recording is of; build the inputs "
+                                 "with person=... (e.g. a speaker key)")
+        priors = priors or {}
+        speech, speech_done = standardise_by_speaker(self.speech, self.person, priors.get("speech"), tau)
+        au, au_done = standardise_by_speaker(self.au, self.person, priors.get("action_units"), tau,
+                                             stats_rows=self.au_present)
+        au_done &= self.au_present
+        if min_recordings > 2:
+            for done in (speech_done, au_done):
+                _, index, counts = np.unique(self.person, return_inverse=True, return_counts=True)
+                done &= np.bincount(index, weights=done, minlength=len(counts))[index] >= min_recordings
+        return (AVInputs(speech, np.where(au_done[:, None], au, self.au), self.au_present, self.person),
+                {"speech": speech_done, "action_units": au_done})

@@ -33,6 +33,8 @@ import torch
 
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import corpus_class_mask, label_set
+from avemo.systems.person_stats import (MIN_SPEAKER_RECORDINGS, shrink_statistics, speaker_statistics,
+                                         standardise_by_speaker)
 from avemo.systems.transfer_selection import (LOSSES, abstention_threshold, capped_rows, loco_select, loss_masks,
                                               softmax as _softmax)
 
@@ -53,8 +55,6 @@ Split = tuple[Sequence[int], Sequence[int]]
 #: (``speakers``: in-corpus fit) or by leave-one-corpus-out inside the training corpora (``loco``: transfer to
 #: corpora never heard; :mod:`avemo.systems.transfer_selection`).
 SELECTIONS = ("speakers", "loco")
-#: Speakers with fewer recordings than this are not standardised on their own (too few to estimate statistics).
-MIN_SPEAKER_RECORDINGS = 2
 
 
 @dataclasses.dataclass
@@ -119,55 +119,6 @@ def layer_columns(matrix: np.ndarray, matrix_layers: Sequence[int], layers: Sequ
     ``matrix_layers`` (e.g. class offsets)."""
     n = len(matrix)
     return CorpusInputs.create(matrix, ["?"] * n, ["?"] * n, matrix_layers).columns(layers)
-
-
-def speaker_statistics(x: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None = None,
-                       tau: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation ``(D,)`` of one speaker's ``(n, D)`` feature vectors, shrunk towards
-    ``prior = (mean, std)`` (of many speakers) as if it held ``tau`` more recordings: with few recordings (or
-    recordings of one emotion only) a speaker's own statistics are noisy, and the prior steadies them."""
-    x = np.asarray(x, dtype=np.float64)
-    mean, std = shrink_statistics(x.mean(0), x.std(0), len(x), prior, tau)
-    return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
-
-
-def shrink_statistics(mean: np.ndarray, std: np.ndarray, n: int, prior: tuple[np.ndarray, np.ndarray] | None,
-                      tau: float) -> tuple[np.ndarray, np.ndarray]:
-    """A speaker's mean and standard deviation ``(D,)`` over ``n`` recordings, shrunk towards ``prior = (mean,
-    std)`` as if the speaker had ``tau`` more recordings that looked like the prior (float64; unchanged when
-    ``prior`` is None or ``tau`` is 0)."""
-    mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
-    if prior is None or tau <= 0:
-        return mean, std
-    prior_mean, prior_std = (np.asarray(p, np.float64) for p in prior)
-    return ((n * mean + tau * prior_mean) / (n + tau),
-            np.sqrt((n * std ** 2 + tau * prior_std ** 2) / (n + tau)))
-
-
-def standardise_by_speaker(x: np.ndarray, speakers: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None = None,
-                           tau: float = 0.0, stats_rows: np.ndarray | None = None,
-                           offsets: np.ndarray | None = None, between: np.ndarray | None = None
-                           ) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` with each speaker's rows standardised by that speaker's statistics (:func:`speaker_statistics`,
-    computed over the rows where ``stats_rows`` is True, default all), and a mask of the rows that were
-    (speakers with fewer than :data:`MIN_SPEAKER_RECORDINGS` recordings are left as they are).
-
-    ``offsets`` ``(n, D)``: each row's emotion offset (:func:`emotion_offsets`), removed before the statistics are
-    taken, so that a speaker heard mostly in one emotion keeps it; ``between`` ``(D,)``: the variance the emotions
-    add, put back into the speaker's spread (``prior`` is then over the offset-free rows)."""
-    out = np.array(x, dtype=np.float32, copy=True)
-    residual = x if offsets is None else x - offsets
-    done = np.zeros(len(x), bool)
-    for speaker in np.unique(speakers):
-        rows = np.flatnonzero(speakers == speaker)
-        basis = rows if stats_rows is None else rows[stats_rows[rows]]
-        if len(basis) >= MIN_SPEAKER_RECORDINGS:
-            mean, std = speaker_statistics(residual[basis], prior, tau)
-            if between is not None:
-                std = np.sqrt(std.astype(np.float64) ** 2 + between).astype(np.float32)
-            out[rows] = (x[rows] - mean) / std
-            done[rows] = True
-    return out, done
 
 
 def class_offsets(x: np.ndarray, y: np.ndarray, weight: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -436,6 +436,36 @@ def cmd_benchmark(args) -> int:
     return 0
 
 
+def _openface_results(av, files: list[str], csvs: list[str], speaker_key: str | None):
+    """``(audio, csv, result or error)`` of each pair: one at a time, or with ``speaker_key`` adapted to each
+    person (the pairs grouped by the key matched in the audio file's name, else the CSV's)."""
+    pairs = list(zip(files, csvs))
+    if not speaker_key:
+        for audio, csv in pairs:
+            try:
+                yield audio, csv, av.predict(audio, csv)
+            except AvemoError as exc:
+                yield audio, csv, exc
+        return
+    from avemo.inference.adaptation import speaker_of, warn_about_groups
+
+    people: dict[int, str] = {}
+    errors: dict[int, AvemoError] = {}
+    for i, (audio, csv) in enumerate(pairs):
+        try:
+            people[i] = speaker_of(audio, speaker_key)
+        except AvemoError as exc:
+            try:
+                people[i] = speaker_of(csv, speaker_key)
+            except AvemoError:
+                errors[i] = exc
+    if errors:
+        warn_about_groups(list(people.values()), len(errors))
+    done = dict(zip(people, av.predict_people([pairs[i] for i in people], list(people.values())))) if people else {}
+    for i, (audio, csv) in enumerate(pairs):
+        yield audio, csv, errors.get(i) or done[i]
+
+
 def cmd_predict(args) -> int:
     if args.adapt_for != "any" and not args.speaker_key:
         raise ParameterError("--adapt-for chooses how a speaker's files adapt the model; give --speaker-key too")
@@ -453,10 +483,9 @@ def cmd_predict(args) -> int:
                                  "file(s); give one OpenFace CSV per input file, in the same order")
         av = OpenFaceRecognizer(args.model, window=args.window, step=args.step)
         failed = 0
-        for path, csv in zip(args.files, args.openface):
-            try:
-                result = av.predict(path, csv)
-            except AvemoError as exc:
+        for path, csv, result in _openface_results(av, args.files, args.openface, args.speaker_key):
+            if isinstance(result, AvemoError):
+                exc = result
                 failed += 1
                 if args.format == "json":
                     print(json.dumps({"path": path, "openface": csv, "error": _one_line(exc)}))

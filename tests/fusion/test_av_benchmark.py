@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.benchmark.av import av_results_table, late_fusion_system, run_av_benchmark
+from avemo.benchmark.av import av_results_table, run_av_benchmark
 from avemo.cli import main
 from avemo.data.recipes import prepare
 from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
 from avemo.data.splits import make_folds
 from avemo.features.openface import AU_COLUMNS
-from avemo.systems.av_corpus import av_clip_name, face_matrix, load_av_corpus, suite_config
+from avemo.systems.av_corpus import av_clip_name, face_matrix, late_fusion_system, load_av_corpus, suite_config
+from avemo.systems.av_fusion import FUSED
 from avemo.train.calibration import expected_calibration_error
 
 SR = 16000
@@ -69,6 +70,9 @@ def test_av_benchmark_summary(corpus, tmp_path):
     assert summary["folds_run"] == ["fold1", "fold2"]
     expected = {"speech-logreg", "au-logreg", "late-fusion-logreg"}
     expected |= {f"{m}{v}" for m in MODELS for v in ("", "[-action_units]", "[-speech]")}
+    # every system adapted per person too, and the adapted late fusion from 1, 2, 4 and 8 clips per person
+    expected |= {f"{n}[adapted]" for n in ("speech-logreg", "au-logreg", "late-fusion-logreg", *MODELS)}
+    expected |= {f"late-fusion-logreg[adapted]@{k}" for k in (1, 2, 4, 8)}
     systems = summary["systems"]
     assert set(systems) == expected
     for entry in systems.values():
@@ -97,6 +101,14 @@ def test_av_benchmark_summary(corpus, tmp_path):
     assert systems["late-fusion-logreg"]["mean"]["ua"] >= 0.5
     assert summary["best_system"] in systems and "[" not in summary["best_system"]
     assert "best_fusion" in summary["targets"] and "missing_modality" in summary["targets"]
+    assert {"adapted", "not_adapted", "eight_clips_per_person"} <= set(summary["targets"])
+    assert summary["targets"]["adapted"]["system"].endswith("[adapted]")
+    assert systems["late-fusion-logreg[adapted]"]["adapted"] and not systems["late-fusion-logreg"]["adapted"]
+    assert "transductive" in systems["fusion_concat[adapted]"]["description"]
+    assert systems["late-fusion-logreg[adapted]@1"]["clips_per_person"] == 1
+    # one clip per person: the global head
+    assert systems["late-fusion-logreg[adapted]@1"]["folds"][0]["confusion"] == \
+        systems["late-fusion-logreg"]["folds"][0]["confusion"]
 
     # The late-fusion row is the shipped AVLateFusionSystem fitted on the fold's split: same predictions, and
     # (every clip has AUs) the report's validation temperature is the system's own, so the same ECE.
@@ -112,6 +124,13 @@ def test_av_benchmark_summary(corpus, tmp_path):
     assert row["confusion"] == confusion.tolist()
     assert row["ece_after"] == pytest.approx(expected_calibration_error(probs, y[list(fold.test)], 15), abs=1e-6)
     assert systems["au-logreg"]["folds"][0]["C"] == system.au_C_
+    # ... and its adapted row, each test actor's clips adapting that actor
+    parts, adapted = system.adapted_proba(inputs.take(fold.test))
+    assert adapted.all()
+    confusion = np.zeros((8, 8), int)
+    np.add.at(confusion, (y[list(fold.test)], parts[FUSED].argmax(1)), 1)
+    assert systems["late-fusion-logreg[adapted]"]["folds"][0]["confusion"] == confusion.tolist()
+    assert "How many clips adaptation needs" in (out / "results.md").read_text()
 
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["systems"].keys() == systems.keys()

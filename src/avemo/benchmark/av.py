@@ -36,7 +36,7 @@ from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import label_set
 from avemo.modalities import Modality
-from avemo.systems.av_corpus import load_av_corpus, suite_config
+from avemo.systems.av_corpus import late_fusion_system, load_av_corpus, suite_config
 from avemo.systems.av_fusion import FUSED, AVLateFusionSystem, random_groups
 from avemo.systems.av_neural import AVFusionSystem
 from avemo.systems.cross_validation import FoldOutcome, cross_validate
@@ -73,16 +73,6 @@ DESCRIPTIONS = {
 
 
 # -- per-fold systems: the shipped system classes, fitted by the one cross-validation runner ---------------------
-
-
-def late_fusion_system(cfg: Mapping[str, Any]) -> AVLateFusionSystem:
-    """The shipped :class:`AVLateFusionSystem` with the suite's settings."""
-    adapt = cfg.get("adapt", {})
-    return AVLateFusionSystem(label_set=cfg["label_set"], speech_vectors=cfg["speech_vectors"],
-                              speech_C=cfg["speech_logreg"]["C"], au_C_grid=cfg["au_logreg"]["C_grid"],
-                              weight_step=cfg["late_fusion"].get("step", 0.05),
-                              refit=bool(cfg.get("refit_train_val", True)), adapt=bool(adapt.get("enabled")),
-                              **({"tau_grid": adapt["tau_grid"]} if "tau_grid" in adapt else {}))
 
 
 def fusion_system(cfg: Mapping[str, Any], model: str, adapt: bool = False) -> AVFusionSystem:
@@ -251,7 +241,7 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
         y_test = y[list(outcome.fold.test)]
         uas = "  ".join(f"{n} {100 * classification_metrics(y_test, softmax(t, 1), len(classes))['ua']:.1f}"
                         for n, (_, t) in outcome.test_probs.items()
-                        if "[" not in n or n.endswith(ADAPTED) and "-" not in n)
+                        if "[" not in n or n.endswith(ADAPTED) and "[-" not in n)
         print(f"{outcome.fold.name}: {uas}", flush=True)
 
     threads = torch.get_num_threads()

@@ -16,9 +16,10 @@ Statistics are running (Welford) means and variances, so a live stream can feed 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -26,7 +27,9 @@ from avemo.errors import ParameterError
 from avemo.inference.results import ModalityResult, PREDICTED
 from avemo.inference.speech import analyse_speech, prepare_signal
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
-from avemo.systems.speech_probe import MIN_SPEAKER_RECORDINGS
+from avemo.systems.person_stats import MIN_SPEAKER_RECORDINGS
+
+log = logging.getLogger("avemo.inference.adaptation")
 
 if TYPE_CHECKING:
     from avemo.inference.engine import PredictOptions, SpeechPredictor
@@ -203,6 +206,21 @@ def speaker_of(path: str | os.PathLike, key: str) -> str:
     return match.group(1) if match.groups() else match.group(0)
 
 
+def warn_about_groups(people: Sequence[str], unmatched: int = 0) -> None:
+    """Log a one-line warning when a speaker key groups files uselessly: it matched no file name (``unmatched``
+    files failed it and none matched), put every file in one group, or put every file in a group of its own."""
+    n, groups = len(people), len(set(people))
+    if unmatched and not n:
+        log.warning("--speaker-key matched none of the %d file names; check the key (a regular expression searched "
+                    "in the file name, or 'folder')", unmatched)
+    elif n > 1 and groups == 1:
+        log.warning("--speaker-key put all %d files in one group (%s): they are adapted as one person; check the key "
+                    "if they are of several people", n, people[0])
+    elif n > 1 and groups == n:
+        log.warning("--speaker-key put each of the %d files in a group of its own: nothing is adapted (each file gets "
+                    "the global model); check the key", n)
+
+
 def predict_files_by_speaker(engine, paths, key: str, options: "PredictOptions | None" = None,
                              min_recordings: int = MIN_SPEAKER_RECORDINGS, adapt_for: str = "any"):
     """``(path, result or error)`` for every path, in input order: the files are grouped by :func:`speaker_of`,
@@ -223,6 +241,7 @@ def predict_files_by_speaker(engine, paths, key: str, options: "PredictOptions |
             groups.setdefault(speaker_of(path, key), []).append(path)
         except AvemoError as exc:
             results[path] = exc
+    warn_about_groups([s for s, members in groups.items() for _ in members], len(results))
     for speaker, members in groups.items():
         adaptation = engine.speaker_adaptation(min_recordings, adapt_for)
         for path in members:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,8 @@ from avemo.features.openface import AU_COLUMNS, au_clip_statistics, read_openfac
 from avemo.inference.results import FusedResult, FusionInfo, Modality, ModalityResult, PREDICTED, Status, Timeline
 from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
-from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
+from avemo.systems.av_fusion import AU, FUSED, SPEECH, AVLateFusionSystem
+from avemo.systems.inputs import AVInputs
 from avemo.systems.base import load_system, resolve_system_dir
 
 #: Columns that only OpenFace's per-frame output has (a clip-level table has none of them).
@@ -50,6 +51,10 @@ class ActionUnitInput:
     frames: pd.DataFrame | None = None
     duration: float = 0.0
     message: str = ""
+
+
+def _join(message: str, note: str) -> str:
+    return f"{message}; {note}" if message else note
 
 
 def read_action_units(path: str | os.PathLike, min_confidence: float = 0.0) -> ActionUnitInput:
@@ -154,6 +159,69 @@ class OpenFaceRecognizer:
         duration = speech.duration if speech.duration else au_result.duration
         return FusedResult(path, fused, duration, timeline=timeline, modalities={SPEECH: speech, AU: au_result},
                            fusion=fusion)
+
+    def predict_people(self, pairs: Sequence[tuple[str | os.PathLike | None, str | os.PathLike | None]],
+                       people: Sequence[str]) -> list[FusedResult | AvemoError]:
+        """Each ``(audio, OpenFace CSV)`` pair's fused emotion with per-person adaptation: the pairs of one person
+        (``people``, one name per pair) are unlabelled clips whose statistics standardise that person's speech
+        features and AUs before the model's adapted head (:meth:`AVLateFusionSystem.adapted_proba`). A person
+        with fewer usable clips than the model's ``min_recordings`` gets the global result, and its message says
+        so. Returns one result, or the error of a pair that failed, per pair in order (a batch goes on past a bad
+        pair).
+
+        Raises:
+            ParameterError: when the model has no adapted head or ``people`` does not match ``pairs``.
+        """
+        from avemo.inference.adaptation import warn_about_groups
+
+        if getattr(self.system, "adapted_", None) is None:
+            raise ParameterError(f"{self.model_path.name} has no per-person adapted head; retrain it with "
+                                 "`avemo train av-late-fusion` (or leave out --speaker-key)")
+        if len(people) != len(pairs):
+            raise ParameterError(f"got {len(people)} person names for {len(pairs)} pairs; give one per pair")
+        warn_about_groups(list(people))  # the caller warns about names its key did not match
+        results: list[FusedResult | AvemoError] = []
+        rows: list[int] = []
+        speech_rows, au_rows = [], []
+        for audio, csv in pairs:
+            try:
+                result = self.predict(audio, csv)
+            except AvemoError as exc:
+                results.append(exc)
+                continue
+            results.append(result)
+            if result.modalities[SPEECH].status in PREDICTED:  # adapted rows need the clip's speech vector
+                signal = load_audio(audio, TARGET_SAMPLING_RATE)
+                features = {n: [e.process_signal(signal, TARGET_SAMPLING_RATE)] for n, e in self.extractors.items()}
+                speech_rows.append(self.system.inputs(features, np.zeros(len(AU_COLUMNS))).speech[0])
+                au = result.modalities[AU]
+                au_rows.append(read_action_units(csv, self.min_confidence).values if au.status in PREDICTED else None)
+                rows.append(len(results) - 1)
+        if not rows:
+            return results
+        au = np.array([v if v is not None else np.full(len(AU_COLUMNS), np.nan) for v in au_rows], np.float32)
+        inputs = AVInputs.create(np.stack(speech_rows), np.nan_to_num(au), ~np.isnan(au).any(axis=1),
+                                 [people[i] for i in rows])
+        parts, adapted = self.system.adapted_proba(inputs)
+        head = self.system.adapted_
+        for k, i in enumerate(rows):
+            result = results[i]
+            count = int((inputs.person == inputs.person[k]).sum())
+            if not adapted[k]:
+                result.message = _join(result.message, f"global: person {inputs.person[k]} has {count} usable clip(s), "
+                                       f"adaptation needs {head['min_recordings']}")
+                continue
+            result.probabilities = self._as_dict(parts[FUSED][k])
+            result.modalities[SPEECH].probabilities = self._as_dict(parts[SPEECH][k])
+            if inputs.au_present[k]:
+                result.modalities[AU].probabilities = self._as_dict(parts[AU][k])
+            result.message = _join(result.message, f"adapted to person {inputs.person[k]} ({count} clips)")
+            result.fusion = dataclasses.replace(
+                result.fusion, weights=dict(head["weights"]),
+                temperatures={**head["temperatures"], FUSED: head["fused_temperature"]},
+                details={**result.fusion.details, "adapted": {"person": str(inputs.person[k]), "clips": count}})
+            result.timeline = Timeline(self.classes)  # the windows were scored by the global head
+        return results
 
     # ---- modalities --------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import numpy as np
 from avemo.data.manifest import Recording
 from avemo.errors import ParameterError
 from avemo.features.openface import AU_COLUMNS, read_au_clip_table
+from avemo.systems.av_fusion import AVLateFusionSystem
 from avemo.systems.inputs import AVInputs, vector_matrix
 from avemo.systems.spec import load_suite
 
@@ -140,3 +141,14 @@ def load_av_corpus(data_dir: str | os.PathLike, cfg: Mapping[str, Any], cache: s
     speech = vector_matrix(cfg["speech_vectors"], features)
     return recordings, y, AVInputs(speech, au, present, np.array([r.speaker for r in recordings], dtype=object)), \
         extract_seconds
+
+
+def late_fusion_system(cfg: Mapping[str, Any]) -> AVLateFusionSystem:
+    """The :class:`~avemo.systems.av_fusion.AVLateFusionSystem` with the suite's settings (``cfg`` from
+    :func:`suite_config`): the benchmark's ``late-fusion-logreg`` and the shipped ``av-ravdess-openface``."""
+    adapt = cfg.get("adapt", {})
+    return AVLateFusionSystem(label_set=cfg["label_set"], speech_vectors=cfg["speech_vectors"],
+                              speech_C=cfg["speech_logreg"]["C"], au_C_grid=cfg["au_logreg"]["C_grid"],
+                              weight_step=cfg["late_fusion"].get("step", 0.05),
+                              refit=bool(cfg.get("refit_train_val", True)), adapt=bool(adapt.get("enabled")),
+                              **({"tau_grid": adapt["tau_grid"]} if "tau_grid" in adapt else {}))

@@ -3,7 +3,8 @@
 ``avemo train av-late-fusion --data DIR --out DIR [--cv-report reports/ravdess-av/summary.json]``, where
 ``DIR`` holds ``speech16k/`` (RAVDESS speech) and ``openface_au_mean.csv`` (clip-mean OpenFace AUs), as for
 ``avemo benchmark ravdess-av``. The recipe is the benchmark's ``late-fusion-logreg`` with
-``refit_train_val: true``, run once on all 24 actors instead of per fold.
+``refit_train_val: true``, run once on all 24 actors instead of per fold, with its per-person adapted head
+(``late-fusion-logreg[adapted]``: used with ``avemo predict --openface ... --speaker-key``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from avemo.errors import ParameterError
 from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
 from avemo.systems.train import cross_validation_figures, cv_figure_lines
 
-#: Benchmark system whose cross-validated figures describe this model.
+#: Benchmark systems whose cross-validated figures describe this model: as one clip at a time, and adapted.
 CV_SYSTEM = "late-fusion-logreg"
+CV_ADAPTED = CV_SYSTEM + "[adapted]"
 
 
 def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
@@ -38,10 +40,10 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     Raises:
         ParameterError: missing inputs, an AU table matching no speech file, or a report without the system.
     """
-    from avemo.systems.av_corpus import load_av_corpus, resolve_inputs, suite_config
+    from avemo.systems.av_corpus import late_fusion_system, load_av_corpus, resolve_inputs, suite_config
 
     cfg = suite_config()
-    cv = None
+    cv = cv_adapted = None
     if cv_report:
         if not Path(cv_report).is_file():
             raise ParameterError(f"--cv-report {str(cv_report)!r} does not exist; run `avemo benchmark ravdess-av` "
@@ -49,11 +51,10 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
         cv = cross_validation_figures(CV_SYSTEM, cv_report)
         if cv is None:
             raise ParameterError(f"{cv_report} has no figures for {CV_SYSTEM!r}; give the ravdess-av summary.json")
+        cv_adapted = cross_validation_figures(CV_ADAPTED, cv_report)
     speech_dir, table = resolve_inputs(data_dir, cfg)
     t0 = time.perf_counter()
-    system = AVLateFusionSystem(label_set=cfg["label_set"], speech_vectors=cfg["speech_vectors"],
-                                speech_C=cfg["speech_logreg"]["C"], au_C_grid=cfg["au_logreg"]["C_grid"],
-                                weight_step=cfg["late_fusion"].get("step", 0.05))
+    system = late_fusion_system(cfg)
     recordings, y, inputs, _ = load_av_corpus(data_dir, cfg, cache, jobs)
     system.fit(inputs, y, recordings=recordings)
     command = ["avemo", "train", "av-late-fusion", "--data", str(data_dir), "--out", str(out_dir)]
@@ -61,6 +62,7 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
         command += ["--cv-report", str(cv_report)]
     system.info.update({"corpus": cfg["corpus"], "speech_dir": str(speech_dir), "au_table": Path(table).name,
                         "command": " ".join(shlex.quote(a) for a in command), "cross_validation": cv,
+                        "cross_validation_adapted": cv_adapted,
                         "train_seconds": round(time.perf_counter() - t0, 1)})
     out = system.save(out_dir)
     (out / "MODEL_CARD.md").write_text(model_card(system))
@@ -94,7 +96,22 @@ def model_card(system: AVLateFusionSystem) -> str:
         f"- fusion weights: speech {w[SPEECH]:.2f}, action units {w[AU]:.2f} (grid step {system.weight_step}, "
         "by validation UA)",
         f"- classes ({len(system.classes)}): {', '.join(system.classes)}",
-        "- files: `av_system.json` (settings, temperatures, weights) + `weights.safetensors` (no pickle)", "",
+        "- files: `av_system.json` (settings, temperatures, weights) + `weights.safetensors` (no pickle)",
+    ]
+    adapted = getattr(system, "adapted_", None)
+    if adapted is not None:
+        aw, at = adapted["weights"], adapted["temperatures"]
+        lines += [
+            f"- adapted head (`--speaker-key`): each person's speech features and AUs standardised by the statistics "
+            f"of that person's own unlabelled clips (shrunk towards the training actors' as if with {adapted['tau']:g} "
+            f"more clips), then its own regressions (AU C {adapted['au_C']}), temperatures (speech "
+            f"{at[SPEECH]:.3f}, action units {at[AU]:.3f}, fused {adapted['fused_temperature']:.3f}) and fusion "
+            f"weights (speech {aw[SPEECH]:.2f}, action units {aw[AU]:.2f}), all chosen on the validation speakers. "
+            f"A person with fewer than {adapted['min_recordings']} clips gets the global head (validation: fewer "
+            "clips did not beat it).",
+        ]
+    lines += [
+        "",
         "## Training data and protocol",
         f"- RAVDESS audio-only speech ({info.get('n_recordings')} recordings, all {len(info.get('speakers', []))} "
         f"actors; {info.get('n_with_action_units')} with AUs) paired with the clip-mean OpenFace AUs of the "
@@ -113,6 +130,10 @@ def model_card(system: AVLateFusionSystem) -> str:
                   f"same recipe trained per fold, its choices made on 2 validation speakers from each fold's "
                   f"training actors, where this model used {system.n_val_speakers}), from `{cv['report']}`:", ""]
         lines += cv_figure_lines(cv)
+        cv_adapted = info.get("cross_validation_adapted")
+        if cv_adapted:
+            lines += ["", f"Adapted (`{CV_ADAPTED}`: each test actor's unlabelled clips set the statistics, "
+                      "transductive):", ""] + cv_figure_lines(cv_adapted)
     else:
         lines.append("none recorded (train with --cv-report reports/ravdess-av/summary.json)")
     lines += ["", "## Reproduce", "```", info.get("command", ""), "```",

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                        "again with the same --out.")
     s.add_argument("system", help="system name (configs/speech/ or configs/face/<name>.yaml) or a YAML path; "
                    "av-late-fusion: the speech + OpenFace action-unit model (--data holds speech16k/ and "
-                   "openface_au_mean.csv)")
+                   "openface_au_mean.csv); face-reference: compute the face adaptation reference of the face system "
+                   "in --out on the PublicTest images of --data (FER2013) and store it with the system")
     s.add_argument("--data", required=True, help=DATA_HELP + "; for face systems the FER2013 folder or fer2013.csv")
     s.add_argument("--corpus", default=None, help="corpus recipe (default: ravdess for speech, fer2013 for faces)")
     s.add_argument("--out", required=True, help="folder to write the trained system to")
@@ -97,9 +98,11 @@ def _parser() -> argparse.ArgumentParser:
                        "a --files long run's worker memory (--data: a folder of audio, e.g. RAVDESS speech16k); writes "
                        "reports/batch/. tsne: draw tsne.png for an existing --report (--data: its corpus). ferplus: "
                        "face systems on FER+ vote distributions, scored on FER+ Test and FER2013 PrivateTest; writes "
-                       "reports/ferplus/.")
+                       "reports/ferplus/. face-adaptation: what per-person face adaptation does on CREMA-D "
+                       "talking-face clips (--data: e.g. ../shared/data/cremad_sample); writes "
+                       "reports/face-adaptation/.")
     s.add_argument("suite", help="ravdess-speech | ravdess-av | fer2013 | ferplus | speed | face-speed | serve | "
-                   "cross-corpus | live | batch | tsne")
+                   "cross-corpus | live | batch | tsne | face-adaptation")
     s.add_argument("--data", help=DATA_HELP)
     s.add_argument("--out", help="report folder (default reports/<suite>)")
     s.add_argument("--systems", nargs="*", help="only these systems")
@@ -134,10 +137,11 @@ def _parser() -> argparse.ArgumentParser:
                    "host:port; default: start Ray on this machine)")
     s.add_argument("--batch-size", type=int, default=16, help="batch mode: files per batch (default 16)")
     s.add_argument("--speaker-key", metavar="KEY",
-                   help="speaker adaptation for audio batches: group the files by speaker (KEY: 'folder' = the "
-                   "file's folder, 'folder2' = the one above, or a regular expression on the file name whose first "
-                   "group is the speaker); each speaker's files (unlabelled) adapt a multi-corpus speech model to "
-                   "that voice (2+ files per speaker)")
+                   help="per-person adaptation: group the files by person (KEY: 'folder' = the file's folder, "
+                   "'folder2' = the one above, or a regular expression on the file name whose first group is the "
+                   "person); each person's files (unlabelled) adapt the models to them: a multi-corpus speech model "
+                   "to their voice, the face model to their face (images, videos), the --openface model to both "
+                   "(2+ files per person; a person seen once gets the global model)")
     s.add_argument("--adapt-for", choices=["any", "varied"], default="any",
                    help="with --speaker-key: any = the adaptation that is safe with few files or one emotion per "
                    "speaker (default); varied = the one chosen for speakers whose files span several emotions (an "
@@ -291,6 +295,12 @@ def cmd_train(args) -> int:
         path = train_probe_system(args.data, args.out, args.cv_report, args.jobs, checkpoint_dir=Path("runs") / NAME)
         print(f"saved {path}")
         return 0
+    if args.system == "face-reference":  # the face adaptation reference of a saved face system
+        from avemo.systems.face_reference import add_face_reference
+
+        reference = add_face_reference(args.out, args.data, args.corpus or "fer2013")
+        print(f"stored the adaptation reference ({reference.source}) in {args.out}")
+        return 0
     if args.system == "av-late-fusion":  # speech + OpenFace action units (the shipped av-ravdess-openface)
         from avemo.systems.av_train import train_av_system
 
@@ -393,6 +403,15 @@ def cmd_benchmark(args) -> int:
 
         summary = run_serve_benchmark(args.out or "reports/serve", args.data, args.clients, args.seconds)
         print(results_text(summary), end="")
+        return 0
+    if args.suite == "face-adaptation":
+        from avemo.benchmark.face_adaptation import results_table as adaptation_table, run_face_adaptation_benchmark
+
+        if not args.data:
+            raise ParameterError("benchmark face-adaptation needs --data DIR, a folder of CREMA-D talking-face clips "
+                                 "(e.g. ../shared/data/cremad_sample)")
+        print(adaptation_table(run_face_adaptation_benchmark(args.data, args.out or "reports/face-adaptation")),
+              end="")
         return 0
     if args.suite == "face-speed":
         from avemo.benchmark.speed import run_face_speed_benchmark
@@ -502,7 +521,8 @@ def cmd_predict(args) -> int:
     if args.speaker_key:
         from avemo.inference.adaptation import predict_files_by_speaker
 
-        engine = InferenceEngine(args.model, modalities=("speech",), options=options)
+        engine = InferenceEngine(args.model, args.face_model, modalities=needed_modalities(args.files, args.modality),
+                                 options=options)
         predictions = predict_files_by_speaker(engine, args.files, args.speaker_key, options,
                                                adapt_for=args.adapt_for)
     else:

@@ -41,7 +41,7 @@ class BatchSettings:
 def _engine(settings: BatchSettings, paths: Sequence[str]):
     from avemo.inference.engine import InferenceEngine, PredictOptions, needed_modalities
 
-    modalities = ("speech",) if settings.speaker_key else tuple(needed_modalities(paths, settings.modality))
+    modalities = tuple(needed_modalities(paths, settings.modality))
     key = (settings, modalities)
     if _ENGINE.get("key") != key:
         options = PredictOptions(settings.modality, settings.fps, settings.window, settings.step)

@@ -16,6 +16,7 @@ Statistics are running (Welford) means and variances, so a live stream can feed 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -224,38 +225,116 @@ def warn_about_groups(people: Sequence[str], unmatched: int = 0) -> None:
 def predict_files_by_speaker(engine, paths, key: str, options: "PredictOptions | None" = None,
                              min_recordings: int = MIN_SPEAKER_RECORDINGS, adapt_for: str = "any"):
     """``(path, result or error)`` for every path, in input order: the files are grouped by :func:`speaker_of`,
-    each group's recordings (unlabelled) adapt the model to that speaker, then each file is predicted with it.
-    A speaker with fewer than ``min_recordings`` readable files gets the global prediction; a bad file yields its
-    error and the batch goes on. ``adapt_for``: the adapted head (see :class:`SpeakerAdaptation`).
+    each group's files (unlabelled) adapt the models to that person, then each file is predicted with them:
+
+    - audio: the speech model's speaker-adapted head (``adapt_for``, see :class:`SpeakerAdaptation`);
+    - images and videos: the face adaptation (:mod:`avemo.inference.face_adaptation`; each file's main face is one
+      picture of the person), and for videos with sound the speech adaptation of their audio, fused again.
+
+    A person with fewer than ``min_recordings`` usable files gets the global prediction; a bad file yields its
+    error and the batch goes on.
 
     Raises:
-        ParameterError: when the speech model has no speaker-adapted head (for ``adapt_for``).
+        ParameterError: when a model the files need has no adapted head (speech: for ``adapt_for``; face: no
+            adaptation reference).
     """
     from avemo.errors import AvemoError
+    from avemo.inference.face import is_image_path
 
-    engine.speaker_adaptation(min_recordings, adapt_for)  # fail early for a model without that adapted head
+    paths = [str(p) for p in paths]
+    kinds = {p: "image" if is_image_path(p) else _media_kind(engine, p) for p in paths}
+    if engine.speech is not None and any(k in ("audio", "video") for k in kinds.values()):
+        engine.speaker_adaptation(min_recordings, adapt_for)  # fail early for a model without that adapted head
+    if engine.face is not None and any(k in ("image", "video") for k in kinds.values()):
+        engine.face_adaptation(min_recordings)
     groups: dict[str, list[str]] = {}
     results: dict[str, object] = {}
-    for path in map(str, paths):
+    for path in paths:
         try:
             groups.setdefault(speaker_of(path, key), []).append(path)
         except AvemoError as exc:
             results[path] = exc
     warn_about_groups([s for s, members in groups.items() for _ in members], len(results))
-    for speaker, members in groups.items():
-        adaptation = engine.speaker_adaptation(min_recordings, adapt_for)
-        for path in members:
-            try:
-                adaptation.add_file(path)
-            except AvemoError as exc:
-                results[path] = exc
-        for path in members:
-            if path in results:
+    for person, members in groups.items():
+        results.update(_predict_person(engine, person, members, kinds, options, min_recordings, adapt_for))
+    return [(p, results[p]) for p in paths]
+
+
+def _media_kind(engine, path: str) -> str:
+    """``audio`` or ``video`` (a file with a video stream, when the engine has a face model); a file that
+    cannot be probed counts as audio (its prediction then says what is wrong)."""
+    from avemo.errors import AvemoError
+    from avemo.io.video import probe_video
+
+    if engine.face is None:
+        return "audio"
+    try:
+        return "video" if probe_video(path).has_video else "audio"
+    except AvemoError:
+        return "audio"
+
+
+def _predict_person(engine, person: str, members: Sequence[str], kinds: dict[str, str],
+                    options: "PredictOptions | None", min_recordings: int, adapt_for: str) -> dict[str, object]:
+    """The results of one person's files (see :func:`predict_files_by_speaker`)."""
+    from avemo.errors import AvemoError
+    from avemo.inference.results import FusedResult
+
+    options = options or engine.options
+    results: dict[str, object] = {}
+    faces: dict[str, object] = {}  # the global result of each image and video
+    speech = engine.speaker_adaptation(min_recordings, adapt_for) if engine.speech is not None else None
+    face = engine.face_adaptation(min_recordings) if engine.face is not None else None
+    for path in members:
+        if kinds[path] == "audio" and speech is None:
+            results[path] = _safe(engine.predict_file, path, options)
+            continue
+        if kinds[path] != "audio":
+            faces[path] = _safe(engine.predict_file, path,
+                                dataclasses.replace(options, modality="face") if kinds[path] == "video" else options)
+            if isinstance(faces[path], AvemoError):
                 continue
+            face.add_result(faces[path])
+        if kinds[path] in ("audio", "video") and speech is not None:
             try:
-                result = adaptation.predict_file(path, options)
-                result.message = f"{result.message}; speaker {speaker}, {adaptation.count} recordings"
+                speech.add_file(path)
+            except AvemoError as exc:
+                if kinds[path] == "audio":
+                    results[path] = exc
+    n_faces = face.count if face is not None else 0
+    for path in members:
+        if path in results:
+            continue
+        if kinds[path] == "audio":
+            try:
+                result = speech.predict_file(path, options)
+                result.message = f"{result.message}; speaker {person}, {speech.count} recordings"
                 results[path] = result
             except AvemoError as exc:
                 results[path] = exc
-    return [(str(p), results[str(p)]) for p in paths]
+            continue
+        if isinstance(faces[path], AvemoError):
+            results[path] = faces[path]
+            continue
+        adapted_face = face.adapt_result(faces[path], person)
+        if kinds[path] == "image" or engine.speech is None or options.modality == "face":
+            results[path] = adapted_face
+            continue
+        try:  # a video with sound: its speech adapted too, then fused again
+            voice = speech.predict_file(path, options) if speech is not None else engine.predict_file(
+                path, dataclasses.replace(options, modality="speech"))
+        except AvemoError as exc:
+            voice = exc
+        fused: FusedResult = engine.fuse(path, voice, adapted_face)
+        fused.message = "; ".join(m for m in (fused.message, f"person {person}: {n_faces} pictures") if m)
+        results[path] = fused
+    return results
+
+
+def _safe(predict, path: str, options) -> object:
+    from avemo.errors import AvemoError
+
+    try:
+        return predict(path, options)
+    except AvemoError as exc:
+        return exc

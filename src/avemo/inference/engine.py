@@ -316,15 +316,43 @@ class InferenceEngine:
 
         return SpeakerAdaptation(self._need("speech"), min_recordings, adapt_for)
 
+    def face_adaptation(self, min_recordings: int = 2, tau: float | None = None):
+        """A :class:`~avemo.inference.face_adaptation.FaceAdaptation` for one person: feed it that person's face
+        results (images, videos), then adapt theirs with it.
+
+        Raises:
+            ParameterError: when the engine has no face model, or the face model has no adaptation reference.
+        """
+        from avemo.inference.face_adaptation import DEFAULT_TAU, FaceAdaptation, FaceReference
+
+        classifier = self._need("face")
+        reference = FaceReference.from_info(classifier.system.info, classifier.classes)
+        if reference is None:
+            raise ParameterError("this face model has no adaptation reference; compute one with `avemo train "
+                                 "face-reference --data FER2013_DIR --out MODEL_DIR` (the shipped face model has one)")
+        return FaceAdaptation(classifier.classes, reference, min_recordings, DEFAULT_TAU if tau is None else tau)
+
     def open_session(self, sampling_rate: int = TARGET_SAMPLING_RATE, options: PredictOptions | None = None,
                      on_result=None, name: str = "stream", adapt_to_speaker: bool = False):
         """A :class:`~avemo.inference.session.StreamSession` for one live stream of audio chunks and frames;
-        ``adapt_to_speaker``: keep running statistics of the stream's voice (one speaker) and use the
-        speaker-adapted head once two windows are in."""
+        ``adapt_to_speaker``: keep running statistics of the stream's person (one speaker, one face) and use
+        them once two windows are in: the speaker-adapted speech head, and the face adaptation (when the face model
+        has an adaptation reference).
+
+        Raises:
+            ParameterError: with ``adapt_to_speaker``, when the speech model has no speaker-adapted head.
+        """
         from avemo.inference.session import StreamSession
 
-        adaptation = self.speaker_adaptation() if adapt_to_speaker else None
-        return StreamSession(self, sampling_rate, options or self.options, on_result, name, adaptation)
+        adaptation = self.speaker_adaptation() if adapt_to_speaker and self.speech is not None else None
+        face_adaptation = None
+        if adapt_to_speaker and self.face is not None:
+            try:
+                face_adaptation = self.face_adaptation()
+            except ParameterError:  # a face model without a reference: its faces stay global
+                face_adaptation = None
+        return StreamSession(self, sampling_rate, options or self.options, on_result, name, adaptation,
+                             face_adaptation)
 
     # ---- fusion -------------------------------------------------------------------------------------------
 

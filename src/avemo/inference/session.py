@@ -24,6 +24,7 @@ from avemo.io.audio import TARGET_SAMPLING_RATE, resample
 
 if TYPE_CHECKING:
     from avemo.inference.adaptation import SpeakerAdaptation
+    from avemo.inference.face_adaptation import FaceAdaptation
     from avemo.inference.engine import InferenceEngine, PredictOptions
 
 
@@ -53,12 +54,14 @@ class StreamSession:
 
     def __init__(self, engine: "InferenceEngine", sampling_rate: int, options: "PredictOptions",
                  on_result: Callable[[WindowResult], None] | None = None, name: str = "stream",
-                 adaptation: "SpeakerAdaptation | None" = None) -> None:
+                 adaptation: "SpeakerAdaptation | None" = None,
+                 face_adaptation: "FaceAdaptation | None" = None) -> None:
         if not isinstance(sampling_rate, int) or sampling_rate <= 0:
             raise ParameterError(f"sampling_rate must be a positive integer in Hz, got {sampling_rate!r}")
         self.engine, self.sampling_rate, self.options, self.on_result, self.name = (
             engine, sampling_rate, options, on_result, name)
         self.adaptation = adaptation               # running statistics of the speaker, fed with every window
+        self.face_adaptation = face_adaptation     # running statistics of the face, fed with every window
         self._windows = SpeechWindows(options.window, options.step)  # the last window of audio, at 16 kHz
         self._faces = FaceStream(engine.video_detectors, engine.face, name) if engine.face is not None else None
         self._frames_used = 0
@@ -165,4 +168,9 @@ class StreamSession:
         self._frames_used = len(self._faces.frames)
         if not frames and not self._faces.frames:
             return None
-        return pool_frames(frames, self._faces.classifier.classes, None, end - start)
+        result = pool_frames(frames, self._faces.classifier.classes, None, end - start)
+        if self.face_adaptation is None:
+            return result
+        adapted = self.face_adaptation.adapt_result(result)  # with the windows before this one
+        self.face_adaptation.add_result(result)
+        return adapted

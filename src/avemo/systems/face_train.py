@@ -16,6 +16,7 @@ from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
 from avemo.data.recipes.ferplus import vote_targets
 from avemo.errors import CorpusError, ParameterError
+from avemo.systems.face_reference import REFERENCE_KEY, FaceReference
 from avemo.systems.face import FaceSystem, init_from_state, load_face_spec
 from avemo.train.metrics import classification_metrics
 
@@ -70,6 +71,8 @@ def train_face_system(system: str, data_dir: str | os.PathLike, out_dir: str | o
                  "command": "avemo " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""}
     if va.any():
         sys_.calibrate(images[va], y[va])
+        reference = FaceReference.from_probabilities(sys_.predict_proba(images[va]), f"{corpus} validation split")
+        sys_.info[REFERENCE_KEY] = reference.to_info(sys_.classes, int(va.sum()))
     if te.any():
         m = classification_metrics(y[te], sys_.predict_proba(images[te]), len(sys_.classes))
         sys_.info["test"] = {"split": "PrivateTest", "accuracy": m["wa"], "ua": m["ua"], "macro_f1": m["macro_f1"],

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FILE ?=
 DATA ?= ../shared/data/ravdess/speech16k
 
-.PHONY: demo web-demo live-benchmark batch-benchmark ferplus-benchmark test lint install benchmark speed shipped-model cross-corpus multicorpus-model av-model face-benchmark face-speed face-model readme clean
+.PHONY: demo web-demo live-benchmark batch-benchmark ferplus-benchmark test lint install benchmark speed shipped-model cross-corpus multicorpus-model av-model face-benchmark face-speed face-model face-adaptation readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,11 @@ face-speed: $(STAMP)
 face-model: $(STAMP)
 	$(BIN)/python -m avemo.systems.face_train ship runs/fer2013/$(FACE_SYSTEM) src/avemo/pretrained/face-fer2013 \
 	  --report reports/fer2013/summary.json
+	$(BIN)/avemo train face-reference --data $(FER) --out src/avemo/pretrained/face-fer2013
+
+## What per-person face adaptation does on the cremad_sample clips (writes reports/face-adaptation/).
+face-adaptation: $(STAMP)
+	$(BIN)/avemo benchmark face-adaptation --data ../shared/data/cremad_sample
 
 ## Regenerate the README's results tables from reports/.
 readme: $(STAMP)

@@ -107,8 +107,8 @@ def model_card(system: AVLateFusionSystem) -> str:
             f"more clips), then its own regressions (AU C {adapted['au_C']}), temperatures (speech "
             f"{at[SPEECH]:.3f}, action units {at[AU]:.3f}, fused {adapted['fused_temperature']:.3f}) and fusion "
             f"weights (speech {aw[SPEECH]:.2f}, action units {aw[AU]:.2f}), all chosen on the validation speakers. "
-            f"A person with fewer than {adapted['min_recordings']} clips gets the global head (validation: fewer "
-            "clips did not beat it).",
+            f"A person with fewer than {adapted['min_recordings']} clips gets the global head (the smallest number of "
+            "clips from which the adapted head was no worse than the global one on the validation speakers).",
         ]
     lines += [
         "",

@@ -9,9 +9,14 @@ The images come from one of three layouts of the corpus folder:
 2. FER+'s own folders ``FER2013Train/``, ``FER2013Valid/``, ``FER2013Test/``, each with ``label.csv`` (no header:
    image name, face box, the ten votes) and the PNGs FER+'s script writes there; no votes file is needed.
 3. FER2013's image-folder release (``train/<class>/Training_<k>.jpg``, ``test/<class>/PublicTest_<k>.jpg`` …)
-   *when* ``k`` is the image's index within its split: the indices of a split must be exactly 0..n-1 (or 1..n)
-   for the n rows of that split in the votes file. Releases that name images by random numbers (the common
-   Kaggle one: ``Training_10118481.jpg``) cannot be joined and are refused with a clear error.
+   with ``ferplus_map.csv`` beside it: one row per jpg, ``path`` (relative to the folder), ``usage``,
+   ``ferplus_image`` (the FER+ image it is; empty where none matched), the match's ``match_corr`` and FER+'s ten
+   vote counts. This is how ``../shared/data/fer2013`` is joined: its names are random numbers, and the map was
+   built by matching pixel ranks. Images without a match are skipped and counted; each recording keeps its
+   folder's FER2013 label (``fer2013_emotion``) and ``match_corr``.
+4. The same image-folder release *without* a map, when ``k`` is the image's index within its split: the indices of
+   a split must be exactly 0..n-1 (or 1..n) for the n rows of that split in the votes file; other names cannot
+   be joined and get an error that says to add the map.
 
 Cleaning: rows with an empty ``Image name`` and images whose majority vote is ``unknown`` or ``NF`` are skipped
 and counted (:class:`~avemo.data.recipes.skips.RecipeRecordings`). The majority is the most-voted of the ten
@@ -30,6 +35,7 @@ images'.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -53,6 +59,11 @@ VOTES_FILES = ("ferplus.csv", "fer2013new.csv")
 FERPLUS_FOLDERS = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
 _INDEXED_NAME = re.compile(r"^(Training|PublicTest|PrivateTest)_(\d+)$", re.IGNORECASE)
 _SKIP_EMPTY = "dropped by FER+ (empty Image name)"
+#: The join of FER2013's image-folder release to FER+ (layout 3).
+MAP_FILE = "ferplus_map.csv"
+MAP_COLUMNS = ("path", "usage", "ferplus_image", "match_corr")
+_SKIP_NO_MATCH = f"no FER+ image matched ({MAP_FILE})"
+_SKIP_MISSING = "image missing"
 _SKIP_REASONS = {"unknown": "majority vote unknown", "NF": "majority vote not a face (NF)"}
 
 
@@ -70,6 +81,8 @@ def prepare_ferplus(corpus_dir: Path, votes: str | Path | None = None) -> Recipe
     log = SkipLog("ferplus")
     if all((root / name / "label.csv").is_file() for name in FERPLUS_FOLDERS):
         return log.finish(_from_ferplus_folders(root, log), root, "FER2013Train/label.csv and its images")
+    if votes is None and (root / MAP_FILE).is_file():
+        return log.finish(_from_map(root, root / MAP_FILE, log), root, f"{MAP_FILE} and FER2013's image folders")
     votes_path = Path(votes) if votes is not None else next((root / n for n in VOTES_FILES if (root / n).is_file()),
                                                             None)
     if votes_path is None or not votes_path.is_file():
@@ -182,8 +195,8 @@ def vote_targets(recordings: Sequence[Recording], drop_single_votes: bool = Fals
 
 
 def _recording(line: int, split: str, index: int, name: str, counts: list[int], path: str, log: SkipLog,
-               votes_path: Path) -> Recording | None:
-    where = f"{split}_{index} (line {line})"
+               votes_path: Path, where: str | None = None) -> Recording | None:
+    where = where or f"{split}_{index} (line {line})"
     if not name:
         log.skip(_SKIP_EMPTY, where)
         return None
@@ -244,10 +257,52 @@ def _indexed_images(root: Path, rows: list[VoteRow], votes_path: Path) -> list[t
             example = Path(have[-1][1]).name
             raise CorpusError(f"{root}: the {split} file names do not hold the per-split index (e.g. {example}, but "
                               f"{split} has {len(have)} rows), so the FER+ votes cannot be joined to these images; "
-                              f"put FER2013's original fer2013.csv beside {votes_path.name}, or use FER+'s "
-                              "FER2013Train/, FER2013Valid/, FER2013Test/ folders")
+                              f"put the join {MAP_FILE} (or FER2013's original fer2013.csv) beside "
+                              f"{votes_path.name}, or use FER+'s FER2013Train/, FER2013Valid/, FER2013Test/ folders")
         by_index[split] = {i - low: (path, emotion) for i, path, emotion in have}
     return [by_index[split][index] for _, split, index, *_ in rows]
+
+
+def _from_map(root: Path, map_path: Path, log: SkipLog) -> list[Recording]:
+    """Layout 3: FER2013's image folders joined to FER+ by ``ferplus_map.csv`` (one row per jpg)."""
+    out = []
+    per_split: dict[str, int] = defaultdict(int)
+    with open(map_path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in (*MAP_COLUMNS, *VOTE_COLUMNS) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CorpusError(f"{map_path}: lacks column(s) {missing}; the map has path, usage, ferplus_image, "
+                              f"match_corr, runner_up_corr and FER+'s ten vote columns")
+        for i, row in enumerate(reader):
+            line = i + 2
+            split = (row["usage"] or "").strip()
+            if split not in SPLITS:
+                raise CorpusError(f"{map_path}: line {line} has usage {split!r}; expected one of {list(SPLITS)}")
+            rel = (row["path"] or "").strip()
+            where = f"{rel} (line {line})"
+            name = (row["ferplus_image"] or "").strip()
+            if not name:
+                log.skip(_SKIP_NO_MATCH, where)
+                continue
+            path = root / rel
+            if not path.is_file():
+                log.skip(_SKIP_MISSING, where)
+                continue
+            counts = parse_votes([row[c] for c in VOTE_COLUMNS], f"{map_path}: line {line}")
+            rec = _recording(line, split, per_split[split], name, counts, str(path), log, map_path, where)
+            per_split[split] += 1
+            if rec is None:
+                continue
+            rec = dataclasses.replace(rec, id=str(Path(rel).with_suffix("")))
+            parts = Path(rel).parts
+            if len(parts) >= 3:
+                try:
+                    rec.attributes["fer2013_emotion"] = canonical_emotion(parts[1])
+                except ParameterError:
+                    pass  # a folder that is not an emotion: the FER+ label is what counts here
+            rec.attributes["match_corr"] = float(row["match_corr"] or "nan")
+            out.append(rec)
+    return out
 
 
 def _from_ferplus_folders(root: Path, log: SkipLog) -> list[Recording]:

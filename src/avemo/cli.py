@@ -224,11 +224,18 @@ def _model_arguments(s: argparse.ArgumentParser, speech: bool = True) -> None:
     """``--model`` (speech) and ``--face-model``: a shipped model's name or a folder from ``avemo train``."""
     if speech:
         s.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
+        s.add_argument("--speech-backend", choices=["torch", "onnx-f32", "onnx-int8"], default=None,
+                       help="what runs the Whisper speech encoder (default: $AVEMO_SPEECH_BACKEND, else onnx-int8, "
+                       "the fastest; torch is the reference)")
     s.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "speech_backend", None):  # every engine of this run, batch workers included, uses it
+        from avemo.features.audio.whisper_onnx import BACKEND_ENV
+
+        os.environ[BACKEND_ENV] = args.speech_backend
     try:
         return COMMANDS[args.command](args)
     except AvemoError as exc:

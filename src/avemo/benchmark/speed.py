@@ -158,3 +158,68 @@ def _time_face_pipeline(rec, images: list[np.ndarray]) -> tuple[dict[str, list[f
                 for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
                     stages[key].append(1000 * value)
     return stages, n_faces
+
+
+#: The cross-corpus benchmark's fitted systems whose test figures the backends are compared on.
+ACCURACY_SYSTEM = "probe-transfer+augment"
+
+
+def backend_accuracy(data_root: str | os.PathLike, runs_dir: str | os.PathLike = "runs/cross-corpus",
+                     system: str = ACCURACY_SYSTEM, backends: tuple[str, ...] = ("torch", "onnx-int8"),
+                     jobs: int = 2) -> dict[str, Any]:
+    """The accuracy cost of each speech-encoder backend: the cross-corpus benchmark's fitted ``system`` (its
+    folds saved under ``runs_dir/system``: ``loco-<corpus>`` and the RAVDESS ``fold<k>``) scores its test clips
+    with the features of each backend (extracted once per backend into the cache), single file and
+    speaker-adapted; UA per fold, and the mean of each protocol.
+
+    Raises:
+        ParameterError: when ``runs_dir`` holds no fitted fold of ``system`` (run ``avemo benchmark cross-corpus``).
+    """
+    from avemo.benchmark.cross_corpus import corpus_metrics
+    from avemo.data.splits import make_folds
+    from avemo.errors import ParameterError
+    from avemo.labels import label_set
+    from avemo.systems.corpora import CORPUS_FOLDERS, load_corpora
+    from avemo.systems.speech_probe import SpeechProbeSystem
+
+    folder = Path(runs_dir) / system
+    folds = sorted(p for p in folder.glob("*") if (p / "fit_key.json").is_file()) if folder.is_dir() else []
+    if not folds:
+        raise ParameterError(f"{folder}: no fitted folds of {system}; run `avemo benchmark cross-corpus` first")
+    classes = label_set("ravdess8")
+    corpora = [c for c in CORPUS_FOLDERS if any(p.name in (f"loco-{c}",) for p in folds)] or ["ravdess"]
+    if "ravdess" not in corpora:
+        corpora.append("ravdess")
+    out: dict[str, Any] = {"system": system, "runs_dir": str(runs_dir), "backends": {}}
+    for backend in backends:
+        start = time.perf_counter()
+        recordings, y, inputs, _ = load_corpora(data_root, corpora, backend=backend, jobs=jobs)
+        ravdess = np.flatnonzero(inputs.corpus == "ravdess")
+        ravdess_folds = make_folds("ravdess-6fold", [recordings[i] for i in ravdess])
+        rows: dict[str, dict[str, float]] = {}
+        for path in folds:
+            if path.name.startswith("loco-"):
+                corpus = path.name[len("loco-"):]
+                test = np.flatnonzero(inputs.corpus == corpus)
+            else:
+                corpus = "ravdess"
+                test = ravdess[list(ravdess_folds[int(path.name.removeprefix("fold")) - 1].test)]
+            fitted = SpeechProbeSystem.load(path)
+            part = inputs.take(test)
+            rows[path.name] = {
+                "single": corpus_metrics(y[test], fitted.predict_proba(part), corpus, classes)["ua"],
+                "adapted": corpus_metrics(y[test], fitted.predict_proba(part, adapt=True), corpus, classes)["ua"]}
+        means = {}
+        for protocol, prefix in (("loco", "loco-"), ("ravdess_6fold", "fold")):
+            names = [n for n in rows if n.startswith(prefix)]
+            if names:
+                means[protocol] = {k: float(np.mean([rows[n][k] for n in names])) for k in ("single", "adapted")}
+        out["backends"][backend] = {"folds": rows, "mean": means, "seconds": round(time.perf_counter() - start, 1)}
+    reference = out["backends"].get("torch")
+    if reference:
+        for entry in out["backends"].values():
+            entry["max_ua_drop"] = max(reference["folds"][n][k] - entry["folds"][n][k]
+                                       for n in entry["folds"] for k in ("single", "adapted"))
+            entry["mean_drop"] = {p: {k: reference["mean"][p][k] - v for k, v in m.items()}
+                                  for p, m in entry["mean"].items()}
+    return out

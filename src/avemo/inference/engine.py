@@ -84,9 +84,11 @@ class PredictOptions:
 class SpeechPredictor(SystemPredictor):
     """A speech system with its feature extractors: ``predictor(signals at 16 kHz) -> (n, classes)``. Stateless."""
 
-    def __init__(self, system: SpeechSystem) -> None:
+    def __init__(self, system: SpeechSystem, backend: str | None = None) -> None:
+        from avemo.features.audio.whisper_onnx import with_backend
+
         super().__init__(system)
-        self.extractors = system.feature_extractors()
+        self.extractors = with_backend(system.feature_extractors(), backend)
 
     def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
         features = {key: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]
@@ -126,6 +128,8 @@ class InferenceEngine:
         detector, max_faces: the face detector (``auto``: MediaPipe, else OpenCV Haar) and most faces per image.
         face_tta, video_tta: test-time augmentation of images and of video frames (see
             :class:`avemo.inference.face.FaceClassifier`).
+        speech_backend: what runs the speech model's Whisper encoder (``torch``, ``onnx-f32``, ``onnx-int8``;
+            ``None``: :func:`avemo.features.audio.whisper_onnx.default_backend`).
 
     Raises:
         AssetNotFoundError, CheckpointError: when a model or the face detector cannot be loaded.
@@ -135,7 +139,8 @@ class InferenceEngine:
     def __init__(self, speech_model: str | os.PathLike | None = None, face_model: str | os.PathLike | None = None,
                  modalities: Sequence[str] = ("speech", "face"), options: PredictOptions = PredictOptions(),
                  weights: Mapping[str, float] | None = None, detector: str = "auto", max_faces: int = 4,
-                 face_tta: bool | str | None = None, video_tta: bool | str | None = "none") -> None:
+                 face_tta: bool | str | None = None, video_tta: bool | str | None = "none",
+                 speech_backend: str | None = None) -> None:
         unknown = sorted(set(modalities) - {"speech", "face"})
         if unknown or not modalities:
             raise ParameterError(f"modalities must be a non-empty subset of ['speech', 'face'], got {list(modalities)}")
@@ -148,7 +153,7 @@ class InferenceEngine:
         self.speech: SpeechPredictor | None = None
         self.face: FaceClassifier | None = None
         if "speech" in modalities:
-            self.speech = SpeechPredictor(load_system(speech_model, kind=SPEECH_KINDS))
+            self.speech = SpeechPredictor(load_system(speech_model, kind=SPEECH_KINDS), speech_backend)
         if "face" in modalities:
             system = load_system(face_model, kind="face")
             system.prepare()

@@ -103,6 +103,7 @@ class OpenFaceRecognizer:
         window, step: timeline window length and hop in seconds (audio longer than ``window`` gets a timeline).
         silence_db: audio whose loudest 25 ms frame is below this level (dBFS) counts as silent.
         min_confidence: OpenFace frames below this tracking confidence are dropped too.
+        speech_backend: what runs the Whisper encoder (see :class:`~avemo.inference.engine.InferenceEngine`).
 
     Raises:
         AssetNotFoundError, CheckpointError: when the model cannot be loaded.
@@ -110,11 +111,14 @@ class OpenFaceRecognizer:
     """
 
     def __init__(self, model: str | os.PathLike | None = None, window: float = 4.0, step: float = 2.0,
-                 silence_db: float = SILENCE_DB, min_confidence: float = 0.0) -> None:
+                 silence_db: float = SILENCE_DB, min_confidence: float = 0.0,
+                 speech_backend: str | None = None) -> None:
+        from avemo.features.audio.whisper_onnx import with_backend
+
         self.options = SpeechOptions(window, step, silence_db)
         self.model_path = resolve_system_dir(model, kind="av-late-fusion")
         self.system: AVLateFusionSystem = load_system(self.model_path, kind="av-late-fusion")
-        self.extractors = self.system.feature_extractors()
+        self.extractors = with_backend(self.system.feature_extractors(), speech_backend)
         self.min_confidence = min_confidence
 
     @property

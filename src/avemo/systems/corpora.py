@@ -58,12 +58,13 @@ def corpus_folder(data_root: str | os.PathLike, corpus: str) -> Path:
 
 def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CORPUS_FOLDERS),
                  labels: str = "ravdess8", model: str = "base", loudness_db: float | None = -23.0,
-                 cache: str | None = "default", jobs: int = 1, condition: str | None = None, vad: bool = False
-                 ) -> tuple[list[Recording], np.ndarray, CorpusInputs, dict[str, float]]:
+                 cache: str | None = "default", jobs: int = 1, condition: str | None = None, vad: bool = False,
+                 backend: str = "torch") -> tuple[list[Recording], np.ndarray, CorpusInputs, dict[str, float]]:
     """Recordings, class indices, :class:`CorpusInputs` (every layer of ``model``) and the seconds spent extracting
     each corpus's features (0 when cached). ``condition``: the recordings under a recording condition
     (:mod:`avemo.features.audio.degrade`); their speakers are then named ``speaker#condition``. ``vad``: each clip
-    trimmed to its speech first (Silero VAD).
+    trimmed to its speech first (Silero VAD). ``backend``: what runs the Whisper encoder (``torch``, the reference
+    every model is trained on, or ``onnx-f32`` / ``onnx-int8``, cached apart).
 
     What a corpus holds that cannot be used is skipped, counted and logged, never guessed: files its recipe does
     not recognise (unknown label codes, names without a speaker) and clips that cannot be decoded. The returned
@@ -79,7 +80,8 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
     from avemo.features.store import FeatureStore, extract_all
 
     classes = label_set(labels)
-    extractor = create_extractor(FEATURE, model=model, loudness_db=loudness_db, condition=condition, vad=vad)
+    extractor = create_extractor(FEATURE, model=model, loudness_db=loudness_db, condition=condition, vad=vad,
+                                 backend=backend)
     store = FeatureStore(cache)
     recordings: list[Recording] = []
     vectors: list[np.ndarray] = []

@@ -30,6 +30,7 @@ from avemo.errors import AssetNotFoundError, ParameterError
 from avemo.features.audio.whisper import (DEFAULT_MODEL, MODELS, SAMPLES_PER_FRAME, log_mel_spectrogram,
                                           resolve_whisper_dir, whisper_install_hint, without_default_model)
 from avemo.features.base import ExtractorConfig, FeatureExtractor, register_extractor
+from avemo.features.audio.whisper_onnx import BACKENDS, check_backend  # noqa: F401  (BACKENDS: re-exported)
 from avemo.io.audio import TARGET_SAMPLING_RATE
 
 # CTranslate2 data types (ctranslate2/types.h).
@@ -117,7 +118,7 @@ class WhisperEncoder(torch.nn.Module):
                                      "the model file is inconsistent")
 
     def _ln(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        return F.layer_norm(x, x.shape[-1:], self.w[f"{name}/gamma"], self.w[f"{name}/beta"], 1e-5)
+        return F.layer_norm(x, (self.width,), self.w[f"{name}/gamma"], self.w[f"{name}/beta"], 1e-5)
 
     def _lin(self, x: torch.Tensor, name: str) -> torch.Tensor:
         return F.linear(x, self.w[f"{name}/weight"], self.w.get(f"{name}/bias"))
@@ -168,16 +169,19 @@ class WhisperLayersConfig(ExtractorConfig):
     """``layers``: hidden states in the output (0..4 for tiny.en, 0..6 for base); ``combine``: ``"concat"`` them
     (width x len(layers) dims) or take their ``"mean"`` (width dims); ``max_chunk``: seconds encoded per pass;
     ``model``: ``"tiny.en"`` (default, width 384; left out of the cache key so existing caches stay valid) or
-    ``"base"`` (multilingual, width 512)."""
+    ``"base"`` (multilingual, width 512); ``backend``: what runs the encoder (:data:`BACKENDS`: ``torch``, the
+    reference, or ONNX Runtime in ``onnx-f32`` / ``onnx-int8``; in the cache key unless ``torch``)."""
 
     layers: tuple[int, ...] = (2, 3, 4)
     combine: str = "concat"
     max_chunk: float = 30.0
     model: str = DEFAULT_MODEL
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ParameterError(f"whisper_layers: model must be one of {sorted(MODELS)}, got {self.model!r}")
+        check_backend(self.backend)
         top = MODELS[self.model][1]
         if not self.layers or any(not 0 <= i <= top for i in self.layers):
             raise ParameterError(f"whisper_layers: layers must be a non-empty subset of 0..{top} for {self.model}, "
@@ -208,23 +212,39 @@ class WhisperLayersExtractor(FeatureExtractor):
         return width * (len(self.config.layers) if self.config.combine == "concat" else 1)
 
     def cache_key(self) -> dict[str, Any]:
-        return without_default_model(super().cache_key())
+        return without_reference_backend(without_default_model(super().cache_key()))
 
     @property
     def frame_rate(self) -> float:
         return TARGET_SAMPLING_RATE / SAMPLES_PER_FRAME
 
     def _extract(self, signal: np.ndarray) -> np.ndarray:
-        states = hidden_states(signal, self.config.model, self.config.layers, self.config.max_chunk)
+        states = hidden_states(signal, self.config.model, self.config.layers, self.config.max_chunk,
+                               self.config.backend)
         if self.config.combine == "mean":
             return states.mean(0).numpy().astype(np.float32)
         return torch.cat(list(states), dim=-1).numpy().astype(np.float32)
 
 
-def hidden_states(signal: np.ndarray, model: str, layers: tuple[int, ...], max_chunk: float = 30.0) -> torch.Tensor:
+def without_reference_backend(key: dict[str, Any]) -> dict[str, Any]:
+    """A cache key without ``backend`` when it is ``torch`` (the reference, as keys were before backends existed):
+    features of another backend are cached apart."""
+    if key.get("backend", "torch") == "torch":
+        key.pop("backend", None)
+    return key
+
+
+def hidden_states(signal: np.ndarray, model: str, layers: tuple[int, ...], max_chunk: float = 30.0,
+                  backend: str = "torch") -> torch.Tensor:
     """The encoder's hidden states ``(len(layers), frames, width)`` of a 16 kHz signal, 50 frames/s, encoded in
-    pieces of at most ``max_chunk`` seconds."""
-    encoder = load_encoder(model=model)
+    pieces of at most ``max_chunk`` seconds (only the frames the signal has: no padding to 30 s) by ``backend``
+    (an ONNX backend that cannot be built falls back to the PyTorch encoder, with a warning)."""
+    encoder = None
+    if backend != "torch":
+        from avemo.features.audio.whisper_onnx import load_onnx_encoder
+
+        encoder = load_onnx_encoder(model, backend)
+    encoder = encoder or load_encoder(model=model)
     chunk = int(max_chunk * TARGET_SAMPLING_RATE)
     outputs = []
     for start in range(0, len(signal), chunk):
@@ -260,7 +280,8 @@ class WhisperStatsConfig(ExtractorConfig):
     0..6 for base); ``vad``: trim the clip to its speech first (Silero VAD, :mod:`avemo.features.audio.vad`);
     ``loudness_db``: RMS level (dBFS) of the active frames the clip is then scaled to (``None``: as recorded);
     ``max_chunk``: seconds encoded per pass; ``condition``: a recording condition applied to the audio before
-    anything else (:func:`avemo.features.audio.degrade.degrade`: for robustness tests and training augmentation)."""
+    anything else (:func:`avemo.features.audio.degrade.degrade`: for robustness tests and training augmentation);
+    ``backend``: what runs the encoder (:data:`BACKENDS`; in the cache key unless ``torch``, the reference)."""
 
     model: str = "base"
     layers: tuple[int, ...] | None = None
@@ -268,10 +289,12 @@ class WhisperStatsConfig(ExtractorConfig):
     vad: bool = False
     max_chunk: float = 30.0
     condition: str | None = None
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ParameterError(f"whisper_stats: model must be one of {sorted(MODELS)}, got {self.model!r}")
+        check_backend(self.backend)
         top = MODELS[self.model][1]
         if self.layers is not None and (not self.layers or any(not 0 <= i <= top for i in self.layers)):
             raise ParameterError(f"whisper_stats: layers must be a non-empty subset of 0..{top} for {self.model}, "
@@ -333,7 +356,7 @@ class WhisperStatsExtractor(FeatureExtractor):
         for name in ("vad", "condition"):
             if not key.get(name):
                 key.pop(name, None)  # keys without them stay as they were before they existed
-        return key
+        return without_reference_backend(key)
 
     def _extract(self, signal: np.ndarray) -> np.ndarray:
         if self.config.condition:
@@ -346,6 +369,7 @@ class WhisperStatsExtractor(FeatureExtractor):
             signal = trim_to_speech(signal)
         if self.config.loudness_db is not None:
             signal = normalise_loudness(signal, self.config.loudness_db)
-        states = hidden_states(signal, self.config.model, self.config.layer_list, self.config.max_chunk)
+        states = hidden_states(signal, self.config.model, self.config.layer_list, self.config.max_chunk,
+                               self.config.backend)
         stats = torch.stack([states.mean(1), states.std(1, unbiased=False)], dim=1)  # (layers, 2, width)
         return stats.reshape(-1).numpy().astype(np.float32)

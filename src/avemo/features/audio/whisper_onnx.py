@@ -120,6 +120,7 @@ def build_onnx(model: str, precision: str, path: Path | None = None) -> Path:
         AssetNotFoundError: when the Whisper weights are missing.
     """
     from avemo.features.audio.whisper_layers import load_encoder
+    from avemo.features.store import file_digest
 
     if precision not in ("f32", "int8"):
         raise ParameterError(f"precision must be 'f32' or 'int8', got {precision!r}")
@@ -145,7 +146,7 @@ def build_onnx(model: str, precision: str, path: Path | None = None) -> Path:
                                  op_types_to_quantize=["MatMul", "Gemm"])
             finally:
                 root.setLevel(level)
-        Path(f"{path}.sha256").write_text(_sha256(tmp))
+        Path(f"{path}.sha256").write_text(file_digest(tmp))
         os.replace(tmp, path)
     except ImportError as exc:
         raise ParameterError(f"the ONNX speech backend needs onnx and onnxruntime ({exc}); `pip install onnx "
@@ -154,14 +155,6 @@ def build_onnx(model: str, precision: str, path: Path | None = None) -> Path:
         for leftover in {tmp, f32}:
             leftover.unlink(missing_ok=True)
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class OnnxWhisperEncoder:
@@ -176,8 +169,10 @@ class OnnxWhisperEncoder:
     def __init__(self, path: Path) -> None:
         import onnxruntime  # noqa: F401  (fail here, not at the first clip)
 
+        from avemo.features.store import file_digest
+
         checksum = Path(f"{path}.sha256")
-        if not path.is_file() or not checksum.is_file() or _sha256(path) != checksum.read_text().strip():
+        if not path.is_file() or not checksum.is_file() or file_digest(path) != checksum.read_text().strip():
             raise ParameterError(f"{path}: missing, truncated or altered (checksum); delete it and it is rebuilt")
         self.path = path
         self._sessions: dict[int, object] = {}

@@ -12,3 +12,11 @@ def test_speed_benchmark_on_a_model(tiny_model_dir, tmp_path):
     assert report["predict_ms_median"] > 0
     assert set(report["stage_ms_median"]) == {"logmel", "model"}
     assert json.loads((tmp_path / "summary.json").read_text())["model"] == tiny_model_dir.name
+
+
+def test_speed_benchmark_times_every_backend(tiny_model_dir, tmp_path):
+    report = run_speed_benchmark(out_dir=tmp_path, model=str(tiny_model_dir), seconds=2.0, repeats=1,
+                                 backends=("torch", "onnx-int8"))
+    assert set(report["backends"]) == {"torch", "onnx-int8"}
+    assert all(t["predict_ms_median"] > 0 and t["x_real_time"] > 0 for t in report["backends"].values())
+    assert "| onnx-int8 |" in (tmp_path / "results.md").read_text() and "accuracy" not in report

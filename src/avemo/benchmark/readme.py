@@ -1,7 +1,7 @@
 """Regenerate the README's result blocks from the committed reports: ``python -m avemo.benchmark.readme README.md``.
 
 A block is the text between ``<!-- report:NAME -->`` and ``<!-- /report:NAME -->``; NAME is a folder under
-``reports/`` (its ``results.md`` is inserted) or ``speed`` / ``face-speed`` / ``extraction`` / ``serve`` (a
+``reports/`` (its ``results.md`` is inserted) or ``face-speed`` / ``extraction`` / ``serve`` (a
 sentence from their ``summary.json``).
 """
 
@@ -43,12 +43,6 @@ def render(name: str, reports: Path) -> str:
         return (f"First extraction of every feature the speech benchmarks use, all {s['n_files']} clips, into an "
                 f"empty cache with {s['jobs']} worker processes on this {s['machine']['cpu_count']}-core machine: "
                 f"**{s['total_seconds'] / 60:.1f} minutes** ({parts}). From `reports/extraction/summary.json`.\n")
-    if name == "speed":
-        s = json.loads((folder / "summary.json").read_text())
-        stages = ", ".join(f"{k} {v} ms" for k, v in s["stage_ms_median"].items())
-        return (f"`avemo predict` on a {s['clip_seconds']:.0f}-second clip, model loaded, one thread: "
-                f"**{s['predict_ms_median']} ms** median ({stages}; {s['machine']['processor']}, "
-                f"{s['machine']['cpu_count']} cores). From `reports/speed/summary.json`.\n")
     if name == "serve":
         from avemo.benchmark.serve import results_text
 

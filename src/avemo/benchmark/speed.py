@@ -25,17 +25,23 @@ def _median_ms(fn, repeats: int) -> float:
 
 
 def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: str | os.PathLike | None = None,
-                        model: str | None = None, seconds: float = 4.0, repeats: int = 20) -> dict[str, Any]:
-    """Median milliseconds of ``EmotionRecognizer.predict_signal`` on a ``seconds``-long clip (a RAVDESS file
-    from ``data_dir`` cut or padded to that length when given, else avemo's synthetic voice), one thread pinned
-    to one CPU core."""
+                        model: str | None = None, seconds: float = 4.0, repeats: int = 20,
+                        backends: tuple[str, ...] | None = None, accuracy: bool = True) -> dict[str, Any]:
+    """Median milliseconds of ``EmotionRecognizer.predict_signal`` on a ``seconds``-long clip with each speech-encoder
+    backend (a RAVDESS file from ``data_dir`` cut or padded to that length when given, else avemo's synthetic
+    voice), one thread pinned to one CPU core, and each stage's time. When ``data_dir`` holds the corpora (a
+    ``ravdess/`` folder among others) and ``runs/cross-corpus`` the cross-corpus benchmark's fits, ``accuracy``
+    adds what each backend costs in UA (:func:`backend_accuracy`)."""
     import torch
+
+    from avemo.features.audio.whisper_onnx import BACKENDS, default_backend
 
     torch.set_num_threads(1)
     from avemo.demo.clip import synth_voice
     from avemo.inference import EmotionRecognizer
     from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 
+    backends = tuple(backends or BACKENDS)
     sr = TARGET_SAMPLING_RATE
     source = "synthetic voice"
     signal = synth_voice(seconds)
@@ -45,22 +51,59 @@ def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: 
             audio = load_audio(files[0])
             signal = np.pad(audio, (0, max(0, int(seconds * sr) - len(audio))))[: int(seconds * sr)]
             source = str(files[0].name)
-    rec = EmotionRecognizer(model, window=max(seconds, 4.0))
+    timings: dict[str, Any] = {}
     with one_core() as core:
-        stages = {key: _median_ms(lambda e=e: e.process_signal(signal, sr), repeats)
-                  for key, e in rec.predictor.extractors.items()}
-        features = {key: [e.process_signal(signal, sr)] for key, e in rec.predictor.extractors.items()}
-        stages["model"] = _median_ms(lambda: rec.system.predict_proba(features), repeats)
-        total = _median_ms(lambda: rec.predict_signal(signal, sr), repeats)
+        for backend in backends:
+            rec = EmotionRecognizer(model, window=max(seconds, 4.0), speech_backend=backend)
+            stages = {key: _median_ms(lambda e=e: e.process_signal(signal, sr), repeats)
+                      for key, e in rec.predictor.extractors.items()}
+            features = {key: [e.process_signal(signal, sr)] for key, e in rec.predictor.extractors.items()}
+            stages["model"] = _median_ms(lambda r=rec, f=features: r.system.predict_proba(f), repeats)
+            total = _median_ms(lambda r=rec: r.predict_signal(signal, sr), repeats)
+            timings[backend] = {"predict_ms_median": total, "stage_ms_median": stages,
+                                "x_real_time": round(1000 * seconds / total, 1)}
+    default = default_backend()
     report = {"benchmark": "speed", "clip_seconds": seconds, "clip": source, "threads": 1, "cpu_cores": 1,
-              "core": core,
-              "model": str(rec.model_path.name), "predict_ms_median": total, "stage_ms_median": stages,
-              "repeats": repeats, "machine": {"processor": platform.processor() or platform.machine(),
-                                              "cpu_count": os.cpu_count(), "python": platform.python_version()}}
+              "core": core, "model": str(rec.model_path.name), "default_backend": default,
+              "predict_ms_median": timings.get(default, next(iter(timings.values())))["predict_ms_median"],
+              "backends": timings, "repeats": repeats,
+              "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                          "python": platform.python_version()}}
+    report["stage_ms_median"] = timings.get(default, next(iter(timings.values())))["stage_ms_median"]
+    root = Path(data_dir) if data_dir else None
+    if accuracy and root is not None and (root / "ravdess").is_dir() and Path("runs/cross-corpus").is_dir():
+        report["accuracy"] = backend_accuracy(root, backends=tuple(b for b in backends if b != "onnx-f32"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(report, indent=1))
+    (out / "results.md").write_text(results_table(report))
     return report
+
+
+def results_table(report: dict[str, Any]) -> str:
+    """Markdown: each backend's time per clip and, when measured, its UA against the PyTorch reference."""
+    lines = [f"`avemo predict` on a {report['clip_seconds']:.0f}-second clip ({report['clip']}), model "
+             f"`{report['model']}` loaded, one thread pinned to one core "
+             f"({report['machine']['processor']}, {report['machine']['cpu_count']} cores); default backend "
+             f"`{report['default_backend']}`.", "",
+             "| speech encoder | ms per clip (median) | x real time | Whisper stage ms |", "|---|---|---|---|"]
+    for backend, t in report["backends"].items():
+        stage = next(iter(t["stage_ms_median"].values()))
+        lines.append(f"| {backend} | {t['predict_ms_median']} | {t['x_real_time']} | {stage} |")
+    acc = report.get("accuracy")
+    if acc:
+        lines += ["", f"Accuracy of each backend: the cross-corpus benchmark's fitted `{acc['system']}` (each fold's "
+                  "system as saved) scoring its test clips with that backend's features (UA %, mean over the folds; "
+                  "largest drop of any fold and figure against torch).", "",
+                  "| backend | leave-one-corpus-out single | adapted | RAVDESS 6-fold single | adapted | "
+                  "largest drop |",
+                  "|---|---|---|---|---|---|"]
+        for backend, e in acc["backends"].items():
+            m = e["mean"]
+            lines.append(f"| {backend} | {100 * m['loco']['single']:.1f} | {100 * m['loco']['adapted']:.1f} | "
+                         f"{100 * m['ravdess_6fold']['single']:.1f} | {100 * m['ravdess_6fold']['adapted']:.1f} | "
+                         f"{100 * e.get('max_ua_drop', 0.0):.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 @contextlib.contextmanager

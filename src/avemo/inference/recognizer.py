@@ -29,6 +29,7 @@ class EmotionRecognizer:
         speech_model: shipped model name or a folder from ``avemo train`` (default: the shipped speech model).
         window, step: timeline window length and hop in seconds (inputs longer than ``window`` get a timeline).
         silence_db: inputs whose loudest 25 ms frame is below this level (dBFS) are reported as silence.
+        speech_backend: what runs the Whisper encoder (see :class:`~avemo.inference.engine.InferenceEngine`).
 
     Raises:
         AssetNotFoundError, CheckpointError: when the model cannot be loaded.
@@ -36,10 +37,10 @@ class EmotionRecognizer:
     """
 
     def __init__(self, speech_model: str | os.PathLike | None = None, window: float = 4.0, step: float = 2.0,
-                 silence_db: float = SILENCE_DB) -> None:
+                 silence_db: float = SILENCE_DB, speech_backend: str | None = None) -> None:
         self.options = SpeechOptions(window, step, silence_db)
         self.model_path = resolve_system_dir(speech_model, kind=SPEECH_KINDS)
-        self.predictor = SpeechPredictor(load_system(self.model_path, kind=SPEECH_KINDS))
+        self.predictor = SpeechPredictor(load_system(self.model_path, kind=SPEECH_KINDS), speech_backend)
 
     @property
     def classes(self) -> tuple[str, ...]:

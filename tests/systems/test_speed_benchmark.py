@@ -20,3 +20,11 @@ def test_speed_benchmark_times_every_backend(tiny_model_dir, tmp_path):
     assert set(report["backends"]) == {"torch", "onnx-int8"}
     assert all(t["predict_ms_median"] > 0 and t["x_real_time"] > 0 for t in report["backends"].values())
     assert "| onnx-int8 |" in (tmp_path / "results.md").read_text() and "accuracy" not in report
+
+
+def test_face_speed_benchmark_runs(face_landmarker, talking_face, tmp_path):
+    from avemo.benchmark.speed import run_face_speed_benchmark
+
+    report = run_face_speed_benchmark(out_dir=tmp_path, data_dir=talking_face.parent, frames=12)
+    assert report["fps"] > 0 and report["model"] == "face-fer2013" and report["frames"] == 7
+    assert json.loads((tmp_path / "summary.json").read_text())["tta"] == report["tta"]

@@ -157,6 +157,7 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
     import torch
 
     from avemo.inference.face import FaceEmotionRecognizer
+    from avemo.systems.base import resolve_system_dir
 
     images, source = _frames_640x480(data_dir, frames)
     rec = FaceEmotionRecognizer(model)
@@ -169,7 +170,8 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
     ms = {k: round(float(np.median(v)), 2) for k, v in stages.items()}
     report = {"benchmark": "face-speed", "frame_size": [640, 480], "frames": len(stages["total"]), "clip": source,
               "faces_per_frame": round(n_faces / max(len(stages["total"]), 1), 2), "cpu_cores": 1, "core": core,
-              "model": rec.model_path.name, "tta": rec.video_tta, "engine": rec.system.engine,
+              "model": resolve_system_dir(model, kind="face").name, "tta": rec.classifier.video_tta,
+              "engine": rec.system.engine,
               "ms_per_frame_median": ms["total"], "fps": round(1000 / ms["total"], 1) if ms["total"] else None,
               "stage_ms_median": {k: v for k, v in ms.items() if k != "total"},
               "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
@@ -194,7 +196,7 @@ def _time_face_pipeline(rec, images: list[np.ndarray]) -> tuple[dict[str, list[f
             crops = [align_face(rgb, f, size=rec.system.spec.side) for f in faces]
             t2 = time.perf_counter()
             if crops:
-                rec.system.predict_proba(np.stack(crops), tta=rec.video_tta)
+                rec.system.predict_proba(np.stack(crops), tta=rec.classifier.video_tta)
             t3 = time.perf_counter()
             if i >= 5:  # warm-up frames are not counted
                 n_faces += len(faces)

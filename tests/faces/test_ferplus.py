@@ -13,7 +13,7 @@ from PIL import Image
 
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
-from avemo.data.recipes.ferplus import VOTE_COLUMNS, vote_distribution, vote_targets
+from avemo.data.recipes.ferplus import MAP_FILE, VOTE_COLUMNS, vote_distribution, vote_targets
 from avemo.errors import CorpusError, ParameterError
 from avemo.labels import label_mapping_matrix, label_set, to_common_label_set
 
@@ -129,6 +129,68 @@ def test_image_folder_named_by_random_numbers_cannot_be_joined(tmp_path):
     root = write_indexed_folder(tmp_path / "fer", names=names)
     write_votes(root / "ferplus.csv")
     with pytest.raises(CorpusError, match="do not hold the per-split index"):
+        prepare("ferplus", root)
+
+
+def write_map(root: Path, rows=ROWS, unmatched: int = 1) -> Path:
+    """FER2013's image-folder release named by random numbers, with ferplus_map.csv joining each jpg to its FER+
+    row (and ``unmatched`` extra images the map has no FER+ image for)."""
+    rng = np.random.default_rng(1)
+    lines = []
+    for i, (usage, named, votes, label) in enumerate(rows):
+        folder = ("train" if usage == "Training" else "test") + f"/{FER_CLASSES[label]}"
+        rel = f"{folder}/{usage}_{int(rng.integers(10**6, 10**8))}.png"
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face(i)).save(root / rel)
+        lines.append([rel, usage, f"fer{i:07d}.png" if named else "", "0.998", "0.7", *votes])
+    for k in range(unmatched):
+        rel = f"train/angry/Training_{900 + k}.png"
+        (root / "train" / "angry").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face(0)).save(root / rel)
+        lines.append([rel, "Training", "", "", "", *([""] * 10)])
+    with open(root / MAP_FILE, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "usage", "ferplus_image", "match_corr", "runner_up_corr", *VOTE_COLUMNS])
+        w.writerows(lines)
+    return root
+
+
+def test_image_folder_with_the_map_joins_by_path(tmp_path):
+    root = write_map(tmp_path / "fer")
+    write_votes(root / "ferplus.csv")  # the votes file beside it is not needed: the map holds the votes
+    recs = prepare("ferplus", root)
+    assert len(recs) == 9 and recs.skipped == {
+        f"no FER+ image matched ({MAP_FILE})": 2,  # the extra image and the row FER+ dropped
+        "majority vote unknown": 1, "majority vote not a face (NF)": 1}
+    images, kept = load_face_images(recs, cache=None)
+    by_name = {r.attributes["image_name"]: brightness(images[k]) for r, k in zip(recs, kept)}
+    assert all(by_name[f"fer{i:07d}.png"] == i for i in (0, 1, 5, 6, 7, 8, 9, 10, 11))  # each image its row's
+    contempt = next(r for r in recs if r.attributes["image_name"] == "fer0000005.png")
+    assert contempt.emotion == "contempt" and contempt.attributes["fer2013_emotion"] == "disgust"
+    assert contempt.id.startswith("train/disgust/Training_") and contempt.attributes["match_corr"] == 0.998
+    # a missing image is counted and skipped, naming the file
+    Path(contempt.path).unlink()
+    again = prepare("ferplus", root)
+    assert again.skipped["image missing"] == 1 and len(again) == 8
+
+
+def test_bad_map_files_name_the_column_or_line(tmp_path):
+    root = write_map(tmp_path / "fer")
+    text = (root / MAP_FILE).read_text()
+    (root / MAP_FILE).write_text(text.replace("match_corr,", "corr,", 1))
+    with pytest.raises(CorpusError, match="match_corr"):
+        prepare("ferplus", root)
+    lines = text.splitlines()
+    lines[1] = lines[1].replace(",Training,", ",Traning,", 1)
+    (root / MAP_FILE).write_text("\n".join(lines) + "\n")
+    with pytest.raises(CorpusError, match="line 2 has usage 'Traning'"):
+        prepare("ferplus", root)
+    lines = text.splitlines()
+    fields = lines[1].split(",")
+    fields[5:15] = ["0"] * 10
+    lines[1] = ",".join(fields)
+    (root / MAP_FILE).write_text("\n".join(lines) + "\n")
+    with pytest.raises(CorpusError, match="line 2 .*no votes"):
         prepare("ferplus", root)
 
 
@@ -307,11 +369,15 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.corpus
-def test_the_shared_image_folder_release_cannot_be_joined_to_the_votes(require_data):
-    """The shared FER2013 folder names its images by random numbers (e.g. Training_10118481.jpg), not by index:
-    the recipe must refuse it rather than pair votes with the wrong images."""
-    root = require_data("fer2013/ferplus.csv", what="FER+ votes").parent
-    if (root / "fer2013.csv").is_file():
-        pytest.skip("fer2013.csv is present: the join goes through it")
-    with pytest.raises(CorpusError, match="do not hold the per-split index"):
-        prepare("ferplus", root)
+def test_the_shared_image_folder_release_joins_through_the_map(require_data):
+    """The shared FER2013 folder names its images by random numbers; ferplus_map.csv joins them to FER+."""
+    root = require_data("fer2013/ferplus_map.csv", what="the FER2013 to FER+ map").parent
+    recs = prepare("ferplus", root)
+    counts = {s: sum(r.attributes["split"] == s for r in recs) for s in ("Training", "PublicTest", "PrivateTest")}
+    matched = {"Training": 28078, "PublicTest": 3541, "PrivateTest": 3518}  # the map's matches (data README)
+    for split, n in counts.items():
+        assert 0.98 * matched[split] <= n <= matched[split], (split, n)  # less the unknown / not-a-face majorities
+    assert recs.skipped[f"no FER+ image matched ({MAP_FILE})"] == 35887 - sum(matched.values())
+    r = recs[0]
+    assert Path(r.path).is_file() and r.attributes["fer2013_emotion"] in label_set("fer7")
+    assert r.attributes["match_corr"] >= 0.9

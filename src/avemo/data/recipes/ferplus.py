@@ -120,23 +120,33 @@ def read_votes(path: str | Path) -> list[VoteRow]:
     path = Path(path)
     out: list[VoteRow] = []
     per_split: dict[str, int] = defaultdict(int)
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in ("Usage", "Image name", *VOTE_COLUMNS) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise CorpusError(f"{path}: lacks column(s) {missing}; FER+'s votes file has Usage, Image name, "
-                              f"{', '.join(VOTE_COLUMNS)}")
-        for i, row in enumerate(reader):
-            line = i + 2
-            split = (row["Usage"] or "").strip()
-            if split not in SPLITS:
-                raise CorpusError(f"{path}: line {line} has Usage {split!r}; expected one of {list(SPLITS)}")
-            counts = parse_votes([row[c] for c in VOTE_COLUMNS], f"{path}: line {line}")
-            out.append((line, split, per_split[split], (row["Image name"] or "").strip(), counts))
-            per_split[split] += 1
+    columns = ("Usage", "Image name", *VOTE_COLUMNS)
+    for line, split, row in _split_rows(path, "Usage", columns, f"FER+'s votes file has {', '.join(columns)}"):
+        counts = parse_votes([row[c] for c in VOTE_COLUMNS], f"{path}: line {line}")
+        out.append((line, split, per_split[split], (row["Image name"] or "").strip(), counts))
+        per_split[split] += 1
     if not out:
         raise CorpusError(f"{path}: no rows; expected one row per FER2013 image")
     return out
+
+
+def _split_rows(path: Path, usage: str, columns: Sequence[str], what: str):
+    """``(line, split, row)`` of every row of a CSV whose split column ``usage`` names a FER2013 split.
+
+    Raises:
+        CorpusError: for a missing column (``what`` says which the file should have) or an unknown split.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CorpusError(f"{path}: lacks column(s) {missing}; {what}")
+        for i, row in enumerate(reader):
+            line = i + 2
+            split = (row[usage] or "").strip()
+            if split not in SPLITS:
+                raise CorpusError(f"{path}: line {line} has {usage} {split!r}; expected one of {list(SPLITS)}")
+            yield line, split, row
 
 
 def parse_votes(values: Sequence[str], where: str) -> list[int]:
@@ -267,41 +277,32 @@ def _from_map(root: Path, map_path: Path, log: SkipLog) -> list[Recording]:
     """Layout 3: FER2013's image folders joined to FER+ by ``ferplus_map.csv`` (one row per jpg)."""
     out = []
     per_split: dict[str, int] = defaultdict(int)
-    with open(map_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in (*MAP_COLUMNS, *VOTE_COLUMNS) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise CorpusError(f"{map_path}: lacks column(s) {missing}; the map has path, usage, ferplus_image, "
-                              f"match_corr, runner_up_corr and FER+'s ten vote columns")
-        for i, row in enumerate(reader):
-            line = i + 2
-            split = (row["usage"] or "").strip()
-            if split not in SPLITS:
-                raise CorpusError(f"{map_path}: line {line} has usage {split!r}; expected one of {list(SPLITS)}")
-            rel = (row["path"] or "").strip()
-            where = f"{rel} (line {line})"
-            name = (row["ferplus_image"] or "").strip()
-            if not name:
-                log.skip(_SKIP_NO_MATCH, where)
-                continue
-            path = root / rel
-            if not path.is_file():
-                log.skip(_SKIP_MISSING, where)
-                continue
-            counts = parse_votes([row[c] for c in VOTE_COLUMNS], f"{map_path}: line {line}")
-            rec = _recording(line, split, per_split[split], name, counts, str(path), log, map_path, where)
-            per_split[split] += 1
-            if rec is None:
-                continue
-            rec = dataclasses.replace(rec, id=str(Path(rel).with_suffix("")))
-            parts = Path(rel).parts
-            if len(parts) >= 3:
-                try:
-                    rec.attributes["fer2013_emotion"] = canonical_emotion(parts[1])
-                except ParameterError:
-                    pass  # a folder that is not an emotion: the FER+ label is what counts here
-            rec.attributes["match_corr"] = float(row["match_corr"] or "nan")
-            out.append(rec)
+    what = "the map has path, usage, ferplus_image, match_corr, runner_up_corr and FER+'s ten vote columns"
+    for line, split, row in _split_rows(map_path, "usage", (*MAP_COLUMNS, *VOTE_COLUMNS), what):
+        rel = (row["path"] or "").strip()
+        where = f"{rel} (line {line})"
+        name = (row["ferplus_image"] or "").strip()
+        if not name:
+            log.skip(_SKIP_NO_MATCH, where)
+            continue
+        path = root / rel
+        if not path.is_file():
+            log.skip(_SKIP_MISSING, where)
+            continue
+        counts = parse_votes([row[c] for c in VOTE_COLUMNS], f"{map_path}: line {line}")
+        rec = _recording(line, split, per_split[split], name, counts, str(path), log, map_path, where)
+        per_split[split] += 1
+        if rec is None:
+            continue
+        rec = dataclasses.replace(rec, id=str(Path(rel).with_suffix("")))
+        parts = Path(rel).parts
+        if len(parts) >= 3:
+            try:
+                rec.attributes["fer2013_emotion"] = canonical_emotion(parts[1])
+            except ParameterError:
+                pass  # a folder that is not an emotion: the FER+ label is what counts here
+        rec.attributes["match_corr"] = float(row["match_corr"] or "nan")
+        out.append(rec)
     return out
 
 

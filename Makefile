@@ -70,7 +70,7 @@ cross-corpus: $(STAMP)
 ## Re-train the shipped multi-corpus speech model on every speaker of the eight corpora.
 multicorpus-model: $(STAMP)
 	$(BIN)/avemo train speech-multicorpus --data $(CORPORA) --out src/avemo/pretrained/speech-multicorpus \
-	  --cv-report reports/cross-corpus-five/summary.json
+	  --cv-report reports/cross-corpus/summary.json
 
 AV_DATA ?= ../shared/data/ravdess
 FERPLUS_DATA ?= ../shared/data/fer2013

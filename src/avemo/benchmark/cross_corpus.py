@@ -13,8 +13,7 @@ Systems:
 - ``probe-transfer+augment`` (:data:`CANDIDATE`): the loss (masked, partial or full softmax), the layers and the L2
   strength chosen by the nested rule (:mod:`avemo.systems.transfer_selection`): leave-one-corpus-out *inside* the
   training corpora; calibrated on the inner held-out corpora, with an abstention level; trained also on a randomly
-  degraded copy of every training clip: the candidate recipe for the shipped model, fixed before the run (it did not
-  replace the shipped model, which scored better; ``probe-transfer``, the
+  degraded copy of every training clip: the recipe of the shipped model, fixed before the run (``probe-transfer``, the
   same on clean clips only, runs in its place when the setting ``augment`` is off);
 - ``probe-multicorpus`` (:data:`MULTI`): the previous recipe (masked loss, everything chosen on validation
   speakers of the training corpora), as a baseline;
@@ -51,7 +50,7 @@ from avemo.systems.transfer_selection import LOSSES
 from avemo.train.metrics import mean_std
 
 #: The candidate recipe for the shipped model, by the setting ``augment``, whose figures the targets check (it was
-#: fixed before the run; it did not replace the shipped five-corpus model, which scored better: README).
+#: fixed before the run; the shipped model is trained by it: ``avemo.systems.probe_train``).
 TRANSFER, AUGMENTED = "probe-transfer", "probe-transfer+augment"
 CANDIDATE = {False: TRANSFER, True: AUGMENTED}
 MULTI, RAVDESS_ONLY = "probe-multicorpus", "probe-ravdess-only"

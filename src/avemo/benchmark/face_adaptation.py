@@ -98,9 +98,7 @@ def _stream_windows(engine, result, window: float) -> list[tuple[float, str, str
         frames = [f for f in result.frames if end - window <= f.time < end]
         pooled = pool_frames(frames, classes, None, window)
         if pooled.probabilities:
-            adapted = adaptation.adapt_result(pooled)
-            adaptation.add_result(pooled)
-            out.append((end, pooled.emotion, adapted.emotion))
+            out.append((end, pooled.emotion, adaptation.adapt_and_learn(pooled).emotion))
         end += window
     return out
 

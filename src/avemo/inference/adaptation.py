@@ -36,7 +36,25 @@ if TYPE_CHECKING:
     from avemo.inference.engine import PredictOptions, SpeechPredictor
 
 
-class SpeakerAdaptation:
+class RecordingCount:
+    """What a running per-person statistic says about how much it has seen: :attr:`count` recordings, and whether
+    that is the ``min_recordings`` it needs (:attr:`ready`)."""
+
+    _count: int
+    min_recordings: int
+
+    @property
+    def count(self) -> int:
+        """Recordings (pictures, clips or stream windows) added so far."""
+        return self._count
+
+    @property
+    def ready(self) -> bool:
+        """Whether enough recordings are in to adapt."""
+        return self._count >= self.min_recordings
+
+
+class SpeakerAdaptation(RecordingCount):
     """Running statistics of one speaker's features and predictions with them.
 
     Args:
@@ -65,16 +83,6 @@ class SpeakerAdaptation:
         self._count = 0
         self._mean: np.ndarray | None = None
         self._m2: np.ndarray | None = None
-
-    @property
-    def count(self) -> int:
-        """Recordings (or windows) added so far."""
-        return self._count
-
-    @property
-    def ready(self) -> bool:
-        """Whether enough recordings are in for the adapted head."""
-        return self._count >= self.min_recordings
 
     def _features(self, signals: list[np.ndarray]) -> np.ndarray:
         (extractor,) = self.predictor.extractors.values()

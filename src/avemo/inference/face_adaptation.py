@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from avemo.errors import ParameterError
+from avemo.inference.adaptation import RecordingCount
 from avemo.inference.results import PREDICTED, ModalityResult
 from avemo.systems.face_reference import LOG_FLOOR, FaceReference
 
@@ -34,7 +35,7 @@ from avemo.systems.face_reference import LOG_FLOOR, FaceReference
 MIN_FACE_RECORDINGS = 2
 #: How many pictures the reference mean counts as when a person's mean is shrunk towards it.
 DEFAULT_TAU = 4.0
-class FaceAdaptation:
+class FaceAdaptation(RecordingCount):
     """Running statistics of one person's face log-probabilities and adaptation with them (module docstring).
     Safe to share between threads.
 
@@ -60,15 +61,6 @@ class FaceAdaptation:
         self.min_recordings, self.tau = int(min_recordings), float(tau)
         self._lock = threading.Lock()
         self._count, self._sum = 0, np.zeros(len(classes))
-
-    @property
-    def count(self) -> int:
-        """Pictures (clips, windows) added so far."""
-        return self._count
-
-    @property
-    def ready(self) -> bool:
-        return self._count >= self.min_recordings
 
     def add(self, probs: np.ndarray) -> None:
         """Add the main face's probabilities ``(classes,)`` or ``(n, classes)`` of one or more pictures."""
@@ -119,3 +111,10 @@ class FaceAdaptation:
         if faces:
             faces[0] = dataclasses.replace(faces[0], probabilities=dict(probabilities))
         return dataclasses.replace(result, probabilities=probabilities, faces=faces, message=message)
+
+    def adapt_and_learn(self, result: ModalityResult, person: str | None = None) -> ModalityResult:
+        """A stream's step: ``result`` adapted with what came before it (:meth:`adapt_result`), then added to the
+        statistics (:meth:`add_result`)."""
+        adapted = self.adapt_result(result, person)
+        self.add_result(result)
+        return adapted

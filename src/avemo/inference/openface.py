@@ -30,7 +30,7 @@ from avemo.inference.results import FusedResult, FusionInfo, Modality, ModalityR
 from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.systems.av_fusion import AU, FUSED, SPEECH, AVLateFusionSystem
-from avemo.systems.inputs import AVInputs
+from avemo.systems.inputs import AVInputs, vector_matrix
 from avemo.systems.base import load_system, resolve_system_dir
 
 #: Columns that only OpenFace's per-frame output has (a clip-level table has none of them).
@@ -133,10 +133,15 @@ class OpenFaceRecognizer:
             FeatureFileError: for an unreadable CSV or one lacking AU columns.
             AvemoError: when neither modality is usable (e.g. silent audio and no tracked face).
         """
+        return self._predict(audio_path, openface_csv)[0]
+
+    def _predict(self, audio_path, openface_csv) -> tuple[FusedResult, np.ndarray | None, np.ndarray | None]:
+        """:meth:`predict`'s result, with the whole clip's speech vector (``None`` when speech is unusable or the
+        clip was only scored in windows) and the clip-mean AUs (``None``: no tracked face), for adaptation."""
         if audio_path is None and openface_csv is None:
             raise ParameterError("give an audio file, an OpenFace CSV, or both")
         au = read_action_units(openface_csv, self.min_confidence) if openface_csv is not None else None
-        speech = self._speech(audio_path)
+        speech, vector = self._speech(audio_path)
         notes, parts = [], {}
         if speech.status in PREDICTED:
             parts[SPEECH] = np.array([[speech.probabilities[c] for c in self.classes]])
@@ -161,8 +166,10 @@ class OpenFaceRecognizer:
         timeline = self._timeline(speech, au) if speech.status in PREDICTED else Timeline(self.classes)
         path = str(audio_path) if audio_path is not None else str(openface_csv)
         duration = speech.duration if speech.duration else au_result.duration
-        return FusedResult(path, fused, duration, timeline=timeline, modalities={SPEECH: speech, AU: au_result},
-                           fusion=fusion)
+        result = FusedResult(path, fused, duration, timeline=timeline, modalities={SPEECH: speech, AU: au_result},
+                             fusion=fusion)
+        return result, (vector if speech.status in PREDICTED else None), (
+            au.values if au is not None and au_result.status in PREDICTED else None)
 
     def predict_people(self, pairs: Sequence[tuple[str | os.PathLike | None, str | os.PathLike | None]],
                        people: Sequence[str]) -> list[FusedResult | AvemoError]:
@@ -189,17 +196,16 @@ class OpenFaceRecognizer:
         speech_rows, au_rows = [], []
         for audio, csv in pairs:
             try:
-                result = self.predict(audio, csv)
+                result, vector, au_values = self._predict(audio, csv)
             except AvemoError as exc:
                 results.append(exc)
                 continue
             results.append(result)
             if result.modalities[SPEECH].status in PREDICTED:  # adapted rows need the clip's speech vector
-                signal = load_audio(audio, TARGET_SAMPLING_RATE)
-                features = {n: [e.process_signal(signal, TARGET_SAMPLING_RATE)] for n, e in self.extractors.items()}
-                speech_rows.append(self.system.inputs(features, np.zeros(len(AU_COLUMNS))).speech[0])
-                au = result.modalities[AU]
-                au_rows.append(read_action_units(csv, self.min_confidence).values if au.status in PREDICTED else None)
+                if vector is None:  # a long clip, scored in windows only: its whole-clip vector once more
+                    vector = self._speech_vectors([load_audio(audio, TARGET_SAMPLING_RATE)])[0]
+                speech_rows.append(vector)
+                au_rows.append(au_values)
                 rows.append(len(results) - 1)
         if not rows:
             return results
@@ -229,27 +235,38 @@ class OpenFaceRecognizer:
 
     # ---- modalities --------------------------------------------------------------------------------------
 
-    def _speech(self, audio_path) -> ModalityResult:
-        """The speech result; its status is ``unavailable``, ``too_short`` or ``silence`` when it is unusable."""
+    def _speech(self, audio_path) -> tuple[ModalityResult, np.ndarray | None]:
+        """The speech result (its status is ``unavailable``, ``too_short`` or ``silence`` when it is unusable) and
+        the whole clip's speech vector when it was computed (clips up to the single-pass length)."""
         if audio_path is None:
-            return ModalityResult(None, {}, 0.0, Status.UNAVAILABLE, "no audio given")
+            return ModalityResult(None, {}, 0.0, Status.UNAVAILABLE, "no audio given"), None
         if not Path(audio_path).exists():
             raise MediaDecodeError(f"{audio_path}: file not found; check the path (to use the action units "
                                    "alone, give only the OpenFace CSV)")
         path = str(audio_path)
+        whole: list[np.ndarray] = []
+
+        def probs(signals: list[np.ndarray]) -> np.ndarray:
+            x = self._speech_vectors(signals)
+            if len(signals) == 1 and len(signals[0]) == len(signal):  # the whole clip (windows come in a batch)
+                whole[:] = [x[0]]
+            return self.system.modality_proba(speech_features=x)[SPEECH]
+
         try:
             signal = load_audio(audio_path, TARGET_SAMPLING_RATE)
-            return analyse_speech(signal, TARGET_SAMPLING_RATE, self._speech_probs, self.classes, self.options, path)
+            result = analyse_speech(signal, TARGET_SAMPLING_RATE, probs, self.classes, self.options, path)
+            return result, (whole[0] if whole else None)
         except AudioTooShortError as exc:
             duration = len(signal) / TARGET_SAMPLING_RATE
-            return ModalityResult(path, {}, duration, Status.TOO_SHORT, str(exc).split(": ", 1)[-1])
+            return ModalityResult(path, {}, duration, Status.TOO_SHORT, str(exc).split(": ", 1)[-1]), None
         except AvemoError as exc:
-            return ModalityResult(path, {}, 0.0, Status.UNAVAILABLE, " ".join(str(exc).split()))
+            return ModalityResult(path, {}, 0.0, Status.UNAVAILABLE, " ".join(str(exc).split())), None
 
-    def _speech_probs(self, signals: list[np.ndarray]) -> np.ndarray:
+    def _speech_vectors(self, signals: list[np.ndarray]) -> np.ndarray:
+        """The model's ``(n, D)`` speech vectors of 16 kHz signals."""
         features = {n: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]
                     for n, e in self.extractors.items()}
-        return self.system.modality_proba(speech_features=features)[SPEECH]
+        return vector_matrix(self.system.speech_vectors, features)
 
     def _au_result(self, au: ActionUnitInput | None) -> ModalityResult:
         if au is None:

@@ -171,6 +171,4 @@ class StreamSession:
         result = pool_frames(frames, self._faces.classifier.classes, None, end - start)
         if self.face_adaptation is None:
             return result
-        adapted = self.face_adaptation.adapt_result(result)  # with the windows before this one
-        self.face_adaptation.add_result(result)
-        return adapted
+        return self.face_adaptation.adapt_and_learn(result)  # with the windows before this one

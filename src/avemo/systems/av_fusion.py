@@ -323,28 +323,20 @@ class AVLateFusionSystem:
             raw = inputs.take(rows)  # the prior: the training people's statistics
             h["priors"] = {SPEECH: population_prior(raw.speech, raw.person),
                            AU: population_prior(raw.au, raw.person, raw.au_present)}
-        # tau: on the validation people, each split at random into groups of a few recordings, scored by the
-        # train-only models
-        scores: dict[str, float] = {}
-        for tau in self.tau_grid:
-            uas = []
-            for k, size in enumerate(self.ADAPT_GROUP_SIZES):
-                part = inputs.take(va).with_people(random_groups(inputs.person[va], size, self.seed + k))
-                probs = self._adapted_parts(part, {**train_only, "tau": tau, "min_recordings": 2})[0][FUSED]
-                uas.append(unweighted_accuracy(y[va], probs.argmax(1)))
-            scores[str(tau)] = float(np.mean(uas))
+        # tau, then the fewest recordings worth adapting from, on the validation people split at random into groups
+        # of a few recordings, scored by the train-only models: the UA of every (tau, group size)
+        groups = {size: inputs.take(va).with_people(random_groups(inputs.person[va], size, self.seed + k))
+                  for k, size in enumerate(self.ADAPT_GROUP_SIZES)}
+        ua = {(tau, size): unweighted_accuracy(y[va], self._adapted_parts(
+                  part, {**train_only, "tau": tau, "min_recordings": 2})[0][FUSED].argmax(1))
+              for tau in self.tau_grid for size, part in groups.items()}
+        scores = {str(tau): float(np.mean([ua[tau, size] for size in groups])) for tau in self.tau_grid}
         head["tau"] = float(max(self.tau_grid, key=lambda t: (scores[str(t)], -t)))
-        # the fewest recordings worth adapting from: the smallest group size from which on the adapted head is no
-        # worse than the global one on the validation people (fewer: the global head)
+        # the smallest group size from which on the adapted head is no worse than the global one (fewer: global)
         global_ua = unweighted_accuracy(y[va], self.validation_[FUSED].argmax(1))
-        size_ua = {}
-        for k, size in enumerate(self.ADAPT_GROUP_SIZES):
-            part = inputs.take(va).with_people(random_groups(inputs.person[va], size, self.seed + k))
-            probs = self._adapted_parts(part, {**train_only, "tau": head["tau"], "min_recordings": 2})[0][FUSED]
-            size_ua[size] = unweighted_accuracy(y[va], probs.argmax(1))
-        sizes = sorted(size_ua)
-        worth = [s for s in sizes if all(size_ua[t] >= global_ua for t in sizes if t >= s)]
-        head["min_recordings"] = int(min(worth) if worth else 2 * max(sizes))
+        size_ua = {size: ua[head["tau"], size] for size in sorted(groups)}
+        worth = [s for s in size_ua if all(v >= global_ua for t, v in size_ua.items() if t >= s)]
+        head["min_recordings"] = int(min(worth) if worth else 2 * max(size_ua))
         self.adapted_ = head
         self.info["adapted_validation"] = {**validation, "tau_ua": scores,
                                            "group_sizes": list(self.ADAPT_GROUP_SIZES),
@@ -382,9 +374,7 @@ class AVLateFusionSystem:
                        temperatures={**self.temperatures_, "fused": self.fused_temperature_})
         adapted = getattr(self, "adapted_", None)
         if adapted is not None:
-            doc["adapted"] = {"au_C": adapted["au_C"], "weights": adapted["weights"], "tau": adapted["tau"],
-                              "min_recordings": adapted["min_recordings"],
-                              "temperatures": {**adapted["temperatures"], FUSED: adapted["fused_temperature"]},
+            doc["adapted"] = {**_head_doc(adapted),
                               "description": "each person's features standardised by that person's own statistics "
                                              "(unlabelled; a person seen once gets the global head)"}
         doc.update(training={k: v for k, v in self.info.items() if k != "cross_validation"},
@@ -562,10 +552,7 @@ class AVLateFusionSystem:
                "speech_C": self.speech_C, "au_C": self.au_C_, "au_C_grid": self.au_C_grid,
                "n_val_speakers": self.n_val_speakers, "refit": self.refit, "seed": self.seed,
                "adapt": self.adapt, "tau_grid": self.tau_grid,
-               "adapted": None if adapted is None else {
-                   "au_C": adapted["au_C"], "weights": adapted["weights"], "tau": adapted["tau"],
-                   "min_recordings": adapted["min_recordings"],
-                   "temperatures": {**adapted["temperatures"], FUSED: adapted["fused_temperature"]}},
+               "adapted": None if adapted is None else _head_doc(adapted),
                "versions": library_versions(), "info": self.info}
         (path / AV_SYSTEM_FILE).write_text(json.dumps(doc, indent=1, default=_json_default))
         return path
@@ -630,6 +617,13 @@ class AVLateFusionSystem:
         fitted = (f", au_C_={self.au_C_}, weights_={self.weights_}, temperatures_={self.temperatures_}"
                   if hasattr(self, "weights_") else "")
         return f"AVLateFusionSystem(speech_vectors={self.speech_vectors}, speech_C={self.speech_C}{fitted})"
+
+
+def _head_doc(head: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON description of the adapted head (what :func:`_head_from` reads back)."""
+    return {"au_C": head["au_C"], "weights": head["weights"], "tau": head["tau"],
+            "min_recordings": head["min_recordings"],
+            "temperatures": {**head["temperatures"], FUSED: head["fused_temperature"]}}
 
 
 def _head_tensors(head: Mapping[str, Any]) -> dict[str, np.ndarray]:

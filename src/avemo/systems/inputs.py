@@ -159,8 +159,8 @@ class AVInputs:
                                              stats_rows=self.au_present)
         au_done &= self.au_present
         if min_recordings > 2:
+            people, index = np.unique(self.person, return_inverse=True)
             for done in (speech_done, au_done):
-                _, index, counts = np.unique(self.person, return_inverse=True, return_counts=True)
-                done &= np.bincount(index, weights=done, minlength=len(counts))[index] >= min_recordings
+                done &= np.bincount(index, weights=done, minlength=len(people))[index] >= min_recordings
         return (AVInputs(speech, np.where(au_done[:, None], au, self.au), self.au_present, self.person),
                 {"speech": speech_done, "action_units": au_done})

@@ -208,6 +208,8 @@ def load_onnx_encoder(model: str, backend: str):
     the PyTorch encoder."""
     precision = check_backend(backend).removeprefix("onnx-")
     key = (model, precision)
+    if key in _ENCODERS:  # every clip comes here: no lock once loaded
+        return _ENCODERS[key]
     with _LOCK:
         if key in _ENCODERS:
             return _ENCODERS[key]

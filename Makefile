@@ -93,7 +93,7 @@ face-speed: $(STAMP)
 
 ## Copy the benchmark's shipped face system (the suite's `shipped`) into the package, with its model card.
 face-model: $(STAMP)
-	$(BIN)/python -m avemo.systems.face_train ship runs/fer2013/$(FACE_SYSTEM) src/avemo/pretrained/face-fer2013 \
+	$(BIN)/python -m avemo.shipping.face_train ship runs/fer2013/$(FACE_SYSTEM) src/avemo/pretrained/face-fer2013 \
 	  --report reports/fer2013/summary.json
 	$(BIN)/avemo train face-reference --data $(FER) --out src/avemo/pretrained/face-fer2013
 

@@ -297,7 +297,7 @@ def cmd_extract(args) -> int:
 
 def cmd_train(args) -> int:
     if args.system == "speech-multicorpus":  # the multi-corpus speech probe (eight corpora under --data)
-        from avemo.systems.probe_train import NAME, train_probe_system
+        from avemo.shipping.probe_train import NAME, train_probe_system
 
         path = train_probe_system(args.data, args.out, args.cv_report, args.jobs, checkpoint_dir=Path("runs") / NAME)
         print(f"saved {path}")
@@ -309,7 +309,7 @@ def cmd_train(args) -> int:
         print(f"stored the adaptation reference ({reference.source}) in {args.out}")
         return 0
     if args.system == "av-late-fusion":  # speech + OpenFace action units (the shipped av-ravdess-openface)
-        from avemo.systems.av_train import train_av_system
+        from avemo.shipping.av_train import train_av_system
 
         path = train_av_system(args.data, args.out, args.cv_report)
         print(f"saved {path}")
@@ -317,13 +317,13 @@ def cmd_train(args) -> int:
     from avemo.systems.face import face_config_names
 
     if args.system in face_config_names() or _is_face_yaml(args.system):
-        from avemo.systems.face_train import train_face_system
+        from avemo.shipping.face_train import train_face_system
 
         path = train_face_system(args.system, args.data, args.out, corpus=args.corpus or "fer2013",
                                  overrides=args.set, report=args.cv_report)
         print(f"saved {path}")
         return 0
-    from avemo.systems.train import train_system
+    from avemo.shipping.speech_train import train_system
 
     path = train_system(args.system, args.data, args.out, corpus=args.corpus or "ravdess", overrides=args.set,
                         cv_report=args.cv_report, jobs=args.jobs)
@@ -345,7 +345,7 @@ def _is_face_yaml(system: str) -> bool:
 
 
 def cmd_evaluate(args) -> int:
-    from avemo.systems.train import evaluate_system
+    from avemo.shipping.speech_train import evaluate_system
 
     m = evaluate_system(args.model, args.data, corpus=args.corpus, speakers=args.speakers, jobs=args.jobs)
     print(f"UA {100 * m['ua']:.1f}%  WA {100 * m['wa']:.1f}%  macro-F1 {100 * m['macro_f1']:.1f}%  "

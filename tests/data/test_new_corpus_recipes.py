@@ -97,7 +97,7 @@ def test_load_corpora_skips_and_counts_what_it_cannot_use(tmp_path, monkeypatch)
     import numpy as np
 
     import avemo.features.base as features_base
-    from avemo.systems.corpora import load_corpora
+    from avemo.shipping.corpora import load_corpora
 
     for name in ("DC/DC_a01.ogg", "DC/DC_sa02.ogg", "DC/DC_x03.ogg"):
         clip(tmp_path / "savee", name)

@@ -157,7 +157,7 @@ def test_face_system_init_from_starts_at_the_given_weights():
     near = max(float((child_w[k] - w[k]).abs().max()) for k in weights)
     far = max(float((fresh_w[k] - w[k]).abs().max()) for k in weights)
     assert near < 1e-3 < far
-    from avemo.systems.face_train import face_model_card
+    from avemo.shipping.face_train import face_model_card
 
     assert "starts from the trained weights of `parent`" in face_model_card(child)
     assert "starts from" not in face_model_card(parent)

@@ -301,7 +301,7 @@ def test_face_system_on_votes_starts_from_the_shipped_network():
 def test_distil_the_shipped_network_into_a_small_ferplus8_student():
     from avemo.systems.base import PRETRAINED_DIR
     from avemo.systems.face import FaceSystem, FaceSystemSpec
-    from avemo.systems.face_distill import distill_face_system
+    from avemo.shipping.face_distill import distill_face_system
     from avemo.train.distill import DistillConfig
 
     teacher = FaceSystem.load(PRETRAINED_DIR / "face-fer2013", engine="torch")

@@ -15,7 +15,7 @@ from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
 from avemo.data.splits import make_folds
 from avemo.features.openface import AU_COLUMNS
-from avemo.systems.av_corpus import av_clip_name, face_matrix, late_fusion_system, load_av_corpus, suite_config
+from avemo.shipping.av_corpus import av_clip_name, face_matrix, late_fusion_system, load_av_corpus, suite_config
 from avemo.systems.av_fusion import FUSED
 from avemo.train.calibration import expected_calibration_error
 

@@ -292,8 +292,8 @@ def test_cli_openface_batch_goes_on(tiny_av_dir, tmp_path, capsys):
 
 
 def test_model_card_lists_cross_validated_figures(fitted):
-    from avemo.systems.av_train import CV_SYSTEM, model_card
-    from avemo.systems.train import cross_validation_figures
+    from avemo.shipping.av_train import CV_SYSTEM, model_card
+    from avemo.shipping.speech_train import cross_validation_figures
 
     if not REPORT.is_file():
         pytest.skip(f"{REPORT} not found (run `avemo benchmark ravdess-av`)")

@@ -73,7 +73,7 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
 
     from avemo.systems.speech_probe import SpeechProbeSystem
 
-    from avemo.systems import probe_train
+    from avemo.shipping import probe_train
 
     monkeypatch.setenv("AVEMO_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)  # the fit is kept in runs/speech-multicorpus

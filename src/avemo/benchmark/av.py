@@ -36,7 +36,7 @@ from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import label_set
 from avemo.modalities import Modality
-from avemo.systems.av_corpus import late_fusion_system, load_av_corpus, suite_config
+from avemo.shipping.av_corpus import late_fusion_system, load_av_corpus, suite_config
 from avemo.systems.av_fusion import FUSED, AVLateFusionSystem, random_groups
 from avemo.systems.av_neural import AVFusionSystem
 from avemo.systems.cross_validation import FoldOutcome, cross_validate

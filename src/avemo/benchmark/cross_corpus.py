@@ -1,7 +1,7 @@
 """``avemo benchmark cross-corpus``: does the speech model work on voices and languages it never heard?
 
 Eight acted-speech corpora (RAVDESS, CREMA-D, SAVEE, nEMO, EMOVO, TurEV-DB, URDU, ASED; see
-:mod:`avemo.systems.corpora`), one system class (:class:`~avemo.systems.speech_probe.SpeechProbeSystem`, the
+:mod:`avemo.shipping.corpora`), one system class (:class:`~avemo.systems.speech_probe.SpeechProbeSystem`, the
 shipped multi-corpus model's), two protocols:
 
 - **leave-one-corpus-out** (``loco``): train on seven corpora, test on every recording of the eighth;
@@ -43,14 +43,14 @@ from avemo.benchmark.tsne import logit_embedding, write_tsne
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import corpus_class_mask, label_set
-from avemo.systems.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
+from avemo.shipping.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.systems.cross_validation import cross_validate
 from avemo.systems.speech_probe import ADAPTED_HEADS, CorpusInputs, SpeechProbeSystem
 from avemo.systems.transfer_selection import LOSSES
 from avemo.train.metrics import mean_std
 
 #: The candidate recipe for the shipped model, by the setting ``augment``, whose figures the targets check (it was
-#: fixed before the run; the shipped model is trained by it: ``avemo.systems.probe_train``).
+#: fixed before the run; the shipped model is trained by it: ``avemo.shipping.probe_train``).
 TRANSFER, AUGMENTED = "probe-transfer", "probe-transfer+augment"
 CANDIDATE = {False: TRANSFER, True: AUGMENTED}
 MULTI, RAVDESS_ONLY = "probe-multicorpus", "probe-ravdess-only"

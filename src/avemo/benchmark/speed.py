@@ -224,7 +224,7 @@ def backend_accuracy(data_root: str | os.PathLike, runs_dir: str | os.PathLike =
     from avemo.data.splits import make_folds
     from avemo.errors import ParameterError
     from avemo.labels import label_set
-    from avemo.systems.corpora import CORPUS_FOLDERS, load_corpora
+    from avemo.shipping.corpora import CORPUS_FOLDERS, load_corpora
     from avemo.systems.speech_probe import SpeechProbeSystem
 
     folder = Path(runs_dir) / system

@@ -97,7 +97,7 @@ def ravdess_folder(data: str | os.PathLike) -> Path:
     Raises:
         ParameterError: when neither is there.
     """
-    from avemo.systems.corpora import corpus_folder
+    from avemo.shipping.corpora import corpus_folder
 
     root = Path(data)
     if any(root.glob("Actor_*")):

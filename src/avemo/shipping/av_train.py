@@ -18,7 +18,7 @@ from typing import Any
 
 from avemo.errors import ParameterError
 from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
-from avemo.systems.train import cross_validation_figures, cv_figure_lines
+from avemo.shipping.speech_train import cross_validation_figures, cv_figure_lines
 
 #: Benchmark systems whose cross-validated figures describe this model: as one clip at a time, and adapted.
 CV_SYSTEM = "late-fusion-logreg"
@@ -40,7 +40,7 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     Raises:
         ParameterError: missing inputs, an AU table matching no speech file, or a report without the system.
     """
-    from avemo.systems.av_corpus import late_fusion_system, load_av_corpus, resolve_inputs, suite_config
+    from avemo.shipping.av_corpus import late_fusion_system, load_av_corpus, resolve_inputs, suite_config
 
     cfg = suite_config()
     cv = cv_adapted = None

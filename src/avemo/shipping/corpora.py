@@ -22,7 +22,7 @@ from avemo.errors import ParameterError
 from avemo.labels import label_set
 from avemo.systems.speech_probe import FEATURE, CorpusInputs
 
-log = logging.getLogger("avemo.systems.corpora")
+log = logging.getLogger("avemo.shipping.corpora")
 
 #: The corpora of the multi-corpus system, and where each lives under ``data_root``.
 CORPUS_FOLDERS: dict[str, tuple[str, ...]] = {

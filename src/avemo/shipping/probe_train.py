@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from avemo.errors import ParameterError
-from avemo.systems.corpora import LANGUAGES, load_corpora, stack_inputs, validation_speakers
+from avemo.shipping.corpora import LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.systems.speech_probe import SpeechProbeSystem
 
 #: Settings of the shipped system: the cross-corpus benchmark's candidate recipe (``probe-transfer+augment``,

@@ -21,7 +21,7 @@ install: $(STAMP)
 ## Install, then predict the emotion of FILE (audio, image or video; default: a clip avemo synthesises itself) with the shipped models.
 demo: $(STAMP)
 	@if [ -n "$(FILE)" ]; then $(BIN)/avemo predict $(FILE); \
-	else $(BIN)/python -m avemo.demo.clip demo.wav && $(BIN)/avemo predict demo.wav; fi
+	else $(BIN)/python -m avemo.io.synth demo.wav && $(BIN)/avemo predict demo.wav; fi
 
 ## Install, then serve the web demo (Gradio) on the shipped models at http://127.0.0.1:7860.
 web-demo: $(STAMP)

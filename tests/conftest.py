@@ -113,8 +113,8 @@ CLASS_PITCHES = (90.0, 110.0, 135.0, 160.0, 190.0, 225.0, 265.0, 310.0)
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A saved linear system (``logmel:meanstd``, ravdess8) trained on 16 synthetic voices (2 per class)."""
-    from avemo.demo.clip import synth_voice
     from avemo.features.base import create_extractor
+    from avemo.io.synth import synth_voice
     from avemo.systems import SpeechSystem, SystemSpec
 
     extractor = create_extractor("logmel")

@@ -15,8 +15,8 @@ from avemo.batch.inputs import collect_inputs
 from avemo.batch.run import BatchSettings, run_batch
 from avemo.batch.table import parts_dir, read_table
 from avemo.cli import main
-from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
+from avemo.io.synth import synth_voice
 
 SR = 16000
 

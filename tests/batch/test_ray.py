@@ -13,8 +13,8 @@ import soundfile as sf
 from avemo.batch import run as batch_run
 from avemo.batch.run import BatchSettings, run_batch
 from avemo.batch.table import parts_dir, read_table
-from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
+from avemo.io.synth import synth_voice
 
 SR = 16000
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'avemo[ray]'); the tests install it")

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from avemo.cli import COMMANDS, main
-from avemo.demo.clip import synth_voice
+from avemo.io.synth import synth_voice
 from avemo.labels import label_set
 
 SR = 16000

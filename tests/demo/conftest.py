@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.demo.clip import synth_voice
+from avemo.io.synth import synth_voice
 
 SR = 16000
 

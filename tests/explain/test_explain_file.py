@@ -13,9 +13,9 @@ import soundfile as sf
 from PIL import Image
 
 from avemo.cli import main
-from avemo.demo.clip import synth_voice
 from avemo.errors import MediaDecodeError, ParameterError
 from avemo.explain import EXPLANATION_FILE, ExplainOptions, explain_file
+from avemo.io.synth import synth_voice
 
 SR = 16000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

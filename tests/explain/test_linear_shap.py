@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
 from avemo.explain.linear import action_unit_view, group_shap, linear_speech_view, probe_features, probe_view
+from avemo.io.synth import synth_voice
 from avemo.systems.base import load_system
 from avemo.systems.speech_probe import FEATURE
 

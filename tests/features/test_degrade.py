@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
 from avemo.features.audio.degrade import CONDITIONS, add_noise, degrade, telephone
+from avemo.io.synth import synth_voice
 
 SR = 16000
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
 from avemo.features import create_extractor
 from avemo.features.base import trim_silence
+from avemo.io.synth import synth_voice
 
 
 @pytest.fixture(scope="module")

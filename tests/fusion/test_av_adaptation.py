@@ -203,8 +203,8 @@ def _write_au_row(path, values):
 def tiny_adapted_av(tmp_path_factory):
     """A tiny adapted AV model on logmel:meanstd of synthetic voices whose pitch is set by the class and shifted
     per person, with AUs offset per person."""
-    from avemo.demo.clip import synth_voice
     from avemo.features.base import create_extractor
+    from avemo.io.synth import synth_voice
 
     extractor = create_extractor("logmel")
     rng = np.random.default_rng(0)
@@ -226,7 +226,7 @@ def tiny_adapted_av(tmp_path_factory):
 
 
 def test_openface_speaker_key_adapts_each_person(tiny_adapted_av, tmp_path, capsys):
-    from avemo.demo.clip import synth_voice
+    from avemo.io.synth import synth_voice
 
     files, csvs = [], []
     for person, count in (("anna", 3), ("ben", 1)):

@@ -11,10 +11,10 @@ import soundfile as sf
 from avemo.benchmark.av import av_results_table, run_av_benchmark
 from avemo.cli import main
 from avemo.data.recipes import prepare
-from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
 from avemo.data.splits import make_folds
 from avemo.features.openface import AU_COLUMNS
+from avemo.io.synth import synth_voice
 from avemo.shipping.av_corpus import av_clip_name, face_matrix, late_fusion_system, load_av_corpus, suite_config
 from avemo.systems.av_fusion import FUSED
 from avemo.train.calibration import expected_calibration_error

@@ -183,8 +183,8 @@ def test_read_action_units_per_frame_and_clip_level(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_av_dir(tmp_path_factory):
     """A tiny AV system on logmel:meanstd of synthetic voices (one pitch per class) + class-dependent AUs."""
-    from avemo.demo.clip import synth_voice
     from avemo.features.base import create_extractor
+    from avemo.io.synth import synth_voice
 
     extractor = create_extractor("logmel")
     recs, y = _recordings(n_speakers=6, per_class=1)
@@ -205,7 +205,7 @@ def recognizer(tiny_av_dir):
 
 
 def test_recognizer_fuses_both_modalities(recognizer, tmp_path):
-    from avemo.demo.clip import synth_voice
+    from avemo.io.synth import synth_voice
 
     happy = CLASSES.index("happy")
     wav = tmp_path / "clip.wav"
@@ -223,7 +223,7 @@ def test_recognizer_fuses_both_modalities(recognizer, tmp_path):
 
 
 def test_recognizer_falls_back_to_one_modality(recognizer, tmp_path):
-    from avemo.demo.clip import synth_voice
+    from avemo.io.synth import synth_voice
 
     sad = CLASSES.index("sad")
     wav, silent = tmp_path / "v.wav", tmp_path / "silent.wav"
@@ -254,7 +254,7 @@ def test_recognizer_falls_back_to_one_modality(recognizer, tmp_path):
 
 
 def test_recognizer_timeline_from_timed_frames(recognizer, tmp_path):
-    from avemo.demo.clip import synth_voice
+    from avemo.io.synth import synth_voice
 
     wav = tmp_path / "long.wav"
     sf.write(wav, synth_voice(9.0, PITCHES[4], SR, seed=5), SR)
@@ -274,7 +274,7 @@ def test_cli_openface_count_mismatch(capsys):
 
 
 def test_cli_openface_batch_goes_on(tiny_av_dir, tmp_path, capsys):
-    from avemo.demo.clip import synth_voice
+    from avemo.io.synth import synth_voice
 
     wav = tmp_path / "v.wav"
     sf.write(wav, synth_voice(1.5, PITCHES[1], SR, seed=2), SR)

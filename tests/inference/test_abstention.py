@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 
 from avemo.cli import main
-from avemo.demo.clip import synth_voice
 from avemo.demo.view import modality_line, summary_markdown
 from avemo.inference.engine import InferenceEngine
 from avemo.inference.results import PREDICTED, Status
+from avemo.io.synth import synth_voice
 from tests.inference.test_adaptation import probe_dir  # noqa: F401  (a fixture: a probe on synthetic voices)
 
 SR = 16000

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
 from avemo.features.base import create_extractor
 from avemo.inference.engine import InferenceEngine
+from avemo.io.synth import synth_voice
 from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
 
 SR = 16000

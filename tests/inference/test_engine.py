@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
 from avemo.inference.engine import InferenceEngine, PredictOptions, needed_modalities
 from avemo.inference.results import FusedResult, ModalityResult, Status, Timeline
 from avemo.io.audio import load_audio
+from avemo.io.synth import synth_voice
 from avemo.io.video import iter_video_frames
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

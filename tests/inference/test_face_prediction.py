@@ -49,7 +49,7 @@ def frame(face_frame, face_landmarker) -> np.ndarray:
 
 
 def voice(seconds: float = 2.0) -> np.ndarray:
-    from avemo.demo.clip import synth_voice
+    from avemo.io.synth import synth_voice
 
     return synth_voice(seconds, 160.0, 16000, seed=1)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from avemo.cli import main
-from avemo.demo.clip import synth_voice
 from avemo.inference import EmotionRecognizer
+from avemo.io.synth import synth_voice
 from avemo.labels import label_set
 from avemo.systems.base import resolve_system_dir
 

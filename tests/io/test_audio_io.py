@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.demo.clip import synth_voice
 from avemo.errors import AudioTooShortError, MediaDecodeError, ParameterError
 from avemo.io.audio import load_audio, resample, validate_signal
+from avemo.io.synth import synth_voice
 
 SR = 16000
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.demo.clip import synth_voice
 from avemo.inference.engine import InferenceEngine
+from avemo.io.synth import synth_voice
 from avemo.serve.app import ServeSettings, create_app
 from avemo.serve.schemas import PredictionOut
 

@@ -10,9 +10,9 @@ import soundfile as sf
 import yaml
 
 from avemo.benchmark.speech import load_suite, results_table, run_speech_benchmark
-from avemo.demo.clip import synth_voice
 from avemo.errors import ParameterError
 from avemo.features.audio import LogMelExtractor
+from avemo.io.synth import synth_voice
 
 SR = 16000
 PITCHES = (90.0, 110.0, 135.0, 160.0, 190.0, 225.0, 265.0, 310.0)  # one per RAVDESS emotion code 01..08

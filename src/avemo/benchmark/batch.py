@@ -37,7 +37,7 @@ def _archive(data_dir: str | os.PathLike | None, scratch: Path, n_synthetic: int
         return files, str(data_dir)
     import soundfile as sf
 
-    from avemo.demo.clip import synth_voice
+    from avemo.io.synth import synth_voice
 
     folder = scratch / "synthetic"
     folder.mkdir(parents=True, exist_ok=True)

@@ -35,8 +35,8 @@ def _clip_bytes(data_dir: str | os.PathLike | None, seconds: float) -> tuple[byt
     """A ``seconds``-long 16 kHz wav: a RAVDESS take from ``data_dir`` cut or padded, else avemo's synthetic voice."""
     import soundfile as sf
 
-    from avemo.demo.clip import synth_voice
     from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
+    from avemo.io.synth import synth_voice
 
     sr, n = TARGET_SAMPLING_RATE, int(seconds * TARGET_SAMPLING_RATE)
     signal, source = synth_voice(seconds), "synthetic voice"

@@ -37,9 +37,9 @@ def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: 
     from avemo.features.audio.whisper_onnx import BACKENDS, default_backend
 
     torch.set_num_threads(1)
-    from avemo.demo.clip import synth_voice
     from avemo.inference import EmotionRecognizer
     from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
+    from avemo.io.synth import synth_voice
 
     backends = tuple(backends or BACKENDS)
     sr = TARGET_SAMPLING_RATE

@@ -1,6 +1,6 @@
-"""Synthesise a short voice-like clip (a glottal pulse train through vowel formants) for the demo and tests.
+"""Synthesise a short voice-like clip (a glottal pulse train through vowel formants) for the demo, benchmarks and tests.
 
-Usage: ``python -m avemo.demo.clip OUT.wav [--seconds 3] [--pitch 140]``.
+Usage: ``python -m avemo.io.synth OUT.wav [--seconds 3] [--pitch 140]``.
 """
 
 from __future__ import annotations

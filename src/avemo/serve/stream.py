@@ -112,7 +112,7 @@ def decode_frame(message: dict[str, Any]) -> tuple[float, np.ndarray]:
 
 async def stream_endpoint(websocket: WebSocket, engine: InferenceEngine, worker) -> None:
     """Serve one streaming connection (see the module docstring)."""
-    from avemo.serve.app import ServiceError
+    from avemo.serve.errors import ServiceError
 
     await websocket.accept()
     session = None

@@ -17,9 +17,9 @@ import pytest
 import soundfile as sf
 
 from avemo.inference.engine import InferenceEngine
+from avemo.inference.schema import PredictionOut
 from avemo.io.synth import synth_voice
 from avemo.serve.app import ServeSettings, create_app
-from avemo.serve.schemas import PredictionOut
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SR = 16000

@@ -3,7 +3,8 @@
 - ``POST /v1/predict``: a multipart upload, ``file`` (audio, an image or a video) or ``image`` + ``audio`` (a
   photo and a voice recording of one person, fused); options as query parameters (``modality``, ``fps``,
   ``window``, ``step``). The JSON is what ``avemo predict --format json`` prints.
-- ``GET /v1/health``, ``GET /v1/models``, and the OpenAPI schema at ``/openapi.json`` (docs at ``/docs``).
+- ``GET /v1/health``, ``GET /v1/models``, ``GET /v1/schema`` (the JSON Schema of a result, shared by every front
+  end: :mod:`avemo.inference.schema`), and the OpenAPI schema at ``/openapi.json`` (docs at ``/docs``).
 - ``WS /v1/stream``: audio chunks and JPEG frames in, a result per completed window out (see :mod:`.stream`).
 
 Each endpoint is a router in :mod:`avemo.serve.routes`; the engine and the worker pool live in ``app.state``
@@ -30,7 +31,7 @@ from avemo.errors import ParameterError
 from avemo.inference.engine import InferenceEngine
 from avemo.serve.errors import add_error_handlers
 from avemo.serve.limits import BodyLimitMiddleware
-from avemo.serve.routes import health, models, predict, stream
+from avemo.serve.routes import health, models, predict, schema, stream
 from avemo.serve.worker import Worker
 
 
@@ -91,5 +92,6 @@ def create_app(settings: ServeSettings = ServeSettings(),
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)
+    app.include_router(schema.router)
     app.include_router(stream.router)
     return app

@@ -17,10 +17,11 @@ from fastapi.responses import JSONResponse
 
 from avemo.errors import AvemoError, ParameterError
 from avemo.inference.engine import InferenceEngine, PredictOptions
+from avemo.inference.schema import PredictionOut
 from avemo.serve.dependencies import Engine, PredictionWorker
 from avemo.serve.errors import ServiceError, avemo_error_status
 from avemo.serve.limits import BodyTooLarge
-from avemo.serve.schemas import ErrorOut, PredictionOut
+from avemo.serve.schemas import ErrorOut
 from avemo.serve.uploads import save_upload
 
 router = APIRouter()

@@ -3,7 +3,7 @@
 One row per input: ``path``, ``status``, ``error`` / ``error_type`` (empty when it worked), ``emotion``,
 ``confidence``, ``speaker`` (runs grouped by a speaker key), one ``p_<class>`` column per class, ``valence``,
 ``arousal``, ``duration``, ``modality`` and the ``timeline`` (a list of ``{start, end, emotion, confidence}``: a
-nested column in Parquet, JSON text in CSV).
+nested column in Parquet, JSON text in CSV); the schema is :class:`avemo.inference.schema.BatchRow`.
 
 While a run goes on, rows are written in parts (``<output>.parts/part-NNNNNN.jsonl``, each written whole then
 renamed into place); the final table is assembled from them in input order and the parts are removed.
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from avemo.errors import AvemoError, ParameterError
+from avemo.inference.schema import PROBABILITY_PREFIX
 
 FORMATS = {".parquet", ".jsonl", ".csv"}
 
@@ -33,7 +34,7 @@ def result_row(path: str, result: Any) -> dict[str, Any]:
            "timeline": [{"start": float(w["start"]), "end": float(w["end"]), "emotion": w.get("emotion"),
                          "confidence": float(max((w.get("probabilities") or {"": 0.0}).values()))}
                         for w in doc.get("timeline") or []]}
-    row.update({f"p_{k}": float(v) for k, v in (doc.get("probabilities") or {}).items()})
+    row.update({f"{PROBABILITY_PREFIX}{k}": float(v) for k, v in (doc.get("probabilities") or {}).items()})
     return row
 
 
@@ -112,7 +113,7 @@ def read_table(path: Path) -> list[dict[str, Any]]:
 
 def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
     fixed = ["path", "status", "error", "error_type", "emotion", "confidence"]
-    probs = sorted({k for r in rows for k in r if k.startswith("p_")})
+    probs = sorted({k for r in rows for k in r if k.startswith(PROBABILITY_PREFIX)})
     speaker = ["speaker"] if any("speaker" in r for r in rows) else []
     return fixed + speaker + probs + ["valence", "arousal", "duration", "modality", "timeline"]
 

@@ -24,7 +24,7 @@ ModalityName = Literal[tuple(modality.value for modality in Modality)]
 #: One modality's name (not ``audio-visual``).
 SingleModalityName = Literal[tuple(modality.value for modality in Modality if modality is not Modality.AUDIO_VISUAL)]
 #: A batch row's ``status``: a result's, or ``error`` for a file that failed.
-RowStatusName = Literal[tuple(status.value for status in Status) + ("error",)]
+RowStatusName = Literal[StatusName, "error"]
 #: The prefix of a batch row's probability columns, ``p_<class>``.
 PROBABILITY_PREFIX = "p_"
 

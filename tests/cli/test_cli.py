@@ -1,4 +1,5 @@
-"""The ``avemo`` command: predict on a batch with bad files, one-line errors, every --help, prepare."""
+"""The ``avemo`` command: predict on a batch with bad files, one-line errors, every --help, the benchmark suite
+table, --verbose, prepare."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.cli import COMMANDS, main
+from avemo.cli import build_parser, main
+from avemo.cli.benchmark import SUITES, Suite
 from avemo.io.synth import synth_voice
 from avemo.labels import label_set
 
 SR = 16000
+#: Every command, in the order `avemo --help` lists them.
+COMMANDS = ("prepare", "extract", "train", "evaluate", "benchmark", "predict", "serve", "export", "live", "demo",
+            "explain")
 
 
 @pytest.fixture()
@@ -130,6 +135,61 @@ def test_help(command, capsys):
     assert "usage: avemo" in out
     if command:
         assert command in out
+
+
+def test_top_help_lists_every_command_in_order(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith("    ") and line.split()]
+    assert [name for name in listed if name in COMMANDS] == list(COMMANDS)
+
+
+def test_benchmark_help_describes_every_suite(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "100000")  # no wrapping (argparse breaks lines at hyphens)
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--help"])
+    out = capsys.readouterr().out
+    for name, suite in SUITES.items():
+        assert f"{name}: {suite.help}" in out
+    for option in ("--data", "--out", "--systems", "--folds", "--jobs", "--cache", "--set", "--clients", "--seconds",
+                   "--files", "--report"):
+        assert out.count(f"{option} ") >= 2  # in the usage line and in the list of options
+
+
+def test_benchmark_dispatches_through_the_table(monkeypatch, capsys):
+    """A suite in the table runs its own function with its own options; any other name is a speech suite."""
+    seen = []
+    record = Suite("a test suite", lambda args: seen.append((args.suite, args.clients)), SUITES["serve"].options)
+    monkeypatch.setitem(SUITES, "serve", record)
+    assert main(["benchmark", "serve", "--clients", "3"]) == 0
+    assert seen == [("serve", 3)]
+    monkeypatch.setitem(SUITES, "serve", Suite("a test suite without options", record.run))
+    with pytest.raises(SystemExit):  # --clients is the serve suite's own option
+        main(["benchmark", "serve", "--clients", "3"])
+    assert "unrecognized arguments: --clients 3" in capsys.readouterr().err
+    assert main(["benchmark", "ravdess-speech-fast"]) == 2  # configs/benchmarks/ravdess-speech-fast.yaml, no --data
+    assert capsys.readouterr().err.startswith("avemo: error: benchmark ravdess-speech-fast needs --data DIR")
+
+
+@pytest.mark.parametrize("suite, needs", [
+    ("ravdess-speech", "--data"), ("ravdess-av", "speech16k/"), ("fer2013", "FER2013 folder"), ("ferplus", "FER+"),
+    ("cross-corpus", "ravdess/, cremad/"), ("tsne", "--report DIR"), ("face-adaptation", "CREMA-D"),
+])
+def test_benchmark_suite_without_data_says_what_it_needs(suite, needs, capsys):
+    assert main(["benchmark", suite]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"avemo: error: benchmark {suite} needs ") and needs in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, verbose", [
+    (["prepare", "ravdess", "x"], False),
+    (["--verbose", "prepare", "ravdess", "x"], True),
+    (["prepare", "ravdess", "x", "--verbose"], True),
+    (["--verbose", "benchmark", "speed", "--verbose"], True),
+])
+def test_verbose_before_or_after_the_command(argv, verbose):
+    assert build_parser().parse_args(argv).verbose is verbose
 
 
 def test_version_and_missing_command(capsys):

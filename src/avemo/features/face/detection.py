@@ -28,6 +28,7 @@ import numpy as np
 
 from avemo.errors import AssetNotFoundError, NoFaceError, ParameterError
 from avemo.io.image import MIN_IMAGE_SIDE, validate_image
+from avemo.io.native_logs import native_logs_quieted
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +332,12 @@ class FaceLandmarkerDetector(_Detector):
         if not self.model_path.is_file():
             raise AssetNotFoundError(f"{self.model_path}: face landmarker model not found; give the path of a "
                                      "face_landmarker.task file or leave model_path=None")
+        with native_logs_quieted():  # MediaPipe's C++ logs a few lines to stderr while the model loads
+            self._landmarker = self._create_landmarker(running_mode)
+        _LIVE.add(self)
+
+    def _create_landmarker(self, running_mode: str):
+        """MediaPipe's FaceLandmarker with this detector's settings, for ``running_mode`` ``"image"`` or ``"video"``."""
         mp, vision, base_options = _import_mediapipe()
         self._mp = mp
         options = vision.FaceLandmarkerOptions(
@@ -342,11 +349,10 @@ class FaceLandmarkerDetector(_Detector):
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True)
         try:
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+            return vision.FaceLandmarker.create_from_options(options)
         except (RuntimeError, ValueError, OSError) as exc:
             raise AssetNotFoundError(f"{self.model_path}: MediaPipe could not load the face landmarker "
                                      f"({str(exc)[:160]}); the file is corrupt or not a face_landmarker.task") from None
-        _LIVE.add(self)
 
     def _analyse(self, rgb: np.ndarray, time_s: float | None, clock_ms: int | None) -> FaceAnalysis:
         if self._landmarker is None:
@@ -429,7 +435,6 @@ def create_face_detector(name: str = "auto", **kwargs) -> _Detector:
 
 
 def _import_mediapipe():
-    os.environ.setdefault("GLOG_minloglevel", "2")  # silence MediaPipe's C++ logging
     try:
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision

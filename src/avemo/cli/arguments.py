@@ -1,0 +1,21 @@
+"""Arguments several ``avemo`` commands share: the corpus recipes, the data folder, the model options."""
+
+from __future__ import annotations
+
+import argparse
+
+DATA_HELP = "corpus folder in its published layout (e.g. RAVDESS's Actor_XX folders)"
+#: The corpus recipes ``avemo prepare`` offers ('folder' reads <root>/<emotion>/<file>).
+CORPORA = ("ravdess", "cremad", "tess", "emodb", "nemo", "emovo", "turev", "urdu", "savee", "ased", "fer2013",
+           "ferplus", "folder")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, speech: bool = True) -> None:
+    """``--model`` and ``--speech-backend`` (speech, unless ``speech=False``) and ``--face-model``: a shipped
+    model's name or a folder from ``avemo train``."""
+    if speech:
+        parser.add_argument("--model", default=None, help="speech model: shipped name or folder from `avemo train`")
+        parser.add_argument("--speech-backend", choices=["torch", "onnx-f32", "onnx-int8"], default=None,
+                            help="what runs the Whisper speech encoder (default: $AVEMO_SPEECH_BACKEND, else "
+                            "onnx-int8, the fastest; torch is the reference)")
+    parser.add_argument("--face-model", default=None, help="face model: shipped name or folder from `avemo train`")

@@ -1,7 +1,9 @@
-"""Writers of small media fixtures shared by the tests (PyAV): an AAC audio track for any container."""
+"""Writers of small media fixtures shared by the tests (PyAV): an AAC audio track for any container; a counter of
+the files PyAV opens."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +50,18 @@ def write_av(path: Path, frames: list[np.ndarray], fps: int = 10, audio: np.ndar
         if as_ is not None:
             encode_audio(out, as_, audio, sr)
     return path
+
+
+def count_av_opens(monkeypatch) -> Counter[str]:
+    """How many times PyAV opens each path from now on (``av.open`` wrapped through ``monkeypatch``)."""
+    import av
+
+    opened: Counter[str] = Counter()
+    real = av.open
+
+    def counting(file, *args, **kwargs):
+        opened[str(file)] += 1
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting)
+    return opened

@@ -390,9 +390,10 @@ def test_fixture_frame_haar_fallback_agrees(detector, haar, frame):
 
 
 def test_fixture_clip_tracked_and_aligned(model_path, talking_face):
-    from avemo.io.video import iter_video_frames, probe_video
+    from avemo.io.media import probe_media
+    from avemo.io.video import iter_video_frames
 
-    info = probe_video(talking_face)
+    info = probe_media(talking_face)
     assert (info.width, info.height) == (160, 120) and info.has_audio and 1.5 < info.duration < 2.5
     tracker, ids, crops = FaceTracker(), set(), []
     with FaceLandmarkerDetector(model_path=model_path, running_mode="video") as video:

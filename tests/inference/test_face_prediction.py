@@ -77,7 +77,7 @@ def test_fuse_probabilities_is_a_weighted_geometric_mean():
 # ---- images --------------------------------------------------------------------------------------------------
 
 def test_image_with_one_face(face_model, frame):
-    from avemo.inference.face import FaceEmotionRecognizer
+    from avemo.inference import FaceEmotionRecognizer
 
     img = frame
     result = FaceEmotionRecognizer(face_model).predict_image(img, path="still.png")
@@ -92,7 +92,7 @@ def test_image_with_one_face(face_model, frame):
 def test_image_with_two_faces_lists_both_largest_first(face_model, frame):
     import cv2
 
-    from avemo.inference.face import FaceEmotionRecognizer
+    from avemo.inference import FaceEmotionRecognizer
 
     big = cv2.resize(frame, (360, 270), interpolation=cv2.INTER_CUBIC)  # the face ~75 px wide
     a = np.ascontiguousarray(big[:, 90:270])  # the middle half: the face
@@ -108,7 +108,7 @@ def test_image_with_two_faces_lists_both_largest_first(face_model, frame):
 
 
 def test_image_without_a_face(face_model):
-    from avemo.inference.face import FaceEmotionRecognizer
+    from avemo.inference import FaceEmotionRecognizer
 
     result = FaceEmotionRecognizer(face_model).predict_image(np.full((120, 160, 3), 128, np.uint8))
     assert result.status == "no_face" and result.emotion is None and result.faces == []
@@ -118,7 +118,7 @@ def test_image_without_a_face(face_model):
 # ---- videos ----------------------------------------------------------------------------------------------------
 
 def test_video_faces_are_tracked_and_pooled(face_model, talking_face, face_landmarker):
-    from avemo.inference.face import FaceEmotionRecognizer
+    from avemo.inference import FaceEmotionRecognizer
 
     result = FaceEmotionRecognizer(face_model).predict_video(talking_face, fps=5)
     assert result.status == "ok" and len(result.faces) == 1
@@ -130,7 +130,7 @@ def test_video_faces_are_tracked_and_pooled(face_model, talking_face, face_landm
 
 
 def test_video_with_audio_is_fused(face_model, tiny_model_dir, talking_face, face_landmarker):
-    from avemo.inference.multimodal import MultimodalRecognizer
+    from avemo.inference import MultimodalRecognizer
 
     result = MultimodalRecognizer(tiny_model_dir, face_model).predict_file(talking_face)
     assert result.modality == "audio-visual" and result.status == "ok"
@@ -145,7 +145,7 @@ def test_video_with_audio_is_fused(face_model, tiny_model_dir, talking_face, fac
 
 
 def test_video_without_a_face_falls_back_to_speech(face_model, tiny_model_dir, tmp_path):
-    from avemo.inference.multimodal import MultimodalRecognizer
+    from avemo.inference import MultimodalRecognizer
 
     blank = [np.full((96, 128, 3), 100, np.uint8)] * 10
     path = write_av(tmp_path / "noface.mp4", blank, fps=10, audio=voice(1.5))
@@ -156,7 +156,7 @@ def test_video_without_a_face_falls_back_to_speech(face_model, tiny_model_dir, t
 
 
 def test_video_without_audio_falls_back_to_the_face(face_model, tiny_model_dir, tmp_path):
-    from avemo.inference.multimodal import MultimodalRecognizer
+    from avemo.inference import MultimodalRecognizer
 
     blank = [np.full((96, 128, 3), 100, np.uint8)] * 10
     path = write_av(tmp_path / "silent.mp4", blank, fps=10)
@@ -168,7 +168,7 @@ def test_video_without_audio_falls_back_to_the_face(face_model, tiny_model_dir, 
 def test_audio_file_with_face_modality_is_an_error(face_model, tiny_model_dir, tmp_path):
     import soundfile as sf
 
-    from avemo.inference.multimodal import MultimodalRecognizer
+    from avemo.inference import MultimodalRecognizer
 
     sf.write(tmp_path / "a.wav", voice(1.0), 16000)
     with pytest.raises(MediaDecodeError, match="no video stream"):
@@ -197,7 +197,7 @@ def test_cli_images_json_and_bad_files(face_model, tiny_model_dir, tmp_path, cap
 
 def test_small_square_crop_without_detection_is_classified_whole(face_model):
     """FER2013-style crops (48x48) where the detector sees no face are classified as one face."""
-    from avemo.inference.face import FaceEmotionRecognizer
+    from avemo.inference import FaceEmotionRecognizer
 
     crop = np.full((48, 48, 3), 128, np.uint8)
     result = FaceEmotionRecognizer(face_model).predict_image(crop)
@@ -208,7 +208,7 @@ def test_small_square_crop_without_detection_is_classified_whole(face_model):
 # ---- the shipped models on the committed fixtures ----------------------------------------------------------------
 
 def test_shipped_face_model_on_the_fixture_frame(face_frame, face_landmarker):
-    from avemo.inference.face import FaceEmotionRecognizer
+    from avemo.inference import FaceEmotionRecognizer
 
     with FaceEmotionRecognizer() as recognizer:
         result = recognizer.predict_file(face_frame)
@@ -219,7 +219,7 @@ def test_shipped_face_model_on_the_fixture_frame(face_frame, face_landmarker):
 
 
 def test_shipped_face_model_on_the_fixture_clip(talking_face, face_landmarker):
-    from avemo.inference.face import FaceEmotionRecognizer
+    from avemo.inference import FaceEmotionRecognizer
 
     result = FaceEmotionRecognizer().predict_file(talking_face)
     assert result.status == "ok" and len(result.faces) == 1 and result.faces[0].frames >= 5
@@ -230,7 +230,7 @@ def test_shipped_face_model_on_the_fixture_clip(talking_face, face_landmarker):
 
 def test_shipped_models_on_the_talking_face_clip(talking_face, face_landmarker):
     """A video with audio: speech on the audio track, the face model on the frames, fused over FER's 7 classes."""
-    from avemo.inference.multimodal import MultimodalRecognizer
+    from avemo.inference import MultimodalRecognizer
 
     result = MultimodalRecognizer().predict_file(str(talking_face))
     assert result.modality == "audio-visual" and result.status == "ok"

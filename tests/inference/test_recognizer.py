@@ -157,3 +157,26 @@ def test_resolve_model(tiny_model_dir, tmp_path):
     (broken / "system.json").write_text("{")
     with pytest.raises(CheckpointError):
         EmotionRecognizer(broken)
+
+
+def test_the_old_recognizers_are_deprecated_constructors_of_the_engine(tiny_model_dir, tmp_path):
+    from avemo.inference import FaceEmotionRecognizer, InferenceEngine, MultimodalRecognizer
+
+    with pytest.warns(DeprecationWarning, match="EmotionRecognizer is deprecated; use InferenceEngine"):
+        speech = EmotionRecognizer(tiny_model_dir, window=2.0, step=1.0)
+    assert isinstance(speech, InferenceEngine) and speech.modalities == ("speech",)
+    engine = InferenceEngine(tiny_model_dir, modalities=("speech",))
+    signal = synth_voice(5.0, 160)
+    path = tmp_path / "clip.wav"
+    sf.write(path, signal, SR)
+    from avemo.inference import PredictOptions
+
+    options = PredictOptions(window=2.0, step=1.0)
+    assert speech.predict_file(path).to_dict() == engine.predict_file(path, options).to_dict()
+    assert speech.predict_signal(signal, SR).to_dict() == engine.predict_signal(signal, SR, options).to_dict()
+    with pytest.warns(DeprecationWarning, match="FaceEmotionRecognizer is deprecated"):
+        faces = FaceEmotionRecognizer()
+    assert faces.modalities == ("face",) and faces.options.modality == "face"
+    with pytest.warns(DeprecationWarning, match="MultimodalRecognizer is deprecated"):
+        both = MultimodalRecognizer(tiny_model_dir, fps=2, modality="speech")
+    assert both.modalities == ("speech",) and both.options.fps == 2

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from avemo.cli import main
-from avemo.inference.face import FaceEmotionRecognizer
+from avemo.inference import FaceEmotionRecognizer
 from avemo.labels import label_set
 from avemo.systems.base import resolve_system_dir
 

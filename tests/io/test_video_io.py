@@ -1,4 +1,4 @@
-"""probe_video / iter_video_frames / is_video_file on tiny videos written with PyAV, and every kind of bad file."""
+"""probe_media / iter_video_frames on tiny videos written with PyAV, and every kind of bad file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from media import add_aac_stream, encode_audio
 
 from avemo.errors import MediaDecodeError, ParameterError
-from avemo.io.video import VideoFrame, is_video_file, iter_video_frames, probe_video
+from avemo.io.media import probe_media
+from avemo.io.video import VideoFrame, iter_video_frames
 
 FPS, N_FRAMES, W, H = 16, 32, 64, 48
 
@@ -51,8 +52,8 @@ def video(tmp_path_factory) -> Path:
 
 
 def test_probe(video):
-    info = probe_video(video)
-    assert info.has_video and not info.has_audio and info.audio_duration is None
+    info = probe_media(video)
+    assert info.kind == "video" and info.has_video and not info.has_audio and info.audio_duration is None
     assert (info.width, info.height) == (W, H)
     assert info.fps == pytest.approx(FPS)
     assert info.n_frames == N_FRAMES
@@ -117,11 +118,10 @@ def test_audio_only_file(tmp_path):
     path = write_audio_only(tmp_path / "voice.m4a")
     with pytest.raises(MediaDecodeError, match="no video stream.*load_audio"):
         iter_video_frames(path)
-    info = probe_video(path)
-    assert not info.has_video and info.has_audio
+    info = probe_media(path)
+    assert info.kind == "audio" and not info.has_video and info.has_audio and info.sampling_rate == 16000
     assert info.audio_duration == pytest.approx(0.5, abs=0.1)
     assert info.fps is None and info.width is None
-    assert not is_video_file(path)
 
 
 def test_missing_empty_corrupt(tmp_path):
@@ -131,7 +131,7 @@ def test_missing_empty_corrupt(tmp_path):
     with pytest.raises(MediaDecodeError, match="empty"):
         iter_video_frames(tmp_path / "empty.mp4")
     with pytest.raises(MediaDecodeError, match="folder"):
-        probe_video(tmp_path)
+        probe_media(tmp_path)
     (tmp_path / "junk.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     with pytest.raises(MediaDecodeError, match="junk.mp4: not a readable video file"):
         iter_video_frames(tmp_path / "junk.mp4")
@@ -154,7 +154,7 @@ def test_truncated_file_without_index_is_an_error(tmp_path):
     with pytest.raises(MediaDecodeError, match="no audio or video streams; the file is corrupt or truncated"):
         iter_video_frames(path)
     with pytest.raises(MediaDecodeError, match="no audio or video streams"):
-        probe_video(path)
+        probe_media(path)
 
 
 def test_no_frame_decodes_is_an_error(tmp_path):
@@ -167,22 +167,22 @@ def test_no_frame_decodes_is_an_error(tmp_path):
         list(iter_video_frames(path))
 
 
-def test_is_video_file(tmp_path, video):
+def test_a_still_image_is_an_image_whatever_its_name(tmp_path, video):
     from PIL import Image
 
-    assert is_video_file(video)
     Image.new("RGB", (32, 32)).save(tmp_path / "still.png")
     (tmp_path / "still.png").rename(tmp_path / "still.bin")  # no image extension: judged by content
-    assert not is_video_file(tmp_path / "still.bin")
-    assert not is_video_file(tmp_path / "missing.mp4")
+    info = probe_media(tmp_path / "still.bin")
+    assert info.kind == "image" and not info.has_video and not info.has_audio
 
 
 def test_committed_talking_face_clip(talking_face):
     """The committed CREMA-D fixture (160x120 H.264 + AAC): probed, decoded at 5 fps, its audio track read."""
     from avemo.io.audio import load_audio
 
-    info = probe_video(talking_face)
+    info = probe_media(talking_face)
     assert (info.width, info.height) == (160, 120) and info.has_audio and info.n_frames == 57
+    assert info.kind == "video" and info.sampling_rate == 16000
     assert info.fps == pytest.approx(29.97, abs=0.01) and 1.8 < info.duration < 2.1
     frames = list(iter_video_frames(talking_face, fps=5))
     assert abs(len(frames) - 1.9 * 5) <= 2 and frames[0].image.shape == (120, 160, 3)
@@ -195,7 +195,7 @@ def test_committed_talking_face_clip(talking_face):
 def test_real_cremad_clip(require_data):
     clips = sorted(require_data("cremad_sample", "CREMA-D sample clips").glob("*.mp4"))
     assert clips, "cremad_sample holds no mp4"
-    info = probe_video(clips[0])
+    info = probe_media(clips[0])
     assert (info.width, info.height) == (320, 240) and info.has_audio
     assert info.fps == pytest.approx(29.97, abs=0.01)
     frames = list(iter_video_frames(clips[0], fps=5))

@@ -1,5 +1,6 @@
-"""What a batch run reads: media files found in folders (recursively, by content as well as by extension) or
-listed in a manifest (``avemo prepare`` JSON lines, or a CSV / JSONL with a ``path`` column)."""
+"""What a batch run reads: media files found in folders (recursively, by extension or content:
+:func:`avemo.io.media.looks_like_media`) or listed in a manifest (``avemo prepare`` JSON lines, or a CSV / JSONL
+with a ``path`` column)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,9 @@ from pathlib import Path
 from typing import Iterable
 
 from avemo.errors import ParameterError
-from avemo.io.files import MEDIA_EXTENSIONS
+from avemo.io.media import looks_like_media
 
 MANIFEST_SUFFIXES = {".jsonl", ".csv"}
-#: Leading bytes of the media formats avemo decodes (for files whose name has no known extension).
-SIGNATURES = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\x1aE\xdf\xa3",
-              b"\xff\xd8\xff", b"\x89PNG", b"BM", b"GIF8")
-
-
-def looks_like_media(path: Path) -> bool:
-    """By extension, else by the file's first bytes (``ftyp`` at offset 4: mp4/m4a/mov)."""
-    if path.suffix.lower() in MEDIA_EXTENSIONS:
-        return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-    except OSError:
-        return False
-    return head.startswith(SIGNATURES) or head[4:8] == b"ftyp"
 
 
 def walk_folder(root: Path) -> list[str]:

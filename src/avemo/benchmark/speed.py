@@ -27,19 +27,20 @@ def _median_ms(fn, repeats: int) -> float:
 def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: str | os.PathLike | None = None,
                         model: str | None = None, seconds: float = 4.0, repeats: int = 20,
                         backends: tuple[str, ...] | None = None, accuracy: bool = True) -> dict[str, Any]:
-    """Median milliseconds of ``EmotionRecognizer.predict_signal`` on a ``seconds``-long clip with each speech-encoder
-    backend (a RAVDESS file from ``data_dir`` cut or padded to that length when given, else avemo's synthetic
-    voice), one thread pinned to one CPU core, and each stage's time. When ``data_dir`` holds the corpora (a
-    ``ravdess/`` folder among others) and ``runs/cross-corpus`` the cross-corpus benchmark's fits, ``accuracy``
-    adds what each backend costs in UA (:func:`backend_accuracy`)."""
+    """Median milliseconds of ``InferenceEngine.predict_signal`` (the speech model alone) on a ``seconds``-long clip
+    with each speech-encoder backend (a RAVDESS file from ``data_dir`` cut or padded to that length when given, else
+    avemo's synthetic voice), one thread pinned to one CPU core, and each stage's time. When ``data_dir`` holds the
+    corpora (a ``ravdess/`` folder among others) and ``runs/cross-corpus`` the cross-corpus benchmark's fits,
+    ``accuracy`` adds what each backend costs in UA (:func:`backend_accuracy`)."""
     import torch
 
     from avemo.features.audio.whisper_onnx import BACKENDS, default_backend
 
     torch.set_num_threads(1)
-    from avemo.inference import EmotionRecognizer
+    from avemo.inference import InferenceEngine, PredictOptions
     from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
     from avemo.io.synth import synth_voice
+    from avemo.systems.base import SPEECH_KINDS, resolve_system_dir
 
     backends = tuple(backends or BACKENDS)
     sr = TARGET_SAMPLING_RATE
@@ -54,17 +55,18 @@ def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: 
     timings: dict[str, Any] = {}
     with one_core() as core:
         for backend in backends:
-            rec = EmotionRecognizer(model, window=max(seconds, 4.0), speech_backend=backend)
+            rec = InferenceEngine(model, modalities=("speech",), options=PredictOptions(window=max(seconds, 4.0)),
+                                  speech_backend=backend)
             stages = {key: _median_ms(lambda e=e: e.process_signal(signal, sr), repeats)
-                      for key, e in rec.predictor.extractors.items()}
-            features = {key: [e.process_signal(signal, sr)] for key, e in rec.predictor.extractors.items()}
-            stages["model"] = _median_ms(lambda r=rec, f=features: r.system.predict_proba(f), repeats)
+                      for key, e in rec.speech.extractors.items()}
+            features = {key: [e.process_signal(signal, sr)] for key, e in rec.speech.extractors.items()}
+            stages["model"] = _median_ms(lambda r=rec, f=features: r.speech.system.predict_proba(f), repeats)
             total = _median_ms(lambda r=rec: r.predict_signal(signal, sr), repeats)
             timings[backend] = {"predict_ms_median": total, "stage_ms_median": stages,
                                 "x_real_time": round(1000 * seconds / total, 1)}
     default = default_backend()
     report = {"benchmark": "speed", "clip_seconds": seconds, "clip": source, "threads": 1, "cpu_cores": 1,
-              "core": core, "model": str(rec.model_path.name), "default_backend": default,
+              "core": core, "model": resolve_system_dir(model, kind=SPEECH_KINDS).name, "default_backend": default,
               "predict_ms_median": timings.get(default, next(iter(timings.values())))["predict_ms_median"],
               "backends": timings, "repeats": repeats,
               "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
@@ -156,22 +158,22 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
     import cv2
     import torch
 
-    from avemo.inference.face import FaceEmotionRecognizer
+    from avemo.inference import InferenceEngine
     from avemo.systems.base import resolve_system_dir
 
     images, source = _frames_640x480(data_dir, frames)
-    rec = FaceEmotionRecognizer(model)
+    classifier = InferenceEngine(face_model=model, modalities=("face",)).face
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     with one_core() as core:
-        stages, n_faces = _time_face_pipeline(rec, images)
+        stages, n_faces = _time_face_pipeline(classifier, images)
     torch.set_num_threads(threads)
     ms = {k: round(float(np.median(v)), 2) for k, v in stages.items()}
     report = {"benchmark": "face-speed", "frame_size": [640, 480], "frames": len(stages["total"]), "clip": source,
               "faces_per_frame": round(n_faces / max(len(stages["total"]), 1), 2), "cpu_cores": 1, "core": core,
-              "model": resolve_system_dir(model, kind="face").name, "tta": rec.classifier.video_tta,
-              "engine": rec.system.engine,
+              "model": resolve_system_dir(model, kind="face").name, "tta": classifier.video_tta,
+              "engine": classifier.system.engine,
               "ms_per_frame_median": ms["total"], "fps": round(1000 / ms["total"], 1) if ms["total"] else None,
               "stage_ms_median": {k: v for k, v in ms.items() if k != "total"},
               "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
@@ -182,7 +184,9 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
     return report
 
 
-def _time_face_pipeline(rec, images: list[np.ndarray]) -> tuple[dict[str, list[float]], int]:
+def _time_face_pipeline(classifier, images: list[np.ndarray]) -> tuple[dict[str, list[float]], int]:
+    """Milliseconds per stage of each frame (the first 5 frames warm up, not counted) with the engine's face
+    ``classifier`` (:class:`~avemo.inference.face.FaceClassifier`), and the faces found."""
     from avemo.features.face.align import align_face
     from avemo.features.face.detection import create_face_detector
 
@@ -193,10 +197,10 @@ def _time_face_pipeline(rec, images: list[np.ndarray]) -> tuple[dict[str, list[f
             t0 = time.perf_counter()
             faces = detector.process_frame(rgb, i / 30.0).faces
             t1 = time.perf_counter()
-            crops = [align_face(rgb, f, size=rec.system.spec.side) for f in faces]
+            crops = [align_face(rgb, f, size=classifier.system.spec.side) for f in faces]
             t2 = time.perf_counter()
             if crops:
-                rec.system.predict_proba(np.stack(crops), tta=rec.classifier.video_tta)
+                classifier.system.predict_proba(np.stack(crops), tta=classifier.video_tta)
             t3 = time.perf_counter()
             if i >= 5:  # warm-up frames are not counted
                 n_faces += len(faces)

@@ -8,13 +8,9 @@ from pathlib import Path
 from typing import Mapping
 
 from avemo.errors import MediaDecodeError
-from avemo.inference.engine import AUDIO_SUFFIXES
-from avemo.inference.face import IMAGE_SUFFIXES
 from avemo.inference.results import FusedResult, ModalityResult, PredictionResult, PREDICTED, Status
+from avemo.io.files import INPUT_EXTENSIONS
 
-VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v"}
-#: Every file suffix the demo accepts (what the engine decodes).
-MEDIA_SUFFIXES = AUDIO_SUFFIXES | IMAGE_SUFFIXES | VIDEO_SUFFIXES
 SUPPORTED_HINT = "upload audio (wav, mp3, flac, ogg), a video (mp4, webm) or a photo (jpg, png)"
 
 #: Why an input gave no distribution, in words (by :class:`~avemo.inference.results.Status`).
@@ -42,7 +38,7 @@ def check_upload(path: str | os.PathLike | None, name: str | None = None) -> Pat
     if not path.is_file():
         raise MediaDecodeError(f"{name}: the upload did not arrive; upload it again")
     suffix = path.suffix.lower()
-    if suffix not in MEDIA_SUFFIXES:
+    if suffix not in INPUT_EXTENSIONS:  # what the engine decodes
         kind = f"{suffix} files are" if suffix else "files without an extension are"
         raise MediaDecodeError(f"{name}: {kind} not supported; {SUPPORTED_HINT}")
     if path.stat().st_size == 0:

@@ -31,10 +31,10 @@ from avemo.explain.occlusion import occlusion_spans
 from avemo.explain.options import ExplainOptions
 from avemo.explain.plots import plot_contributions, plot_face_saliency, plot_feature_groups, plot_speech_spans
 from avemo.inference.engine import InferenceEngine, PredictOptions
-from avemo.inference.face import is_image_path
 from avemo.inference.results import FusedResult, ModalityResult, PredictionResult, PREDICTED
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.io.image import load_image
+from avemo.io.media import guess_kind
 from avemo.labels import to_common_label_set
 
 EXPLANATION_FILE = "explanation.json"
@@ -95,7 +95,7 @@ def _out_dir(out_dir: str | os.PathLike) -> Path:
 
 
 def _input_kind(path: str | os.PathLike, result: PredictionResult) -> str:
-    if is_image_path(path):
+    if guess_kind(path) == "image":
         return "image"
     return "audio" if isinstance(result, ModalityResult) and result.modality == "speech" else "video"
 

@@ -1,10 +1,15 @@
-"""Inference: the engine (loaded systems, shared by threads), stream sessions, typed results, and the
-single-modality Python APIs. Modules that pull in the face front end load on first use."""
+"""Inference: the engine (loaded systems, shared by threads), stream sessions and typed results. Modules that pull
+in the face front end load on first use.
+
+:class:`~avemo.inference.engine.InferenceEngine` is the one entry point for audio, images and videos (one modality
+or both). ``EmotionRecognizer``, ``FaceEmotionRecognizer`` and ``MultimodalRecognizer`` are deprecated thin
+constructors over it (:mod:`avemo.inference.recognizer`); ``OpenFaceRecognizer`` is a research path that needs
+OpenFace's CSV next to each clip (:mod:`avemo.inference.openface`)."""
 from avemo.inference.results import (FaceResult, FrameResult, FusedResult, FusionInfo, Modality, ModalityResult,
                                      PredictionResult, Segment, Status, Timeline)
 
 _LAZY = {"InferenceEngine": "engine", "PredictOptions": "engine", "EmotionRecognizer": "recognizer",
-         "FaceEmotionRecognizer": "face", "MultimodalRecognizer": "multimodal", "OpenFaceRecognizer": "openface",
+         "FaceEmotionRecognizer": "recognizer", "MultimodalRecognizer": "recognizer", "OpenFaceRecognizer": "openface",
          "StreamSession": "session"}
 
 
@@ -16,6 +21,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'avemo.inference' has no attribute {name!r}")
 
 
-__all__ = ["EmotionRecognizer", "FaceEmotionRecognizer", "FaceResult", "FrameResult", "FusedResult", "FusionInfo",
-           "InferenceEngine", "Modality", "ModalityResult", "MultimodalRecognizer", "OpenFaceRecognizer",
-           "PredictOptions", "PredictionResult", "Segment", "Status", "StreamSession", "Timeline"]
+__all__ = ["FaceResult", "FrameResult", "FusedResult", "FusionInfo", "InferenceEngine", "Modality", "ModalityResult",
+           "OpenFaceRecognizer", "PredictOptions", "PredictionResult", "Segment", "Status", "StreamSession",
+           "Timeline"]

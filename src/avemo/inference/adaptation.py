@@ -34,6 +34,7 @@ log = logging.getLogger("avemo.inference.adaptation")
 
 if TYPE_CHECKING:
     from avemo.inference.engine import PredictOptions, SpeechPredictor
+    from avemo.io.media import MediaInfo
 
 
 class RecordingCount:
@@ -247,10 +248,10 @@ def predict_files_by_speaker(engine, paths, key: str, options: "PredictOptions |
             adaptation reference).
     """
     from avemo.errors import AvemoError
-    from avemo.inference.face import is_image_path
 
     paths = [str(p) for p in paths]
-    kinds = {p: "image" if is_image_path(p) else _media_kind(engine, p) for p in paths}
+    infos = {p: _probe(p) for p in paths}
+    kinds = {p: _media_kind(engine, info) for p, info in infos.items()}
     if engine.speech is not None and any(k in ("audio", "video") for k in kinds.values()):
         engine.speaker_adaptation(min_recordings, adapt_for)  # fail early for a model without that adapted head
     if engine.face is not None and any(k in ("image", "video") for k in kinds.values()):
@@ -264,27 +265,35 @@ def predict_files_by_speaker(engine, paths, key: str, options: "PredictOptions |
             results[path] = exc
     warn_about_groups([s for s, members in groups.items() for _ in members], len(results))
     for person, members in groups.items():
-        results.update(_predict_person(engine, person, members, kinds, options, min_recordings, adapt_for))
+        results.update(_predict_person(engine, person, members, kinds, infos, options, min_recordings, adapt_for))
     return [(p, results[p]) for p in paths]
 
 
-def _media_kind(engine, path: str) -> str:
-    """``audio`` or ``video`` (a file with a video stream, when the engine has a face model); a file that
-    cannot be probed counts as audio (its prediction then says what is wrong)."""
+def _probe(path: str) -> "MediaInfo | None":
+    """The file's :func:`~avemo.io.media.probe_media`, or ``None`` when it cannot be read (its prediction then says
+    what is wrong)."""
     from avemo.errors import AvemoError
-    from avemo.io.video import probe_video
+    from avemo.io.media import probe_media
 
-    if engine.face is None:
-        return "audio"
     try:
-        return "video" if probe_video(path).has_video else "audio"
+        return probe_media(path)
     except AvemoError:
+        return None
+
+
+def _media_kind(engine, info: "MediaInfo | None") -> str:
+    """``image``, ``video`` (with a face model loaded; without one a video is its audio) or ``audio`` (also a file
+    that could not be probed)."""
+    if info is None or (info.kind == "video" and engine.face is None):
         return "audio"
+    return info.kind
 
 
 def _predict_person(engine, person: str, members: Sequence[str], kinds: dict[str, str],
-                    options: "PredictOptions | None", min_recordings: int, adapt_for: str) -> dict[str, object]:
-    """The results of one person's files (see :func:`predict_files_by_speaker`)."""
+                    infos: dict[str, "MediaInfo | None"], options: "PredictOptions | None", min_recordings: int,
+                    adapt_for: str) -> dict[str, object]:
+    """The results of one person's files (see :func:`predict_files_by_speaker`; ``infos``: their probes, passed on
+    to the engine so that it does not read a header again)."""
     from avemo.errors import AvemoError
     from avemo.inference.results import FusedResult
 
@@ -295,11 +304,12 @@ def _predict_person(engine, person: str, members: Sequence[str], kinds: dict[str
     face = engine.face_adaptation(min_recordings) if engine.face is not None else None
     for path in members:
         if kinds[path] == "audio" and speech is None:
-            results[path] = _safe(engine.predict_file, path, options)
+            results[path] = _safe(engine.predict_file, path, options, infos[path])
             continue
         if kinds[path] != "audio":
             faces[path] = _safe(engine.predict_file, path,
-                                dataclasses.replace(options, modality="face") if kinds[path] == "video" else options)
+                                dataclasses.replace(options, modality="face") if kinds[path] == "video" else options,
+                                infos[path])
             if isinstance(faces[path], AvemoError):
                 continue
             face.add_result(faces[path])
@@ -330,7 +340,7 @@ def _predict_person(engine, person: str, members: Sequence[str], kinds: dict[str
             continue
         try:  # a video with sound: its speech adapted too, then fused again
             voice = speech.predict_file(path, options) if speech is not None else engine.predict_file(
-                path, dataclasses.replace(options, modality="speech"))
+                path, dataclasses.replace(options, modality="speech"), info=infos[path])
         except AvemoError as exc:
             voice = exc
         fused: FusedResult = engine.fuse(path, voice, adapted_face)
@@ -339,10 +349,10 @@ def _predict_person(engine, person: str, members: Sequence[str], kinds: dict[str
     return results
 
 
-def _safe(predict, path: str, options) -> object:
+def _safe(predict, path: str, options, info) -> object:
     from avemo.errors import AvemoError
 
     try:
-        return predict(path, options)
+        return predict(path, options, info=info)
     except AvemoError as exc:
         return exc

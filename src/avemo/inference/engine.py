@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -30,14 +29,14 @@ import numpy as np
 from avemo.errors import AvemoError, MediaDecodeError, ParameterError
 from avemo.inference.detectors import DetectorPool
 from avemo.inference.predictor import SystemPredictor
-from avemo.inference.face import (DEFAULT_VIDEO_FPS, IMAGE_SUFFIXES, FaceClassifier, analyse_frames, analyse_image,
-                                  analyse_video, is_image_path)
+from avemo.inference.face import DEFAULT_VIDEO_FPS, FaceClassifier, analyse_frames, analyse_image
 from avemo.inference.results import (FaceResult, FusedResult, FusionInfo, Modality, ModalityResult,
                                      PREDICTED, PredictionResult, Status, Timeline)
 from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.io.image import load_image
-from avemo.io.video import probe_video
+from avemo.io.media import MediaFile, MediaInfo, guess_kind, open_media
+from avemo.io.video import read_video
 from avemo.labels import to_common_label_set
 from avemo.models.fusion.late import weighted_late_fusion
 from avemo.systems.base import SPEECH_KINDS, load_system
@@ -46,7 +45,6 @@ from avemo.systems.speech import SpeechSystem
 #: The label set audio-visual results are given in.
 FUSED_LABEL_SET = "fer7"
 MODALITY_CHOICES = ("auto", "speech", "face")
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".wma", ".aiff", ".aif"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,9 +108,9 @@ def needed_modalities(paths: Sequence[str | os.PathLike], modality: str = "auto"
     """The modalities an engine must load to predict ``paths`` (audio files need only speech, images only faces)."""
     if modality != "auto":
         return (modality,)
-    suffixes = {Path(p).suffix.lower() for p in paths}
-    speech = any(s not in IMAGE_SUFFIXES for s in suffixes)
-    face = any(s not in AUDIO_SUFFIXES for s in suffixes)
+    kinds = {guess_kind(p) for p in paths}  # by name: nothing is opened before the models are loaded
+    speech = any(k != "image" for k in kinds)
+    face = any(k != "audio" for k in kinds)
     return tuple(m for m, used in (("speech", speech), ("face", face)) if used) or ("speech",)
 
 
@@ -206,9 +204,13 @@ class InferenceEngine:
         return predict_each(lambda path: self.predict_file(path, options), paths)
 
     def predict_file(self, path: str | os.PathLike, options: PredictOptions | None = None,
-                     name: str | None = None) -> PredictionResult:
+                     name: str | None = None, info: MediaInfo | None = None) -> PredictionResult:
         """Emotion of an audio file, an image or a video (videos: both modalities, fused); ``name`` is what the
-        result calls the input (default: the path).
+        result calls the input (default: the path); ``info``: the file's :func:`~avemo.io.media.probe_media`, when
+        the caller has it (the header is then not read again).
+
+        What the file is comes from :func:`~avemo.io.media.probe_media`; a video is opened once, its frames and
+        audio track decoded in one pass (:func:`~avemo.io.video.read_video`).
 
         Raises:
             MediaDecodeError: for a missing, empty, corrupt or unsupported file.
@@ -217,28 +219,38 @@ class InferenceEngine:
         """
         options = options or self.options
         name = str(path) if name is None else name
-        if is_image_path(path):
+        with open_media(path, info) as media:
+            return self._predict_media(media, options, name)
+
+    def _predict_media(self, media: MediaFile, options: PredictOptions, name: str) -> PredictionResult:
+        """:meth:`predict_file` of an opened file."""
+        path, info = media.path, media.info
+        if info.kind == "image":
             if options.modality == "speech":
                 raise ParameterError(f"{path}: an image has no audio; drop --modality speech")
             return self.predict_image(load_image(path), path=name)
-        if options.modality == "speech" or (self.face is None and options.modality == "auto"):
-            return self._speech_file(path, options, name)
-        info = _probe(path)
-        if info is None or not info.has_video:
+        if info.kind == "audio":
             if options.modality == "face":
                 raise MediaDecodeError(f"{path}: has no video stream, so there is no face to analyse; drop "
                                        "--modality face to use the speech model")
             return self._speech_file(path, options, name)
+        if options.modality == "speech" or (self.face is None and options.modality == "auto"):
+            signal = read_video(media, audio=True).audio(TARGET_SAMPLING_RATE)
+            return self.predict_signal(signal, TARGET_SAMPLING_RATE, options, path=name)
         classifier = self._need("face")
-        face = analyse_video(path, self.video_detectors, classifier, options.video_fps, info, name)
-        if options.modality == "face" or self.speech is None:
+        with_speech = options.modality != "face" and self.speech is not None
+        reading = read_video(media, options.video_fps, audio=with_speech and info.has_audio)
+        face = analyse_frames(((f.time, f.image) for f in reading), self.video_detectors, classifier, name,
+                              info.duration or None)
+        if not with_speech:
             return face
         speech: ModalityResult | AvemoError
         if not info.has_audio:
             speech = MediaDecodeError(f"{path}: has no audio stream")
         else:
             try:
-                speech = self._speech_file(path, options, name)
+                speech = self.predict_signal(reading.audio(TARGET_SAMPLING_RATE), TARGET_SAMPLING_RATE, options,
+                                             path=name)
             except AvemoError as exc:
                 speech = exc
         return self.fuse(name, speech, face)
@@ -459,15 +471,6 @@ def fuse_distributions(parts: Mapping[str, Mapping[str, float]], weights: Mappin
 def mean_face(faces: Sequence[FaceResult], labels: Sequence[str]) -> dict[str, float]:
     """The mean distribution of several face results."""
     return {c: float(np.mean([f.probabilities[c] for f in faces])) for c in labels}
-
-
-def _probe(path: str | os.PathLike):
-    if not Path(path).exists():
-        raise MediaDecodeError(f"{path}: file not found; check the path")
-    try:
-        return probe_video(path)
-    except MediaDecodeError:
-        return None
 
 
 #: The modality names of results (re-exported for callers that build their own).

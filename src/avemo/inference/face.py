@@ -1,19 +1,17 @@
-"""Facial expression of every face in an image, a video or a stream of frames.
+"""Facial expression of every face in an image or a stream of frames (a video's, a camera's).
 
 :class:`FaceClassifier` (stateless: a trained face system over aligned crops) is held by the engine and shared by
 threads; :class:`FaceStream` holds one video's or stream's state (its detector in video mode and the face
-tracker); :class:`FaceEmotionRecognizer` is the face-only Python API.
+tracker). The face-only Python API is the engine with the face model alone:
 
->>> from avemo import FaceEmotionRecognizer
->>> rec = FaceEmotionRecognizer()                   # the shipped FER2013 model, MediaPipe face front end
->>> rec.predict_file("photo.jpg").faces[0].emotion
->>> result = rec.predict_file("clip.mp4", fps=5)    # per-face clip results + per-frame timeline
+>>> from avemo import InferenceEngine, PredictOptions
+>>> faces = InferenceEngine(modalities=("face",))   # the shipped FER2013 model, MediaPipe face front end
+>>> faces.predict_file("photo.jpg").faces[0].emotion
+>>> result = faces.predict_file("clip.mp4", PredictOptions(fps=5))  # per-face clip results + per-frame timeline
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -25,16 +23,13 @@ from avemo.features.face.tracking import FaceTracker
 from avemo.inference.detectors import DetectorPool
 from avemo.inference.predictor import SystemPredictor
 from avemo.inference.results import FaceResult, FrameResult, Modality, ModalityResult, Status
-from avemo.io.image import load_image, validate_image
-from avemo.io.video import VideoInfo, iter_video_frames, probe_video
-from avemo.systems.base import load_system
+from avemo.io.image import validate_image
 from avemo.systems.face import FaceSystem
 
 #: Frames per second analysed in videos unless asked otherwise.
 DEFAULT_VIDEO_FPS = 5.0
 #: Largest side (pixels) of an image treated as a ready face crop when no face is detected in it.
 MAX_CROP_SIDE = 128
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
 def is_face_crop(rgb: np.ndarray) -> bool:
@@ -42,10 +37,6 @@ def is_face_crop(rgb: np.ndarray) -> bool:
     crops already (FER2013's 48x48 images) when the detector finds no face in them."""
     h, w = rgb.shape[:2]
     return max(h, w) <= MAX_CROP_SIDE and 0.8 <= w / h <= 1.25
-
-
-def is_image_path(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 class FaceClassifier(SystemPredictor):
@@ -176,78 +167,3 @@ def analyse_frames(frames: Iterable[tuple[float, np.ndarray]], pool: DetectorPoo
         for time_s, image in frames:
             stream.add_frame(time_s, image)
         return stream.result(path, duration)
-
-
-def analyse_video(path: str | os.PathLike, pool: DetectorPool, classifier: FaceClassifier, fps: float | None = None,
-                  info: VideoInfo | None = None, name: str | None = None) -> ModalityResult:
-    """Faces of a video file, followed across frames sampled at ``fps`` (default 5); ``name`` is what the result
-    calls the input (default: the path).
-
-    Raises:
-        MediaDecodeError: for a missing or corrupt file, or a file without a video stream.
-    """
-    info = info or probe_video(path)
-    frames = ((f.time, f.image) for f in iter_video_frames(path, fps=fps or DEFAULT_VIDEO_FPS))
-    return analyse_frames(frames, pool, classifier, str(path) if name is None else name, info.duration or None)
-
-
-class FaceEmotionRecognizer:
-    """Faces only: the face front end (detection, landmarks, alignment, tracking) + a trained face system.
-
-    Args:
-        face_model: shipped model name or a folder from ``avemo train`` (default: the shipped FER2013 model).
-        detector: ``"auto"`` (MediaPipe, else OpenCV Haar), ``"mediapipe"`` or ``"opencv-haar"``.
-        max_faces: most faces analysed per image or frame.
-        tta, video_tta: test-time augmentation of images and of video frames (see :class:`FaceClassifier`).
-
-    Raises:
-        AssetNotFoundError, CheckpointError: when the model or the face detector cannot be loaded.
-    """
-
-    def __init__(self, face_model: str | os.PathLike | None = None, detector: str = "auto", max_faces: int = 4,
-                 tta: bool | str | None = None, video_tta: bool | str | None = "none") -> None:
-        self.classifier = FaceClassifier(load_system(face_model, kind="face"), tta, video_tta)
-        self.image_detectors = DetectorPool(detector, max_faces, "image")
-        self.video_detectors = DetectorPool(detector, max_faces, "video")
-        self.image_detectors.warm_up()
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self.classifier.classes
-
-    @property
-    def system(self) -> FaceSystem:
-        return self.classifier.system
-
-    def close(self) -> None:
-        self.image_detectors.close()
-        self.video_detectors.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def predict_file(self, path: str | os.PathLike, fps: float | None = None) -> ModalityResult:
-        """Faces of an image file, or of a video file's frames (sampled at ``fps``, default 5).
-
-        Raises:
-            MediaDecodeError: for a missing, empty, corrupt or unsupported file, or a video without frames.
-        """
-        if is_image_path(path):
-            return self.predict_image(load_image(path), path=str(path))
-        return self.predict_video(path, fps=fps)
-
-    def predict_image(self, image: np.ndarray, path: str | None = None) -> ModalityResult:
-        """Faces of one RGB (or gray / RGBA) image array; no face gives status ``"no_face"``."""
-        return analyse_image(image, self.image_detectors, self.classifier, path)
-
-    def predict_video(self, path: str | os.PathLike, fps: float | None = None,
-                      info: VideoInfo | None = None) -> ModalityResult:
-        """Faces of a video: one pooled result per face plus the per-frame timeline."""
-        return analyse_video(path, self.video_detectors, self.classifier, fps, info)
-
-    def predict_frames(self, frames: Iterable[tuple[float, np.ndarray]], path: str | None = None) -> ModalityResult:
-        """Faces of a sequence of ``(time in seconds, RGB image)`` frames with increasing times."""
-        return analyse_frames(frames, self.video_detectors, self.classifier, path)

@@ -1,5 +1,10 @@
 """``OpenFaceRecognizer``: emotion from a recording's audio and the OpenFace 2.0 action units of its video.
 
+A research path, beside the :class:`~avemo.inference.engine.InferenceEngine` rather than one of its modalities: it
+needs OpenFace's ``FeatureExtraction`` CSV of each clip, made beforehand with the separate OpenFace 2.0 tool (avemo
+does not run OpenFace), so it serves the RAVDESS audio-visual experiments and the CLI's ``--openface`` option. For
+audio, images and videos as they come, use the engine (its face modality finds the faces itself).
+
 >>> from avemo.inference.openface import OpenFaceRecognizer
 >>> rec = OpenFaceRecognizer()                                   # the shipped av-ravdess-openface model
 >>> result = rec.predict("clip.wav", "clip.csv")                 # clip.csv: OpenFace FeatureExtraction output
@@ -96,6 +101,8 @@ def read_action_units(path: str | os.PathLike, min_confidence: float = 0.0) -> A
 
 class OpenFaceRecognizer:
     """Audio + OpenFace action units, fused by a trained :class:`AVLateFusionSystem`; load once, predict many.
+    A research path: each clip needs its OpenFace CSV (see the module docstring); everything else goes through the
+    :class:`~avemo.inference.engine.InferenceEngine`.
 
     Args:
         model: shipped model name or a folder from ``avemo train av-late-fusion`` (default: the shipped

@@ -1,75 +1,67 @@
-"""``EmotionRecognizer``: speech emotion from a file or an in-memory signal (the speech-only Python API; the
-:class:`~avemo.inference.engine.InferenceEngine` does the same for audio, images and videos together).
+"""The first API's recognizers, now thin constructors over :class:`~avemo.inference.engine.InferenceEngine`
+(deprecated: build the engine directly). Each is the engine, set up for one use:
 
->>> from avemo import EmotionRecognizer
->>> rec = EmotionRecognizer()                      # the shipped speech model
->>> result = rec.predict_file("clip.wav")          # or rec.predict_signal(samples, 16000)
->>> result.emotion, result.probabilities["happy"], result.timeline
+- ``EmotionRecognizer(speech_model, window, step)``: ``InferenceEngine(speech_model, modalities=("speech",),
+  options=PredictOptions("speech", window=window, step=step))``;
+- ``FaceEmotionRecognizer(face_model)``: ``InferenceEngine(face_model=face_model, modalities=("face",),
+  options=PredictOptions("face"))``;
+- ``MultimodalRecognizer(speech_model, face_model, window, step, fps, modality)``:
+  ``InferenceEngine(speech_model, face_model, options=PredictOptions(modality, fps, window, step))``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Iterable, Iterator
+import warnings
+from typing import Mapping
 
-import numpy as np
-
-from avemo.errors import AvemoError
-from avemo.inference.engine import SpeechPredictor, predict_each
+from avemo.inference.engine import InferenceEngine, PredictOptions
 from avemo.inference.results import ModalityResult
-from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
-from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
-from avemo.systems.base import SPEECH_KINDS, load_system, resolve_system_dir
+from avemo.inference.speech import SILENCE_DB
 
 
-class EmotionRecognizer:
-    """Speech emotion recognition with a trained system; load once, predict many times (thread-safe).
+def _deprecated(name: str, instead: str) -> None:
+    warnings.warn(f"{name} is deprecated; use {instead}", DeprecationWarning, stacklevel=3)
 
-    Args:
-        speech_model: shipped model name or a folder from ``avemo train`` (default: the shipped speech model).
-        window, step: timeline window length and hop in seconds (inputs longer than ``window`` get a timeline).
-        silence_db: inputs whose loudest 25 ms frame is below this level (dBFS) are reported as silence.
-        speech_backend: what runs the Whisper encoder (see :class:`~avemo.inference.engine.InferenceEngine`).
 
-    Raises:
-        AssetNotFoundError, CheckpointError: when the model cannot be loaded.
-        ParameterError: for a bad window or step.
-    """
+class EmotionRecognizer(InferenceEngine):
+    """Speech only (deprecated): ``InferenceEngine(speech_model, modalities=("speech",), options=PredictOptions(
+    "speech", window=window, step=step, silence_db=silence_db), speech_backend=speech_backend)``."""
 
     def __init__(self, speech_model: str | os.PathLike | None = None, window: float = 4.0, step: float = 2.0,
                  silence_db: float = SILENCE_DB, speech_backend: str | None = None) -> None:
-        self.options = SpeechOptions(window, step, silence_db)
-        self.model_path = resolve_system_dir(speech_model, kind=SPEECH_KINDS)
-        self.predictor = SpeechPredictor(load_system(self.model_path, kind=SPEECH_KINDS), speech_backend)
+        _deprecated("EmotionRecognizer", 'InferenceEngine(speech_model, modalities=("speech",))')
+        super().__init__(speech_model, modalities=("speech",), options=PredictOptions("speech", None, window, step,
+                                                                                      silence_db),
+                         speech_backend=speech_backend)
 
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self.predictor.classes
 
-    @property
-    def system(self):
-        return self.predictor.system
+class FaceEmotionRecognizer(InferenceEngine):
+    """Faces only (deprecated): ``InferenceEngine(face_model=face_model, modalities=("face",),
+    options=PredictOptions("face"), detector=detector, max_faces=max_faces, face_tta=tta, video_tta=video_tta)``."""
 
-    def predict_file(self, path: str | os.PathLike) -> ModalityResult:
-        """Emotion of an audio file or a video's audio track.
+    def __init__(self, face_model: str | os.PathLike | None = None, detector: str = "auto", max_faces: int = 4,
+                 tta: bool | str | None = None, video_tta: bool | str | None = "none") -> None:
+        _deprecated("FaceEmotionRecognizer", 'InferenceEngine(face_model=face_model, modalities=("face",))')
+        super().__init__(face_model=face_model, modalities=("face",), options=PredictOptions("face"),
+                         detector=detector, max_faces=max_faces, face_tta=tta, video_tta=video_tta)
 
-        Raises:
-            MediaDecodeError: when the file is missing, empty, not media or has no audio.
-            AudioTooShortError: when it is shorter than the speech model's minimum.
-        """
-        signal = load_audio(path, TARGET_SAMPLING_RATE)
-        return self.predict_signal(signal, TARGET_SAMPLING_RATE, path=str(path))
+    def predict_video(self, path: str | os.PathLike, fps: float | None = None) -> ModalityResult:
+        """The faces of a video, ``fps`` frames a second (default 5): ``predict_file`` with those options."""
+        return self.predict_file(path, dataclasses.replace(self.options, fps=fps))
 
-    def predict_signal(self, signal: np.ndarray, sampling_rate: int, path: str | None = None) -> ModalityResult:
-        """Emotion of an in-memory signal ``(samples,)`` or ``(samples, channels)`` at ``sampling_rate`` Hz.
 
-        Raises:
-            ParameterError, MediaDecodeError: for a bad signal (NaN/inf, wrong shape).
-            AudioTooShortError: when it is shorter than the speech model's minimum.
-        """
-        return analyse_speech(signal, sampling_rate, self.predictor, self.classes, self.options, path,
-                              self.predictor.abstain_below())
+class MultimodalRecognizer(InferenceEngine):
+    """Audio, images and videos (deprecated): ``InferenceEngine(speech_model, face_model, modalities,
+    options=PredictOptions(modality, fps, window, step), weights=weights)``; ``modalities`` defaults to both models
+    for ``modality="auto"``, else that one."""
 
-    def predict_files(self, paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, ModalityResult | AvemoError]]:
-        """Predict many files; a bad file yields its error instead of stopping the batch."""
-        return predict_each(self.predict_file, paths)
+    def __init__(self, speech_model: str | os.PathLike | None = None, face_model: str | os.PathLike | None = None,
+                 window: float = 4.0, step: float = 2.0, fps: float | None = None, modality: str = "auto",
+                 weights: Mapping[str, float] | None = None, modalities: tuple[str, ...] | None = None) -> None:
+        _deprecated("MultimodalRecognizer", "InferenceEngine(speech_model, face_model, options=PredictOptions(...))")
+        options = PredictOptions(modality, fps, window, step)
+        if modalities is None:
+            modalities = ("speech", "face") if modality == "auto" else (modality,)
+        super().__init__(speech_model, face_model, modalities=modalities, options=options, weights=weights)

@@ -17,6 +17,7 @@ from scipy.signal import resample_poly
 
 from avemo.errors import MediaDecodeError, ParameterError
 from avemo.io.files import check_media_file, short_error
+from avemo.io.media import open_container
 
 #: The sampling rate every audio model in avemo works at, in Hz.
 TARGET_SAMPLING_RATE = 16000
@@ -43,6 +44,18 @@ def load_audio(path: str | os.PathLike, sampling_rate: int = TARGET_SAMPLING_RAT
         signal, rate = _read_soundfile(path)
     except _NotSoundfile:
         signal, rate = _read_pyav(path)
+    return finish_signal(path, signal, rate, sampling_rate, start, end)
+
+
+def finish_signal(path: Path, signal: np.ndarray, rate: int, sampling_rate: int = TARGET_SAMPLING_RATE,
+                  start: float | None = None, end: float | None = None) -> np.ndarray:
+    """Decoded samples ``(n, channels)`` at ``rate`` Hz as :func:`load_audio` returns them: float32 mono at
+    ``sampling_rate``, cut to ``start``..``end`` seconds.
+
+    Raises:
+        ParameterError: for a bad segment.
+        MediaDecodeError: when no sample is left.
+    """
     signal = _to_mono(signal)
     if rate != sampling_rate:
         signal = resample(signal, rate, sampling_rate)
@@ -130,33 +143,73 @@ _DATA_CHUNK = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re
 def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise MediaDecodeError(f"{path}: not a readable audio or video file ({short_error(exc)}); "
-                               "use wav/flac/ogg/mp3/m4a or a video with an audio track") from None
-    with container:
-        streams = [s for s in container.streams if s.type == "audio"]
-        if not streams:
+    with open_container(path, "audio") as container:
+        if not container.streams.audio:
             raise MediaDecodeError(f"{path}: has no audio stream; give a file that contains audio")
-        stream = streams[0]
-        rate = stream.codec_context.sample_rate or stream.rate
-        chunks: list[np.ndarray] = []
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        track = AudioTrack(path, container.streams.audio[0])
         try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+            for packet in container.demux(track.stream):
+                track.add(packet)
         except (av.error.FFmpegError, ValueError) as exc:
-            if not chunks:
-                raise MediaDecodeError(f"{path}: audio stream could not be decoded ({short_error(exc)}); "
-                                       "the file may be truncated or corrupt") from None
-            # A truncated tail: keep what decoded.
-    if not chunks or not rate:
-        raise MediaDecodeError(f"{path}: contains no decodable audio samples; the file may be truncated")
-    return np.concatenate(chunks)[:, None].astype(np.float32), int(rate)
+            track.stop(exc)
+        return track.samples()
+
+
+class AudioTrack:
+    """The audio stream of an open PyAV container, decoded packet by packet (:meth:`add`, in the order the
+    container holds them, other streams' packets interleaved or not) to float32 mono at the stream's own rate.
+
+    A decoding error stops it: what decoded before is kept (a truncated tail), and :meth:`samples` raises when
+    nothing had.
+    """
+
+    def __init__(self, path: Path, stream) -> None:
+        import av
+
+        self.path, self.stream = path, stream
+        self.rate = stream.codec_context.sample_rate or stream.rate
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=self.rate)
+        self._chunks: list[np.ndarray] = []
+        self._error: BaseException | None = None
+        self._flushed = False
+        #: Whether decoding is over: the container's end (its empty packet, which flushes the decoder) or an error.
+        self.ended = False
+
+    def add(self, packet) -> None:
+        """Decode one packet of :attr:`stream` (the empty packet at the container's end flushes the decoder)."""
+        import av
+
+        if self.ended:
+            return
+        try:
+            for frame in packet.decode():
+                self._chunks += [out.to_ndarray().reshape(-1) for out in self._resampler.resample(frame)]
+        except (av.error.FFmpegError, ValueError) as exc:
+            self.stop(exc)
+        if packet.size == 0:
+            self.ended = True
+
+    def stop(self, exc: BaseException) -> None:
+        """End decoding at an error (of the decoder, or of reading the container)."""
+        if self._error is None:
+            self._error = exc
+        self.ended = True
+
+    def samples(self) -> tuple[np.ndarray, int]:
+        """The decoded samples ``(n, 1)`` float32 and their rate in Hz.
+
+        Raises:
+            MediaDecodeError: when nothing could be decoded.
+        """
+        if self._error is None and not self._flushed:
+            self._chunks += [out.to_ndarray().reshape(-1) for out in self._resampler.resample(None)]
+            self._flushed = True
+        if self._error is not None and not self._chunks:
+            raise MediaDecodeError(f"{self.path}: audio stream could not be decoded ({short_error(self._error)}); "
+                                   "the file may be truncated or corrupt")
+        if not self._chunks or not self.rate:
+            raise MediaDecodeError(f"{self.path}: contains no decodable audio samples; the file may be truncated")
+        return np.concatenate(self._chunks)[:, None].astype(np.float32), int(self.rate)
 
 
 def _to_mono(signal: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Checks every media reader makes before decoding, and the one-line form of a decoder's error."""
+"""The file suffixes of each kind of media, the checks every media reader makes before decoding, and the one-line
+form of a decoder's error. What kind a given file is: :func:`avemo.io.media.probe_media`."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from pathlib import Path
 from avemo.errors import MediaDecodeError
 
 #: File suffixes of each kind of media (lower case, with the dot).
-AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus", ".aac"}
-VIDEO_EXTENSIONS = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv"}
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".wma", ".aiff", ".aif"}
+VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov", ".flv"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+#: Recordings: audio and video (what the corpus recipes collect).
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
+#: Everything the inference engine reads: recordings and still images.
+INPUT_EXTENSIONS = MEDIA_EXTENSIONS | IMAGE_EXTENSIONS
 
 
 def check_media_file(path: Path, kind: str) -> None:
     """Raise a one-line :class:`MediaDecodeError` when ``path`` is missing, a folder or empty.
 
-    ``kind`` names what was expected (``"audio"``, ``"image"``, ``"video"``) for the message.
+    ``kind`` names what was expected (``"audio"``, ``"image"``, ``"video"``, ``"media"``) for the message.
     """
     if not path.exists():
         raise MediaDecodeError(f"{path}: file not found; check the path")

@@ -7,12 +7,9 @@ from pathlib import Path
 
 from fastapi import UploadFile
 
-from avemo.inference.engine import AUDIO_SUFFIXES
-from avemo.inference.face import IMAGE_SUFFIXES
+from avemo.io.files import INPUT_EXTENSIONS
 from avemo.serve.errors import ServiceError
 
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v"}
-MEDIA_SUFFIXES = AUDIO_SUFFIXES | IMAGE_SUFFIXES | VIDEO_SUFFIXES
 #: Content types accepted without a known file suffix, and the suffix the upload is stored with.
 CONTENT_SUFFIX = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/flac": ".flac",
                   "audio/ogg": ".ogg", "audio/mpeg": ".mp3", "audio/mp4": ".m4a", "audio/webm": ".webm",
@@ -27,14 +24,14 @@ def upload_suffix(upload: UploadFile, field: str) -> str:
         ServiceError: 415 when neither says it is audio, an image or a video.
     """
     suffix = Path(upload.filename or "").suffix.lower()
-    if suffix in MEDIA_SUFFIXES:
+    if suffix in INPUT_EXTENSIONS:
         return suffix
     content_type = (upload.content_type or "").split(";")[0].strip().lower()
     if content_type in CONTENT_SUFFIX:
         return CONTENT_SUFFIX[content_type]
     raise ServiceError(415, "unsupported_media_type",
                        f"{field}: {upload.filename or 'the upload'} ({content_type or 'no content type'}) is not "
-                       f"audio, an image or a video; send one of {sorted(MEDIA_SUFFIXES)} with its content type")
+                       f"audio, an image or a video; send one of {sorted(INPUT_EXTENSIONS)} with its content type")
 
 
 async def save_upload(upload: UploadFile, folder: Path, field: str) -> Path:

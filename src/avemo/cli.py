@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--corpus", default=None, help="corpus recipe (default: ravdess for speech, fer2013 for faces)")
     s.add_argument("--out", required=True, help="folder to write the trained system to")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override settings, e.g. train.epochs=5")
+    s.add_argument("--config", metavar="YAML", help="speech-multicorpus, av-late-fusion: train with this copy of "
+                   "configs/shipping/speech-multicorpus.yaml or configs/benchmarks/ravdess-av.yaml")
     s.add_argument("--cv-report", help="summary.json of a benchmark whose figures go into the model card")
     s.add_argument("--jobs", type=int, default=2)
 
@@ -110,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     s.add_argument("--cache", default="default", help="feature cache folder; 'none' disables it")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override every system's settings")
+    s.add_argument("--config", metavar="YAML", help="cross-corpus, ravdess-av: run with this copy of "
+                   "configs/benchmarks/<suite>.yaml")
     s.add_argument("--clients", type=int, default=50, help="serve: concurrent clients (default 50)")
     s.add_argument("--seconds", type=float, default=60.0, help="serve: seconds of load (default 60)")
     s.add_argument("--files", type=int, default=10000,
@@ -299,7 +303,8 @@ def cmd_train(args) -> int:
     if args.system == "speech-multicorpus":  # the multi-corpus speech probe (eight corpora under --data)
         from avemo.shipping.probe_train import NAME, train_probe_system
 
-        path = train_probe_system(args.data, args.out, args.cv_report, args.jobs, checkpoint_dir=Path("runs") / NAME)
+        path = train_probe_system(args.data, args.out, args.cv_report, args.jobs, checkpoint_dir=Path("runs") / NAME,
+                                  config=args.config, overrides=args.set)
         print(f"saved {path}")
         return 0
     if args.system == "face-reference":  # the face adaptation reference of a saved face system
@@ -311,9 +316,12 @@ def cmd_train(args) -> int:
     if args.system == "av-late-fusion":  # speech + OpenFace action units (the shipped av-ravdess-openface)
         from avemo.shipping.av_train import train_av_system
 
-        path = train_av_system(args.data, args.out, args.cv_report)
+        path = train_av_system(args.data, args.out, args.cv_report, config=args.config, overrides=args.set)
         print(f"saved {path}")
         return 0
+    if args.config:
+        raise ParameterError("--config is for speech-multicorpus and av-late-fusion; give another system's YAML "
+                             "path as the system")
     from avemo.systems.face import face_config_names
 
     if args.system in face_config_names() or _is_face_yaml(args.system):
@@ -354,6 +362,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_benchmark(args) -> int:
+    if args.config and args.suite not in ("cross-corpus", "ravdess-av"):
+        raise ParameterError(f"--config is for cross-corpus and ravdess-av, not {args.suite}")
     if args.suite == "speed":
         from avemo.benchmark.speed import run_speed_benchmark
 
@@ -372,7 +382,7 @@ def cmd_benchmark(args) -> int:
                                  "savee/, nemo/, emovo/, turev/, urdu/ and ased/ (e.g. ../shared/data)")
         summary = run_cross_corpus_benchmark(args.data, args.out, args.jobs,
                                              None if args.cache == "none" else args.cache, args.folds,
-                                             runs_dir="runs/cross-corpus")
+                                             config=args.config, overrides=args.set, runs_dir="runs/cross-corpus")
         print(cross_table(summary), end="")
         return 0
     if args.suite == "tsne":
@@ -444,10 +454,8 @@ def cmd_benchmark(args) -> int:
         if not args.data:
             raise ParameterError("benchmark ravdess-av needs --data DIR, the folder holding speech16k/ and "
                                  "openface_au_mean.csv")
-        if args.set:
-            raise ParameterError("benchmark ravdess-av takes no --set; edit configs/benchmarks/ravdess-av.yaml")
         summary = run_av_benchmark(args.data, args.out, args.folds, args.systems, args.jobs,
-                                   None if args.cache == "none" else args.cache)
+                                   None if args.cache == "none" else args.cache, config=args.config, overrides=args.set)
         print(av_results_table(summary))
         print(f"timing: {summary['timing']}")
         return 0

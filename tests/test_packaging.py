@@ -25,7 +25,8 @@ pytestmark = pytest.mark.packaging
 
 SPEECH_SYSTEMS = {"whisper-layers-fast-combo", "egemaps-logreg", "logmel-cnn"}
 FACE_SYSTEMS = {"face-cnn", "face-cnn-long"}
-SUITES = {"ravdess-speech", "ravdess-speech-fast", "fer2013", "ravdess-av"}
+SUITES = {"ravdess-speech", "ravdess-speech-fast", "fer2013", "ravdess-av", "cross-corpus"}
+RECIPES = {"speech-multicorpus"}  # configs/shipping/: the recipes of shipped models
 SHIPPED = ("speech-ravdess/system.json", "face-fer2013/face_system.json", "av-ravdess-openface/av_system.json")
 
 CHECK = textwrap.dedent("""
@@ -33,6 +34,7 @@ CHECK = textwrap.dedent("""
     from pathlib import Path
 
     import avemo
+    from avemo.shipping.probe_train import recipe
     from avemo.systems.spec import configs_dir, load_spec, load_suite, read_config
 
     root = configs_dir()
@@ -47,6 +49,8 @@ CHECK = textwrap.dedent("""
         "face": sorted(p.stem for p in (root / "face").glob("*.yaml")),
         "suites": suites,
         "suites_loaded": {name: isinstance(load_suite(name), dict) for name in suites},
+        "recipes": sorted(p.stem for p in (root / "shipping").glob("*.yaml")),
+        "recipe_corpora": len(recipe()["corpora"]),
         "spec": [spec.name, spec.kind, spec.label_set],
         "face_spec": face.get("name"),
         "pretrained": [str(p.relative_to(pretrained)) for p in sorted(pretrained.rglob("*")) if p.is_file()],
@@ -85,6 +89,7 @@ def test_wheel_holds_the_configs_and_models_and_nothing_else(wheel):
     assert {f"avemo/configs/speech/{n}.yaml" for n in SPEECH_SYSTEMS} <= set(names)
     assert {f"avemo/configs/face/{n}.yaml" for n in FACE_SYSTEMS} <= set(names)
     assert {f"avemo/configs/benchmarks/{n}.yaml" for n in SUITES} <= set(names)
+    assert {f"avemo/configs/shipping/{n}.yaml" for n in RECIPES} <= set(names)
     assert {f"avemo/pretrained/{n}" for n in SHIPPED} <= set(names)
     tops = {n.split("/")[0] for n in names}
     assert tops == {"avemo", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}, tops
@@ -110,6 +115,7 @@ def test_installed_wheel_finds_configs_and_models_by_name(wheel, tmp_path):
     assert Path(out["configs_dir"]).resolve() == (package / "configs").resolve()
     assert SPEECH_SYSTEMS <= set(out["speech"]) and FACE_SYSTEMS <= set(out["face"])
     assert SUITES <= set(out["suites"]) and all(out["suites_loaded"].values())
+    assert RECIPES <= set(out["recipes"]) and out["recipe_corpora"] == 8
     assert out["spec"][0] == "whisper-layers-fast-combo" and out["face_spec"] == "face-cnn-long"
     assert set(SHIPPED) <= set(out["pretrained"])
     assert out["help"] == 0

@@ -1,18 +1,19 @@
 """The cross-corpus benchmark's protocol on synthetic rows: who trains, validates and tests where; scores over
-the test corpus's classes."""
+the test corpus's classes; the whole suite on synthetic features with a copy of its settings (``--config``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from avemo.benchmark.cross_corpus import (DEFAULTS, MULTI, RAVDESS_ONLY, TARGETED, TRANSFER, corpus_metrics,
-                                          make_jobs)
+from avemo.benchmark.cross_corpus import MULTI, RAVDESS_ONLY, TARGETED, TRANSFER, corpus_metrics, make_jobs
+from avemo.benchmark.cross_corpus_settings import suite_settings
 from avemo.data.manifest import Recording
 from avemo.labels import corpus_class_mask, label_set
 from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
 
 CORPORA = {"ravdess": 24, "nemo": 9, "emovo": 6, "turev": 6, "urdu": 29}
+SETTINGS, DEFINITIONS = suite_settings()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def rows():
 
 def test_jobs_keep_speakers_and_corpora_apart(rows):
     recordings, inputs = rows
-    jobs = make_jobs(inputs, recordings, {**DEFAULTS, "corpora": list(CORPORA), "targeted": True})
+    jobs = make_jobs(inputs, recordings, {**SETTINGS, "corpora": list(CORPORA), "targeted": True})
     loco = [(name, fold) for protocol, name, fold in jobs if protocol == "loco"]
     assert len(loco) == 5 + 5 + 4  # both multi-corpus recipes for every held-out corpus, RAVDESS-only for four
     assert len([j for j in jobs if j[0] == "ravdess_6fold"]) == 18  # RAVDESS-only, transfer, targeted
@@ -92,7 +93,7 @@ def test_augmented_fold_adds_the_copies_of_its_training_rows_only(rows):
     from avemo.benchmark.cross_corpus import _with_copies
 
     recordings, inputs = rows
-    _, _, fold = make_jobs(inputs, recordings, {**DEFAULTS, "corpora": list(CORPORA)})[0]
+    _, _, fold = make_jobs(inputs, recordings, {**SETTINGS, "corpora": list(CORPORA)})[0]
     n = len(inputs)
     augmented = _with_copies(fold, n)
     assert augmented.train == tuple(fold.train) + tuple(i + n for i in fold.train)
@@ -100,7 +101,7 @@ def test_augmented_fold_adds_the_copies_of_its_training_rows_only(rows):
 
 
 def test_results_table_lists_variants_and_the_compensation_choices():
-    from avemo.benchmark.cross_corpus import ADAPTED, VARIANTS, results_table
+    from avemo.benchmark.cross_corpus import ADAPTED, results_table
 
     def entry(ua, compensation=None):
         folds = [{"test_corpus": c, "ua": ua, "top_class": "sad", "top_share": 0.5, "top_class_all": "calm",
@@ -112,11 +113,13 @@ def test_results_table_lists_variants_and_the_compensation_choices():
     corpora = {c: {"language": "x", "n_recordings": 1, "n_speakers": 1, "classes": ["angry"]}
                for c in ("ravdess", "urdu")}
     summary = {"corpora": corpora, "settings": {"model": "base"}, "ravdess_6fold": {"systems": {}},
+               "variants": {"vad": DEFINITIONS["vad"]},  # what the variant run changes, for the legend
                "loco": {"systems": {MULTI: entry(0.5), MULTI + ADAPTED: entry(0.6, [1.0, 0.0]),
-                                    TRANSFER: entry(0.55, [0.0, 0.0]), VARIANTS["vad"]["name"]: entry(0.4)}}}
+                                    TRANSFER: entry(0.55, [0.0, 0.0]), DEFINITIONS["vad"]["name"]: entry(0.4)}}}
     text = results_table(summary)
     assert text.startswith("#### One recording of a voice never heard")  # the single file leads
     assert "| probe-transfer+vad | 40.0 | 40.0 | 40.0 |" in text
+    assert "One step of `probe-transfer` changed: `+vad` clips trimmed to their speech (Silero VAD)." in text
     assert "| probe-multicorpus | sad 50.0 (calm 60.0) | sad 50.0 (calm 60.0) | 50.0 |" in text
     assert "| probe-transfer | urdu | full | [0] | 0.1 | masked 40.0, full 50.0 | 55.0 |" in text
     assert text.index("| probe-multicorpus[speaker-adapted] |") > text.index("#### Several recordings")
@@ -149,11 +152,16 @@ def synthetic_corpora(seed: int = 0, per_class: int = 2, width: int = 4, layers=
 
 
 def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
-    """The whole suite on synthetic features (the extractor replaced): both protocols, a variant, the report's
-    schema and figures that can fail (a system that learnt nothing scores near chance)."""
+    """The whole suite on synthetic features (the extractor replaced), with a user's copy of its settings changed
+    and one more setting changed by an override: both protocols, a variant, the report's schema and figures that
+    can fail (a system that learnt nothing scores near chance); run again from the command line, every fit loaded
+    back."""
     import json
 
+    import yaml
+
     import avemo.benchmark.cross_corpus as cross_corpus
+    from avemo.systems.spec import configs_dir
 
     calls = []
 
@@ -162,12 +170,18 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
         return synthetic_corpora()
 
     monkeypatch.setattr(cross_corpus, "load_corpora", fake_load)
-    options = {"corpora": list(CORPORA), "conditions": [], "augment": False, "variants": ["plain-adaptation"],
-               "targeted": True,
-               "layer_grid": [[0], [0, 1]], "l2_grid": [1e-2, 1e-1]}
+    monkeypatch.chdir(tmp_path)  # the command line keeps its fits in runs/cross-corpus
+    config = tmp_path / "my-cross-corpus.yaml"
+    settings = yaml.safe_load((configs_dir() / "benchmarks" / "cross-corpus.yaml").read_text())
+    settings.update({"corpora": list(CORPORA), "conditions": [], "augment": False, "variants": ["plain-adaptation"],
+                     "layer_grid": [[0], [0, 1]], "l2_grid": [0.01, 0.1]})
+    config.write_text(yaml.safe_dump(settings))
+    runs = tmp_path / "runs" / "cross-corpus"
     summary = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path, jobs=1, cache=None, ravdess_folds=[1],
-                                                      options=options, runs_dir=tmp_path / "runs")
-    assert (tmp_path / "runs" / MULTI / "loco-nemo" / "fit_key.json").is_file()
+                                                      config=config, overrides=["targeted=true"], runs_dir=runs)
+    assert (runs / MULTI / "loco-nemo" / "fit_key.json").is_file()
+    assert summary["settings"]["targeted"] and summary["settings"]["l2_grid"] == [0.01, 0.1]
+    assert summary["variants"] == {"plain-adaptation": DEFINITIONS["plain-adaptation"]}
     assert len(calls) == 1  # the variant reuses the base features
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["loco"] == json.loads(json.dumps(summary["loco"]))
@@ -190,7 +204,7 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     assert 0 <= loco[MULTI]["mean"]["ua"] <= multi["mean"]["ua"]
     rav = summary["ravdess_6fold"]["systems"]
     assert set(rav) == {name + head for name in (TRANSFER, TARGETED, RAVDESS_ONLY) for head in heads}
-    assert rav[TRANSFER + heads[2]]["folds"][0]["choices"] == summary_choices(tmp_path, TRANSFER, "adapted-varied")
+    assert rav[TRANSFER + heads[2]]["folds"][0]["choices"] == summary_choices(runs, TRANSFER, "adapted-varied")
     assert all(len(entry["folds"]) == 1 and entry["folds"][0]["test_speakers"] for entry in rav.values())
     assert summary["targets"]["loco_system"] == TRANSFER  # the shipped recipe without degraded copies
     assert set(summary["targets"]) >= {"loco_single_file", "loco_speaker_adapted", "ravdess_6fold_single_file",
@@ -198,13 +212,15 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     text = (tmp_path / "results.md").read_text()
     assert "| probe-multicorpus[speaker-adapted] |" in text and "probe-transfer-plain-adaptation" in text
     assert (tmp_path / "tsne.png").stat().st_size > 0
-    fits = []  # a second run loads every fitted system back and writes the same figures
-    monkeypatch.setattr(SpeechProbeSystem, "_fit", lambda self, *a: fits.append(1))
-    again = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path / "again", jobs=1, cache=None,
-                                                    ravdess_folds=[1], options=options, runs_dir=tmp_path / "runs")
-    assert not fits and again["loco"] == summary["loco"] and again["ravdess_6fold"] == summary["ravdess_6fold"]
-    from avemo.cli import main  # an existing report re-written from its summary.json, nothing fitted
+    from avemo.cli import main
 
+    fits = []  # a second run, from the command line, loads every fitted system back and writes the same figures
+    monkeypatch.setattr(SpeechProbeSystem, "_fit", lambda self, *a: fits.append(1))
+    assert main(["benchmark", "cross-corpus", "--data", "/nowhere", "--out", "again", "--jobs", "1", "--cache",
+                 "none", "--folds", "1", "--config", str(config), "--set", "targeted=true"]) == 0
+    again = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert not fits and again["loco"] == written["loco"] and again["ravdess_6fold"] == written["ravdess_6fold"]
+    # an existing report re-written from its summary.json, nothing fitted
     table = (tmp_path / "results.md").read_text()
     (tmp_path / "results.md").write_text("stale")
     assert main(["benchmark", "cross-corpus", "--report", str(tmp_path)]) == 0
@@ -214,8 +230,8 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
 
 
 def summary_choices(runs, system, head):
-    """What the fitted ``system``'s ``head`` chose, read from its saved RAVDESS fold."""
+    """What the fitted ``system``'s ``head`` chose, read from its saved RAVDESS fold in ``runs``."""
     import json
 
-    (folder,) = [p for p in (runs / "runs" / system).iterdir() if not p.name.startswith("loco")]
+    (folder,) = [p for p in (runs / system).iterdir() if not p.name.startswith("loco")]
     return json.loads((folder / "speech_probe.json").read_text())["heads"][head]

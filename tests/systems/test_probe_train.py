@@ -1,5 +1,5 @@
 """`avemo train speech-multicorpus` end to end on tiny synthetic corpora laid out like the real ones (the eight the
-shipped recipe trains on, with the nested rule)."""
+shipped recipe trains on, with the nested rule), with a copy of the recipe (``--config``); the recipe's settings."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import soundfile as sf
 from avemo.cli import main
 from avemo.io.synth import synth_voice
 from avemo.labels import corpus_classes, label_set
+from avemo.systems.spec import configs_dir
 
 SR = 16000
 CLASSES = label_set("ravdess8")
@@ -77,13 +78,18 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("AVEMO_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)  # the fit is kept in runs/speech-multicorpus
-    monkeypatch.setitem(probe_train.SETTINGS, "l2_grid", [0.1])  # one strength: fewer fits
+    recipe = tmp_path / "my-recipe.yaml"  # a user's copy of the shipped recipe, changed: one strength, fewer fits
+    shipped = (configs_dir() / "shipping" / "speech-multicorpus.yaml").read_text()
+    recipe.write_text(shipped.replace("l2_grid: [0.01, 0.1, 1.0]", "l2_grid: [0.1]"))
     out = tmp_path / "model"
-    assert main(["train", "speech-multicorpus", "--data", str(corpora), "--out", str(out), "--jobs", "1"]) == 0
+    train = ["train", "speech-multicorpus", "--data", str(corpora), "--out", str(out), "--jobs", "1",
+             "--config", str(recipe)]
+    assert main(train) == 0
     assert (tmp_path / "runs" / "speech-multicorpus" / "fit_key.json").is_file()
     doc = json.loads((out / "speech_probe.json").read_text())
     assert doc["kind"] == "speech-probe" and doc["classes"] == list(CLASSES)
-    assert set(doc["info"]["corpora"]) == set(probe_train.SETTINGS["corpora"]) and len(doc["info"]["corpora"]) == 8
+    assert doc["l2_grid"] == [0.1] and doc["info"]["command"].endswith(f"--config {recipe}")
+    assert set(doc["info"]["corpora"]) == set(probe_train.recipe()["corpora"]) and len(doc["info"]["corpora"]) == 8
     assert doc["heads"]["global"]["loss"] in ("masked", "partial", "full") and doc["selection"] == "loco"
     assert doc["heads"]["global"]["abstain_below"] > 0  # the nested rule's "uncertain" level
     assert doc["info"]["validation_speakers"]  # drawn from every corpus
@@ -98,7 +104,7 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
     assert result.status in ("ok", "uncertain") and set(result.probabilities) == set(CLASSES)
     fits = []  # a second run (a new model card, say) loads the kept fit instead of fitting again
     monkeypatch.setattr(SpeechProbeSystem, "_fit", lambda self, *a: fits.append(1))
-    assert main(["train", "speech-multicorpus", "--data", str(corpora), "--out", str(out), "--jobs", "1"]) == 0
+    assert main(train) == 0
     info = json.loads((out / "speech_probe.json").read_text())["info"]
     assert not fits and info["validation_speakers"] and info["fit_loaded_from"] == "runs/speech-multicorpus"
     assert "train_seconds" not in info and doc["info"]["train_seconds"] > 0

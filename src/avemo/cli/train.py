@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from avemo.cli.arguments import DATA_HELP
+from avemo.errors import ParameterError
 
 
 def register(subparsers) -> None:
@@ -24,6 +25,8 @@ def register(subparsers) -> None:
     s.add_argument("--corpus", default=None, help="corpus recipe (default: ravdess for speech, fer2013 for faces)")
     s.add_argument("--out", required=True, help="folder to write the trained system to")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override settings, e.g. train.epochs=5")
+    s.add_argument("--config", metavar="YAML", help="speech-multicorpus, av-late-fusion: train with this copy of "
+                   "configs/shipping/speech-multicorpus.yaml or configs/benchmarks/ravdess-av.yaml")
     s.add_argument("--cv-report", help="summary.json of a benchmark whose figures go into the model card")
     s.add_argument("--jobs", type=int, default=2)
     s.set_defaults(func=cmd_train)
@@ -44,7 +47,8 @@ def cmd_train(args) -> int:
     if args.system == "speech-multicorpus":  # the multi-corpus speech probe (eight corpora under --data)
         from avemo.shipping.probe_train import NAME, train_probe_system
 
-        path = train_probe_system(args.data, args.out, args.cv_report, args.jobs, checkpoint_dir=Path("runs") / NAME)
+        path = train_probe_system(args.data, args.out, args.cv_report, args.jobs, checkpoint_dir=Path("runs") / NAME,
+                                  config=args.config, overrides=args.set)
         print(f"saved {path}")
         return 0
     if args.system == "face-reference":  # the face adaptation reference of a saved face system
@@ -56,9 +60,12 @@ def cmd_train(args) -> int:
     if args.system == "av-late-fusion":  # speech + OpenFace action units (the shipped av-ravdess-openface)
         from avemo.shipping.av_train import train_av_system
 
-        path = train_av_system(args.data, args.out, args.cv_report)
+        path = train_av_system(args.data, args.out, args.cv_report, config=args.config, overrides=args.set)
         print(f"saved {path}")
         return 0
+    if args.config:
+        raise ParameterError("--config is for speech-multicorpus and av-late-fusion; give another system's YAML "
+                             "path as the system")
     from avemo.systems.face import face_config_names
 
     if args.system in face_config_names() or _is_face_yaml(args.system):

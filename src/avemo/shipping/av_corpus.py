@@ -12,41 +12,78 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Mapping, Sequence
 
 import numpy as np
+from pydantic import Field
 
 from avemo.data.manifest import Recording
 from avemo.errors import ParameterError
 from avemo.features.openface import AU_COLUMNS, read_au_clip_table
 from avemo.systems.av_fusion import AVLateFusionSystem
 from avemo.systems.inputs import AVInputs, vector_matrix
-from avemo.systems.spec import load_suite
+from avemo.systems.settings import Settings, check_settings, read_settings
 
-#: Settings used when ``configs/benchmarks/ravdess-av.yaml`` is absent; the file (then ``options``) override them.
-DEFAULTS: dict[str, Any] = {
-    "name": "ravdess-av",
-    "corpus": "ravdess",
-    "protocol": "ravdess-6fold",
-    "label_set": "ravdess8",
-    "speech_dir": "speech16k",
-    "au_table": "openface_au_mean.csv",
-    "speech_vectors": ["whisper_stats"],
-    "speech_logreg": {"C": 0.05},
-    "au_logreg": {"C_grid": [0.01, 0.1, 1.0]},
-    "late_fusion": {"step": 0.05},
-    "refit_train_val": True,
-    "fusion": {
-        "models": ["fusion_concat", "fusion_decision", "fusion_attention", "fusion_transformer"],
-        "seeds": [0, 1, 2],
-        "train": {"modality_dropout": 0.3, "epochs": 100, "patience": 15},
-        "model_configs": {},
-        "drop_tests": True,
-    },
-    "adapt": {"enabled": True, "neural": True, "clips_per_person": [1, 2, 4, 8]},
-    "ece_bins": 15,
-    "threads": 1,
-}
+#: The suite's settings: ``configs/benchmarks/ravdess-av.yaml``.
+SUITE = "ravdess-av"
+
+
+class SpeechLogregSettings(Settings):
+    """``speech_logreg``: the speech regression's inverse L2 strength."""
+
+    C: Annotated[float, Field(gt=0)]
+
+
+class AULogregSettings(Settings):
+    """``au_logreg``: the action-unit regression's candidate inverse L2 strengths."""
+
+    C_grid: list[Annotated[float, Field(gt=0)]]
+
+
+class LateFusionSettings(Settings):
+    """``late_fusion``: the step of the grid of fusion weights."""
+
+    step: Annotated[float, Field(gt=0, le=1)]
+
+
+class FusionSettings(Settings):
+    """``fusion``: the neural fusion models and how they are trained and tested."""
+
+    models: list[str]
+    seeds: list[int]
+    train: dict[str, Any]
+    model_configs: dict[str, dict[str, Any]]
+    drop_tests: bool
+
+
+class AdaptSettings(Settings):
+    """``adapt``: per-person adaptation (``tau_grid`` may be left out: the late-fusion system's own grid)."""
+
+    enabled: bool
+    neural: bool
+    clips_per_person: list[Annotated[int, Field(ge=1)]]
+    # may be left out (not null): AVLateFusionSystem's own grid
+    tau_grid: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=1)] = None
+
+
+class AVSuiteSettings(Settings):
+    """The audio-visual suite's settings, each explained in ``configs/benchmarks/ravdess-av.yaml``."""
+
+    name: str
+    corpus: str
+    protocol: str
+    label_set: str
+    speech_dir: str
+    au_table: str
+    speech_vectors: list[str]
+    speech_logreg: SpeechLogregSettings
+    au_logreg: AULogregSettings
+    late_fusion: LateFusionSettings
+    refit_train_val: bool
+    fusion: FusionSettings
+    adapt: AdaptSettings
+    ece_bins: Annotated[int, Field(ge=1)]
+    threads: Annotated[int, Field(ge=1)]
 
 
 def _merge(base: dict, extra: Mapping | None) -> dict:
@@ -56,13 +93,17 @@ def _merge(base: dict, extra: Mapping | None) -> dict:
     return out
 
 
-def suite_config(options: Mapping | None = None) -> dict[str, Any]:
-    """:data:`DEFAULTS`, overridden by ``configs/benchmarks/ravdess-av.yaml`` (when present), then ``options``."""
-    try:
-        cfg = _merge(DEFAULTS, load_suite("ravdess-av"))
-    except ParameterError:
-        cfg = copy.deepcopy(DEFAULTS)
-    return _merge(cfg, options)
+def suite_config(options: Mapping | None = None, config: str | os.PathLike | None = None,
+                 overrides: Sequence[str] | None = None) -> dict[str, Any]:
+    """The settings of ``configs/benchmarks/ravdess-av.yaml``, or of ``config`` (a copy of it: a YAML path, or a
+    name in ``configs/benchmarks/``), with ``overrides`` (``key=value``) applied, then ``options`` (nested settings,
+    merged into them).
+
+    Raises:
+        ParameterError: a missing file, or a setting missing, unknown or of the wrong type (naming file and key).
+    """
+    cfg = read_settings(AVSuiteSettings, config or SUITE, "benchmarks", overrides)
+    return check_settings(AVSuiteSettings, _merge(cfg, options), "options") if options else cfg
 
 
 # -- data ------------------------------------------------------------------------------------------------------
@@ -146,9 +187,9 @@ def load_av_corpus(data_dir: str | os.PathLike, cfg: Mapping[str, Any], cache: s
 def late_fusion_system(cfg: Mapping[str, Any]) -> AVLateFusionSystem:
     """The :class:`~avemo.systems.av_fusion.AVLateFusionSystem` with the suite's settings (``cfg`` from
     :func:`suite_config`): the benchmark's ``late-fusion-logreg`` and the shipped ``av-ravdess-openface``."""
-    adapt = cfg.get("adapt", {})
+    adapt = cfg["adapt"]
     return AVLateFusionSystem(label_set=cfg["label_set"], speech_vectors=cfg["speech_vectors"],
                               speech_C=cfg["speech_logreg"]["C"], au_C_grid=cfg["au_logreg"]["C_grid"],
-                              weight_step=cfg["late_fusion"].get("step", 0.05),
-                              refit=bool(cfg.get("refit_train_val", True)), adapt=bool(adapt.get("enabled")),
+                              weight_step=cfg["late_fusion"]["step"], refit=cfg["refit_train_val"],
+                              adapt=adapt["enabled"],
                               **({"tau_grid": adapt["tau_grid"]} if "tau_grid" in adapt else {}))

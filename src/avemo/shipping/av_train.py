@@ -10,15 +10,15 @@
 from __future__ import annotations
 
 import os
-import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 
 from avemo.errors import ParameterError
 from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
 from avemo.shipping.speech_train import cross_validation_figures, cv_figure_lines
+from avemo.shipping.train_command import train_command
 
 #: Benchmark systems whose cross-validated figures describe this model: as one clip at a time, and adapted.
 CV_SYSTEM = "late-fusion-logreg"
@@ -27,7 +27,8 @@ CV_ADAPTED = CV_SYSTEM + "[adapted]"
 
 def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
                     cv_report: str | os.PathLike | None = None, jobs: int = 1,
-                    cache: str | None = "default") -> Path:
+                    cache: str | None = "default", config: str | os.PathLike | None = None,
+                    overrides: Sequence[str] | None = None) -> Path:
     """Train on all speakers, save the system folder with a ``MODEL_CARD.md``; returns the folder.
 
     Args:
@@ -36,13 +37,16 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
         cv_report: a ``reports/ravdess-av/summary.json`` whose ``late-fusion-logreg`` figures go into the card.
         jobs: worker processes for speech features not yet in the cache.
         cache: feature-cache folder (``None`` = no cache).
+        config: the settings, ``configs/benchmarks/ravdess-av.yaml`` (the benchmark's), or a copy of it (a YAML
+            path); ``overrides``: ``key=value`` changes of them.
 
     Raises:
-        ParameterError: missing inputs, an AU table matching no speech file, or a report without the system.
+        ParameterError: missing inputs, bad settings, an AU table matching no speech file, or a report without
+            the system.
     """
     from avemo.shipping.av_corpus import late_fusion_system, load_av_corpus, resolve_inputs, suite_config
 
-    cfg = suite_config()
+    cfg = suite_config(config=config, overrides=overrides)
     cv = cv_adapted = None
     if cv_report:
         if not Path(cv_report).is_file():
@@ -57,11 +61,9 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     system = late_fusion_system(cfg)
     recordings, y, inputs, _ = load_av_corpus(data_dir, cfg, cache, jobs)
     system.fit(inputs, y, recordings=recordings)
-    command = ["avemo", "train", "av-late-fusion", "--data", str(data_dir), "--out", str(out_dir)]
-    if cv_report:
-        command += ["--cv-report", str(cv_report)]
     system.info.update({"corpus": cfg["corpus"], "speech_dir": str(speech_dir), "au_table": Path(table).name,
-                        "command": " ".join(shlex.quote(a) for a in command), "cross_validation": cv,
+                        "command": train_command("av-late-fusion", data_dir, out_dir, cv_report, config, overrides),
+                        "cross_validation": cv,
                         "cross_validation_adapted": cv_adapted,
                         "train_seconds": round(time.perf_counter() - t0, 1)})
     out = system.save(out_dir)

@@ -1,7 +1,8 @@
 """Train the shipped multi-corpus speech model (:class:`SpeechProbeSystem`) on every speaker of its corpora.
 
-``avemo train speech-multicorpus --data DIR --out DIR [--cv-report reports/cross-corpus/summary.json]``, where
-``DIR`` holds the corpus folders (the eight of :data:`SETTINGS` ``corpora``). The recipe is the cross-corpus
+``avemo train speech-multicorpus --data DIR --out DIR [--cv-report reports/cross-corpus/summary.json]
+[--config my.yaml] [--set key=value ...]``, where ``DIR`` holds the corpus folders (the ``corpora`` of the
+recipe, ``configs/shipping/speech-multicorpus.yaml``, which explains each setting). The recipe is the cross-corpus
 benchmark's ``probe-transfer+augment``, chosen by the nested rule as the issue asks (not by its test figures): the
 loss, layers and L2 by leave-one-corpus-out inside the corpora, temperatures and the "uncertain" level from those
 inner held-out corpora, the adapted heads' prior weights and compensation on validation speakers (drawn per
@@ -14,30 +15,53 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Sequence
 
 import numpy as np
+from pydantic import Field
 
 from avemo.errors import ParameterError
-from avemo.shipping.corpora import LANGUAGES, load_corpora, stack_inputs, validation_speakers
-from avemo.systems.speech_probe import SpeechProbeSystem
+from avemo.shipping.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
+from avemo.shipping.train_command import train_command
+from avemo.systems.settings import Settings, read_settings
+from avemo.systems.speech_probe import SELECTIONS, SpeechProbeSystem
+from avemo.systems.transfer_selection import LOSSES
 
-#: Settings of the shipped system: the cross-corpus benchmark's candidate recipe (``probe-transfer+augment``,
-#: ``reports/cross-corpus``), the settings of ``avemo.benchmark.cross_corpus.DEFAULTS``.
-SETTINGS: dict[str, Any] = {"model": "base", "loudness_db": -23.0,
-                            "corpora": ["ravdess", "nemo", "emovo", "turev", "urdu", "cremad", "savee", "ased"],
-                            "layer_grid": [[2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]],
-                            "l2_grid": [1e-2, 1e-1, 1.0],
-                            "val_fraction": 0.1, "seed": 0,
-                            # every training clip is also trained on as a randomly degraded copy
-                            "augment": True,
-                            # the nested rule: loss, layers and L2 by leave-one-corpus-out inside the corpora;
-                            # "uncertain" below the level that answers 80% of the inner held-out clips
-                            "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8}
 NAME = "speech-multicorpus"
+#: The folder of ``configs/`` that holds the recipes of shipped systems.
+GROUP = "shipping"
+CORPORA = tuple(CORPUS_FOLDERS)
+
+
+class ProbeRecipe(Settings):
+    """The settings of a multi-corpus probe recipe, each explained in ``configs/shipping/speech-multicorpus.yaml``
+    (also the candidate recipe's part of the cross-corpus benchmark's settings)."""
+
+    model: str
+    loudness_db: float | None
+    corpora: list[Literal[CORPORA]]
+    layer_grid: list[list[int]]
+    l2_grid: list[float]
+    val_fraction: Annotated[float, Field(gt=0, lt=1)]
+    seed: int
+    augment: bool
+    losses: list[Literal[LOSSES]]
+    selection: Literal[SELECTIONS]
+    abstain_coverage: Annotated[float, Field(gt=0, le=1)] | None
+
+
+def recipe(config: str | os.PathLike | None = None, overrides: Sequence[str] | None = None) -> dict[str, Any]:
+    """The training recipe: ``configs/shipping/speech-multicorpus.yaml``, or ``config`` (a copy of it: a YAML path,
+    or a name in ``configs/shipping/``), with ``overrides`` (``key=value``) applied.
+
+    Raises:
+        ParameterError: a missing file, or a setting missing, unknown or of the wrong type (naming file and key).
+    """
+    return read_settings(ProbeRecipe, config or NAME, GROUP, overrides)
+
+
 #: The recipe's name in the cross-corpus benchmark's reports, without and with the degraded copies (``augment``).
 RECIPES = {False: "probe-transfer", True: "probe-transfer+augment"}
 LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "nemo": "CC BY-NC-SA 4.0", "emovo": "research use (free for research)",
@@ -48,16 +72,19 @@ LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "nemo": "CC BY-NC-SA 4.0", "emovo": "r
 
 def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
                        cv_report: str | os.PathLike | None = None, jobs: int = 1,
-                       cache: str | None = "default", checkpoint_dir: str | os.PathLike | None = None) -> Path:
-    """Train on the corpora of :data:`SETTINGS`, save the system folder with a ``MODEL_CARD.md``; returns the folder.
+                       cache: str | None = "default", checkpoint_dir: str | os.PathLike | None = None,
+                       config: str | os.PathLike | None = None, overrides: Sequence[str] | None = None) -> Path:
+    """Train by :func:`recipe` (``config``, ``overrides``) on its corpora, save the system folder with a
+    ``MODEL_CARD.md``; returns the folder.
 
     ``checkpoint_dir``: the fit is kept there and loaded back by a later run on the same rows with the same settings
     and fitting code (:meth:`SpeechProbeSystem.fit`): a run that stopped, or one that only brings the model card up
     to date with a new ``cv_report``, does not fit again.
 
     Raises:
-        ParameterError: missing corpora, or a report that is not the cross-corpus summary.
+        ParameterError: missing corpora, a bad recipe, or a report that is not the cross-corpus summary.
     """
+    settings = recipe(config, overrides)
     cv = None
     if cv_report:
         if not Path(cv_report).is_file():
@@ -67,30 +94,27 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
         if cv.get("benchmark") != "cross-corpus":
             raise ParameterError(f"{cv_report} is not a cross-corpus summary.json")
     t0 = time.perf_counter()
-    recordings, y, inputs, _ = load_corpora(data_root, list(SETTINGS["corpora"]), "ravdess8", SETTINGS["model"],
-                                            SETTINGS["loudness_db"], cache, jobs)
+    recordings, y, inputs, _ = load_corpora(data_root, list(settings["corpora"]), "ravdess8", settings["model"],
+                                            settings["loudness_db"], cache, jobs)
     rows = np.arange(len(inputs))
     per_corpus = {c: {"n_recordings": int((inputs.corpus == c).sum()),  # the corpora's own clips, copies apart
-                      "n_speakers": len(set(inputs.speaker[inputs.corpus == c]))} for c in SETTINGS["corpora"]}
-    val = validation_speakers(inputs, rows, SETTINGS["val_fraction"], SETTINGS["seed"])
+                      "n_speakers": len(set(inputs.speaker[inputs.corpus == c]))} for c in settings["corpora"]}
+    val = validation_speakers(inputs, rows, settings["val_fraction"], settings["seed"])
     is_val = np.isin(inputs.speaker, list(val))
     train = rows[~is_val]
-    if SETTINGS["augment"]:  # rows n..2n: the degraded copies; those of the training speakers are trained on
-        _, _, degraded, _ = load_corpora(data_root, list(SETTINGS["corpora"]), "ravdess8", SETTINGS["model"],
-                                         SETTINGS["loudness_db"], cache, jobs, condition="random")
+    if settings["augment"]:  # rows n..2n: the degraded copies; those of the training speakers are trained on
+        _, _, degraded, _ = load_corpora(data_root, list(settings["corpora"]), "ravdess8", settings["model"],
+                                         settings["loudness_db"], cache, jobs, condition="random")
         inputs = stack_inputs([inputs, degraded])
         y, train = np.concatenate([y, y]), np.concatenate([train, train + len(rows)])
-    system = SpeechProbeSystem("ravdess8", SETTINGS["model"], SETTINGS["layer_grid"], SETTINGS["l2_grid"],
-                               SETTINGS["loudness_db"], losses=SETTINGS["losses"], selection=SETTINGS["selection"],
-                               abstain_coverage=SETTINGS["abstain_coverage"])
+    system = SpeechProbeSystem("ravdess8", settings["model"], settings["layer_grid"], settings["l2_grid"],
+                               settings["loudness_db"], losses=settings["losses"], selection=settings["selection"],
+                               abstain_coverage=settings["abstain_coverage"])
     system.fit(inputs, y, (train, rows[is_val]), checkpoint_dir=checkpoint_dir)
-    command = ["avemo", "train", NAME, "--data", str(data_root), "--out", str(out_dir)]
-    if cv_report:
-        command += ["--cv-report", str(cv_report)]
     system.info.update({"name": NAME, "corpora": per_corpus, "validation_speakers": sorted(val),
-                        "augmented": bool(SETTINGS["augment"]),
-                        "command": " ".join(shlex.quote(a) for a in command),
-                        "cross_validation": _cv_figures(cv, cv_report) if cv else None,
+                        "augmented": bool(settings["augment"]),
+                        "command": train_command(NAME, data_root, out_dir, cv_report, config, overrides),
+                        "cross_validation": _cv_figures(cv, cv_report, settings["augment"]) if cv else None,
                         # a fit loaded back from checkpoint_dir took its time in an earlier run
                         **({} if "fit_loaded_from" in system.info else
                            {"train_seconds": round(time.perf_counter() - t0, 1)})})
@@ -99,17 +123,18 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     return out
 
 
-def _cv_figures(cv: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
-    """The multi-corpus rows of a cross-corpus summary: UA per held-out corpus and RAVDESS 6-fold."""
+def _cv_figures(cv: dict[str, Any], path: str | os.PathLike, augmented: bool) -> dict[str, Any]:
+    """The multi-corpus rows of a cross-corpus summary, those of the recipe with or without the degraded copies
+    (``augmented``): UA per held-out corpus and RAVDESS 6-fold."""
     out: dict[str, Any] = {"report": str(path), "loco": {}, "ravdess_6fold": {}}
-    recipe = {RECIPES[bool(SETTINGS["augment"])] + head  # this model's rows
-              for head in ("", "[speaker-adapted]", "[speaker-adapted-varied]")}
+    names = {RECIPES[augmented] + head  # this model's rows
+             for head in ("", "[speaker-adapted]", "[speaker-adapted-varied]")}
     for protocol in ("loco", "ravdess_6fold"):
         for name, entry in cv[protocol]["systems"].items():
             base, _, condition = name.partition("@")
-            if base in recipe and protocol == "ravdess_6fold" and condition:
+            if base in names and protocol == "ravdess_6fold" and condition:
                 out.setdefault("conditions", {}).setdefault(base, {})[condition] = entry["mean"]["ua"]
-            elif name in recipe:
+            elif name in names:
                 out[protocol][name] = {"mean_ua": entry["mean"]["ua"], "std_ua": entry["std"]["ua"],
                                        **({"ua_by_corpus": {f["test_corpus"]: f["ua"] for f in entry["folds"]},
                                            "top_class_by_corpus": {f["test_corpus"]: [f.get("top_class"),

@@ -134,9 +134,7 @@ def read_config(name_or_path: str | os.PathLike, group: str, overrides: list[str
     Raises:
         ParameterError: for a missing file, invalid YAML or an invalid override.
     """
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = configs_dir() / group / f"{name_or_path}.yaml"
+    path = config_path(name_or_path, group)
     if not path.is_file():
         available = sorted(p.stem for p in (configs_dir() / group).glob("*.yaml"))
         raise ParameterError(f"{group} system config {str(name_or_path)!r} not found; give a YAML path or one of "
@@ -148,6 +146,13 @@ def read_config(name_or_path: str | os.PathLike, group: str, overrides: list[str
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: expected a mapping of settings")
     return apply_overrides(data, overrides or [])
+
+
+def config_path(name_or_path: str | os.PathLike, group: str) -> Path:
+    """The file a config name or path stands for: a path as given, a name (no suffix) as
+    ``configs/<group>/<name>.yaml``."""
+    path = Path(name_or_path)
+    return path if path.suffix else configs_dir() / group / f"{name_or_path}.yaml"
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""The cross-corpus benchmark's settings (``avemo benchmark cross-corpus``, :mod:`avemo.benchmark.cross_corpus`):
+``configs/benchmarks/cross-corpus.yaml``, or a copy of it, read and checked; each setting is explained in the file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any, Literal, Sequence
+
+from pydantic import ValidationInfo, field_validator
+
+from avemo.features.audio.degrade import CONDITIONS
+from avemo.shipping.probe_train import ProbeRecipe
+from avemo.systems.settings import Settings, read_settings
+from avemo.systems.speech_probe import SpeechProbeSystem
+
+#: The suite's settings: ``configs/benchmarks/cross-corpus.yaml``.
+SUITE = "cross-corpus"
+#: What a variant may change: settings of the feature extractor (keyword arguments of
+#: :func:`~avemo.shipping.corpora.load_corpora`) and of the system (of :class:`SpeechProbeSystem`, but its label set).
+FEATURE_SETTINGS = ("model", "loudness_db", "vad", "backend")
+SYSTEM_SETTINGS = tuple(inspect.signature(SpeechProbeSystem).parameters)[1:]
+
+
+class VariantDefinition(Settings):
+    """``probe-transfer`` with one step changed (run leave-one-corpus-out): its system's name, what it changes (for
+    the report), and the settings of the feature extractor and of the system it changes."""
+
+    name: str
+    text: str
+    features: dict[Literal[FEATURE_SETTINGS], Any] = {}
+    system: dict[Literal[SYSTEM_SETTINGS], Any]
+
+
+class CrossCorpusSettings(ProbeRecipe):
+    """The suite's settings, each explained in ``configs/benchmarks/cross-corpus.yaml``: the candidate recipe's
+    (:class:`~avemo.shipping.probe_train.ProbeRecipe`), then the suite's own."""
+
+    label_set: str
+    conditions: list[Literal[tuple(CONDITIONS)]]
+    targeted: bool
+    variant_definitions: dict[str, VariantDefinition]
+    variants: list[str]
+
+    @field_validator("variants")
+    @classmethod
+    def _defined(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        defined = info.data.get("variant_definitions")
+        unknown = sorted(set(value) - set(defined)) if defined is not None else []
+        if unknown:
+            raise ValueError(f"unknown variants {unknown}; defined in variant_definitions: {sorted(defined)}")
+        return value
+
+
+def suite_settings(config: str | os.PathLike | None = None,
+                   overrides: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The settings of ``configs/benchmarks/cross-corpus.yaml``, or of ``config`` (a copy of it: a YAML path, or a
+    name in ``configs/benchmarks/``), with ``overrides`` (``key=value``) applied; and, apart, the variant
+    definitions (``{variant: {"name", "text", "features", "system"}}``).
+
+    Raises:
+        ParameterError: a missing file, or a setting missing, unknown or of the wrong type (naming file and key).
+    """
+    cfg = read_settings(CrossCorpusSettings, config or SUITE, "benchmarks", overrides)
+    return cfg, cfg.pop("variant_definitions")

@@ -1,11 +1,12 @@
-"""Inference: the engine (loaded systems, shared by threads), stream sessions, typed results, and the
-single-modality Python APIs. Modules that pull in the face front end load on first use."""
+"""Inference: the engine (loaded systems, shared by threads), its running modes, stream sessions, typed results,
+and the single-modality Python APIs. Modules that pull in the face front end load on first use."""
+from avemo.inference.modes import RunningMode
 from avemo.inference.results import (FaceResult, FrameResult, FusedResult, FusionInfo, Modality, ModalityResult,
                                      PredictionResult, Segment, Status, Timeline)
 
 _LAZY = {"InferenceEngine": "engine", "PredictOptions": "engine", "EmotionRecognizer": "recognizer",
          "FaceEmotionRecognizer": "face", "MultimodalRecognizer": "multimodal", "OpenFaceRecognizer": "openface",
-         "StreamSession": "session"}
+         "StreamOptions": "session", "StreamSession": "session", "WindowResult": "session"}
 
 
 def __getattr__(name: str):
@@ -18,4 +19,5 @@ def __getattr__(name: str):
 
 __all__ = ["EmotionRecognizer", "FaceEmotionRecognizer", "FaceResult", "FrameResult", "FusedResult", "FusionInfo",
            "InferenceEngine", "Modality", "ModalityResult", "MultimodalRecognizer", "OpenFaceRecognizer",
-           "PredictOptions", "PredictionResult", "Segment", "Status", "StreamSession", "Timeline"]
+           "PredictOptions", "PredictionResult", "RunningMode", "Segment", "Status", "StreamOptions", "StreamSession",
+           "Timeline", "WindowResult"]

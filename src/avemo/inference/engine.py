@@ -5,8 +5,9 @@ classifier) and pools of face detectors; it is safe to call from several threads
 server, a batch runner or a web demo needs. Per-stream state (a video's face tracker, a live audio buffer) lives
 in a session (:meth:`InferenceEngine.open_session`, :class:`avemo.inference.session.StreamSession`).
 
-Running modes, in the manner of MediaPipe Tasks: a file or an in-memory input (:meth:`~InferenceEngine.predict_file`,
-``predict_signal``, ``predict_image``, ``predict_frames``) returns one typed result; a stream (a session) returns a
+Running modes (:class:`~avemo.inference.modes.RunningMode`, in the manner of MediaPipe Tasks): an image
+(``predict_image``), a video (``predict_frames``) or an audio clip (``predict_signal``) returns one typed result, and
+:meth:`~InferenceEngine.predict_file` picks one of the three from the file; a stream (``open_session``) returns a
 result each time a window completes, to its caller and to an optional callback.
 
 Fusion of a video's two modalities: both are put on FER2013's 7 classes (the speech model's RAVDESS ``calm``
@@ -32,6 +33,7 @@ from avemo.inference.detectors import DetectorPool
 from avemo.inference.predictor import SystemPredictor
 from avemo.inference.face import (DEFAULT_VIDEO_FPS, IMAGE_SUFFIXES, FaceClassifier, analyse_frames, analyse_image,
                                   analyse_video, is_image_path)
+from avemo.inference.modes import RunningMode
 from avemo.inference.results import (FaceResult, FusedResult, FusionInfo, Modality, ModalityResult,
                                      PREDICTED, PredictionResult, Status, Timeline)
 from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
@@ -207,8 +209,8 @@ class InferenceEngine:
 
     def predict_file(self, path: str | os.PathLike, options: PredictOptions | None = None,
                      name: str | None = None) -> PredictionResult:
-        """Emotion of an audio file, an image or a video (videos: both modalities, fused); ``name`` is what the
-        result calls the input (default: the path).
+        """Emotion of an audio file, an image or a video (videos: both modalities, fused), in the running mode
+        :meth:`running_mode` picks from the file; ``name`` is what the result calls the input (default: the path).
 
         Raises:
             MediaDecodeError: for a missing, empty, corrupt or unsupported file.
@@ -217,17 +219,10 @@ class InferenceEngine:
         """
         options = options or self.options
         name = str(path) if name is None else name
-        if is_image_path(path):
-            if options.modality == "speech":
-                raise ParameterError(f"{path}: an image has no audio; drop --modality speech")
+        mode, info = self._file_mode(path, options)
+        if mode == RunningMode.IMAGE:
             return self.predict_image(load_image(path), path=name)
-        if options.modality == "speech" or (self.face is None and options.modality == "auto"):
-            return self._speech_file(path, options, name)
-        info = _probe(path)
-        if info is None or not info.has_video:
-            if options.modality == "face":
-                raise MediaDecodeError(f"{path}: has no video stream, so there is no face to analyse; drop "
-                                       "--modality face to use the speech model")
+        if mode == RunningMode.AUDIO_CLIP:
             return self._speech_file(path, options, name)
         classifier = self._need("face")
         face = analyse_video(path, self.video_detectors, classifier, options.video_fps, info, name)
@@ -243,13 +238,40 @@ class InferenceEngine:
                 speech = exc
         return self.fuse(name, speech, face)
 
+    def running_mode(self, path: str | os.PathLike, options: PredictOptions | None = None) -> RunningMode:
+        """The running mode :meth:`predict_file` reads ``path`` in: ``IMAGE`` for an image file, ``VIDEO`` for a
+        file with a video stream (unless ``options.modality`` is ``speech`` or no face model is loaded),
+        ``AUDIO_CLIP`` otherwise.
+
+        Raises:
+            MediaDecodeError, ParameterError: as :meth:`predict_file` does for the same file and options.
+        """
+        return self._file_mode(path, options or self.options)[0]
+
+    def _file_mode(self, path: str | os.PathLike, options: PredictOptions) -> tuple[RunningMode, Any]:
+        """The running mode of a file and, for a video, its probed :class:`~avemo.io.video.VideoInfo`."""
+        if is_image_path(path):
+            if options.modality == "speech":
+                raise ParameterError(f"{path}: an image has no audio; drop --modality speech")
+            return RunningMode.IMAGE, None
+        if options.modality == "speech" or (self.face is None and options.modality == "auto"):
+            return RunningMode.AUDIO_CLIP, None
+        info = _probe(path)
+        if info is None or not info.has_video:
+            if options.modality == "face":
+                raise MediaDecodeError(f"{path}: has no video stream, so there is no face to analyse; drop "
+                                       "--modality face to use the speech model")
+            return RunningMode.AUDIO_CLIP, None
+        return RunningMode.VIDEO, info
+
     def _speech_file(self, path: str | os.PathLike, options: PredictOptions, name: str) -> ModalityResult:
         signal = load_audio(path, TARGET_SAMPLING_RATE)
         return self.predict_signal(signal, TARGET_SAMPLING_RATE, options, path=name)
 
     def predict_signal(self, signal: np.ndarray, sampling_rate: int, options: PredictOptions | None = None,
                        path: str | None = None) -> ModalityResult:
-        """Speech emotion of an in-memory signal ``(samples,)`` or ``(samples, channels)`` at ``sampling_rate`` Hz.
+        """Speech emotion of an in-memory signal ``(samples,)`` or ``(samples, channels)`` at ``sampling_rate`` Hz
+        (running mode ``AUDIO_CLIP``).
 
         Raises:
             ParameterError, MediaDecodeError: for a bad signal (NaN/inf, wrong shape).
@@ -260,15 +282,16 @@ class InferenceEngine:
                               speech.abstain_below())
 
     def predict_image(self, image: np.ndarray, path: str | None = None) -> ModalityResult:
-        """Facial expression of every face in an in-memory RGB image ``(height, width, 3)``."""
+        """Facial expression of every face in an in-memory RGB image ``(height, width, 3)`` (running mode
+        ``IMAGE``)."""
         face = self._need("face")
         return analyse_image(image, self.image_detectors, face, path)
 
     def predict_frames(self, frames: Iterable[tuple[float, np.ndarray]], signal: np.ndarray | None = None,
                        sampling_rate: int | None = None, options: PredictOptions | None = None,
                        path: str | None = None) -> PredictionResult:
-        """In-memory video: ``(time in seconds, RGB image)`` frames and, optionally, the audio ``signal`` at
-        ``sampling_rate`` Hz; both present gives the fused audio-visual result."""
+        """In-memory video (running mode ``VIDEO``): ``(time in seconds, RGB image)`` frames and, optionally, the
+        audio ``signal`` at ``sampling_rate`` Hz; both present gives the fused audio-visual result."""
         if signal is not None and sampling_rate is None:
             raise ParameterError("predict_frames: give sampling_rate with the audio signal")
         classifier = self._need("face")
@@ -338,14 +361,16 @@ class InferenceEngine:
         return FaceAdaptation(classifier.classes, reference, min_recordings, DEFAULT_TAU if tau is None else tau)
 
     def open_session(self, sampling_rate: int = TARGET_SAMPLING_RATE, options: PredictOptions | None = None,
-                     on_result=None, name: str = "stream", adapt_to_speaker: bool = False):
-        """A :class:`~avemo.inference.session.StreamSession` for one live stream of audio chunks and frames;
-        ``adapt_to_speaker``: keep running statistics of the stream's person (one speaker, one face) and use
-        them once two windows are in: the speaker-adapted speech head, and the face adaptation (when the face model
-        has an adaptation reference).
+                     on_result=None, name: str = "stream", adapt_to_speaker: bool = False, stream_options=None):
+        """A :class:`~avemo.inference.session.StreamSession` (running mode ``STREAM``) for one live stream of audio
+        chunks and frames; ``stream_options``: a :class:`~avemo.inference.session.StreamOptions` (voice-activity
+        gate, smoothing; default: neither); ``adapt_to_speaker``: keep running statistics of the stream's person
+        (one speaker, one face) and use them once two windows are in: the speaker-adapted speech head, and the face
+        adaptation (when the face model has an adaptation reference).
 
         Raises:
-            ParameterError: with ``adapt_to_speaker``, when the speech model has no speaker-adapted head.
+            ParameterError: with ``adapt_to_speaker``, when the speech model has no speaker-adapted head; for
+                stream options that do not fit the window.
         """
         from avemo.inference.session import StreamSession
 
@@ -357,7 +382,7 @@ class InferenceEngine:
             except ParameterError:  # a face model without a reference: its faces stay global
                 face_adaptation = None
         return StreamSession(self, sampling_rate, options or self.options, on_result, name, adaptation,
-                             face_adaptation)
+                             face_adaptation, stream_options)
 
     # ---- fusion -------------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from live_media import FIXTURES
 
 from avemo.benchmark.live import ClipSequence, _run
 from avemo.errors import ParameterError
-from avemo.live import LiveConfig
+from avemo.inference.engine import PredictOptions
 
 TALKING_FACE = FIXTURES / "talking_face.mp4"
 
@@ -22,7 +22,7 @@ def test_clips_back_to_back_form_one_aligned_stream(live_engine):
     assert sum(t >= sequence.offsets[1] for t in times) == len(times) // 2  # the second loop starts after the first
     chunks = list(sequence.audio())
     assert chunks[-1].end == pytest.approx(sequence.duration)
-    run = _run(live_engine, LiveConfig(window=1.0, step=0.5), None, sequence.audio(), pace=False)
+    run = _run(live_engine, PredictOptions(window=1.0, step=0.5), None, sequence.audio(), pace=False)
     assert run["frames"] == 0 and run["speech_windows"] == 7  # windows ending at 1, 1.5, ... 4 s, and the rest
     assert run["label_latency_ms"]["n"] == 7 and run["label_period_s"]["n"] == 6
     assert run["stage_ms"]["speech"]["median"] > 0 and run["realtime_factor"] > 1

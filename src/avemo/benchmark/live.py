@@ -95,17 +95,18 @@ def _stats(values: list[float], digits: int = 1) -> dict[str, float | None]:
             "n": int(len(a))}
 
 
-def _run(engine, config, frames, audio, pace: bool) -> dict[str, Any]:
-    """One run of the loop; its summary figures and the medians of the stage times in the updates."""
+def _run(engine, options, frames, audio, pace: bool) -> dict[str, Any]:
+    """One run of the loop with the speech windows of ``options`` (a PredictOptions); its summary figures and the
+    medians of the stage times of its results."""
     from avemo.live.loop import run_live
 
     stages: dict[str, list[float]] = {}
 
-    def record(update, image) -> None:
-        for stage, ms in update.latency_ms.items():
+    def record(result, latency_ms, image) -> None:
+        for stage, ms in latency_ms.items():
             stages.setdefault(stage, []).append(ms)
 
-    summary = run_live(engine, frames, audio, config, on_update=record, pace=pace, warm_up=False)
+    summary = run_live(engine, frames, audio, options, on_update=record, pace=pace, warm_up=False)
     periods = np.diff(summary.label_times).tolist()
     wall = summary.wall_seconds or float("nan")
     return {"stream_seconds": round(summary.stream_seconds, 2), "wall_seconds": round(summary.wall_seconds, 2),
@@ -130,7 +131,7 @@ def run_live_benchmark(out_dir: str | os.PathLike = "reports/live", data_dir: st
 
     from avemo.benchmark.speed import one_core
     from avemo.inference.engine import InferenceEngine, PredictOptions
-    from avemo.live.analyser import LiveAnalyser, LiveConfig
+    from avemo.live.loop import LIVE_STREAM
 
     data = Path(data_dir or DEFAULT_DATA)
     clips = sorted(data.glob("*.mp4")) if data.is_dir() else []
@@ -143,15 +144,16 @@ def run_live_benchmark(out_dir: str | os.PathLike = "reports/live", data_dir: st
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     started = time.perf_counter()
     try:
-        config = LiveConfig(window=window, step=step)
-        engine = InferenceEngine(options=PredictOptions(window=window, step=step))
+        options = PredictOptions(window=window, step=step)
+        engine = InferenceEngine(options=options)
         once, looped = ClipSequence(clips), ClipSequence(clips, loops)
         with one_core() as core:
-            LiveAnalyser(engine, config).warm_up()
-            runs = {"faces_no_pace": _run(engine, config, once.frames(), None, pace=False),
-                    "faces_and_speech_no_pace": _run(engine, config, once.frames(), once.audio(), pace=False),
-                    "faces_and_speech_paced": _run(engine, config, looped.frames(), looped.audio(), pace=True),
-                    "speech_paced": _run(engine, config, None, looped.audio(), pace=True)}
+            with engine.open_session(options=options, stream_options=LIVE_STREAM) as session:
+                session.warm_up()
+            runs = {"faces_no_pace": _run(engine, options, once.frames(), None, pace=False),
+                    "faces_and_speech_no_pace": _run(engine, options, once.frames(), once.audio(), pace=False),
+                    "faces_and_speech_paced": _run(engine, options, looped.frames(), looped.audio(), pace=True),
+                    "speech_paced": _run(engine, options, None, looped.audio(), pace=True)}
     finally:
         torch.set_num_threads(threads)
     paced = runs["faces_and_speech_paced"]
@@ -168,7 +170,7 @@ def run_live_benchmark(out_dir: str | os.PathLike = "reports/live", data_dir: st
                                                          TARGETS["label_latency_ms"]),
               "label_latency_ms_p95 <= 300": _at_most(figures["label_latency_ms_p95"], TARGETS["label_latency_ms"])}
     report = {"benchmark": "live", "clips": [c.name for c in clips], "stream_seconds_once": round(once.duration, 2),
-              "loops_paced": loops, "window_s": window, "step_s": step, "smoothing_s": config.smoothing,
+              "loops_paced": loops, "window_s": window, "step_s": step, "smoothing_s": LIVE_STREAM.smoothing,
               "cpu_cores": 1, "core": core, "threads": {"torch": 1, "opencv": 1},
               "models": {m: engine.describe()[m].get("name") for m in engine.modalities},
               "figures": figures, "targets": TARGETS, "meets_target": checks, "runs": runs,

@@ -31,6 +31,7 @@ from avemo.demo.view import (check_upload, error_markdown, label_value, live_fac
 from avemo.errors import AvemoError, ParameterError
 from avemo.inference.engine import InferenceEngine
 from avemo.inference.results import PREDICTED, Status
+from avemo.inference.session import StreamOptions
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,11 @@ GUIDE = """**Reading the results**
 - *Explanations*: which modality, which moments of the voice and which parts of the face made the result.
 """
 NO_EXPLAIN_NOTE = "Explanations are not available here (the avemo.explain package is not installed)."
-#: A live stream's session is restarted after this many frames, so its memory stays bounded.
-LIVE_FRAMES_PER_SESSION = 600
 #: Webcam photos and explanation pictures older than this (seconds) are removed from the work folder.
 MAX_FILE_AGE_S = 3600
-#: Weight of the newest frame in the smoothed live label (exponential moving average).
-LIVE_SMOOTHING = 0.35
+#: Time constant (s) of the live label's smoothing over stream time (a frame every 0.3 s keeps 65% of the label
+#: before it).
+LIVE_SMOOTHING_S = 0.7
 CSS = """
 #avemo-status.avemo-error { border-left: 4px solid #d62728; padding-left: 12px; background: #fdecea; }
 #avemo-status.avemo-warning { border-left: 4px solid #ff9f1c; padding-left: 12px; background: #fff4e0; }
@@ -79,35 +79,25 @@ def _status(text: str, kind: str):
 
 
 class LiveFaces:
-    """The state of one live webcam stream: its engine session (video-mode face detector + tracker), the
-    stream clock and the smoothed main-face probabilities. :meth:`close` frees the detector."""
+    """The state of one live webcam stream: its engine session (video-mode face detector + tracker, each face's
+    probabilities smoothed over stream time) and the stream clock. :meth:`close` frees the detector."""
 
     def __init__(self, engine: InferenceEngine) -> None:
         self.engine = engine
         self.session = None
-        self.frames = 0                   # frames given to the current session
         self.start = time.monotonic()
         self.last_time = -1.0
-        self.smoothed: dict[str, float] | None = None
 
     def add_frame(self, rgb: np.ndarray):
-        """Faces of one frame (a :class:`~avemo.inference.results.FrameResult`); updates the smoothed label."""
-        if self.session is None or self.frames >= LIVE_FRAMES_PER_SESSION:
-            self.close()
-            self.session = self.engine.open_session(name="webcam")
-            self.start, self.last_time, self.frames = time.monotonic(), -1.0, 0
+        """Faces of one frame, largest first, each smoothed over its track (a
+        :class:`~avemo.inference.results.FrameResult`)."""
+        if self.session is None:
+            self.session = self.engine.open_session(name="webcam",
+                                                    stream_options=StreamOptions(smoothing=LIVE_SMOOTHING_S))
+            self.start, self.last_time = time.monotonic(), -1.0
         now = max(time.monotonic() - self.start, self.last_time + 1e-3)
         self.last_time = now
-        frame = self.session.add_frame(now, rgb)
-        self.frames += 1
-        if frame.faces:
-            main = max(frame.faces, key=lambda f: f.area).probabilities
-            if self.smoothed is None or set(self.smoothed) != set(main):
-                self.smoothed = dict(main)
-            else:
-                self.smoothed = {c: (1 - LIVE_SMOOTHING) * self.smoothed[c] + LIVE_SMOOTHING * p
-                                 for c, p in main.items()}
-        return frame
+        return self.session.add_frame(now, rgb)
 
     def close(self) -> None:
         if self.session is not None:
@@ -235,7 +225,8 @@ class DemoHandlers:
         except Exception as exc:
             log.exception("demo: a live frame failed")
             return None, f"**Error:** unexpected ({type(exc).__name__}: {one_line(exc)})", live
-        return label_value(live.smoothed or {}) if frame.faces else None, live_faces_markdown(frame.faces), live
+        label = label_value(frame.faces[0].probabilities) if frame.faces else None
+        return label, live_faces_markdown(frame.faces), live
 
 
 def build_app(engine: InferenceEngine) -> gr.Blocks:

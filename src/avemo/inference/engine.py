@@ -5,8 +5,9 @@ classifier) and pools of face detectors; it is safe to call from several threads
 server, a batch runner or a web demo needs. Per-stream state (a video's face tracker, a live audio buffer) lives
 in a session (:meth:`InferenceEngine.open_session`, :class:`avemo.inference.session.StreamSession`).
 
-Running modes, in the manner of MediaPipe Tasks: a file or an in-memory input (:meth:`~InferenceEngine.predict_file`,
-``predict_signal``, ``predict_image``, ``predict_frames``) returns one typed result; a stream (a session) returns a
+Running modes (:class:`~avemo.inference.modes.RunningMode`, in the manner of MediaPipe Tasks): an image
+(``predict_image``), a video (``predict_frames``) or an audio clip (``predict_signal``) returns one typed result, and
+:meth:`~InferenceEngine.predict_file` picks one of the three from the file; a stream (``open_session``) returns a
 result each time a window completes, to its caller and to an optional callback.
 
 Fusion of a video's two modalities: both are put on FER2013's 7 classes (the speech model's RAVDESS ``calm``
@@ -30,12 +31,13 @@ from avemo.errors import AvemoError, MediaDecodeError, ParameterError
 from avemo.inference.detectors import DetectorPool
 from avemo.inference.predictor import SystemPredictor
 from avemo.inference.face import DEFAULT_VIDEO_FPS, FaceClassifier, analyse_frames, analyse_image
+from avemo.inference.modes import RunningMode
 from avemo.inference.results import (FaceResult, FusedResult, FusionInfo, Modality, ModalityResult,
                                      PREDICTED, PredictionResult, Status, Timeline)
 from avemo.inference.speech import SILENCE_DB, SpeechOptions, analyse_speech
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.io.image import load_image
-from avemo.io.media import MediaFile, MediaInfo, guess_kind, open_media
+from avemo.io.media import MediaFile, MediaInfo, guess_kind, open_media, probe_media
 from avemo.io.video import read_video
 from avemo.labels import to_common_label_set
 from avemo.models.fusion.late import weighted_late_fusion
@@ -205,9 +207,10 @@ class InferenceEngine:
 
     def predict_file(self, path: str | os.PathLike, options: PredictOptions | None = None,
                      name: str | None = None, info: MediaInfo | None = None) -> PredictionResult:
-        """Emotion of an audio file, an image or a video (videos: both modalities, fused); ``name`` is what the
-        result calls the input (default: the path); ``info``: the file's :func:`~avemo.io.media.probe_media`, when
-        the caller has it (the header is then not read again).
+        """Emotion of an audio file, an image or a video (videos: both modalities, fused), in the running mode
+        :meth:`running_mode` picks from the file; ``name`` is what the result calls the input (default: the path);
+        ``info``: the file's :func:`~avemo.io.media.probe_media`, when the caller has it (the header is then not
+        read again).
 
         What the file is comes from :func:`~avemo.io.media.probe_media`; a video is opened once, its frames and
         audio track decoded in one pass (:func:`~avemo.io.video.read_video`).
@@ -220,23 +223,19 @@ class InferenceEngine:
         options = options or self.options
         name = str(path) if name is None else name
         with open_media(path, info) as media:
-            return self._predict_media(media, options, name)
+            mode = self._media_mode(media.path, media.info, options)
+            if mode == RunningMode.IMAGE:
+                return self.predict_image(load_image(path), path=name)
+            if mode == RunningMode.AUDIO_CLIP and media.info.kind == "audio":
+                return self._speech_file(path, options, name)
+            if mode == RunningMode.AUDIO_CLIP:  # a video's audio track alone
+                signal = read_video(media, audio=True).audio(TARGET_SAMPLING_RATE)
+                return self.predict_signal(signal, TARGET_SAMPLING_RATE, options, path=name)
+            return self._predict_video(media, options, name)
 
-    def _predict_media(self, media: MediaFile, options: PredictOptions, name: str) -> PredictionResult:
-        """:meth:`predict_file` of an opened file."""
+    def _predict_video(self, media: MediaFile, options: PredictOptions, name: str) -> PredictionResult:
+        """The faces of an opened video, fused with its audio track's speech when both models are wanted."""
         path, info = media.path, media.info
-        if info.kind == "image":
-            if options.modality == "speech":
-                raise ParameterError(f"{path}: an image has no audio; drop --modality speech")
-            return self.predict_image(load_image(path), path=name)
-        if info.kind == "audio":
-            if options.modality == "face":
-                raise MediaDecodeError(f"{path}: has no video stream, so there is no face to analyse; drop "
-                                       "--modality face to use the speech model")
-            return self._speech_file(path, options, name)
-        if options.modality == "speech" or (self.face is None and options.modality == "auto"):
-            signal = read_video(media, audio=True).audio(TARGET_SAMPLING_RATE)
-            return self.predict_signal(signal, TARGET_SAMPLING_RATE, options, path=name)
         classifier = self._need("face")
         with_speech = options.modality != "face" and self.speech is not None
         reading = read_video(media, options.video_fps, audio=with_speech and info.has_audio)
@@ -255,13 +254,39 @@ class InferenceEngine:
                 speech = exc
         return self.fuse(name, speech, face)
 
+    def running_mode(self, path: str | os.PathLike, options: PredictOptions | None = None) -> RunningMode:
+        """The running mode :meth:`predict_file` reads ``path`` in: ``IMAGE`` for an image file, ``VIDEO`` for a
+        file with a video stream (unless ``options.modality`` is ``speech`` or no face model is loaded),
+        ``AUDIO_CLIP`` otherwise.
+
+        Raises:
+            MediaDecodeError, ParameterError: as :meth:`predict_file` does for the same file and options.
+        """
+        return self._media_mode(path, probe_media(path), options or self.options)
+
+    def _media_mode(self, path: str | os.PathLike, info: MediaInfo, options: PredictOptions) -> RunningMode:
+        """The running mode of a probed file under ``options`` (see :meth:`running_mode`)."""
+        if info.kind == "image":
+            if options.modality == "speech":
+                raise ParameterError(f"{path}: an image has no audio; drop --modality speech")
+            return RunningMode.IMAGE
+        if info.kind == "audio":
+            if options.modality == "face":
+                raise MediaDecodeError(f"{path}: has no video stream, so there is no face to analyse; drop "
+                                       "--modality face to use the speech model")
+            return RunningMode.AUDIO_CLIP
+        if options.modality == "speech" or (self.face is None and options.modality == "auto"):
+            return RunningMode.AUDIO_CLIP
+        return RunningMode.VIDEO
+
     def _speech_file(self, path: str | os.PathLike, options: PredictOptions, name: str) -> ModalityResult:
         signal = load_audio(path, TARGET_SAMPLING_RATE)
         return self.predict_signal(signal, TARGET_SAMPLING_RATE, options, path=name)
 
     def predict_signal(self, signal: np.ndarray, sampling_rate: int, options: PredictOptions | None = None,
                        path: str | None = None) -> ModalityResult:
-        """Speech emotion of an in-memory signal ``(samples,)`` or ``(samples, channels)`` at ``sampling_rate`` Hz.
+        """Speech emotion of an in-memory signal ``(samples,)`` or ``(samples, channels)`` at ``sampling_rate`` Hz
+        (running mode ``AUDIO_CLIP``).
 
         Raises:
             ParameterError, MediaDecodeError: for a bad signal (NaN/inf, wrong shape).
@@ -272,15 +297,16 @@ class InferenceEngine:
                               speech.abstain_below())
 
     def predict_image(self, image: np.ndarray, path: str | None = None) -> ModalityResult:
-        """Facial expression of every face in an in-memory RGB image ``(height, width, 3)``."""
+        """Facial expression of every face in an in-memory RGB image ``(height, width, 3)`` (running mode
+        ``IMAGE``)."""
         face = self._need("face")
         return analyse_image(image, self.image_detectors, face, path)
 
     def predict_frames(self, frames: Iterable[tuple[float, np.ndarray]], signal: np.ndarray | None = None,
                        sampling_rate: int | None = None, options: PredictOptions | None = None,
                        path: str | None = None) -> PredictionResult:
-        """In-memory video: ``(time in seconds, RGB image)`` frames and, optionally, the audio ``signal`` at
-        ``sampling_rate`` Hz; both present gives the fused audio-visual result."""
+        """In-memory video (running mode ``VIDEO``): ``(time in seconds, RGB image)`` frames and, optionally, the
+        audio ``signal`` at ``sampling_rate`` Hz; both present gives the fused audio-visual result."""
         if signal is not None and sampling_rate is None:
             raise ParameterError("predict_frames: give sampling_rate with the audio signal")
         classifier = self._need("face")
@@ -350,14 +376,16 @@ class InferenceEngine:
         return FaceAdaptation(classifier.classes, reference, min_recordings, DEFAULT_TAU if tau is None else tau)
 
     def open_session(self, sampling_rate: int = TARGET_SAMPLING_RATE, options: PredictOptions | None = None,
-                     on_result=None, name: str = "stream", adapt_to_speaker: bool = False):
-        """A :class:`~avemo.inference.session.StreamSession` for one live stream of audio chunks and frames;
-        ``adapt_to_speaker``: keep running statistics of the stream's person (one speaker, one face) and use
-        them once two windows are in: the speaker-adapted speech head, and the face adaptation (when the face model
-        has an adaptation reference).
+                     on_result=None, name: str = "stream", adapt_to_speaker: bool = False, stream_options=None):
+        """A :class:`~avemo.inference.session.StreamSession` (running mode ``STREAM``) for one live stream of audio
+        chunks and frames; ``stream_options``: a :class:`~avemo.inference.session.StreamOptions` (voice-activity
+        gate, smoothing; default: neither); ``adapt_to_speaker``: keep running statistics of the stream's person
+        (one speaker, one face) and use them once two windows are in: the speaker-adapted speech head, and the face
+        adaptation (when the face model has an adaptation reference).
 
         Raises:
-            ParameterError: with ``adapt_to_speaker``, when the speech model has no speaker-adapted head.
+            ParameterError: with ``adapt_to_speaker``, when the speech model has no speaker-adapted head; for
+                stream options that do not fit the window.
         """
         from avemo.inference.session import StreamSession
 
@@ -369,7 +397,7 @@ class InferenceEngine:
             except ParameterError:  # a face model without a reference: its faces stay global
                 face_adaptation = None
         return StreamSession(self, sampling_rate, options or self.options, on_result, name, adaptation,
-                             face_adaptation)
+                             face_adaptation, stream_options)
 
     # ---- fusion -------------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Audio in, windows out: the rolling buffer of a stream (live analysis, streaming sessions of the server)."""
+"""Audio in, windows out: the rolling buffer of a stream session (``avemo live``, the server's WebSocket, the web
+demo)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ class SpeechWindows:
     def time(self) -> float:
         """Seconds of audio received."""
         return self._received / self.sampling_rate if self.sampling_rate else 0.0
+
+    @property
+    def earliest_start(self) -> float:
+        """The earliest start (s) of a window still to come: the next one, or the last, shorter one of :meth:`flush`,
+        which may start as early as the last window cut."""
+        return max(0.0, self._next_end - self.step - self.window)
 
     def add(self, samples: np.ndarray, sampling_rate: int) -> list[tuple[float, float, np.ndarray]]:
         """Append a chunk; returns the ``(start, end, samples)`` windows it completed.

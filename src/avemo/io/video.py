@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,7 +21,7 @@ import numpy as np
 from avemo.errors import MediaDecodeError, ParameterError
 from avemo.io.audio import TARGET_SAMPLING_RATE, AudioTrack, finish_signal
 from avemo.io.files import short_error
-from avemo.io.media import MediaFile, MediaInfo, main_streams, open_container, probe_media, require_streams
+from avemo.io.media import MediaFile, main_streams, open_container, require_streams
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +43,6 @@ class VideoFrame:
     index: int
     time: float
     image: np.ndarray
-
-
-def probe_video(path: str | os.PathLike) -> MediaInfo:
-    """Deprecated: :func:`avemo.io.media.probe_media` (kept while :mod:`avemo.live.sources` still calls it)."""
-    warnings.warn("avemo.io.video.probe_video is deprecated; use avemo.io.media.probe_media", DeprecationWarning,
-                  stacklevel=2)
-    return probe_media(path)
 
 
 def iter_video_frames(path: str | os.PathLike, fps: float | None = None, max_side: int | None = 640,

@@ -1,19 +1,21 @@
-"""Drawing a live update on its frame, and the OpenCV window that shows it.
+"""Drawing a live stream's results on its frame, and the OpenCV window that shows them.
 
-:func:`draw_overlay` is pure (an annotated copy of the frame): each face's box, its label and probability, and
-a bar per class beside the box; the voice's and the fused label in a banner at the top. :class:`LiveWindow`
-shows the result with ``cv2.imshow``; ``q`` or Esc (or closing the window) stops.
+:func:`draw_overlay` is pure (an annotated copy of the frame): each face's box, its emotion and probability, and
+a bar per class beside the box; the voice's and the fused emotion of the latest window in a banner at the top.
+:class:`LiveWindow` shows the result with ``cv2.imshow``; ``q`` or Esc (or closing the window) stops.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Sequence
 
 import numpy as np
 
 from avemo.errors import AvemoError
-from avemo.live.analyser import SILENCE, LiveUpdate, SpeechEstimate
+from avemo.inference.results import PREDICTED, FaceResult, FrameResult, ModalityResult, Status
+from avemo.inference.session import WindowResult
 
 BOX_COLOUR = (60, 220, 60)          # RGB
 BAR_COLOUR = (255, 170, 40)
@@ -28,17 +30,20 @@ def blank_canvas() -> np.ndarray:
     return np.full((*BLANK_SIZE, 3), 40, np.uint8)
 
 
-def draw_overlay(image: np.ndarray | None, update: LiveUpdate) -> np.ndarray:
-    """An annotated RGB copy of ``image`` ``(H, W, 3)`` uint8 (a blank canvas when ``None``)."""
+def draw_overlay(image: np.ndarray | None, faces: Sequence[FaceResult], window: WindowResult | None,
+                 time_s: float) -> np.ndarray:
+    """An annotated RGB copy of ``image`` ``(H, W, 3)`` uint8 (a blank canvas when ``None``): the ``faces`` of the
+    latest frame, the voice and fused result of the latest ``window``, the stream time ``time_s`` in seconds."""
     import cv2
 
     canvas = np.ascontiguousarray(image if image is not None else blank_canvas(), dtype=np.uint8).copy()
     h, w = canvas.shape[:2]
     scale = max(0.35, min(0.6, w / 1000))
-    for face in update.faces:
+    for face in faces:
         x0, y0, x1, y1 = (int(round(v)) for v in face.box)
         cv2.rectangle(canvas, (x0, y0), (x1, y1), BOX_COLOUR, 2)
-        _text(canvas, f"{face.label} {face.confidence:.2f}", (x0, max(y0 - 6, 12)), scale, BOX_COLOUR)
+        _text(canvas, f"{face.emotion} {max(face.probabilities.values()):.2f}", (x0, max(y0 - 6, 12)), scale,
+              BOX_COLOUR)
         room = BAR_WIDTH + 76  # bars and their labels
         bars_x = x1 + 6 if x1 + room <= w else (x0 - room if x0 >= room else max(w - room, 0))
         for i, (label, p) in enumerate(sorted(face.probabilities.items(), key=lambda kv: -kv[1])):
@@ -50,19 +55,23 @@ def draw_overlay(image: np.ndarray | None, update: LiveUpdate) -> np.ndarray:
             _text(canvas, label, (bars_x + BAR_WIDTH + 4, y + BAR_HEIGHT), scale * 0.7, TEXT_COLOUR)
     banner = 22
     cv2.rectangle(canvas, (0, 0), (w, banner), BANNER_COLOUR, -1)
-    _text(canvas, f"voice: {_voice(update)}   fused: {_label(update.fused)}   t={update.time:.1f}s", (6, 16),
-          scale, TEXT_COLOUR)
+    fused = window.result if window is not None else None
+    _text(canvas, f"voice: {_voice(window)}   fused: {_label(fused)}   t={time_s:.1f}s", (6, 16), scale,
+          TEXT_COLOUR)
     return canvas
 
 
-def _voice(update: LiveUpdate) -> str:
-    if isinstance(update.speech, SpeechEstimate):
-        return _label(update.speech)
-    return SILENCE if update.speech == SILENCE else "-"
+def _voice(window: WindowResult | None) -> str:
+    speech = window.speech if window is not None else None
+    if speech is None:
+        return "-"
+    if speech.status in PREDICTED:
+        return _label(speech)
+    return "silence" if speech.status == Status.SILENCE else "-"
 
 
-def _label(estimate) -> str:
-    return f"{estimate.label} {estimate.confidence:.2f}" if estimate is not None and estimate.label else "-"
+def _label(result: ModalityResult | None) -> str:
+    return f"{result.emotion} {result.confidence:.2f}" if result is not None and result.emotion else "-"
 
 
 def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour) -> None:
@@ -80,7 +89,8 @@ def display_available() -> bool:
 
 
 class LiveWindow:
-    """The OpenCV window of ``avemo live``; call it with each update and its frame.
+    """The OpenCV window of ``avemo live``; call it with each result of the loop (see
+    :data:`avemo.live.loop.UpdateCallback`).
 
     Raises:
         AvemoError: when there is no display to open a window on.
@@ -93,12 +103,21 @@ class LiveWindow:
             raise AvemoError("no display to show the live window on (DISPLAY is not set); use --headless for JSON "
                              "lines")
         self._opened = False
+        self.faces: list[FaceResult] = []      # of the latest frame
+        self.window: WindowResult | None = None
+        self.time = 0.0
 
-    def __call__(self, update: LiveUpdate, image: np.ndarray | None) -> bool:
-        """Show ``update`` drawn on ``image``; ``False`` once the user quits."""
+    def __call__(self, result: FrameResult | WindowResult, latency_ms: dict[str, float],
+                 image: np.ndarray | None) -> bool:
+        """Show the latest frame's faces and window's result on ``image``; ``False`` once the user quits."""
         import cv2
 
-        cv2.imshow(self.TITLE, cv2.cvtColor(draw_overlay(image, update), cv2.COLOR_RGB2BGR))
+        if isinstance(result, FrameResult):
+            self.faces, self.time = result.faces, max(self.time, result.time)
+        else:
+            self.window, self.time = result, max(self.time, result.end)
+        canvas = draw_overlay(image, self.faces, self.window, self.time)
+        cv2.imshow(self.TITLE, cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
         self._opened = True
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), 27):

@@ -20,7 +20,8 @@ import numpy as np
 from avemo.errors import AvemoError, MediaDecodeError, ParameterError
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.io.files import short_error
-from avemo.io.video import iter_video_frames, probe_video
+from avemo.io.media import probe_media
+from avemo.io.video import iter_video_frames
 
 #: Audio is delivered in blocks of this many seconds (a microphone's block size, a file's chunk).
 BLOCK_SECONDS = 0.05
@@ -90,7 +91,7 @@ class VideoFileSource:
 
     def __init__(self, path: str | Path, fps: float | None = None) -> None:
         self.path, self.fps = Path(path), fps
-        self.info = probe_video(self.path)
+        self.info = probe_media(self.path)
         if not self.info.has_video:
             raise MediaDecodeError(f"{self.path}: has no video stream; give it as --audio, or a video as --video")
 
@@ -294,7 +295,7 @@ def open_sources(camera: int = 0, microphone: str | int | None = None, video: st
     if audio and not no_microphone:
         audio_source = AudioFileSource(audio)
     elif video and not no_microphone:
-        if (frames.info if frames is not None else probe_video(video)).has_audio:
+        if (frames.info if frames is not None else probe_media(video)).has_audio:
             audio_source = AudioFileSource(video)
         else:
             notes.append(f"{video} has no audio track: faces only (give --audio FILE for the voice)")

@@ -3,9 +3,12 @@
 The protocol (JSON text messages, audio as binary messages):
 
 1. client: ``{"sampling_rate": 16000, "format": "pcm16" | "float32", "window": 4.0, "step": 2.0,
-   "adapt_to_speaker": false}`` (all but the rate optional; ``adapt_to_speaker``: one voice on the stream, whose
-   running statistics adapt a multi-corpus speech model to it); server: ``{"type": "ready", ...}`` with the
-   settings and the classes.
+   "adapt_to_speaker": false, "vad": false, "min_speech": 0.25, "smoothing": null}`` (all but the rate optional;
+   ``adapt_to_speaker``: one voice on the stream, whose running statistics adapt a multi-corpus speech model to it;
+   ``vad``: a window with less than ``min_speech`` seconds of speech is not given to the speech model, its speech
+   status is ``silence``; ``smoothing``: a time constant in seconds, faces and voice smoothed over time, as
+   ``avemo live`` does: see :class:`~avemo.inference.session.StreamOptions`); server: ``{"type": "ready", ...}``
+   with the settings and the classes.
 2. client: binary messages of mono audio in the declared format (little-endian); server: ``{"type": "result",
    "start", "end", ...}`` each time a window completes (the JSON of ``avemo predict`` plus the window's times).
 3. client, optionally: ``{"type": "frame", "time": 1.23, "jpeg": "<base64>"}``; server: ``{"type": "frame",
@@ -29,6 +32,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from avemo.errors import AvemoError, ParameterError
 from avemo.inference.engine import InferenceEngine, PredictOptions
+from avemo.inference.session import StreamOptions, stream_message
 
 SAMPLE_FORMATS = {"pcm16": np.dtype("<i2"), "float32": np.dtype("<f4")}
 MIN_RATE, MAX_RATE = 8000, 48000
@@ -45,8 +49,12 @@ class StreamProtocolError(Exception):
         self.code, self.message, self.close_code = code, message, close_code
 
 
-def parse_config(text: str | None) -> tuple[int, np.dtype, PredictOptions, bool]:
-    """The sampling rate, sample format, options and speaker adaptation of the opening message.
+#: The settings of the opening message.
+SETTINGS = ("sampling_rate", "format", "window", "step", "adapt_to_speaker", "vad", "min_speech", "smoothing")
+
+
+def parse_config(text: str | None) -> tuple[int, np.dtype, PredictOptions, StreamOptions, bool]:
+    """The sampling rate, sample format, options, stream options and speaker adaptation of the opening message.
 
     Raises:
         StreamProtocolError: for anything but a valid opening message.
@@ -61,10 +69,9 @@ def parse_config(text: str | None) -> tuple[int, np.dtype, PredictOptions, bool]
                                   "\"format\": \"pcm16\"}") from None
     if not isinstance(config, dict):
         raise StreamProtocolError("bad_config", "the first message must be a JSON object")
-    unknown = sorted(set(config) - {"sampling_rate", "format", "window", "step", "type", "adapt_to_speaker"})
+    unknown = sorted(set(config) - {"type", *SETTINGS})
     if unknown:
-        raise StreamProtocolError("bad_config", f"unknown setting(s) {unknown}; known: sampling_rate, format, "
-                                  "window, step, adapt_to_speaker")
+        raise StreamProtocolError("bad_config", f"unknown setting(s) {unknown}; known: {', '.join(SETTINGS)}")
     adapt = config.get("adapt_to_speaker", False)
     if not isinstance(adapt, bool):
         raise StreamProtocolError("bad_config", f"adapt_to_speaker must be true or false, got {adapt!r}")
@@ -80,7 +87,12 @@ def parse_config(text: str | None) -> tuple[int, np.dtype, PredictOptions, bool]
         options = PredictOptions(window=float(config.get("window", 4.0)), step=float(config.get("step", 2.0)))
     except (ParameterError, TypeError, ValueError) as exc:
         raise StreamProtocolError("bad_config", f"window/step: {exc}") from None
-    return rate, SAMPLE_FORMATS[sample_format], options, adapt
+    try:
+        stream_options = StreamOptions(vad=config.get("vad", False), min_speech=config.get("min_speech", 0.25),
+                                       smoothing=config.get("smoothing"))
+    except ParameterError as exc:
+        raise StreamProtocolError("bad_config", str(exc)) from None
+    return rate, SAMPLE_FORMATS[sample_format], options, stream_options, adapt
 
 
 def decode_audio(data: bytes, dtype: np.dtype) -> np.ndarray:
@@ -120,15 +132,17 @@ async def stream_endpoint(websocket: WebSocket, engine: InferenceEngine, worker)
         first = await websocket.receive()
         if first["type"] == "websocket.disconnect":
             return
-        rate, dtype, options, adapt = parse_config(first.get("text"))
+        rate, dtype, options, stream_options, adapt = parse_config(first.get("text"))
         try:
-            session = engine.open_session(rate, options, name="websocket", adapt_to_speaker=adapt)
+            session = engine.open_session(rate, options, name="websocket", adapt_to_speaker=adapt,
+                                          stream_options=stream_options)
         except ParameterError as exc:
             raise StreamProtocolError("bad_config", str(exc)) from None
         classes = list(engine.face.classes if engine.face else engine.speech.classes)
         await websocket.send_json({"type": "ready", "sampling_rate": rate, "format": dtype.name,
                                    "window": options.window, "step": options.step, "classes": classes,
-                                   "adapt_to_speaker": adapt})
+                                   "adapt_to_speaker": adapt, "vad": stream_options.vad,
+                                   "min_speech": stream_options.min_speech, "smoothing": stream_options.smoothing})
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -139,7 +153,7 @@ async def stream_endpoint(websocket: WebSocket, engine: InferenceEngine, worker)
             if data is not None:
                 windows = await worker.run(session.add_audio, decode_audio(data, dtype))
                 for window in windows:
-                    await websocket.send_json({"type": "result", **window.to_dict()})
+                    await websocket.send_json(stream_message(window))
                 continue
             try:
                 request = json.loads(text or "")
@@ -152,10 +166,10 @@ async def stream_endpoint(websocket: WebSocket, engine: InferenceEngine, worker)
                     raise StreamProtocolError("no_face_model", "this server has no face model; send audio only")
                 time_s, rgb = decode_frame(request)
                 frame = await worker.run(session.add_frame, time_s, rgb)
-                await websocket.send_json({"type": "frame", **frame.to_dict()})
+                await websocket.send_json(stream_message(frame))
             elif kind == "end":
                 for window in await worker.run(session.close):
-                    await websocket.send_json({"type": "result", **window.to_dict()})
+                    await websocket.send_json(stream_message(window))
                 await websocket.send_json({"type": "end"})
                 await websocket.close(1000)
                 return

@@ -1,11 +1,14 @@
-"""Exponential smoothing of class probabilities over stream time."""
+"""Exponential smoothing of class probabilities over stream time: one distribution (a voice), or every tracked face
+of a stream's frames."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Mapping
 
 from avemo.errors import ParameterError
+from avemo.inference.results import FrameResult
 
 
 class ExponentialSmoother:
@@ -43,3 +46,25 @@ class ExponentialSmoother:
 
     def reset(self) -> None:
         self.value = self.time = None
+
+
+class FaceSmoothers:
+    """One :class:`ExponentialSmoother` per tracked face of a stream: :meth:`smooth` gives a frame whose faces
+    carry their track's smoothed probabilities; a track not seen for ``forget`` seconds starts afresh."""
+
+    def __init__(self, time_constant: float, forget: float = 2.0) -> None:
+        ExponentialSmoother(time_constant)  # validates the time constant
+        self.time_constant, self.forget = time_constant, forget
+        self._tracks: dict[int, ExponentialSmoother] = {}
+
+    def smooth(self, frame: FrameResult) -> FrameResult:
+        """``frame`` with each face's probabilities smoothed over its track (a face without a track id shares
+        one smoother)."""
+        faces = []
+        for face in frame.faces:
+            key = face.track_id if face.track_id is not None else -1
+            smoother = self._tracks.setdefault(key, ExponentialSmoother(self.time_constant))
+            faces.append(dataclasses.replace(face, probabilities=smoother.update(frame.time, face.probabilities)))
+        self._tracks = {k: s for k, s in self._tracks.items()
+                        if s.time is not None and frame.time - s.time <= self.forget}
+        return FrameResult(frame.time, faces)

@@ -1,7 +1,7 @@
-"""Voice activity over a live stream: Silero VAD (the model of :mod:`avemo.features.audio.vad`) run on the
-audio as it arrives, its recurrent state carried from chunk to chunk, so that a window's speech is counted from
-probabilities already computed (the VAD costs nothing at the end of a window, and each sample is seen once
-although windows overlap)."""
+"""Voice activity over a stream, the VAD gate of a :class:`~avemo.inference.session.StreamSession`: Silero VAD
+(the model of :mod:`avemo.features.audio.vad`) run on the audio as it arrives, its recurrent state carried from
+chunk to chunk, so that a window's speech is counted from probabilities already computed (the VAD costs nothing at
+the end of a window, and each sample is seen once although windows overlap)."""
 
 from __future__ import annotations
 

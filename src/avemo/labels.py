@@ -1,7 +1,8 @@
-"""The emotion taxonomy: canonical emotion names, the label sets models predict, and each corpus's label map.
+"""The emotion taxonomy: canonical emotion names and the label sets models predict.
 
-Every corpus label is mapped to one canonical name here and nowhere else. A *label set* is the ordered
-tuple of classes a model predicts; its order is the order of the model's output units.
+Each corpus maps its own label codes to these names once, in its recipe module (the ``labels`` of its ``CORPUS``,
+:mod:`avemo.data.recipes.registry`). A *label set* is the ordered tuple of classes a model predicts; its order is
+the order of the model's output units.
 """
 
 from __future__ import annotations
@@ -39,40 +40,7 @@ LABEL_SETS: dict[str, tuple[str, ...]] = {
     "ferplus8": (NEUTRAL, HAPPY, SURPRISED, SAD, ANGRY, DISGUST, FEARFUL, CONTEMPT),
 }
 
-#: Each corpus's own label codes mapped to canonical names.
-CORPUS_LABEL_MAPS: dict[str, dict[str, str]] = {
-    "ravdess": {"01": NEUTRAL, "02": CALM, "03": HAPPY, "04": SAD, "05": ANGRY, "06": FEARFUL,
-                "07": DISGUST, "08": SURPRISED},
-    "fer2013": {"0": ANGRY, "1": DISGUST, "2": FEARFUL, "3": HAPPY, "4": SAD, "5": SURPRISED, "6": NEUTRAL,
-                "angry": ANGRY, "disgust": DISGUST, "fear": FEARFUL, "happy": HAPPY, "sad": SAD,
-                "surprise": SURPRISED, "neutral": NEUTRAL},
-    "cremad": {"ANG": ANGRY, "DIS": DISGUST, "FEA": FEARFUL, "HAP": HAPPY, "NEU": NEUTRAL, "SAD": SAD},
-    "tess": {"angry": ANGRY, "disgust": DISGUST, "fear": FEARFUL, "happy": HAPPY, "neutral": NEUTRAL,
-             "ps": SURPRISED, "pleasant_surprise": SURPRISED, "pleasant_surprised": SURPRISED,
-             "surprise": SURPRISED, "surprised": SURPRISED, "sad": SAD},
-    # EmoDB file names carry German initials: Wut, Langeweile, Ekel, Angst, Freude, Trauer, Neutral.
-    "emodb": {"W": ANGRY, "L": BORED, "E": DISGUST, "A": FEARFUL, "F": HAPPY, "T": SAD, "N": NEUTRAL},
-    # nEMO (Polish): the ``emotion`` column of data.tsv.
-    "nemo": {"anger": ANGRY, "fear": FEARFUL, "happiness": HAPPY, "neutral": NEUTRAL, "sadness": SAD,
-             "surprised": SURPRISED},
-    # EMOVO (Italian) file-name prefixes: disgusto, gioia, neutro, paura, rabbia, sorpresa, tristezza.
-    "emovo": {"dis": DISGUST, "gio": HAPPY, "neu": NEUTRAL, "pau": FEARFUL, "rab": ANGRY, "sor": SURPRISED,
-              "tri": SAD},
-    # TurEV-DB (Turkish): the class folders Angry, Calm, Happy, Sad (matched in lower case).
-    "turev": {"angry": ANGRY, "calm": CALM, "happy": HAPPY, "sad": SAD},
-    # URDU: the letter before the clip number (``SM1_F1_A01``); the folders Angry, Happy, Neutral, Sad agree.
-    "urdu": {"A": ANGRY, "H": HAPPY, "N": NEUTRAL, "S": SAD},
-    # SAVEE (British English) file-name codes: anger, disgust, fear, happiness, neutral, sadness, surprise.
-    "savee": {"a": ANGRY, "d": DISGUST, "f": FEARFUL, "h": HAPPY, "n": NEUTRAL, "sa": SAD, "su": SURPRISED},
-    # ASED (Amharic): the letter that starts a file name (its class folder agrees).
-    "ased": {"n": NEUTRAL, "f": FEARFUL, "h": HAPPY, "s": SAD, "a": ANGRY},
-    # FER+: the eight emotion vote columns of ferplus.csv / fer2013new.csv (``unknown`` and ``NF``, not-a-face,
-    # are not emotions: images whose majority is one of them are dropped by the recipe).
-    "ferplus": {"neutral": NEUTRAL, "happiness": HAPPY, "surprise": SURPRISED, "sadness": SAD, "anger": ANGRY,
-                "disgust": DISGUST, "fear": FEARFUL, "contempt": CONTEMPT},
-}
-
-#: Canonical order of every class any corpus can have (ravdess8 first), used to order :func:`corpus_classes`.
+#: Canonical order of every class any corpus can have (ravdess8 first), used by :func:`canonical_order`.
 _CANONICAL_ORDER: tuple[str, ...] = (NEUTRAL, CALM, HAPPY, SAD, ANGRY, FEARFUL, DISGUST, SURPRISED, BORED,
                                      CONTEMPT)
 
@@ -97,46 +65,30 @@ def label_set(name: str) -> tuple[str, ...]:
         raise ParameterError(f"unknown label set {name!r}; choose one of {sorted(LABEL_SETS)}") from None
 
 
-def corpus_label(corpus: str, code: str) -> str:
-    """Map a corpus's own label code to the canonical emotion name.
+def canonical_order(classes) -> tuple[str, ...]:
+    """The canonical emotion names among ``classes`` (any iterable; repeats count once), in ravdess8 order, then
+    bored and contempt.
 
     Raises:
-        ParameterError: if the corpus or the code is unknown.
+        ParameterError: for a name that is not canonical (see :data:`SYNONYMS` for the spellings it accepts).
     """
-    if corpus not in CORPUS_LABEL_MAPS:
-        raise ParameterError(f"unknown corpus {corpus!r}; choose one of {sorted(CORPUS_LABEL_MAPS)}")
-    table = CORPUS_LABEL_MAPS[corpus]
-    if code not in table:
-        raise ParameterError(f"unknown {corpus} emotion code {code!r}; expected one of {sorted(table)}")
-    return table[code]
-
-
-def corpus_classes(corpus: str) -> tuple[str, ...]:
-    """The canonical classes a corpus has labels for (the values of its label map), in ravdess8 order.
-
-    This is the one place that says which classes a corpus covers: a multi-corpus trainer masks every other
-    class for that corpus's recordings (a corpus without "calm" must not teach that nothing is calm), and a
-    cross-corpus test scores the argmax among these classes only.
-
-    Raises:
-        ParameterError: if the corpus is unknown.
-    """
-    if corpus not in CORPUS_LABEL_MAPS:
-        raise ParameterError(f"unknown corpus {corpus!r}; choose one of {sorted(CORPUS_LABEL_MAPS)}")
-    present = set(CORPUS_LABEL_MAPS[corpus].values())
+    present = set(classes)
+    unknown = sorted(present - set(_CANONICAL_ORDER))
+    if unknown:
+        raise ParameterError(f"{unknown} are not canonical emotion names; use {list(_CANONICAL_ORDER)}")
     return tuple(c for c in _CANONICAL_ORDER if c in present)
 
 
-def corpus_class_mask(corpus: str, labels: str | tuple[str, ...] | list[str] = "ravdess8") -> "np.ndarray":
-    """Boolean vector over ``labels`` (a label-set name or a sequence of emotion names): True for the classes
-    :func:`corpus_classes` says the corpus has. Classes of the corpus that ``labels`` lacks are ignored.
+def class_mask(present, labels: str | tuple[str, ...] | list[str] = "ravdess8") -> "np.ndarray":
+    """Boolean vector over ``labels`` (a label-set name or a sequence of emotion names): True for the classes in
+    ``present`` (emotion names). Names of ``present`` that ``labels`` lacks are ignored.
 
     Raises:
-        ParameterError: for an unknown corpus or label set.
+        ParameterError: for an unknown label set or emotion name.
     """
     import numpy as np
 
-    present = set(corpus_classes(corpus))
+    present = set(present)
     names = label_set(labels) if isinstance(labels, str) else tuple(canonical_emotion(str(x)) for x in labels)
     return np.array([name in present for name in names], dtype=bool)
 

@@ -174,7 +174,7 @@ def test_benchmark_dispatches_through_the_table(monkeypatch, capsys):
 
 @pytest.mark.parametrize("suite, needs", [
     ("ravdess-speech", "--data"), ("ravdess-av", "speech16k/"), ("fer2013", "FER2013 folder"), ("ferplus", "FER+"),
-    ("cross-corpus", "ravdess/, cremad/"), ("tsne", "--report DIR"), ("face-adaptation", "CREMA-D"),
+    ("cross-corpus", "ravdess/, nemo/"), ("tsne", "--report DIR"), ("face-adaptation", "CREMA-D"),
 ])
 def test_benchmark_suite_without_data_says_what_it_needs(suite, needs, capsys):
     assert main(["benchmark", suite]) == 2

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avemo.data.recipes import (RECIPES, RecipeRecordings, prepare, prepare_emovo, prepare_nemo, prepare_turev,
-                                prepare_urdu)
+from avemo.data.recipes import RECIPES, RecipeRecordings, corpus_class_mask, corpus_classes, prepare
+from avemo.data.recipes.emovo import prepare_emovo
+from avemo.data.recipes.nemo import prepare_nemo
+from avemo.data.recipes.turev import prepare_turev
+from avemo.data.recipes.urdu import prepare_urdu
 from avemo.errors import CorpusError, ParameterError
 from avemo.io.audio import load_audio
-from avemo.labels import corpus_class_mask, corpus_classes
 
 
 def clip(root: Path, name: str) -> Path:

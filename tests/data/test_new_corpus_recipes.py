@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from avemo.data.recipes import RECIPES, prepare, prepare_ased, prepare_cremad, prepare_savee
+from avemo.data.recipes import RECIPES, corpus_class_mask, corpus_classes, prepare
+from avemo.data.recipes.ased import prepare_ased
+from avemo.data.recipes.cremad import prepare_cremad
+from avemo.data.recipes.savee import prepare_savee
 from avemo.errors import CorpusError
-from avemo.labels import corpus_class_mask, corpus_classes
 from tests.data.test_multicorpus_recipes import by_id, clip
 
 

@@ -7,8 +7,12 @@ import json
 import pytest
 
 from avemo.data.manifest import Recording, read_manifest, validate_manifest, write_manifest
-from avemo.data.recipes import (RECIPES, prepare, prepare_cremad, prepare_emodb, prepare_folder, prepare_ravdess,
-                                prepare_tess)
+from avemo.data.recipes import RECIPES, prepare
+from avemo.data.recipes.cremad import prepare_cremad
+from avemo.data.recipes.emodb import prepare_emodb
+from avemo.data.recipes.folder import prepare_folder
+from avemo.data.recipes.ravdess import prepare_ravdess
+from avemo.data.recipes.tess import prepare_tess
 from avemo.errors import CorpusError, ParameterError
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from avemo.data.recipes import prepare_ravdess
+from avemo.data.recipes.ravdess import prepare_ravdess
 from avemo.io.audio import load_audio
 
 pytestmark = pytest.mark.corpus

@@ -9,7 +9,8 @@ import pytest
 from avemo.benchmark.cross_corpus import MULTI, RAVDESS_ONLY, TARGETED, TRANSFER, corpus_metrics, make_jobs
 from avemo.benchmark.cross_corpus_settings import suite_settings
 from avemo.data.manifest import Recording
-from avemo.labels import corpus_class_mask, label_set
+from avemo.data.recipes import corpus_class_mask
+from avemo.labels import label_set
 from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
 
 CORPORA = {"ravdess": 24, "nemo": 9, "emovo": 6, "turev": 6, "urdu": 29}

@@ -9,8 +9,9 @@ import pytest
 import soundfile as sf
 
 from avemo.cli import main
+from avemo.data.recipes import corpus_classes
 from avemo.io.synth import synth_voice
-from avemo.labels import corpus_classes, label_set
+from avemo.labels import label_set
 from avemo.systems.spec import configs_dir
 
 SR = 16000

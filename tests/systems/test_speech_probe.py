@@ -9,8 +9,9 @@ import json
 import numpy as np
 import pytest
 
+from avemo.data.recipes import corpus_class_mask
 from avemo.errors import CheckpointError, ParameterError
-from avemo.labels import corpus_class_mask, label_set
+from avemo.labels import label_set
 from avemo.systems.base import load_system, system_kind
 from avemo.systems.speech_probe import (CorpusInputs, SpeechProbeSystem, balance_weights, corpus_ua,
                                         standardise_by_speaker)

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from avemo.data.recipes import corpus_class_mask
 from avemo.errors import ParameterError
-from avemo.labels import corpus_class_mask
 from avemo.train.losses import masked_cross_entropy, soft_target_cross_entropy
 
 

@@ -44,9 +44,10 @@ import numpy as np
 
 from avemo.benchmark.cross_corpus_settings import suite_settings
 from avemo.benchmark.tsne import logit_embedding, write_tsne
+from avemo.data.recipes import corpus_class_mask
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
-from avemo.labels import corpus_class_mask, label_set
+from avemo.labels import label_set
 from avemo.shipping.corpora import LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.systems.cross_validation import cross_validate
 from avemo.systems.speech_probe import ADAPTED_HEADS, CorpusInputs, SpeechProbeSystem

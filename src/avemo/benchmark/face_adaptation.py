@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from avemo.data.recipes import get_corpus
 from avemo.errors import ParameterError
-from avemo.labels import CORPUS_LABEL_MAPS
 
 CLIP_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 
@@ -36,11 +36,12 @@ def crema_clips(data_dir: str | Path) -> list[tuple[Path, str, str]]:
     Raises:
         ParameterError: when the folder holds none.
     """
+    labels = get_corpus("cremad").labels
     out = []
     for path in sorted(Path(data_dir).glob("*.mp4")):
         m = CLIP_NAME.match(path.stem)
-        if m and m.group(3) in CORPUS_LABEL_MAPS["cremad"]:
-            out.append((path, m.group(1), CORPUS_LABEL_MAPS["cremad"][m.group(3)]))
+        if m and m.group(3) in labels:
+            out.append((path, m.group(1), labels[m.group(3)]))
     if not out:
         raise ParameterError(f"{data_dir}: no CREMA-D clips ({{actor}}_{{sentence}}_{{EMO}}_{{level}}.mp4); give "
                              "a folder such as ../shared/data/cremad_sample")

@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 
 DATA_HELP = "corpus folder in its published layout (e.g. RAVDESS's Actor_XX folders)"
-#: The corpus recipes ``avemo prepare`` offers ('folder' reads <root>/<emotion>/<file>).
-CORPORA = ("ravdess", "cremad", "tess", "emodb", "nemo", "emovo", "turev", "urdu", "savee", "ased", "fer2013",
-           "ferplus", "folder")
-
 
 def add_model_arguments(parser: argparse.ArgumentParser, speech: bool = True) -> None:
     """``--model`` and ``--speech-backend`` (speech, unless ``speech=False``) and ``--face-model``: a shipped

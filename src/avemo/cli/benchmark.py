@@ -93,8 +93,10 @@ def _cross_corpus(args) -> None:
         print(results_table(rewrite_report(args.report)), end="")
         return
     if not args.data:
-        raise ParameterError("benchmark cross-corpus needs --data DIR, the folder holding ravdess/, cremad/, "
-                             "savee/, nemo/, emovo/, turev/, urdu/ and ased/ (e.g. ../shared/data)")
+        from avemo.shipping.corpora import CORPUS_FOLDERS
+
+        raise ParameterError("benchmark cross-corpus needs --data DIR, the folder holding "
+                             f"{', '.join(f'{name}/' for name in CORPUS_FOLDERS)} (e.g. ../shared/data)")
     summary = run_cross_corpus_benchmark(args.data, args.out, args.jobs, _cache(args), args.folds,
                                          config=args.config, overrides=args.set, runs_dir="runs/cross-corpus")
     print(results_table(summary), end="")

@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from avemo.cli.arguments import CORPORA, DATA_HELP
+from avemo.cli.arguments import DATA_HELP
+from avemo.data.recipes import corpus_names
 
 
 def register(subparsers) -> None:
@@ -14,7 +15,7 @@ def register(subparsers) -> None:
     s = subparsers.add_parser("prepare", help="turn a corpus folder into a JSON-lines manifest",
                               description="Scan a corpus folder and write one line per recording "
                               "(path, corpus, speaker, emotion, attributes).")
-    s.add_argument("corpus", choices=CORPORA, help="corpus recipe; 'folder' reads <root>/<emotion>/<file>")
+    s.add_argument("corpus", choices=corpus_names(), help="corpus recipe; 'folder' reads <root>/<emotion>/<file>")
     s.add_argument("data", help=DATA_HELP)
     s.add_argument("-o", "--output", default=None, help="manifest to write (default: <corpus>.jsonl)")
     s.add_argument("--song", action="store_true", help="RAVDESS: include the song recordings too")

@@ -3,7 +3,8 @@ them: the recordings of each corpus (through its recipe), their class indices on
 statistics of Whisper layers (:class:`~avemo.systems.speech_probe.CorpusInputs`).
 
 ``data_root`` is a folder holding one folder per corpus, as ``../shared/data`` does: ``ravdess/speech16k`` (or
-``ravdess/``), ``nemo/``, ``emovo/``, ``turev/``, ``urdu/``, ``cremad/``, ``savee/``, ``ased/``.
+``ravdess/``), ``nemo/``, ``emovo/``, ``turev/``, ``urdu/``, ``cremad/``, ``savee/``, ``ased/`` (each corpus's
+``folders``, declared in its recipe module: :mod:`avemo.data.recipes.registry`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from avemo.data.manifest import Recording
+from avemo.data.recipes.registry import CorpusTable, corpora, get_corpus
 from avemo.data.recipes.skips import RecipeRecordings
 from avemo.errors import ParameterError
 from avemo.labels import label_set
@@ -24,35 +26,28 @@ from avemo.systems.speech_probe import FEATURE, CorpusInputs
 
 log = logging.getLogger("avemo.shipping.corpora")
 
-#: The corpora of the multi-corpus system, and where each lives under ``data_root``.
-CORPUS_FOLDERS: dict[str, tuple[str, ...]] = {
-    "ravdess": ("ravdess/speech16k", "ravdess"),
-    "nemo": ("nemo",),
-    "emovo": ("emovo",),
-    "turev": ("turev",),
-    "urdu": ("urdu",),
-    "cremad": ("cremad",),
-    "savee": ("savee",),
-    "ased": ("ased",),
-}
+#: The corpora of the multi-corpus system (those with a ``multi_corpus_order``, in that order), and where each lives
+#: under ``data_root``.
+CORPUS_FOLDERS: CorpusTable[tuple[str, ...]] = CorpusTable(
+    lambda c: c.folders if c.multi_corpus_order is not None else None, order=lambda c: c.multi_corpus_order)
 #: Languages, for model cards.
-LANGUAGES = {"ravdess": "English (North American)", "nemo": "Polish", "emovo": "Italian", "turev": "Turkish",
-             "urdu": "Urdu", "cremad": "English (North American, varied ages and ethnicities)",
-             "savee": "English (British)", "ased": "Amharic"}
+LANGUAGES: CorpusTable[str] = CorpusTable(lambda c: c.language)
 
 
 def corpus_folder(data_root: str | os.PathLike, corpus: str) -> Path:
-    """The folder of ``corpus`` under ``data_root``.
+    """The folder of ``corpus`` under ``data_root`` (the first of its ``folders`` that exists).
 
     Raises:
-        ParameterError: for an unknown corpus or a missing folder.
+        ParameterError: for an unknown corpus, one with no usual folder, or a missing folder.
     """
-    if corpus not in CORPUS_FOLDERS:
-        raise ParameterError(f"unknown corpus {corpus!r}; choose among {sorted(CORPUS_FOLDERS)}")
-    for sub in CORPUS_FOLDERS[corpus]:
+    folders = get_corpus(corpus).folders
+    if not folders:
+        raise ParameterError(f"{corpus}: has no usual folder under a data root; choose among "
+                             f"{sorted(n for n, c in corpora().items() if c.folders)}")
+    for sub in folders:
         if (Path(data_root) / sub).is_dir():
             return Path(data_root) / sub
-    raise ParameterError(f"{corpus}: no folder {CORPUS_FOLDERS[corpus][0]!r} under {str(data_root)!r}; give the "
+    raise ParameterError(f"{corpus}: no folder {folders[0]!r} under {str(data_root)!r}; give the "
                          "folder that holds the corpora (e.g. ../shared/data)")
 
 

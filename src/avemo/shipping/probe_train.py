@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, Sequence
 import numpy as np
 from pydantic import Field
 
+from avemo.data.recipes.registry import CorpusTable
 from avemo.errors import ParameterError
 from avemo.shipping.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.shipping.train_command import train_command
@@ -64,10 +65,8 @@ def recipe(config: str | os.PathLike | None = None, overrides: Sequence[str] | N
 
 #: The recipe's name in the cross-corpus benchmark's reports, without and with the degraded copies (``augment``).
 RECIPES = {False: "probe-transfer", True: "probe-transfer+augment"}
-LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "nemo": "CC BY-NC-SA 4.0", "emovo": "research use (free for research)",
-            "turev": "CC BY-NC-ND 4.0", "urdu": "research use", "cremad": "ODbL 1.0 (contents: DbCL 1.0)",
-            "savee": "research use (University of Surrey; not redistributable)",
-            "ased": "no licence stated (freely available; cite Retta et al. 2023)"}
+#: Licences, for the model card.
+LICENCES: CorpusTable[str] = CorpusTable(lambda c: c.licence)
 
 
 def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,

@@ -31,8 +31,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from avemo.data.recipes import corpus_class_mask
 from avemo.errors import CheckpointError, ParameterError
-from avemo.labels import corpus_class_mask, label_set
+from avemo.labels import label_set
 from avemo.systems.person_stats import (MIN_SPEAKER_RECORDINGS, shrink_statistics, speaker_statistics,
                                          standardise_by_speaker)
 from avemo.systems.transfer_selection import (LOSSES, abstention_threshold, capped_rows, loco_select, loss_masks,
@@ -362,7 +363,8 @@ class SpeechProbeSystem:
         mask = np.stack([corpus_class_mask(str(k), self.label_set) for k in inputs.corpus]) if len(inputs) else \
             np.zeros((0, c), bool)
         if not mask[np.arange(len(y)), y].all():
-            raise ParameterError("a recording's label is not among its corpus's classes (labels.corpus_classes)")
+            raise ParameterError("a recording's label is not among its corpus's classes "
+                                 "(avemo.data.recipes.corpus_classes)")
         used = np.union1d(tr, va)  # only these rows matter: work on them alone
         inputs, y, mask = inputs.take(used), y[used], mask[used]
         tr, va = np.searchsorted(used, tr), np.searchsorted(used, va)

@@ -29,8 +29,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from avemo.data.recipes import corpus_class_mask
 from avemo.errors import ParameterError
-from avemo.labels import CALM, NEUTRAL, corpus_class_mask
+from avemo.labels import CALM, NEUTRAL
 
 #: The training losses, by how many absent classes they mask (see the module docstring).
 LOSSES = ("masked", "partial", "full")

@@ -1,7 +1,7 @@
 """Losses for training across corpora whose label sets differ.
 
 :func:`masked_cross_entropy` scores each example only among the classes its corpus has (see
-:func:`avemo.labels.corpus_class_mask`): the logits of absent classes are set to -inf before the softmax, so they
+:func:`avemo.data.recipes.corpus_class_mask`): the logits of absent classes are set to -inf before the softmax, so they
 get no probability mass and exactly zero gradient — a corpus with no "calm" does not teach that nothing is calm.
 :func:`soft_target_cross_entropy` is cross-entropy against a target distribution (label smoothing, crowd votes).
 """

@@ -1,4 +1,8 @@
-"""Corpus recipes: each turns a corpus folder in its published layout into a list of Recordings."""
+"""Corpus recipes: each turns a corpus folder in its published layout into a list of Recordings.
+
+Each recipe module declares its corpus once (``CORPUS = Corpus(...)``, :mod:`avemo.data.recipes.registry`); the
+tables here are read from those declarations.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +11,12 @@ from pathlib import Path
 from typing import Callable
 
 from avemo.data.manifest import Recording, validate_manifest, write_manifest
-from avemo.data.recipes.cremad import prepare_cremad
-from avemo.data.recipes.emodb import prepare_emodb
-from avemo.data.recipes.emovo import prepare_emovo
-from avemo.data.recipes.fer2013 import prepare_fer2013
-from avemo.data.recipes.ferplus import prepare_ferplus
-from avemo.data.recipes.folder import prepare_folder
-from avemo.data.recipes.nemo import prepare_nemo
-from avemo.data.recipes.ased import prepare_ased
-from avemo.data.recipes.ravdess import prepare_ravdess
-from avemo.data.recipes.savee import prepare_savee
+from avemo.data.recipes.registry import (Corpus, CorpusTable, corpora, corpus_class_mask, corpus_classes,
+                                         corpus_names, get_corpus)
 from avemo.data.recipes.skips import RecipeRecordings
-from avemo.data.recipes.tess import prepare_tess
-from avemo.data.recipes.turev import prepare_turev
-from avemo.data.recipes.urdu import prepare_urdu
-from avemo.errors import ParameterError
 
-RECIPES: dict[str, Callable[..., list[Recording]]] = {
-    "ravdess": prepare_ravdess,
-    "cremad": prepare_cremad,
-    "tess": prepare_tess,
-    "emodb": prepare_emodb,
-    "folder": prepare_folder,
-    "fer2013": prepare_fer2013,
-    "ferplus": prepare_ferplus,
-    "nemo": prepare_nemo,
-    "emovo": prepare_emovo,
-    "turev": prepare_turev,
-    "urdu": prepare_urdu,
-    "savee": prepare_savee,
-    "ased": prepare_ased,
-}
+#: Corpus name -> its recipe, ``recipe(corpus_dir, **options)`` -> recordings.
+RECIPES: CorpusTable[Callable[..., list[Recording]]] = CorpusTable(lambda c: c.prepare)
 
 
 def prepare(corpus: str, corpus_dir: str | os.PathLike, output: str | os.PathLike | None = None,
@@ -51,14 +30,11 @@ def prepare(corpus: str, corpus_dir: str | os.PathLike, output: str | os.PathLik
         ParameterError: for an unknown corpus name.
         CorpusError: when the folder holds no recognisable files.
     """
-    if corpus not in RECIPES:
-        raise ParameterError(f"unknown corpus {corpus!r}; choose one of {sorted(RECIPES)}")
-    recordings = validate_manifest(RECIPES[corpus](Path(corpus_dir), **options))
+    recordings = validate_manifest(get_corpus(corpus).prepare(Path(corpus_dir), **options))
     if output is not None:
         write_manifest(recordings, output)
     return recordings
 
 
-__all__ = ["RECIPES", "prepare", "prepare_ravdess", "prepare_cremad", "prepare_tess", "prepare_emodb",
-           "prepare_fer2013", "prepare_ferplus", "prepare_folder", "prepare_nemo", "prepare_emovo", "prepare_turev",
-           "prepare_urdu", "prepare_savee", "prepare_ased", "RecipeRecordings"]
+__all__ = ["Corpus", "CorpusTable", "RECIPES", "RecipeRecordings", "corpora", "corpus_class_mask", "corpus_classes",
+           "corpus_names", "get_corpus", "prepare"]

@@ -18,10 +18,12 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import AUDIO_EXTENSIONS, class_folder, media_files
+from avemo.data.recipes.registry import Corpus
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
-from avemo.labels import CORPUS_LABEL_MAPS
+from avemo.labels import ANGRY, FEARFUL, HAPPY, NEUTRAL, SAD
 
-CORPUS = "ased"
+#: The letter that starts a file name (its class folder agrees).
+LABELS = {"n": NEUTRAL, "f": FEARFUL, "h": HAPPY, "s": SAD, "a": ANGRY}
 LANGUAGE = "am"
 NAME = re.compile(r"^([a-z])(\d+)-(\d+)-(\d+)-(\d+)-(\d+)$", re.IGNORECASE)
 GENDERS = {1: "F", 2: "M"}
@@ -38,9 +40,8 @@ def prepare_ased(corpus_dir: Path) -> RecipeRecordings:
         CorpusError: when the folder is missing or holds no ASED files.
     """
     root = Path(corpus_dir)
-    codes = CORPUS_LABEL_MAPS[CORPUS]
-    classes = set(codes.values())
-    skips = SkipLog(CORPUS)
+    classes = set(LABELS.values())
+    skips = SkipLog(CORPUS.name)
     out, seen = [], set()
     for path in media_files(root, AUDIO_EXTENSIONS):
         rel = path.relative_to(root.resolve())
@@ -53,7 +54,7 @@ def prepare_ased(corpus_dir: Path) -> RecipeRecordings:
             skips.skip("unrecognised file name", str(rel))
             continue
         letter, _, sentence, repetition, gender, number = m.groups()
-        emotion = codes.get(letter.lower())
+        emotion = LABELS.get(letter.lower())
         if emotion is None:
             skips.skip("unknown label code", str(rel))
             continue
@@ -70,8 +71,16 @@ def prepare_ased(corpus_dir: Path) -> RecipeRecordings:
             continue
         seen.add(key)
         speaker = f"{sex}{int(number):02d}"
-        out.append(Recording(id=f"{CORPUS}-{path.stem}", path=str(path), corpus=CORPUS,
-                             speaker=f"{CORPUS}:{speaker}", emotion=emotion,
+        out.append(Recording(id=f"{CORPUS.name}-{path.stem}", path=str(path), corpus=CORPUS.name,
+                             speaker=f"{CORPUS.name}:{speaker}", emotion=emotion,
                              attributes={"language": LANGUAGE, "gender": "female" if sex == "F" else "male",
                                          "sentence": sentence, "repetition": repetition}))
     return skips.finish(out, root, EXPECTED)
+
+
+CORPUS = Corpus(name="ased", prepare=prepare_ased, modalities=("speech",), labels=LABELS,
+                folders=("ased",),
+                language="Amharic",
+                licence="no licence stated (freely available; cite Retta et al. 2023)",
+                speakers="65 speakers (keyed by gender and number)",
+                multi_corpus_order=7)

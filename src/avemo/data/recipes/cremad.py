@@ -15,10 +15,12 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import media_files
+from avemo.data.recipes.registry import Corpus
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
-from avemo.labels import CORPUS_LABEL_MAPS
+from avemo.labels import ANGRY, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD
 
-CORPUS = "cremad"
+#: The emotion codes (the third field of a name).
+LABELS = {"ANG": ANGRY, "DIS": DISGUST, "FEA": FEARFUL, "HAP": HAPPY, "NEU": NEUTRAL, "SAD": SAD}
 NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})$", re.IGNORECASE)
 LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified", "X": "unspecified"}
 EXPECTED = "<actor>_<sentence>_<emotion>_<level>.wav, e.g. 1001_DFA_ANG_XX.wav"
@@ -35,8 +37,7 @@ def prepare_cremad(corpus_dir: Path, extensions: tuple[str, ...] | None = None) 
         CorpusError: when the folder is missing or holds no CREMA-D file names.
     """
     root = Path(corpus_dir)
-    codes = CORPUS_LABEL_MAPS[CORPUS]
-    skips = SkipLog(CORPUS)
+    skips = SkipLog(CORPUS.name)
     out, seen = [], set()
     for path in media_files(root):
         if extensions and path.suffix.lower() not in extensions:
@@ -46,7 +47,7 @@ def prepare_cremad(corpus_dir: Path, extensions: tuple[str, ...] | None = None) 
             skips.skip("unrecognised file name", path.name)
             continue
         actor, sentence, emo, level = (g.upper() for g in m.groups())
-        if emo not in codes:
+        if emo not in LABELS:
             skips.skip("unknown label code", path.name)
             continue
         if level not in LEVELS:
@@ -56,6 +57,14 @@ def prepare_cremad(corpus_dir: Path, extensions: tuple[str, ...] | None = None) 
         if stem in seen:
             continue  # the same take as audio and as video: the first copy is kept
         seen.add(stem)
-        out.append(Recording(id=stem, path=str(path), corpus=CORPUS, speaker=actor, emotion=codes[emo],
+        out.append(Recording(id=stem, path=str(path), corpus=CORPUS.name, speaker=actor, emotion=LABELS[emo],
                              attributes={"sentence": sentence, "intensity": LEVELS[level]}))
     return skips.finish(out, root, EXPECTED)
+
+
+CORPUS = Corpus(name="cremad", prepare=prepare_cremad, modalities=("speech", "audio-visual"), labels=LABELS,
+                folders=("cremad",),
+                language="English (North American, varied ages and ethnicities)",
+                licence="ODbL 1.0 (contents: DbCL 1.0)",
+                speakers="91 actors of varied age, sex and ethnicity (ids 1001-1091)",
+                multi_corpus_order=5)

@@ -10,10 +10,13 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files, require_some
-from avemo.labels import corpus_label
+from avemo.data.recipes.registry import Corpus
+from avemo.labels import ANGRY, BORED, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD
 
 NAME = re.compile(r"^(\d\d)([ab]\d\d)([WLEAFTN])([a-z])$")
 MALE_SPEAKERS = {"03", "10", "11", "12", "15"}
+#: The German initials of the emotions: Wut, Langeweile, Ekel, Angst, Freude, Trauer, Neutral.
+LABELS = {"W": ANGRY, "L": BORED, "E": DISGUST, "A": FEARFUL, "F": HAPPY, "T": SAD, "N": NEUTRAL}
 
 
 def prepare_emodb(corpus_dir: Path) -> list[Recording]:
@@ -28,8 +31,15 @@ def prepare_emodb(corpus_dir: Path) -> list[Recording]:
         if not m:
             continue
         speaker, text, emo, version = m.groups()
-        out.append(Recording(id=path.stem, path=str(path), corpus="emodb", speaker=speaker,
-                             emotion=corpus_label("emodb", emo),
+        out.append(Recording(id=path.stem, path=str(path), corpus=CORPUS.name, speaker=speaker,
+                             emotion=LABELS[emo],
                              attributes={"text": text, "version": version,
                                          "gender": "male" if speaker in MALE_SPEAKERS else "female"}))
     return require_some(out, Path(corpus_dir), "03a01Fa.wav")
+
+
+CORPUS = Corpus(name="emodb", prepare=prepare_emodb, modalities=("speech",), labels=LABELS,
+                folders=("emodb",),
+                language="German",
+                licence="no licence stated (free to download; cite Burkhardt et al. 2005)",
+                speakers="10 actors (5 female, 5 male)")

@@ -15,10 +15,13 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.registry import Corpus
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
-from avemo.labels import CORPUS_LABEL_MAPS
+from avemo.labels import ANGRY, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED
 
-CORPUS = "emovo"
+#: The file-name prefixes: disgusto, gioia, neutro, paura, rabbia, sorpresa, tristezza.
+LABELS = {"dis": DISGUST, "gio": HAPPY, "neu": NEUTRAL, "pau": FEARFUL, "rab": ANGRY, "sor": SURPRISED,
+          "tri": SAD}
 LANGUAGE = "it"
 NAME = re.compile(r"^([a-z]+)-([fm])(\d+)-(\w+)$", re.IGNORECASE)
 EXPECTED = "{f1,...,m3}/{emo}-{spk}-{sentence}.wav, e.g. f1/dis-f1-b1.wav"
@@ -34,8 +37,7 @@ def prepare_emovo(corpus_dir: Path) -> RecipeRecordings:
         CorpusError: when the folder is missing or holds no EMOVO file names.
     """
     root = Path(corpus_dir)
-    codes = CORPUS_LABEL_MAPS[CORPUS]
-    skips = SkipLog(CORPUS)
+    skips = SkipLog(CORPUS.name)
     out, seen = [], set()
     for path in media_files(root, AUDIO_EXTENSIONS):
         m = NAME.match(path.stem)
@@ -43,7 +45,7 @@ def prepare_emovo(corpus_dir: Path) -> RecipeRecordings:
             skips.skip("unrecognised file name", path.name)
             continue
         emo, sex, number, sentence = m.groups()
-        emotion = codes.get(emo.lower())
+        emotion = LABELS.get(emo.lower())
         if emotion is None:
             skips.skip("unknown label code", path.name)
             continue
@@ -52,8 +54,16 @@ def prepare_emovo(corpus_dir: Path) -> RecipeRecordings:
             continue
         seen.add(path.stem)
         speaker = f"{sex.lower()}{int(number)}"
-        out.append(Recording(id=path.stem, path=str(path), corpus=CORPUS, speaker=f"{CORPUS}:{speaker}",
+        out.append(Recording(id=path.stem, path=str(path), corpus=CORPUS.name, speaker=f"{CORPUS.name}:{speaker}",
                              emotion=emotion,
                              attributes={"language": LANGUAGE, "gender": "female" if sex.lower() == "f" else "male",
                                          "sentence": sentence.lower()}))
     return skips.finish(out, root, EXPECTED)
+
+
+CORPUS = Corpus(name="emovo", prepare=prepare_emovo, modalities=("speech",), labels=LABELS,
+                folders=("emovo",),
+                language="Italian",
+                licence="research use (free for research)",
+                speakers="6 actors (3 female, 3 male)",
+                multi_corpus_order=2)

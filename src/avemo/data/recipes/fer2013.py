@@ -19,13 +19,18 @@ import numpy as np
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import IMAGE_EXTENSIONS, media_files, require_some
+from avemo.data.recipes.registry import Corpus
 from avemo.errors import CorpusError, ParameterError
-from avemo.labels import canonical_emotion, corpus_label
+from avemo.labels import ANGRY, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED, canonical_emotion
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 FER_SIDE = 48
 _TEST_NAME = re.compile(r"^(PublicTest|PrivateTest)_", re.IGNORECASE)
 CSV_ROW = "#"
+#: The CSV's emotion indices 0-6 and the image-folder release's class folders.
+LABELS = {"0": ANGRY, "1": DISGUST, "2": FEARFUL, "3": HAPPY, "4": SAD, "5": SURPRISED, "6": NEUTRAL,
+          "angry": ANGRY, "disgust": DISGUST, "fear": FEARFUL, "happy": HAPPY, "sad": SAD, "surprise": SURPRISED,
+          "neutral": NEUTRAL}
 
 
 def prepare_fer2013(corpus_dir: Path) -> list[Recording]:
@@ -55,7 +60,7 @@ def prepare_fer2013(corpus_dir: Path) -> list[Recording]:
         else:
             m = _TEST_NAME.match(path.name)
             split = {"publictest": "PublicTest", "privatetest": "PrivateTest"}[m.group(1).lower()] if m else "Test"
-        out.append(Recording(id=str(rel.with_suffix("")), path=str(path), corpus="fer2013", speaker="unknown",
+        out.append(Recording(id=str(rel.with_suffix("")), path=str(path), corpus=CORPUS.name, speaker="unknown",
                              emotion=emotion,
                              attributes={"split": split}))
     return require_some(out, root, "train/<class>/*.jpg and test/<class>/PrivateTest_*.jpg")
@@ -69,14 +74,13 @@ def _prepare_csv(path: Path) -> list[Recording]:
         if missing:
             raise CorpusError(f"{path}: lacks column(s) {sorted(missing)}; FER2013's CSV has emotion,pixels,Usage")
         for i, row in enumerate(reader):
-            try:
-                emotion = corpus_label("fer2013", row["emotion"].strip())
-            except ParameterError:
-                raise CorpusError(f"{path}: row {i + 2} has emotion {row['emotion']!r}; expected 0-6") from None
+            emotion = LABELS.get(row["emotion"].strip())
+            if emotion is None:
+                raise CorpusError(f"{path}: row {i + 2} has emotion {row['emotion']!r}; expected 0-6")
             split = row["Usage"].strip()
             if split not in SPLITS:
                 raise CorpusError(f"{path}: row {i + 2} has Usage {split!r}; expected one of {list(SPLITS)}")
-            out.append(Recording(id=f"{split}_{i}", path=f"{path.resolve()}{CSV_ROW}{i}", corpus="fer2013",
+            out.append(Recording(id=f"{split}_{i}", path=f"{path.resolve()}{CSV_ROW}{i}", corpus=CORPUS.name,
                                  speaker="unknown", emotion=emotion, attributes={"split": split}))
     return require_some(out, path, "rows of emotion,pixels,Usage")
 
@@ -98,3 +102,9 @@ def read_csv_pixels(path: str | Path) -> dict[int, np.ndarray]:
                 raise CorpusError(f"{path}: row {i + 2} does not hold {FER_SIDE}x{FER_SIDE} pixel values in 0-255")
             images[i] = values.astype(np.uint8).reshape(FER_SIDE, FER_SIDE)
     return images
+
+
+CORPUS = Corpus(name="fer2013", prepare=prepare_fer2013, modalities=("face",), labels=LABELS,
+                folders=("fer2013",),
+                licence="research use (ICML 2013 representation-learning challenge)",
+                speakers="faces found by web image search; no person ids")

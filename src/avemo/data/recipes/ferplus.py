@@ -46,9 +46,11 @@ import numpy as np
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import IMAGE_EXTENSIONS, media_files
 from avemo.data.recipes.fer2013 import SPLITS, prepare_fer2013
+from avemo.data.recipes.registry import Corpus
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
 from avemo.errors import CorpusError, ParameterError
-from avemo.labels import canonical_emotion, corpus_label, label_set
+from avemo.labels import (ANGRY, CONTEMPT, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED, canonical_emotion,
+                          label_set)
 
 #: The ten vote columns, in the votes file's order: FER+'s eight emotions, then unknown and NF (not a face).
 VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown",
@@ -65,6 +67,10 @@ MAP_COLUMNS = ("path", "usage", "ferplus_image", "match_corr")
 _SKIP_NO_MATCH = f"no FER+ image matched ({MAP_FILE})"
 _SKIP_MISSING = "image missing"
 _SKIP_REASONS = {"unknown": "majority vote unknown", "NF": "majority vote not a face (NF)"}
+#: The eight emotion vote columns (``unknown`` and ``NF``, not-a-face, are not emotions: images whose majority
+#: is one of them are dropped).
+LABELS = {"neutral": NEUTRAL, "happiness": HAPPY, "surprise": SURPRISED, "sadness": SAD, "anger": ANGRY,
+          "disgust": DISGUST, "fear": FEARFUL, "contempt": CONTEMPT}
 
 
 def prepare_ferplus(corpus_dir: Path, votes: str | Path | None = None) -> RecipeRecordings:
@@ -217,8 +223,8 @@ def _recording(line: int, split: str, index: int, name: str, counts: list[int], 
     if majority in _SKIP_REASONS:
         log.skip(_SKIP_REASONS[majority], where)
         return None
-    return Recording(id=f"{split}_{index}", path=path, corpus="ferplus", speaker="unknown",
-                     emotion=corpus_label("ferplus", majority),
+    return Recording(id=f"{split}_{index}", path=path, corpus=CORPUS.name, speaker="unknown",
+                     emotion=LABELS[majority],
                      attributes={"split": split, "votes": counts, "index": index, "image_name": name})
 
 
@@ -333,3 +339,9 @@ def _from_ferplus_folders(root: Path, log: SkipLog) -> list[Recording]:
             if rec is not None:
                 out.append(rec)
     return out
+
+
+CORPUS = Corpus(name="ferplus", prepare=prepare_ferplus, modalities=("face",), labels=LABELS,
+                folders=("fer2013",),
+                licence="MIT (the votes; the images are FER2013's, research use)",
+                speakers="FER2013's faces; no person ids")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import MEDIA_EXTENSIONS, IMAGE_EXTENSIONS, media_files, require_some
+from avemo.data.recipes.registry import Corpus
 from avemo.errors import CorpusError, ParameterError
 from avemo.labels import canonical_emotion
 
@@ -47,6 +48,10 @@ def prepare_folder(corpus_dir: Path, speaker_pattern: str | None = None,
                 raise CorpusError(f"{path.name}: speaker_pattern {pattern.pattern!r} does not match the file name")
             speaker = m.group(1) if m.groups() else m.group(0)
         rel = path.relative_to(root.resolve())
-        out.append(Recording(id=str(rel.with_suffix("")), path=str(path), corpus="folder", speaker=speaker,
+        out.append(Recording(id=str(rel.with_suffix("")), path=str(path), corpus=CORPUS.name, speaker=speaker,
                              emotion=emotion))
     return require_some(out, root, "<root>/<emotion>/<file>")
+
+
+#: The user's own ``<root>/<emotion>/<file>`` folder: no label codes (the folders name the emotions), no usual place.
+CORPUS = Corpus(name="folder", prepare=prepare_folder, modalities=("speech", "face", "audio-visual"))

@@ -16,11 +16,14 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import AUDIO_EXTENSIONS
+from avemo.data.recipes.registry import Corpus
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
 from avemo.errors import CorpusError
-from avemo.labels import CORPUS_LABEL_MAPS
+from avemo.labels import ANGRY, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED
 
-CORPUS = "nemo"
+#: The ``emotion`` column of data.tsv.
+LABELS = {"anger": ANGRY, "fear": FEARFUL, "happiness": HAPPY, "neutral": NEUTRAL, "sadness": SAD,
+          "surprised": SURPRISED}
 LANGUAGE = "pl"
 COLUMNS = ("file_id", "emotion", "speaker_id")
 EXPECTED = "data.tsv (file_id, emotion, ..., speaker_id, gender, age) beside samples/<SPK>_<emotion>_<n>.wav"
@@ -52,8 +55,7 @@ def prepare_nemo(corpus_dir: Path) -> RecipeRecordings:
     if not table.is_file():
         raise CorpusError(f"{root}: nEMO's data.tsv not found; expected {EXPECTED}")
     files = _audio_by_stem(root)
-    codes = CORPUS_LABEL_MAPS[CORPUS]
-    skips = SkipLog(CORPUS)
+    skips = SkipLog(CORPUS.name)
     out, listed = [], set()
     with open(table, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -68,7 +70,7 @@ def prepare_nemo(corpus_dir: Path) -> RecipeRecordings:
             stem = Path(file_id).stem
             name = file_id or f"data.tsv line {n}"
             listed.add(stem)
-            emotion = codes.get(row.get("emotion", "").lower())
+            emotion = LABELS.get(row.get("emotion", "").lower())
             if not stem:
                 skips.skip("row without file_id", name)
             elif emotion is None:
@@ -86,9 +88,17 @@ def prepare_nemo(corpus_dir: Path) -> RecipeRecordings:
                     attributes["age"] = int(row["age"])
                 if row.get("raw_text"):
                     attributes["text"] = row["raw_text"]
-                out.append(Recording(id=stem, path=str(files[stem]), corpus=CORPUS,
-                                     speaker=f"{CORPUS}:{row['speaker_id']}", emotion=emotion,
+                out.append(Recording(id=stem, path=str(files[stem]), corpus=CORPUS.name,
+                                     speaker=f"{CORPUS.name}:{row['speaker_id']}", emotion=emotion,
                                      attributes=attributes))
     for stem in sorted(set(files) - listed):
         skips.skip("audio file not listed in data.tsv", files[stem].name)
     return skips.finish(out, root, EXPECTED)
+
+
+CORPUS = Corpus(name="nemo", prepare=prepare_nemo, modalities=("speech",), labels=LABELS,
+                folders=("nemo",),
+                language="Polish",
+                licence="CC BY-NC-SA 4.0",
+                speakers="9 actors",
+                multi_corpus_order=1)

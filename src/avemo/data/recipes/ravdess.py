@@ -12,12 +12,16 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import media_files, require_some
+from avemo.data.recipes.registry import Corpus
 from avemo.errors import ParameterError
-from avemo.labels import corpus_label
+from avemo.labels import ANGRY, CALM, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED
 
 NAME = re.compile(r"^(0[123])-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-(\d\d)$")
 MODALITIES = {"01": "audio-visual", "02": "video-only", "03": "audio-only"}
 CHANNELS = {"01": "speech", "02": "song"}
+#: The emotion codes 01-08 (the third field of a name).
+LABELS = {"01": NEUTRAL, "02": CALM, "03": HAPPY, "04": SAD, "05": ANGRY, "06": FEARFUL, "07": DISGUST,
+          "08": SURPRISED}
 
 
 def prepare_ravdess(corpus_dir: Path, modalities: tuple[str, ...] = ("audio-only",),
@@ -46,8 +50,16 @@ def prepare_ravdess(corpus_dir: Path, modalities: tuple[str, ...] = ("audio-only
         if MODALITIES[modality] not in modalities or CHANNELS[channel] not in vocal_channels:
             continue
         out.append(Recording(
-            id=path.stem, path=str(path), corpus="ravdess", speaker=actor, emotion=corpus_label("ravdess", emo),
+            id=path.stem, path=str(path), corpus=CORPUS.name, speaker=actor, emotion=LABELS[emo],
             attributes={"modality": MODALITIES[modality], "vocal_channel": CHANNELS[channel],
                         "intensity": "strong" if intensity == "02" else "normal", "statement": int(statement),
                         "repetition": int(repetition), "gender": "male" if int(actor) % 2 else "female"}))
     return require_some(out, Path(corpus_dir), "03-01-05-01-02-01-12.wav (Actor_XX/ folders)")
+
+
+CORPUS = Corpus(name="ravdess", prepare=prepare_ravdess, modalities=("speech", "face", "audio-visual"), labels=LABELS,
+                folders=("ravdess/speech16k", "ravdess"),
+                language="English (North American)",
+                licence="CC BY-NC-SA 4.0",
+                speakers="24 professional actors (12 female, 12 male)",
+                multi_corpus_order=0)

@@ -17,10 +17,12 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.registry import Corpus
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
-from avemo.labels import CORPUS_LABEL_MAPS
+from avemo.labels import ANGRY, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED
 
-CORPUS = "savee"
+#: The file-name codes: anger, disgust, fear, happiness, neutral, sadness, surprise.
+LABELS = {"a": ANGRY, "d": DISGUST, "f": FEARFUL, "h": HAPPY, "n": NEUTRAL, "sa": SAD, "su": SURPRISED}
 LANGUAGE = "en"
 NAME = re.compile(r"^(?:([A-Za-z]{2})_)?(sa|su|[a-z])(\d+)$", re.IGNORECASE)
 EXPECTED = "{DC,JE,JK,KL}/{SPK}_{a|d|f|h|n|sa|su}<NN>.wav, e.g. DC/DC_sa01.wav"
@@ -36,8 +38,7 @@ def prepare_savee(corpus_dir: Path) -> RecipeRecordings:
         CorpusError: when the folder is missing or holds no SAVEE file names.
     """
     root = Path(corpus_dir)
-    codes = CORPUS_LABEL_MAPS[CORPUS]
-    skips = SkipLog(CORPUS)
+    skips = SkipLog(CORPUS.name)
     out, seen = [], set()
     for path in media_files(root, AUDIO_EXTENSIONS):
         rel = path.relative_to(root.resolve())
@@ -54,7 +55,7 @@ def prepare_savee(corpus_dir: Path) -> RecipeRecordings:
         if prefix and folder and len(folder) == 2 and folder.isalpha() and folder != prefix.upper():
             skips.skip("speaker prefix disagrees with the folder", str(rel))
             continue
-        emotion = codes.get(emo.lower())
+        emotion = LABELS.get(emo.lower())
         if emotion is None:
             skips.skip("unknown label code", str(rel))
             continue
@@ -63,6 +64,14 @@ def prepare_savee(corpus_dir: Path) -> RecipeRecordings:
             skips.skip("same take in another format", str(rel))
             continue
         seen.add(key)
-        out.append(Recording(id=key, path=str(path), corpus=CORPUS, speaker=f"{CORPUS}:{speaker}", emotion=emotion,
-                             attributes={"language": LANGUAGE, "gender": "male"}))
+        out.append(Recording(id=key, path=str(path), corpus=CORPUS.name, speaker=f"{CORPUS.name}:{speaker}",
+                             emotion=emotion, attributes={"language": LANGUAGE, "gender": "male"}))
     return skips.finish(out, root, EXPECTED)
+
+
+CORPUS = Corpus(name="savee", prepare=prepare_savee, modalities=("speech",), labels=LABELS,
+                folders=("savee",),
+                language="English (British)",
+                licence="research use (University of Surrey; not redistributable)",
+                speakers="4 male speakers",
+                multi_corpus_order=6)

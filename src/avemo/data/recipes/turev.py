@@ -16,10 +16,12 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.registry import Corpus
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
-from avemo.labels import CORPUS_LABEL_MAPS
+from avemo.labels import ANGRY, CALM, HAPPY, SAD
 
-CORPUS = "turev"
+#: The class folders Angry, Calm, Happy, Sad (matched in lower case).
+LABELS = {"angry": ANGRY, "calm": CALM, "happy": HAPPY, "sad": SAD}
 LANGUAGE = "tr"
 NAME = re.compile(r"^(\d+)_(.+)$")
 EXPECTED = "{Angry,Calm,Happy,Sad}/<speaker number>_<tag>_<word>.wav, e.g. Angry/1157_kz_acik.wav"
@@ -35,12 +37,11 @@ def prepare_turev(corpus_dir: Path) -> RecipeRecordings:
         CorpusError: when the folder is missing or holds no TurEV-DB files.
     """
     root = Path(corpus_dir)
-    codes = CORPUS_LABEL_MAPS[CORPUS]
-    skips = SkipLog(CORPUS)
+    skips = SkipLog(CORPUS.name)
     out, seen = [], set()
     for path in media_files(root, AUDIO_EXTENSIONS):
         rel = path.relative_to(root.resolve())
-        emotion = codes.get(path.parent.name.lower()) if len(rel.parts) >= 2 else None
+        emotion = LABELS.get(path.parent.name.lower()) if len(rel.parts) >= 2 else None
         if emotion is None:
             skips.skip("not in a class folder (Angry, Calm, Happy, Sad)", str(rel))
             continue
@@ -55,7 +56,15 @@ def prepare_turev(corpus_dir: Path) -> RecipeRecordings:
         seen.add(key)
         speaker, rest = m.groups()
         tag, _, word = rest.partition("_")
-        out.append(Recording(id=f"{path.parent.name}/{path.stem}", path=str(path), corpus=CORPUS,
-                             speaker=f"{CORPUS}:{speaker}", emotion=emotion,
+        out.append(Recording(id=f"{path.parent.name}/{path.stem}", path=str(path), corpus=CORPUS.name,
+                             speaker=f"{CORPUS.name}:{speaker}", emotion=emotion,
                              attributes={"language": LANGUAGE, "tag": tag, "word": word}))
     return skips.finish(out, root, EXPECTED)
+
+
+CORPUS = Corpus(name="turev", prepare=prepare_turev, modalities=("speech",), labels=LABELS,
+                folders=("turev",),
+                language="Turkish",
+                licence="CC BY-NC-ND 4.0",
+                speakers="6 speakers (not every one in every class)",
+                multi_corpus_order=3)

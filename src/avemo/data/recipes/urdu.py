@@ -16,10 +16,12 @@ from pathlib import Path
 
 from avemo.data.manifest import Recording
 from avemo.data.recipes.common import AUDIO_EXTENSIONS, class_folder, media_files
+from avemo.data.recipes.registry import Corpus
 from avemo.data.recipes.skips import RecipeRecordings, SkipLog
-from avemo.labels import CORPUS_LABEL_MAPS
+from avemo.labels import ANGRY, HAPPY, NEUTRAL, SAD
 
-CORPUS = "urdu"
+#: The letter before the clip number (``SM1_F1_A01``); the folders Angry, Happy, Neutral, Sad agree.
+LABELS = {"A": ANGRY, "H": HAPPY, "N": NEUTRAL, "S": SAD}
 LANGUAGE = "ur"
 NAME = re.compile(r"^S([MF])(\d+)_F(\d+)_([A-Z])(\d+)$", re.IGNORECASE)
 EXPECTED = "{Angry,Happy,Neutral,Sad}/S{M|F}<n>_F<k>_{A|H|N|S}<m>.wav, e.g. Angry/SM1_F1_A01.wav"
@@ -35,9 +37,8 @@ def prepare_urdu(corpus_dir: Path) -> RecipeRecordings:
         CorpusError: when the folder is missing or holds no URDU files.
     """
     root = Path(corpus_dir)
-    codes = CORPUS_LABEL_MAPS[CORPUS]
-    classes = set(codes.values())
-    skips = SkipLog(CORPUS)
+    classes = set(LABELS.values())
+    skips = SkipLog(CORPUS.name)
     out, seen = [], set()
     for path in media_files(root, AUDIO_EXTENSIONS):
         rel = path.relative_to(root.resolve())
@@ -50,7 +51,7 @@ def prepare_urdu(corpus_dir: Path) -> RecipeRecordings:
             skips.skip("unrecognised file name", str(rel))
             continue
         sex, number, _, letter, _ = m.groups()
-        emotion = codes.get(letter.upper())
+        emotion = LABELS.get(letter.upper())
         if emotion is None:
             skips.skip("unknown label code", str(rel))
             continue
@@ -63,7 +64,15 @@ def prepare_urdu(corpus_dir: Path) -> RecipeRecordings:
             continue
         seen.add(key)
         speaker = f"S{sex.upper()}{int(number)}"
-        out.append(Recording(id=path.stem, path=str(path), corpus=CORPUS, speaker=f"{CORPUS}:{speaker}",
+        out.append(Recording(id=path.stem, path=str(path), corpus=CORPUS.name, speaker=f"{CORPUS.name}:{speaker}",
                              emotion=emotion,
                              attributes={"language": LANGUAGE, "gender": "male" if sex.upper() == "M" else "female"}))
     return skips.finish(out, root, EXPECTED)
+
+
+CORPUS = Corpus(name="urdu", prepare=prepare_urdu, modalities=("speech",), labels=LABELS,
+                folders=("urdu",),
+                language="Urdu",
+                licence="research use",
+                speakers="guests of Urdu TV talk shows (29 speaker codes in the file names)",
+                multi_corpus_order=4)

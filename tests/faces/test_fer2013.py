@@ -210,9 +210,9 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
     assert (tmp_path / "report" / "confusion_tiny-cnn.png").is_file()
     assert len(entry["curves"]["val_ua"]) == 3 and (tmp_path / "report" / "training_curves.png").is_file()
     # a second run reuses the trained system instead of training again
-    mtime = (tmp_path / "runs" / "tiny-cnn" / "face_system.json").stat().st_mtime_ns
+    mtime = (tmp_path / "runs" / "tiny-cnn" / "system.json").stat().st_mtime_ns
     run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs")
-    assert (tmp_path / "runs" / "tiny-cnn" / "face_system.json").stat().st_mtime_ns == mtime
+    assert (tmp_path / "runs" / "tiny-cnn" / "system.json").stat().st_mtime_ns == mtime
     # a new test-time augmentation or description reuses the weights too (no training), recalibrated
     weights = (tmp_path / "runs" / "tiny-cnn" / "model" / "model.safetensors").read_bytes()
     (configs / "face" / "tiny-cnn.yaml").write_text(
@@ -221,7 +221,7 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
     entry = run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs")["systems"]["tiny-cnn"]
     assert entry["tta"] == "scales" and entry["description"] == "tiny, zoomed at test time"
     assert (tmp_path / "runs" / "tiny-cnn" / "model" / "model.safetensors").read_bytes() == weights
-    saved = json.loads((tmp_path / "runs" / "tiny-cnn" / "face_system.json").read_text())
+    saved = json.loads((tmp_path / "runs" / "tiny-cnn" / "system.json").read_text())
     assert saved["spec"]["augment"]["tta"] == "scales" and "temperature" in saved["info"]
 
     # a system added to the suite is run alone; the others' entries are carried over from the report
@@ -239,7 +239,7 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
     assert merged["systems"]["tiny-cnn"] == before["systems"]["tiny-cnn"]
     assert set(merged["systems"]["tiny-cnn"]["curves"]) == {"train_loss", "val_loss", "val_ua"}  # still plotted
     assert "Carried over" in (tmp_path / "report" / "results.md").read_text()
-    swa = json.loads((tmp_path / "runs" / "tiny-swa" / "face_system.json").read_text())
+    swa = json.loads((tmp_path / "runs" / "tiny-swa" / "system.json").read_text())
     assert swa["history"]["averaged_epochs"] == 2
 
 

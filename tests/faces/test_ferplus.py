@@ -360,12 +360,12 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
     assert table.count("| tiny-votes |") == 1 and table.count("| face-fer2013 |") == 1
     assert (tmp_path / "report" / "confusion_tiny-votes.png").is_file()
     # the CLI reuses the trained system (no training) and prints the table
-    mtime = (runs / "tiny-votes" / "face_system.json").stat().st_mtime_ns
+    mtime = (runs / "tiny-votes" / "system.json").stat().st_mtime_ns
     monkeypatch.chdir(tmp_path)
     assert main(["benchmark", "ferplus", "--data", str(root), "--out", str(tmp_path / "report2")]) == 0
     assert "| face-fer2013 |" in capsys.readouterr().out
     assert main(["benchmark", "ferplus", "--data", str(tmp_path / "nothing")]) != 0
-    assert (runs / "tiny-votes" / "face_system.json").stat().st_mtime_ns == mtime
+    assert (runs / "tiny-votes" / "system.json").stat().st_mtime_ns == mtime
 
 
 @pytest.mark.corpus

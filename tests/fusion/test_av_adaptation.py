@@ -138,7 +138,7 @@ def test_adapted_head_survives_save_and_load(adapted_system, tmp_path):
     assert loaded.adapt and loaded.adapted_["tau"] == system.adapted_["tau"]
     a, b = system.adapted_proba(test)[0], loaded.adapted_proba(test)[0]
     assert all(np.allclose(a[k], b[k], atol=1e-5) for k in (SPEECH, AU, FUSED))
-    doc = json.loads((tmp_path / "av" / "av_system.json").read_text())
+    doc = json.loads((tmp_path / "av" / "system.json").read_text())
     assert doc["adapted"]["min_recordings"] == system.adapted_["min_recordings"]
     assert "adapted" in loaded.describe()
 

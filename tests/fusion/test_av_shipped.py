@@ -77,8 +77,8 @@ def test_fit_save_load_round_trip(fitted, tmp_path):
     assert p.shape == (len(y), len(CLASSES)) and np.allclose(p.sum(1), 1, atol=1e-6)
     assert np.mean(p.argmax(1) == y) > 0.8
     folder = system.save(tmp_path / "av")
-    assert sorted(f.name for f in folder.iterdir()) == ["av_system.json", "weights.safetensors"]
-    doc = json.loads((folder / "av_system.json").read_text())
+    assert sorted(f.name for f in folder.iterdir()) == ["system.json", "weights.safetensors"]
+    doc = json.loads((folder / "system.json").read_text())
     assert doc["au_columns"] == list(AU_COLUMNS) and doc["classes"] == list(CLASSES)
     assert doc["extractors"]["egemaps"]["extractor"] == "egemaps"
     loaded = AVLateFusionSystem.load(folder)
@@ -125,7 +125,7 @@ def test_bad_fit_inputs_and_folders(fitted, tmp_path):
         AVLateFusionSystem().fit(AVLateFusionSystem().inputs(xs, xa), y, recordings=recs)
     with pytest.raises(ParameterError, match="au_matrix"):
         AVLateFusionSystem().fit(AVInputs.create(xs, xa[:, :10]), y, recordings=recs)
-    with pytest.raises(CheckpointError, match="av_system.json"):
+    with pytest.raises(CheckpointError, match="system.json"):
         AVLateFusionSystem.load(tmp_path)
     folder = fitted[0].save(tmp_path / "broken")
     (folder / "weights.safetensors").write_bytes(b"not safetensors")
@@ -310,9 +310,9 @@ def test_model_card_lists_cross_validated_figures(fitted):
 def test_shipped_model_is_complete():
     folder = resolve_system_dir(None, kind="av-late-fusion")
     assert folder.name == "av-ravdess-openface"
-    assert sorted(f.name for f in folder.iterdir()) == ["MODEL_CARD.md", "av_system.json", "weights.safetensors"]
+    assert sorted(f.name for f in folder.iterdir()) == ["MODEL_CARD.md", "system.json", "weights.safetensors"]
     assert sum(f.stat().st_size for f in folder.iterdir()) < 1 * 2**20
-    doc = json.loads((folder / "av_system.json").read_text())
+    doc = json.loads((folder / "system.json").read_text())
     assert doc["classes"] == list(CLASSES) and doc["au_columns"] == list(AU_COLUMNS)
     assert doc["info"]["cross_validation"]["mean"]["ua"] > 0.75
     assert "avemo train av-late-fusion" in (folder / "MODEL_CARD.md").read_text()

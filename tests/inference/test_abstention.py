@@ -24,10 +24,10 @@ def unsure_dir(probe_dir, tmp_path_factory):  # noqa: F811
     """The probe with an abstention level no probability reaches (1.5) on every head."""
     folder = tmp_path_factory.mktemp("models") / "unsure"
     shutil.copytree(probe_dir, folder)
-    doc = json.loads((folder / "speech_probe.json").read_text())
+    doc = json.loads((folder / "system.json").read_text())
     for head in doc["heads"].values():
         head["abstain_below"] = 1.5
-    (folder / "speech_probe.json").write_text(json.dumps(doc))
+    (folder / "system.json").write_text(json.dumps(doc))
     return folder
 
 

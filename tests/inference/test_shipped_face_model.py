@@ -26,7 +26,7 @@ def recognizer():
 
 def test_shipped_face_model_is_complete():
     folder = resolve_system_dir(None, kind="face")
-    doc = json.loads((folder / "face_system.json").read_text())
+    doc = json.loads((folder / "system.json").read_text())
     assert doc["classes"] == list(label_set("fer7"))
     assert (folder / "MODEL_CARD.md").is_file() and "PrivateTest" in (folder / "MODEL_CARD.md").read_text()
     assert doc["info"]["temperature"] > 0

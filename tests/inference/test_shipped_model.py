@@ -34,7 +34,7 @@ def test_default_speech_model_is_the_multi_corpus_one():
 
     folder = resolve_system_dir(None, kind=SPEECH_KINDS)
     assert folder.name == "speech-multicorpus" and (folder / "MODEL_CARD.md").is_file()
-    doc = json.loads((folder / "speech_probe.json").read_text())
+    doc = json.loads((folder / "system.json").read_text())
     assert doc["classes"] == list(label_set("ravdess8"))
     assert set(doc["info"]["corpora"]) == {"ravdess", "nemo", "emovo", "turev", "urdu", "cremad", "savee", "ased"}
     assert doc["info"]["augmented"]  # the recipe trained with degraded copies, cross-validated as such

@@ -235,4 +235,4 @@ def summary_choices(runs, system, head):
     import json
 
     (folder,) = [p for p in (runs / system).iterdir() if not p.name.startswith("loco")]
-    return json.loads((folder / "speech_probe.json").read_text())["heads"][head]
+    return json.loads((folder / "system.json").read_text())["heads"][head]

@@ -87,7 +87,7 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
              "--config", str(recipe)]
     assert main(train) == 0
     assert (tmp_path / "runs" / "speech-multicorpus" / "fit_key.json").is_file()
-    doc = json.loads((out / "speech_probe.json").read_text())
+    doc = json.loads((out / "system.json").read_text())
     assert doc["kind"] == "speech-probe" and doc["classes"] == list(CLASSES)
     assert doc["l2_grid"] == [0.1] and doc["info"]["command"].endswith(f"--config {recipe}")
     assert set(doc["info"]["corpora"]) == set(probe_train.recipe()["corpora"]) and len(doc["info"]["corpora"]) == 8
@@ -106,7 +106,7 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
     fits = []  # a second run (a new model card, say) loads the kept fit instead of fitting again
     monkeypatch.setattr(SpeechProbeSystem, "_fit", lambda self, *a: fits.append(1))
     assert main(train) == 0
-    info = json.loads((out / "speech_probe.json").read_text())["info"]
+    info = json.loads((out / "system.json").read_text())["info"]
     assert not fits and info["validation_speakers"] and info["fit_loaded_from"] == "runs/speech-multicorpus"
     assert "train_seconds" not in info and doc["info"]["train_seconds"] > 0
     assert main(["train", "speech-multicorpus", "--data", str(tmp_path / "nothing"), "--out", str(out)]) == 2

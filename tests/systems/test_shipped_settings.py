@@ -85,11 +85,11 @@ def test_the_shipped_recipe_is_the_benchmark_candidate_and_the_shipped_models_we
     shipped = recipe()
     benchmark, _ = suite_settings()
     assert {key: benchmark[key] for key in shipped} == shipped
-    doc = json.loads((PRETRAINED / "speech-multicorpus" / "speech_probe.json").read_text())
+    doc = json.loads((PRETRAINED / "speech-multicorpus" / "system.json").read_text())
     for key in ("model", "loudness_db", "layer_grid", "l2_grid", "losses", "selection", "abstain_coverage"):
         assert doc[key] == shipped[key], key
     assert list(doc["info"]["corpora"]) == shipped["corpora"] and doc["info"]["augmented"] == shipped["augment"]
-    av = json.loads((PRETRAINED / "av-ravdess-openface" / "av_system.json").read_text())
+    av = json.loads((PRETRAINED / "av-ravdess-openface" / "system.json").read_text())
     system = late_fusion_system(suite_config())
     assert (av["label_set"], av["speech_vectors"], av["speech_C"], av["au_C_grid"], av["fusion"]["weight_step"],
             av["refit"], av["adapt"], av["tau_grid"]) == \

@@ -13,8 +13,10 @@ from avemo.data.recipes import corpus_class_mask
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
 from avemo.systems.base import load_system, system_kind
-from avemo.systems.speech_probe import (CorpusInputs, SpeechProbeSystem, balance_weights, corpus_ua,
-                                        standardise_by_speaker)
+from avemo.systems.person_stats import standardise_by_speaker
+from avemo.systems.probe_inputs import CorpusInputs
+from avemo.systems.probe_stats import balance_weights, corpus_ua
+from avemo.systems.speech_probe import SpeechProbeSystem
 
 CLASSES = label_set("ravdess8")
 WIDTH = 4  # a tiny "encoder": 4 dims per layer, layers 0..2 -> [mean, std] blocks of 8 columns
@@ -156,16 +158,17 @@ def test_save_load_round_trip(fitted, tmp_path):
 
 
 def test_a_fit_with_a_checkpoint_folder_resumes_and_refits_when_stale(fitted, tmp_path, monkeypatch):
-    import avemo.systems.speech_probe as probe
+    import avemo.systems.probe_fitting as fitting
+    from avemo.systems.probe_fit_cache import FIT_KEY_FILE
 
     system, inputs, y, test = fitted
     train, val, _ = split_by_speaker(inputs)
     folder = tmp_path / "fit"
     first = make_system().fit(inputs, y, (train, val), checkpoint_dir=folder)
-    assert (folder / probe.FIT_KEY_FILE).is_file()
+    assert (folder / FIT_KEY_FILE).is_file()
     calls = []
-    real = probe.fit_softmax_regression
-    monkeypatch.setattr(probe, "fit_softmax_regression", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = fitting.fit_softmax_regression
+    monkeypatch.setattr(fitting, "fit_softmax_regression", lambda *a, **k: calls.append(1) or real(*a, **k))
     resumed = make_system().fit(inputs, y, (train, val), checkpoint_dir=folder)
     assert calls == []  # loaded, not fitted again
     rows = inputs.take(test)
@@ -199,7 +202,7 @@ def test_bad_inputs(fitted):
 
 
 def test_speaker_statistics_shrink_towards_the_prior():
-    from avemo.systems.speech_probe import speaker_statistics
+    from avemo.systems.person_stats import speaker_statistics
 
     x = np.array([[0.0, 10.0], [2.0, 10.0]])
     prior = (np.array([4.0, 0.0]), np.array([2.0, 2.0]))
@@ -226,7 +229,7 @@ def test_tau_is_chosen_on_validation(fitted):
 def test_emotion_offsets_keep_the_emotion_of_a_speaker_heard_in_one():
     """A speaker with only angry recordings: plain standardisation centres them on zero (the anger is gone);
     taking each recording's anger offset out of the statistics first keeps them on the angry side."""
-    from avemo.systems.speech_probe import class_offsets, emotion_offsets
+    from avemo.systems.probe_stats import class_offsets, emotion_offsets
 
     x = np.array([[-1.0], [1.0], [3.0], [5.0]])  # class 0 around 0, class 1 around 4
     y = np.array([0, 0, 1, 1])
@@ -274,7 +277,7 @@ def test_compensated_adaptation_is_chosen_for_one_emotion_speakers_and_round_tri
 
 
 def test_utterance_normalisation_ignores_level_and_round_trips(tmp_path):
-    from avemo.systems.speech_probe import normalise_utterances
+    from avemo.systems.probe_stats import normalise_utterances
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 2 * WIDTH * len(LAYERS)))
@@ -342,9 +345,9 @@ def test_a_system_saved_without_the_varied_head_says_so(tmp_path):
     inputs, y = synthetic()
     train, val, test = split_by_speaker(inputs)
     folder = make_system().fit(inputs, y, (train, val)).save(tmp_path / "probe")
-    doc = json.loads((folder / "speech_probe.json").read_text())
+    doc = json.loads((folder / "system.json").read_text())
     del doc["heads"]["adapted-varied"]
-    (folder / "speech_probe.json").write_text(json.dumps(doc))
+    (folder / "system.json").write_text(json.dumps(doc))
     save_file({k: v for k, v in load_file(str(folder / "weights.safetensors")).items()
                if not k.startswith("adapted-varied.")}, str(folder / "weights.safetensors"))
     old, rows = load_system(folder), inputs.take(test)
@@ -353,14 +356,20 @@ def test_a_system_saved_without_the_varied_head_says_so(tmp_path):
         old.predict_proba(rows, adapt=True, adapt_for="varied")
 
 
-def test_the_fit_key_hashes_the_fitting_code_only():
-    """The key of a fit covers what computes it (the fitting functions, losses, calibration) and not their
-    documentation or the prediction and persistence code: a docstring edit keeps saved fits valid."""
-    from avemo.systems.speech_probe import fitting_code
+def test_a_new_fit_version_makes_saved_fits_stale(fitted, tmp_path, monkeypatch):
+    """Saved fits are keyed by FIT_VERSION (bumped when fitting changes results), not by hashing source: the
+    same fit under another version is fitted again, and saved with the new key."""
+    import avemo.systems.probe_fitting as fitting
+    from avemo.systems.probe_fit_cache import FIT_KEY_FILE
 
-    code = fitting_code()
-    assert "fit_softmax_regression" in code and "def loss_masks(" in code and "_tau_scores" in code
-    assert "def loco_select(" in code and "def abstention_threshold(" in code
-    assert "def _fit(" in code and "def predict_proba(" not in code and "def save(" not in code
-    assert "Fit the heads on the rows" not in code  # docstrings are left out
-    assert "#" not in code.split("def _fit(")[1].split("def ")[0]  # and comments
+    _, inputs, y, _ = fitted
+    train, val, _ = split_by_speaker(inputs)
+    folder = tmp_path / "fit"
+    make_system().fit(inputs, y, (train, val), checkpoint_dir=folder)
+    old_key = json.loads((folder / FIT_KEY_FILE).read_text())["fit_key"]
+    assert "fit_loaded_from" in make_system().fit(inputs, y, (train, val), checkpoint_dir=folder).info
+    monkeypatch.setattr(fitting, "FIT_VERSION", fitting.FIT_VERSION + 1)
+    refitted = make_system().fit(inputs, y, (train, val), checkpoint_dir=folder)
+    assert "fit_loaded_from" not in refitted.info  # stale: fitted again
+    assert json.loads((folder / FIT_KEY_FILE).read_text())["fit_key"] != old_key
+    assert "fit_loaded_from" in make_system().fit(inputs, y, (train, val), checkpoint_dir=folder).info

@@ -4,6 +4,7 @@ cross-validation runner gives what fitting the system by hand on each fold gives
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from avemo.errors import AssetNotFoundError, CheckpointError, ParameterError
 from avemo.features.openface import AU_COLUMNS
 from avemo.systems.av_fusion import AVLateFusionSystem
 from avemo.systems.av_neural import AVFusionSystem
-from avemo.systems.base import SYSTEM_KINDS, System, load_system, shipped_systems, system_kind
+from avemo.systems.base import (LEGACY_FILES, PRETRAINED_DIR, SYSTEM_FILE, SYSTEM_KINDS, System, load_system,
+                                read_description, shipped_systems, system_kind)
 from avemo.systems.cross_validation import cross_validate
 from avemo.systems.inputs import AVInputs
 
@@ -105,9 +107,9 @@ def test_av_fusion_system_save_load_round_trip(av_data, tmp_path):
         system.predict_proba(test, ("voice",))
 
 
-@pytest.mark.parametrize("kind", [k for k, spec in SYSTEM_KINDS.items() if spec[3]])
+@pytest.mark.parametrize("kind", [k for k, spec in SYSTEM_KINDS.items() if spec.shipped])
 def test_every_shipped_kind_loads_and_describes_itself(kind):
-    name = SYSTEM_KINDS[kind][3]
+    name = SYSTEM_KINDS[kind].shipped
     assert name in shipped_systems(kind)
     system = load_system(name)
     assert isinstance(system, System)
@@ -127,3 +129,46 @@ def test_load_system_errors(tmp_path):
         load_system("speech-ravdess", kind="voice")
     with pytest.raises(AssetNotFoundError):
         load_system("speech-ravdess", kind="face")  # a shipped name of another kind
+
+
+def test_every_shipped_folder_has_one_system_json_naming_its_kind():
+    for kind, spec in SYSTEM_KINDS.items():
+        if spec.shipped:
+            folder = PRETRAINED_DIR / spec.shipped
+            assert json.loads((folder / SYSTEM_FILE).read_text())["kind"] == kind
+            assert not [name for name in LEGACY_FILES if (folder / name).exists()]
+    assert shipped_systems() == sorted(spec.shipped for spec in SYSTEM_KINDS.values() if spec.shipped)
+
+
+@pytest.mark.parametrize("kind", ["speech-probe", "av-late-fusion", "speech"])
+def test_a_folder_saved_by_avemo_0_1_still_loads(kind, tmp_path):
+    """avemo 0.1 named each kind's description file after the kind (speech's system.json had no "kind")."""
+    shipped = PRETRAINED_DIR / SYSTEM_KINDS[kind].shipped
+    folder = shutil.copytree(shipped, tmp_path / "old")
+    legacy = {k: name for name, k in LEGACY_FILES.items()}.get(kind, SYSTEM_FILE)
+    doc = json.loads((folder / SYSTEM_FILE).read_text())
+    del doc["kind"]
+    (folder / SYSTEM_FILE).unlink()
+    (folder / legacy).write_text(json.dumps(doc))  # speech: system.json without "kind"
+    assert system_kind(folder) == kind and read_description(folder)["kind"] == kind
+    old, new = load_system(folder), load_system(shipped)
+    assert type(old) is type(new) and old.describe() == new.describe()
+
+
+def test_system_json_names_the_kind(tmp_path):
+    folder = shutil.copytree(PRETRAINED_DIR / "av-ravdess-openface", tmp_path / "av")
+    doc = json.loads((folder / SYSTEM_FILE).read_text())
+    (folder / SYSTEM_FILE).write_text(json.dumps({**doc, "kind": "face"}))
+    assert system_kind(folder) == "face"  # the kind is what the file says, not guessed from its files
+    with pytest.raises(CheckpointError, match="'face' system, not the 'av-late-fusion'"):
+        AVLateFusionSystem.load(folder)
+    (folder / SYSTEM_FILE).write_text(json.dumps({**doc, "kind": "hologram"}))
+    with pytest.raises(CheckpointError, match="unknown system kind 'hologram'"):
+        load_system(folder)
+    (folder / SYSTEM_FILE).write_text("{")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        system_kind(folder)
+    (folder / SYSTEM_FILE).unlink()
+    assert system_kind(folder) is None
+    with pytest.raises(CheckpointError, match="no system.json"):
+        AVLateFusionSystem.load(folder)

@@ -8,7 +8,9 @@ import pytest
 
 from avemo.errors import ParameterError
 from avemo.labels import label_set
-from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem, corpus_ua, fit_softmax_regression
+from avemo.systems.probe_inputs import CorpusInputs
+from avemo.systems.probe_stats import corpus_ua, fit_softmax_regression
+from avemo.systems.speech_probe import SpeechProbeSystem
 from avemo.systems.transfer_selection import LOSSES, abstention_threshold, loco_select, loss_masks
 from tests.systems.test_speech_probe import LAYERS, synthetic
 

@@ -48,6 +48,7 @@ from avemo.data.recipes import corpus_class_mask
 from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import label_set
+from avemo.shipping.cards import pct
 from avemo.shipping.corpora import LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.systems.cross_validation import cross_validate
 from avemo.systems.speech_probe import ADAPTED_HEADS, CorpusInputs, SpeechProbeSystem
@@ -454,17 +455,13 @@ def _variant_legend(summary: Mapping[str, Any]) -> str:
     return " One step of `probe-transfer` changed: " + "; ".join(run) + "." if run else ""
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f}"
-
-
 def _table(entries: Mapping[str, Mapping[str, Any]], corpora: Sequence[str], cell) -> list[str]:
     """Markdown rows: one per system, a cell per corpus (``cell(fold) -> text``) and the mean of the UA."""
     lines = ["| system | " + " | ".join(corpora) + " | mean |", "|---|" + "---|" * (len(corpora) + 1)]
     for name, entry in entries.items():
         folds = {f["test_corpus"]: f for f in entry["folds"]}
         cells = [cell(folds[c]) if c in folds else "—" for c in corpora]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_pct(np.mean([f['ua'] for f in folds.values()]))} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {pct(np.mean([f['ua'] for f in folds.values()]))} |")
     return lines
 
 
@@ -484,26 +481,26 @@ def results_table(summary: Mapping[str, Any]) -> str:
              "telephone band); `probe-multicorpus`: the previous recipe (masked loss, chosen on validation speakers)"
              + (f"; `{shipped}` is the candidate recipe for the shipped model, fixed before the run." if shipped
                 else ".") + _variant_legend(summary), "",
-             *_table(single, corpora, lambda f: _pct(f["ua"])), "",
+             *_table(single, corpora, lambda f: pct(f["ua"])), "",
              "The most-predicted class on each held-out corpus and its share of the predictions (among the corpus's "
              "classes, as scored; in brackets over all eight classes, as a user sees them). Its classes are near "
              "balanced, so a share far above 1 / its number of classes means one class swallows the rest:", "",
-             *_table(single, corpora, lambda f: f"{f.get('top_class', '?')} {_pct(f.get('top_share', 0))} "
-                                                f"({f.get('top_class_all', '?')} {_pct(f.get('top_share_all', 0))})")]
+             *_table(single, corpora, lambda f: f"{f.get('top_class', '?')} {pct(f.get('top_share', 0))} "
+                                                f"({f.get('top_class_all', '?')} {pct(f.get('top_share_all', 0))})")]
     target = summary.get("targets", {}).get("loco_single_file")
     if target:
-        lines += ["", f"Targets for `{shipped}` one file at a time: mean UA {_pct(target['mean_ua'])}% (≥ 58%: "
-                  f"{'met' if target['mean_ua_ge_0.58'] else 'not met'}), lowest corpus {_pct(target['min_ua'])}% "
+        lines += ["", f"Targets for `{shipped}` one file at a time: mean UA {pct(target['mean_ua'])}% (≥ 58%: "
+                  f"{'met' if target['mean_ua_ge_0.58'] else 'not met'}), lowest corpus {pct(target['min_ua'])}% "
                   f"(≥ 45%: {'met' if target['min_ua_ge_0.45'] else 'not met'}), largest share of one class "
-                  f"{_pct(target['max_top_share'])}% "
+                  f"{pct(target['max_top_share'])}% "
                   f"(≤ 35%: {'met' if target['max_top_share_le_0.35'] else 'not met'})."]
     abstaining = {n: e for n, e in single.items() if any("abstained" in f for f in e["folds"])}
     if abstaining:
         lines += ["", "Knowing when not to answer: the share of clips answered \"uncertain\" (calibrated top "
                   "probability below the level chosen on the inner held-out corpora to answer 80% of them) and the "
                   "UA of the answered clips (abstained % / UA answered %):", "",
-                  *_table(abstaining, corpora, lambda f: f"{_pct(f.get('abstained', 0))} / "
-                                                         f"{_pct(f['ua_answered']) if 'ua_answered' in f else '—'}")]
+                  *_table(abstaining, corpora, lambda f: f"{pct(f.get('abstained', 0))} / "
+                                                         f"{pct(f['ua_answered']) if 'ua_answered' in f else '—'}")]
     lines += ["", "#### Several recordings of the voice (speaker-adapted, leave-one-corpus-out)", "",
               "`[speaker-adapted]`: each test speaker's recordings standardised by that speaker's own statistics (no "
               "labels; transductive: the test speaker's unlabelled clips set the statistics), with each recording's "
@@ -511,10 +508,10 @@ def results_table(summary: Mapping[str, Any]) -> str:
               "and prior weight chosen on validation speakers for any use (few, all or one-emotion recordings of a "
               "speaker); `[speaker-adapted-varied]`: chosen for speakers adapted with all of their recordings, "
               "heard in several emotions. UA %:", "",
-              *_table({n: e for n, e in loco.items() if n.endswith(heads)}, corpora, lambda f: _pct(f["ua"]))]
+              *_table({n: e for n, e in loco.items() if n.endswith(heads)}, corpora, lambda f: pct(f["ua"]))]
     target = summary.get("targets", {}).get("loco_speaker_adapted")
     if target:
-        lines += ["", f"Target for `{shipped}[speaker-adapted]`: mean UA {_pct(target['mean_ua'])}% (≥ 65%: "
+        lines += ["", f"Target for `{shipped}[speaker-adapted]`: mean UA {pct(target['mean_ua'])}% (≥ 65%: "
                   f"{'met' if target['mean_ua_ge_0.65'] else 'not met'})."]
     lines += ["", "#### The nested rule", "", RULE, "", _choices_table(loco, corpora)]
     lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
@@ -536,7 +533,7 @@ def results_table(summary: Mapping[str, Any]) -> str:
         checks = [(k, v) for k, v in summary.get("targets", {}).items() if k.startswith("ravdess_6fold")]
         if checks:
             lines += ["", f"Targets for `{shipped}`: " + "; ".join(
-                f"{k[len('ravdess_6fold_'):].replace('_', ' ')} {_pct(v['ua'])}% "
+                f"{k[len('ravdess_6fold_'):].replace('_', ' ')} {pct(v['ua'])}% "
                 f"({'met' if all(b for b in v.values() if isinstance(b, bool)) else 'not met'})" for k, v in checks)
                 + " (single file ≥ 76%, speaker-adapted ≥ 82%)."]
     conditions = summary["settings"].get("conditions", [])
@@ -572,9 +569,9 @@ def _choices_table(loco: Mapping[str, Any], corpora: Sequence[str]) -> str:
             c = f["choices"]
             if "loco_by_loss" not in c:
                 continue
-            inner = ", ".join(f"{loss} {_pct(v)}" for loss, v in c["loco_by_loss"].items())
+            inner = ", ".join(f"{loss} {pct(v)}" for loss, v in c["loco_by_loss"].items())
             rows.append(f"| {name} | {f['test_corpus']} | {c.get('loss')} | {c.get('layers')} | {c.get('l2')} | "
-                        f"{inner} | {_pct(f['ua'])} |")
+                        f"{inner} | {pct(f['ua'])} |")
     if not rows:
         return ""
     return "\n".join(["What it chose for the global head, per held-out corpus (inner UA %: the best candidate of each "

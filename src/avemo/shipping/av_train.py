@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-
 from avemo.errors import ParameterError
 from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
-from avemo.shipping.speech_train import cross_validation_figures, cv_figure_lines
-from avemo.shipping.train_command import train_command
+from avemo.shipping.cards import (RAVDESS_LICENCE, card_text, classes_line, closing_sections, cv_figure_lines,
+                                  figures_section, pct, title, train_command)
+from avemo.shipping.speech_train import cross_validation_figures
 
 #: Benchmark systems whose cross-validated figures describe this model: as one clip at a time, and adapted.
 CV_SYSTEM = "late-fusion-logreg"
@@ -33,7 +33,7 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
 
     Args:
         data_dir: folder holding ``speech16k/`` and ``openface_au_mean.csv``.
-        out_dir: folder to write (``av_system.json``, ``weights.safetensors``, ``MODEL_CARD.md``).
+        out_dir: folder to write (``system.json``, ``weights.safetensors``, ``MODEL_CARD.md``).
         cv_report: a ``reports/ravdess-av/summary.json`` whose ``late-fusion-logreg`` figures go into the card.
         jobs: worker processes for speech features not yet in the cache.
         cache: feature-cache folder (``None`` = no cache).
@@ -71,10 +71,6 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     return out
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f}"
-
-
 def model_card(system: AVLateFusionSystem) -> str:
     """A markdown model card: the model, its data and protocol, cross-validated figures, how to reproduce it."""
     info = system.info
@@ -82,11 +78,11 @@ def model_card(system: AVLateFusionSystem) -> str:
     val = info.get("validation", {})
     w, t = system.weights_, system.temperatures_
     lines = [
-        "# av-ravdess-openface", "",
-        "Speech + facial action units (OpenFace 2.0) emotion model: one logistic regression per modality, each "
-        "temperature-scaled, fused by a weighted mean of log-probabilities. For users who run OpenFace "
-        "FeatureExtraction on their videos: `avemo predict clip.wav --openface clip.csv`. With one modality "
-        "missing (no tracked face, silent or missing audio) the other one is the result.", "",
+        *title("av-ravdess-openface",
+               "Speech + facial action units (OpenFace 2.0) emotion model: one logistic regression per modality, each "
+               "temperature-scaled, fused by a weighted mean of log-probabilities. For users who run OpenFace "
+               "FeatureExtraction on their videos: `avemo predict clip.wav --openface clip.csv`. With one modality "
+               "missing (no tracked face, silent or missing audio) the other one is the result."),
         "## Model",
         f"- speech: logistic regression (C {system.speech_C}, class-balanced) on standardised "
         f"{' + '.join(f'`{v}`' for v in system.speech_vectors)}",
@@ -97,8 +93,8 @@ def model_card(system: AVLateFusionSystem) -> str:
         f"{system.fused_temperature_:.3f}",
         f"- fusion weights: speech {w[SPEECH]:.2f}, action units {w[AU]:.2f} (grid step {system.weight_step}, "
         "by validation UA)",
-        f"- classes ({len(system.classes)}): {', '.join(system.classes)}",
-        "- files: `av_system.json` (settings, temperatures, weights) + `weights.safetensors` (no pickle)",
+        classes_line(system.classes),
+        "- files: `system.json` (settings, temperatures, weights) + `weights.safetensors` (no pickle)",
     ]
     adapted = getattr(system, "adapted_", None)
     if adapted is not None:
@@ -124,30 +120,28 @@ def model_card(system: AVLateFusionSystem) -> str:
     ]
     if val.get("ua"):
         u = val["ua"]
-        lines.append(f"- validation UA (optimistic, these speakers made the choices): speech {_pct(u[SPEECH])}%, "
-                     f"action units {_pct(u[AU])}%, fused {_pct(u['fused'])}%")
-    lines += ["", "## Cross-validated figures"]
+        lines.append(f"- validation UA (optimistic, these speakers made the choices): speech {pct(u[SPEECH])}%, "
+                     f"action units {pct(u[AU])}%, fused {pct(u['fused'])}%")
+    figures = []
     if cv:
-        lines += [f"Benchmark system `{CV_SYSTEM}`, protocol `{cv['protocol']}` (6 speaker-independent folds; the "
+        figures += [f"Benchmark system `{CV_SYSTEM}`, protocol `{cv['protocol']}` (6 speaker-independent folds; the "
                   f"same recipe trained per fold, its choices made on 2 validation speakers from each fold's "
                   f"training actors, where this model used {system.n_val_speakers}), from `{cv['report']}`:", ""]
-        lines += cv_figure_lines(cv)
+        figures += cv_figure_lines(cv)
         cv_adapted = info.get("cross_validation_adapted")
         if cv_adapted:
-            lines += ["", f"Adapted (`{CV_ADAPTED}`: each test actor's unlabelled clips set the statistics, "
+            figures += ["", f"Adapted (`{CV_ADAPTED}`: each test actor's unlabelled clips set the statistics, "
                       "transductive):", ""] + cv_figure_lines(cv_adapted)
-    else:
-        lines.append("none recorded (train with --cv-report reports/ravdess-av/summary.json)")
-    lines += ["", "## Reproduce", "```", info.get("command", ""), "```",
-              "(`--data` holds `speech16k/` and `openface_au_mean.csv`; `make av-model` runs the same.)", "",
-              "## Limits",
-              "- Trained on acted North-American English speech and posed faces (RAVDESS, 24 actors, two "
-              "sentences, frontal studio video); expect lower accuracy on spontaneous speech, other languages, "
-              "noisy audio, and faces that are turned, occluded or badly lit.",
-              "- The AU model expects OpenFace 2.0 FeatureExtraction AUs averaged over a clip of one utterance "
-              "(about 3-5 s); other AU estimators or much longer clips shift the inputs.",
-              "- The fusion weight and temperatures were fitted on 4 actors; calibration on other data is not "
-              "guaranteed.",
-              "- RAVDESS (and the AU features derived from it) is licensed CC BY-NC-SA 4.0 (Livingstone & Russo "
-              "2018): non-commercial use of this model, share alike."]
-    return "\n".join(lines) + "\n"
+    lines += ["", *figures_section("Cross-validated figures", figures,
+                                   "train with --cv-report reports/ravdess-av/summary.json")]
+    lines += closing_sections(info.get("command", ""), [
+        "Trained on acted North-American English speech and posed faces (RAVDESS, 24 actors, two sentences, "
+        "frontal studio video); expect lower accuracy on spontaneous speech, other languages, noisy audio, and faces "
+        "that are turned, occluded or badly lit.",
+        "The AU model expects OpenFace 2.0 FeatureExtraction AUs averaged over a clip of one utterance (about 3-5 s); "
+        "other AU estimators or much longer clips shift the inputs.",
+        "The fusion weight and temperatures were fitted on 4 actors; calibration on other data is not guaranteed.",
+        f"RAVDESS (and the AU features derived from it) is licensed {RAVDESS_LICENCE}: non-commercial use of this "
+        "model, share alike."], note="(`--data` holds `speech16k/` and `openface_au_mean.csv`; `make av-model` runs "
+                                     "the same.)")
+    return card_text(lines)

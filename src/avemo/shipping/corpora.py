@@ -1,6 +1,6 @@
 """Several acted-speech corpora side by side, as the multi-corpus speech system and the cross-corpus benchmark read
 them: the recordings of each corpus (through its recipe), their class indices on one label set, and the clip
-statistics of Whisper layers (:class:`~avemo.systems.speech_probe.CorpusInputs`).
+statistics of Whisper layers (:class:`~avemo.systems.probe_inputs.CorpusInputs`).
 
 ``data_root`` is a folder holding one folder per corpus, as ``../shared/data`` does: ``ravdess/speech16k`` (or
 ``ravdess/``), ``nemo/``, ``emovo/``, ``turev/``, ``urdu/``, ``cremad/``, ``savee/``, ``ased/`` (each corpus's
@@ -22,7 +22,7 @@ from avemo.data.recipes.registry import CorpusTable, corpora, get_corpus
 from avemo.data.recipes.skips import RecipeRecordings
 from avemo.errors import ParameterError
 from avemo.labels import label_set
-from avemo.systems.speech_probe import FEATURE, CorpusInputs
+from avemo.systems.probe_inputs import FEATURE, CorpusInputs
 
 log = logging.getLogger("avemo.shipping.corpora")
 

@@ -16,6 +16,7 @@ from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
 from avemo.data.recipes.ferplus import vote_targets
 from avemo.errors import CorpusError, ParameterError
+from avemo.shipping.cards import SAFE_FORMATS, card_text, classes_line, closing_sections, figures_section, pct, title
 from avemo.systems.face_reference import REFERENCE_KEY, FaceReference
 from avemo.systems.face import FaceSystem, init_from_state, load_face_spec
 from avemo.train.metrics import classification_metrics
@@ -92,13 +93,12 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
     spec, info = system.spec, system.info
     n_params = sum(p.numel() for p in system.model_.parameters()) if system.model_ is not None else 0
     h = system.history_
-    lines = [f"# {spec.name}", "", spec.description, "", "## Model",
+    lines = [*title(spec.name, spec.description), "## Model",
              f"- network: `{spec.model}` ({n_params / 1e6:.2f} M parameters), settings {spec.model_config}",
              f"- input: aligned gray face crops, {spec.side}x{spec.side} pixels (FER2013 framing; avemo's face "
              f"front end aligns faces of photos and videos like this), centre crop {spec.augment.get('crop')}",
              f"- test-time augmentation: `{system.augment.config.tta}`",
-             f"- classes ({len(system.classes)}): {', '.join(system.classes)}",
-             "- weights: safetensors; metadata: JSON (no pickle)", "", "## Training",
+             classes_line(system.classes), SAFE_FORMATS, "", "## Training",
              f"- corpus: {info.get('corpus')}: {info.get('n_train')} training images, {info.get('n_val')} for "
              + ("selection (FER+: train on FER+ Train, select on FER+ Valid = PublicTest, report FER+ Test = "
                 "PrivateTest, majority labels after dropping unknown / not-a-face)" if info.get("corpus") == "ferplus"
@@ -110,10 +110,9 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
             first = len(h.epoch) - h.averaged_epochs + 1
             lines.append(f"- epochs run: {len(h.epoch)}; weights: the average of epochs {first}-{len(h.epoch)} with "
                          f"batch-norm statistics recomputed, kept on PublicTest {criterion} (PublicTest UA "
-                         f"{100 * h.average_val_ua:.1f}%, best single epoch {h.best_epoch}: "
-                         f"{100 * h.best_val_ua:.1f}%)")
+                         f"{pct(h.average_val_ua)}%, best single epoch {h.best_epoch}: {pct(h.best_val_ua)}%)")
         else:
-            ua = f"{100 * h.best_val_ua:.1f}%" if criterion == "UA" else f"its UA {100 * h.best_val_ua:.1f}%"
+            ua = f"{pct(h.best_val_ua)}%" if criterion == "UA" else f"its UA {pct(h.best_val_ua)}%"
             lines.append(f"- epochs run: {len(h.epoch)}; selected epoch {h.best_epoch} on PublicTest {criterion} "
                          f"({ua}, centre crop)")
     if spec.init_from.startswith("pretrained:"):
@@ -128,29 +127,30 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
                      "(cross-entropy against the vote fractions, as in Barsoum et al. 2016)")
     if info.get("train_seconds"):
         lines.append(f"- training time: {info['train_seconds'] / 60:.0f} min on a 2-core CPU")
-    lines += ["", "## Figures"]
+    lines += ["", *figures_section("Figures", _figure_lines(system, report))]
+    limits = ["FER2013 holds web images of posed and spontaneous expressions, mostly frontal; its labels are noisy "
+              "(human agreement is about 65%). Expect lower accuracy on profile faces, occlusions, and children.",
+              "FER2013 is released for research use (ICML 2013 challenge, Goodfellow et al. 2013)."]
+    if info.get("corpus") == "ferplus" or spec.label_set == "ferplus8":
+        limits.append("FER+ labels (ten annotators' votes per image): MIT licence, Barsoum et al. (2016), ICMI.")
+    return card_text(lines + closing_sections(info.get("command", ""), limits))
+
+
+def _figure_lines(system: FaceSystem, report: str | os.PathLike | None) -> list[str]:
+    """The card's test figures: from the benchmark ``report`` when it has the system, else the saved test split's
+    (none when neither)."""
     entry = None
     if report and Path(report).is_file():
-        entry = json.loads(Path(report).read_text()).get("systems", {}).get(spec.name)
+        entry = json.loads(Path(report).read_text()).get("systems", {}).get(system.spec.name)
     if entry:
         t = entry["test"]
-        lines += [f"From `{report}` (FER2013 PrivateTest, {t['n_test']} images, never used for selection):", "",
-                  f"- accuracy {100 * t['accuracy']:.1f}%, UA {100 * t['ua']:.1f}%, macro-F1 "
-                  f"{100 * t['macro_f1']:.1f}%; PublicTest accuracy {100 * entry['validation']['accuracy']:.1f}%",
-                  f"- {entry['ms_per_image']:.1f} ms per 48x48 crop on one CPU thread (with test-time augmentation)"]
-    elif info.get("test"):
-        t = info["test"]
-        lines.append(f"- {t['split']}: accuracy {100 * t['accuracy']:.1f}%, UA {100 * t['ua']:.1f}%, macro-F1 "
-                     f"{100 * t['macro_f1']:.1f}% (n={t['n_test']})")
-    else:
-        lines.append("none recorded")
-    lines += ["", "## Reproduce", "```", info.get("command", ""), "```", "", "## Limits",
-              "- FER2013 holds web images of posed and spontaneous expressions, mostly frontal; its labels are noisy "
-              "(human agreement is about 65%). Expect lower accuracy on profile faces, occlusions, and children.",
-              "- FER2013 is released for research use (ICML 2013 challenge, Goodfellow et al. 2013)."]
-    if info.get("corpus") == "ferplus" or spec.label_set == "ferplus8":
-        lines.append("- FER+ labels (ten annotators' votes per image): MIT licence, Barsoum et al. (2016), ICMI.")
-    return "\n".join(lines) + "\n"
+        return [f"From `{report}` (FER2013 PrivateTest, {t['n_test']} images, never used for selection):", "",
+                f"- accuracy {pct(t['accuracy'])}%, UA {pct(t['ua'])}%, macro-F1 {pct(t['macro_f1'])}%; PublicTest "
+                f"accuracy {pct(entry['validation']['accuracy'])}%",
+                f"- {entry['ms_per_image']:.1f} ms per 48x48 crop on one CPU thread (with test-time augmentation)"]
+    t = system.info.get("test")
+    return [f"- {t['split']}: accuracy {pct(t['accuracy'])}%, UA {pct(t['ua'])}%, macro-F1 {pct(t['macro_f1'])}% "
+            f"(n={t['n_test']})"] if t else []
 
 
 def ship_face_system(source: str | os.PathLike, target: str | os.PathLike,

@@ -24,8 +24,8 @@ from pydantic import Field
 
 from avemo.data.recipes.registry import CorpusTable
 from avemo.errors import ParameterError
+from avemo.shipping.cards import card_text, classes_line, closing_sections, figures_section, pct, title, train_command
 from avemo.shipping.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
-from avemo.shipping.train_command import train_command
 from avemo.systems.settings import Settings, read_settings
 from avemo.systems.speech_probe import SELECTIONS, SpeechProbeSystem
 from avemo.systems.transfer_selection import LOSSES
@@ -77,7 +77,7 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     ``MODEL_CARD.md``; returns the folder.
 
     ``checkpoint_dir``: the fit is kept there and loaded back by a later run on the same rows with the same settings
-    and fitting code (:meth:`SpeechProbeSystem.fit`): a run that stopped, or one that only brings the model card up
+    and fitting version (:meth:`SpeechProbeSystem.fit`): a run that stopped, or one that only brings the model card up
     to date with a new ``cv_report``, does not fit again.
 
     Raises:
@@ -146,16 +146,12 @@ def _cv_figures(cv: dict[str, Any], path: str | os.PathLike, augmented: bool) ->
     return out
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f}"
-
-
 def model_card(system: SpeechProbeSystem) -> str:
     """A markdown model card: the model, its data, licences, cross-corpus figures, how to reproduce it."""
     info = system.info
     heads = system.fit_report()
     corpora = info.get("corpora", {})
-    lines = [f"# {NAME}", "",
+    lines = [*title(NAME,
              f"Speech emotion model trained on {len(corpora) or 'several'} acted-speech corpora in "
              f"{len({LANGUAGES.get(c, c).split(' ')[0] for c in corpora}) or 'several'} languages, for voices it has "
              "never heard: a linear probe (softmax regression) on the loudness-normalised clip statistics (mean and "
@@ -168,7 +164,7 @@ def model_card(system: SpeechProbeSystem) -> str:
                 "Classes a corpus lacks are masked in training; layers and L2 are chosen on validation speakers.")
              + (" Every training clip is also trained on as a randomly degraded copy (pink noise at several SNRs, "
                 "reverberation, gain, Opus, the telephone band), so it holds up on recordings that are not "
-                "studio-clean." if info.get("augmented") else ""), "",
+                "studio-clean." if info.get("augmented") else "")),
              "## Heads",
              f"- global (one recording at a time): loss {heads['global'].get('loss', 'masked')}, layers "
              f"{heads['global']['layers']}, L2 {heads['global']['l2']}, temperature "
@@ -198,53 +194,56 @@ def model_card(system: SpeechProbeSystem) -> str:
              "mostly of one emotion: " + ("plain statistics then remove that emotion." if not
                                          heads['adapted-varied'].get('compensation', 0) else
                                          "it was not chosen for them, the first adapted head was."),
-             f"- classes ({len(system.classes)}): {', '.join(system.classes)}",
-             "- files: `speech_probe.json` + `weights.safetensors` (no pickle)", "",
+             classes_line(system.classes), "- files: `system.json` + `weights.safetensors` (no pickle)", "",
              "## Training data (every speaker; languages it has heard)"]
     for c, s in corpora.items():
         lines.append(f"- {c}: {LANGUAGES.get(c, '?')}, {s['n_recordings']} clips, {s['n_speakers']} speakers; "
                      f"licence {LICENCES.get(c, '?')}")
     lines += [f"- validation speakers (chose layers, L2, temperatures; then refitted on all): "
-              f"{', '.join(info.get('validation_speakers', []))}", "", "## Cross-corpus figures"]
-    cv = info.get("cross_validation")
-    if cv:
-        lines.append(f"From `{cv['report']}` (`avemo benchmark cross-corpus`); UA over the classes each corpus has.")
-        for name, f in cv["loco"].items():
-            per = ", ".join(f"{c} {_pct(v)}%" for c, v in f["ua_by_corpus"].items())
-            mode = "speaker-adapted" if "[" in name else "single file"
-            lines.append(f"- leave-one-corpus-out, {mode}, `{name}`: mean {_pct(f['mean_ua'])}% ({per})")
-            tops = f.get("top_class_by_corpus") or {}
-            if "[" not in name and tops and all(v[0] for v in tops.values()):
-                lines.append("  - most-predicted class per held-out corpus: " + ", ".join(
-                    f"{c} {v[0]} {_pct(v[1])}%" for c, v in tops.items()))
-            abstained = f.get("abstained_by_corpus") or {}
-            if "[" not in name and abstained:
-                lines.append("  - answered \"uncertain\" / UA of the answered clips: " + ", ".join(
-                    f"{c} {_pct(v[0])}% / {_pct(v[1]) if v[1] is not None else '—'}%"
-                    for c, v in abstained.items()))
-        for name, f in cv["ravdess_6fold"].items():
-            lines.append(f"- RAVDESS 6-fold, `{name}`: {_pct(f['mean_ua'])} ± {_pct(f['std_ua'])}%")
-        for name, by_condition in cv.get("conditions", {}).items():
-            lines.append(f"- RAVDESS 6-fold test clips under recording conditions, `{name}`: "
-                         + ", ".join(f"{c} {_pct(v)}%" for c, v in by_condition.items()))
-    else:
-        lines.append("none recorded (train with --cv-report reports/cross-corpus/summary.json)")
-    lines += ["", "## Reproduce", "```", info.get("command", ""), "```", "",
-              "## Limits",
-              "- Acted speech only (actors reading fixed sentences, plus Urdu talk-show clips); expect lower accuracy "
-              "on spontaneous speech and on languages it has not heard.",
-              "- The speaker-adapted head needs two or more recordings of the same person (with one, the global "
-              "head answers); it works best when they cover several emotions. Emotion compensation keeps part of "
-              "the signal of a person heard in one emotion only, but there the global head can still do better "
-              "(URDU in the cross-corpus report).",
-              "- Noise, reverberation and the telephone band still cost accuracy (see the conditions above), less "
-              "than without the degraded copies (`probe-multicorpus` in the benchmark).",
-              "- How it was chosen: inside a fit, every choice (layers, L2, loss, temperatures, prior weights, "
-              "compensation) is made on data of the training corpora only (validation speakers, or leave-one-corpus-"
-              "out inside them), never on a test corpus.",
-              "- \"uncertain\" is a level on the calibrated top probability, set to answer 80% of the clips of "
-              "corpora held out inside the training data; on a corpus unlike all of them more clips fall below "
-              "it (see the abstention figures above).",
-              "- Licences: the training corpora are licensed for non-commercial or research use only (see above); "
-              "so is this model."]
-    return "\n".join(lines) + "\n"
+              f"{', '.join(info.get('validation_speakers', []))}", ""]
+    lines += figures_section("Cross-corpus figures", _cv_lines(info.get("cross_validation")),
+                             "train with --cv-report reports/cross-corpus/summary.json")
+    lines += closing_sections(info.get("command", ""), [
+        "Acted speech only (actors reading fixed sentences, plus Urdu talk-show clips); expect lower accuracy on "
+        "spontaneous speech and on languages it has not heard.",
+        "The speaker-adapted head needs two or more recordings of the same person (with one, the global head "
+        "answers); it works best when they cover several emotions. Emotion compensation keeps part of the signal of "
+        "a person heard in one emotion only, but there the global head can still do better (URDU in the "
+        "cross-corpus report).",
+        "Noise, reverberation and the telephone band still cost accuracy (see the conditions above), less than "
+        "without the degraded copies (`probe-multicorpus` in the benchmark).",
+        "How it was chosen: inside a fit, every choice (layers, L2, loss, temperatures, prior weights, "
+        "compensation) is made on data of the training corpora only (validation speakers, or leave-one-corpus-out "
+        "inside them), never on a test corpus.",
+        "\"uncertain\" is a level on the calibrated top probability, set to answer 80% of the clips of corpora "
+        "held out inside the training data; on a corpus unlike all of them more clips fall below it (see the "
+        "abstention figures above).",
+        "Licences: the training corpora are licensed for non-commercial or research use only (see above); so is "
+        "this model."])
+    return card_text(lines)
+
+
+def _cv_lines(cv: dict[str, Any] | None) -> list[str]:
+    """The card's cross-corpus figures from :func:`_cv_figures` (none without a report)."""
+    if not cv:
+        return []
+    lines = [f"From `{cv['report']}` (`avemo benchmark cross-corpus`); UA over the classes each corpus has."]
+    for name, f in cv["loco"].items():
+        per = ", ".join(f"{c} {pct(v)}%" for c, v in f["ua_by_corpus"].items())
+        mode = "speaker-adapted" if "[" in name else "single file"
+        lines.append(f"- leave-one-corpus-out, {mode}, `{name}`: mean {pct(f['mean_ua'])}% ({per})")
+        tops = f.get("top_class_by_corpus") or {}
+        if "[" not in name and tops and all(v[0] for v in tops.values()):
+            lines.append("  - most-predicted class per held-out corpus: " + ", ".join(
+                f"{c} {v[0]} {pct(v[1])}%" for c, v in tops.items()))
+        abstained = f.get("abstained_by_corpus") or {}
+        if "[" not in name and abstained:
+            lines.append("  - answered \"uncertain\" / UA of the answered clips: " + ", ".join(
+                f"{c} {pct(v[0])}% / {pct(v[1]) if v[1] is not None else '—'}%"
+                for c, v in abstained.items()))
+    for name, f in cv["ravdess_6fold"].items():
+        lines.append(f"- RAVDESS 6-fold, `{name}`: {pct(f['mean_ua'])} ± {pct(f['std_ua'])}%")
+    for name, by_condition in cv.get("conditions", {}).items():
+        lines.append(f"- RAVDESS 6-fold test clips under recording conditions, `{name}`: "
+                     + ", ".join(f"{c} {pct(v)}%" for c, v in by_condition.items()))
+    return lines

@@ -16,6 +16,8 @@ from avemo.data.recipes import prepare
 from avemo.data.splits import _pick_validation
 from avemo.errors import ParameterError
 from avemo.features.store import FeatureStore
+from avemo.shipping.cards import (RAVDESS_LICENCE, SAFE_FORMATS, card_text, classes_line, closing_sections,
+                                  cv_figure_lines, figures_section, title)
 from avemo.systems.spec import load_spec
 from avemo.systems.speech import SpeechSystem
 from avemo.train.metrics import classification_metrics
@@ -81,44 +83,28 @@ def cross_validation_figures(system_name: str, cv_report: str | os.PathLike) -> 
                       for f in entry["folds"]], "report": str(cv_report)}
 
 
-def cv_figure_lines(cv: dict[str, Any]) -> list[str]:
-    """Markdown lines of cross-validated figures (see :func:`cross_validation_figures`): mean ± std, then one
-    table row per fold."""
-    def pct(value: float) -> str:
-        return f"{100 * value:.1f}"
-
-    lines = [f"- UA {pct(cv['mean']['ua'])} ± {pct(cv['std']['ua'])}%, WA {pct(cv['mean']['wa'])} ± "
-             f"{pct(cv['std']['wa'])}%, macro-F1 {pct(cv['mean']['macro_f1'])} ± {pct(cv['std']['macro_f1'])}%", "",
-             "| fold | test speakers | UA % | WA % | macro-F1 % |", "|---|---|---|---|---|"]
-    lines += [f"| {f['fold']} | {' '.join(f['test_speakers'])} | {pct(f['ua'])} | {pct(f['wa'])} | "
-              f"{pct(f['macro_f1'])} |" for f in cv["folds"]]
-    return lines
-
-
 def model_card(system: SpeechSystem) -> str:
     """A markdown model card: what the model is, its data, protocol, figures and the reproducing command."""
     spec, info = system.spec, system.info
     cv = info.get("cross_validation")
-    lines = [f"# {spec.name}", "", spec.description, "",
+    lines = [*title(spec.name, spec.description),
              "## Model", f"- kind: {spec.kind}; model: {spec.model}; ensemble of {len(system.members_) or 1}",
              f"- features: frames `{spec.frames}` (pooled by {spec.frame_pool}), vectors {spec.aux or spec.vectors}",
-             f"- classes ({len(system.classes)}): {', '.join(system.classes)}",
-             "- weights: safetensors; metadata: JSON (no pickle)", "",
+             classes_line(system.classes), SAFE_FORMATS, "",
              "## Training data",
              f"- corpus: {info.get('corpus')} ({info.get('n_recordings')} recordings, all "
              f"{len(info.get('speakers', []))} speakers)",
              f"- early stopping: each member holds out different validation speakers: "
-             f"{info.get('validation_speakers')}", "", "## Cross-validated figures"]
-    if cv:
-        lines += [f"Protocol `{cv['protocol']}` (speaker-independent; same configuration, trained per fold), "
-                  f"from `{cv['report']}`:", ""] + cv_figure_lines(cv)
-    else:
-        lines.append("none recorded (train with --cv-report reports/<suite>/summary.json)")
-    lines += ["", "## Reproduce", "```", info.get("command", ""), "```", "",
-              "## Limits", "- Trained on acted North-American English speech (RAVDESS, 24 actors, two sentences); "
-              "expect lower accuracy on spontaneous speech, other languages and noisy recordings.",
-              "- RAVDESS is licensed CC BY-NC-SA 4.0 (Livingstone & Russo 2018): non-commercial use of this model."]
-    return "\n".join(lines) + "\n"
+             f"{info.get('validation_speakers')}", ""]
+    figures = [f"Protocol `{cv['protocol']}` (speaker-independent; same configuration, trained per fold), "
+               f"from `{cv['report']}`:", "", *cv_figure_lines(cv)] if cv else []
+    lines += figures_section("Cross-validated figures", figures,
+                             "train with --cv-report reports/<suite>/summary.json")
+    lines += closing_sections(info.get("command", ""), [
+        "Trained on acted North-American English speech (RAVDESS, 24 actors, two sentences); expect lower accuracy "
+        "on spontaneous speech, other languages and noisy recordings.",
+        f"RAVDESS is licensed {RAVDESS_LICENCE}: non-commercial use of this model."])
+    return card_text(lines)
 
 
 def evaluate_system(model: str, data_dir: str | os.PathLike, corpus: str = "ravdess",

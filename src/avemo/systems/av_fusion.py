@@ -12,9 +12,10 @@ With one modality missing the result is the other modality's calibrated probabil
 one more temperature (fitted on validation speakers), since a weighted mean of log-probabilities is flatter
 than either input; it changes confidence, never the arg-max.
 
-Saved as a folder: ``av_system.json`` (classes, AU column order, extractor keys, temperatures, weights,
-``C`` values, versions, ``info``) and ``weights.safetensors`` (standardisation statistics, coefficients,
-intercepts). Nothing is pickled.
+The adapted head (per-person standardisation) lives in :mod:`avemo.systems.av_adapted`, the regressions in
+:mod:`avemo.systems.av_logreg`. Saved as a folder: ``system.json`` (kind, classes, AU column order, extractor keys,
+temperatures, weights, ``C`` values, versions, ``info``) and ``weights.safetensors`` (standardisation statistics,
+coefficients, intercepts). Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -22,18 +23,20 @@ from __future__ import annotations
 import json
 import os
 import random
-import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 
 from avemo.errors import CheckpointError, ParameterError
 from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
 from avemo.modalities import Modality
+from avemo.systems.av_adapted import FUSED, choose_prior_weight, head_doc, head_from, head_tensors, random_groups
+from avemo.systems.av_logreg import fit_logreg, log_probs
+from avemo.systems.base import read_description, write_description
 from avemo.systems.inputs import AVInputs, Features, Standardizer, vector_matrix
 from avemo.systems.person_stats import population_prior
 from avemo.train.metrics import unweighted_accuracy
@@ -41,51 +44,7 @@ from avemo.train.metrics import unweighted_accuracy
 SPEECH, AU = Modality.SPEECH, Modality.ACTION_UNITS
 Split = tuple[Sequence[int], Sequence[int]]
 MODALITIES = (SPEECH, AU)
-#: Name of the description file; a folder holding it is a saved :class:`AVLateFusionSystem`.
-AV_SYSTEM_FILE = "av_system.json"
 WEIGHTS_FILE = "weights.safetensors"
-#: Key of the fused probabilities beside each modality's (:meth:`AVLateFusionSystem.adapted_proba`).
-FUSED = "fused"
-#: Log-probabilities are floored here (as in the benchmark), so a class absent from training stays finite.
-LOG_FLOOR = -30.0
-
-
-def _logreg(x: np.ndarray, y: np.ndarray, C: float, max_iter: int, tol: float):
-    from sklearn.linear_model import LogisticRegression
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning at the capped iterations
-        return LogisticRegression(C=C, class_weight="balanced", max_iter=max_iter, tol=tol).fit(x, y)
-
-
-def _full_weights(model, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(num_classes, D)`` coefficients and intercepts; a class absent from training gets a very low intercept."""
-    coef = np.zeros((num_classes, model.coef_.shape[1]), np.float32)
-    intercept = np.full(num_classes, -1e4, np.float32)
-    if len(model.classes_) == 2:  # binary: sklearn keeps one row, for the second class
-        coef[model.classes_[1]], intercept[model.classes_[1]] = model.coef_[0] / 2, model.intercept_[0] / 2
-        coef[model.classes_[0]], intercept[model.classes_[0]] = -model.coef_[0] / 2, -model.intercept_[0] / 2
-    else:
-        coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
-    return coef, intercept
-
-
-def _log_probs(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    return np.maximum(log_softmax(x.astype(np.float64) @ coef.T.astype(np.float64) + intercept, axis=1), LOG_FLOOR)
-
-
-def random_groups(people: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
-    """Each person's rows split at random into groups of ``size`` (the last may be smaller; ``size <= 0``: one
-    group per person): ``(n,)`` group names ``person/k``, as if each group were a separate person."""
-    people = np.asarray(people, dtype=object)
-    out = people.copy()
-    rng = np.random.default_rng(seed)
-    for person in np.unique(people):
-        rows = rng.permutation(np.flatnonzero(people == person))
-        if size > 0:
-            for k, start in enumerate(range(0, len(rows), size)):
-                out[rows[start:start + size]] = f"{person}/{k}"
-    return out
 
 
 def pick_validation_speakers(recordings: Sequence[Any], n: int = 4, seed: int = 0) -> list[str]:
@@ -255,16 +214,16 @@ class AVLateFusionSystem:
         # 1. train-only models, scored on the validation rows
         ss, sa = Standardizer().fit(xs[tr]), Standardizer().fit(xa[tr_a])
         xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
-        speech_w = _full_weights(_logreg(xs_t[tr], y[tr], self.speech_C, **self.SPEECH_FIT), c)
+        speech_w = fit_logreg(xs_t[tr], y[tr], c, self.speech_C, **self.SPEECH_FIT)
         best, au_scores = None, {}
         for C in self.au_C_grid:
-            w = _full_weights(_logreg(xa_t[tr_a], y[tr_a], C, **self.AU_FIT), c)
-            score = unweighted_accuracy(y[va_a], _log_probs(xa_t[va_a], *w).argmax(axis=1))
+            w = fit_logreg(xa_t[tr_a], y[tr_a], c, C, **self.AU_FIT)
+            score = unweighted_accuracy(y[va_a], log_probs(xa_t[va_a], *w).argmax(axis=1))
             au_scores[str(C)] = score
             if best is None or score > best[0] + 1e-9:
                 best = (score, C, w)
         au_score, au_C, au_w = best
-        val_logits = {SPEECH: _log_probs(xs_t[va], *speech_w), AU: _log_probs(xa_t[va], *au_w)}
+        val_logits = {SPEECH: log_probs(xs_t[va], *speech_w), AU: log_probs(xa_t[va], *au_w)}
 
         # 2. temperatures and the fusion weight on the validation rows
         yv = y[va]
@@ -289,8 +248,8 @@ class AVLateFusionSystem:
             rows_a = rows[present[rows]]
             ss, sa = Standardizer().fit(xs[rows]), Standardizer().fit(xa[rows_a])
             xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
-            speech_w = _full_weights(_logreg(xs_t[rows], y[rows], self.speech_C, **self.SPEECH_FIT), c)
-            au_w = _full_weights(_logreg(xa_t[rows_a], y[rows_a], au_C, **self.AU_FIT), c)
+            speech_w = fit_logreg(xs_t[rows], y[rows], c, self.speech_C, **self.SPEECH_FIT)
+            au_w = fit_logreg(xa_t[rows_a], y[rows_a], c, au_C, **self.AU_FIT)
         return {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w, "au_C": au_C,
                 "temperatures": temperatures, "weights": weights, "fused_temperature": fused_temperature,
                 "train_only": train_only,
@@ -330,17 +289,13 @@ class AVLateFusionSystem:
         ua = {(tau, size): unweighted_accuracy(y[va], self._adapted_parts(
                   part, {**train_only, "tau": tau, "min_recordings": 2})[0][FUSED].argmax(1))
               for tau in self.tau_grid for size, part in groups.items()}
-        scores = {str(tau): float(np.mean([ua[tau, size] for size in groups])) for tau in self.tau_grid}
-        head["tau"] = float(max(self.tau_grid, key=lambda t: (scores[str(t)], -t)))
-        # the smallest group size from which on the adapted head is no worse than the global one (fewer: global)
         global_ua = unweighted_accuracy(y[va], self.validation_[FUSED].argmax(1))
-        size_ua = {size: ua[head["tau"], size] for size in sorted(groups)}
-        worth = [s for s in size_ua if all(v >= global_ua for t, v in size_ua.items() if t >= s)]
-        head["min_recordings"] = int(min(worth) if worth else 2 * max(size_ua))
+        choice = choose_prior_weight(ua, global_ua)
+        head["tau"], head["min_recordings"] = choice["tau"], choice["min_recordings"]
         self.adapted_ = head
-        self.info["adapted_validation"] = {**validation, "tau_ua": scores,
+        self.info["adapted_validation"] = {**validation, "tau_ua": choice["tau_ua"],
                                            "group_sizes": list(self.ADAPT_GROUP_SIZES),
-                                           "group_size_ua": {str(k): v for k, v in size_ua.items()},
+                                           "group_size_ua": {str(k): v for k, v in choice["size_ua"].items()},
                                            "global_ua": global_ua}
 
     def fit_report(self) -> dict[str, Any]:
@@ -374,7 +329,7 @@ class AVLateFusionSystem:
                        temperatures={**self.temperatures_, "fused": self.fused_temperature_})
         adapted = getattr(self, "adapted_", None)
         if adapted is not None:
-            doc["adapted"] = {**_head_doc(adapted),
+            doc["adapted"] = {**head_doc(adapted),
                               "description": "each person's features standardised by that person's own statistics "
                                              "(unlabelled; a person seen once gets the global head)"}
         doc.update(training={k: v for k, v in self.info.items() if k != "cross_validation"},
@@ -426,12 +381,12 @@ class AVLateFusionSystem:
             if xs.shape[1] != self.speech_coef_.shape[1]:
                 raise ParameterError(f"speech features have {xs.shape[1]} dimensions; the model expects "
                                      f"{self.speech_coef_.shape[1]} ({' + '.join(self.speech_vectors)})")
-            z = _log_probs(self.speech_scaler_.transform(xs), self.speech_coef_, self.speech_intercept_)
+            z = log_probs(self.speech_scaler_.transform(xs), self.speech_coef_, self.speech_intercept_)
             out[SPEECH] = softmax(z / self.temperatures_[SPEECH], axis=1)
         if au is not None:
             xa = self._au_matrix(au)
             missing = np.isnan(xa).any(axis=1)
-            z = _log_probs(self.au_scaler_.transform(np.nan_to_num(xa)), self.au_coef_, self.au_intercept_)
+            z = log_probs(self.au_scaler_.transform(np.nan_to_num(xa)), self.au_coef_, self.au_intercept_)
             p = softmax(z / self.temperatures_[AU], axis=1)
             p[missing] = np.nan
             out[AU] = p
@@ -497,11 +452,11 @@ class AVLateFusionSystem:
         temperatures = head["temperatures"]
         rows = done[SPEECH]
         if rows.any():
-            z = _log_probs(head["speech_scaler"].transform(adapted.speech[rows]), *head["speech_w"])
+            z = log_probs(head["speech_scaler"].transform(adapted.speech[rows]), *head["speech_w"])
             parts[SPEECH][rows] = softmax(z / temperatures[SPEECH], axis=1)
         rows_a = done[AU]
         if rows_a.any():
-            z = _log_probs(head["au_scaler"].transform(adapted.au[rows_a]), *head["au_w"])
+            z = log_probs(head["au_scaler"].transform(adapted.au[rows_a]), *head["au_w"])
             parts[AU][rows_a] = softmax(z / temperatures[AU], axis=1)
         fused = self.fuse(parts)
         if rows.any():
@@ -527,7 +482,7 @@ class AVLateFusionSystem:
     # ---- persistence -------------------------------------------------------------------------------------
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write ``av_system.json`` and ``weights.safetensors`` into ``directory``; returns it."""
+        """Write ``system.json`` and ``weights.safetensors`` into ``directory``; returns it."""
         from avemo.train.checkpoint import library_versions
 
         self._check_fitted()
@@ -539,7 +494,7 @@ class AVLateFusionSystem:
                    "au_coef": self.au_coef_, "au_intercept": self.au_intercept_}
         adapted = getattr(self, "adapted_", None)
         if adapted is not None:
-            tensors.update(_head_tensors(adapted))
+            tensors.update(head_tensors(adapted))
         save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
                   str(path / WEIGHTS_FILE))
         doc = {"format_version": 1, "kind": "av-late-fusion", "label_set": self.label_set,
@@ -552,9 +507,9 @@ class AVLateFusionSystem:
                "speech_C": self.speech_C, "au_C": self.au_C_, "au_C_grid": self.au_C_grid,
                "n_val_speakers": self.n_val_speakers, "refit": self.refit, "seed": self.seed,
                "adapt": self.adapt, "tau_grid": self.tau_grid,
-               "adapted": None if adapted is None else _head_doc(adapted),
+               "adapted": None if adapted is None else head_doc(adapted),
                "versions": library_versions(), "info": self.info}
-        (path / AV_SYSTEM_FILE).write_text(json.dumps(doc, indent=1, default=_json_default))
+        write_description(path, doc)
         return path
 
     @classmethod
@@ -566,30 +521,25 @@ class AVLateFusionSystem:
                 speech extractors differ from those the system was trained with.
         """
         path = Path(directory)
-        doc_path = path / AV_SYSTEM_FILE
-        if not doc_path.is_file():
-            raise CheckpointError(f"{path}: not a saved audio-visual system (no {AV_SYSTEM_FILE}); train one with "
-                                  "`avemo train av-late-fusion`")
+        doc = read_description(path, "av-late-fusion")
         try:
-            doc = json.loads(doc_path.read_text())
             system = cls(label_set=doc["label_set"], speech_vectors=doc["speech_vectors"],
                          speech_C=doc["speech_C"], au_C_grid=doc["au_C_grid"],
                          n_val_speakers=doc["n_val_speakers"], weight_step=doc["fusion"]["weight_step"],
                          refit=doc["refit"], seed=doc["seed"], adapt=bool(doc.get("adapt", False)),
                          tau_grid=doc.get("tau_grid", (0.0,)))
             if list(doc["classes"]) != list(system.classes):
-                raise CheckpointError(f"{doc_path}: classes {doc['classes']} differ from label set "
+                raise CheckpointError(f"{path}: classes {doc['classes']} differ from label set "
                                       f"{doc['label_set']} {list(system.classes)}")
             if list(doc["au_columns"]) != list(AU_COLUMNS):
-                raise CheckpointError(f"{doc_path}: AU columns differ from OpenFace 2.0's 35 (AU_COLUMNS)")
+                raise CheckpointError(f"{path}: AU columns differ from OpenFace 2.0's 35 (AU_COLUMNS)")
             system.au_C_ = float(doc["au_C"])
             system.weights_ = {m: float(doc["fusion"]["weights"][m]) for m in MODALITIES}
             system.temperatures_ = {m: float(doc["temperatures"][m]) for m in MODALITIES}
             system.fused_temperature_ = float(doc["temperatures"]["fused"])
             system.info = doc.get("info", {})
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{doc_path}: unreadable system description ({type(exc).__name__}: {exc})") \
-                from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: unreadable system description ({type(exc).__name__}: {exc})") from None
         for name, extractor in system.feature_extractors().items():
             want = json.dumps(doc["extractors"].get(name), sort_keys=True)
             if json.dumps(extractor.cache_key(), sort_keys=True) != want:
@@ -601,7 +551,7 @@ class AVLateFusionSystem:
             system.au_scaler_ = Standardizer.from_state(t["au_mean"], t["au_std"])
             system.speech_coef_, system.speech_intercept_ = t["speech_coef"], t["speech_intercept"]
             system.au_coef_, system.au_intercept_ = t["au_coef"], t["au_intercept"]
-            system.adapted_ = None if doc.get("adapted") is None else _head_from(doc["adapted"], t)
+            system.adapted_ = None if doc.get("adapted") is None else head_from(doc["adapted"], t)
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"{path}: {WEIGHTS_FILE} missing or corrupt ({type(exc).__name__}: {exc}); "
                                   "re-train or re-install the model") from None
@@ -617,39 +567,6 @@ class AVLateFusionSystem:
         fitted = (f", au_C_={self.au_C_}, weights_={self.weights_}, temperatures_={self.temperatures_}"
                   if hasattr(self, "weights_") else "")
         return f"AVLateFusionSystem(speech_vectors={self.speech_vectors}, speech_C={self.speech_C}{fitted})"
-
-
-def _head_doc(head: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON description of the adapted head (what :func:`_head_from` reads back)."""
-    return {"au_C": head["au_C"], "weights": head["weights"], "tau": head["tau"],
-            "min_recordings": head["min_recordings"],
-            "temperatures": {**head["temperatures"], FUSED: head["fused_temperature"]}}
-
-
-def _head_tensors(head: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The arrays of the adapted head, by their names in ``weights.safetensors``."""
-    return {"adapted_speech_mean": head["speech_scaler"].mean_, "adapted_speech_std": head["speech_scaler"].std_,
-            "adapted_speech_coef": head["speech_w"][0], "adapted_speech_intercept": head["speech_w"][1],
-            "adapted_au_mean": head["au_scaler"].mean_, "adapted_au_std": head["au_scaler"].std_,
-            "adapted_au_coef": head["au_w"][0], "adapted_au_intercept": head["au_w"][1],
-            **{f"adapted_prior_{m}_{k}": v for m in MODALITIES for k, v in zip(("mean", "std"), head["priors"][m])}}
-
-
-def _head_from(doc: Mapping[str, Any], t: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The adapted head from its JSON description and the tensors :func:`_head_tensors` wrote (KeyError: missing)."""
-    return {"speech_scaler": Standardizer.from_state(t["adapted_speech_mean"], t["adapted_speech_std"]),
-            "au_scaler": Standardizer.from_state(t["adapted_au_mean"], t["adapted_au_std"]),
-            "speech_w": (t["adapted_speech_coef"], t["adapted_speech_intercept"]),
-            "au_w": (t["adapted_au_coef"], t["adapted_au_intercept"]),
-            "priors": {m: (t[f"adapted_prior_{m}_mean"], t[f"adapted_prior_{m}_std"]) for m in MODALITIES},
-            "au_C": float(doc["au_C"]), "tau": float(doc["tau"]), "min_recordings": int(doc["min_recordings"]),
-            "weights": {m: float(doc["weights"][m]) for m in MODALITIES},
-            "temperatures": {m: float(doc["temperatures"][m]) for m in MODALITIES},
-            "fused_temperature": float(doc["temperatures"][FUSED])}
-
-
-def _json_default(o: Any) -> Any:
-    return o.tolist() if hasattr(o, "tolist") else str(o)
 
 
 def resolve_av_model(name_or_path: str | os.PathLike | None) -> Path:

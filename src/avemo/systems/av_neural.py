@@ -3,14 +3,13 @@ fusion model (``fusion_concat``, ``fusion_decision``, ``fusion_attention``, ``fu
 modality dropout and early stopping on validation UA, as an ensemble of seeds whose probabilities are averaged.
 
 Either modality may be missing at prediction time (``modalities``); the models learn that through modality
-dropout. Saved as a folder: ``av_fusion_system.json`` (settings, classes, each member's architecture, extractor
+dropout. Saved as a folder: ``system.json`` (kind, settings, classes, each member's architecture, extractor
 keys, versions, ``info``), ``preprocess.safetensors`` (standardisation statistics) and ``member<k>.safetensors``
 (weights). Nothing is pickled.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -24,6 +23,7 @@ from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
 from avemo.modalities import Modality
 from avemo.models.registry import create_model
+from avemo.systems.base import read_description, write_description
 from avemo.systems.inputs import AVInputs, Standardizer
 from avemo.train.checkpoint import library_versions, load_weights, read_tensors, save_tensors_atomic, to_jsonable
 from avemo.train.predict import fusion_logits
@@ -31,8 +31,6 @@ from avemo.train.predict import fusion_logits
 #: Modality names the fusion models see.
 SPEECH, AU = Modality.SPEECH, Modality.ACTION_UNITS
 MODALITIES = (SPEECH, AU)
-#: Name of the description file; a folder holding it is a saved :class:`AVFusionSystem`.
-AV_FUSION_FILE = "av_fusion_system.json"
 PREPROCESS_FILE = "preprocess.safetensors"
 Split = tuple[Sequence[int], Sequence[int]]
 
@@ -198,7 +196,7 @@ class AVFusionSystem:
                "model_config": self.model_config, "train": self.train, "seeds": self.seeds, "adapt": self.adapt,
                "members": [m.describe() for m in self.members_], "best_epochs": self.best_epochs_,
                "versions": library_versions(), "info": self.info}
-        (path / AV_FUSION_FILE).write_text(json.dumps(to_jsonable(doc), indent=1))
+        write_description(path, doc)
         return path
 
     @classmethod
@@ -209,19 +207,15 @@ class AVFusionSystem:
             CheckpointError: when the folder or one of its files is missing or inconsistent.
         """
         path = Path(directory)
-        doc_path = path / AV_FUSION_FILE
-        if not doc_path.is_file():
-            raise CheckpointError(f"{path}: not a saved audio-visual fusion system (no {AV_FUSION_FILE})")
+        doc = read_description(path, "av-fusion")
         try:
-            doc = json.loads(doc_path.read_text())
             system = cls(doc["model"], doc["label_set"], doc["speech_vectors"], doc["model_config"], doc["train"],
                          doc["seeds"], bool(doc.get("adapt", False)))
             system.info = doc.get("info", {})
             system.best_epochs_ = list(doc.get("best_epochs", []))
             members = doc["members"]
-        except (json.JSONDecodeError, KeyError, TypeError, ParameterError) as exc:
-            raise CheckpointError(f"{doc_path}: unreadable system description ({type(exc).__name__}: {exc})") \
-                from None
+        except (KeyError, TypeError, ParameterError) as exc:
+            raise CheckpointError(f"{path}: unreadable system description ({type(exc).__name__}: {exc})") from None
         try:
             stats = load_file(str(path / PREPROCESS_FILE))
             system.speech_scaler_ = Standardizer.from_state(stats["speech_mean"], stats["speech_std"])
@@ -234,7 +228,7 @@ class AVFusionSystem:
                 model = create_model(described["name"], described["input_dim"], described["num_classes"],
                                      config=described.get("config"))
             except (KeyError, ParameterError) as exc:
-                raise CheckpointError(f"{doc_path}: member {k} cannot be rebuilt ({exc})") from None
+                raise CheckpointError(f"{path}: member {k} cannot be rebuilt ({exc})") from None
             weights = path / f"member{k}.safetensors"
             load_weights(model, read_tensors(weights), weights)
             system.members_.append(model.eval())

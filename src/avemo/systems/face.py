@@ -1,7 +1,7 @@
 """A trained face-expression system: one image model over aligned gray face crops, its augmentation and
 test-time augmentation, and the label set; built from a :class:`FaceSystemSpec` (``configs/face/*.yaml``).
 
-Saved as a folder: ``face_system.json`` (spec, classes, versions, training history, anything in ``info``) and
+Saved as a folder: ``system.json`` (kind, spec, classes, versions, training history, anything in ``info``) and
 ``model/`` (``model.safetensors`` + ``model.json``). Nothing is pickled.
 """
 
@@ -22,14 +22,13 @@ import torch
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
 from avemo.models.registry import create_model, model_class
-from avemo.systems.base import PRETRAINED_DIR
+from avemo.systems.base import PRETRAINED_DIR, read_description, shipped_systems, system_kind, write_description
 from avemo.systems.spec import configs_dir, read_config
 from avemo.train.augment import ImageAugment, ImageAugmentConfig
 from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
 from avemo.train.predict import predict_proba
 from avemo.train.trainer import TrainConfig, TrainHistory, Trainer
 
-SYSTEM_FILE = "face_system.json"
 #: What a face system can be trained on (FaceSystemSpec.targets).
 TARGETS = ("majority", "votes")
 #: ``init_from: pretrained:<name>`` starts from a shipped system.
@@ -315,7 +314,7 @@ class FaceSystem:
         doc = {"format_version": 1, "kind": "face", "spec": self.spec.to_dict(), "classes": list(self.classes),
                "versions": library_versions(), "history": None if self.history_ is None else self.history_.to_dict(),
                "info": self.info}
-        (path / SYSTEM_FILE).write_text(json.dumps(doc, indent=1))
+        write_description(path, doc)
         return path
 
     @classmethod
@@ -326,15 +325,11 @@ class FaceSystem:
             CheckpointError: when the folder or one of its files is missing or inconsistent.
         """
         path = Path(directory)
-        doc_path = path / SYSTEM_FILE
-        if not doc_path.is_file():
-            raise CheckpointError(f"{path}: not a saved avemo face system (no {SYSTEM_FILE}); train one with "
-                                  "`avemo train face-cnn --data FER2013_DIR`")
+        doc = read_description(path, "face")
         try:
-            doc = json.loads(doc_path.read_text())
             system = cls(FaceSystemSpec.from_dict(doc["spec"]), engine)
-        except (json.JSONDecodeError, KeyError, ParameterError) as exc:
-            raise CheckpointError(f"{doc_path}: unreadable face system description ({exc})") from None
+        except (KeyError, TypeError, ParameterError) as exc:
+            raise CheckpointError(f"{path}: unreadable face system description ({exc})") from None
         system.info = doc.get("info", {})
         if doc.get("history"):
             system.history_ = TrainHistory.from_dict(doc["history"])
@@ -343,7 +338,12 @@ class FaceSystem:
 
 
 def is_face_system(directory: str | os.PathLike) -> bool:
-    return (Path(directory) / SYSTEM_FILE).is_file()
+    """Whether ``directory`` holds a saved face system (or a description too broken to tell: loading it says
+    what is wrong)."""
+    try:
+        return system_kind(directory) == "face"
+    except CheckpointError:
+        return True
 
 
 def _state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str:
@@ -375,7 +375,7 @@ def init_from_state(spec: FaceSystemSpec, folder: str | os.PathLike,
         shipped = PRETRAINED_DIR / spec.init_from[len(PRETRAINED_PREFIX):]
         if not is_face_system(shipped):
             raise ParameterError(f"face system {spec.name!r}: init_from {spec.init_from!r} is not a shipped face "
-                                 f"system (no {shipped / SYSTEM_FILE})")
+                                 f"system (shipped: {shipped_systems('face')})")
         parent = FaceSystem.load(shipped, engine="torch")
         return adapt_head(parent.model_.state_dict(), parent.classes, label_set(spec.label_set))
     parent_spec = load_face_spec(spec.init_from)

@@ -63,11 +63,11 @@ def add_face_reference(model_dir: str | os.PathLike, data_dir: str | os.PathLike
         CorpusError, ParameterError: when the corpus has no images of ``split``.
     """
     import json
-    from pathlib import Path
 
     from avemo.data.face_images import load_face_images
     from avemo.data.recipes import prepare
-    from avemo.systems.face import SYSTEM_FILE, FaceSystem
+    from avemo.systems.base import description_file
+    from avemo.systems.face import FaceSystem
 
     system = FaceSystem.load(model_dir)
     recordings = [r for r in prepare(corpus, data_dir) if r.attributes.get("split") == split]
@@ -75,7 +75,7 @@ def add_face_reference(model_dir: str | os.PathLike, data_dir: str | os.PathLike
         raise ParameterError(f"{data_dir}: no {split} images in the {corpus} corpus to compute the reference on")
     images, kept = load_face_images(recordings, system.spec.side)
     reference = FaceReference.from_probabilities(system.predict_proba(images), f"{corpus} {split}")
-    path = Path(model_dir) / SYSTEM_FILE
+    path = description_file(model_dir)
     doc = json.loads(path.read_text())
     doc.setdefault("info", {})[REFERENCE_KEY] = reference.to_info(system.classes, len(kept))
     path.write_text(json.dumps(doc, indent=1))

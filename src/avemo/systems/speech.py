@@ -8,7 +8,6 @@ Nothing is pickled.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,6 +19,7 @@ from safetensors.numpy import load_file, save_file
 from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
 from avemo.models.registry import create_model
+from avemo.systems.base import read_description, write_description
 from avemo.systems.inputs import Features, Standardizer, pool_frames, vector_matrix
 from avemo.systems.spec import SystemSpec
 from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
@@ -211,10 +211,10 @@ class SpeechSystem:
             part.save(path / f"part{k}")
         for k, model in enumerate(self.members_):
             save_checkpoint(path / f"member{k}", model, {"classes": list(self.classes)})
-        doc = {"format_version": 1, "spec": self.spec.to_dict(), "classes": list(self.classes),
+        doc = {"format_version": 1, "kind": "speech", "spec": self.spec.to_dict(), "classes": list(self.classes),
                "extractors": {k: e.cache_key() for k, e in self.spec.feature_extractors().items()},
                "members": len(self.members_), "versions": library_versions(), "info": self.info}
-        (path / "system.json").write_text(json.dumps(doc, indent=1))
+        write_description(path, doc)
         return path
 
     @classmethod
@@ -225,14 +225,11 @@ class SpeechSystem:
             CheckpointError: when the folder or one of its files is missing or inconsistent.
         """
         path = Path(directory)
-        doc_path = path / "system.json"
-        if not doc_path.is_file():
-            raise CheckpointError(f"{path}: not a saved avemo system (no system.json); train one with `avemo train`")
+        doc = read_description(path, "speech")
         try:
-            doc = json.loads(doc_path.read_text())
             system = cls(SystemSpec.from_dict(doc["spec"]))
-        except (json.JSONDecodeError, KeyError, ParameterError) as exc:
-            raise CheckpointError(f"{doc_path}: unreadable system description ({exc})") from None
+        except (KeyError, TypeError, ParameterError) as exc:
+            raise CheckpointError(f"{path}: unreadable system description ({exc})") from None
         system.info = doc.get("info", {})
         try:
             tensors = load_file(str(path / "preprocess.safetensors"))

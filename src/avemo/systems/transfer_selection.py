@@ -118,7 +118,7 @@ def loco_select(design: Callable[[Sequence[int]], np.ndarray], y: np.ndarray, co
         design: ``layers -> (n, D)`` columns of the rows (for the adapted head: already standardised per speaker).
         y, corpus: ``(n,)`` class indices and corpora of the rows.
         weights: ``(corpus, y) -> (n,)`` training row weights.
-        fit: :func:`~avemo.systems.speech_probe.fit_softmax_regression`.
+        fit: :func:`~avemo.systems.probe_stats.fit_softmax_regression`.
         score: ``(y, probs, corpus) -> {corpus: UA}``.
 
     Raises:

@@ -1,0 +1,78 @@
+"""The rows a speech probe (:class:`~avemo.systems.speech_probe.SpeechProbeSystem`) is fitted on and applied to:
+clip statistics of Whisper encoder layers (:data:`FEATURE`), with each row's corpus and speaker."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import numpy as np
+
+from avemo.errors import ParameterError
+
+#: The feature the probe reads (:class:`~avemo.features.audio.whisper_layers.WhisperStatsExtractor`).
+FEATURE = "whisper_stats"
+
+
+@dataclasses.dataclass
+class CorpusInputs:
+    """Rows of recordings from one or several corpora: ``x`` ``(n, D)`` :data:`FEATURE` vectors of the layers
+    ``layers`` (layer-major, ``[mean, std]`` per layer), and each row's ``corpus`` and ``speaker``."""
+
+    x: np.ndarray
+    corpus: np.ndarray
+    speaker: np.ndarray
+    layers: tuple[int, ...]
+
+    @classmethod
+    def create(cls, x: Any, corpus: Sequence[str], speaker: Sequence[str], layers: Sequence[int]) -> "CorpusInputs":
+        """Validate and convert.
+
+        Raises:
+            ParameterError: for rows of different lengths or a width that does not fit ``layers``.
+        """
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        corpus, speaker = np.asarray(corpus, dtype=object), np.asarray(speaker, dtype=object)
+        if x.ndim != 2 or not len(x) == len(corpus) == len(speaker):
+            raise ParameterError(f"features {x.shape}, corpora ({len(corpus)}) and speakers ({len(speaker)}) must "
+                                 "describe the same recordings")
+        layers = tuple(int(i) for i in layers)
+        if not layers or x.shape[1] % (2 * len(layers)):
+            raise ParameterError(f"features of width {x.shape[1]} do not hold [mean, std] blocks of layers {layers}")
+        return cls(x, corpus, speaker, layers)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def width(self) -> int:
+        return self.x.shape[1] // (2 * len(self.layers))
+
+    def take(self, index: Sequence[int]) -> "CorpusInputs":
+        idx = np.asarray(index, dtype=np.int64)
+        return CorpusInputs(self.x[idx], self.corpus[idx], self.speaker[idx], self.layers)
+
+    def columns(self, layers: Sequence[int]) -> np.ndarray:
+        """The ``(n, 2 * width * len(layers))`` columns of ``layers``.
+
+        Raises:
+            ParameterError: for a layer these inputs lack.
+        """
+        missing = [i for i in layers if i not in self.layers]
+        if missing:
+            raise ParameterError(f"layers {missing} are not in the features (layers {list(self.layers)})")
+        block = 2 * self.width
+        if tuple(layers) == self.layers:
+            return self.x
+        cols = np.concatenate([np.arange(self.layers.index(i) * block, (self.layers.index(i) + 1) * block)
+                               for i in layers])
+        return self.x[:, cols]
+
+
+def layer_columns(matrix: np.ndarray, matrix_layers: Sequence[int], layers: Sequence[int]) -> np.ndarray:
+    """The columns of ``layers`` of a ``(k, D)`` matrix laid out like :class:`CorpusInputs` rows of
+    ``matrix_layers`` (e.g. class offsets)."""
+    n = len(matrix)
+    return CorpusInputs.create(matrix, ["?"] * n, ["?"] * n, matrix_layers).columns(layers)

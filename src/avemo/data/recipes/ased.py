@@ -16,10 +16,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from avemo.data.manifest import Recording
-from avemo.data.recipes.common import AUDIO_EXTENSIONS, class_folder, media_files
+from avemo.data.recipes.common import CorpusWalk
 from avemo.data.recipes.registry import Corpus
-from avemo.data.recipes.skips import RecipeRecordings, SkipLog
+from avemo.data.recipes.skips import RecipeRecordings
 from avemo.labels import ANGRY, FEARFUL, HAPPY, NEUTRAL, SAD
 
 #: The letter that starts a file name (its class folder agrees).
@@ -27,6 +26,7 @@ LABELS = {"n": NEUTRAL, "f": FEARFUL, "h": HAPPY, "s": SAD, "a": ANGRY}
 LANGUAGE = "am"
 NAME = re.compile(r"^([a-z])(\d+)-(\d+)-(\d+)-(\d+)-(\d+)$", re.IGNORECASE)
 GENDERS = {1: "F", 2: "M"}
+CLASS_FOLDERS = "01Neutral, 02Fearful, 03Happy, 04Sad, 05Angry"
 EXPECTED = "{01Neutral,02Fearful,03Happy,04Sad,05Angry}/{e}{n}-{yy}-{aa}-{gg}-{bb}.wav, e.g. 05Angry/a5-01-01-01-01.wav"
 
 
@@ -39,43 +39,17 @@ def prepare_ased(corpus_dir: Path) -> RecipeRecordings:
     Raises:
         CorpusError: when the folder is missing or holds no ASED files.
     """
-    root = Path(corpus_dir)
-    classes = set(LABELS.values())
-    skips = SkipLog(CORPUS.name)
-    out, seen = [], set()
-    for path in media_files(root, AUDIO_EXTENSIONS):
-        rel = path.relative_to(root.resolve())
-        folder = class_folder(root, path)
-        if folder not in classes:
-            skips.skip("not in a class folder (01Neutral, 02Fearful, 03Happy, 04Sad, 05Angry)", str(rel))
-            continue
-        m = NAME.match(path.stem)
-        if not m:
-            skips.skip("unrecognised file name", str(rel))
-            continue
-        letter, _, sentence, repetition, gender, number = m.groups()
-        emotion = LABELS.get(letter.lower())
-        if emotion is None:
-            skips.skip("unknown label code", str(rel))
-            continue
-        if emotion != folder:
-            skips.skip("label letter disagrees with the folder", str(rel))
-            continue
+    walk = CorpusWalk(CORPUS.name, corpus_dir, NAME, LABELS, code_group=1, class_folders=CLASS_FOLDERS)
+    for take in walk:
+        _, _, sentence, repetition, gender, number = take.match.groups()
         sex = GENDERS.get(int(gender))
         if sex is None:
-            skips.skip("unknown gender code (01 female, 02 male)", str(rel))
+            walk.skip(take, "unknown gender code (01 female, 02 male)")
             continue
-        key = str(rel.with_suffix(""))
-        if key in seen:
-            skips.skip("same take in another format", str(rel))
-            continue
-        seen.add(key)
-        speaker = f"{sex}{int(number):02d}"
-        out.append(Recording(id=f"{CORPUS.name}-{path.stem}", path=str(path), corpus=CORPUS.name,
-                             speaker=f"{CORPUS.name}:{speaker}", emotion=emotion,
-                             attributes={"language": LANGUAGE, "gender": "female" if sex == "F" else "male",
-                                         "sentence": sentence, "repetition": repetition}))
-    return skips.finish(out, root, EXPECTED)
+        walk.keep(take, recording_id=f"{CORPUS.name}-{take.path.stem}", speaker=f"{sex}{int(number):02d}",
+                  attributes={"language": LANGUAGE, "gender": "female" if sex == "F" else "male",
+                              "sentence": sentence, "repetition": repetition})
+    return walk.finish(EXPECTED)
 
 
 CORPUS = Corpus(name="ased", prepare=prepare_ased, modalities=("speech",), labels=LABELS,

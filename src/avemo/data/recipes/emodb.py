@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from avemo.data.manifest import Recording
-from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files, require_some
+from avemo.data.recipes.common import AUDIO_EXTENSIONS, named_files, require_some
 from avemo.data.recipes.registry import Corpus
 from avemo.labels import ANGRY, BORED, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD
 
@@ -26,10 +26,7 @@ def prepare_emodb(corpus_dir: Path) -> list[Recording]:
         CorpusError: when no EmoDB file names are found.
     """
     out = []
-    for path in media_files(Path(corpus_dir), AUDIO_EXTENSIONS):
-        m = NAME.match(path.stem)
-        if not m:
-            continue
+    for path, m in named_files(Path(corpus_dir), NAME, AUDIO_EXTENSIONS):
         speaker, text, emo, version = m.groups()
         out.append(Recording(id=path.stem, path=str(path), corpus=CORPUS.name, speaker=speaker,
                              emotion=LABELS[emo],

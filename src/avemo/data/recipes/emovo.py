@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from avemo.data.manifest import Recording
-from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.common import CorpusWalk
 from avemo.data.recipes.registry import Corpus
-from avemo.data.recipes.skips import RecipeRecordings, SkipLog
+from avemo.data.recipes.skips import RecipeRecordings
 from avemo.labels import ANGRY, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED
 
 #: The file-name prefixes: disgusto, gioia, neutro, paura, rabbia, sorpresa, tristezza.
@@ -36,29 +35,13 @@ def prepare_emovo(corpus_dir: Path) -> RecipeRecordings:
     Raises:
         CorpusError: when the folder is missing or holds no EMOVO file names.
     """
-    root = Path(corpus_dir)
-    skips = SkipLog(CORPUS.name)
-    out, seen = [], set()
-    for path in media_files(root, AUDIO_EXTENSIONS):
-        m = NAME.match(path.stem)
-        if not m:
-            skips.skip("unrecognised file name", path.name)
-            continue
-        emo, sex, number, sentence = m.groups()
-        emotion = LABELS.get(emo.lower())
-        if emotion is None:
-            skips.skip("unknown label code", path.name)
-            continue
-        if path.stem in seen:
-            skips.skip("same take in another format", path.name)
-            continue
-        seen.add(path.stem)
-        speaker = f"{sex.lower()}{int(number)}"
-        out.append(Recording(id=path.stem, path=str(path), corpus=CORPUS.name, speaker=f"{CORPUS.name}:{speaker}",
-                             emotion=emotion,
-                             attributes={"language": LANGUAGE, "gender": "female" if sex.lower() == "f" else "male",
-                                         "sentence": sentence.lower()}))
-    return skips.finish(out, root, EXPECTED)
+    walk = CorpusWalk(CORPUS.name, corpus_dir, NAME, LABELS, code_group=1, relative_names=False)
+    for take in walk:
+        _, sex, number, sentence = take.match.groups()
+        walk.keep(take, recording_id=take.path.stem, speaker=f"{sex.lower()}{int(number)}", key=take.path.stem,
+                  attributes={"language": LANGUAGE, "gender": "female" if sex.lower() == "f" else "male",
+                              "sentence": sentence.lower()})
+    return walk.finish(EXPECTED)
 
 
 CORPUS = Corpus(name="emovo", prepare=prepare_emovo, modalities=("speech",), labels=LABELS,

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from avemo.data.manifest import Recording
-from avemo.data.recipes.common import media_files, require_some
+from avemo.data.recipes.common import named_files, require_some
 from avemo.data.recipes.registry import Corpus
 from avemo.errors import ParameterError
 from avemo.labels import ANGRY, CALM, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED
@@ -42,10 +42,7 @@ def prepare_ravdess(corpus_dir: Path, modalities: tuple[str, ...] = ("audio-only
         if bad:
             raise ParameterError(f"unknown RAVDESS option(s) {sorted(bad)}; choose from {sorted(allowed)}")
     out = []
-    for path in media_files(Path(corpus_dir)):
-        m = NAME.match(path.stem)
-        if not m:
-            continue
+    for path, m in named_files(Path(corpus_dir), NAME):
         modality, channel, emo, intensity, statement, repetition, actor = m.groups()
         if MODALITIES[modality] not in modalities or CHANNELS[channel] not in vocal_channels:
             continue

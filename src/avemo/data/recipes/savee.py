@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from avemo.data.manifest import Recording
-from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.common import CorpusWalk
 from avemo.data.recipes.registry import Corpus
-from avemo.data.recipes.skips import RecipeRecordings, SkipLog
+from avemo.data.recipes.skips import RecipeRecordings
 from avemo.labels import ANGRY, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED
 
 #: The file-name codes: anger, disgust, fear, happiness, neutral, sadness, surprise.
@@ -37,36 +36,24 @@ def prepare_savee(corpus_dir: Path) -> RecipeRecordings:
     Raises:
         CorpusError: when the folder is missing or holds no SAVEE file names.
     """
-    root = Path(corpus_dir)
-    skips = SkipLog(CORPUS.name)
-    out, seen = [], set()
-    for path in media_files(root, AUDIO_EXTENSIONS):
-        rel = path.relative_to(root.resolve())
-        m = NAME.match(path.stem)
-        if not m:
-            skips.skip("unrecognised file name", str(rel))
-            continue
-        prefix, emo, number = m.groups()
-        folder = path.parent.name.upper() if len(rel.parts) >= 2 else None
+    walk = CorpusWalk(CORPUS.name, corpus_dir, NAME, LABELS)
+    for take in walk:
+        prefix, emo, number = take.match.groups()
+        folder = take.path.parent.name.upper() if len(take.rel.parts) >= 2 else None
         speaker = (prefix or folder or "").upper()
         if not speaker:
-            skips.skip("missing speaker id (no SPK_ prefix and no speaker folder)", str(rel))
+            walk.skip(take, "missing speaker id (no SPK_ prefix and no speaker folder)")
             continue
         if prefix and folder and len(folder) == 2 and folder.isalpha() and folder != prefix.upper():
-            skips.skip("speaker prefix disagrees with the folder", str(rel))
+            walk.skip(take, "speaker prefix disagrees with the folder")
             continue
-        emotion = LABELS.get(emo.lower())
+        emotion = walk.label(take, emo)  # read after the speaker: the speaker's rules come first
         if emotion is None:
-            skips.skip("unknown label code", str(rel))
             continue
         key = f"{speaker}_{emo.lower()}{number}"
-        if key in seen:
-            skips.skip("same take in another format", str(rel))
-            continue
-        seen.add(key)
-        out.append(Recording(id=key, path=str(path), corpus=CORPUS.name, speaker=f"{CORPUS.name}:{speaker}",
-                             emotion=emotion, attributes={"language": LANGUAGE, "gender": "male"}))
-    return skips.finish(out, root, EXPECTED)
+        walk.keep(take, recording_id=key, speaker=speaker, emotion=emotion, key=key,
+                  attributes={"language": LANGUAGE, "gender": "male"})
+    return walk.finish(EXPECTED)
 
 
 CORPUS = Corpus(name="savee", prepare=prepare_savee, modalities=("speech",), labels=LABELS,

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from avemo.data.manifest import Recording
-from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files, require_some
+from avemo.data.recipes.common import AUDIO_EXTENSIONS, named_files, require_some
 from avemo.data.recipes.registry import Corpus
 from avemo.labels import ANGRY, DISGUST, FEARFUL, HAPPY, NEUTRAL, SAD, SURPRISED
 
@@ -27,9 +27,8 @@ def prepare_tess(corpus_dir: Path) -> list[Recording]:
         CorpusError: when no TESS file names are found.
     """
     out = []
-    for path in media_files(Path(corpus_dir), AUDIO_EXTENSIONS):
-        m = NAME.match(path.stem)
-        if not m or m.group(3).lower() not in LABELS:
+    for path, m in named_files(Path(corpus_dir), NAME, AUDIO_EXTENSIONS):
+        if m.group(3).lower() not in LABELS:
             continue
         speaker, word, emo = m.group(1).upper(), m.group(2).lower(), m.group(3).lower()
         out.append(Recording(id=path.stem, path=str(path), corpus=CORPUS.name, speaker=speaker,

@@ -14,16 +14,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from avemo.data.manifest import Recording
-from avemo.data.recipes.common import AUDIO_EXTENSIONS, media_files
+from avemo.data.recipes.common import CorpusWalk
 from avemo.data.recipes.registry import Corpus
-from avemo.data.recipes.skips import RecipeRecordings, SkipLog
+from avemo.data.recipes.skips import RecipeRecordings
 from avemo.labels import ANGRY, CALM, HAPPY, SAD
 
 #: The class folders Angry, Calm, Happy, Sad (matched in lower case).
 LABELS = {"angry": ANGRY, "calm": CALM, "happy": HAPPY, "sad": SAD}
 LANGUAGE = "tr"
 NAME = re.compile(r"^(\d+)_(.+)$")
+CLASS_FOLDERS = "Angry, Calm, Happy, Sad"
 EXPECTED = "{Angry,Calm,Happy,Sad}/<speaker number>_<tag>_<word>.wav, e.g. Angry/1157_kz_acik.wav"
 
 
@@ -36,30 +36,13 @@ def prepare_turev(corpus_dir: Path) -> RecipeRecordings:
     Raises:
         CorpusError: when the folder is missing or holds no TurEV-DB files.
     """
-    root = Path(corpus_dir)
-    skips = SkipLog(CORPUS.name)
-    out, seen = [], set()
-    for path in media_files(root, AUDIO_EXTENSIONS):
-        rel = path.relative_to(root.resolve())
-        emotion = LABELS.get(path.parent.name.lower()) if len(rel.parts) >= 2 else None
-        if emotion is None:
-            skips.skip("not in a class folder (Angry, Calm, Happy, Sad)", str(rel))
-            continue
-        m = NAME.match(path.stem)
-        if not m:
-            skips.skip("unrecognised file name", str(rel))
-            continue
-        key = str(rel.with_suffix(""))
-        if key in seen:
-            skips.skip("same take in another format", str(rel))
-            continue
-        seen.add(key)
-        speaker, rest = m.groups()
+    walk = CorpusWalk(CORPUS.name, corpus_dir, NAME, LABELS, class_folders=CLASS_FOLDERS)
+    for take in walk:
+        speaker, rest = take.match.groups()
         tag, _, word = rest.partition("_")
-        out.append(Recording(id=f"{path.parent.name}/{path.stem}", path=str(path), corpus=CORPUS.name,
-                             speaker=f"{CORPUS.name}:{speaker}", emotion=emotion,
-                             attributes={"language": LANGUAGE, "tag": tag, "word": word}))
-    return skips.finish(out, root, EXPECTED)
+        walk.keep(take, recording_id=f"{take.path.parent.name}/{take.path.stem}", speaker=speaker,
+                  attributes={"language": LANGUAGE, "tag": tag, "word": word})
+    return walk.finish(EXPECTED)
 
 
 CORPUS = Corpus(name="turev", prepare=prepare_turev, modalities=("speech",), labels=LABELS,

@@ -14,16 +14,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from avemo.data.manifest import Recording
-from avemo.data.recipes.common import AUDIO_EXTENSIONS, class_folder, media_files
+from avemo.data.recipes.common import CorpusWalk
 from avemo.data.recipes.registry import Corpus
-from avemo.data.recipes.skips import RecipeRecordings, SkipLog
+from avemo.data.recipes.skips import RecipeRecordings
 from avemo.labels import ANGRY, HAPPY, NEUTRAL, SAD
 
 #: The letter before the clip number (``SM1_F1_A01``); the folders Angry, Happy, Neutral, Sad agree.
 LABELS = {"A": ANGRY, "H": HAPPY, "N": NEUTRAL, "S": SAD}
 LANGUAGE = "ur"
 NAME = re.compile(r"^S([MF])(\d+)_F(\d+)_([A-Z])(\d+)$", re.IGNORECASE)
+CLASS_FOLDERS = "Angry, Happy, Neutral, Sad"
 EXPECTED = "{Angry,Happy,Neutral,Sad}/S{M|F}<n>_F<k>_{A|H|N|S}<m>.wav, e.g. Angry/SM1_F1_A01.wav"
 
 
@@ -36,38 +36,12 @@ def prepare_urdu(corpus_dir: Path) -> RecipeRecordings:
     Raises:
         CorpusError: when the folder is missing or holds no URDU files.
     """
-    root = Path(corpus_dir)
-    classes = set(LABELS.values())
-    skips = SkipLog(CORPUS.name)
-    out, seen = [], set()
-    for path in media_files(root, AUDIO_EXTENSIONS):
-        rel = path.relative_to(root.resolve())
-        folder = class_folder(root, path)
-        if folder not in classes:
-            skips.skip("not in a class folder (Angry, Happy, Neutral, Sad)", str(rel))
-            continue
-        m = NAME.match(path.stem)
-        if not m:
-            skips.skip("unrecognised file name", str(rel))
-            continue
-        sex, number, _, letter, _ = m.groups()
-        emotion = LABELS.get(letter.upper())
-        if emotion is None:
-            skips.skip("unknown label code", str(rel))
-            continue
-        if emotion != folder:
-            skips.skip("label letter disagrees with the folder", str(rel))
-            continue
-        key = str(rel.with_suffix(""))
-        if key in seen:
-            skips.skip("same take in another format", str(rel))
-            continue
-        seen.add(key)
-        speaker = f"S{sex.upper()}{int(number)}"
-        out.append(Recording(id=path.stem, path=str(path), corpus=CORPUS.name, speaker=f"{CORPUS.name}:{speaker}",
-                             emotion=emotion,
-                             attributes={"language": LANGUAGE, "gender": "male" if sex.upper() == "M" else "female"}))
-    return skips.finish(out, root, EXPECTED)
+    walk = CorpusWalk(CORPUS.name, corpus_dir, NAME, LABELS, code_group=4, class_folders=CLASS_FOLDERS)
+    for take in walk:
+        sex, number = take.match.group(1, 2)
+        walk.keep(take, recording_id=take.path.stem, speaker=f"S{sex.upper()}{int(number)}",
+                  attributes={"language": LANGUAGE, "gender": "male" if sex.upper() == "M" else "female"})
+    return walk.finish(EXPECTED)
 
 
 CORPUS = Corpus(name="urdu", prepare=prepare_urdu, modalities=("speech",), labels=LABELS,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corpora import CLASS_PITCHES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
@@ -106,8 +107,6 @@ def face_landmarker(tmp_path_factory) -> Path:
 # ---- a tiny speech system -------------------------------------------------------------------------------------
 
 SR = 16000
-#: One pitch per ravdess8 class, so that the classes are learnable from log-mel statistics.
-CLASS_PITCHES = (90.0, 110.0, 135.0, 160.0, 190.0, 225.0, 265.0, 310.0)
 
 
 @pytest.fixture(scope="session")

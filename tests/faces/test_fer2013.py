@@ -9,34 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corpora import face_like, write_fer2013_folder, write_fer2013_suite
 from PIL import Image
 
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
 from avemo.errors import CorpusError, ParameterError
 from avemo.labels import label_set
-
-FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-
-
-def face_like(label: int, k: int) -> np.ndarray:
-    """A 48x48 gray image whose central square's brightness encodes the class (robust to flips and shifts)."""
-    rng = np.random.default_rng(100 * label + k)
-    img = rng.integers(0, 30, (48, 48)).astype(np.uint8)
-    img[12:36, 12:36] = 60 + 30 * label + rng.integers(0, 8)
-    return img
-
-
-def write_folder(root: Path, per_split: dict[str, int]) -> Path:
-    for label, name in enumerate(FER_CLASSES):
-        for split, n in per_split.items():
-            folder = root / ("train" if split == "Training" else "test") / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for k in range(n):
-                Image.fromarray(face_like(label, k + 100 * len(split))).save(folder / f"{split}_{label}{k:03d}.jpg",
-                                                                             quality=95)
-    return root
-
 
 def write_csv(path: Path, rows: list[tuple[int, np.ndarray, str]]) -> Path:
     with open(path, "w", newline="") as f:
@@ -48,7 +27,7 @@ def write_csv(path: Path, rows: list[tuple[int, np.ndarray, str]]) -> Path:
 
 
 def test_image_folder_release(tmp_path):
-    root = write_folder(tmp_path / "fer", {"Training": 2, "PublicTest": 1, "PrivateTest": 1})
+    root = write_fer2013_folder(tmp_path / "fer", {"Training": 2, "PublicTest": 1, "PrivateTest": 1})
     recs = prepare("fer2013", root)
     assert len(recs) == 7 * 4
     splits = {r.attributes["split"] for r in recs}
@@ -98,7 +77,7 @@ def test_not_a_corpus(tmp_path):
 
 
 def test_loader_skips_bad_files_and_recomputes_a_corrupt_cache(tmp_path, caplog):
-    root = write_folder(tmp_path / "fer", {"Training": 1})
+    root = write_fer2013_folder(tmp_path / "fer", {"Training": 1})
     (root / "train" / "happy" / "Training_broken.jpg").write_bytes(b"not a jpeg at all")
     recs = prepare("fer2013", root)
     cache = tmp_path / "cache"
@@ -188,18 +167,10 @@ def test_peer_baseline_runs():
 def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch):
     from avemo.benchmark.fer2013 import run_fer_benchmark
 
-    configs = tmp_path / "configs"
-    (configs / "face").mkdir(parents=True)
-    (configs / "benchmarks").mkdir()
-    (configs / "face" / "tiny-cnn.yaml").write_text(
-        "name: tiny-cnn\nmodel: face_cnn\nmodel_config: {channels: [8, 16], convs_per_block: 1}\n"
-        "augment: {crop: 44, erase: 0, brightness: 0, contrast: 0, tta: flip}\n"
-        "train: {epochs: 3, batch_size: 16, lr: 0.01}\n")
-    (configs / "benchmarks" / "fer2013.yaml").write_text(
-        "name: fer2013\nprotocol: test protocol\nlabel_set: fer7\nsystems: [tiny-cnn]\npeer: null\n")
+    configs = write_fer2013_suite(tmp_path / "configs")
     monkeypatch.setenv("AVEMO_CONFIGS", str(configs))
     monkeypatch.setenv("AVEMO_CACHE", str(tmp_path / "cache"))
-    root = write_folder(tmp_path / "fer", {"Training": 3, "PublicTest": 1, "PrivateTest": 2})
+    root = write_fer2013_folder(tmp_path / "fer", {"Training": 3, "PublicTest": 1, "PrivateTest": 2})
     summary = run_fer_benchmark(root, tmp_path / "report", tmp_path / "runs")
     entry = summary["systems"]["tiny-cnn"]
     assert set(entry["test"]) >= {"accuracy", "ua", "macro_f1", "n_test"}

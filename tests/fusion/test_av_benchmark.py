@@ -6,21 +6,17 @@ import json
 
 import numpy as np
 import pytest
-import soundfile as sf
+from corpora import write_ravdess_av
 
 from avemo.benchmark.av import av_results_table, run_av_benchmark
 from avemo.cli import main
 from avemo.data.recipes import prepare
 from avemo.errors import ParameterError
 from avemo.data.splits import make_folds
-from avemo.features.openface import AU_COLUMNS
-from avemo.io.synth import synth_voice
 from avemo.shipping.av_corpus import av_clip_name, face_matrix, late_fusion_system, load_av_corpus, suite_config
 from avemo.systems.av_fusion import FUSED
 from avemo.train.calibration import expected_calibration_error
 
-SR = 16000
-PITCHES = (90.0, 110.0, 135.0, 160.0, 190.0, 225.0, 265.0, 310.0)  # one per RAVDESS emotion code 01..08
 FOLDS = [1, 2]
 MODELS = ["fusion_concat", "fusion_decision", "fusion_attention", "fusion_transformer"]
 OPTIONS = {"speech_vectors": ["logmel:meanstd"], "au_logreg": {"C_grid": [0.1, 1.0]},
@@ -31,23 +27,7 @@ OPTIONS = {"speech_vectors": ["logmel:meanstd"], "au_logreg": {"C_grid": [0.1, 1
 def corpus(tmp_path_factory):
     """24 actors x 8 emotions: a 0.6-s synthetic voice (emotion in the pitch) and a row of AU means (emotion in
     two AUs, plus noise), in the shared layout ``speech16k/Actor_XX/`` + ``openface_au_mean.csv``."""
-    root = tmp_path_factory.mktemp("ravdess_av")
-    rng = np.random.default_rng(0)
-    rows = []
-    for actor in range(1, 25):
-        folder = root / "speech16k" / f"Actor_{actor:02d}"
-        folder.mkdir(parents=True)
-        for emo, pitch in enumerate(PITCHES, 1):
-            x = synth_voice(0.6, pitch * (1 + 0.02 * ((actor % 5) - 2)), SR, seed=actor * 10 + emo)
-            sf.write(folder / f"03-01-{emo:02d}-01-01-01-{actor:02d}.wav", x, SR)
-            au = rng.uniform(0, 0.3, len(AU_COLUMNS))
-            au[(emo - 1) % len(AU_COLUMNS)] += 1.0
-            au[(emo + 7) % len(AU_COLUMNS)] += 0.5 * (emo % 2)
-            name = f"01-01-{emo:02d}-01-01-01-{actor:02d}"
-            rows.append(";".join(f"{v:.5f}" for v in au) + f";0.8;{name};/x/{name}.mp4;{len(rows)}")
-    header = ";".join(AU_COLUMNS) + ";speech;name;path;index"
-    (root / "openface_au_mean.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
-    return root
+    return write_ravdess_av(tmp_path_factory.mktemp("ravdess_av"))
 
 
 def test_face_matrix_pairs_by_take(corpus):

@@ -6,48 +6,23 @@ import json
 
 import numpy as np
 import pytest
-import soundfile as sf
-import yaml
+from corpora import write_ravdess_voices, write_speech_suite
 
 from avemo.benchmark.speech import load_suite, results_table, run_speech_benchmark
 from avemo.errors import ParameterError
 from avemo.features.audio import LogMelExtractor
-from avemo.io.synth import synth_voice
 
-SR = 16000
-PITCHES = (90.0, 110.0, 135.0, 160.0, 190.0, 225.0, 265.0, 310.0)  # one per RAVDESS emotion code 01..08
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """24 actors x 8 emotions, one 1-s synthetic voice each; the emotion is encoded in the pitch."""
-    root = tmp_path_factory.mktemp("ravdess")
-    for actor in range(1, 25):
-        folder = root / f"Actor_{actor:02d}"
-        folder.mkdir()
-        for emo, pitch in enumerate(PITCHES, 1):
-            x = synth_voice(1.0, pitch * (1 + 0.02 * ((actor % 5) - 2)), SR, seed=actor * 10 + emo)
-            sf.write(folder / f"03-01-{emo:02d}-01-01-01-{actor:02d}.wav", x, SR)
-    return root
+    return write_ravdess_voices(tmp_path_factory.mktemp("ravdess"), 1.0)
 
 
 @pytest.fixture()
 def configs(tmp_path, monkeypatch):
-    root = tmp_path / "configs"
-    (root / "speech").mkdir(parents=True)
-    (root / "benchmarks").mkdir()
-    (root / "speech" / "tiny-linear.yaml").write_text(yaml.safe_dump(
-        {"name": "tiny-linear", "description": "log-mel mean+std, logistic regression", "kind": "linear",
-         "vectors": ["logmel:meanstd"], "linear": {"C": 1.0}}))
-    (root / "speech" / "tiny-neural.yaml").write_text(yaml.safe_dump(
-        {"name": "tiny-neural", "description": "attention pooling over log-mel", "kind": "neural",
-         "frames": "logmel", "frame_pool": 4, "model": "attention_head",
-         "train": {"epochs": 1, "batch_size": 32, "patience": 1}}))
-    (root / "benchmarks" / "tiny-suite.yaml").write_text(yaml.safe_dump(
-        {"name": "tiny-suite", "corpus": "ravdess",
-         "corpus_options": {"modalities": ["audio-only"], "vocal_channels": ["speech"]},
-         "protocol": "ravdess-6fold", "label_set": "ravdess8", "systems": ["tiny-linear", "tiny-neural"],
-         "leakage": {"system": "tiny-linear", "protocol": "random"}}))
+    root = write_speech_suite(tmp_path / "configs", "tiny-suite")
     monkeypatch.setenv("AVEMO_CONFIGS", str(root))
     return root
 

@@ -13,6 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from avemo.errors import ParameterError
+
+#: Frames of the face-speed benchmark that warm the pipeline up, not timed.
+WARM_UP_FRAMES = 5
+
 
 def _median_ms(fn, repeats: int) -> float:
     fn()  # warm-up
@@ -31,7 +36,13 @@ def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: 
     with each speech-encoder backend (a RAVDESS file from ``data_dir`` cut or padded to that length when given, else
     avemo's synthetic voice), one thread pinned to one CPU core, and each stage's time. When ``data_dir`` holds the
     corpora (a ``ravdess/`` folder among others) and ``runs/cross-corpus`` the cross-corpus benchmark's fits,
-    ``accuracy`` adds what each backend costs in UA (:func:`backend_accuracy`)."""
+    ``accuracy`` adds what each backend costs in UA (:func:`backend_accuracy`).
+
+    Raises:
+        ParameterError: when ``repeats`` is below 1.
+    """
+    if repeats < 1:
+        raise ParameterError(f"--repeats must be at least 1, got {repeats}")
     import torch
 
     from avemo.features.audio.whisper_onnx import BACKENDS, default_backend
@@ -153,14 +164,21 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
                              data_dir: str | os.PathLike | None = None, model: str | None = None,
                              frames: int = 120) -> dict[str, Any]:
     """Frames per second of the whole face pipeline (MediaPipe detection + landmarks, alignment, the shipped
-    face model with the test-time augmentation used for video frames) on 640x480 video frames, on one CPU core
-    (the process pins itself to one core, so MediaPipe's threads share it too). Writes ``summary.json``."""
+    face model with the test-time augmentation used for video frames) on ``frames`` 640x480 video frames (the
+    first :data:`WARM_UP_FRAMES` not counted), on one CPU core (the process pins itself to one core, so MediaPipe's
+    threads share it too). Writes ``summary.json``.
+
+    Raises:
+        ParameterError: when ``frames`` leaves no frame to time after the warm-up.
+    """
     import cv2
     import torch
 
     from avemo.inference import InferenceEngine
     from avemo.systems.base import resolve_system_dir
 
+    if frames <= WARM_UP_FRAMES:
+        raise ParameterError(f"--frames must be more than the {WARM_UP_FRAMES} warm-up frames, got {frames}")
     images, source = _frames_640x480(data_dir, frames)
     classifier = InferenceEngine(face_model=model, modalities=("face",)).face
     threads = torch.get_num_threads()
@@ -185,7 +203,7 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
 
 
 def _time_face_pipeline(classifier, images: list[np.ndarray]) -> tuple[dict[str, list[float]], int]:
-    """Milliseconds per stage of each frame (the first 5 frames warm up, not counted) with the engine's face
+    """Milliseconds per stage of each frame (the first :data:`WARM_UP_FRAMES` not counted) with the engine's face
     ``classifier`` (:class:`~avemo.inference.face.FaceClassifier`), and the faces found."""
     from avemo.features.face.align import align_face
     from avemo.features.face.detection import create_face_detector
@@ -202,7 +220,7 @@ def _time_face_pipeline(classifier, images: list[np.ndarray]) -> tuple[dict[str,
             if crops:
                 classifier.system.predict_proba(np.stack(crops), tta=classifier.video_tta)
             t3 = time.perf_counter()
-            if i >= 5:  # warm-up frames are not counted
+            if i >= WARM_UP_FRAMES:
                 n_faces += len(faces)
                 for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
                     stages[key].append(1000 * value)
@@ -226,7 +244,6 @@ def backend_accuracy(data_root: str | os.PathLike, runs_dir: str | os.PathLike =
     """
     from avemo.benchmark.cross_corpus import corpus_metrics
     from avemo.data.splits import make_folds
-    from avemo.errors import ParameterError
     from avemo.labels import label_set
     from avemo.shipping.corpora import CORPUS_FOLDERS, load_corpora
     from avemo.systems.speech_probe import SpeechProbeSystem

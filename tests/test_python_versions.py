@@ -4,6 +4,7 @@ that ``make test`` stays as CI runs it)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -35,8 +36,10 @@ def test_running_interpreter_is_supported():
 
 def venv_of(*args: str) -> str:
     """The folder `make install ARGS` would create its virtual environment in (a dry run: nothing is made)."""
+    # Without the calling make's variables (`make test VENV=...` passes them down through MAKEFLAGS).
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTHON", "VENV"}}
     out = subprocess.run(["make", "-n", "-B", "install", *args], cwd=REPO, capture_output=True, text=True,
-                         timeout=60, check=True).stdout
+                         timeout=60, check=True, env=env).stdout
     (line,) = [line for line in out.splitlines() if " -m venv " in line]
     return line.split(" -m venv ")[1].strip()
 

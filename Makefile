@@ -1,7 +1,9 @@
 # The two commands: `make demo` (install + predict with the shipped model) and `make test` (install + tests).
 # `make lint` (ruff + import-linter's layer contracts) is what CI runs after `make test` (.ci/run).
+# One virtual environment per interpreter: .venv for the default python3, .venv-3.12 for `PYTHON=python3.12`
+# (`make test PYTHON=python3.12` runs the suite on Python 3.12; 3.11, 3.12 and 3.13 are supported).
 PYTHON ?= python3
-VENV ?= .venv
+VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(patsubst python%,%,$(notdir $(PYTHON))))
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FILE ?=

@@ -12,6 +12,9 @@ import hashlib
 import io
 import json
 import math
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -329,6 +332,29 @@ def test_detector_arguments_and_modes(model_path):
             video.process_frame(frame, 0.04)
     with pytest.raises(ParameterError, match="closed"):
         video.process_frame(frame, 1.0)
+
+
+DROPPED_IN_A_CYCLE = textwrap.dedent("""
+    import gc, sys
+    import numpy as np
+    from avemo.features.face import FaceLandmarkerDetector
+
+    detector = FaceLandmarkerDetector(model_path=sys.argv[1])
+    detector.process_image(np.zeros((64, 64, 3), np.uint8))
+    detector.cycle = detector  # only the cyclic GC can free it
+    del detector
+    gc.collect()
+    kept = FaceLandmarkerDetector(model_path=sys.argv[1])  # still open at exit
+    print("collected")
+""")
+
+
+def test_detector_freed_by_the_cyclic_gc_or_left_open_at_exit(model_path):
+    """Closing MediaPipe from the garbage collector once waited forever for a thread the GC had stopped."""
+    result = subprocess.run([sys.executable, "-c", DROPPED_IN_A_CYCLE, str(model_path)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "collected", result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr[-2000:]
 
 
 @pytest.mark.corpus

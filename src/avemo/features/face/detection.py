@@ -13,7 +13,6 @@ and upscaled before detection, because MediaPipe's detector misses faces that fi
 
 from __future__ import annotations
 
-import atexit
 import inspect
 import logging
 import math
@@ -284,17 +283,17 @@ _YAW_SIGN = 1.0
 _PITCH_SIGN = -1.0
 
 
-_LIVE: "weakref.WeakSet[FaceLandmarkerDetector]" = weakref.WeakSet()
+def _close_quietly(landmarker) -> None:
+    """Close a MediaPipe landmarker whose detector was dropped (or at exit), ignoring errors of a closing interpreter.
 
-
-@atexit.register
-def _close_all() -> None:
-    # MediaPipe's own __del__ raises during interpreter teardown unless close() ran before it.
-    for detector in list(_LIVE):
-        try:
-            detector.close()
-        except Exception:
-            pass
+    A ``weakref.finalize`` callback, not ``__del__``: the finalizer keeps the landmarker (and MediaPipe's one-thread
+    dispatcher) reachable, so when the cyclic GC frees a detector the dispatcher's thread is still there to run the
+    close. From ``__del__`` the GC had already stopped that thread, and the close waited for it forever.
+    """
+    try:
+        landmarker.close()
+    except Exception:
+        pass
 
 
 class FaceLandmarkerDetector(_Detector):
@@ -334,7 +333,9 @@ class FaceLandmarkerDetector(_Detector):
                                      "face_landmarker.task file or leave model_path=None")
         with native_logs_quieted():  # MediaPipe's C++ logs a few lines to stderr while the model loads
             self._landmarker = self._create_landmarker(running_mode)
-        _LIVE.add(self)
+        # Runs once: when the detector is freed, at exit (MediaPipe's own __del__ raises during interpreter teardown
+        # unless close() ran before it), or through close().
+        self._closer = weakref.finalize(self, _close_quietly, self._landmarker)
 
     def _create_landmarker(self, running_mode: str):
         """MediaPipe's FaceLandmarker with this detector's settings, for ``running_mode`` ``"image"`` or ``"video"``."""
@@ -389,16 +390,9 @@ class FaceLandmarkerDetector(_Detector):
         return FaceAnalysis(faces=faces, image_size=(w, h), reason=None if faces else "no face found", time=time_s)
 
     def close(self) -> None:
-        landmarker, self._landmarker = getattr(self, "_landmarker", None), None
-        if landmarker is not None:
+        landmarker, self._landmarker = self._landmarker, None
+        if self._closer.detach() is not None and landmarker is not None:
             landmarker.close()
-        _LIVE.discard(self)
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         return (f"FaceLandmarkerDetector(max_faces={self.max_faces}, min_confidence={self.min_confidence}, "

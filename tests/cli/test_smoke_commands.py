@@ -257,7 +257,7 @@ def test_benchmark_fer2013(tmp_path, monkeypatch, capsys):
     assert main(["benchmark", "fer2013", "--data", str(data), "--out", "report"]) == 0
     assert "tiny-cnn" in capsys.readouterr().out
     assert read_json(tmp_path / "report" / "summary.json")["systems"]["tiny-cnn"]["test"]["n_test"] == 14
-    assert (tmp_path / "runs" / "fer2013" / "tiny-cnn" / "face_system.json").is_file()
+    assert (tmp_path / "runs" / "fer2013" / "tiny-cnn" / "system.json").is_file()
 
 
 def test_benchmark_speed(tmp_path, capsys):

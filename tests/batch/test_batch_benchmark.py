@@ -19,7 +19,10 @@ def test_batch_benchmark_writes_its_report(tiny_model_dir, tmp_path, monkeypatch
     run = summary["runs"][0]
     assert run["audio_seconds"] == 8 * 3.5 and run["x_real_time"] > 0 and run["files_per_second"] > 0
     assert summary["same_table_every_run"] is True and "table" not in run
-    assert summary["local_speedup_2_workers"] > 0 and "ray_vs_local_2_workers" not in summary
+    # The ratio as derived, not its size: on 8 tiny files the 2-worker run is mostly process start, and with a fast
+    # 1-worker run (Python 3.12+) x2/x1 fell below 0.005 and rounded to 0.0.
+    local1, local2 = (r["files_per_second"] for r in summary["runs"])
+    assert summary["local_speedup_2_workers"] == round(local2 / local1, 2) and "ray_vs_local_2_workers" not in summary
     large = summary["large_run"]
     assert large["files"] == 30 and large["failed"] == 0 and large["worker_rss"]["samples"] >= 2
     assert 1 <= len(large["worker_rss"]["end_mb"]) <= 2  # one figure per worker process (<= 100 MB ones aside)

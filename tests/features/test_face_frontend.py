@@ -527,3 +527,26 @@ def test_real_video_frames_to_aligned_crops(model_path, require_data):
             crops.append(align_face(frame.image, faces[0]))
     assert ids == {0} and len(crops) >= 9
     assert all(c.shape == (48, 48) and c.std() > 10 for c in crops)
+
+
+def test_a_detector_freed_by_the_gc_is_closed_later_not_inside_the_collection(model_path):
+    """The GC may free a detector inside a MediaPipe call (another landmarker being created); closing it there
+    waited forever for MediaPipe's busy dispatcher. Its landmarker is queued and closed at the next safe point."""
+    import gc
+
+    from avemo.features.face import FaceLandmarkerDetector
+    from avemo.features.face import detection
+
+    detection.close_dropped()
+    gc.disable()  # only the explicit collection below frees the detector
+    try:
+        detector = FaceLandmarkerDetector(model_path=model_path)
+        detector.cycle = detector
+        del detector
+        gc.collect()
+        assert len(detection._DROPPED) == 1  # queued by the collection, not closed in it
+        kept = FaceLandmarkerDetector(model_path=model_path)  # a safe point: the queued one is closed first
+        assert detection._DROPPED == []
+        kept.close()
+    finally:
+        gc.enable()

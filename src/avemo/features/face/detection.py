@@ -13,6 +13,7 @@ and upscaled before detection, because MediaPipe's detector misses faces that fi
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import logging
 import math
@@ -284,16 +285,52 @@ _PITCH_SIGN = -1.0
 
 
 def _close_quietly(landmarker) -> None:
-    """Close a MediaPipe landmarker whose detector was dropped (or at exit), ignoring errors of a closing interpreter.
-
-    A ``weakref.finalize`` callback, not ``__del__``: the finalizer keeps the landmarker (and MediaPipe's one-thread
-    dispatcher) reachable, so when the cyclic GC frees a detector the dispatcher's thread is still there to run the
-    close. From ``__del__`` the GC had already stopped that thread, and the close waited for it forever.
-    """
+    """Close a MediaPipe landmarker, ignoring errors of a closing interpreter."""
     try:
         landmarker.close()
     except Exception:
         pass
+
+
+#: Landmarkers of detectors the garbage collector freed, closed at the next safe point (:func:`close_dropped`).
+_DROPPED: list = []
+_DROPPED_LOCK = threading.Lock()
+_EXITING = False
+
+
+def _drop(landmarker) -> None:
+    """``weakref.finalize`` callback of a freed detector: queue its landmarker for :func:`close_dropped`.
+
+    It must not close it here: the garbage collector can run inside a MediaPipe call (e.g. while another
+    landmarker is created), and a close from there waits forever for MediaPipe's one-thread dispatcher, busy with
+    that very call. Appending to a list is safe anywhere. At exit (no MediaPipe call is running) it closes at once."""
+    if _EXITING:
+        _close_quietly(landmarker)
+    else:
+        _DROPPED.append(landmarker)
+
+
+def close_dropped() -> int:
+    """Close the landmarkers of freed detectors (:func:`_drop`); returns how many. Runs when a detector is created
+    or closed, and at exit."""
+    with _DROPPED_LOCK:
+        pending = _DROPPED[:]
+        del _DROPPED[:len(pending)]
+    for landmarker in pending:
+        _close_quietly(landmarker)
+    return len(pending)
+
+
+def _close_at_exit() -> None:
+    """At exit: close what is queued, and from now on close freed detectors at once (weakref's exit hook, which
+    finalizes the detectors still alive, may run before or after this one). MediaPipe's ``__del__`` raises during
+    interpreter teardown unless ``close()`` ran before it."""
+    global _EXITING
+    _EXITING = True
+    close_dropped()
+
+
+atexit.register(_close_at_exit)
 
 
 class FaceLandmarkerDetector(_Detector):
@@ -331,11 +368,12 @@ class FaceLandmarkerDetector(_Detector):
         if not self.model_path.is_file():
             raise AssetNotFoundError(f"{self.model_path}: face landmarker model not found; give the path of a "
                                      "face_landmarker.task file or leave model_path=None")
+        close_dropped()
         with native_logs_quieted():  # MediaPipe's C++ logs a few lines to stderr while the model loads
             self._landmarker = self._create_landmarker(running_mode)
-        # Runs once: when the detector is freed, at exit (MediaPipe's own __del__ raises during interpreter teardown
-        # unless close() ran before it), or through close().
-        self._closer = weakref.finalize(self, _close_quietly, self._landmarker)
+        # Runs once: when the detector is freed or at exit (the landmarker is then queued for close_dropped), or
+        # through close().
+        self._closer = weakref.finalize(self, _drop, self._landmarker)
 
     def _create_landmarker(self, running_mode: str):
         """MediaPipe's FaceLandmarker with this detector's settings, for ``running_mode`` ``"image"`` or ``"video"``."""
@@ -393,6 +431,7 @@ class FaceLandmarkerDetector(_Detector):
         landmarker, self._landmarker = self._landmarker, None
         if self._closer.detach() is not None and landmarker is not None:
             landmarker.close()
+        close_dropped()
 
     def __repr__(self) -> str:
         return (f"FaceLandmarkerDetector(max_faces={self.max_faces}, min_confidence={self.min_confidence}, "

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from avemo.errors import ParameterError
-from avemo.inference.results import PREDICTED
+from avemo.inference.results import PREDICTED, PROBABILITY_PREFIX
 
 #: Cluster sizes the report projects its measured rates onto (nodes of this many cores).
 PROJECTED_NODES, CORES_PER_NODE = (1, 4, 16, 64), 16
@@ -128,7 +128,7 @@ def _timed_run(sources: Sequence[str], out: Path, engine: str, workers: int, bat
 def _fingerprint(rows: Sequence[dict]) -> list[tuple]:
     """What must agree between engines and worker counts: path, status, emotion, probabilities (4 decimals)."""
     return [(r["path"], r["status"], r.get("emotion") if r.get("status") in PREDICTED else None,
-             tuple(round(float(v), 4) for k, v in sorted(r.items()) if k.startswith("p_") and v == v))
+             tuple(round(float(v), 4) for k, v in sorted(r.items()) if k.startswith(PROBABILITY_PREFIX) and v == v))
             for r in rows]
 
 

@@ -16,7 +16,11 @@ from avemo.labels import valence_arousal
 from avemo.modalities import Modality
 
 __all__ = ["Modality", "Status", "PREDICTED", "Segment", "Timeline", "FaceResult", "FrameResult", "ModalityResult",
-           "FusionInfo", "FusedResult", "PredictionResult"]
+           "FusionInfo", "FusedResult", "PredictionResult", "PROBABILITY_PREFIX"]
+
+
+#: The prefix of a batch table's probability columns, ``p_<class>`` (:mod:`avemo.inference.schema`).
+PROBABILITY_PREFIX = "p_"
 
 
 class Status(enum.StrEnum):

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from avemo.inference.results import Status
+from avemo.inference.results import PROBABILITY_PREFIX, Status
 from avemo.modalities import Modality
 
 __all__ = ["StatusName", "ModalityName", "SingleModalityName", "RowStatusName", "PROBABILITY_PREFIX", "EmotionFields",
@@ -25,8 +25,6 @@ ModalityName = Literal[tuple(modality.value for modality in Modality)]
 SingleModalityName = Literal[tuple(modality.value for modality in Modality if modality is not Modality.AUDIO_VISUAL)]
 #: A batch row's ``status``: a result's, or ``error`` for a file that failed.
 RowStatusName = Literal[StatusName, "error"]
-#: The prefix of a batch row's probability columns, ``p_<class>``.
-PROBABILITY_PREFIX = "p_"
 
 
 class _Strict(BaseModel):

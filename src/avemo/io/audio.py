@@ -141,17 +141,12 @@ _DATA_CHUNK = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re
 
 
 def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
-    import av
 
     with open_container(path, "audio") as container:
         if not container.streams.audio:
             raise MediaDecodeError(f"{path}: has no audio stream; give a file that contains audio")
         track = AudioTrack(path, container.streams.audio[0])
-        try:
-            for packet in container.demux(track.stream):
-                track.add(packet)
-        except (av.error.FFmpegError, ValueError) as exc:
-            track.stop(exc)
+        track.read_rest(container)
         return track.samples()
 
 
@@ -188,6 +183,19 @@ class AudioTrack:
             self.stop(exc)
         if packet.size == 0:
             self.ended = True
+
+    def read_rest(self, container) -> None:
+        """Decode the track's packets still in ``container`` (demuxing its stream alone) up to the end, unless
+        decoding has ended; a reading error ends it as :meth:`stop` does."""
+        import av
+
+        if self.ended:
+            return
+        try:
+            for packet in container.demux(self.stream):
+                self.add(packet)
+        except (av.error.FFmpegError, ValueError) as exc:
+            self.stop(exc)
 
     def stop(self, exc: BaseException) -> None:
         """End decoding at an error (of the decoder, or of reading the container)."""

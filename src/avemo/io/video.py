@@ -107,17 +107,10 @@ class VideoReading:
         Raises:
             MediaDecodeError: when the file has no audio stream (or it was not asked for), or nothing decodes.
         """
-        import av
-
         track = self._track
         if track is None:
             raise MediaDecodeError(f"{self.path}: has no audio stream; give a file that contains audio")
-        if not track.ended:
-            try:
-                for packet in self._container.demux(track.stream):
-                    track.add(packet)
-            except (av.error.FFmpegError, ValueError) as exc:
-                track.stop(exc)
+        track.read_rest(self._container)
         signal, rate = track.samples()
         return finish_signal(self.path, signal, rate, sampling_rate)
 

@@ -28,3 +28,15 @@ def test_face_speed_benchmark_runs(face_landmarker, talking_face, tmp_path):
     report = run_face_speed_benchmark(out_dir=tmp_path, data_dir=talking_face.parent, frames=12)
     assert report["fps"] > 0 and report["model"] == "face-fer2013" and report["frames"] == 7
     assert json.loads((tmp_path / "summary.json").read_text())["tta"] == report["tta"]
+
+
+def test_encoder_batching_times_one_per_call_and_batched():
+    from avemo.benchmark.speed import encoder_batching, results_table
+
+    out = encoder_batching("tiny.en", "torch", 1.0, repeats=1, clips=2)
+    assert out["clips"] == 2 and out["one_per_call_ms"] > 0 and out["batched_ms"] > 0
+    report = {"clip_seconds": 1.0, "clip": "x", "model": "m", "default_backend": "torch",
+              "machine": {"processor": "p", "cpu_count": 2},
+              "backends": {"torch": {"predict_ms_median": 1.0, "x_real_time": 1.0, "stage_ms_median": {"w": 1.0},
+                                     "encoder_batching": out}}}
+    assert f"| torch | {out['one_per_call_ms']} | {out['batched_ms']} |" in results_table(report)

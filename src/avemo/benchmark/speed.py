@@ -75,6 +75,10 @@ def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: 
             total = _median_ms(lambda r=rec: r.predict_signal(signal, sr), repeats)
             timings[backend] = {"predict_ms_median": total, "stage_ms_median": stages,
                                 "x_real_time": round(1000 * seconds / total, 1)}
+            whisper = [e for e in rec.speech.extractors.values() if hasattr(e.config, "backend")]
+            if whisper:
+                timings[backend]["encoder_batching"] = encoder_batching(whisper[0].config.model, backend, seconds,
+                                                                        max(1, repeats // 4))
     default = default_backend()
     report = {"benchmark": "speed", "clip_seconds": seconds, "clip": source, "threads": 1, "cpu_cores": 1,
               "core": core, "model": resolve_system_dir(model, kind=SPEECH_KINDS).name, "default_backend": default,
@@ -93,6 +97,28 @@ def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: 
     return report
 
 
+#: Clips per encoder call in the batching measurement (:func:`encoder_batching`).
+BATCH_CLIPS = 8
+
+
+def encoder_batching(model: str, backend: str, seconds: float, repeats: int,
+                     clips: int = BATCH_CLIPS) -> dict[str, float]:
+    """Milliseconds per clip of the Whisper ``model`` encoder on ``backend`` (log-mel input of a ``seconds``-long
+    clip) when ``clips`` clips of that length go one per call and all in one call (the case most favourable to
+    batching: equal lengths, so no padding), median of ``repeats`` runs on the current threads."""
+    import torch
+
+    from avemo.features.audio.whisper_layers import SAMPLES_PER_FRAME, TARGET_SAMPLING_RATE, load_encoder
+    from avemo.features.audio.whisper_onnx import load_onnx_encoder
+
+    encoder = (load_onnx_encoder(model, backend) if backend != "torch" else None) or load_encoder(model=model)
+    frames = 2 * int(seconds * TARGET_SAMPLING_RATE // SAMPLES_PER_FRAME)
+    mel = torch.randn(clips, 80, frames, generator=torch.Generator().manual_seed(0))
+    one = _median_ms(lambda: [encoder(mel[i:i + 1]) for i in range(clips)], repeats) / clips
+    together = _median_ms(lambda: encoder(mel), repeats) / clips
+    return {"clips": clips, "one_per_call_ms": round(one, 1), "batched_ms": round(together, 1)}
+
+
 def results_table(report: dict[str, Any]) -> str:
     """Markdown: each backend's time per clip and, when measured, its UA against the PyTorch reference."""
     lines = [f"`avemo predict` on a {report['clip_seconds']:.0f}-second clip ({report['clip']}), model "
@@ -103,6 +129,14 @@ def results_table(report: dict[str, Any]) -> str:
     for backend, t in report["backends"].items():
         stage = next(iter(t["stage_ms_median"].values()))
         lines.append(f"| {backend} | {t['predict_ms_median']} | {t['x_real_time']} | {stage} |")
+    batching = {b: t["encoder_batching"] for b, t in report["backends"].items() if "encoder_batching" in t}
+    if batching:
+        clips = next(iter(batching.values()))["clips"]
+        lines += ["", f"Several clips in one encoder call: the encoder alone, {clips} clips of "
+                  f"{report['clip_seconds']:.0f} s (equal lengths, so no padding: batching's best case), one per call "
+                  "or all in one call; ms per clip, one thread:", "",
+                  "| speech encoder | one clip per call | all in one call |", "|---|---|---|"]
+        lines += [f"| {b} | {e['one_per_call_ms']} | {e['batched_ms']} |" for b, e in batching.items()]
     acc = report.get("accuracy")
     if acc:
         lines += ["", f"Accuracy of each backend: the cross-corpus benchmark's fitted `{acc['system']}` (each fold's "

@@ -62,3 +62,23 @@ def test_loudness_normalisation_does_not_depend_on_gain(voice):
         np.testing.assert_allclose(out, normalise_loudness(quiet, -23.0), rtol=1e-4, atol=1e-6)
     silent = np.zeros(SR, np.float32)
     assert np.array_equal(normalise_loudness(silent, -23.0), silent)
+
+
+def _pitch(x):
+    """The strongest periodicity of ``x`` in Hz (autocorrelation peak between 60 and 400 Hz)."""
+    x = x - x.mean()
+    ac = np.correlate(x[:8000], x[:8000], mode="full")[7999:]
+    lo, hi = SR // 400, SR // 60
+    return SR / (lo + int(np.argmax(ac[lo:hi])))
+
+
+def test_another_voice_moves_pitch_and_length_by_one_factor_and_repeats(voice):
+    from avemo.features.audio.degrade import VOICE_FACTORS, change_voice
+
+    faster = change_voice(voice, 1.1)
+    assert abs(len(faster) - len(voice) / 1.1) <= 1 and faster.dtype == np.float32
+    assert _pitch(faster) / _pitch(voice) == pytest.approx(1.1, rel=0.03)
+    out = degrade(voice, "voice")
+    np.testing.assert_array_equal(out, degrade(voice, "voice"))  # seeded by the clip's content
+    factor = len(voice) / len(out)
+    assert any(lo - 0.01 <= factor <= hi + 0.01 for lo, hi in VOICE_FACTORS)

@@ -99,6 +99,8 @@ def test_augmented_fold_adds_the_copies_of_its_training_rows_only(rows):
     augmented = _with_copies(fold, n)
     assert augmented.train == tuple(fold.train) + tuple(i + n for i in fold.train)
     assert augmented.val == fold.val and augmented.test == fold.test  # validation and test stay clean
+    twice = _with_copies(fold, n, 2)
+    assert twice.train == augmented.train + tuple(i + 2 * n for i in fold.train) and twice.test == fold.test
 
 
 def test_results_table_lists_variants_and_the_compensation_choices():
@@ -174,7 +176,7 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the command line keeps its fits in runs/cross-corpus
     config = tmp_path / "my-cross-corpus.yaml"
     settings = yaml.safe_load((configs_dir() / "benchmarks" / "cross-corpus.yaml").read_text())
-    settings.update({"corpora": list(CORPORA), "conditions": [], "augment": False, "variants": ["plain-adaptation"],
+    settings.update({"corpora": list(CORPORA), "conditions": [], "augment": False, "variants": ["plain-adaptation", "voices"],
                      "layer_grid": [[0], [0, 1]], "l2_grid": [0.01, 0.1]})
     config.write_text(yaml.safe_dump(settings))
     runs = tmp_path / "runs" / "cross-corpus"
@@ -182,14 +184,15 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
                                                       config=config, overrides=["targeted=true"], runs_dir=runs)
     assert (runs / MULTI / "loco-nemo" / "fit_key.json").is_file()
     assert summary["settings"]["targeted"] and summary["settings"]["l2_grid"] == [0.01, 0.1]
-    assert summary["variants"] == {"plain-adaptation": DEFINITIONS["plain-adaptation"]}
-    assert len(calls) == 1  # the variant reuses the base features
+    assert summary["variants"] == {key: DEFINITIONS[key] for key in ("plain-adaptation", "voices")}
+    # the first variant reuses the base features; the second loads its copies, the voices from the int8 encoder
+    assert [(c[1], c[2].get("backend")) for c in calls] == [(None, None), ("random", "torch"), ("voice", "onnx-int8")]
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["loco"] == json.loads(json.dumps(summary["loco"]))
     loco = summary["loco"]["systems"]
     heads = ("", "[speaker-adapted]", "[speaker-adapted-varied]")
-    assert set(loco) == {name + head for name in (MULTI, TRANSFER, RAVDESS_ONLY, TRANSFER + "-plain-adaptation")
-                         for head in heads}
+    assert set(loco) == {name + head for name in (MULTI, TRANSFER, RAVDESS_ONLY, TRANSFER + "-plain-adaptation",
+                                                  TRANSFER + "+augment+voices") for head in heads}
     for fold in loco[TRANSFER]["folds"]:  # chosen by the nested rule, with an abstention level
         assert fold["choices"]["loss"] in ("masked", "partial", "full") and "loco_by_loss" in fold["choices"]
         assert 0 <= fold["abstained"] <= 1 and fold["top_share"] <= 1

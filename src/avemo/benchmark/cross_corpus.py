@@ -130,9 +130,9 @@ def make_jobs(inputs: CorpusInputs, recordings: Sequence[Any], cfg: Mapping[str,
     return jobs
 
 
-def _with_copies(fold: Fold, n: int) -> Fold:
-    """``fold`` whose training rows also include their degraded copies (rows ``i + n``)."""
-    train = tuple(fold.train) + tuple(i + n for i in fold.train)
+def _with_copies(fold: Fold, n: int, copies: int = 1) -> Fold:
+    """``fold`` whose training rows also include ``copies`` copies of each (copy ``k``'s rows: ``i + k * n``)."""
+    train = tuple(fold.train) + tuple(i + k * n for k in range(1, copies + 1) for i in fold.train)
     return Fold(fold.name, train, fold.val, fold.test, fold.test_speakers, fold.val_speakers)
 
 
@@ -283,15 +283,22 @@ def _fit_variant(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]],
                  variant: Mapping[str, Any]) -> tuple[list[tuple[str, str, Fold]], list[Any]]:
     """The jobs and outcomes of ``probe-transfer`` with one step changed, leave-one-corpus-out, on its own
     features (the base features when it changes none)."""
-    rows = data.inputs
-    if variant.get("features"):
-        found, _, rows, seconds = run.load(run.cfg["corpora"], **variant["features"])
+    def load(tag: str, condition: str | None = None, **features: Any) -> CorpusInputs:
+        found, _, loaded, seconds = run.load(run.cfg["corpora"], condition, **features)
         if [r.id for r in found] != [r.id for r in data.recordings]:
             raise ParameterError(f"variant {key}: the corpora changed while the benchmark ran; run it again")
-        run.extract_seconds.update({f"{c} ({key})": v for c, v in seconds.items()})
-    todo = [(protocol, variant["name"], fold) for protocol, name, fold in base_jobs
-            if name == TRANSFER and protocol == "loco"]
-    return todo, run.fit({variant["name"]: run.system(**variant["system"])}, rows, data.y, data, todo)
+        run.extract_seconds.update({f"{c} ({tag})": v for c, v in seconds.items()})
+        return loaded
+
+    rows = load(key, **variant["features"]) if variant.get("features") else data.inputs
+    copies = variant.get("copies") or []
+    rows = stack_inputs([rows] + [load(f"{key}, {c['condition']} copies", c["condition"],
+                                       **{**variant.get("features", {}), "backend": c.get("backend", "torch")})
+                                  for c in copies])
+    todo = [(protocol, variant["name"], _with_copies(fold, len(data.inputs), len(copies)))
+            for protocol, name, fold in base_jobs if name == TRANSFER and protocol == "loco"]
+    y = np.concatenate([data.y] * (1 + len(copies)))
+    return todo, run.fit({variant["name"]: run.system(**variant["system"])}, rows, y, data, todo)
 
 
 def _summarise(cfg: Mapping[str, Any], variants: Mapping[str, Any], classes: Sequence[str], data: _Rows,

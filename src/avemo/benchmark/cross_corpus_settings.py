@@ -10,7 +10,7 @@ from typing import Any, Literal, Sequence
 
 from pydantic import ValidationInfo, field_validator
 
-from avemo.features.audio.degrade import CONDITIONS
+from avemo.features.audio.degrade import AUGMENTATIONS, CONDITIONS
 from avemo.shipping.probe_train import ProbeRecipe
 from avemo.systems.settings import Settings, read_settings
 from avemo.systems.speech_probe import SpeechProbeSystem
@@ -23,14 +23,24 @@ FEATURE_SETTINGS = ("model", "loudness_db", "vad", "backend")
 SYSTEM_SETTINGS = tuple(inspect.signature(SpeechProbeSystem).parameters)[1:]
 
 
+class TrainingCopies(Settings):
+    """A copy of every training clip a variant also trains on: under which augmentation, and with which encoder
+    backend its features are computed (``torch``, the reference, by default)."""
+
+    condition: Literal[tuple(AUGMENTATIONS) + tuple(CONDITIONS)]
+    backend: Literal["torch", "onnx-f32", "onnx-int8"] = "torch"
+
+
 class VariantDefinition(Settings):
     """``probe-transfer`` with one step changed (run leave-one-corpus-out): its system's name, what it changes (for
-    the report), and the settings of the feature extractor and of the system it changes."""
+    the report), the settings of the feature extractor and of the system it changes, and the copies of the training
+    clips it also trains on (``copies``; none: the clean clips only)."""
 
     name: str
     text: str
     features: dict[Literal[FEATURE_SETTINGS], Any] = {}
     system: dict[Literal[SYSTEM_SETTINGS], Any]
+    copies: list[TrainingCopies] = []
 
 
 class CrossCorpusSettings(ProbeRecipe):

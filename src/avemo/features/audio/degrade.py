@@ -1,8 +1,10 @@
 """Recording conditions of real use, applied to 16 kHz mono float32 signals: additive noise at a given SNR,
 reverberation, gain, the telephone band and a lossy codec. Used to test robustness (named conditions) and to
 augment training data (a random chain per clip, seeded by the clip's content so that features stay cacheable).
+``voice`` is an augmentation of another kind: the clip played faster or slower (:func:`change_voice`), which moves
+its pitch and formants as a different voice would.
 
-Every function returns a new float32 signal of the same length, clipped to [-1, 1].
+Every function but :func:`change_voice` returns a new float32 signal of the same length, clipped to [-1, 1].
 """
 
 from __future__ import annotations
@@ -105,6 +107,21 @@ def lossy_codec(signal: np.ndarray, codec: str = "libopus", bitrate: int = 12000
     return _clip(out)
 
 
+#: The speed factors of :func:`change_voice`: drawn uniformly from these two ranges (slower, faster).
+VOICE_FACTORS = ((0.88, 0.95), (1.05, 1.12))
+#: Random augmentations (not test conditions): a random chain of recording conditions, or another voice.
+AUGMENTATIONS = ("random", "voice")
+
+
+def change_voice(signal: np.ndarray, factor: float) -> np.ndarray:
+    """``signal`` played ``factor`` times faster (``len / factor`` samples): pitch and formants scale by
+    ``factor``, as in a smaller (> 1) or larger (< 1) vocal tract, and the tempo with them (speed perturbation)."""
+    from scipy.signal import resample_poly
+
+    up, down = 100, int(round(100 * factor))
+    return _clip(resample_poly(np.asarray(signal, np.float32), up, down).astype(np.float32))
+
+
 #: Named test conditions: ``name -> function(signal, rng)``.
 CONDITIONS = {
     "clean": lambda x, rng: np.asarray(x, np.float32),
@@ -124,9 +141,10 @@ def content_seed(signal: np.ndarray) -> int:
 
 
 def degrade(signal: np.ndarray, condition: str, seed: int | None = None) -> np.ndarray:
-    """``signal`` under a named condition (:data:`CONDITIONS`) or ``random`` (the training augmentation: a random
-    gain, then with probability 1/2 each: reverberation, noise at 5-30 dB SNR, then one of telephone band or codec
-    with probability 1/4 each); the randomness is seeded by ``seed`` (default: the signal's content).
+    """``signal`` under a named condition (:data:`CONDITIONS`) or an augmentation (:data:`AUGMENTATIONS`):
+    ``random`` (a random gain, then with probability 1/2 each: reverberation, noise at 5-30 dB SNR, then one of
+    telephone band or codec with probability 1/4 each) or ``voice`` (:func:`change_voice` at a factor drawn from
+    :data:`VOICE_FACTORS`); the randomness is seeded by ``seed`` (default: the signal's content).
 
     Raises:
         ParameterError: for an unknown condition.
@@ -134,9 +152,12 @@ def degrade(signal: np.ndarray, condition: str, seed: int | None = None) -> np.n
     rng = np.random.default_rng(content_seed(signal) if seed is None else seed)
     if condition in CONDITIONS:
         return CONDITIONS[condition](signal, rng)
+    if condition == "voice":
+        low, high = VOICE_FACTORS[int(rng.integers(len(VOICE_FACTORS)))]
+        return change_voice(signal, rng.uniform(low, high))
     if condition != "random":
         raise ParameterError(f"unknown recording condition {condition!r}; choose one of "
-                             f"{sorted(CONDITIONS) + ['random']}")
+                             f"{sorted(CONDITIONS) + list(AUGMENTATIONS)}")
     x = apply_gain(signal, rng.uniform(-12, 6))
     if rng.random() < 0.5:
         x = reverberate(x, rng.uniform(0.2, 0.9), rng)

@@ -302,11 +302,11 @@ class WhisperStatsConfig(ExtractorConfig):
         if not 0 < self.max_chunk <= 30:
             raise ParameterError(f"whisper_stats: max_chunk must be in (0, 30] seconds, got {self.max_chunk}")
         if self.condition is not None:
-            from avemo.features.audio.degrade import CONDITIONS
+            from avemo.features.audio.degrade import AUGMENTATIONS, CONDITIONS
 
-            if self.condition not in (*CONDITIONS, "random"):
-                raise ParameterError(f"whisper_stats: condition must be one of {sorted(CONDITIONS)} or 'random', "
-                                     f"got {self.condition!r}")
+            if self.condition not in (*CONDITIONS, *AUGMENTATIONS):
+                raise ParameterError(f"whisper_stats: condition must be one of {sorted(CONDITIONS)} or "
+                                     f"{list(AUGMENTATIONS)}, got {self.condition!r}")
 
     @property
     def layer_list(self) -> tuple[int, ...]:

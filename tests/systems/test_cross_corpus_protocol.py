@@ -239,3 +239,17 @@ def summary_choices(runs, system, head):
 
     (folder,) = [p for p in (runs / system).iterdir() if not p.name.startswith("loco")]
     return json.loads((folder / "system.json").read_text())["heads"][head]
+
+
+def test_the_recipe_to_ship_is_chosen_on_inner_scores_not_test_scores():
+    from avemo.benchmark.cross_corpus import _recipe_table
+
+    def entry(inner, test):
+        return {"folds": [{"ua": test, "choices": {"val_ua": inner, "loco_by_loss": {"masked": inner}}}]}
+
+    loco = {"a": entry(0.40, 0.60), "b": entry(0.45, 0.30), "b[speaker-adapted]": entry(0.9, 0.9),
+            "c": {"folds": [{"ua": 0.9, "choices": {"val_ua": 0.99}}]}}  # not chosen by the nested rule
+    lines = _recipe_table(loco)
+    assert lines[-1] == "By this rule the recipe to ship is `b`."
+    assert not any(line.startswith(("| c |", "| b[speaker-adapted] |")) for line in lines)
+    assert _recipe_table({"a": loco["a"]}) == []

@@ -520,7 +520,7 @@ def results_table(summary: Mapping[str, Any]) -> str:
     if target:
         lines += ["", f"Target for `{shipped}[speaker-adapted]`: mean UA {pct(target['mean_ua'])}% (≥ 65%: "
                   f"{'met' if target['mean_ua_ge_0.65'] else 'not met'})."]
-    lines += ["", "#### The nested rule", "", RULE, "", _choices_table(loco, corpora)]
+    lines += ["", "#### The nested rule", "", RULE, "", _choices_table(loco, corpora), "", *_recipe_table(loco)]
     lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
                                           f"speakers, {len(s['classes'])} classes)"
                                           for c, s in summary["corpora"].items()) + ".",
@@ -562,6 +562,29 @@ def results_table(summary: Mapping[str, Any]) -> str:
                   + f"; training and testing every system {t['train_test_seconds']:.0f} s with {t['jobs']} workers "
                   f"on {t['cpu_count']} cores; the whole benchmark {t['total_seconds']:.0f} s."]
     return "\n".join(lines) + "\n"
+
+
+#: How the recipe to ship is chosen among the systems the nested rule fitted (written before the variants were run).
+RECIPE_RULE = ("Which recipe ships (fixed before the variants were run): among the systems whose global head the "
+               "nested rule chose, the one with the highest inner leave-one-corpus-out UA of its chosen candidate, "
+               "averaged over the outer folds; the test UA beside it plays no part. The inner UA is scored on the "
+               "inner held-out corpora's clips and their training copies (so systems trained on different copies "
+               "are scored on slightly different rows).")
+
+
+def _recipe_table(loco: Mapping[str, Any]) -> list[str]:
+    """Markdown lines: every nested-rule system's mean inner (validation) UA beside its mean test UA, and which
+    recipe :data:`RECIPE_RULE` picks; none when fewer than two systems have inner scores."""
+    inner = {n: [f["choices"]["val_ua"] for f in e["folds"]] for n, e in loco.items()
+             if not n.endswith((ADAPTED, ADAPTED_VARIED)) and e["folds"]
+             and all({"loco_by_loss", "val_ua"} <= set(f.get("choices", {})) for f in e["folds"])}
+    if len(inner) < 2:
+        return []
+    best = max(inner, key=lambda n: np.mean(inner[n]))
+    rows = [f"| {n} | {pct(np.mean(v))} | {pct(np.mean([f['ua'] for f in loco[n]['folds']]))} |"
+            for n, v in sorted(inner.items(), key=lambda kv: -np.mean(kv[1]))]
+    return [RECIPE_RULE, "", "| system (global head) | inner UA % (validation) | test UA % |", "|---|---|---|", *rows,
+            "", f"By this rule the recipe to ship is `{best}`."]
 
 
 def _choices_table(loco: Mapping[str, Any], corpora: Sequence[str]) -> str:

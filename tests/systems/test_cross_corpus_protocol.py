@@ -176,8 +176,8 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the command line keeps its fits in runs/cross-corpus
     config = tmp_path / "my-cross-corpus.yaml"
     settings = yaml.safe_load((configs_dir() / "benchmarks" / "cross-corpus.yaml").read_text())
-    settings.update({"corpora": list(CORPORA), "conditions": [], "augment": False, "variants": ["plain-adaptation", "voices"],
-                     "layer_grid": [[0], [0, 1]], "l2_grid": [0.01, 0.1]})
+    settings.update({"corpora": list(CORPORA), "conditions": [], "augment": False,
+                     "variants": ["plain-adaptation", "voices"], "layer_grid": [[0], [0, 1]], "l2_grid": [0.01, 0.1]})
     config.write_text(yaml.safe_dump(settings))
     runs = tmp_path / "runs" / "cross-corpus"
     summary = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path, jobs=1, cache=None, ravdess_folds=[1],

@@ -564,8 +564,9 @@ def results_table(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: How the recipe to ship is chosen among the systems the nested rule fitted (written before the variants were run).
-RECIPE_RULE = ("Which recipe ships (fixed before the variants were run): among the systems whose global head the "
+#: How the recipe to ship is chosen among the systems the nested rule fitted (written before any variant's figures
+#: were seen).
+RECIPE_RULE = ("Which recipe ships (written before any variant's figures were seen): among the systems whose global head the "
                "nested rule chose, the one with the highest inner leave-one-corpus-out UA of its chosen candidate, "
                "averaged over the outer folds; the test UA beside it plays no part. The inner UA is scored on the "
                "inner held-out corpora's clips and their training copies (so systems trained on different copies "

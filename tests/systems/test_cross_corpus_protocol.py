@@ -242,14 +242,15 @@ def summary_choices(runs, system, head):
 
 
 def test_the_recipe_to_ship_is_chosen_on_inner_scores_not_test_scores():
-    from avemo.benchmark.cross_corpus import _recipe_table
+    from avemo.benchmark.cross_corpus import ADAPTED, ADAPTED_VARIED
+    from avemo.benchmark.cross_corpus_tables import recipe_table
 
     def entry(inner, test):
         return {"folds": [{"ua": test, "choices": {"val_ua": inner, "loco_by_loss": {"masked": inner}}}]}
 
     loco = {"a": entry(0.40, 0.60), "b": entry(0.45, 0.30), "b[speaker-adapted]": entry(0.9, 0.9),
             "c": {"folds": [{"ua": 0.9, "choices": {"val_ua": 0.99}}]}}  # not chosen by the nested rule
-    lines = _recipe_table(loco)
+    lines = recipe_table(loco, (ADAPTED, ADAPTED_VARIED))
     assert lines[-1] == "By this rule the recipe to ship is `b`."
     assert not any(line.startswith(("| c |", "| b[speaker-adapted] |")) for line in lines)
-    assert _recipe_table({"a": loco["a"]}) == []
+    assert recipe_table({"a": loco["a"]}, (ADAPTED, ADAPTED_VARIED)) == []

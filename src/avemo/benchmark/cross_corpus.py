@@ -43,6 +43,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from avemo.benchmark.cross_corpus_settings import suite_settings
+from avemo.benchmark.cross_corpus_tables import choices_table, recipe_table
 from avemo.benchmark.tsne import logit_embedding, write_tsne
 from avemo.data.recipes import corpus_class_mask
 from avemo.data.splits import Fold, make_folds
@@ -520,7 +521,8 @@ def results_table(summary: Mapping[str, Any]) -> str:
     if target:
         lines += ["", f"Target for `{shipped}[speaker-adapted]`: mean UA {pct(target['mean_ua'])}% (≥ 65%: "
                   f"{'met' if target['mean_ua_ge_0.65'] else 'not met'})."]
-    lines += ["", "#### The nested rule", "", RULE, "", _choices_table(loco, corpora), "", *_recipe_table(loco)]
+    lines += ["", "#### The nested rule", "", RULE, "", choices_table(loco, (TRANSFER, AUGMENTED)), "",
+              *recipe_table(loco, (ADAPTED, ADAPTED_VARIED))]
     lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
                                           f"speakers, {len(s['classes'])} classes)"
                                           for c, s in summary["corpora"].items()) + ".",
@@ -562,50 +564,3 @@ def results_table(summary: Mapping[str, Any]) -> str:
                   + f"; training and testing every system {t['train_test_seconds']:.0f} s with {t['jobs']} workers "
                   f"on {t['cpu_count']} cores; the whole benchmark {t['total_seconds']:.0f} s."]
     return "\n".join(lines) + "\n"
-
-
-#: How the recipe to ship is chosen among the systems the nested rule fitted (written before any variant's figures
-#: were seen).
-RECIPE_RULE = ("Which recipe ships (written before any variant's figures were seen): among the systems whose global head the "
-               "nested rule chose, the one with the highest inner leave-one-corpus-out UA of its chosen candidate, "
-               "averaged over the outer folds; the test UA beside it plays no part. The inner UA is scored on the "
-               "inner held-out corpora's clips and their training copies (so systems trained on different copies "
-               "are scored on slightly different rows).")
-
-
-def _recipe_table(loco: Mapping[str, Any]) -> list[str]:
-    """Markdown lines: every nested-rule system's mean inner (validation) UA beside its mean test UA, and which
-    recipe :data:`RECIPE_RULE` picks; none when fewer than two systems have inner scores."""
-    inner = {n: [f["choices"]["val_ua"] for f in e["folds"]] for n, e in loco.items()
-             if not n.endswith((ADAPTED, ADAPTED_VARIED)) and e["folds"]
-             and all({"loco_by_loss", "val_ua"} <= set(f.get("choices", {})) for f in e["folds"])}
-    if len(inner) < 2:
-        return []
-    best = max(inner, key=lambda n: np.mean(inner[n]))
-    rows = [f"| {n} | {pct(np.mean(v))} | {pct(np.mean([f['ua'] for f in loco[n]['folds']]))} |"
-            for n, v in sorted(inner.items(), key=lambda kv: -np.mean(kv[1]))]
-    return [RECIPE_RULE, "", "| system (global head) | inner UA % (validation) | test UA % |", "|---|---|---|", *rows,
-            "", f"By this rule the recipe to ship is `{best}`."]
-
-
-def _choices_table(loco: Mapping[str, Any], corpora: Sequence[str]) -> str:
-    """What the nested rule chose for each outer fold of ``probe-transfer`` (global head): the loss, layers, L2
-    and every loss's best inner leave-one-corpus-out UA."""
-    rows = []
-    for name in (TRANSFER, AUGMENTED):
-        entry = loco.get(name)
-        if not entry:
-            continue
-        for f in entry["folds"]:
-            c = f["choices"]
-            if "loco_by_loss" not in c:
-                continue
-            inner = ", ".join(f"{loss} {pct(v)}" for loss, v in c["loco_by_loss"].items())
-            rows.append(f"| {name} | {f['test_corpus']} | {c.get('loss')} | {c.get('layers')} | {c.get('l2')} | "
-                        f"{inner} | {pct(f['ua'])} |")
-    if not rows:
-        return ""
-    return "\n".join(["What it chose for the global head, per held-out corpus (inner UA %: the best candidate of each "
-                      "loss, scored on the training corpora alone; test UA %: the held-out corpus, never seen by "
-                      "the choice):", "", "| system | held out | loss | layers | L2 | inner UA by loss | test UA |",
-                      "|---|---|---|---|---|---|---|", *rows])

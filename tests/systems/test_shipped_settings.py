@@ -48,6 +48,11 @@ CROSS_CORPUS_VARIANTS = {
             "features": {"vad": True}, "system": {"vad": True}},
     "no-loudness": {"name": "probe-transfer-no-loudness", "text": "no loudness normalisation",
                     "features": {"loudness_db": None}, "system": {"loudness_db": None}},
+    "voices": {"name": "probe-transfer+augment+voices",
+               "text": "the candidate recipe (the nested rule, trained also on a randomly degraded copy of every "
+                       "training clip) with a third copy of every training clip played 5-12% faster or slower (pitch, "
+                       "formants and tempo move together, as in another voice; its features from the int8 encoder)",
+               "system": {}, "copies": [{"condition": "random"}, {"condition": "voice", "backend": "onnx-int8"}]},
 }
 AV_SUITE = {
     "name": "ravdess-av", "corpus": "ravdess", "protocol": "ravdess-6fold", "label_set": "ravdess8",

@@ -293,9 +293,10 @@ def _fit_variant(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]],
 
     rows = load(key, **variant["features"]) if variant.get("features") else data.inputs
     copies = variant.get("copies") or []
-    rows = stack_inputs([rows] + [load(f"{key}, {c['condition']} copies", c["condition"],
-                                       **{**variant.get("features", {}), "backend": c.get("backend", "torch")})
-                                  for c in copies])
+    if copies:  # rows n..2n, 2n..3n, ...: each copy of every clip
+        rows = stack_inputs([rows] + [load(f"{key}, {c['condition']} copies", c["condition"],
+                                           **{**variant.get("features", {}), "backend": c.get("backend", "torch")})
+                                      for c in copies])
     todo = [(protocol, variant["name"], _with_copies(fold, len(data.inputs), len(copies)))
             for protocol, name, fold in base_jobs if name == TRANSFER and protocol == "loco"]
     y = np.concatenate([data.y] * (1 + len(copies)))

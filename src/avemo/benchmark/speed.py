@@ -108,10 +108,9 @@ def encoder_batching(model: str, backend: str, seconds: float, repeats: int,
     batching: equal lengths, so no padding), median of ``repeats`` runs on the current threads."""
     import torch
 
-    from avemo.features.audio.whisper_layers import SAMPLES_PER_FRAME, TARGET_SAMPLING_RATE, load_encoder
-    from avemo.features.audio.whisper_onnx import load_onnx_encoder
+    from avemo.features.audio.whisper_layers import SAMPLES_PER_FRAME, TARGET_SAMPLING_RATE, backend_encoder
 
-    encoder = (load_onnx_encoder(model, backend) if backend != "torch" else None) or load_encoder(model=model)
+    encoder = backend_encoder(model, backend)
     frames = 2 * int(seconds * TARGET_SAMPLING_RATE // SAMPLES_PER_FRAME)
     mel = torch.randn(clips, 80, frames, generator=torch.Generator().manual_seed(0))
     one = _median_ms(lambda: [encoder(mel[i:i + 1]) for i in range(clips)], repeats) / clips

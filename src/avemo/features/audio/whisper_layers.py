@@ -234,17 +234,23 @@ def without_reference_backend(key: dict[str, Any]) -> dict[str, Any]:
     return key
 
 
-def hidden_states(signal: np.ndarray, model: str, layers: tuple[int, ...], max_chunk: float = 30.0,
-                  backend: str = "torch") -> torch.Tensor:
-    """The encoder's hidden states ``(len(layers), frames, width)`` of a 16 kHz signal, 50 frames/s, encoded in
-    pieces of at most ``max_chunk`` seconds (only the frames the signal has: no padding to 30 s) by ``backend``
-    (an ONNX backend that cannot be built falls back to the PyTorch encoder, with a warning)."""
+def backend_encoder(model: str, backend: str = "torch"):
+    """``model``'s encoder on ``backend``, ``mel (batch, 80, frames) -> (layers + 1, batch, frames // 2, width)``:
+    the PyTorch one for ``torch``, or when an ONNX backend cannot be built (with a warning)."""
     encoder = None
     if backend != "torch":
         from avemo.features.audio.whisper_onnx import load_onnx_encoder
 
         encoder = load_onnx_encoder(model, backend)
-    encoder = encoder or load_encoder(model=model)
+    return encoder or load_encoder(model=model)
+
+
+def hidden_states(signal: np.ndarray, model: str, layers: tuple[int, ...], max_chunk: float = 30.0,
+                  backend: str = "torch") -> torch.Tensor:
+    """The encoder's hidden states ``(len(layers), frames, width)`` of a 16 kHz signal, 50 frames/s, encoded in
+    pieces of at most ``max_chunk`` seconds (only the frames the signal has: no padding to 30 s) by ``backend``
+    (an ONNX backend that cannot be built falls back to the PyTorch encoder, with a warning)."""
+    encoder = backend_encoder(model, backend)
     chunk = int(max_chunk * TARGET_SAMPLING_RATE)
     outputs = []
     for start in range(0, len(signal), chunk):

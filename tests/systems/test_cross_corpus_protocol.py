@@ -15,6 +15,7 @@ from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
 
 CORPORA = {"ravdess": 24, "nemo": 9, "emovo": 6, "turev": 6, "urdu": 29}
 SETTINGS, DEFINITIONS = suite_settings()
+RECIPE, ALTERNATIVE = SETTINGS["recipe_name"], SETTINGS["alternative"]["name"]
 
 
 @pytest.fixture(scope="module")
@@ -176,27 +177,29 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the command line keeps its fits in runs/cross-corpus
     config = tmp_path / "my-cross-corpus.yaml"
     settings = yaml.safe_load((configs_dir() / "benchmarks" / "cross-corpus.yaml").read_text())
-    settings.update({"corpora": list(CORPORA), "conditions": [], "augment": False,
-                     "variants": ["plain-adaptation", "voices"], "layer_grid": [[0], [0, 1]], "l2_grid": [0.01, 0.1]})
+    settings.update({"corpora": list(CORPORA), "conditions": [],
+                     "variants": ["masked", "voices"], "layer_grid": [[0], [0, 1]], "l2_grid": [0.01, 0.1]})
     config.write_text(yaml.safe_dump(settings))
     runs = tmp_path / "runs" / "cross-corpus"
     summary = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path, jobs=1, cache=None, ravdess_folds=[1],
                                                       config=config, overrides=["targeted=true"], runs_dir=runs)
     assert (runs / MULTI / "loco-nemo" / "fit_key.json").is_file()
     assert summary["settings"]["targeted"] and summary["settings"]["l2_grid"] == [0.01, 0.1]
-    assert summary["variants"] == {key: DEFINITIONS[key] for key in ("plain-adaptation", "voices")}
-    # the first variant reuses the base features; the second loads its copies, the voices from the int8 encoder
-    assert [(c[1], c[2].get("backend")) for c in calls] == [(None, None), ("random", "torch"), ("voice", "onnx-int8")]
+    assert summary["variants"] == {key: DEFINITIONS[key] for key in ("masked", "voices")}
+    # the clips, their degraded copies for the recipe; the first variant reuses the base features; the second loads
+    # its copies, the voices from the int8 encoder
+    assert [(c[1], c[2].get("backend")) for c in calls] == [(None, None), ("random", None), ("random", "torch"),
+                                                            ("voice", "onnx-int8")]
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["loco"] == json.loads(json.dumps(summary["loco"]))
     loco = summary["loco"]["systems"]
     heads = ("", "[speaker-adapted]", "[speaker-adapted-varied]")
-    assert set(loco) == {name + head for name in (MULTI, TRANSFER, RAVDESS_ONLY, TRANSFER + "-plain-adaptation",
+    assert set(loco) == {name + head for name in (MULTI, RECIPE, ALTERNATIVE, RAVDESS_ONLY, TRANSFER + "-masked",
                                                   TRANSFER + "+augment+voices") for head in heads}
-    for fold in loco[TRANSFER]["folds"]:  # chosen by the nested rule, with an abstention level
+    for fold in loco[RECIPE]["folds"]:  # chosen by the nested rule, with an abstention level
         assert fold["choices"]["loss"] in ("masked", "partial", "full") and "loco_by_loss" in fold["choices"]
         assert 0 <= fold["abstained"] <= 1 and fold["top_share"] <= 1
-    multi = loco[TRANSFER + "[speaker-adapted]"]
+    multi = loco[RECIPE + "[speaker-adapted]"]
     assert [f["test_corpus"] for f in multi["folds"]] == list(CORPORA)
     assert [f["n_test"] for f in multi["folds"]] == [n * 2 * int(corpus_class_mask(c, label_set("ravdess8")).sum())
                                                      for c, n in CORPORA.items()]
@@ -207,14 +210,21 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     assert multi["mean"]["ua"] == pytest.approx(np.mean([f["ua"] for f in multi["folds"]]))
     assert 0 <= loco[MULTI]["mean"]["ua"] <= multi["mean"]["ua"]
     rav = summary["ravdess_6fold"]["systems"]
-    assert set(rav) == {name + head for name in (TRANSFER, TARGETED, RAVDESS_ONLY) for head in heads}
-    assert rav[TRANSFER + heads[2]]["folds"][0]["choices"] == summary_choices(runs, TRANSFER, "adapted-varied")
+    assert set(rav) == {name + head for name in (RECIPE, ALTERNATIVE, TARGETED, RAVDESS_ONLY) for head in heads}
+    assert rav[RECIPE + heads[2]]["folds"][0]["choices"] == summary_choices(runs, RECIPE, "adapted-varied")
+    # the alternative's adapted heads are plain, as its settings say (no compensation, no prior weight)
+    assert rav[ALTERNATIVE + heads[1]]["folds"][0]["choices"]["compensation"] == 0.0
+    assert rav[ALTERNATIVE + heads[1]]["folds"][0]["choices"]["tau"] == 0.0
     assert all(len(entry["folds"]) == 1 and entry["folds"][0]["test_speakers"] for entry in rav.values())
-    assert summary["targets"]["loco_system"] == TRANSFER  # the shipped recipe without degraded copies
+    assert summary["targets"]["loco_system"] == RECIPE  # the shipped recipe, named by the settings
     assert set(summary["targets"]) >= {"loco_single_file", "loco_speaker_adapted", "ravdess_6fold_single_file",
                                        "ravdess_6fold_speaker_adapted", "ravdess_6fold_speaker_adapted_varied"}
     text = (tmp_path / "results.md").read_text()
-    assert "| probe-multicorpus[speaker-adapted] |" in text and "probe-transfer-plain-adaptation" in text
+    assert "| probe-multicorpus[speaker-adapted] |" in text and "`-masked` the masked loss only" in text
+    assert f"`{RECIPE}` is the shipped model's recipe" in text and f"| {ALTERNATIVE} | ravdess |" in text
+    # the recipe rule: only systems trained on degraded copies are eligible
+    assert f"| {ALTERNATIVE} | no: clean clips only |" in text and "| probe-transfer-masked | no: clean" in text
+    assert f"| {RECIPE} | yes |" in text
     assert (tmp_path / "tsne.png").stat().st_size > 0
     from avemo.cli import main
 
@@ -252,5 +262,7 @@ def test_the_recipe_to_ship_is_chosen_on_inner_scores_not_test_scores():
             "c": {"folds": [{"ua": 0.9, "choices": {"val_ua": 0.99}}]}}  # not chosen by the nested rule
     lines = recipe_table(loco, (ADAPTED, ADAPTED_VARIED))
     assert lines[-1] == "By this rule the recipe to ship is `b`."
+    assert recipe_table(loco, (ADAPTED, ADAPTED_VARIED), {"b"})[-1] == "By this rule the recipe to ship is `a`."
+    assert recipe_table(loco, (ADAPTED, ADAPTED_VARIED), {"a", "b"})[-1].startswith("No system is eligible")
     assert not any(line.startswith(("| c |", "| b[speaker-adapted] |")) for line in lines)
     assert recipe_table({"a": loco["a"]}, (ADAPTED, ADAPTED_VARIED)) == []

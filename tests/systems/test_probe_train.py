@@ -79,9 +79,11 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("AVEMO_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)  # the fit is kept in runs/speech-multicorpus
-    recipe = tmp_path / "my-recipe.yaml"  # a user's copy of the shipped recipe, changed: one strength, fewer fits
-    shipped = (configs_dir() / "shipping" / "speech-multicorpus.yaml").read_text()
-    recipe.write_text(shipped.replace("l2_grid: [0.01, 0.1, 1.0]", "l2_grid: [0.1]"))
+    recipe = tmp_path / "my-recipe.yaml"  # a user's copy of the shipped recipe, changed: one strength, fewer fits,
+    shipped = (configs_dir() / "shipping" / "speech-multicorpus.yaml").read_text()  # plain adaptation
+    assert "\ncompensations: [0.0, 1.0]\ntau_grid: null\n" in shipped
+    recipe.write_text(shipped.replace("l2_grid: [0.01, 0.1, 1.0]", "l2_grid: [0.1]").replace(
+        "\ncompensations: [0.0, 1.0]\ntau_grid: null\n", "\ncompensations: [0.0]\ntau_grid: [0.0]\n"))
     out = tmp_path / "model"
     train = ["train", "speech-multicorpus", "--data", str(corpora), "--out", str(out), "--jobs", "1",
              "--config", str(recipe)]
@@ -93,6 +95,9 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
     assert set(doc["info"]["corpora"]) == set(probe_train.recipe()["corpora"]) and len(doc["info"]["corpora"]) == 8
     assert doc["heads"]["global"]["loss"] in ("masked", "partial", "full") and doc["selection"] == "loco"
     assert doc["heads"]["global"]["abstain_below"] > 0  # the nested rule's "uncertain" level
+    # plain per-speaker standardisation, as the copy says: no emotion compensation, no prior weight
+    assert doc["compensations"] == [0.0] and doc["tau_grid"] == [0.0]
+    assert doc["heads"]["adapted"]["compensation"] == 0.0 and doc["heads"]["adapted"]["tau"] == 0.0
     assert doc["info"]["validation_speakers"]  # drawn from every corpus
     clips = sum(c["n_recordings"] for c in doc["info"]["corpora"].values())
     assert doc["info"]["augmented"] and doc["info"]["corpora"]["ravdess"]["n_recordings"] == 24  # copies apart
@@ -111,3 +116,8 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
     assert "train_seconds" not in info and doc["info"]["train_seconds"] > 0
     assert main(["train", "speech-multicorpus", "--data", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "ravdess" in capsys.readouterr().err
+    report = tmp_path / "summary.json"  # a cross-corpus report without this recipe's figures
+    report.write_text(json.dumps({"benchmark": "cross-corpus", "loco": {"systems": {"probe-transfer": {}}}}))
+    assert main(train + ["--cv-report", str(report)]) == 2
+    err = capsys.readouterr().err
+    assert "no figures of the recipe 'probe-transfer+augment'" in err and len(err.strip().splitlines()) == 1

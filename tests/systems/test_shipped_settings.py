@@ -14,6 +14,7 @@ from avemo.cli import main
 from avemo.errors import ParameterError
 from avemo.shipping.av_corpus import late_fusion_system, suite_config
 from avemo.shipping.probe_train import recipe
+from avemo.systems.speech_probe import SpeechProbeSystem
 from avemo.systems.spec import configs_dir
 
 PRETRAINED = configs_dir().parent / "pretrained"
@@ -25,12 +26,19 @@ PROBE_SETTINGS = {"model": "base", "loudness_db": -23.0,
                   "l2_grid": [1e-2, 1e-1, 1.0],
                   "val_fraction": 0.1, "seed": 0,
                   "augment": True,
-                  "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8}
+                  "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
+                  "compensations": [0.0, 1.0], "tau_grid": None, "recipe_name": "probe-transfer+augment"}
 CROSS_CORPUS_DEFAULTS = {"corpora": ["ravdess", "nemo", "emovo", "turev", "urdu", "cremad", "savee", "ased"],
                          "label_set": "ravdess8", "model": "base", "loudness_db": -23.0,
                          "layer_grid": [[2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]], "l2_grid": [1e-2, 1e-1, 1.0],
                          "val_fraction": 0.1, "seed": 0, "augment": True,
                          "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
+                         "compensations": [0.0, 1.0], "tau_grid": None, "recipe_name": "probe-transfer+augment",
+                         "alternative": {"name": "probe-transfer-plain-adaptation",
+                                         "text": "the same nested rule on clean clips only, each speaker's recordings "
+                                                 "standardised by plain statistics (no emotion compensation, no prior "
+                                                 "weight)",
+                                         "augment": False, "compensations": [0.0], "tau_grid": [0.0]},
                          "conditions": ["noise-10db", "telephone"], "targeted": False, "variants": []}
 CROSS_CORPUS_VARIANTS = {
     **{loss: {"name": f"probe-transfer-{loss}", "text": f"the {loss} loss only (layers and L2 by the nested rule)",
@@ -91,9 +99,12 @@ def test_the_shipped_recipe_is_the_benchmark_candidate_and_the_shipped_models_we
     benchmark, _ = suite_settings()
     assert {key: benchmark[key] for key in shipped} == shipped
     doc = json.loads((PRETRAINED / "speech-multicorpus" / "system.json").read_text())
-    for key in ("model", "loudness_db", "layer_grid", "l2_grid", "losses", "selection", "abstain_coverage"):
+    for key in ("model", "loudness_db", "layer_grid", "l2_grid", "losses", "selection", "abstain_coverage",
+                "compensations"):
         assert doc[key] == shipped[key], key
+    assert doc["tau_grid"] == (shipped["tau_grid"] or list(SpeechProbeSystem.TAU_GRID))  # null: the default grid
     assert list(doc["info"]["corpora"]) == shipped["corpora"] and doc["info"]["augmented"] == shipped["augment"]
+    assert doc["info"].get("recipe_name", shipped["recipe_name"]) == shipped["recipe_name"]  # named since 12-2026
     av = json.loads((PRETRAINED / "av-ravdess-openface" / "system.json").read_text())
     system = late_fusion_system(suite_config())
     assert (av["label_set"], av["speech_vectors"], av["speech_C"], av["au_C_grid"], av["fusion"]["weight_step"],
@@ -118,6 +129,8 @@ def test_overrides_keep_the_types():
      ["'losses.0'", "'masks'"]),
     ("benchmarks", "cross-corpus", lambda t: t.replace("variants: []", "variants: [vad, louder]"),
      ["'variants'", "unknown variants ['louder']"]),
+    ("benchmarks", "cross-corpus", lambda t: t.replace("variants: []", "variants: [plain-adaptation]"),
+     ["'variants'", "named as the recipe"]),
     ("benchmarks", "cross-corpus", lambda t: t.replace("features: {vad: true}", "features: {trim: true}"),
      ["'variant_definitions.vad.features.trim.[key]'"]),
     ("benchmarks", "ravdess-av", lambda t: t.replace("seeds: [0, 1, 2]", "seed: [0, 1, 2]"),

@@ -10,11 +10,15 @@ shipped multi-corpus model's), two protocols:
 
 Systems:
 
-- ``probe-transfer+augment`` (:data:`CANDIDATE`): the loss (masked, partial or full softmax), the layers and the L2
-  strength chosen by the nested rule (:mod:`avemo.systems.transfer_selection`): leave-one-corpus-out *inside* the
-  training corpora; calibrated on the inner held-out corpora, with an abstention level; trained also on a randomly
-  degraded copy of every training clip: the recipe of the shipped model, fixed before the run (``probe-transfer``, the
-  same on clean clips only, runs in its place when the setting ``augment`` is off);
+- the recipe of the shipped model (the settings' ``recipe_name``, ``probe-transfer+augment``): the loss (masked,
+  partial or full softmax), the layers and the L2 strength chosen by the nested rule
+  (:mod:`avemo.systems.transfer_selection`): leave-one-corpus-out *inside* the training corpora; calibrated on the
+  inner held-out corpora, with an abstention level; the adapted heads' compensation and prior weight among the
+  settings' ``compensations`` and ``tau_grid``, on validation speakers; with ``augment``, trained also on a randomly
+  degraded copy of every training clip;
+- an alternative recipe run beside it on both protocols (the settings' ``alternative``,
+  ``probe-transfer-plain-adaptation``: clean clips, plain per-speaker standardisation); which of them ships is
+  decided by the recipe rule (:mod:`avemo.benchmark.cross_corpus_tables`);
 - ``probe-multicorpus`` (:data:`MULTI`): the previous recipe (masked loss, everything chosen on validation
   speakers of the training corpora), as a baseline;
 - ``probe-ravdess-only``: trained on RAVDESS alone; ``probe-multicorpus+target`` (RAVDESS 6-fold only): RAVDESS
@@ -43,7 +47,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from avemo.benchmark.cross_corpus_settings import suite_settings
-from avemo.benchmark.cross_corpus_tables import choices_table, recipe_table
+from avemo.benchmark.cross_corpus_tables import (AUGMENTED, TRANSFER, choices_table, clean_only, recipe_legend,
+                                                 recipe_names, recipe_table)
 from avemo.benchmark.tsne import logit_embedding, write_tsne
 from avemo.data.recipes import corpus_class_mask
 from avemo.data.splits import Fold, make_folds
@@ -55,9 +60,9 @@ from avemo.systems.cross_validation import cross_validate
 from avemo.systems.speech_probe import ADAPTED_HEADS, CorpusInputs, SpeechProbeSystem
 from avemo.train.metrics import mean_std
 
-#: The candidate recipe for the shipped model, by the setting ``augment``, whose figures the targets check (it was
-#: fixed before the run; the shipped model is trained by it: ``avemo.shipping.probe_train``).
-TRANSFER, AUGMENTED = "probe-transfer", "probe-transfer+augment"
+#: The name of the shipped recipe in reports written before the settings named it (by ``augment``); TRANSFER also
+#: names the jobs of the nested-rule recipes (the shipped recipe, the alternative and the variants) before they are
+#: named.
 CANDIDATE = {False: TRANSFER, True: AUGMENTED}
 MULTI, RAVDESS_ONLY = "probe-multicorpus", "probe-ravdess-only"
 #: The multi-corpus system built for RAVDESS (RAVDESS 6-fold only): RAVDESS weighs as much as the other corpora
@@ -81,9 +86,7 @@ RULE = ('Selection rule (fixed before the run): for each outer fold, every candi
         'abstention level is the highest top probability that still answers 80% of those inner held-out '
         "clips. The adapted heads' layers and L2 follow the same rule on each speaker's standardised "
         "features, with the global head's loss; their emotion compensation and prior weight are chosen on "
-        'validation speakers. The candidate recipe for the shipped model, `probe-transfer+augment`, was fixed '
-        'before the run: the nested rule inside, with the degraded copies that made the previous shipped model '
-        'hold up under noise.')
+        'validation speakers.')
 
 
 def _split(inputs: CorpusInputs, pool: np.ndarray, cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +249,8 @@ def _load_rows(run: _Run) -> _Rows:
     recordings, y, inputs, seconds = run.load(cfg["corpora"])
     run.extract_seconds.update(seconds)
     blocks, labels = [inputs], [y]
-    if cfg["augment"]:  # rows n..2n: a randomly degraded copy of every clip, for the augmented system's training
+    if cfg["augment"] or (cfg["alternative"] or {}).get("augment"):  # rows n..2n: a randomly degraded copy of
+        # every clip, for the augmented recipe's training
         _, _, augmented, seconds = run.load(cfg["corpora"], "random")
         run.extract_seconds["augmented copies"] = round(sum(seconds.values()), 1)
         blocks.append(augmented)
@@ -268,13 +272,16 @@ def _load_rows(run: _Run) -> _Rows:
 
 def _fit_systems(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]]
                  ) -> tuple[list[tuple[str, str, Fold]], list[Any]]:
-    """Every system's jobs (``probe-transfer`` as the candidate recipe runs: with the degraded copies when the
-    settings have them, its fits first: they take longest and matter most) and their outcomes."""
-    job_list = [job for job in base_jobs if not (run.cfg["augment"] and job[1] == TRANSFER)]
-    if run.cfg["augment"]:
-        job_list = [(protocol, AUGMENTED, _with_copies(fold, len(data.inputs))) for protocol, name, fold in base_jobs
-                    if name == TRANSFER] + job_list
-    systems = {**{name: run.system() for name in (TRANSFER, AUGMENTED)},
+    """Every system's jobs (the recipe's and the alternative's first, with the degraded copies where they have them:
+    they take longest and matter most) and their outcomes."""
+    cfg = run.cfg
+    alternative = cfg["alternative"]
+    recipes = {cfg["recipe_name"]: cfg, **({alternative["name"]: alternative} if alternative else {})}
+    job_list = [(protocol, name, _with_copies(fold, len(data.inputs)) if recipe["augment"] else fold)
+                for name, recipe in recipes.items() for protocol, base, fold in base_jobs if base == TRANSFER]
+    job_list += [job for job in base_jobs if job[1] != TRANSFER]
+    systems = {**{name: run.system(compensations=recipe["compensations"], tau_grid=recipe["tau_grid"])
+                  for name, recipe in recipes.items()},
                MULTI: run.system(**PREVIOUS), RAVDESS_ONLY: run.system(**PREVIOUS),
                TARGETED: run.system(**PREVIOUS, target_corpus="ravdess")}
     return job_list, run.fit(systems, data.everything, data.y_all, data, job_list)
@@ -380,7 +387,8 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
 def write_report(summary: dict[str, Any], out: Path) -> None:
     """Check the targets (:func:`_targets`, for the recipe the settings ship) and write ``summary.json`` and
     ``results.md`` in ``out``."""
-    summary["targets"] = _targets(summary, CANDIDATE[bool(summary["settings"].get("augment"))])
+    settings = summary["settings"]
+    summary["targets"] = _targets(summary, settings.get("recipe_name") or CANDIDATE[bool(settings.get("augment"))])
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "results.md").write_text(results_table(summary))
@@ -488,8 +496,7 @@ def results_table(summary: Mapping[str, Any]) -> str:
              "chosen by leave-one-corpus-out inside the training corpora (the nested rule below); `+augment`: also "
              "trained on a randomly degraded copy of every training clip (noise, reverberation, gain, Opus, the "
              "telephone band); `probe-multicorpus`: the previous recipe (masked loss, chosen on validation speakers)"
-             + (f"; `{shipped}` is the candidate recipe for the shipped model, fixed before the run." if shipped
-                else ".") + _variant_legend(summary), "",
+             + recipe_legend(summary) + _variant_legend(summary), "",
              *_table(single, corpora, lambda f: pct(f["ua"])), "",
              "The most-predicted class on each held-out corpus and its share of the predictions (among the corpus's "
              "classes, as scored; in brackets over all eight classes, as a user sees them). Its classes are near "
@@ -522,8 +529,8 @@ def results_table(summary: Mapping[str, Any]) -> str:
     if target:
         lines += ["", f"Target for `{shipped}[speaker-adapted]`: mean UA {pct(target['mean_ua'])}% (≥ 65%: "
                   f"{'met' if target['mean_ua_ge_0.65'] else 'not met'})."]
-    lines += ["", "#### The nested rule", "", RULE, "", choices_table(loco, (TRANSFER, AUGMENTED)), "",
-              *recipe_table(loco, (ADAPTED, ADAPTED_VARIED))]
+    lines += ["", "#### The nested rule", "", RULE, "", choices_table(loco, recipe_names(summary)), "",
+              *recipe_table(loco, (ADAPTED, ADAPTED_VARIED), clean_only(summary))]
     lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
                                           f"speakers, {len(s['classes'])} classes)"
                                           for c, s in summary["corpora"].items()) + ".",
@@ -562,6 +569,7 @@ def results_table(summary: Mapping[str, Any]) -> str:
     if t:
         lines += ["", f"Feature extraction (Whisper {summary['settings']['model']}, every layer; 0 s: from the cache): "
                   + ", ".join(f"{c} {s} s" for c, s in t["extract_seconds"].items())
-                  + f"; training and testing every system {t['train_test_seconds']:.0f} s with {t['jobs']} workers "
+                  + f"; training (or loading back the fits an earlier run kept in runs/) and testing every system "
+                  f"{t['train_test_seconds']:.0f} s with {t['jobs']} workers "
                   f"on {t['cpu_count']} cores; the whole benchmark {t['total_seconds']:.0f} s."]
     return "\n".join(lines) + "\n"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import inspect
 import os
-from typing import Any, Literal, Sequence
+from typing import Annotated, Any, Literal, Sequence
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from avemo.features.audio.degrade import AUGMENTATIONS, CONDITIONS
 from avemo.shipping.probe_train import ProbeRecipe
@@ -43,6 +43,17 @@ class VariantDefinition(Settings):
     copies: list[TrainingCopies] = []
 
 
+class AlternativeRecipe(Settings):
+    """A second recipe run beside the shipped one on both protocols: its system's name, what it is (for the
+    report), and the recipe settings it changes."""
+
+    name: str
+    text: str
+    augment: bool
+    compensations: list[Annotated[float, Field(ge=0, le=1)]]
+    tau_grid: list[Annotated[float, Field(ge=0)]] | None
+
+
 class CrossCorpusSettings(ProbeRecipe):
     """The suite's settings, each explained in ``configs/benchmarks/cross-corpus.yaml``: the candidate recipe's
     (:class:`~avemo.shipping.probe_train.ProbeRecipe`), then the suite's own."""
@@ -50,8 +61,17 @@ class CrossCorpusSettings(ProbeRecipe):
     label_set: str
     conditions: list[Literal[tuple(CONDITIONS)]]
     targeted: bool
+    alternative: AlternativeRecipe | None
     variant_definitions: dict[str, VariantDefinition]
     variants: list[str]
+
+    @field_validator("alternative")
+    @classmethod
+    def _named_apart(cls, value: AlternativeRecipe | None, info: ValidationInfo) -> AlternativeRecipe | None:
+        if value is not None and value.name == info.data.get("recipe_name"):
+            raise ValueError(f"the alternative recipe's name {value.name!r} is the recipe's own (recipe_name); name "
+                             "it apart")
+        return value
 
     @field_validator("variants")
     @classmethod
@@ -60,6 +80,12 @@ class CrossCorpusSettings(ProbeRecipe):
         unknown = sorted(set(value) - set(defined)) if defined is not None else []
         if unknown:
             raise ValueError(f"unknown variants {unknown}; defined in variant_definitions: {sorted(defined)}")
+        alternative = info.data.get("alternative")
+        taken = {info.data.get("recipe_name"), alternative.name if alternative else None}
+        clash = sorted(key for key in value if defined and defined[key].name in taken)
+        if clash:
+            raise ValueError(f"variants {clash} are named as the recipe (recipe_name) or the alternative: they are "
+                             "the same system; leave them out")
         return value
 
 

@@ -2,13 +2,13 @@
 
 ``avemo train speech-multicorpus --data DIR --out DIR [--cv-report reports/cross-corpus/summary.json]
 [--config my.yaml] [--set key=value ...]``, where ``DIR`` holds the corpus folders (the ``corpora`` of the
-recipe, ``configs/shipping/speech-multicorpus.yaml``, which explains each setting). The recipe is the cross-corpus
-benchmark's ``probe-transfer+augment``, chosen by the nested rule as the issue asks (not by its test figures): the
-loss, layers and L2 by leave-one-corpus-out inside the corpora, temperatures and the "uncertain" level from those
-inner held-out corpora, the adapted heads' prior weights and compensation on validation speakers (drawn per
-corpus, as in the benchmark); each head is then refitted on every speaker. The training speakers' clips are also
-trained on as a randomly degraded copy (noise, reverberation, gain, Opus, the telephone band), so the model holds up
-on recordings that are not studio-clean.
+recipe, ``configs/shipping/speech-multicorpus.yaml``, which explains each setting). The recipe is the one the
+cross-corpus benchmark's recipe rule picked (named by ``recipe_name`` in its report; not chosen by test figures):
+the loss, layers and L2 by leave-one-corpus-out inside the corpora, temperatures and the "uncertain" level from
+those inner held-out corpora, the adapted heads' prior weights and compensation (among ``tau_grid`` and
+``compensations``) on validation speakers (drawn per corpus, as in the benchmark); each head is then refitted on
+every speaker. With ``augment``, the training speakers' clips are also trained on as a randomly degraded copy
+(noise, reverberation, gain, Opus, the telephone band).
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ class ProbeRecipe(Settings):
     losses: list[Literal[LOSSES]]
     selection: Literal[SELECTIONS]
     abstain_coverage: Annotated[float, Field(gt=0, le=1)] | None
+    compensations: list[Annotated[float, Field(ge=0, le=1)]]
+    tau_grid: list[Annotated[float, Field(ge=0)]] | None
+    recipe_name: str
 
 
 def recipe(config: str | os.PathLike | None = None, overrides: Sequence[str] | None = None) -> dict[str, Any]:
@@ -63,8 +66,6 @@ def recipe(config: str | os.PathLike | None = None, overrides: Sequence[str] | N
     return read_settings(ProbeRecipe, config or NAME, GROUP, overrides)
 
 
-#: The recipe's name in the cross-corpus benchmark's reports, without and with the degraded copies (``augment``).
-RECIPES = {False: "probe-transfer", True: "probe-transfer+augment"}
 #: Licences, for the model card.
 LICENCES: CorpusTable[str] = CorpusTable(lambda c: c.licence)
 
@@ -81,7 +82,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     to date with a new ``cv_report``, does not fit again.
 
     Raises:
-        ParameterError: missing corpora, a bad recipe, or a report that is not the cross-corpus summary.
+        ParameterError: missing corpora, a bad recipe, or a report that is not the cross-corpus summary or has no
+            figures of the recipe.
     """
     settings = recipe(config, overrides)
     cv = None
@@ -92,6 +94,10 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
         cv = json.loads(Path(cv_report).read_text())
         if cv.get("benchmark") != "cross-corpus":
             raise ParameterError(f"{cv_report} is not a cross-corpus summary.json")
+        if settings["recipe_name"] not in cv.get("loco", {}).get("systems", {}):
+            raise ParameterError(f"{cv_report} has no figures of the recipe {settings['recipe_name']!r}; run `avemo "
+                                 "benchmark cross-corpus` with the same recipe (configs/benchmarks/cross-corpus.yaml) "
+                                 "first")
     t0 = time.perf_counter()
     recordings, y, inputs, _ = load_corpora(data_root, list(settings["corpora"]), "ravdess8", settings["model"],
                                             settings["loudness_db"], cache, jobs)
@@ -108,12 +114,13 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
         y, train = np.concatenate([y, y]), np.concatenate([train, train + len(rows)])
     system = SpeechProbeSystem("ravdess8", settings["model"], settings["layer_grid"], settings["l2_grid"],
                                settings["loudness_db"], losses=settings["losses"], selection=settings["selection"],
-                               abstain_coverage=settings["abstain_coverage"])
+                               abstain_coverage=settings["abstain_coverage"],
+                               compensations=settings["compensations"], tau_grid=settings["tau_grid"])
     system.fit(inputs, y, (train, rows[is_val]), checkpoint_dir=checkpoint_dir)
     system.info.update({"name": NAME, "corpora": per_corpus, "validation_speakers": sorted(val),
-                        "augmented": bool(settings["augment"]),
+                        "augmented": bool(settings["augment"]), "recipe_name": settings["recipe_name"],
                         "command": train_command(NAME, data_root, out_dir, cv_report, config, overrides),
-                        "cross_validation": _cv_figures(cv, cv_report, settings["augment"]) if cv else None,
+                        "cross_validation": _cv_figures(cv, cv_report, settings["recipe_name"]) if cv else None,
                         # a fit loaded back from checkpoint_dir took its time in an earlier run
                         **({} if "fit_loaded_from" in system.info else
                            {"train_seconds": round(time.perf_counter() - t0, 1)})})
@@ -122,11 +129,11 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     return out
 
 
-def _cv_figures(cv: dict[str, Any], path: str | os.PathLike, augmented: bool) -> dict[str, Any]:
-    """The multi-corpus rows of a cross-corpus summary, those of the recipe with or without the degraded copies
-    (``augmented``): UA per held-out corpus and RAVDESS 6-fold."""
+def _cv_figures(cv: dict[str, Any], path: str | os.PathLike, recipe_name: str) -> dict[str, Any]:
+    """The rows of this model's recipe (``recipe_name``) in a cross-corpus summary: UA per held-out corpus and
+    RAVDESS 6-fold."""
     out: dict[str, Any] = {"report": str(path), "loco": {}, "ravdess_6fold": {}}
-    names = {RECIPES[augmented] + head  # this model's rows
+    names = {recipe_name + head  # this model's rows
              for head in ("", "[speaker-adapted]", "[speaker-adapted-varied]")}
     for protocol in ("loco", "ravdess_6fold"):
         for name, entry in cv[protocol]["systems"].items():
@@ -207,11 +214,18 @@ def model_card(system: SpeechProbeSystem) -> str:
         "Acted speech only (actors reading fixed sentences, plus Urdu talk-show clips); expect lower accuracy on "
         "spontaneous speech and on languages it has not heard.",
         "The speaker-adapted head needs two or more recordings of the same person (with one, the global head "
-        "answers); it works best when they cover several emotions. Emotion compensation keeps part of the signal of "
-        "a person heard in one emotion only, but there the global head can still do better (URDU in the "
-        "cross-corpus report).",
+        "answers); it works best when they cover several emotions. "
+        + ("Emotion compensation keeps part of the signal of a person heard in one emotion only, but there the "
+           "global head can still do better (URDU in the cross-corpus report)."
+           if heads["adapted"].get("compensation", 0) else
+           "Its validation speakers chose no emotion compensation: for a person heard mostly in one emotion, that "
+           "person's statistics take the emotion out with the voice, and the global head does better (URDU in the "
+           "cross-corpus report)."),
         "Noise, reverberation and the telephone band still cost accuracy (see the conditions above), less than "
-        "without the degraded copies (`probe-multicorpus` in the benchmark).",
+        "without the degraded copies (`probe-multicorpus` in the benchmark)." if info.get("augmented") else
+        "Noise, reverberation and the telephone band cost accuracy (see the conditions above): this recipe trains "
+        "on clean clips only (the recipe rule preferred it to `probe-transfer+augment`, which holds up better on "
+        "degraded recordings).",
         "How it was chosen: inside a fit, every choice (layers, L2, loss, temperatures, prior weights, "
         "compensation) is made on data of the training corpora only (validation speakers, or leave-one-corpus-out "
         "inside them), never on a test corpus.",

@@ -258,3 +258,40 @@ def test_openface_speaker_key_adapts_each_person(tiny_adapted_av, tmp_path, caps
     code = main(["predict", "--model", str(tiny_adapted_av), files[0], "--openface", csvs[0],
                  "--speaker-key", "zzz"])
     assert code == 1 and "does not match --speaker-key" in capsys.readouterr().err
+
+
+def test_cross_fitted_choices_use_every_training_person(tmp_path):
+    """With cross_fit, C, temperatures and the fusion weight are chosen on every training and validation person's
+    recordings, each group of people scored by regressions fitted without it; the validation probabilities handed
+    on are still those of the validation rows; the setting survives save/load; cross_fit=0 chooses on the
+    validation people alone."""
+    from avemo.systems.av_adapted import people_groups
+    from avemo.systems.av_choice import choice_log_probs, fit_regressions
+
+    xs, xa, y, people = _people_data(n_people=8)
+    inputs = AVInputs.create(xs, xa, person=people)
+    val = np.flatnonzero(np.isin(people, ["p6", "p7"]))
+    train = np.flatnonzero(~np.isin(people, ["p6", "p7"]))
+    groups = people_groups(people, 3, seed=1)
+    assert sorted(p for g in groups for p in g) == sorted(set(people)) and len(groups) == 3
+    assert len(people_groups(people, 20)) == 8  # no more groups than people
+
+    def fit(rows):
+        return fit_regressions(xs, xa, np.ones(len(y), bool), y, rows, len(CLASSES), 0.05, [0.1], {"max_iter": 100,
+                               "tol": 1e-3}, {"max_iter": 200, "tol": 1e-4})
+
+    rows, logits, _ = choice_log_probs(fit, xs, xa, train, val, people, 4, 0)
+    assert np.array_equal(rows, np.union1d(train, val)) and logits["speech"].shape == (len(rows), len(CLASSES))
+    held = np.isin(people[rows], people_groups(people[rows], 4, 0)[0])  # the first group's rows: out of fold
+    assert np.allclose(logits[0.1][held], fit(rows[~held]).log_probs(xs, xa, rows[held])[0.1])
+    rows, _, _ = choice_log_probs(fit, xs, xa, train, val, people, 0, 0)
+    assert np.array_equal(rows, val)
+
+    crossed = AVLateFusionSystem(speech_vectors=["egemaps"], cross_fit=4).fit(inputs, y, (train, val))
+    plain = AVLateFusionSystem(speech_vectors=["egemaps"]).fit(inputs, y, (train, val))
+    assert crossed.info["validation"]["n_choice_recordings"] == len(y) and crossed.info["validation"]["cross_fit"] == 4
+    assert plain.info["validation"]["n_choice_recordings"] == len(val)
+    assert crossed.validation_[FUSED].shape == (len(val), len(CLASSES))
+    assert AVLateFusionSystem.load(crossed.save(tmp_path / "m")).cross_fit == 4
+    with pytest.raises(ParameterError, match="cross_fit"):
+        AVLateFusionSystem(cross_fit=1)

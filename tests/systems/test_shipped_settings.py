@@ -65,7 +65,8 @@ CROSS_CORPUS_VARIANTS = {
 AV_SUITE = {
     "name": "ravdess-av", "corpus": "ravdess", "protocol": "ravdess-6fold", "label_set": "ravdess8",
     "speech_dir": "speech16k", "au_table": "openface_au_mean.csv", "speech_vectors": ["whisper_stats"],
-    "speech_logreg": {"C": 0.05}, "au_logreg": {"C_grid": [0.01, 0.1, 1.0]}, "late_fusion": {"step": 0.05},
+    "speech_logreg": {"C": 0.05}, "au_logreg": {"C_grid": [0.01, 0.1, 1.0]},
+    "late_fusion": {"step": 0.05, "cross_fit": 6},
     "refit_train_val": True,
     "fusion": {"models": ["fusion_concat", "fusion_decision", "fusion_attention", "fusion_transformer"],
                "seeds": [0, 1, 2], "train": {"modality_dropout": 0.3, "epochs": 100, "patience": 15},
@@ -108,9 +109,9 @@ def test_the_shipped_recipe_is_the_benchmark_candidate_and_the_shipped_models_we
     av = json.loads((PRETRAINED / "av-ravdess-openface" / "system.json").read_text())
     system = late_fusion_system(suite_config())
     assert (av["label_set"], av["speech_vectors"], av["speech_C"], av["au_C_grid"], av["fusion"]["weight_step"],
-            av["refit"], av["adapt"], av["tau_grid"]) == \
+            av["refit"], av["adapt"], av["tau_grid"], av["cross_fit"]) == \
         (system.label_set, system.speech_vectors, system.speech_C, system.au_C_grid, system.weight_step,
-         system.refit, system.adapt, system.tau_grid)
+         system.refit, system.adapt, system.tau_grid, system.cross_fit)
 
 
 def test_overrides_keep_the_types():

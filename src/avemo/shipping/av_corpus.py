@@ -41,9 +41,11 @@ class AULogregSettings(Settings):
 
 
 class LateFusionSettings(Settings):
-    """``late_fusion``: the step of the grid of fusion weights."""
+    """``late_fusion``: the step of the grid of fusion weights, and how many groups of people the choices are
+    cross-fitted over (0: chosen on the validation people alone)."""
 
     step: Annotated[float, Field(gt=0, le=1)]
+    cross_fit: Annotated[int, Field(ge=0)]
 
 
 class FusionSettings(Settings):
@@ -190,6 +192,7 @@ def late_fusion_system(cfg: Mapping[str, Any]) -> AVLateFusionSystem:
     adapt = cfg["adapt"]
     return AVLateFusionSystem(label_set=cfg["label_set"], speech_vectors=cfg["speech_vectors"],
                               speech_C=cfg["speech_logreg"]["C"], au_C_grid=cfg["au_logreg"]["C_grid"],
-                              weight_step=cfg["late_fusion"]["step"], refit=cfg["refit_train_val"],
+                              weight_step=cfg["late_fusion"]["step"], cross_fit=cfg["late_fusion"]["cross_fit"],
+                              refit=cfg["refit_train_val"],
                               adapt=adapt["enabled"],
                               **({"tau_grid": adapt["tau_grid"]} if "tau_grid" in adapt else {}))

@@ -77,6 +77,8 @@ def model_card(system: AVLateFusionSystem) -> str:
     cv: dict[str, Any] | None = info.get("cross_validation")
     val = info.get("validation", {})
     w, t = system.weights_, system.temperatures_
+    chose = (f"out-of-fold log-probabilities of every actor (actors in {system.cross_fit} groups, each scored by "
+             "regressions fitted on the others)" if val.get("cross_fit") else "the validation speakers")
     lines = [
         *title("av-ravdess-openface",
                "Speech + facial action units (OpenFace 2.0) emotion model: one logistic regression per modality, each "
@@ -86,13 +88,13 @@ def model_card(system: AVLateFusionSystem) -> str:
         "## Model",
         f"- speech: logistic regression (C {system.speech_C}, class-balanced) on standardised "
         f"{' + '.join(f'`{v}`' for v in system.speech_vectors)}",
-        f"- action units: logistic regression (C {system.au_C_}, chosen on validation speakers from "
+        f"- action units: logistic regression (C {system.au_C_}, chosen on {chose} from "
         f"{system.au_C_grid}, class-balanced) on the 35 standardised OpenFace 2.0 clip-mean AUs "
         "(17 `AU*_r` intensities, 18 `AU*_c` presence fractions)",
         f"- temperatures: speech {t[SPEECH]:.3f}, action units {t[AU]:.3f}, fused output "
         f"{system.fused_temperature_:.3f}",
         f"- fusion weights: speech {w[SPEECH]:.2f}, action units {w[AU]:.2f} (grid step {system.weight_step}, "
-        "by validation UA)",
+        f"by UA on {chose})",
         classes_line(system.classes),
         "- files: `system.json` (settings, temperatures, weights) + `weights.safetensors` (no pickle)",
     ]
@@ -104,7 +106,8 @@ def model_card(system: AVLateFusionSystem) -> str:
             f"of that person's own unlabelled clips (shrunk towards the training actors' as if with {adapted['tau']:g} "
             f"more clips), then its own regressions (AU C {adapted['au_C']}), temperatures (speech "
             f"{at[SPEECH]:.3f}, action units {at[AU]:.3f}, fused {adapted['fused_temperature']:.3f}) and fusion "
-            f"weights (speech {aw[SPEECH]:.2f}, action units {aw[AU]:.2f}), all chosen on the validation speakers. "
+            f"weights (speech {aw[SPEECH]:.2f}, action units {aw[AU]:.2f}), all chosen on {chose}; its prior weight "
+            "on the validation speakers. "
             f"A person with fewer than {adapted['min_recordings']} clips gets the global head (the smallest number of "
             "clips from which the adapted head was no worse than the global one on the validation speakers).",
         ]
@@ -114,19 +117,25 @@ def model_card(system: AVLateFusionSystem) -> str:
         f"- RAVDESS audio-only speech ({info.get('n_recordings')} recordings, all {len(info.get('speakers', []))} "
         f"actors; {info.get('n_with_action_units')} with AUs) paired with the clip-mean OpenFace AUs of the "
         "same takes' audio-visual clips (`openface_au_mean.csv`, Luna-Jiménez et al. 2021).",
-        f"- validation speakers {', '.join(val.get('speakers', []))} (balanced by gender) chose the AU C, the "
-        "temperatures and the fusion weight with both regressions trained on the other actors; both regressions "
-        "were then refitted on all actors (the benchmark's `refit_train_val: true`).",
+        (f"- {chose} chose the AU C, the temperatures and the fusion weight; validation speakers "
+         f"{', '.join(val.get('speakers', []))} (balanced by gender) chose the adapted head's prior weight, with both "
+         "regressions trained on the other actors" if val.get("cross_fit") else
+         f"- validation speakers {', '.join(val.get('speakers', []))} (balanced by gender) chose the AU C, the "
+         "temperatures and the fusion weight with both regressions trained on the other actors")
+        + "; both regressions were then refitted on all actors (the benchmark's `refit_train_val: true`).",
     ]
     if val.get("ua"):
         u = val["ua"]
-        lines.append(f"- validation UA (optimistic, these speakers made the choices): speech {pct(u[SPEECH])}%, "
+        lines.append(f"- validation UA (optimistic, these recordings made the choices): speech {pct(u[SPEECH])}%, "
                      f"action units {pct(u[AU])}%, fused {pct(u['fused'])}%")
     figures = []
     if cv:
         figures += [f"Benchmark system `{CV_SYSTEM}`, protocol `{cv['protocol']}` (6 speaker-independent folds; the "
-                  f"same recipe trained per fold, its choices made on 2 validation speakers from each fold's "
-                  f"training actors, where this model used {system.n_val_speakers}), from `{cv['report']}`:", ""]
+                  + ("same recipe trained per fold, its choices cross-fitted over each fold's training actors and "
+                     "its prior weight chosen on 2 of them" if val.get("cross_fit") else
+                     "same recipe trained per fold, its choices made on 2 validation speakers from each fold's "
+                     "training actors") + f", where this model used {system.n_val_speakers}), from `{cv['report']}`:",
+                  ""]
         figures += cv_figure_lines(cv)
         cv_adapted = info.get("cross_validation_adapted")
         if cv_adapted:

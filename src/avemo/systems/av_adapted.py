@@ -74,3 +74,11 @@ def head_from(doc: Mapping[str, Any], t: Mapping[str, np.ndarray]) -> dict[str, 
             "weights": {m: float(doc["weights"][m]) for m in MODALITIES},
             "temperatures": {m: float(doc["temperatures"][m]) for m in MODALITIES},
             "fused_temperature": float(doc["temperatures"][FUSED])}
+
+
+def people_groups(people: np.ndarray, n_groups: int, seed: int = 0) -> list[np.ndarray]:
+    """The distinct ``people`` split at random into ``n_groups`` groups (fewer when there are fewer people): each an
+    array of person names, every person in exactly one."""
+    names = np.unique(np.asarray(people, dtype=object))
+    np.random.default_rng(seed).shuffle(names)
+    return [g for g in np.array_split(names, min(n_groups, len(names))) if len(g)]

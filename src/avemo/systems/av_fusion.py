@@ -35,7 +35,8 @@ from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
 from avemo.modalities import Modality
 from avemo.systems.av_adapted import FUSED, choose_prior_weight, head_doc, head_from, head_tensors, random_groups
-from avemo.systems.av_logreg import fit_logreg, log_probs
+from avemo.systems.av_choice import SPEECH_KEY, Regressions, choice_log_probs, fit_regressions
+from avemo.systems.av_logreg import log_probs
 from avemo.systems.base import read_description, write_description
 from avemo.systems.inputs import AVInputs, Features, Standardizer, vector_matrix
 from avemo.systems.person_stats import population_prior
@@ -70,7 +71,10 @@ class AVLateFusionSystem:
         weight_step: grid step of the fusion weight.
         refit: refit both regressions on every speaker after the validation stage (temperatures, weight and
             ``C`` stay those chosen on validation speakers).
-        seed: seed of the validation-speaker draw.
+        seed: seed of the validation-speaker draw (and of the groups of people of ``cross_fit``).
+        cross_fit: choose ``C``, the temperatures and the fusion weight on out-of-fold log-probabilities of every
+            training and validation person (people split into this many groups; each group scored by the
+            regressions fitted without it), not on the validation people alone; 0: on the validation people.
         adapt: also fit the adapted head (:meth:`adapted_proba`): the same recipe on each person's features
             standardised by that person's own statistics (unlabelled), with its own ``C``, temperatures and weight
             chosen on validation speakers, and a prior weight (from ``tau_grid``) that steadies the statistics of a
@@ -82,7 +86,7 @@ class AVLateFusionSystem:
                  speech_vectors: Sequence[str] = ("whisper_layers:meanstd", "egemaps"), speech_C: float = 0.05,
                  au_C_grid: Sequence[float] = (0.01, 0.1, 1.0), n_val_speakers: int = 4,
                  weight_step: float = 0.05, refit: bool = True, seed: int = 0, adapt: bool = False,
-                 tau_grid: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)) -> None:
+                 tau_grid: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0), cross_fit: int = 0) -> None:
         self.label_set = label_set
         self.speech_vectors = list(speech_vectors)
         self.speech_C = speech_C
@@ -95,6 +99,10 @@ class AVLateFusionSystem:
         self.tau_grid = [float(t) for t in tau_grid]
         if not self.tau_grid or any(t < 0 for t in self.tau_grid):
             raise ParameterError(f"tau_grid must be non-negative prior weights, got {list(tau_grid)}")
+        self.cross_fit = int(cross_fit)
+        if self.cross_fit < 0 or self.cross_fit == 1:
+            raise ParameterError(f"cross_fit must be 0 (choose on the validation people) or 2 or more groups of "
+                                 f"people, got {cross_fit}")
         self.info: dict[str, Any] = {}
 
     #: Recordings per person the prior weight of the adapted head is chosen for (their UAs averaged).
@@ -179,7 +187,7 @@ class AVLateFusionSystem:
                                  "AVInputs with person=...")
 
         self.adapted_ = None
-        head = self._fit_head(xs, xa, present, y, tr, va)
+        head = self._fit_head(xs, xa, present, y, tr, va, people)
         self.info["validation"] = {"speakers": val_speakers, "n_recordings": int(len(va)), **head.pop("validation")}
         self.validation_ = head.pop("validation_probs")
         self._set_global(head)
@@ -201,33 +209,37 @@ class AVLateFusionSystem:
         return None
 
     def _fit_head(self, xs: np.ndarray, xa: np.ndarray, present: np.ndarray, y: np.ndarray, tr: np.ndarray,
-                  va: np.ndarray) -> dict[str, Any]:
+                  va: np.ndarray, people: np.ndarray | None = None) -> dict[str, Any]:
         """One head (two regressions, their temperatures, the fusion weight and the fused temperature) fitted on
-        the rows ``tr`` and chosen on ``va``, then (with :attr:`refit`) refitted on both; with what validation
-        showed (``validation``: UAs, ``validation_probs``: calibrated probabilities of the train-only models)."""
+        the rows ``tr`` and chosen on ``va`` (or, with :attr:`cross_fit`, on every row, out of fold), then (with
+        :attr:`refit`) refitted on both; with what validation showed (``validation``: UAs, ``validation_probs``:
+        calibrated probabilities of the rows ``va``, out of the fits that chose)."""
         from avemo.models.fusion import weighted_late_fusion
         from avemo.train.calibration import TemperatureScaler
         from avemo.train.late_fusion import fit_late_fusion_weights
 
         c = len(self.classes)
-        tr_a, va_a = tr[present[tr]], va[present[va]]
-        # 1. train-only models, scored on the validation rows
-        ss, sa = Standardizer().fit(xs[tr]), Standardizer().fit(xa[tr_a])
-        xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
-        speech_w = fit_logreg(xs_t[tr], y[tr], c, self.speech_C, **self.SPEECH_FIT)
+
+        def fit(rows: np.ndarray) -> Regressions:
+            return fit_regressions(xs, xa, present, y, rows, c, self.speech_C, self.au_C_grid, self.SPEECH_FIT,
+                                   self.AU_FIT)
+
+        # 1. the log-probabilities the choices are made on, and the train-only regressions
+        rows, logits, train_only = choice_log_probs(fit, xs, xa, tr, va, people, self.cross_fit, self.seed)
+        ss, sa, speech_w = train_only.speech_scaler, train_only.au_scaler, train_only.speech_w
+        yv, face = y[rows], present[rows]
         best, au_scores = None, {}
         for C in self.au_C_grid:
-            w = fit_logreg(xa_t[tr_a], y[tr_a], c, C, **self.AU_FIT)
-            score = unweighted_accuracy(y[va_a], log_probs(xa_t[va_a], *w).argmax(axis=1))
+            score = unweighted_accuracy(yv[face], logits[C][face].argmax(axis=1))
             au_scores[str(C)] = score
             if best is None or score > best[0] + 1e-9:
-                best = (score, C, w)
-        au_score, au_C, au_w = best
-        val_logits = {SPEECH: log_probs(xs_t[va], *speech_w), AU: log_probs(xa_t[va], *au_w)}
+                best = (score, C)
+        au_score, au_C = best
+        au_w = train_only.au_ws[au_C]
+        val_logits = {SPEECH: logits[SPEECH_KEY], AU: logits[au_C]}
 
-        # 2. temperatures and the fusion weight on the validation rows
-        yv = y[va]
-        pres_v = {SPEECH: np.ones(len(va), bool), AU: present[va]}
+        # 2. temperatures and the fusion weight on those rows
+        pres_v = {SPEECH: np.ones(len(rows), bool), AU: face}
         temperatures, probs_v = {}, {}
         for mod in MODALITIES:
             keep = pres_v[mod]
@@ -240,24 +252,24 @@ class AVLateFusionSystem:
         fused_v[both] = softmax(np.log(fused_v[both] + 1e-12) / fused_temperature, axis=1)
         au_v = probs_v[AU].copy()
         au_v[~pres_v[AU]] = np.nan
+        at = np.searchsorted(rows, va) if self.cross_fit and people is not None else np.arange(len(va))
 
         train_only = {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w}
         # 3. refit on the training and validation rows (keeping C, temperatures and weight)
         if self.refit:
-            rows = np.union1d(tr, va)
-            rows_a = rows[present[rows]]
-            ss, sa = Standardizer().fit(xs[rows]), Standardizer().fit(xa[rows_a])
-            xs_t, xa_t = ss.transform(xs), sa.transform(np.nan_to_num(xa))
-            speech_w = fit_logreg(xs_t[rows], y[rows], c, self.speech_C, **self.SPEECH_FIT)
-            au_w = fit_logreg(xa_t[rows_a], y[rows_a], c, au_C, **self.AU_FIT)
+            final = fit_regressions(xs, xa, present, y, np.union1d(tr, va), c, self.speech_C, [au_C],
+                                    self.SPEECH_FIT, self.AU_FIT)
+            ss, sa, speech_w, au_w = final.speech_scaler, final.au_scaler, final.speech_w, final.au_ws[au_C]
         return {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w, "au_C": au_C,
                 "temperatures": temperatures, "weights": weights, "fused_temperature": fused_temperature,
                 "train_only": train_only,
-                "validation_probs": {"index": va, SPEECH: probs_v[SPEECH], AU: au_v, FUSED: fused_v},
+                "validation_probs": {"index": va, SPEECH: probs_v[SPEECH][at], AU: au_v[at], FUSED: fused_v[at]},
                 "validation": {"ua": {SPEECH: unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)),
                                       AU: float(au_score), FUSED: unweighted_accuracy(yv, fused_v.argmax(1))},
-                               "au_C_ua": au_scores,
-                               "note": "measured on the speakers that chose C, temperatures and weight: optimistic"}}
+                               "au_C_ua": au_scores, "n_choice_recordings": int(len(rows)),
+                               "cross_fit": self.cross_fit if people is not None else 0,
+                               "note": "measured on the recordings that chose C, temperatures and weight: "
+                                       "optimistic"}}
 
     def _set_global(self, head: Mapping[str, Any]) -> None:
         self.speech_scaler_, self.au_scaler_ = head["speech_scaler"], head["au_scaler"]
@@ -274,7 +286,7 @@ class AVLateFusionSystem:
         present = adapted.au_present & done[AU]
         if not done[SPEECH][np.union1d(tr, va)].all():
             raise ParameterError("an adapted system needs two or more recordings of every training person")
-        head = self._fit_head(adapted.speech, adapted.au, present, y, tr, va)
+        head = self._fit_head(adapted.speech, adapted.au, present, y, tr, va, inputs.person)
         validation = head.pop("validation")
         self.adapted_validation_ = head.pop("validation_probs")
         train_only = {**head, **head.pop("train_only")}
@@ -506,7 +518,7 @@ class AVLateFusionSystem:
                "temperatures": {**self.temperatures_, "fused": self.fused_temperature_},
                "speech_C": self.speech_C, "au_C": self.au_C_, "au_C_grid": self.au_C_grid,
                "n_val_speakers": self.n_val_speakers, "refit": self.refit, "seed": self.seed,
-               "adapt": self.adapt, "tau_grid": self.tau_grid,
+               "adapt": self.adapt, "tau_grid": self.tau_grid, "cross_fit": self.cross_fit,
                "adapted": None if adapted is None else head_doc(adapted),
                "versions": library_versions(), "info": self.info}
         write_description(path, doc)
@@ -527,7 +539,7 @@ class AVLateFusionSystem:
                          speech_C=doc["speech_C"], au_C_grid=doc["au_C_grid"],
                          n_val_speakers=doc["n_val_speakers"], weight_step=doc["fusion"]["weight_step"],
                          refit=doc["refit"], seed=doc["seed"], adapt=bool(doc.get("adapt", False)),
-                         tau_grid=doc.get("tau_grid", (0.0,)))
+                         tau_grid=doc.get("tau_grid", (0.0,)), cross_fit=int(doc.get("cross_fit", 0)))
             if list(doc["classes"]) != list(system.classes):
                 raise CheckpointError(f"{path}: classes {doc['classes']} differ from label set "
                                       f"{doc['label_set']} {list(system.classes)}")

@@ -1,0 +1,66 @@
+"""The log-probabilities the late-fusion system's choices are made on (the AU regression's ``C``, the temperatures
+and the fusion weight of :class:`~avemo.systems.av_fusion.AVLateFusionSystem`): those of the validation people,
+scored by the regressions fitted on the training people; or, cross-fitted, those of every person, each group of
+people scored by the regressions fitted without it (ten times the recordings of two validation actors)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from avemo.systems.av_adapted import people_groups
+from avemo.systems.av_logreg import fit_logreg, log_probs
+from avemo.systems.inputs import Standardizer
+
+#: The key of the speech log-probabilities (the AU ones are keyed by their ``C``).
+SPEECH_KEY = "speech"
+
+
+@dataclasses.dataclass
+class Regressions:
+    """The speech regression and one AU regression per ``C``, with the standardisers of their inputs."""
+
+    speech_scaler: Standardizer
+    au_scaler: Standardizer
+    speech_w: Any
+    au_ws: dict[float, Any]
+
+    def log_probs(self, xs: np.ndarray, xa: np.ndarray, rows: np.ndarray) -> dict[Any, np.ndarray]:
+        """``{SPEECH_KEY: (len(rows), classes), C: ...}`` log-probabilities of ``rows`` (AUs of rows without a face:
+        scored as zeros, as the system does)."""
+        au = self.au_scaler.transform(np.nan_to_num(xa[rows]))
+        return {SPEECH_KEY: log_probs(self.speech_scaler.transform(xs[rows]), *self.speech_w),
+                **{C: log_probs(au, *w) for C, w in self.au_ws.items()}}
+
+
+def fit_regressions(xs: np.ndarray, xa: np.ndarray, present: np.ndarray, y: np.ndarray, rows: np.ndarray,
+                    n_classes: int, speech_C: float, Cs: Sequence[float], speech_fit: dict[str, Any],
+                    au_fit: dict[str, Any]) -> Regressions:
+    """:class:`Regressions` fitted on ``rows`` of speech vectors ``xs`` and clip-mean AUs ``xa`` (the AU ones on the
+    rows with a face, ``present``), labels ``y``."""
+    face = rows[present[rows]]
+    ss, sa = Standardizer().fit(xs[rows]), Standardizer().fit(xa[face])
+    speech_w = fit_logreg(ss.transform(xs[rows]), y[rows], n_classes, speech_C, **speech_fit)
+    au_x = sa.transform(np.nan_to_num(xa[face]))
+    return Regressions(ss, sa, speech_w, {C: fit_logreg(au_x, y[face], n_classes, C, **au_fit) for C in Cs})
+
+
+def choice_log_probs(fit: Callable[[np.ndarray], Regressions], xs: np.ndarray, xa: np.ndarray, tr: np.ndarray,
+                     va: np.ndarray, people: np.ndarray | None, cross_fit: int, seed: int
+                     ) -> tuple[np.ndarray, dict[Any, np.ndarray], Regressions]:
+    """The rows the choices are made on, their log-probabilities (:meth:`Regressions.log_probs`) and the
+    regressions fitted on ``tr`` (``fit(rows)`` fits them): the rows ``va``, scored by those regressions; with
+    ``cross_fit`` groups (and ``people``, one name per row), every row of ``tr`` and ``va``, each group of people
+    scored by the regressions fitted on the other groups."""
+    train_only = fit(tr)
+    if not cross_fit or people is None:
+        return va, train_only.log_probs(xs, xa, va), train_only
+    rows = np.union1d(tr, va)
+    out: dict[Any, np.ndarray] = {}
+    for group in people_groups(people[rows], cross_fit, seed):
+        held = np.isin(people[rows], group)
+        for key, value in fit(rows[~held]).log_probs(xs, xa, rows[held]).items():
+            out.setdefault(key, np.zeros((len(rows), value.shape[1])))[held] = value
+    return rows, out, train_only

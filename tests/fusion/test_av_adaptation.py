@@ -293,5 +293,12 @@ def test_cross_fitted_choices_use_every_training_person(tmp_path):
     assert plain.info["validation"]["n_choice_recordings"] == len(val)
     assert crossed.validation_[FUSED].shape == (len(val), len(CLASSES))
     assert AVLateFusionSystem.load(crossed.save(tmp_path / "m")).cross_fit == 4
+    # the adapted head's prior weight and fewest recordings: cross-fitted too, on every person's groups of clips
+    adapted = AVLateFusionSystem(speech_vectors=["egemaps"], adapt=True, cross_fit=4, tau_grid=(0.0, 4.0))
+    adapted.fit(inputs, y, (train, val))
+    chosen = adapted.info["adapted_validation"]
+    assert set(chosen["tau_ua"]) == {"0.0", "4.0"} and set(chosen["group_size_ua"]) == {"2", "4", "8"}
+    probs, done = adapted.adapted_proba(inputs.take(val))
+    assert done.all() and unweighted_accuracy(y[val], probs[FUSED].argmax(1)) > 0.5
     with pytest.raises(ParameterError, match="cross_fit"):
         AVLateFusionSystem(cross_fit=1)

@@ -106,10 +106,9 @@ def model_card(system: AVLateFusionSystem) -> str:
             f"of that person's own unlabelled clips (shrunk towards the training actors' as if with {adapted['tau']:g} "
             f"more clips), then its own regressions (AU C {adapted['au_C']}), temperatures (speech "
             f"{at[SPEECH]:.3f}, action units {at[AU]:.3f}, fused {adapted['fused_temperature']:.3f}) and fusion "
-            f"weights (speech {aw[SPEECH]:.2f}, action units {aw[AU]:.2f}), all chosen on {chose}; its prior weight "
-            "on the validation speakers. "
+            f"weights (speech {aw[SPEECH]:.2f}, action units {aw[AU]:.2f}), all chosen on {chose}. "
             f"A person with fewer than {adapted['min_recordings']} clips gets the global head (the smallest number of "
-            "clips from which the adapted head was no worse than the global one on the validation speakers).",
+            f"clips from which the adapted head was no worse than the global one on {chose}).",
         ]
     lines += [
         "",
@@ -117,9 +116,8 @@ def model_card(system: AVLateFusionSystem) -> str:
         f"- RAVDESS audio-only speech ({info.get('n_recordings')} recordings, all {len(info.get('speakers', []))} "
         f"actors; {info.get('n_with_action_units')} with AUs) paired with the clip-mean OpenFace AUs of the "
         "same takes' audio-visual clips (`openface_au_mean.csv`, Luna-Jiménez et al. 2021).",
-        (f"- {chose} chose the AU C, the temperatures and the fusion weight; validation speakers "
-         f"{', '.join(val.get('speakers', []))} (balanced by gender) chose the adapted head's prior weight, with both "
-         "regressions trained on the other actors" if val.get("cross_fit") else
+        (f"- {chose} chose the AU C, the temperatures, the fusion weights and the adapted head's prior weight and "
+         "fewest clips" if val.get("cross_fit") else
          f"- validation speakers {', '.join(val.get('speakers', []))} (balanced by gender) chose the AU C, the "
          "temperatures and the fusion weight with both regressions trained on the other actors")
         + "; both regressions were then refitted on all actors (the benchmark's `refit_train_val: true`).",
@@ -131,10 +129,10 @@ def model_card(system: AVLateFusionSystem) -> str:
     figures = []
     if cv:
         figures += [f"Benchmark system `{CV_SYSTEM}`, protocol `{cv['protocol']}` (6 speaker-independent folds; the "
-                  + ("same recipe trained per fold, its choices cross-fitted over each fold's training actors and "
-                     "its prior weight chosen on 2 of them" if val.get("cross_fit") else
+                  + ("same recipe trained per fold, its choices cross-fitted over each fold's training actors"
+                     if val.get("cross_fit") else
                      "same recipe trained per fold, its choices made on 2 validation speakers from each fold's "
-                     "training actors") + f", where this model used {system.n_val_speakers}), from `{cv['report']}`:",
+                     f"training actors, where this model used {system.n_val_speakers}") + f"), from `{cv['report']}`:",
                   ""]
         figures += cv_figure_lines(cv)
         cv_adapted = info.get("cross_validation_adapted")

@@ -6,13 +6,28 @@ people scored by the regressions fitted without it (ten times the recordings of 
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from avemo.systems.av_adapted import people_groups
+from avemo.errors import ParameterError
+from avemo.systems.av_adapted import people_groups, random_groups
 from avemo.systems.av_logreg import fit_logreg, log_probs
 from avemo.systems.inputs import Standardizer
+from avemo.systems.person_stats import population_prior
+from avemo.train.metrics import unweighted_accuracy
+
+def pick_validation_speakers(recordings: Sequence[Any], n: int = 4, seed: int = 0) -> list[str]:
+    """``n`` validation speakers drawn from ``recordings``' speakers, alternating genders when known."""
+    from avemo.data.splits import _pick_validation
+
+    speakers = sorted({r.speaker for r in recordings})
+    if len(speakers) <= n:
+        raise ParameterError(f"need more than {n} speakers to hold {n} out for validation, got {len(speakers)}")
+    gender = {r.speaker: (r.attributes or {}).get("gender", "") for r in recordings}
+    return _pick_validation(speakers, gender, n, random.Random(seed))
+
 
 #: The key of the speech log-probabilities (the AU ones are keyed by their ``C``).
 SPEECH_KEY = "speech"
@@ -64,3 +79,29 @@ def choice_log_probs(fit: Callable[[np.ndarray], Regressions], xs: np.ndarray, x
         for key, value in fit(rows[~held]).log_probs(xs, xa, rows[held]).items():
             out.setdefault(key, np.zeros((len(rows), value.shape[1])))[held] = value
     return rows, out, train_only
+
+
+def cross_fitted_adaptation_ua(adapted_proba: Callable[[Any, dict[str, Any]], np.ndarray],
+                               fit: Callable[[np.ndarray], Regressions], inputs: Any, y: np.ndarray, rows: np.ndarray,
+                               head: dict[str, Any], taus: Sequence[float], sizes: Sequence[int], cross_fit: int,
+                               seed: int) -> dict[tuple[float, int], float]:
+    """The UA of the adapted head, on every row of ``rows``, for every prior weight of ``taus`` and people adapted from
+    random groups of each of ``sizes`` recordings: each group of people (``cross_fit`` groups) scored by the head's
+    regressions fitted on the other groups (``fit`` on their per-person standardised features; ``head``'s ``C``,
+    temperatures and weights) with the other groups' statistics as the prior. ``adapted_proba(inputs, head)``: the
+    fused probabilities of a head (:class:`~avemo.systems.av_fusion.AVLateFusionSystem`'s adapted scoring)."""
+    people = inputs.person
+    preds = {(tau, size): np.zeros(len(rows), np.int64) for tau in taus for size in sizes}
+    for group in people_groups(people[rows], cross_fit, seed):
+        held = np.isin(people[rows], group)
+        reg, raw = fit(rows[~held]), inputs.take(rows[~held])
+        fitted = {**head, "speech_scaler": reg.speech_scaler, "au_scaler": reg.au_scaler, "speech_w": reg.speech_w,
+                  "au_w": reg.au_ws[head["au_C"]], "min_recordings": 2,
+                  "priors": {"speech": population_prior(raw.speech, raw.person),
+                             "action_units": population_prior(raw.au, raw.person, raw.au_present)}}
+        part = inputs.take(rows[held])
+        for k, size in enumerate(sizes):
+            grouped = part.with_people(random_groups(part.person, size, seed + k))
+            for tau in taus:
+                preds[tau, size][held] = adapted_proba(grouped, {**fitted, "tau": tau}).argmax(1)
+    return {key: unweighted_accuracy(y[rows], p) for key, p in preds.items()}

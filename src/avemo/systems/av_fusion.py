@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -35,7 +34,8 @@ from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
 from avemo.modalities import Modality
 from avemo.systems.av_adapted import FUSED, choose_prior_weight, head_doc, head_from, head_tensors, random_groups
-from avemo.systems.av_choice import SPEECH_KEY, Regressions, choice_log_probs, fit_regressions
+from avemo.systems.av_choice import (SPEECH_KEY, Regressions, choice_log_probs, cross_fitted_adaptation_ua,
+                                     fit_regressions, pick_validation_speakers)
 from avemo.systems.av_logreg import log_probs
 from avemo.systems.base import read_description, write_description
 from avemo.systems.inputs import AVInputs, Features, Standardizer, vector_matrix
@@ -46,17 +46,6 @@ SPEECH, AU = Modality.SPEECH, Modality.ACTION_UNITS
 Split = tuple[Sequence[int], Sequence[int]]
 MODALITIES = (SPEECH, AU)
 WEIGHTS_FILE = "weights.safetensors"
-
-
-def pick_validation_speakers(recordings: Sequence[Any], n: int = 4, seed: int = 0) -> list[str]:
-    """``n`` validation speakers drawn from ``recordings``' speakers, alternating genders when known."""
-    from avemo.data.splits import _pick_validation
-
-    speakers = sorted({r.speaker for r in recordings})
-    if len(speakers) <= n:
-        raise ParameterError(f"need more than {n} speakers to hold {n} out for validation, got {len(speakers)}")
-    gender = {r.speaker: (r.attributes or {}).get("gender", "") for r in recordings}
-    return _pick_validation(speakers, gender, n, random.Random(seed))
 
 
 class AVLateFusionSystem:
@@ -190,6 +179,7 @@ class AVLateFusionSystem:
         head = self._fit_head(xs, xa, present, y, tr, va, people)
         self.info["validation"] = {"speakers": val_speakers, "n_recordings": int(len(va)), **head.pop("validation")}
         self.validation_ = head.pop("validation_probs")
+        self.choice_fused_ = head.pop("choice_fused")  # (rows, their fused probabilities) the choices were made on
         self._set_global(head)
         if self.adapt:
             self._fit_adapted(inputs.with_people(people), y, tr, va)
@@ -253,6 +243,7 @@ class AVLateFusionSystem:
         au_v = probs_v[AU].copy()
         au_v[~pres_v[AU]] = np.nan
         at = np.searchsorted(rows, va) if self.cross_fit and people is not None else np.arange(len(va))
+        rows_chosen = rows
 
         train_only = {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w}
         # 3. refit on the training and validation rows (keeping C, temperatures and weight)
@@ -262,11 +253,11 @@ class AVLateFusionSystem:
             ss, sa, speech_w, au_w = final.speech_scaler, final.au_scaler, final.speech_w, final.au_ws[au_C]
         return {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w, "au_C": au_C,
                 "temperatures": temperatures, "weights": weights, "fused_temperature": fused_temperature,
-                "train_only": train_only,
+                "train_only": train_only, "choice_fused": (rows_chosen, fused_v),
                 "validation_probs": {"index": va, SPEECH: probs_v[SPEECH][at], AU: au_v[at], FUSED: fused_v[at]},
                 "validation": {"ua": {SPEECH: unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)),
                                       AU: float(au_score), FUSED: unweighted_accuracy(yv, fused_v.argmax(1))},
-                               "au_C_ua": au_scores, "n_choice_recordings": int(len(rows)),
+                               "au_C_ua": au_scores, "n_choice_recordings": int(len(rows_chosen)),
                                "cross_fit": self.cross_fit if people is not None else 0,
                                "note": "measured on the recordings that chose C, temperatures and weight: "
                                        "optimistic"}}
@@ -289,19 +280,30 @@ class AVLateFusionSystem:
         head = self._fit_head(adapted.speech, adapted.au, present, y, tr, va, inputs.person)
         validation = head.pop("validation")
         self.adapted_validation_ = head.pop("validation_probs")
+        choice_rows, _ = head.pop("choice_fused")
         train_only = {**head, **head.pop("train_only")}
         for h, rows in ((train_only, tr), (head, np.union1d(tr, va) if self.refit else tr)):
             raw = inputs.take(rows)  # the prior: the training people's statistics
             h["priors"] = {SPEECH: population_prior(raw.speech, raw.person),
                            AU: population_prior(raw.au, raw.person, raw.au_present)}
-        # tau, then the fewest recordings worth adapting from, on the validation people split at random into groups
-        # of a few recordings, scored by the train-only models: the UA of every (tau, group size)
-        groups = {size: inputs.take(va).with_people(random_groups(inputs.person[va], size, self.seed + k))
-                  for k, size in enumerate(self.ADAPT_GROUP_SIZES)}
-        ua = {(tau, size): unweighted_accuracy(y[va], self._adapted_parts(
-                  part, {**train_only, "tau": tau, "min_recordings": 2})[0][FUSED].argmax(1))
-              for tau in self.tau_grid for size, part in groups.items()}
-        global_ua = unweighted_accuracy(y[va], self.validation_[FUSED].argmax(1))
+        # tau, then the fewest recordings worth adapting from, on people split at random into groups of a few
+        # recordings: the UA of every (tau, group size); cross-fitted on every person (out of fold, as the global
+        # head's choices), else on the validation people scored by the train-only models
+        if len(choice_rows) > len(va):
+            ua = cross_fitted_adaptation_ua(
+                lambda part, h: self._adapted_parts(part, h)[0][FUSED], lambda r: fit_regressions(
+                    adapted.speech, adapted.au, present, y, r, len(self.classes), self.speech_C, [head["au_C"]],
+                    self.SPEECH_FIT, self.AU_FIT), inputs, y, choice_rows, head, self.tau_grid, self.ADAPT_GROUP_SIZES,
+                self.cross_fit, self.seed)
+            global_rows, global_fused = self.choice_fused_
+            global_ua = unweighted_accuracy(y[global_rows], global_fused.argmax(1))
+        else:
+            groups = {size: inputs.take(va).with_people(random_groups(inputs.person[va], size, self.seed + k))
+                      for k, size in enumerate(self.ADAPT_GROUP_SIZES)}
+            ua = {(tau, size): unweighted_accuracy(y[va], self._adapted_parts(
+                      part, {**train_only, "tau": tau, "min_recordings": 2})[0][FUSED].argmax(1))
+                  for tau in self.tau_grid for size, part in groups.items()}
+            global_ua = unweighted_accuracy(y[va], self.validation_[FUSED].argmax(1))
         choice = choose_prior_weight(ua, global_ua)
         head["tau"], head["min_recordings"] = choice["tau"], choice["min_recordings"]
         self.adapted_ = head

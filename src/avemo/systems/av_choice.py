@@ -1,7 +1,8 @@
-"""The log-probabilities the late-fusion system's choices are made on (the AU regression's ``C``, the temperatures
-and the fusion weight of :class:`~avemo.systems.av_fusion.AVLateFusionSystem`): those of the validation people,
-scored by the regressions fitted on the training people; or, cross-fitted, those of every person, each group of
-people scored by the regressions fitted without it (ten times the recordings of two validation actors)."""
+"""What the late-fusion system's choices are made on (:class:`~avemo.systems.av_fusion.AVLateFusionSystem`: the AU
+regression's ``C``, the temperatures, the fusion weight, the adapted head's prior weight and fewest recordings): the
+validation people, scored by the regressions fitted on the training people; or, cross-fitted, every person, each
+group of people scored by the regressions fitted without it (ten times the recordings of two validation actors).
+Also the draw of the validation people."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from avemo.systems.av_logreg import fit_logreg, log_probs
 from avemo.systems.inputs import Standardizer
 from avemo.systems.person_stats import population_prior
 from avemo.train.metrics import unweighted_accuracy
+
 
 def pick_validation_speakers(recordings: Sequence[Any], n: int = 4, seed: int = 0) -> list[str]:
     """``n`` validation speakers drawn from ``recordings``' speakers, alternating genders when known."""

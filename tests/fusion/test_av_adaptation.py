@@ -280,11 +280,12 @@ def test_cross_fitted_choices_use_every_training_person(tmp_path):
         return fit_regressions(xs, xa, np.ones(len(y), bool), y, rows, len(CLASSES), 0.05, [0.1], {"max_iter": 100,
                                "tol": 1e-3}, {"max_iter": 200, "tol": 1e-4})
 
-    rows, logits, _ = choice_log_probs(fit, xs, xa, train, val, people, 4, 0)
+    choice = choice_log_probs(fit, xs, xa, train, val, people, 4, 0)
+    rows, logits = choice.rows, choice.log_probs
     assert np.array_equal(rows, np.union1d(train, val)) and logits["speech"].shape == (len(rows), len(CLASSES))
     held = np.isin(people[rows], people_groups(people[rows], 4, 0)[0])  # the first group's rows: out of fold
     assert np.allclose(logits[0.1][held], fit(rows[~held]).log_probs(xs, xa, rows[held])[0.1])
-    rows, _, _ = choice_log_probs(fit, xs, xa, train, val, people, 0, 0)
+    rows = choice_log_probs(fit, xs, xa, train, val, people, 0, 0).rows
     assert np.array_equal(rows, val)
 
     crossed = AVLateFusionSystem(speech_vectors=["egemaps"], cross_fit=4).fit(inputs, y, (train, val))

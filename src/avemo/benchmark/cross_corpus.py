@@ -47,8 +47,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from avemo.benchmark.cross_corpus_settings import suite_settings
-from avemo.benchmark.cross_corpus_tables import (AUGMENTED, TRANSFER, choices_table, clean_only, recipe_legend,
-                                                 recipe_names, recipe_table)
+from avemo.benchmark.cross_corpus_tables import (AUGMENTED, TRANSFER, choices_table, clean_only, named_recipes,
+                                                 recipe_legend, recipe_table)
 from avemo.benchmark.tsne import logit_embedding, write_tsne
 from avemo.data.recipes import corpus_class_mask
 from avemo.data.splits import Fold, make_folds
@@ -274,9 +274,7 @@ def _fit_systems(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]]
                  ) -> tuple[list[tuple[str, str, Fold]], list[Any]]:
     """Every system's jobs (the recipe's and the alternative's first, with the degraded copies where they have them:
     they take longest and matter most) and their outcomes."""
-    cfg = run.cfg
-    alternative = cfg["alternative"]
-    recipes = {cfg["recipe_name"]: cfg, **({alternative["name"]: alternative} if alternative else {})}
+    recipes = named_recipes(run.cfg)
     job_list = [(protocol, name, _with_copies(fold, len(data.inputs)) if recipe["augment"] else fold)
                 for name, recipe in recipes.items() for protocol, base, fold in base_jobs if base == TRANSFER]
     job_list += [job for job in base_jobs if job[1] != TRANSFER]
@@ -529,8 +527,8 @@ def results_table(summary: Mapping[str, Any]) -> str:
     if target:
         lines += ["", f"Target for `{shipped}[speaker-adapted]`: mean UA {pct(target['mean_ua'])}% (≥ 65%: "
                   f"{'met' if target['mean_ua_ge_0.65'] else 'not met'})."]
-    lines += ["", "#### The nested rule", "", RULE, "", choices_table(loco, recipe_names(summary)), "",
-              *recipe_table(loco, (ADAPTED, ADAPTED_VARIED), clean_only(summary))]
+    lines += ["", "#### The nested rule", "", RULE, "", choices_table(loco, list(named_recipes(summary["settings"]))),
+              "", *recipe_table(loco, (ADAPTED, ADAPTED_VARIED), clean_only(summary))]
     lines += ["", "Corpora: " + "; ".join(f"{c} ({s['language']}, {s['n_recordings']} clips, {s['n_speakers']} "
                                           f"speakers, {len(s['classes'])} classes)"
                                           for c, s in summary["corpora"].items()) + ".",

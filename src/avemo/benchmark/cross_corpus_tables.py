@@ -71,23 +71,20 @@ def choices_table(loco: Mapping[str, Any], systems: Sequence[str]) -> str:
                       "|---|---|---|---|---|---|---|", *rows])
 
 
-def recipe_names(summary: Mapping[str, Any]) -> tuple[str, ...]:
-    """The names of the shipped recipe and of the alternative in ``summary`` (in a report written before the
-    settings named them: ``probe-transfer`` and ``probe-transfer+augment``)."""
-    settings = summary["settings"]
+def named_recipes(settings: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """``{system name: its recipe settings}`` of the shipped recipe and the alternative, from the benchmark's
+    ``settings`` (in a report written before the settings named them: ``probe-transfer`` on clean clips and
+    ``probe-transfer+augment``)."""
     if "recipe_name" not in settings:
-        return TRANSFER, AUGMENTED
-    return (settings["recipe_name"], *([settings["alternative"]["name"]] if settings.get("alternative") else []))
+        return {TRANSFER: {"augment": False}, AUGMENTED: {"augment": True}}
+    alternative = settings.get("alternative")
+    return {settings["recipe_name"]: settings, **({alternative["name"]: alternative} if alternative else {})}
 
 
 def clean_only(summary: Mapping[str, Any]) -> set[str]:
     """The nested-rule systems of ``summary`` trained without degraded copies of their clips (another voice is not a
     recording condition)."""
-    settings = summary["settings"]
-    recipes = ({settings["recipe_name"]: settings, **({settings["alternative"]["name"]: settings["alternative"]}
-                                                       if settings.get("alternative") else {})}
-               if "recipe_name" in settings else {TRANSFER: {"augment": False}, AUGMENTED: {"augment": True}})
-    clean = {name for name, recipe in recipes.items() if not recipe["augment"]}
+    clean = {name for name, recipe in named_recipes(summary["settings"]).items() if not recipe["augment"]}
     return clean | {v["name"] for v in summary.get("variants", {}).values()
                     if not any(c["condition"] != "voice" for c in v.get("copies") or [])}
 

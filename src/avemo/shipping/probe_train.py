@@ -2,13 +2,13 @@
 
 ``avemo train speech-multicorpus --data DIR --out DIR [--cv-report reports/cross-corpus/summary.json]
 [--config my.yaml] [--set key=value ...]``, where ``DIR`` holds the corpus folders (the ``corpora`` of the
-recipe, ``configs/shipping/speech-multicorpus.yaml``, which explains each setting). The recipe is the one the
-cross-corpus benchmark's recipe rule picked (named by ``recipe_name`` in its report; not chosen by test figures):
-the loss, layers and L2 by leave-one-corpus-out inside the corpora, temperatures and the "uncertain" level from
-those inner held-out corpora, the adapted heads' prior weights and compensation (among ``tau_grid`` and
-``compensations``) on validation speakers (drawn per corpus, as in the benchmark); each head is then refitted on
-every speaker. With ``augment``, the training speakers' clips are also trained on as a randomly degraded copy
-(noise, reverberation, gain, Opus, the telephone band).
+recipe, ``configs/shipping/speech-multicorpus.yaml``, which explains each setting). The recipe is the cross-corpus
+benchmark's (named by ``recipe_name`` in its report; not chosen by test figures): the loss, layers and L2 by
+leave-one-corpus-out inside the corpora, temperatures and the "uncertain" level from those inner held-out corpora,
+the adapted heads' prior weights and compensation (among ``tau_grid`` and ``compensations``) on validation speakers
+(drawn per corpus, as in the benchmark); each head is then refitted on every speaker. With ``augment``, the training
+speakers' clips are also trained on as a randomly degraded copy (noise, reverberation, gain, Opus, the telephone
+band).
 """
 
 from __future__ import annotations

@@ -64,39 +64,55 @@ def fit_regressions(xs: np.ndarray, xa: np.ndarray, present: np.ndarray, y: np.n
     return Regressions(ss, sa, speech_w, {C: fit_logreg(au_x, y[face], n_classes, C, **au_fit) for C in Cs})
 
 
+@dataclasses.dataclass
+class Choice:
+    """What the choices are made on: ``rows``, their log-probabilities (:meth:`Regressions.log_probs`), the
+    regressions fitted on the training rows (``train_only``), and, cross-fitted, each group of people's rows (a mask
+    over ``rows``) with the regressions fitted without them (``folds``; empty: ``rows`` are the validation rows).
+    ``fused``: the calibrated fused probabilities of ``rows``, once the head has chosen."""
+
+    rows: np.ndarray
+    log_probs: dict[Any, np.ndarray]
+    train_only: Regressions
+    folds: list[tuple[np.ndarray, Regressions]]
+    fused: np.ndarray | None = None
+
+    @property
+    def cross_fitted(self) -> bool:
+        return bool(self.folds)
+
+
 def choice_log_probs(fit: Callable[[np.ndarray], Regressions], xs: np.ndarray, xa: np.ndarray, tr: np.ndarray,
-                     va: np.ndarray, people: np.ndarray | None, cross_fit: int, seed: int
-                     ) -> tuple[np.ndarray, dict[Any, np.ndarray], Regressions]:
-    """The rows the choices are made on, their log-probabilities (:meth:`Regressions.log_probs`) and the
-    regressions fitted on ``tr`` (``fit(rows)`` fits them): the rows ``va``, scored by those regressions; with
-    ``cross_fit`` groups (and ``people``, one name per row), every row of ``tr`` and ``va``, each group of people
-    scored by the regressions fitted on the other groups."""
+                     va: np.ndarray, people: np.ndarray | None, cross_fit: int, seed: int) -> Choice:
+    """The :class:`Choice` of a head (``fit(rows)`` fits its regressions): the rows ``va``, scored by the regressions
+    fitted on ``tr``; with ``cross_fit`` groups (and ``people``, one name per row), every row of ``tr`` and ``va``,
+    each group of people scored by the regressions fitted on the other groups."""
     train_only = fit(tr)
     if not cross_fit or people is None:
-        return va, train_only.log_probs(xs, xa, va), train_only
+        return Choice(va, train_only.log_probs(xs, xa, va), train_only, [])
     rows = np.union1d(tr, va)
     out: dict[Any, np.ndarray] = {}
+    folds = []
     for group in people_groups(people[rows], cross_fit, seed):
         held = np.isin(people[rows], group)
-        for key, value in fit(rows[~held]).log_probs(xs, xa, rows[held]).items():
+        folds.append((held, fit(rows[~held])))
+        for key, value in folds[-1][1].log_probs(xs, xa, rows[held]).items():
             out.setdefault(key, np.zeros((len(rows), value.shape[1])))[held] = value
-    return rows, out, train_only
+    return Choice(rows, out, train_only, folds)
 
 
-def cross_fitted_adaptation_ua(adapted_proba: Callable[[Any, dict[str, Any]], np.ndarray],
-                               fit: Callable[[np.ndarray], Regressions], inputs: Any, y: np.ndarray, rows: np.ndarray,
-                               head: dict[str, Any], taus: Sequence[float], sizes: Sequence[int], cross_fit: int,
-                               seed: int) -> dict[tuple[float, int], float]:
-    """The UA of the adapted head, on every row of ``rows``, for every prior weight of ``taus`` and people adapted from
-    random groups of each of ``sizes`` recordings: each group of people (``cross_fit`` groups) scored by the head's
-    regressions fitted on the other groups (``fit`` on their per-person standardised features; ``head``'s ``C``,
+def cross_fitted_adaptation_ua(adapted_proba: Callable[[Any, dict[str, Any]], np.ndarray], choice: Choice,
+                               inputs: Any, y: np.ndarray, head: dict[str, Any], taus: Sequence[float],
+                               sizes: Sequence[int], seed: int) -> dict[tuple[float, int], float]:
+    """The UA of the adapted head, on every row the cross-fitted ``choice`` of that head was made on, for every prior
+    weight of ``taus`` and people adapted from random groups of each of ``sizes`` recordings: each group of people
+    scored by the regressions of its fold (fitted without it on per-person standardised features; ``head``'s ``C``,
     temperatures and weights) with the other groups' statistics as the prior. ``adapted_proba(inputs, head)``: the
     fused probabilities of a head (:class:`~avemo.systems.av_fusion.AVLateFusionSystem`'s adapted scoring)."""
-    people = inputs.person
+    rows = choice.rows
     preds = {(tau, size): np.zeros(len(rows), np.int64) for tau in taus for size in sizes}
-    for group in people_groups(people[rows], cross_fit, seed):
-        held = np.isin(people[rows], group)
-        reg, raw = fit(rows[~held]), inputs.take(rows[~held])
+    for held, reg in choice.folds:
+        raw = inputs.take(rows[~held])
         fitted = {**head, "speech_scaler": reg.speech_scaler, "au_scaler": reg.au_scaler, "speech_w": reg.speech_w,
                   "au_w": reg.au_ws[head["au_C"]], "min_recordings": 2,
                   "priors": {"speech": population_prior(raw.speech, raw.person),

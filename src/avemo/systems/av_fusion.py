@@ -34,7 +34,7 @@ from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
 from avemo.modalities import Modality
 from avemo.systems.av_adapted import FUSED, choose_prior_weight, head_doc, head_from, head_tensors, random_groups
-from avemo.systems.av_choice import (SPEECH_KEY, Regressions, choice_log_probs, cross_fitted_adaptation_ua,
+from avemo.systems.av_choice import (SPEECH_KEY, Choice, Regressions, choice_log_probs, cross_fitted_adaptation_ua,
                                      fit_regressions, pick_validation_speakers)
 from avemo.systems.av_logreg import log_probs
 from avemo.systems.base import read_description, write_description
@@ -179,10 +179,10 @@ class AVLateFusionSystem:
         head = self._fit_head(xs, xa, present, y, tr, va, people)
         self.info["validation"] = {"speakers": val_speakers, "n_recordings": int(len(va)), **head.pop("validation")}
         self.validation_ = head.pop("validation_probs")
-        self.choice_fused_ = head.pop("choice_fused")  # (rows, their fused probabilities) the choices were made on
+        choice = head.pop("choice")
         self._set_global(head)
         if self.adapt:
-            self._fit_adapted(inputs.with_people(people), y, tr, va)
+            self._fit_adapted(inputs.with_people(people), y, tr, va, choice)
         fitted_rows = np.union1d(tr, va)
         self.info["n_recordings"] = int(len(fitted_rows))
         self.info["n_with_action_units"] = int(present[fitted_rows].sum())
@@ -215,7 +215,8 @@ class AVLateFusionSystem:
                                    self.AU_FIT)
 
         # 1. the log-probabilities the choices are made on, and the train-only regressions
-        rows, logits, train_only = choice_log_probs(fit, xs, xa, tr, va, people, self.cross_fit, self.seed)
+        choice = choice_log_probs(fit, xs, xa, tr, va, people, self.cross_fit, self.seed)
+        rows, logits, train_only = choice.rows, choice.log_probs, choice.train_only
         ss, sa, speech_w = train_only.speech_scaler, train_only.au_scaler, train_only.speech_w
         yv, face = y[rows], present[rows]
         best, au_scores = None, {}
@@ -242,8 +243,8 @@ class AVLateFusionSystem:
         fused_v[both] = softmax(np.log(fused_v[both] + 1e-12) / fused_temperature, axis=1)
         au_v = probs_v[AU].copy()
         au_v[~pres_v[AU]] = np.nan
-        at = np.searchsorted(rows, va) if self.cross_fit and people is not None else np.arange(len(va))
-        rows_chosen = rows
+        choice.fused = fused_v
+        at = np.searchsorted(rows, va) if choice.cross_fitted else np.arange(len(va))  # the rows va among rows
 
         train_only = {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w}
         # 3. refit on the training and validation rows (keeping C, temperatures and weight)
@@ -253,12 +254,12 @@ class AVLateFusionSystem:
             ss, sa, speech_w, au_w = final.speech_scaler, final.au_scaler, final.speech_w, final.au_ws[au_C]
         return {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w, "au_C": au_C,
                 "temperatures": temperatures, "weights": weights, "fused_temperature": fused_temperature,
-                "train_only": train_only, "choice_fused": (rows_chosen, fused_v),
+                "train_only": train_only, "choice": choice,
                 "validation_probs": {"index": va, SPEECH: probs_v[SPEECH][at], AU: au_v[at], FUSED: fused_v[at]},
                 "validation": {"ua": {SPEECH: unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)),
                                       AU: float(au_score), FUSED: unweighted_accuracy(yv, fused_v.argmax(1))},
-                               "au_C_ua": au_scores, "n_choice_recordings": int(len(rows_chosen)),
-                               "cross_fit": self.cross_fit if people is not None else 0,
+                               "au_C_ua": au_scores, "n_choice_recordings": int(len(rows)),
+                               "cross_fit": self.cross_fit if choice.cross_fitted else 0,
                                "note": "measured on the recordings that chose C, temperatures and weight: "
                                        "optimistic"}}
 
@@ -269,10 +270,13 @@ class AVLateFusionSystem:
         self.au_C_, self.temperatures_ = head["au_C"], head["temperatures"]
         self.weights_, self.fused_temperature_ = head["weights"], head["fused_temperature"]
 
-    def _fit_adapted(self, inputs: AVInputs, y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> None:
+    def _fit_adapted(self, inputs: AVInputs, y: np.ndarray, tr: np.ndarray, va: np.ndarray,
+                     global_choice: Choice) -> None:
         """The adapted head: the same recipe on each person's rows standardised by that person's statistics (all
-        of their recordings; no labels), then the prior weight ``tau`` chosen on the validation people as they
-        would be adapted from a few recordings (:attr:`ADAPT_GROUP_SIZES`)."""
+        of their recordings; no labels), then the prior weight ``tau`` and the fewest recordings worth adapting
+        from, chosen on people adapted from a few recordings (:attr:`ADAPT_GROUP_SIZES`) against the global head
+        (``global_choice``: what the global head's choices were made on): cross-fitted on every person, or on the
+        validation people scored by the train-only regressions."""
         adapted, done = inputs.per_person()
         present = adapted.au_present & done[AU]
         if not done[SPEECH][np.union1d(tr, va)].all():
@@ -280,36 +284,30 @@ class AVLateFusionSystem:
         head = self._fit_head(adapted.speech, adapted.au, present, y, tr, va, inputs.person)
         validation = head.pop("validation")
         self.adapted_validation_ = head.pop("validation_probs")
-        choice_rows, _ = head.pop("choice_fused")
+        choice = head.pop("choice")
         train_only = {**head, **head.pop("train_only")}
-        for h, rows in ((train_only, tr), (head, np.union1d(tr, va) if self.refit else tr)):
-            raw = inputs.take(rows)  # the prior: the training people's statistics
-            h["priors"] = {SPEECH: population_prior(raw.speech, raw.person),
-                           AU: population_prior(raw.au, raw.person, raw.au_present)}
-        # tau, then the fewest recordings worth adapting from, on people split at random into groups of a few
-        # recordings: the UA of every (tau, group size); cross-fitted on every person (out of fold, as the global
-        # head's choices), else on the validation people scored by the train-only models
-        if len(choice_rows) > len(va):
-            ua = cross_fitted_adaptation_ua(
-                lambda part, h: self._adapted_parts(part, h)[0][FUSED], lambda r: fit_regressions(
-                    adapted.speech, adapted.au, present, y, r, len(self.classes), self.speech_C, [head["au_C"]],
-                    self.SPEECH_FIT, self.AU_FIT), inputs, y, choice_rows, head, self.tau_grid, self.ADAPT_GROUP_SIZES,
-                self.cross_fit, self.seed)
-            global_rows, global_fused = self.choice_fused_
-            global_ua = unweighted_accuracy(y[global_rows], global_fused.argmax(1))
+        raw = inputs.take(np.union1d(tr, va) if self.refit else tr)  # the prior: the training people's statistics
+        head["priors"] = {SPEECH: population_prior(raw.speech, raw.person),
+                          AU: population_prior(raw.au, raw.person, raw.au_present)}
+        if choice.cross_fitted:
+            ua = cross_fitted_adaptation_ua(lambda part, h: self._adapted_parts(part, h)[0][FUSED], choice, inputs,
+                                            y, head, self.tau_grid, self.ADAPT_GROUP_SIZES, self.seed)
         else:
+            raw = inputs.take(tr)
+            train_only["priors"] = {SPEECH: population_prior(raw.speech, raw.person),
+                                    AU: population_prior(raw.au, raw.person, raw.au_present)}
             groups = {size: inputs.take(va).with_people(random_groups(inputs.person[va], size, self.seed + k))
                       for k, size in enumerate(self.ADAPT_GROUP_SIZES)}
             ua = {(tau, size): unweighted_accuracy(y[va], self._adapted_parts(
                       part, {**train_only, "tau": tau, "min_recordings": 2})[0][FUSED].argmax(1))
                   for tau in self.tau_grid for size, part in groups.items()}
-            global_ua = unweighted_accuracy(y[va], self.validation_[FUSED].argmax(1))
-        choice = choose_prior_weight(ua, global_ua)
-        head["tau"], head["min_recordings"] = choice["tau"], choice["min_recordings"]
+        global_ua = unweighted_accuracy(y[global_choice.rows], global_choice.fused.argmax(1))
+        chosen = choose_prior_weight(ua, global_ua)
+        head["tau"], head["min_recordings"] = chosen["tau"], chosen["min_recordings"]
         self.adapted_ = head
-        self.info["adapted_validation"] = {**validation, "tau_ua": choice["tau_ua"],
+        self.info["adapted_validation"] = {**validation, "tau_ua": chosen["tau_ua"],
                                            "group_sizes": list(self.ADAPT_GROUP_SIZES),
-                                           "group_size_ua": {str(k): v for k, v in choice["size_ua"].items()},
+                                           "group_size_ua": {str(k): v for k, v in chosen["size_ua"].items()},
                                            "global_ua": global_ua}
 
     def fit_report(self) -> dict[str, Any]:

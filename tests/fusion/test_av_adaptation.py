@@ -292,7 +292,10 @@ def test_cross_fitted_choices_use_every_training_person(tmp_path):
     plain = AVLateFusionSystem(speech_vectors=["egemaps"]).fit(inputs, y, (train, val))
     assert crossed.info["validation"]["n_choice_recordings"] == len(y) and crossed.info["validation"]["cross_fit"] == 4
     assert plain.info["validation"]["n_choice_recordings"] == len(val)
-    assert crossed.validation_[FUSED].shape == (len(val), len(CLASSES))
+    # what the report calibrates on: the rows the choices were made on (every row out of fold; the validation rows)
+    assert crossed.validation_[FUSED].shape == (len(y), len(CLASSES))
+    assert np.array_equal(crossed.validation_["index"], np.union1d(train, val))
+    assert np.array_equal(plain.validation_["index"], val) and plain.validation_[FUSED].shape == (len(val), 8)
     assert AVLateFusionSystem.load(crossed.save(tmp_path / "m")).cross_fit == 4
     # the adapted head's prior weight and fewest recordings: cross-fitted too, on every person's groups of clips
     adapted = AVLateFusionSystem(speech_vectors=["egemaps"], adapt=True, cross_fit=4, tau_grid=(0.0, 4.0))

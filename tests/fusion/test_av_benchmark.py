@@ -83,6 +83,11 @@ def test_av_benchmark_summary(corpus, tmp_path):
     assert "best_fusion" in summary["targets"] and "missing_modality" in summary["targets"]
     assert {"adapted", "not_adapted", "eight_clips_per_person"} <= set(summary["targets"])
     assert summary["targets"]["adapted"]["system"].endswith("[adapted]")
+    gain = summary["targets"]["fusion_gain"]  # every fusion against the single modalities of its own mode
+    assert gain["adapted"]["single_system"] in ("speech-logreg[adapted]", "au-logreg[adapted]")
+    assert gain["not_adapted"]["gain"] == pytest.approx(
+        gain["not_adapted"]["ua"] - max(systems["speech-logreg"]["mean"]["ua"], systems["au-logreg"]["mean"]["ua"]))
+    assert "Best fusion, not adapted:" in (out / "results.md").read_text()
     assert systems["late-fusion-logreg[adapted]"]["adapted"] and not systems["late-fusion-logreg"]["adapted"]
     assert "transductive" in systems["fusion_concat[adapted]"]["description"]
     assert systems["late-fusion-logreg[adapted]@1"]["clips_per_person"] == 1

@@ -203,7 +203,8 @@ class AVLateFusionSystem:
         """One head (two regressions, their temperatures, the fusion weight and the fused temperature) fitted on
         the rows ``tr`` and chosen on ``va`` (or, with :attr:`cross_fit`, on every row, out of fold), then (with
         :attr:`refit`) refitted on both; with what validation showed (``validation``: UAs, ``validation_probs``:
-        calibrated probabilities of the rows ``va``, out of the fits that chose)."""
+        calibrated probabilities of the rows the choices were made on, ``va`` or, cross-fitted, every row, out of
+        the fits that chose)."""
         from avemo.models.fusion import weighted_late_fusion
         from avemo.train.calibration import TemperatureScaler
         from avemo.train.late_fusion import fit_late_fusion_weights
@@ -244,7 +245,6 @@ class AVLateFusionSystem:
         au_v = probs_v[AU].copy()
         au_v[~pres_v[AU]] = np.nan
         choice.fused = fused_v
-        at = np.searchsorted(rows, va) if choice.cross_fitted else np.arange(len(va))  # the rows va among rows
 
         train_only = {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w}
         # 3. refit on the training and validation rows (keeping C, temperatures and weight)
@@ -255,7 +255,7 @@ class AVLateFusionSystem:
         return {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w, "au_C": au_C,
                 "temperatures": temperatures, "weights": weights, "fused_temperature": fused_temperature,
                 "train_only": train_only, "choice": choice,
-                "validation_probs": {"index": va, SPEECH: probs_v[SPEECH][at], AU: au_v[at], FUSED: fused_v[at]},
+                "validation_probs": {"index": rows, SPEECH: probs_v[SPEECH], AU: au_v, FUSED: fused_v},
                 "validation": {"ua": {SPEECH: unweighted_accuracy(yv, probs_v[SPEECH].argmax(1)),
                                       AU: float(au_score), FUSED: unweighted_accuracy(yv, fused_v.argmax(1))},
                                "au_C_ua": au_scores, "n_choice_recordings": int(len(rows)),
@@ -311,10 +311,11 @@ class AVLateFusionSystem:
                                            "global_ua": global_ua}
 
     def fit_report(self) -> dict[str, Any]:
-        """What the last :meth:`fit` chose, and its validation rows' calibrated probabilities (``validation``:
-        ``index`` plus one ``(n_val, classes)`` array per modality and ``fused``; NaN rows: no AUs) from the
-        models trained before the refit; the same for the adapted head (``adapted``, ``adapted_validation``: each
-        validation person adapted with all of their recordings) when there is one."""
+        """What the last :meth:`fit` chose, and the calibrated probabilities of the rows it chose on (``validation``:
+        ``index`` plus one ``(n, classes)`` array per modality and ``fused``; NaN rows: no AUs): the validation
+        rows scored by the models trained before the refit, or, cross-fitted, every row scored out of fold; the same
+        for the adapted head (``adapted``, ``adapted_validation``: each person adapted with all of their
+        recordings) when there is one."""
         report = {"au_C": self.au_C_, "weights": dict(self.weights_), "modality_temperatures": dict(self.temperatures_),
                   "fused_temperature": self.fused_temperature_, "validation": getattr(self, "validation_", None)}
         adapted = getattr(self, "adapted_", None)

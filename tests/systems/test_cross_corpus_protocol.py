@@ -15,7 +15,8 @@ from avemo.systems.speech_probe import CorpusInputs, SpeechProbeSystem
 
 CORPORA = {"ravdess": 24, "nemo": 9, "emovo": 6, "turev": 6, "urdu": 29}
 SETTINGS, DEFINITIONS = suite_settings()
-RECIPE, ALTERNATIVE = SETTINGS["recipe_name"], SETTINGS["alternative"]["name"]
+RECIPE, ALTERNATIVES = SETTINGS["recipe_name"], [a["name"] for a in SETTINGS["alternatives"]]
+PLAIN = next(a["name"] for a in SETTINGS["alternatives"] if not a["copies"])  # the one on clean clips
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +98,11 @@ def test_augmented_fold_adds_the_copies_of_its_training_rows_only(rows):
     recordings, inputs = rows
     _, _, fold = make_jobs(inputs, recordings, {**SETTINGS, "corpora": list(CORPORA)})[0]
     n = len(inputs)
-    augmented = _with_copies(fold, n)
+    augmented = _with_copies(fold, [n])
     assert augmented.train == tuple(fold.train) + tuple(i + n for i in fold.train)
     assert augmented.val == fold.val and augmented.test == fold.test  # validation and test stay clean
-    twice = _with_copies(fold, n, 2)
-    assert twice.train == augmented.train + tuple(i + 2 * n for i in fold.train) and twice.test == fold.test
+    twice = _with_copies(fold, [n, 3 * n])  # a block of copies anywhere (rows 2n..3n: another recipe's copies)
+    assert twice.train == augmented.train + tuple(i + 3 * n for i in fold.train) and twice.test == fold.test
 
 
 def test_results_table_lists_variants_and_the_compensation_choices():
@@ -178,24 +179,28 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     config = tmp_path / "my-cross-corpus.yaml"
     settings = yaml.safe_load((configs_dir() / "benchmarks" / "cross-corpus.yaml").read_text())
     settings.update({"corpora": list(CORPORA), "conditions": [],
-                     "variants": ["masked", "voices"], "layer_grid": [[0], [0, 1]], "l2_grid": [0.01, 0.1]})
+                     "variants": ["masked", "telephone"], "layer_grid": [[0], [0, 1]], "l2_grid": [0.01, 0.1]})
+    settings["variant_definitions"]["telephone"] = {  # a variant with copies of its own
+        "name": "probe-transfer+telephone", "text": "a telephone-band copy of every clip", "system": {},
+        "copies": [{"condition": "telephone"}]}
     config.write_text(yaml.safe_dump(settings))
     runs = tmp_path / "runs" / "cross-corpus"
     summary = cross_corpus.run_cross_corpus_benchmark("/nowhere", tmp_path, jobs=1, cache=None, ravdess_folds=[1],
                                                       config=config, overrides=["targeted=true"], runs_dir=runs)
     assert (runs / MULTI / "loco-nemo" / "fit_key.json").is_file()
     assert summary["settings"]["targeted"] and summary["settings"]["l2_grid"] == [0.01, 0.1]
-    assert summary["variants"] == {key: DEFINITIONS[key] for key in ("masked", "voices")}
-    # the clips, their degraded copies for the recipe; the first variant reuses the base features; the second loads
-    # its copies, the voices from the int8 encoder
-    assert [(c[1], c[2].get("backend")) for c in calls] == [(None, None), ("random", None), ("random", "torch"),
-                                                            ("voice", "onnx-int8")]
+    assert summary["variants"]["masked"] == DEFINITIONS["masked"] and set(summary["variants"]) == {"masked",
+                                                                                                  "telephone"}
+    # the clips, then each copy the recipes train on, once (randomly degraded; the voices from the int8 encoder);
+    # the first variant reuses the base features; the second loads its copies
+    assert [(c[1], c[2].get("backend")) for c in calls] == [(None, None), ("random", "torch"), ("voice", "onnx-int8"),
+                                                            ("telephone", "torch")]
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["loco"] == json.loads(json.dumps(summary["loco"]))
     loco = summary["loco"]["systems"]
     heads = ("", "[speaker-adapted]", "[speaker-adapted-varied]")
-    assert set(loco) == {name + head for name in (MULTI, RECIPE, ALTERNATIVE, RAVDESS_ONLY, TRANSFER + "-masked",
-                                                  TRANSFER + "+augment+voices") for head in heads}
+    assert set(loco) == {name + head for name in (MULTI, RECIPE, *ALTERNATIVES, RAVDESS_ONLY, TRANSFER + "-masked",
+                                                  TRANSFER + "+telephone") for head in heads}
     for fold in loco[RECIPE]["folds"]:  # chosen by the nested rule, with an abstention level
         assert fold["choices"]["loss"] in ("masked", "partial", "full") and "loco_by_loss" in fold["choices"]
         assert 0 <= fold["abstained"] <= 1 and fold["top_share"] <= 1
@@ -210,21 +215,22 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     assert multi["mean"]["ua"] == pytest.approx(np.mean([f["ua"] for f in multi["folds"]]))
     assert 0 <= loco[MULTI]["mean"]["ua"] <= multi["mean"]["ua"]
     rav = summary["ravdess_6fold"]["systems"]
-    assert set(rav) == {name + head for name in (RECIPE, ALTERNATIVE, TARGETED, RAVDESS_ONLY) for head in heads}
+    assert set(rav) == {name + head for name in (RECIPE, *ALTERNATIVES, TARGETED, RAVDESS_ONLY) for head in heads}
     assert rav[RECIPE + heads[2]]["folds"][0]["choices"] == summary_choices(runs, RECIPE, "adapted-varied")
     # the alternative's adapted heads are plain, as its settings say (no compensation, no prior weight)
-    assert rav[ALTERNATIVE + heads[1]]["folds"][0]["choices"]["compensation"] == 0.0
-    assert rav[ALTERNATIVE + heads[1]]["folds"][0]["choices"]["tau"] == 0.0
+    assert rav[PLAIN + heads[1]]["folds"][0]["choices"]["compensation"] == 0.0
+    assert rav[PLAIN + heads[1]]["folds"][0]["choices"]["tau"] == 0.0
     assert all(len(entry["folds"]) == 1 and entry["folds"][0]["test_speakers"] for entry in rav.values())
     assert summary["targets"]["loco_system"] == RECIPE  # the shipped recipe, named by the settings
     assert set(summary["targets"]) >= {"loco_single_file", "loco_speaker_adapted", "ravdess_6fold_single_file",
                                        "ravdess_6fold_speaker_adapted", "ravdess_6fold_speaker_adapted_varied"}
     text = (tmp_path / "results.md").read_text()
     assert "| probe-multicorpus[speaker-adapted] |" in text and "`-masked` the masked loss only" in text
-    assert f"`{RECIPE}` is the shipped model's recipe" in text and f"| {ALTERNATIVE} | ravdess |" in text
+    assert f"`{RECIPE}` is the shipped model's recipe" in text and f"| {PLAIN} | ravdess |" in text
+    assert all(f"`{name}`, run beside it:" in text for name in ALTERNATIVES)
     # the recipe rule: only systems trained on degraded copies are eligible
-    assert f"| {ALTERNATIVE} | no: clean clips only |" in text and "| probe-transfer-masked | no: clean" in text
-    assert f"| {RECIPE} | yes |" in text
+    assert f"| {PLAIN} | no: clean clips only |" in text and "| probe-transfer-masked | no: clean" in text
+    assert f"| {RECIPE} | yes |" in text and "| probe-transfer+telephone | yes |" in text
     assert (tmp_path / "tsne.png").stat().st_size > 0
     from avemo.cli import main
 

@@ -25,20 +25,26 @@ PROBE_SETTINGS = {"model": "base", "loudness_db": -23.0,
                   "layer_grid": [[2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]],
                   "l2_grid": [1e-2, 1e-1, 1.0],
                   "val_fraction": 0.1, "seed": 0,
-                  "augment": True,
+                  "copies": [{"condition": "random"}, {"condition": "voice", "backend": "onnx-int8"}],
                   "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
-                  "compensations": [0.0, 1.0], "tau_grid": None, "recipe_name": "probe-transfer+augment"}
+                  "compensations": [0.0, 1.0], "tau_grid": None, "recipe_name": "probe-transfer+augment+voices"}
 CROSS_CORPUS_DEFAULTS = {"corpora": ["ravdess", "nemo", "emovo", "turev", "urdu", "cremad", "savee", "ased"],
                          "label_set": "ravdess8", "model": "base", "loudness_db": -23.0,
                          "layer_grid": [[2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]], "l2_grid": [1e-2, 1e-1, 1.0],
-                         "val_fraction": 0.1, "seed": 0, "augment": True,
+                         "val_fraction": 0.1, "seed": 0, "copies": PROBE_SETTINGS["copies"],
                          "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
-                         "compensations": [0.0, 1.0], "tau_grid": None, "recipe_name": "probe-transfer+augment",
-                         "alternative": {"name": "probe-transfer-plain-adaptation",
-                                         "text": "the same nested rule on clean clips only, each speaker's recordings "
-                                                 "standardised by plain statistics (no emotion compensation, no prior "
-                                                 "weight)",
-                                         "augment": False, "compensations": [0.0], "tau_grid": [0.0]},
+                         "compensations": [0.0, 1.0], "tau_grid": None,
+                         "recipe_name": "probe-transfer+augment+voices",
+                         "alternatives": [
+                             {"name": "probe-transfer+augment",
+                              "text": "the same nested rule without the copies as another voice (trained on the clean "
+                                      "clips and a randomly degraded copy of each; the recipe shipped before)",
+                              "copies": [{"condition": "random"}], "compensations": [0.0, 1.0],
+                              "tau_grid": None},
+                             {"name": "probe-transfer-plain-adaptation",
+                              "text": "the same nested rule on clean clips only, each speaker's recordings "
+                                      "standardised by plain statistics (no emotion compensation, no prior weight)",
+                              "copies": [], "compensations": [0.0], "tau_grid": [0.0]}],
                          "conditions": ["noise-10db", "telephone"], "targeted": False, "variants": []}
 CROSS_CORPUS_VARIANTS = {
     **{loss: {"name": f"probe-transfer-{loss}", "text": f"the {loss} loss only (layers and L2 by the nested rule)",
@@ -56,11 +62,6 @@ CROSS_CORPUS_VARIANTS = {
             "features": {"vad": True}, "system": {"vad": True}},
     "no-loudness": {"name": "probe-transfer-no-loudness", "text": "no loudness normalisation",
                     "features": {"loudness_db": None}, "system": {"loudness_db": None}},
-    "voices": {"name": "probe-transfer+augment+voices",
-               "text": "the candidate recipe (the nested rule, trained also on a randomly degraded copy of every "
-                       "training clip) with a third copy of every training clip played 5-12% faster or slower (pitch, "
-                       "formants and tempo move together, as in another voice; its features from the int8 encoder)",
-               "system": {}, "copies": [{"condition": "random"}, {"condition": "voice", "backend": "onnx-int8"}]},
 }
 AV_SUITE = {
     "name": "ravdess-av", "corpus": "ravdess", "protocol": "ravdess-6fold", "label_set": "ravdess8",
@@ -104,7 +105,7 @@ def test_the_shipped_recipe_is_the_benchmark_candidate_and_the_shipped_models_we
                 "compensations"):
         assert doc[key] == shipped[key], key
     assert doc["tau_grid"] == (shipped["tau_grid"] or list(SpeechProbeSystem.TAU_GRID))  # null: the default grid
-    assert list(doc["info"]["corpora"]) == shipped["corpora"] and doc["info"]["augmented"] == shipped["augment"]
+    assert list(doc["info"]["corpora"]) == shipped["corpora"] and doc["info"]["copies"] == shipped["copies"]
     assert doc["info"].get("recipe_name", shipped["recipe_name"]) == shipped["recipe_name"]  # named since 12-2026
     av = json.loads((PRETRAINED / "av-ravdess-openface" / "system.json").read_text())
     system = late_fusion_system(suite_config())

@@ -14,11 +14,10 @@ Systems:
   partial or full softmax), the layers and the L2 strength chosen by the nested rule
   (:mod:`avemo.systems.transfer_selection`): leave-one-corpus-out *inside* the training corpora; calibrated on the
   inner held-out corpora, with an abstention level; the adapted heads' compensation and prior weight among the
-  settings' ``compensations`` and ``tau_grid``, on validation speakers; with ``augment``, trained also on a randomly
-  degraded copy of every training clip;
-- an alternative recipe run beside it on both protocols (the settings' ``alternative``,
-  ``probe-transfer-plain-adaptation``: clean clips, plain per-speaker standardisation); which of them ships is
-  decided by the recipe rule (:mod:`avemo.benchmark.cross_corpus_tables`);
+  settings' ``compensations`` and ``tau_grid``, on validation speakers; trained also on the settings' ``copies`` of
+  every training clip (randomly degraded; as another voice);
+- other recipes run beside it on both protocols (the settings' ``alternatives``); which of them ships is decided by
+  the recipe rule (:mod:`avemo.benchmark.cross_corpus_tables`);
 - ``probe-multicorpus`` (:data:`MULTI`): the previous recipe (masked loss, everything chosen on validation
   speakers of the training corpora), as a baseline;
 - ``probe-ravdess-only``: trained on RAVDESS alone; ``probe-multicorpus+target`` (RAVDESS 6-fold only): RAVDESS
@@ -56,6 +55,7 @@ from avemo.errors import ParameterError
 from avemo.labels import label_set
 from avemo.shipping.cards import pct
 from avemo.shipping.corpora import LANGUAGES, load_corpora, stack_inputs, validation_speakers
+from avemo.shipping.probe_train import copies_tag
 from avemo.systems.cross_validation import cross_validate
 from avemo.systems.speech_probe import ADAPTED_HEADS, CorpusInputs, SpeechProbeSystem
 from avemo.train.metrics import mean_std
@@ -103,7 +103,7 @@ def _fold(name: str, train: np.ndarray, val: np.ndarray, test: np.ndarray, input
 def make_jobs(inputs: CorpusInputs, recordings: Sequence[Any], cfg: Mapping[str, Any],
               ravdess_folds: Sequence[int] | None = None) -> list[tuple[str, str, Fold]]:
     """``(protocol, system, fold)`` of every fit on clean clips: leave-one-corpus-out, then RAVDESS 6-fold
-    (with ``augment`` on, ``probe-transfer``'s folds run only with the degraded copies: :data:`AUGMENTED`)."""
+    (``probe-transfer``'s folds are those of every nested-rule recipe, each with its copies added)."""
     corpus = inputs.corpus
     everything = np.arange(len(inputs))
     is_ravdess = corpus == "ravdess"
@@ -134,9 +134,10 @@ def make_jobs(inputs: CorpusInputs, recordings: Sequence[Any], cfg: Mapping[str,
     return jobs
 
 
-def _with_copies(fold: Fold, n: int, copies: int = 1) -> Fold:
-    """``fold`` whose training rows also include ``copies`` copies of each (copy ``k``'s rows: ``i + k * n``)."""
-    train = tuple(fold.train) + tuple(i + k * n for k in range(1, copies + 1) for i in fold.train)
+def _with_copies(fold: Fold, starts: Sequence[int]) -> Fold:
+    """``fold`` whose training rows also include a copy of each from every block of copies that starts at a row of
+    ``starts`` (row ``i``'s copy: ``start + i``)."""
+    train = tuple(fold.train) + tuple(start + i for start in starts for i in fold.train)
     return Fold(fold.name, train, fold.val, fold.test, fold.test_speakers, fold.val_speakers)
 
 
@@ -217,9 +218,10 @@ def _progress(outcome: Any) -> None:
 
 @dataclasses.dataclass
 class _Rows:
-    """The rows systems are fitted on: the corpora's clips (``inputs``, rows ``0..n``), then, with ``augment``, a
-    randomly degraded copy of each (rows ``n..2n``), then the RAVDESS clips under each recording condition
-    (``condition_rows``); all of them in ``everything``, their class indices in ``y_all``."""
+    """The rows systems are fitted on: the corpora's clips (``inputs``, rows ``0..n``), then each copy of every clip
+    that a recipe trains on (the block of copy ``c`` starts at row ``copy_start[copies_tag(c)]``), then the RAVDESS
+    clips under each recording condition (``condition_rows``); all of them in ``everything``, their class indices in
+    ``y_all``."""
 
     recordings: Sequence[Any]
     y: np.ndarray
@@ -228,6 +230,7 @@ class _Rows:
     y_all: np.ndarray
     condition_rows: dict[str, np.ndarray]  # condition -> its row of each RAVDESS clip, in corpus order
     position: np.ndarray  # (n,) each clip's index among the RAVDESS clips (-1: another corpus)
+    copy_start: dict[str, int]
 
     def predict(self, system: SpeechProbeSystem, rows: CorpusInputs, fold: Fold) -> dict[str, np.ndarray]:
         """Test probabilities of every head (:data:`PREDICTIONS`), and, on RAVDESS folds, under each condition."""
@@ -244,17 +247,19 @@ class _Rows:
 
 
 def _load_rows(run: _Run) -> _Rows:
-    """The corpora's clips, their degraded copies and the RAVDESS clips under each condition (see :class:`_Rows`)."""
+    """The corpora's clips, their copies the recipes train on and the RAVDESS clips under each condition (see
+    :class:`_Rows`)."""
     cfg = run.cfg
     recordings, y, inputs, seconds = run.load(cfg["corpora"])
     run.extract_seconds.update(seconds)
-    blocks, labels = [inputs], [y]
-    if cfg["augment"] or (cfg["alternative"] or {}).get("augment"):  # rows n..2n: a randomly degraded copy of
-        # every clip, for the augmented recipe's training
-        _, _, augmented, seconds = run.load(cfg["corpora"], "random")
-        run.extract_seconds["augmented copies"] = round(sum(seconds.values()), 1)
-        blocks.append(augmented)
-        labels.append(y)
+    copies = {copies_tag(c): c for recipe in named_recipes(cfg).values() for c in recipe["copies"]}
+    copied = []
+    for tag, copy in copies.items():
+        _, _, block, seconds = run.load(cfg["corpora"], copy["condition"], backend=copy.get("backend", "torch"))
+        run.extract_seconds[tag] = round(sum(seconds.values()), 1)
+        copied.append(block)
+    copy_start = {tag: len(inputs) * (k + 1) for k, tag in enumerate(copies)}
+    blocks, labels = [inputs, *copied], [y] * (1 + len(copied))
     ravdess_rows = np.flatnonzero(inputs.corpus == "ravdess")
     condition_rows: dict[str, np.ndarray] = {}
     if "ravdess" in cfg["corpora"]:
@@ -267,15 +272,16 @@ def _load_rows(run: _Run) -> _Rows:
             labels.append(y[ravdess_rows])
     position = np.full(len(inputs), -1)
     position[ravdess_rows] = np.arange(len(ravdess_rows))
-    return _Rows(recordings, y, inputs, stack_inputs(blocks), np.concatenate(labels), condition_rows, position)
+    return _Rows(recordings, y, inputs, stack_inputs(blocks), np.concatenate(labels), condition_rows, position,
+                 copy_start)
 
 
 def _fit_systems(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]]
                  ) -> tuple[list[tuple[str, str, Fold]], list[Any]]:
-    """Every system's jobs (the recipe's and the alternative's first, with the degraded copies where they have them:
-    they take longest and matter most) and their outcomes."""
+    """Every system's jobs (the recipe's and the alternatives' first, each with its copies: they take longest and
+    matter most) and their outcomes."""
     recipes = named_recipes(run.cfg)
-    job_list = [(protocol, name, _with_copies(fold, len(data.inputs)) if recipe["augment"] else fold)
+    job_list = [(protocol, name, _with_copies(fold, [data.copy_start[copies_tag(c)] for c in recipe["copies"]]))
                 for name, recipe in recipes.items() for protocol, base, fold in base_jobs if base == TRANSFER]
     job_list += [job for job in base_jobs if job[1] != TRANSFER]
     systems = {**{name: run.system(compensations=recipe["compensations"], tau_grid=recipe["tau_grid"])
@@ -302,7 +308,8 @@ def _fit_variant(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]],
         rows = stack_inputs([rows] + [load(f"{key}, {c['condition']} copies", c["condition"],
                                            **{**variant.get("features", {}), "backend": c.get("backend", "torch")})
                                       for c in copies])
-    todo = [(protocol, variant["name"], _with_copies(fold, len(data.inputs), len(copies)))
+    n = len(data.inputs)
+    todo = [(protocol, variant["name"], _with_copies(fold, [n * k for k in range(1, len(copies) + 1)]))
             for protocol, name, fold in base_jobs if name == TRANSFER and protocol == "loco"]
     y = np.concatenate([data.y] * (1 + len(copies)))
     return todo, run.fit({variant["name"]: run.system(**variant["system"])}, rows, y, data, todo)

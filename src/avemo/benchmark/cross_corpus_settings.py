@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal, Sequence
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from avemo.features.audio.degrade import AUGMENTATIONS, CONDITIONS
-from avemo.shipping.probe_train import ProbeRecipe
+from avemo.features.audio.degrade import CONDITIONS
+from avemo.shipping.probe_train import ProbeRecipe, TrainingCopies
 from avemo.systems.settings import Settings, read_settings
 from avemo.systems.speech_probe import SpeechProbeSystem
 
@@ -21,14 +21,6 @@ SUITE = "cross-corpus"
 #: :func:`~avemo.shipping.corpora.load_corpora`) and of the system (of :class:`SpeechProbeSystem`, but its label set).
 FEATURE_SETTINGS = ("model", "loudness_db", "vad", "backend")
 SYSTEM_SETTINGS = tuple(inspect.signature(SpeechProbeSystem).parameters)[1:]
-
-
-class TrainingCopies(Settings):
-    """A copy of every training clip a variant also trains on: under which augmentation, and with which encoder
-    backend its features are computed (``torch``, the reference, by default)."""
-
-    condition: Literal[tuple(AUGMENTATIONS) + tuple(CONDITIONS)]
-    backend: Literal["torch", "onnx-f32", "onnx-int8"] = "torch"
 
 
 class VariantDefinition(Settings):
@@ -44,12 +36,12 @@ class VariantDefinition(Settings):
 
 
 class AlternativeRecipe(Settings):
-    """A second recipe run beside the shipped one on both protocols: its system's name, what it is (for the
+    """Another recipe run beside the shipped one on both protocols: its system's name, what it is (for the
     report), and the recipe settings it changes."""
 
     name: str
     text: str
-    augment: bool
+    copies: list[TrainingCopies]
     compensations: list[Annotated[float, Field(ge=0, le=1)]]
     tau_grid: list[Annotated[float, Field(ge=0)]] | None
 
@@ -61,16 +53,18 @@ class CrossCorpusSettings(ProbeRecipe):
     label_set: str
     conditions: list[Literal[tuple(CONDITIONS)]]
     targeted: bool
-    alternative: AlternativeRecipe | None
+    alternatives: list[AlternativeRecipe]
     variant_definitions: dict[str, VariantDefinition]
     variants: list[str]
 
-    @field_validator("alternative")
+    @field_validator("alternatives")
     @classmethod
-    def _named_apart(cls, value: AlternativeRecipe | None, info: ValidationInfo) -> AlternativeRecipe | None:
-        if value is not None and value.name == info.data.get("recipe_name"):
-            raise ValueError(f"the alternative recipe's name {value.name!r} is the recipe's own (recipe_name); name "
-                             "it apart")
+    def _named_apart(cls, value: list[AlternativeRecipe], info: ValidationInfo) -> list[AlternativeRecipe]:
+        names = [info.data.get("recipe_name")] + [a.name for a in value]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise ValueError(f"recipes named {clash} more than once (recipe_name and the alternatives' names); name "
+                             "each apart")
         return value
 
     @field_validator("variants")
@@ -80,11 +74,10 @@ class CrossCorpusSettings(ProbeRecipe):
         unknown = sorted(set(value) - set(defined)) if defined is not None else []
         if unknown:
             raise ValueError(f"unknown variants {unknown}; defined in variant_definitions: {sorted(defined)}")
-        alternative = info.data.get("alternative")
-        taken = {info.data.get("recipe_name"), alternative.name if alternative else None}
+        taken = {info.data.get("recipe_name")} | {a.name for a in info.data.get("alternatives") or []}
         clash = sorted(key for key in value if defined and defined[key].name in taken)
         if clash:
-            raise ValueError(f"variants {clash} are named as the recipe (recipe_name) or the alternative: they are "
+            raise ValueError(f"variants {clash} are named as the recipe (recipe_name) or an alternative: they are "
                              "the same system; leave them out")
         return value
 

@@ -8,10 +8,13 @@ from typing import Any, Collection, Mapping, Sequence
 import numpy as np
 
 from avemo.shipping.cards import pct
+from avemo.shipping.probe_train import copies_tag, degrades
 
 #: The nested-rule recipes' names in reports written before the settings named them: on clean clips, and also on a
 #: randomly degraded copy of every clip.
 TRANSFER, AUGMENTED = "probe-transfer", "probe-transfer+augment"
+#: The randomly degraded copy of every clip (``augment: true`` in reports written before ``copies``).
+RANDOM_COPY = {"condition": "random", "backend": "torch"}
 
 #: How the recipe to ship is chosen among the systems the nested rule fitted (written before any variant's figures
 #: were seen; the condition on degraded copies added after a run showed what the rule picked without it).
@@ -72,32 +75,37 @@ def choices_table(loco: Mapping[str, Any], systems: Sequence[str]) -> str:
 
 
 def named_recipes(settings: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """``{system name: its recipe settings}`` of the shipped recipe and the alternative, from the benchmark's
-    ``settings`` (in a report written before the settings named them: ``probe-transfer`` on clean clips and
-    ``probe-transfer+augment``)."""
+    """``{system name: its recipe settings}`` of the shipped recipe and the alternatives, from the benchmark's
+    ``settings``; each with its ``copies`` (in a report written before the settings named them: ``probe-transfer`` on
+    clean clips and ``probe-transfer+augment``; before ``copies``: ``augment``, a randomly degraded copy)."""
     if "recipe_name" not in settings:
-        return {TRANSFER: {"augment": False}, AUGMENTED: {"augment": True}}
-    alternative = settings.get("alternative")
-    return {settings["recipe_name"]: settings, **({alternative["name"]: alternative} if alternative else {})}
+        return {TRANSFER: {"copies": []}, AUGMENTED: {"copies": [RANDOM_COPY]}}
+    old = settings.get("alternative")  # a report written before there could be several
+    recipes = [settings, *settings.get("alternatives", [old] if old else [])]
+    return {(r["recipe_name"] if r is settings else r["name"]):
+            {**r, "copies": r.get("copies", [RANDOM_COPY] if r.get("augment") else [])} for r in recipes}
 
 
 def clean_only(summary: Mapping[str, Any]) -> set[str]:
     """The nested-rule systems of ``summary`` trained without degraded copies of their clips (another voice is not a
     recording condition)."""
-    clean = {name for name, recipe in named_recipes(summary["settings"]).items() if not recipe["augment"]}
-    return clean | {v["name"] for v in summary.get("variants", {}).values()
-                    if not any(c["condition"] != "voice" for c in v.get("copies") or [])}
+    recipes = [*named_recipes(summary["settings"]).items(),
+               *((v["name"], v) for v in summary.get("variants", {}).values())]
+    return {name for name, recipe in recipes if not degrades(recipe.get("copies") or [])}
 
 
 def recipe_legend(summary: Mapping[str, Any]) -> str:
-    """What the shipped recipe and the alternative are, for the report's first paragraph."""
+    """What the shipped recipe and the alternatives are, for the report's first paragraph."""
     shipped = summary.get("targets", {}).get("loco_system")
     settings = summary["settings"]
     if "recipe_name" not in settings:  # a report written before the settings named the recipe
         return f"; `{shipped}` is the candidate recipe for the shipped model, fixed before the run." if shipped else "."
-    alternative = settings.get("alternative")
-    return (f"; `{shipped}` is the shipped model's recipe (the nested rule, "
-            f"{'with' if settings['augment'] else 'without'} degraded copies; the adapted heads' compensation among "
-            f"{settings['compensations']} and prior weight among {settings['tau_grid'] or 'the default grid'}, on "
-            "validation speakers)" + (f"; `{alternative['name']}`, run beside it: {alternative['text']}"
-                                      if alternative else "") + ".")
+    recipes = named_recipes(settings)
+    copies = recipes[settings["recipe_name"]]["copies"]
+    trained = ", ".join(copies_tag(c).replace("random copies", "randomly degraded copies")
+                        .replace("voice copies", "copies as another voice") for c in copies) or "clean clips only"
+    return (f"; `{shipped}` is the shipped model's recipe (the nested rule; trained also on: {trained}; the adapted "
+            f"heads' compensation among {settings['compensations']} and prior weight among "
+            f"{settings['tau_grid'] or 'the default grid'}, on validation speakers)"
+            + "".join(f"; `{name}`, run beside it: {r['text']}" for name, r in recipes.items()
+                      if name != settings["recipe_name"] and "text" in r) + ".")

@@ -6,9 +6,9 @@ recipe, ``configs/shipping/speech-multicorpus.yaml``, which explains each settin
 benchmark's (named by ``recipe_name`` in its report; not chosen by test figures): the loss, layers and L2 by
 leave-one-corpus-out inside the corpora, temperatures and the "uncertain" level from those inner held-out corpora,
 the adapted heads' prior weights and compensation (among ``tau_grid`` and ``compensations``) on validation speakers
-(drawn per corpus, as in the benchmark); each head is then refitted on every speaker. With ``augment``, the training
-speakers' clips are also trained on as a randomly degraded copy (noise, reverberation, gain, Opus, the telephone
-band).
+(drawn per corpus, as in the benchmark); each head is then refitted on every speaker. With ``copies``, the training
+speakers' clips are also trained on as copies of each clip (:class:`TrainingCopies`: randomly degraded by noise,
+reverberation, gain, Opus or the telephone band; played faster or slower, as another voice).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal, Sequence
+from typing import Annotated, Any, Literal, Mapping, Sequence
 
 import numpy as np
 from pydantic import Field
 
 from avemo.data.recipes.registry import CorpusTable
 from avemo.errors import ParameterError
+from avemo.features.audio.degrade import AUGMENTATIONS, CONDITIONS
 from avemo.shipping.cards import card_text, classes_line, closing_sections, figures_section, pct, title, train_command
 from avemo.shipping.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.systems.settings import Settings, read_settings
@@ -34,6 +35,27 @@ NAME = "speech-multicorpus"
 #: The folder of ``configs/`` that holds the recipes of shipped systems.
 GROUP = "shipping"
 CORPORA = tuple(CORPUS_FOLDERS)
+
+
+class TrainingCopies(Settings):
+    """A copy of every training clip a recipe also trains on: under which augmentation or condition
+    (:mod:`avemo.features.audio.degrade`; ``random``: a randomly degraded copy, ``voice``: played faster or slower),
+    and with which encoder backend its features are computed (``torch``, the reference, by default)."""
+
+    condition: Literal[tuple(AUGMENTATIONS) + tuple(CONDITIONS)]
+    backend: Literal["torch", "onnx-f32", "onnx-int8"] = "torch"
+
+
+def degrades(copies: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether ``copies`` (of :class:`TrainingCopies`) include a copy degraded as a recording can be (another voice
+    is not a recording condition)."""
+    return any(c["condition"] != "voice" for c in copies)
+
+
+def copies_tag(copy: Mapping[str, Any]) -> str:
+    """How a copy is named in timings: ``"<condition> copies"``, with its backend when it is not ``torch``."""
+    backend = copy.get("backend", "torch")
+    return f"{copy['condition']} copies" + ("" if backend == "torch" else f" ({backend})")
 
 
 class ProbeRecipe(Settings):
@@ -47,7 +69,7 @@ class ProbeRecipe(Settings):
     l2_grid: list[float]
     val_fraction: Annotated[float, Field(gt=0, lt=1)]
     seed: int
-    augment: bool
+    copies: list[TrainingCopies]
     losses: list[Literal[LOSSES]]
     selection: Literal[SELECTIONS]
     abstain_coverage: Annotated[float, Field(gt=0, le=1)] | None
@@ -107,18 +129,22 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     val = validation_speakers(inputs, rows, settings["val_fraction"], settings["seed"])
     is_val = np.isin(inputs.speaker, list(val))
     train = rows[~is_val]
-    if settings["augment"]:  # rows n..2n: the degraded copies; those of the training speakers are trained on
-        _, _, degraded, _ = load_corpora(data_root, list(settings["corpora"]), "ravdess8", settings["model"],
-                                         settings["loudness_db"], cache, jobs, condition="random")
-        inputs = stack_inputs([inputs, degraded])
-        y, train = np.concatenate([y, y]), np.concatenate([train, train + len(rows)])
+    copies = settings["copies"]
+    if copies:  # rows n..2n, 2n..3n, ...: each copy of every clip; those of the training speakers are trained on
+        blocks = [load_corpora(data_root, list(settings["corpora"]), "ravdess8", settings["model"],
+                               settings["loudness_db"], cache, jobs, condition=c["condition"],
+                               backend=c.get("backend", "torch"))[2] for c in copies]
+        inputs = stack_inputs([inputs, *blocks])
+        y = np.concatenate([y] * (1 + len(copies)))
+        train = np.concatenate([train + k * len(rows) for k in range(1 + len(copies))])
     system = SpeechProbeSystem("ravdess8", settings["model"], settings["layer_grid"], settings["l2_grid"],
                                settings["loudness_db"], losses=settings["losses"], selection=settings["selection"],
                                abstain_coverage=settings["abstain_coverage"],
                                compensations=settings["compensations"], tau_grid=settings["tau_grid"])
     system.fit(inputs, y, (train, rows[is_val]), checkpoint_dir=checkpoint_dir)
     system.info.update({"name": NAME, "corpora": per_corpus, "validation_speakers": sorted(val),
-                        "augmented": bool(settings["augment"]), "recipe_name": settings["recipe_name"],
+                        "augmented": degrades(copies), "copies": [dict(c) for c in copies],
+                        "recipe_name": settings["recipe_name"],
                         "command": train_command(NAME, data_root, out_dir, cv_report, config, overrides),
                         "cross_validation": _cv_figures(cv, cv_report, settings["recipe_name"]) if cv else None,
                         # a fit loaded back from checkpoint_dir took its time in an earlier run
@@ -171,7 +197,10 @@ def model_card(system: SpeechProbeSystem) -> str:
                 "Classes a corpus lacks are masked in training; layers and L2 are chosen on validation speakers.")
              + (" Every training clip is also trained on as a randomly degraded copy (pink noise at several SNRs, "
                 "reverberation, gain, Opus, the telephone band), so it holds up on recordings that are not "
-                "studio-clean." if info.get("augmented") else "")),
+                "studio-clean." if info.get("augmented") else "")
+             + (" It is also trained on a copy of every clip played 5-12% faster or slower (pitch, formants and "
+                "tempo move together, as in another voice)." if any(c["condition"] == "voice"
+                                                                   for c in info.get("copies", [])) else "")),
              "## Heads",
              f"- global (one recording at a time): loss {heads['global'].get('loss', 'masked')}, layers "
              f"{heads['global']['layers']}, L2 {heads['global']['l2']}, temperature "

@@ -82,8 +82,11 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
     recipe = tmp_path / "my-recipe.yaml"  # a user's copy of the shipped recipe, changed: one strength, fewer fits,
     shipped = (configs_dir() / "shipping" / "speech-multicorpus.yaml").read_text()  # plain adaptation
     assert "\ncompensations: [0.0, 1.0]\ntau_grid: null\n" in shipped
+    copies = "copies: [{condition: random}, {condition: voice, backend: onnx-int8}]"
+    assert copies in shipped  # the voice copies from the reference encoder here: the int8 one is built apart
     recipe.write_text(shipped.replace("l2_grid: [0.01, 0.1, 1.0]", "l2_grid: [0.1]").replace(
-        "\ncompensations: [0.0, 1.0]\ntau_grid: null\n", "\ncompensations: [0.0]\ntau_grid: [0.0]\n"))
+        "\ncompensations: [0.0, 1.0]\ntau_grid: null\n", "\ncompensations: [0.0]\ntau_grid: [0.0]\n").replace(
+        copies, "copies: [{condition: random}, {condition: voice}]"))
     out = tmp_path / "model"
     train = ["train", "speech-multicorpus", "--data", str(corpora), "--out", str(out), "--jobs", "1",
              "--config", str(recipe)]
@@ -101,7 +104,9 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
     assert doc["info"]["validation_speakers"]  # drawn from every corpus
     clips = sum(c["n_recordings"] for c in doc["info"]["corpora"].values())
     assert doc["info"]["augmented"] and doc["info"]["corpora"]["ravdess"]["n_recordings"] == 24  # copies apart
-    assert clips < doc["info"]["n_recordings"] < 2 * clips  # + the training (not validation) speakers' copies
+    assert doc["info"]["copies"] == [{"condition": "random"}, {"condition": "voice"}]
+    assert clips < doc["info"]["n_recordings"] < 3 * clips  # + two copies of the training (not validation) speakers'
+    assert (doc["info"]["n_recordings"] - clips) % 2 == 0
     card = (out / "MODEL_CARD.md").read_text()
     for words in ("Polish", "Italian", "Turkish", "Urdu", "non-commercial", "speaker-adapted", "validation speakers"):
         assert words in card, words
@@ -120,4 +125,4 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
     report.write_text(json.dumps({"benchmark": "cross-corpus", "loco": {"systems": {"probe-transfer": {}}}}))
     assert main(train + ["--cv-report", str(report)]) == 2
     err = capsys.readouterr().err
-    assert "no figures of the recipe 'probe-transfer+augment'" in err and len(err.strip().splitlines()) == 1
+    assert "no figures of the recipe 'probe-transfer+augment+voices'" in err and len(err.strip().splitlines()) == 1

@@ -436,7 +436,8 @@ def av_results_table(summary: dict[str, Any]) -> str:
     for mode, b in t.get("fusion_gain", {}).items():
         lines += ["", f"Best fusion, {mode.replace('_', ' ')}: `{b['system']}` {100 * b['ua']:.1f}% UA, "
                   f"{100 * b['gain']:+.1f} points over the best single modality (`{b['single_system']}` "
-                  f"{100 * b['best_single_modality_ua']:.1f}%; target ≥ +6: {'met' if b['gain_ge_0.06'] else 'not met'})."]
+                  f"{100 * b['best_single_modality_ua']:.1f}%; target ≥ +6: "
+                  f"{'met' if b['gain_ge_0.06'] else 'not met'})."]
     if "best_fusion" in t:
         b = t["best_fusion"]
         lines += ["", f"Best neural fusion: `{b['system']}` {100 * b['ua']:.1f}% UA, {100 * b['gain']:+.1f} points "

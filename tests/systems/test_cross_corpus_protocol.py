@@ -272,3 +272,19 @@ def test_the_recipe_to_ship_is_chosen_on_inner_scores_not_test_scores():
     assert recipe_table(loco, (ADAPTED, ADAPTED_VARIED), {"a", "b"})[-1].startswith("No system is eligible")
     assert not any(line.startswith(("| c |", "| b[speaker-adapted] |")) for line in lines)
     assert recipe_table({"a": loco["a"]}, (ADAPTED, ADAPTED_VARIED)) == []
+
+
+def test_recipes_of_reports_written_before_copies_keep_their_copies():
+    from avemo.benchmark.cross_corpus_tables import RANDOM_COPY, clean_only, named_recipes
+
+    old = {"recipe_name": "probe-transfer+augment", "augment": True, "compensations": [0.0, 1.0],
+           "alternative": {"name": "probe-transfer-plain-adaptation", "text": "clean", "augment": False}}
+    recipes = named_recipes(old)
+    assert recipes["probe-transfer+augment"]["copies"] == [RANDOM_COPY]
+    assert recipes["probe-transfer-plain-adaptation"]["copies"] == []
+    assert clean_only({"settings": old}) == {"probe-transfer-plain-adaptation"}
+    # now: every alternative by name, with its own copies; copies as another voice alone are not degraded
+    recipes = named_recipes(SETTINGS)
+    assert list(recipes) == [RECIPE, *ALTERNATIVES] and recipes[RECIPE]["copies"] == SETTINGS["copies"]
+    voice_only = {**SETTINGS, "alternatives": [{"name": "v", "text": "", "copies": [{"condition": "voice"}]}]}
+    assert clean_only({"settings": voice_only}) == {"v"}

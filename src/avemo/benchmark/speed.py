@@ -260,15 +260,12 @@ def _time_face_pipeline(classifier, images: list[np.ndarray]) -> tuple[dict[str,
     return stages, n_faces
 
 
-#: The cross-corpus benchmark's fitted systems whose test figures the backends are compared on.
-ACCURACY_SYSTEM = "probe-transfer+augment"
-
-
 def backend_accuracy(data_root: str | os.PathLike, runs_dir: str | os.PathLike = "runs/cross-corpus",
-                     system: str = ACCURACY_SYSTEM, backends: tuple[str, ...] = ("torch", "onnx-int8"),
+                     system: str | None = None, backends: tuple[str, ...] = ("torch", "onnx-int8"),
                      jobs: int = 2) -> dict[str, Any]:
-    """The accuracy cost of each speech-encoder backend: the cross-corpus benchmark's fitted ``system`` (its
-    folds saved under ``runs_dir/system``: ``loco-<corpus>`` and the RAVDESS ``fold<k>``) scores its test clips
+    """The accuracy cost of each speech-encoder backend: the cross-corpus benchmark's fitted ``system`` (``None``:
+    the shipped recipe's, ``recipe_name`` of :func:`avemo.shipping.probe_train.recipe`; its folds saved under
+    ``runs_dir/system``: ``loco-<corpus>`` and the RAVDESS ``fold<k>``) scores its test clips
     with the features of each backend (extracted once per backend into the cache), single file and
     speaker-adapted; UA per fold, and the mean of each protocol.
 
@@ -279,8 +276,10 @@ def backend_accuracy(data_root: str | os.PathLike, runs_dir: str | os.PathLike =
     from avemo.data.splits import make_folds
     from avemo.labels import label_set
     from avemo.shipping.corpora import CORPUS_FOLDERS, load_corpora
+    from avemo.shipping.probe_train import recipe
     from avemo.systems.speech_probe import SpeechProbeSystem
 
+    system = system or recipe()["recipe_name"]
     folder = Path(runs_dir) / system
     folds = sorted(p for p in folder.glob("*") if (p / "fit_key.json").is_file()) if folder.is_dir() else []
     if not folds:

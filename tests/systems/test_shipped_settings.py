@@ -52,6 +52,11 @@ CROSS_CORPUS_VARIANTS = {
     "plain-adaptation": {"name": "probe-transfer-plain-adaptation",
                          "text": "plain per-speaker standardisation (no emotion compensation, no prior weight)",
                          "system": {"compensations": [0.0], "tau_grid": [0.0]}},
+    "augment-plain-adaptation": {
+        "name": "probe-transfer+augment+plain-adaptation",
+        "text": "trained also on a randomly degraded copy of every training clip (as the recipe shipped before), each "
+                "speaker's recordings standardised by plain statistics (no emotion compensation, no prior weight)",
+        "system": {"compensations": [0.0], "tau_grid": [0.0]}, "copies": [{"condition": "random"}]},
     "tiny.en": {"name": "probe-transfer-tiny.en", "text": "the Whisper tiny.en encoder instead of base",
                 "features": {"model": "tiny.en"},
                 "system": {"model": "tiny.en", "layer_grid": [[1, 2, 3], [2, 3, 4], [0, 1, 2, 3, 4]]}},

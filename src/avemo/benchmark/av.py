@@ -14,8 +14,9 @@ Systems (every choice made on validation speakers, drawn from each fold's traini
 - every ``fusion_*`` model (trained with modality dropout, early stopping on validation UA, a small seed
   ensemble), tested with both modalities and again with one removed (``name[-action_units]``, ``name[-speech]``).
 
-Every system also gets a temperature fitted on validation: ``ece_before`` / ``ece_after`` are the test
-expected calibration errors of its raw and temperature-scaled probabilities. Writes ``summary.json``,
+Every system also gets a temperature fitted on the rows it chose on (the fold's validation speakers; the late-fusion
+rows, cross-fitted: every training speaker, out of fold): ``ece_before`` / ``ece_after`` are the test expected
+calibration errors of its raw and temperature-scaled probabilities. Writes ``summary.json``,
 ``results.md``, the best system's confusion matrix, a reliability diagram and a t-SNE map of its test logits.
 """
 
@@ -133,13 +134,15 @@ def _row_logits(report: Mapping[str, Any], val: Mapping[str, np.ndarray], test: 
 
 
 def fusion_outputs(variants: Mapping[str, Sequence[str]]):
-    """A predictor for :func:`cross_validate`: ``{variant: (validation log-probs, test log-probs)}`` of a fitted
-    :class:`AVFusionSystem`, each variant seeing only its modalities."""
+    """A predictor for :func:`cross_validate`: ``{variant: (validation log-probs, test log-probs, validation
+    rows)}`` of a fitted :class:`AVFusionSystem`, each variant seeing only its modalities (the validation rows: the
+    fold's, which its early stopping chose on)."""
 
-    def predict(system: AVFusionSystem, inputs: AVInputs, fold: Fold) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def predict(system: AVFusionSystem, inputs: AVInputs, fold: Fold
+                ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         val, test = inputs.take(fold.val), inputs.take(fold.test)
-        return {key: tuple(np.log(system.predict_proba(part, mods) + 1e-12) for part in (val, test))
-                for key, mods in variants.items()}
+        return {key: (*(np.log(system.predict_proba(part, mods) + 1e-12) for part in (val, test)),
+                      np.asarray(fold.val)) for key, mods in variants.items()}
 
     return predict
 
@@ -234,7 +237,7 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
                           for name in cfg["fusion"]["models"]})
     predict_fusion, predict_adapted = fusion_outputs(variants), fusion_outputs({ADAPTED: (SPEECH, AU)})
 
-    def predict(system, inputs: AVInputs, fold: Fold) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def predict(system, inputs: AVInputs, fold: Fold) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         if isinstance(system, AVLateFusionSystem):
             return late_fusion_outputs(system, inputs, fold, clips)
         outputs = (predict_adapted if system.adapt else predict_fusion)(system, inputs, fold)
@@ -243,7 +246,7 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
     def progress(outcome: FoldOutcome) -> None:
         y_test = y[list(outcome.fold.test)]
         uas = "  ".join(f"{n} {100 * classification_metrics(y_test, softmax(t, 1), len(classes))['ua']:.1f}"
-                        for n, (_, t, *_) in outcome.test_probs.items()
+                        for n, (_, t, _) in outcome.test_probs.items()
                         if "[" not in n or n.endswith(ADAPTED) and "[-" not in n)
         print(f"{outcome.fold.name}: {uas}", flush=True)
 
@@ -259,7 +262,7 @@ def run_av_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike | N
     per_fold: list[tuple[Fold, dict, dict]] = []
     seconds: dict[str, float] = {}
     for fold in chosen:
-        results: dict[str, tuple[np.ndarray, ...]] = {}
+        results: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         info: dict[str, dict[str, Any]] = {}
         for outcome in (o for o in outcomes if o.fold.name == fold.name):
             results.update(outcome.test_probs)
@@ -298,8 +301,8 @@ def _summarise(cfg, classes, recordings, y, per_fold, face_present) -> tuple[dic
     pooled: dict[str, dict[str, list]] = {}
     for fold, results, info in per_fold:
         yt = y[list(fold.test)]
-        for name, (val_logits, test_logits, *val_rows) in results.items():
-            yv = y[val_rows[0] if val_rows else list(fold.val)]  # the rows the system chose on
+        for name, (val_logits, test_logits, val_rows) in results.items():
+            yv = y[val_rows]  # the rows the system chose on
             raw = softmax(test_logits, axis=1)
             scaler = TemperatureScaler().fit(val_logits, yv)
             cal = scaler.transform(test_logits)

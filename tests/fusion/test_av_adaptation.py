@@ -287,6 +287,9 @@ def test_cross_fitted_choices_use_every_training_person(tmp_path):
     assert np.allclose(logits[0.1][held], fit(rows[~held]).log_probs(xs, xa, rows[held])[0.1])
     rows = choice_log_probs(fit, xs, xa, train, val, people, 0, 0).rows
     assert np.array_equal(rows, val)
+    # cross-fitted, the train-only regressions are fitted only when asked for (without refit they are the final ones)
+    assert choice.train_only is not None
+    assert choice_log_probs(fit, xs, xa, train, val, people, 4, 0, keep_train_only=False).train_only is None
 
     crossed = AVLateFusionSystem(speech_vectors=["egemaps"], cross_fit=4).fit(inputs, y, (train, val))
     plain = AVLateFusionSystem(speech_vectors=["egemaps"]).fit(inputs, y, (train, val))

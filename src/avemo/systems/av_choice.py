@@ -67,13 +67,14 @@ def fit_regressions(xs: np.ndarray, xa: np.ndarray, present: np.ndarray, y: np.n
 @dataclasses.dataclass
 class Choice:
     """What the choices are made on: ``rows``, their log-probabilities (:meth:`Regressions.log_probs`), the
-    regressions fitted on the training rows (``train_only``), and, cross-fitted, each group of people's rows (a mask
+    regressions fitted on the training rows (``train_only``; ``None`` when cross-fitted without ``keep_train_only``:
+    nothing uses them), and, cross-fitted, each group of people's rows (a mask
     over ``rows``) with the regressions fitted without them (``folds``; empty: ``rows`` are the validation rows).
     ``fused``: the calibrated fused probabilities of ``rows``, once the head has chosen."""
 
     rows: np.ndarray
     log_probs: dict[Any, np.ndarray]
-    train_only: Regressions
+    train_only: Regressions | None
     folds: list[tuple[np.ndarray, Regressions]]
     fused: np.ndarray | None = None
 
@@ -83,13 +84,16 @@ class Choice:
 
 
 def choice_log_probs(fit: Callable[[np.ndarray], Regressions], xs: np.ndarray, xa: np.ndarray, tr: np.ndarray,
-                     va: np.ndarray, people: np.ndarray | None, cross_fit: int, seed: int) -> Choice:
+                     va: np.ndarray, people: np.ndarray | None, cross_fit: int, seed: int,
+                     keep_train_only: bool = True) -> Choice:
     """The :class:`Choice` of a head (``fit(rows)`` fits its regressions): the rows ``va``, scored by the regressions
     fitted on ``tr``; with ``cross_fit`` groups (and ``people``, one name per row), every row of ``tr`` and ``va``,
-    each group of people scored by the regressions fitted on the other groups."""
-    train_only = fit(tr)
+    each group of people scored by the regressions fitted on the other groups (and the regressions fitted on ``tr``
+    only with ``keep_train_only``)."""
     if not cross_fit or people is None:
+        train_only = fit(tr)
         return Choice(va, train_only.log_probs(xs, xa, va), train_only, [])
+    train_only = fit(tr) if keep_train_only else None
     rows = np.union1d(tr, va)
     out: dict[Any, np.ndarray] = {}
     folds = []

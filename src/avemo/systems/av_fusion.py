@@ -215,10 +215,10 @@ class AVLateFusionSystem:
             return fit_regressions(xs, xa, present, y, rows, c, self.speech_C, self.au_C_grid, self.SPEECH_FIT,
                                    self.AU_FIT)
 
-        # 1. the log-probabilities the choices are made on, and the train-only regressions
-        choice = choice_log_probs(fit, xs, xa, tr, va, people, self.cross_fit, self.seed)
-        rows, logits, train_only = choice.rows, choice.log_probs, choice.train_only
-        ss, sa, speech_w = train_only.speech_scaler, train_only.au_scaler, train_only.speech_w
+        # 1. the log-probabilities the choices are made on (and the train-only regressions where they are used)
+        choice = choice_log_probs(fit, xs, xa, tr, va, people, self.cross_fit, self.seed,
+                                  keep_train_only=not self.refit)
+        rows, logits = choice.rows, choice.log_probs
         yv, face = y[rows], present[rows]
         best, au_scores = None, {}
         for C in self.au_C_grid:
@@ -227,7 +227,6 @@ class AVLateFusionSystem:
             if best is None or score > best[0] + 1e-9:
                 best = (score, C)
         au_score, au_C = best
-        au_w = train_only.au_ws[au_C]
         val_logits = {SPEECH: logits[SPEECH_KEY], AU: logits[au_C]}
 
         # 2. temperatures and the fusion weight on those rows
@@ -246,12 +245,13 @@ class AVLateFusionSystem:
         au_v[~pres_v[AU]] = np.nan
         choice.fused = fused_v
 
-        train_only = {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w}
+        train = choice.train_only
+        train_only = None if train is None else {"speech_scaler": train.speech_scaler, "au_scaler": train.au_scaler,
+                                                 "speech_w": train.speech_w, "au_w": train.au_ws[au_C]}
         # 3. refit on the training and validation rows (keeping C, temperatures and weight)
-        if self.refit:
-            final = fit_regressions(xs, xa, present, y, np.union1d(tr, va), c, self.speech_C, [au_C],
-                                    self.SPEECH_FIT, self.AU_FIT)
-            ss, sa, speech_w, au_w = final.speech_scaler, final.au_scaler, final.speech_w, final.au_ws[au_C]
+        final = fit_regressions(xs, xa, present, y, np.union1d(tr, va), c, self.speech_C, [au_C], self.SPEECH_FIT,
+                                self.AU_FIT) if self.refit else train
+        ss, sa, speech_w, au_w = final.speech_scaler, final.au_scaler, final.speech_w, final.au_ws[au_C]
         return {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w, "au_C": au_C,
                 "temperatures": temperatures, "weights": weights, "fused_temperature": fused_temperature,
                 "train_only": train_only, "choice": choice,
@@ -285,7 +285,7 @@ class AVLateFusionSystem:
         validation = head.pop("validation")
         self.adapted_validation_ = head.pop("validation_probs")
         choice = head.pop("choice")
-        train_only = {**head, **head.pop("train_only")}
+        train_only = head.pop("train_only")
         raw = inputs.take(np.union1d(tr, va) if self.refit else tr)  # the prior: the training people's statistics
         head["priors"] = {SPEECH: population_prior(raw.speech, raw.person),
                           AU: population_prior(raw.au, raw.person, raw.au_present)}
@@ -293,6 +293,7 @@ class AVLateFusionSystem:
             ua = cross_fitted_adaptation_ua(lambda part, h: self._adapted_parts(part, h)[0][FUSED], choice, inputs,
                                             y, head, self.tau_grid, self.ADAPT_GROUP_SIZES, self.seed)
         else:
+            train_only = {**head, **train_only}
             raw = inputs.take(tr)
             train_only["priors"] = {SPEECH: population_prior(raw.speech, raw.person),
                                     AU: population_prior(raw.au, raw.person, raw.au_present)}

@@ -324,16 +324,46 @@ TINY_VOTES = ("name: tiny-votes\nmodel: face_cnn\nmodel_config: {channels: [8, 1
               "train: {epochs: 2, batch_size: 4, lr: 0.01, select_on: accuracy}\n")
 
 
+TINY_DISTILLED = TINY_VOTES.replace("name: tiny-votes", "name: tiny-distilled").replace(
+    "targets: votes\n", "targets: votes\ndistill: {teachers: [tiny-votes], temperature: 2.0, teacher_weight: 0.5}\n")
+
+
+def test_distill_settings_are_checked():
+    from avemo.systems.face import FaceSystemSpec
+
+    spec = FaceSystemSpec(name="s", label_set="ferplus8", distill={"teachers": ["a", "b"], "temperature": 3.0})
+    assert (spec.distill_config().temperature, spec.distill_config().teacher_weight) == (3.0, 0.7)
+    assert FaceSystemSpec(name="s").distill_config() is None
+    for distill, message in [({"teachers": []}, "must list"), ({"teachers": "a"}, "must list"),
+                             ({"teachers": ["s"]}, "other systems"), ({"teachers": ["a"], "T": 2}, "unknown distill"),
+                             ({"teachers": ["a"], "teacher_weight": 2.0}, "teacher_weight in"),
+                             ([], "must be a mapping")]:
+        with pytest.raises(ParameterError, match=message):
+            FaceSystemSpec(name="s", distill=distill)
+
+
+def test_a_distilled_system_is_not_trained_without_its_teachers(tmp_path, monkeypatch):
+    from avemo.shipping.face_train import train_face_system
+
+    (tmp_path / "face").mkdir()
+    (tmp_path / "face" / "tiny-distilled.yaml").write_text(TINY_DISTILLED)
+    monkeypatch.setenv("AVEMO_CONFIGS", str(tmp_path))
+    with pytest.raises(ParameterError, match="avemo benchmark ferplus"):
+        train_face_system("tiny-distilled", tmp_path, tmp_path / "out", corpus="ferplus")
+
+
 def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
     from avemo.benchmark.ferplus import run_ferplus_benchmark
+    from avemo.systems.face import FaceSystem
     from avemo.cli import main
 
     configs = tmp_path / "configs"
     (configs / "face").mkdir(parents=True)
     (configs / "benchmarks").mkdir()
     (configs / "face" / "tiny-votes.yaml").write_text(TINY_VOTES)
+    (configs / "face" / "tiny-distilled.yaml").write_text(TINY_DISTILLED)
     (configs / "benchmarks" / "ferplus.yaml").write_text(
-        "name: ferplus\nprotocol: test protocol\nlabel_set: ferplus8\nsystems: [tiny-votes]\n"
+        "name: ferplus\nprotocol: test protocol\nlabel_set: ferplus8\nsystems: [tiny-distilled, tiny-votes]\n"
         "shipped_systems: [face-fer2013]\npeer: null\nshipped: face-fer2013\n")
     monkeypatch.setenv("AVEMO_CONFIGS", str(configs))
     monkeypatch.setenv("AVEMO_CACHE", str(tmp_path / "cache"))
@@ -345,7 +375,7 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
     summary = run_ferplus_benchmark(root, tmp_path / "report", runs)
     assert (summary["n_train"], summary["n_val"], summary["n_test"]) == (4, 2, 3)
     assert summary["skipped"]["majority vote unknown"] == 1
-    assert set(summary["systems"]) == {"tiny-votes", "face-fer2013"}
+    assert set(summary["systems"]) == {"tiny-votes", "tiny-distilled", "tiny-distilled[teachers]", "face-fer2013"}
     for entry in summary["systems"].values():
         assert entry["test"]["n_test"] == 3 and len(entry["test"]["confusion"]) == 8
         assert entry["fer2013_test"]["n_test"] == 3 and len(entry["fer2013_test"]["confusion"]) == 7
@@ -354,6 +384,13 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
     assert np.array(shipped["test"]["confusion"])[:, label_set("ferplus8").index("contempt")].sum() == 0
     assert summary["systems"]["tiny-votes"]["targets"] == "votes"
     assert len(summary["systems"]["tiny-votes"]["curves"]["val_ua"]) == 2
+    # the distilled system trained its teacher first, learnt from it, and its teacher ensemble is scored beside it
+    distilled = FaceSystem.load(runs / "tiny-distilled")
+    assert distilled.info["distilled_from"] == {"teachers": ["tiny-votes"], "temperature": 2.0, "teacher_weight": 0.5}
+    assert summary["systems"]["tiny-distilled[teachers]"]["test"]["confusion"] == \
+        summary["systems"]["tiny-votes"]["test"]["confusion"]
+    assert "tiny-votes" in summary["systems"]["tiny-distilled[teachers]"]["description"]
+    assert distilled.predict_proba(np.zeros((1, 48, 48), np.uint8)).shape == (1, 8)
     written = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert written["systems"]["face-fer2013"]["test"]["confusion"] == shipped["test"]["confusion"]
     table = (tmp_path / "report" / "results.md").read_text()

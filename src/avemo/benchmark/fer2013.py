@@ -32,7 +32,8 @@ from avemo.errors import CheckpointError, ParameterError
 from avemo.labels import label_set
 from avemo.data.splits import Fold
 from avemo.systems.cross_validation import cross_validate
-from avemo.systems.face import FaceSystem, init_from_state, is_face_system, load_face_spec
+from avemo.shipping.face_distill import distill_face_system
+from avemo.systems.face import FaceSystem, FaceSystemSpec, init_from_state, is_face_system, load_face_spec
 from avemo.train import plots
 from avemo.train.metrics import classification_metrics
 
@@ -87,18 +88,41 @@ def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
     init = init_from_state(spec, folder, lambda parent, where: train_or_load(parent, data, where.parent))
     (x_tr, y_tr), (x_va, y_va) = data["Training"], data["PublicTest"]
     images, labels = np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va])
-    fold = Fold("fer2013", tuple(range(len(y_tr))), tuple(range(len(y_tr), len(labels))), (), (), ())
     start = time.perf_counter()
-    outcome, = cross_validate(lambda _: FaceSystem(spec), images, labels, [fold], predict=lambda *_: None,
-                              checkpoint_dir=lambda *_: folder / "_train_state", fit_options={"init_state": init},
-                              keep_systems=True)
-    system = outcome.fitted
-    system.info = {"corpus": "fer2013", "n_train": int(len(y_tr)), "n_val": int(len(y_va)),
+    system = fit_on_split(spec, images, labels, len(y_tr), folder, init,
+                          teacher=lambda parent: train_or_load(parent, data, runs_dir))
+    system.info = {**system.info, "corpus": "fer2013", "n_train": int(len(y_tr)), "n_val": int(len(y_va)),
                    "train_seconds": round(time.perf_counter() - start, 1),
                    "command": f"avemo benchmark fer2013 --data DIR   # trains {folder}"}
     system.calibrate(x_va, y_va)
     system.save(folder)
     return system
+
+
+def fit_on_split(spec: FaceSystemSpec, images: np.ndarray, labels: np.ndarray, n_train: int, folder: Path,
+                 init: dict[str, Any] | None, votes: np.ndarray | None = None,
+                 teacher: Callable[[str], FaceSystem] | None = None) -> FaceSystem:
+    """``spec`` trained on the first ``n_train`` rows of ``images`` / ``labels`` and selected on the rest, resuming
+    from ``folder/_train_state``; on ``votes`` ``(n, classes)`` when given. A spec with ``distill`` teachers trains
+    on their ensemble's soft targets (mixed with ``votes``, else the one-hot labels); ``teacher(name)`` gives each
+    teacher, trained.
+
+    Raises:
+        ParameterError: a distilled spec without ``teacher``.
+    """
+    config = spec.distill_config()
+    if config is None:
+        fold = Fold(spec.name, tuple(range(n_train)), tuple(range(n_train, len(labels))), (), (), ())
+        outcome, = cross_validate(lambda _: FaceSystem(spec), images, labels, [fold], predict=lambda *_: None,
+                                  checkpoint_dir=lambda *_: folder / "_train_state",
+                                  fit_options={"init_state": init, "targets": votes}, keep_systems=True)
+        return outcome.fitted
+    if teacher is None:
+        raise ParameterError(f"{spec.name} is distilled from {spec.distill['teachers']}; train it with a benchmark "
+                             "that trains its teachers (avemo benchmark ferplus or fer2013)")
+    teachers = [teacher(name) for name in spec.distill["teachers"]]
+    return distill_face_system(spec, teachers, images, labels, (range(n_train), range(n_train, len(labels))),
+                               votes=votes, config=config, checkpoint_dir=folder / "_train_state", init_state=init)
 
 
 def ms_per_image(predict: Callable[[np.ndarray], Any], image: np.ndarray, repeats: int = 30) -> float:

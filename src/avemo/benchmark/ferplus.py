@@ -24,20 +24,19 @@ from typing import Any
 
 import numpy as np
 
-from avemo.benchmark.fer2013 import load_fer_splits, ms_per_image, reuse_trained
+from avemo.benchmark.fer2013 import fit_on_split, load_fer_splits, ms_per_image, reuse_trained
 from avemo.benchmark.fer_peer import NAME as PEER_NAME, FerMiniXception
 from avemo.benchmark.speech import write_summary
 from avemo.data.face_images import load_face_images
 from avemo.data.recipes import prepare
 from avemo.data.recipes.ferplus import vote_targets
-from avemo.data.splits import Fold
 from avemo.errors import CorpusError, ParameterError
 from avemo.labels import label_set, to_common_label_set
 from avemo.systems.base import PRETRAINED_DIR
-from avemo.systems.cross_validation import cross_validate
 from avemo.systems.face import FaceSystem, init_from_state, is_face_system, load_face_spec
 from avemo.systems.spec import load_suite
 from avemo.train import plots
+from avemo.train.distill import ensemble_soft_targets
 from avemo.train.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
@@ -83,18 +82,30 @@ def train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: P
     labels = np.concatenate([train["labels"], val["labels"]])
     votes = np.concatenate([train["votes"], val["votes"]]) if spec.targets == "votes" else None
     n_train = len(train["labels"])
-    fold = Fold("ferplus", tuple(range(n_train)), tuple(range(n_train, len(labels))), (), (), ())
     start = time.perf_counter()
-    outcome, = cross_validate(lambda _: FaceSystem(spec), images, labels, [fold], predict=lambda *_: None,
-                              checkpoint_dir=lambda *_: folder / "_train_state",
-                              fit_options={"init_state": init, "targets": votes}, keep_systems=True)
-    system = outcome.fitted
-    system.info = {"corpus": "ferplus", "n_train": n_train, "n_val": int(len(val["labels"])),
+    system = fit_on_split(spec, images, labels, n_train, folder, init, votes,
+                          teacher=lambda parent: train_or_load(parent, data, runs_dir))
+    system.info = {**system.info, "corpus": "ferplus", "n_train": n_train, "n_val": int(len(val["labels"])),
                    "train_seconds": round(time.perf_counter() - start, 1),
                    "command": f"avemo benchmark ferplus --data DIR   # trains {folder}"}
     system.calibrate(val["images"], val["labels"])
     system.save(folder)
     return system
+
+
+class TeacherEnsemble:
+    """The mean of several face systems' probabilities over ``classes`` (a teacher with other classes is
+    re-expressed over them, :func:`~avemo.labels.to_common_label_set`)."""
+
+    def __init__(self, members: list[FaceSystem], classes: tuple[str, ...]) -> None:
+        self.members, self.classes = members, tuple(classes)
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """``(n, len(classes))`` probabilities of gray crops ``images`` ``(n, side, side)``."""
+        probs = [m.predict_proba(images) for m in self.members]
+        return ensemble_soft_targets([p if tuple(m.classes) == self.classes
+                                      else to_common_label_set(p, m.classes, self.classes)
+                                      for m, p in zip(self.members, probs)])
 
 
 def run_ferplus_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports/ferplus",
@@ -133,6 +144,11 @@ def run_ferplus_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLik
         if name in names:
             system = train_or_load(name, data, runs)
             scored.append((name, system.spec.description, system, system.classes))
+            if system.spec.distill:
+                teachers = [train_or_load(t, data, runs) for t in system.spec.distill["teachers"]]
+                scored.append((f"{name}[teachers]", f"the teacher ensemble {name} learns from: the mean of the "
+                               f"probabilities of {', '.join(t.spec.name for t in teachers)}",
+                               TeacherEnsemble(teachers, system.classes), system.classes))
     for name in shipped:
         system = FaceSystem.load(PRETRAINED_DIR / name)
         scored.append((name, f"shipped `{name}` as it is ({system.spec.name}: {system.spec.description})", system,

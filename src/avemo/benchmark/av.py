@@ -37,7 +37,7 @@ from avemo.data.splits import Fold, make_folds
 from avemo.errors import ParameterError
 from avemo.labels import label_set
 from avemo.modalities import Modality
-from avemo.shipping.av_corpus import late_fusion_system, load_av_corpus, suite_config
+from avemo.shipping.av_corpus import copies_note, late_fusion_system, load_av_corpus, suite_config
 from avemo.systems.av_fusion import FUSED, AVLateFusionSystem, random_groups
 from avemo.systems.av_neural import AVFusionSystem
 from avemo.systems.cross_validation import FoldOutcome, cross_validate
@@ -66,7 +66,7 @@ def is_curve_row(name: str) -> bool:
     return f"{ADAPTED}@" in name
 
 DESCRIPTIONS = {
-    "speech-logreg": "logistic regression on speech ({vectors}), standardised on training speakers",
+    "speech-logreg": "logistic regression on speech ({vectors}), standardised on training speakers{copies}",
     "au-logreg": "logistic regression on the 35 OpenFace AU clip means (C from {grid} on validation UA)",
     LATE_FUSION: "speech-logreg + au-logreg, per-modality temperature, weighted mean of log-probs "
                  "(weight on validation), as shipped in av-ravdess-openface",
@@ -163,7 +163,8 @@ def _base_meta(cfg, name: str) -> dict[str, Any]:
     both = [SPEECH, AU]
     if name == "speech-logreg":
         return {"modalities": [SPEECH], "test_modalities": [SPEECH],
-                "description": DESCRIPTIONS[name].format(vectors=" + ".join(cfg["speech_vectors"]))}
+                "description": DESCRIPTIONS[name].format(vectors=" + ".join(cfg["speech_vectors"]),
+                                                         copies=copies_note(cfg.get("speech_copies") or []))}
     if name == "au-logreg":
         return {"modalities": [AU], "test_modalities": [AU],
                 "description": DESCRIPTIONS[name].format(grid=cfg["au_logreg"]["C_grid"])}

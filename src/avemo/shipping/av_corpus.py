@@ -20,6 +20,7 @@ from pydantic import Field
 from avemo.data.manifest import Recording
 from avemo.errors import ParameterError
 from avemo.features.openface import AU_COLUMNS, read_au_clip_table
+from avemo.shipping.probe_train import TrainingCopies, copies_tag
 from avemo.systems.av_fusion import AVLateFusionSystem
 from avemo.systems.inputs import AVInputs, vector_matrix
 from avemo.systems.settings import Settings, check_settings, read_settings
@@ -78,6 +79,7 @@ class AVSuiteSettings(Settings):
     speech_dir: str
     au_table: str
     speech_vectors: list[str]
+    speech_copies: list[TrainingCopies]
     speech_logreg: SpeechLogregSettings
     au_logreg: AULogregSettings
     late_fusion: LateFusionSettings
@@ -157,14 +159,17 @@ def face_matrix(recordings: Sequence[Recording], table: str | os.PathLike) -> tu
 
 
 def load_av_corpus(data_dir: str | os.PathLike, cfg: Mapping[str, Any], cache: str | None = "default",
-                   jobs: int = 1) -> tuple[list[Recording], np.ndarray, AVInputs, float]:
+                   jobs: int = 1) -> tuple[list[Recording], np.ndarray, AVInputs, dict[str, float]]:
     """The recordings, their class indices, the :class:`AVInputs` (speech vectors ``cfg["speech_vectors"]`` +
-    paired AUs) and the seconds spent extracting speech features not yet in the cache.
+    paired AUs, and the speech vectors of each of ``cfg["speech_copies"]``: every clip under that condition, the
+    features computed by that encoder backend) and the seconds spent extracting speech features not yet in the
+    cache (per extractor, and per copy).
 
     Raises:
         ParameterError: missing inputs, labels outside the label set, or an AU table matching no speech file.
     """
     from avemo.data.recipes import prepare
+    from avemo.features.base import create_extractor
     from avemo.features.store import FeatureStore, extract_all
     from avemo.labels import label_set
 
@@ -180,10 +185,32 @@ def load_av_corpus(data_dir: str | os.PathLike, cfg: Mapping[str, Any], cache: s
         raise ParameterError(f"no row of {str(table)!r} matches a speech file (AU clip names 01-01-EE-II-SS-RR-AA "
                              f"pair with 03-01-EE-II-SS-RR-AA audio)")
     extractors = list(dict.fromkeys(v.partition(":")[0] for v in cfg["speech_vectors"]))
-    features, extract_seconds = extract_all(recordings, extractors, FeatureStore(cache), jobs)
-    speech = vector_matrix(cfg["speech_vectors"], features)
-    return recordings, y, AVInputs(speech, au, present, np.array([r.speaker for r in recordings], dtype=object)), \
-        extract_seconds
+    store = FeatureStore(cache)
+    features, extract_seconds = extract_all(recordings, extractors, store, jobs)
+    copies = []
+    for training_copy in cfg.get("speech_copies") or []:
+        try:
+            changed = {name: create_extractor(name, condition=training_copy["condition"],
+                                              backend=training_copy.get("backend", "torch")) for name in extractors}
+        except (ParameterError, TypeError) as exc:
+            raise ParameterError(f"speech_copies: the speech features {extractors} cannot be computed under "
+                                 f"{dict(training_copy)} ({exc}); use whisper_stats or leave speech_copies empty"
+                                 ) from None
+        copied, seconds = extract_all(recordings, changed, store, jobs)
+        extract_seconds[copies_tag(training_copy)] = round(sum(seconds.values()), 1)
+        copies.append(vector_matrix(cfg["speech_vectors"], copied))
+    inputs = AVInputs(vector_matrix(cfg["speech_vectors"], features), au, present,
+                      np.array([r.speaker for r in recordings], dtype=object))
+    return recordings, y, inputs.with_speech_copies(copies), extract_seconds
+
+
+def copies_note(copies: Sequence[Mapping[str, Any]]) -> str:
+    """What the speech regression trains on besides the clips, said in its description ("" for nothing)."""
+    if not copies:
+        return ""
+    return ", trained also on a copy of every training clip: " + ", ".join(
+        "played 5-12% faster or slower, as another voice" if c["condition"] == "voice" else c["condition"]
+        for c in copies) + " (not the adapted head)"
 
 
 def late_fusion_system(cfg: Mapping[str, Any]) -> AVLateFusionSystem:

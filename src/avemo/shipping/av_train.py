@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from avemo.errors import ParameterError
 from avemo.systems.av_fusion import AU, SPEECH, AVLateFusionSystem
+from avemo.shipping.av_corpus import copies_note
 from avemo.shipping.cards import (RAVDESS_LICENCE, card_text, classes_line, closing_sections, cv_figure_lines,
                                   figures_section, pct, title, train_command)
 from avemo.shipping.speech_train import cross_validation_figures
@@ -62,6 +63,7 @@ def train_av_system(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     recordings, y, inputs, _ = load_av_corpus(data_dir, cfg, cache, jobs)
     system.fit(inputs, y, recordings=recordings)
     system.info.update({"corpus": cfg["corpus"], "speech_dir": str(speech_dir), "au_table": Path(table).name,
+                        "speech_copies": cfg["speech_copies"],
                         "command": train_command("av-late-fusion", data_dir, out_dir, cv_report, config, overrides),
                         "cross_validation": cv,
                         "cross_validation_adapted": cv_adapted,
@@ -87,7 +89,7 @@ def model_card(system: AVLateFusionSystem) -> str:
                "missing (no tracked face, silent or missing audio) the other one is the result."),
         "## Model",
         f"- speech: logistic regression (C {system.speech_C}, class-balanced) on standardised "
-        f"{' + '.join(f'`{v}`' for v in system.speech_vectors)}",
+        f"{' + '.join(f'`{v}`' for v in system.speech_vectors)}{copies_note(info.get('speech_copies') or [])}",
         f"- action units: logistic regression (C {system.au_C_}, chosen on {chose} from "
         f"{system.au_C_grid}, class-balanced) on the 35 standardised OpenFace 2.0 clip-mean AUs "
         "(17 `AU*_r` intensities, 18 `AU*_c` presence fractions)",

@@ -54,12 +54,15 @@ class Regressions:
 
 def fit_regressions(xs: np.ndarray, xa: np.ndarray, present: np.ndarray, y: np.ndarray, rows: np.ndarray,
                     n_classes: int, speech_C: float, Cs: Sequence[float], speech_fit: dict[str, Any],
-                    au_fit: dict[str, Any]) -> Regressions:
+                    au_fit: dict[str, Any], speech_copies: Sequence[np.ndarray] = ()) -> Regressions:
     """:class:`Regressions` fitted on ``rows`` of speech vectors ``xs`` and clip-mean AUs ``xa`` (the AU ones on the
-    rows with a face, ``present``), labels ``y``."""
+    rows with a face, ``present``), labels ``y``; the speech regression (and its standardiser) also on the ``rows``
+    of every copy in ``speech_copies`` (each ``(n, D)`` like ``xs``), with their recordings' labels."""
     face = rows[present[rows]]
-    ss, sa = Standardizer().fit(xs[rows]), Standardizer().fit(xa[face])
-    speech_w = fit_logreg(ss.transform(xs[rows]), y[rows], n_classes, speech_C, **speech_fit)
+    speech_x = np.concatenate([xs[rows], *(c[rows] for c in speech_copies)])
+    speech_y = np.tile(y[rows], 1 + len(speech_copies))
+    ss, sa = Standardizer().fit(speech_x), Standardizer().fit(xa[face])
+    speech_w = fit_logreg(ss.transform(speech_x), speech_y, n_classes, speech_C, **speech_fit)
     au_x = sa.transform(np.nan_to_num(xa[face]))
     return Regressions(ss, sa, speech_w, {C: fit_logreg(au_x, y[face], n_classes, C, **au_fit) for C in Cs})
 

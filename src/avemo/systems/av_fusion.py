@@ -128,7 +128,8 @@ class AVLateFusionSystem:
         """Fit on the rows of ``split`` (see the class docstring for the recipe).
 
         Args:
-            inputs: speech vectors + clip-mean AUs of every recording (:meth:`inputs` builds them).
+            inputs: speech vectors + clip-mean AUs of every recording (:meth:`inputs` builds them); their
+                ``speech_copies`` (if any) train the global head's speech regression too, never the adapted head.
             y: class indices into :attr:`classes`.
             split: ``(train_index, val_index)``: the regressions train on ``train_index``; ``C``, the temperatures
                 and the fusion weight are chosen on ``val_index``; with ``refit`` both regressions are then
@@ -172,7 +173,8 @@ class AVLateFusionSystem:
                                  "AVInputs with person=...")
 
         self.adapted_ = None
-        head = self._fit_head(xs, xa, present, y, tr, va, people)
+        head = self._fit_head(xs, xa, present, y, tr, va, people, inputs.speech_copies)
+        self.info["n_speech_copies"] = len(inputs.speech_copies)
         self.info["validation"] = {"speakers": val_speakers, "n_recordings": int(len(va)), **head.pop("validation")}
         self.validation_ = head.pop("validation_probs")
         choice = head.pop("choice")
@@ -195,10 +197,12 @@ class AVLateFusionSystem:
         return None
 
     def _fit_head(self, xs: np.ndarray, xa: np.ndarray, present: np.ndarray, y: np.ndarray, tr: np.ndarray,
-                  va: np.ndarray, people: np.ndarray | None = None) -> dict[str, Any]:
+                  va: np.ndarray, people: np.ndarray | None = None,
+                  speech_copies: Sequence[np.ndarray] = ()) -> dict[str, Any]:
         """One head (two regressions, their temperatures, the fusion weight and the fused temperature) fitted on
-        the rows ``tr`` and chosen on ``va`` (or, with :attr:`cross_fit`, on every row, out of fold), then (with
-        :attr:`refit`) refitted on both; with what validation showed (``validation``: UAs, ``validation_probs``:
+        the rows ``tr`` (the speech regression also on their ``speech_copies``) and chosen on ``va`` (or, with
+        :attr:`cross_fit`, on every row, out of fold), then (with :attr:`refit`) refitted on both; with what
+        validation showed (``validation``: UAs, ``validation_probs``:
         calibrated probabilities of the rows the choices were made on, ``va`` or, cross-fitted, every row, out of
         the fits that chose)."""
         from avemo.models.fusion import weighted_late_fusion
@@ -209,7 +213,7 @@ class AVLateFusionSystem:
 
         def fit(rows: np.ndarray) -> Regressions:
             return fit_regressions(xs, xa, present, y, rows, c, self.speech_C, self.au_C_grid, self.SPEECH_FIT,
-                                   self.AU_FIT)
+                                   self.AU_FIT, speech_copies)
 
         # 1. the log-probabilities the choices are made on (and the train-only regressions where they are used)
         choice = choice_log_probs(fit, xs, xa, tr, va, people, self.cross_fit, self.seed,
@@ -246,7 +250,7 @@ class AVLateFusionSystem:
                                                  "speech_w": train.speech_w, "au_w": train.au_ws[au_C]}
         # 3. refit on the training and validation rows (keeping C, temperatures and weight)
         final = fit_regressions(xs, xa, present, y, np.union1d(tr, va), c, self.speech_C, [au_C], self.SPEECH_FIT,
-                                self.AU_FIT) if self.refit else train
+                                self.AU_FIT, speech_copies) if self.refit else train
         ss, sa, speech_w, au_w = final.speech_scaler, final.au_scaler, final.speech_w, final.au_ws[au_C]
         return {"speech_scaler": ss, "au_scaler": sa, "speech_w": speech_w, "au_w": au_w, "au_C": au_C,
                 "temperatures": temperatures, "weights": weights, "fused_temperature": fused_temperature,

@@ -89,13 +89,16 @@ class Standardizer:
 class AVInputs:
     """The inputs of the audio-visual systems, one row per recording: ``speech`` ``(n, D)`` speech vector
     features, ``au`` ``(n, 35)`` clip-mean OpenFace action units, ``au_present`` ``(n,)`` (False where a
-    recording has no tracked face; its AU row is ignored) and ``person`` ``(n,)`` who each recording is of (for
-    per-person adaptation; ``None`` when unknown)."""
+    recording has no tracked face; its AU row is ignored), ``person`` ``(n,)`` who each recording is of (for
+    per-person adaptation; ``None`` when unknown) and ``speech_copies``: for training only, the speech vectors of
+    copies of every recording, one ``(n, D)`` matrix per copy (e.g. each clip played faster or slower, as another
+    voice), row ``i`` a copy of recording ``i``; the global speech regression trains on them beside the recordings."""
 
     speech: np.ndarray
     au: np.ndarray
     au_present: np.ndarray
     person: np.ndarray | None = None
+    speech_copies: tuple[np.ndarray, ...] = ()
 
     @classmethod
     def create(cls, speech: np.ndarray, au: np.ndarray, au_present: np.ndarray | None = None,
@@ -127,7 +130,7 @@ class AVInputs:
         """The rows ``index``."""
         idx = np.asarray(index, dtype=np.int64)
         return AVInputs(self.speech[idx], self.au[idx], self.au_present[idx],
-                        None if self.person is None else self.person[idx])
+                        None if self.person is None else self.person[idx], tuple(c[idx] for c in self.speech_copies))
 
     def with_people(self, person: Sequence[str]) -> "AVInputs":
         """The same rows with ``person`` ``(n,)`` saying who each is of.
@@ -135,7 +138,20 @@ class AVInputs:
         Raises:
             ParameterError: for a wrong length.
         """
-        return AVInputs.create(self.speech, self.au, self.au_present, person)
+        return dataclasses.replace(AVInputs.create(self.speech, self.au, self.au_present, person),
+                                   speech_copies=self.speech_copies)
+
+    def with_speech_copies(self, copies: Sequence[np.ndarray]) -> "AVInputs":
+        """The same rows with ``copies`` (see the class docstring) to train the speech regression on too.
+
+        Raises:
+            ParameterError: for a copy whose shape is not that of ``speech``.
+        """
+        copies = tuple(np.asarray(c, np.float32) for c in copies)
+        bad = [c.shape for c in copies if c.shape != self.speech.shape]
+        if bad:
+            raise ParameterError(f"each speech copy must be {self.speech.shape} (one row per recording), got {bad}")
+        return dataclasses.replace(self, speech_copies=copies)
 
     def per_person(self, priors: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None, tau: float = 0.0,
                    min_recordings: int = 2) -> tuple["AVInputs", dict[str, np.ndarray]]:
@@ -163,4 +179,4 @@ class AVInputs:
             for done in (speech_done, au_done):
                 done &= np.bincount(index, weights=done, minlength=len(people))[index] >= min_recordings
         return (AVInputs(speech, np.where(au_done[:, None], au, self.au), self.au_present, self.person),
-                {"speech": speech_done, "action_units": au_done})
+                {"speech": speech_done, "action_units": au_done})  # no copies: they have statistics of their own

@@ -137,7 +137,8 @@ def valence_arousal(probabilities: dict[str, float]) -> tuple[float, float]:
     """Probability-weighted mean (valence, arousal) of a class distribution, each in [-1, 1].
 
     Keys are emotion names (canonical or common spellings such as ``"anger"``); the probabilities are
-    renormalised to sum to 1, so a distribution over any label set works.
+    renormalised to sum to 1, so a distribution over any label set works. A class without an entry of its own sits
+    at its :data:`LABEL_FALLBACKS` class's point (contempt at disgust's: the lexicon rows above have no contempt).
 
     Raises:
         ParameterError: for an unknown emotion, a negative or non-finite probability, or an all-zero input.
@@ -150,6 +151,7 @@ def valence_arousal(probabilities: dict[str, float]) -> tuple[float, float]:
         if not p >= 0.0 or p == float("inf"):
             raise ParameterError(f"valence_arousal: probability of {name!r} must be finite and >= 0, got {p}")
         key = canonical_emotion(name)
+        key = key if key in VALENCE_AROUSAL else LABEL_FALLBACKS.get(key, key)  # contempt: at disgust's point
         if key not in VALENCE_AROUSAL:
             raise ParameterError(f"valence_arousal: no valence/arousal for {name!r}; "
                                  f"known: {sorted(VALENCE_AROUSAL)}")
@@ -167,7 +169,7 @@ def valence_arousal(probabilities: dict[str, float]) -> tuple[float, float]:
 #: Where a class goes when the target label set lacks it (used by :func:`label_mapping_matrix`): calm -> neutral,
 #: contempt -> disgust (so a ferplus8 model is scored on FER2013's seven classes, and fused with a ravdess8
 #: speech model, with its contempt probability added to disgust). Contempt has no valence/arousal entry of its
-#: own: map a ferplus8 distribution to fer7 before :func:`valence_arousal`.
+#: own: :func:`valence_arousal` places it at disgust's point.
 LABEL_FALLBACKS: dict[str, str] = {CALM: NEUTRAL, CONTEMPT: DISGUST}
 
 

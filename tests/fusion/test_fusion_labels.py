@@ -28,8 +28,10 @@ def test_valence_arousal_mixture_and_errors():
     assert v == pytest.approx((VALENCE_AROUSAL["happy"][0] + VALENCE_AROUSAL["sad"][0]) / 2)
     with pytest.raises(ParameterError):
         valence_arousal({"happy": -0.1})
-    with pytest.raises(ParameterError):
-        valence_arousal({"contempt": 1.0})
+    # a class without a lexicon entry sits at its fallback's point: a ferplus8 face model's contempt at disgust's
+    assert valence_arousal({"contempt": 1.0}) == pytest.approx(VALENCE_AROUSAL["disgust"])
+    with pytest.raises(ParameterError, match="no valence/arousal for 'jealous'"):
+        valence_arousal({"jealous": 1.0})
     with pytest.raises(ParameterError):
         valence_arousal({})
 

@@ -30,7 +30,7 @@ def test_valence_arousal_mixture_and_errors():
         valence_arousal({"happy": -0.1})
     # a class without a lexicon entry sits at its fallback's point: a ferplus8 face model's contempt at disgust's
     assert valence_arousal({"contempt": 1.0}) == pytest.approx(VALENCE_AROUSAL["disgust"])
-    with pytest.raises(ParameterError, match="no valence/arousal for 'jealous'"):
+    with pytest.raises(ParameterError, match="unknown emotion name 'jealous'"):
         valence_arousal({"jealous": 1.0})
     with pytest.raises(ParameterError):
         valence_arousal({})

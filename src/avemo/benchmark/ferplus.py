@@ -33,11 +33,11 @@ from avemo.data.recipes import prepare
 from avemo.data.recipes.ferplus import vote_targets
 from avemo.errors import CorpusError, ParameterError
 from avemo.labels import label_set, to_common_label_set
+from avemo.shipping.face_distill import TeacherEnsemble
 from avemo.systems.base import PRETRAINED_DIR
 from avemo.systems.face import FaceSystem, init_from_state, is_face_system, load_face_spec
 from avemo.systems.spec import load_suite
 from avemo.train import plots
-from avemo.train.distill import ensemble_soft_targets
 from avemo.train.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
@@ -92,21 +92,6 @@ def train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: P
     system.calibrate(val["images"], val["labels"])
     system.save(folder)
     return system
-
-
-class TeacherEnsemble:
-    """The mean of several face systems' probabilities over ``classes`` (a teacher with other classes is
-    re-expressed over them, :func:`~avemo.labels.to_common_label_set`)."""
-
-    def __init__(self, members: list[FaceSystem], classes: tuple[str, ...]) -> None:
-        self.members, self.classes = members, tuple(classes)
-
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """``(n, len(classes))`` probabilities of gray crops ``images`` ``(n, side, side)``."""
-        probs = [m.predict_proba(images) for m in self.members]
-        return ensemble_soft_targets([p if tuple(m.classes) == self.classes
-                                      else to_common_label_set(p, m.classes, self.classes)
-                                      for m, p in zip(self.members, probs)])
 
 
 def run_ferplus_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports/ferplus",

@@ -17,7 +17,28 @@ import numpy as np
 from avemo.errors import ParameterError
 from avemo.labels import to_common_label_set
 from avemo.systems.face import FaceSystem, FaceSystemSpec
-from avemo.train.distill import DistillConfig, distillation_targets
+from avemo.train.distill import DistillConfig, distillation_targets, ensemble_soft_targets
+
+
+class TeacherEnsemble:
+    """Several face systems as one: each member's probabilities re-expressed over ``classes``
+    (:func:`~avemo.labels.to_common_label_set`: a fer7 member gives no contempt mass), and their mean."""
+
+    def __init__(self, members: Sequence[FaceSystem], classes: Sequence[str]) -> None:
+        self.members, self.classes = list(members), tuple(classes)
+
+    def member_proba(self, images: np.ndarray) -> list[np.ndarray]:
+        """One ``(n, len(classes))`` array per member, for gray crops ``images`` ``(n, side, side)``."""
+        out = []
+        for member in self.members:
+            probs = member.predict_proba(images)
+            out.append(probs if tuple(member.classes) == self.classes
+                       else to_common_label_set(probs, member.classes, self.classes))
+        return out
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """The members' mean probabilities ``(n, len(classes))``."""
+        return ensemble_soft_targets(self.member_proba(images))
 
 
 def distill_face_system(student: FaceSystemSpec, teachers: Sequence[FaceSystem], images: np.ndarray,
@@ -37,11 +58,7 @@ def distill_face_system(student: FaceSystemSpec, teachers: Sequence[FaceSystem],
     config = config or DistillConfig()
     system = FaceSystem(student)
     train = np.asarray(list(split[0]), np.int64)
-    members = []
-    for teacher in teachers:
-        probs = teacher.predict_proba(images[train])
-        members.append(probs if tuple(teacher.classes) == tuple(system.classes)
-                       else to_common_label_set(probs, teacher.classes, system.classes))
+    members = TeacherEnsemble(list(teachers), system.classes).member_proba(images[train])
     if votes is not None and np.shape(votes) != (len(labels), len(system.classes)):
         raise ParameterError(f"votes must be ({len(labels)}, {len(system.classes)}), got {np.shape(votes)}")
     targets = np.eye(len(system.classes), dtype=np.float32)[np.asarray(labels)]

@@ -242,7 +242,7 @@ def test_benchmark_ravdess_av(ravdess_av, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["benchmark", "ravdess-av", "--data", str(ravdess_av), "--out", str(out), "--folds", "1",
                  "--systems", "fusion_concat", "--jobs", "1", "--cache", "none", "--set",
-                 "speech_vectors=[logmel:meanstd]", "fusion.seeds=[0]", "fusion.train.epochs=1",
+                 "speech_vectors=[logmel:meanstd]", "speech_copies=[]", "fusion.seeds=[0]", "fusion.train.epochs=1",
                  "fusion.drop_tests=false", "adapt.enabled=false"]) == 0
     assert "timing: " in capsys.readouterr().out
     summary = read_json(out / "summary.json")

@@ -66,10 +66,20 @@ def load_ferplus_splits(data_dir: str | os.PathLike, side: int = 48) -> tuple[di
     return data, skipped
 
 
-def train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: Path) -> FaceSystem:
+def train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: Path,
+                  known: dict[str, FaceSystem] | None = None) -> FaceSystem:
     """The system trained in ``runs_dir/name`` when its training spec matches ``configs/face/<name>.yaml`` (its
     description and test-time augmentation are refreshed in place), else train it there (resuming): on Training,
-    selected on PublicTest, on vote distributions or majority labels as its ``targets`` says."""
+    selected on PublicTest, on vote distributions or majority labels as its ``targets`` says. ``known``: the
+    systems this run already has, by name (filled in, so a teacher is loaded once)."""
+    known = {} if known is None else known
+    if name not in known:
+        known[name] = _train_or_load(name, data, runs_dir, known)
+    return known[name]
+
+
+def _train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: Path,
+                   known: dict[str, FaceSystem]) -> FaceSystem:
     spec = load_face_spec(name)
     if spec.label_set != "ferplus8":
         raise ParameterError(f"{name}: the ferplus suite trains ferplus8 systems; its label_set is {spec.label_set}")
@@ -85,7 +95,7 @@ def train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: P
     n_train = len(train["labels"])
     start = time.perf_counter()
     system = fit_on_split(spec, images, labels, n_train, folder, init, votes,
-                          teacher=lambda parent: train_or_load(parent, data, runs_dir))
+                          teacher=lambda parent: train_or_load(parent, data, runs_dir, known))
     system.info = {**system.info, "corpus": "ferplus", "n_train": n_train, "n_val": int(len(val["labels"])),
                    "train_seconds": round(time.perf_counter() - start, 1),
                    "command": f"avemo benchmark ferplus --data DIR   # trains {folder}"}
@@ -126,12 +136,13 @@ def run_ferplus_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLik
         "fer2013_test": None if fer_test is None else {"classes": list(FER7), "n_test": int(len(fer_test[1]))},
         "systems": {}}
     scored: list[tuple[str, str, Any, tuple[str, ...]]] = []  # (name, description, predict_proba, classes)
+    known: dict[str, FaceSystem] = {}
     for name in trained:
         if name in names:
-            system = train_or_load(name, data, runs)
+            system = train_or_load(name, data, runs, known)
             scored.append((name, system.spec.description, system, system.classes))
             if system.spec.distill:
-                teachers = [train_or_load(t, data, runs) for t in system.spec.distill["teachers"]]
+                teachers = [train_or_load(t, data, runs, known) for t in system.spec.distill["teachers"]]
                 scored.append((f"{name}[teachers]", f"the teacher ensemble {name} learns from: the mean of the "
                                f"probabilities of {', '.join(t.spec.name for t in teachers)}",
                                TeacherEnsemble(teachers, system.classes), system.classes))

@@ -27,24 +27,32 @@ PROBE_SETTINGS = {"model": "base", "loudness_db": -23.0,
                   "val_fraction": 0.1, "seed": 0,
                   "copies": [{"condition": "random"}, {"condition": "voice", "backend": "onnx-int8"}],
                   "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
-                  "compensations": [0.0, 1.0], "tau_grid": None, "recipe_name": "probe-transfer+augment+voices"}
+                  "compensations": [0.0, 1.0], "tau_grid": None, "global_heads": ["linear"],
+                  "recipe_name": "probe-transfer+augment+voices"}
 CROSS_CORPUS_DEFAULTS = {"corpora": ["ravdess", "nemo", "emovo", "turev", "urdu", "cremad", "savee", "ased"],
                          "label_set": "ravdess8", "model": "base", "loudness_db": -23.0,
                          "layer_grid": [[2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]], "l2_grid": [1e-2, 1e-1, 1.0],
                          "val_fraction": 0.1, "seed": 0, "copies": PROBE_SETTINGS["copies"],
                          "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
-                         "compensations": [0.0, 1.0], "tau_grid": None,
+                         "compensations": [0.0, 1.0], "tau_grid": None, "global_heads": ["linear"],
                          "recipe_name": "probe-transfer+augment+voices",
                          "alternatives": [
                              {"name": "probe-transfer+augment",
                               "text": "the same nested rule without the copies as another voice (trained on the clean "
                                       "clips and a randomly degraded copy of each; the recipe shipped before)",
                               "copies": [{"condition": "random"}], "compensations": [0.0, 1.0],
-                              "tau_grid": None},
+                              "tau_grid": None, "global_heads": ["linear"]},
+                             {"name": "probe-transfer+augment+voices+mlp",
+                              "text": "the shipped recipe with a small MLP among the global head's candidates (the "
+                                      "nested rule chooses between it and the softmax regression for each loss and "
+                                      "layer set)",
+                              "copies": PROBE_SETTINGS["copies"], "compensations": [0.0, 1.0], "tau_grid": None,
+                              "global_heads": ["linear", "mlp"]},
                              {"name": "probe-transfer-plain-adaptation",
                               "text": "the same nested rule on clean clips only, each speaker's recordings "
                                       "standardised by plain statistics (no emotion compensation, no prior weight)",
-                              "copies": [], "compensations": [0.0], "tau_grid": [0.0]}],
+                              "copies": [], "compensations": [0.0], "tau_grid": [0.0],
+                              "global_heads": ["linear"]}],
                          "conditions": ["noise-10db", "telephone"], "targeted": False, "variants": []}
 CROSS_CORPUS_VARIANTS = {
     **{loss: {"name": f"probe-transfer-{loss}", "text": f"the {loss} loss only (layers and L2 by the nested rule)",

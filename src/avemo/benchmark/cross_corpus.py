@@ -284,7 +284,8 @@ def _fit_systems(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]]
     job_list = [(protocol, name, _with_copies(fold, [data.copy_start[copies_tag(c)] for c in recipe["copies"]]))
                 for name, recipe in recipes.items() for protocol, base, fold in base_jobs if base == TRANSFER]
     job_list += [job for job in base_jobs if job[1] != TRANSFER]
-    systems = {**{name: run.system(compensations=recipe["compensations"], tau_grid=recipe["tau_grid"])
+    systems = {**{name: run.system(compensations=recipe["compensations"], tau_grid=recipe["tau_grid"],
+                                   global_heads=recipe.get("global_heads", ["linear"]))
                   for name, recipe in recipes.items()},
                MULTI: run.system(**PREVIOUS), RAVDESS_ONLY: run.system(**PREVIOUS),
                TARGETED: run.system(**PREVIOUS, target_corpus="ravdess")}

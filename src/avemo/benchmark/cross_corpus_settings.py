@@ -14,6 +14,7 @@ from avemo.features.audio.degrade import CONDITIONS
 from avemo.shipping.probe_train import ProbeRecipe, TrainingCopies
 from avemo.systems.settings import Settings, read_settings
 from avemo.systems.speech_probe import SpeechProbeSystem
+from avemo.systems.transfer_selection import HEAD_KINDS
 
 #: The suite's settings: ``configs/benchmarks/cross-corpus.yaml``.
 SUITE = "cross-corpus"
@@ -44,6 +45,7 @@ class AlternativeRecipe(Settings):
     copies: list[TrainingCopies]
     compensations: list[Annotated[float, Field(ge=0, le=1)]]
     tau_grid: list[Annotated[float, Field(ge=0)]] | None
+    global_heads: list[Literal[HEAD_KINDS]]
 
 
 class CrossCorpusSettings(ProbeRecipe):

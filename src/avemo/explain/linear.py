@@ -96,18 +96,32 @@ def group_shap(view: LinearView, x: np.ndarray, target: str) -> dict[str, Any]:
 
 # ---- views of the shipped kinds of system ----------------------------------------------------------------------
 
-def probe_view(system: Any, head: str = "global") -> LinearView:
+def probe_view(system: Any, head: str = "global", x: np.ndarray | None = None) -> LinearView:
     """The ``head`` of a :class:`~avemo.systems.speech_probe.SpeechProbeSystem`: groups = Whisper layer x
-    statistic (mean, std over frames)."""
+    statistic (mean, std over frames). An MLP head is linearised at the recording whose ``(D,)`` columns are ``x``
+    (:func:`~avemo.systems.probe_mlp.local_linearisation`: its SHAP values are then gradient x input).
+
+    Raises:
+        ParameterError: for an MLP head without ``x``.
+    """
     h = system.heads_[head]
+    coef, bias, note = h["coef"], h["bias"], ""
+    if h.get("kind") == "mlp":
+        from avemo.systems.probe_mlp import local_linearisation
+
+        if x is None:
+            raise ParameterError(f"the {head} head is an MLP: give the recording's features to linearise it at")
+        coef, bias = local_linearisation((np.asarray(x, np.float64) - h["mean"]) / h["std"], h)
+        note = ("the head is a small MLP, linearised at this recording: each value is the gradient of the logit "
+                "times the standardised feature (gradient x input), not an exact SHAP value")
     width = int(system.width_)
     groups = []
     for k, layer in enumerate(h["layers"]):
         start = 2 * width * k
         groups.append((f"Whisper {system.model} layer {layer} mean", np.arange(start, start + width)))
         groups.append((f"Whisper {system.model} layer {layer} std", np.arange(start + width, start + 2 * width)))
-    return LinearView(f"speech probe ({head} head)", tuple(system.classes), h["coef"], h["bias"], h["mean"],
-                      h["std"], tuple(groups), float(h["temperature"]))
+    return LinearView(f"speech probe ({head} head)", tuple(system.classes), coef, bias, h["mean"], h["std"],
+                      tuple(groups), float(h["temperature"]), note)
 
 
 def probe_features(system: Any, features: Mapping[str, Sequence[np.ndarray]], head: str = "global") -> np.ndarray:
@@ -152,7 +166,8 @@ def linear_speech_view(system: Any, features: Mapping[str, Sequence[np.ndarray]]
     from avemo.systems.speech_probe import SpeechProbeSystem
 
     if isinstance(system, SpeechProbeSystem):
-        return probe_view(system), probe_features(system, features)
+        x = probe_features(system, features)
+        return probe_view(system, x=x), x
     if not isinstance(system, SpeechSystem):
         return None
     note = ""

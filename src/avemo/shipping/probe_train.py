@@ -29,7 +29,7 @@ from avemo.shipping.cards import card_text, classes_line, closing_sections, figu
 from avemo.shipping.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.systems.settings import Settings, read_settings
 from avemo.systems.speech_probe import SELECTIONS, SpeechProbeSystem
-from avemo.systems.transfer_selection import LOSSES
+from avemo.systems.transfer_selection import HEAD_KINDS, LOSSES
 
 NAME = "speech-multicorpus"
 #: The folder of ``configs/`` that holds the recipes of shipped systems.
@@ -75,6 +75,7 @@ class ProbeRecipe(Settings):
     abstain_coverage: Annotated[float, Field(gt=0, le=1)] | None
     compensations: list[Annotated[float, Field(ge=0, le=1)]]
     tau_grid: list[Annotated[float, Field(ge=0)]] | None
+    global_heads: list[Literal[HEAD_KINDS]]
     recipe_name: str
 
 
@@ -140,7 +141,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     system = SpeechProbeSystem("ravdess8", settings["model"], settings["layer_grid"], settings["l2_grid"],
                                settings["loudness_db"], losses=settings["losses"], selection=settings["selection"],
                                abstain_coverage=settings["abstain_coverage"],
-                               compensations=settings["compensations"], tau_grid=settings["tau_grid"])
+                               compensations=settings["compensations"], tau_grid=settings["tau_grid"],
+                               global_heads=settings["global_heads"])
     system.fit(inputs, y, (train, rows[is_val]), checkpoint_dir=checkpoint_dir)
     system.info.update({"name": NAME, "corpora": per_corpus, "validation_speakers": sorted(val),
                         "augmented": degrades(copies), "copies": [dict(c) for c in copies],

@@ -18,7 +18,9 @@ from avemo.systems.person_stats import standardise_by_speaker
 from avemo.systems.probe_inputs import CorpusInputs, layer_columns
 from avemo.systems.probe_stats import (balance_weights, class_offsets, corpus_ua, emotion_offsets,
                                        fit_softmax_regression)
-from avemo.systems.transfer_selection import abstention_threshold, capped_rows, loco_select, loss_masks
+from avemo.systems import probe_mlp
+from avemo.systems.transfer_selection import (abstention_threshold, capped_rows, loco_select, loss_masks,
+                                              principal_basis)
 from avemo.systems.transfer_selection import softmax as _softmax
 
 #: The version of how fits are computed (this module, :mod:`~avemo.systems.probe_stats`,
@@ -52,9 +54,11 @@ class HeadFitting:
     def fit_settings(self, inputs: CorpusInputs) -> list[Any]:
         """What a fit on ``inputs`` depends on besides its rows and the libraries: :data:`FIT_VERSION`, the
         settings and the input layers (hashed by :func:`~avemo.systems.probe_fit_cache.fit_key`)."""
-        return [FIT_VERSION, self.label_set, self.model, self.layer_grid, self.l2_grid, self.loudness_db, self.refit,
-                self.vad, self.utterance_norm, self.compensations, self.target_corpus, list(inputs.layers),
-                self.losses, self.selection, self.abstain_coverage, self.tau_grid]
+        settings = [FIT_VERSION, self.label_set, self.model, self.layer_grid, self.l2_grid, self.loudness_db,
+                    self.refit, self.vad, self.utterance_norm, self.compensations, self.target_corpus,
+                    list(inputs.layers), self.losses, self.selection, self.abstain_coverage, self.tau_grid]
+        # settings added since: keyed only when not their default, so the fits saved before them stay valid
+        return settings + ([self.global_heads] if self.global_heads != ["linear"] else [])
 
     def _weights(self, corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Training row weights (:func:`balance_weights`, with :attr:`target_corpus`)."""
@@ -110,8 +114,9 @@ class HeadFitting:
                 best, choices[head] = self._speaker_choice(inputs, y, mask, masks, tr, va, head, train_weight)
             score, layers, l2, loss, (cal_rows, cal_logits), train_only = best
             if head == "global":
+                kind = {"kind": choices[head]["chosen"]["head"] if self.selection == "loco" else "linear"}
                 temperature = self._finish_head(head, inputs, y, mask, masks[loss], cal_rows, rows, layers, l2, loss,
-                                                score, cal_logits, {}, onehot, final_offsets, fit_weight)
+                                                score, cal_logits, kind, onehot, final_offsets, fit_weight)
                 # the adapted head's choices see validation rows' emotions as predictions will
                 probs[va] = self._validation_probs(va, cal_rows, cal_logits, temperature)
                 continue
@@ -189,7 +194,8 @@ class HeadFitting:
         losses = self.losses if head == "global" else [self.heads_["global"]["loss"]]
         choice = loco_select(design, y[inner], inputs.corpus[inner], self.classes, self.layer_grid, self.l2_grid,
                              losses, self._weights, fit_softmax_regression,
-                             lambda yy, pp, cc: corpus_ua(yy, pp, cc, self.classes))
+                             lambda yy, pp, cc: corpus_ua(yy, pp, cc, self.classes),
+                             heads=self.global_heads if head == "global" else ("linear",))
         train_only = None
         if head != "global":
             x = self._design(inputs, choice.layers, head)
@@ -199,7 +205,8 @@ class HeadFitting:
             train_only = (mean, std, coef, bias)
         best = (choice.score, choice.layers, choice.l2, choice.loss, (inner, choice.logits), train_only)
         return best, {"rule": "leave-one-corpus-out inside the training corpora", "chosen": {
-            "loss": choice.loss, "layers": list(choice.layers), "l2": choice.l2, "loco_ua": choice.score},
+            "head": choice.head, "loss": choice.loss, "layers": list(choice.layers), "l2": choice.l2,
+            "loco_ua": choice.score},
             "candidates": choice.scores}
 
     @staticmethod
@@ -217,7 +224,8 @@ class HeadFitting:
                      weight: np.ndarray) -> float:
         """Fit the temperature on the calibration rows ``cal`` and their logits (over each row's corpus classes),
         and the abstention threshold (when the system has a coverage), refit the head on ``rows`` under
-        ``loss_mask`` (for an adapted head with its ``extra["compensation"]``), store it in :attr:`heads_`;
+        ``loss_mask`` (for an adapted head with its ``extra["compensation"]``; an MLP for ``extra["kind"] ==
+        "mlp"``, on the top principal components of the standardised rows), store it in :attr:`heads_`;
         returns the temperature."""
         from avemo.train.calibration import TemperatureScaler
 
@@ -227,10 +235,17 @@ class HeadFitting:
             extra = {**extra, "abstain_below": abstention_threshold(top, self.abstain_coverage)}
         x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, offsets)
         mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
-        coef, bias = fit_softmax_regression((x[rows] - mean) / std, y[rows], loss_mask[rows], weight, l2)
+        z = (x[rows] - mean) / std
+        del x
+        if extra.get("kind") == "mlp":
+            basis = principal_basis(z, probe_mlp.COMPONENTS)
+            fitted = {"basis": basis, **probe_mlp.fit_mlp(z @ basis, y[rows], loss_mask[rows], weight)}
+        else:
+            extra = {k: v for k, v in extra.items() if k != "kind"}  # a linear head needs no kind
+            fitted = dict(zip(("coef", "bias"), fit_softmax_regression(z, y[rows], loss_mask[rows], weight, l2)))
         self.heads_[head] = {"layers": tuple(layers), "l2": l2, "loss": loss, "temperature": float(temperature),
                              "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
-                             "coef": coef, "bias": bias, **extra}
+                             **fitted, **extra}
         return float(temperature)
 
     def _choose_adaptation(self, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, tr: np.ndarray,

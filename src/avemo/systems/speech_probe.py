@@ -15,8 +15,9 @@ within a corpus, every class. The layers and the L2 strength are chosen per head
 (UA among each validation corpus's classes, averaged over corpora); the head is then refitted on training and
 validation rows. A temperature per head is fitted on validation rows.
 
-The inputs live in :mod:`avemo.systems.probe_inputs`, the statistics in :mod:`avemo.systems.probe_stats`, the
-fitting in :mod:`avemo.systems.probe_fitting` and the fits kept in checkpoint folders in
+The global head may instead be a small MLP (``global_heads`` with ``mlp``: the nested rule chooses between them;
+:mod:`avemo.systems.probe_mlp`). The inputs live in :mod:`avemo.systems.probe_inputs`, the statistics in
+:mod:`avemo.systems.probe_stats`, the fitting in :mod:`avemo.systems.probe_fitting` and the fits kept in checkpoint folders in
 :mod:`avemo.systems.probe_fit_cache`. Saved as a folder: ``system.json`` (kind, settings, choices, classes,
 extractor key, versions, ``info``) and ``weights.safetensors``. Nothing is pickled.
 """
@@ -38,7 +39,9 @@ from avemo.systems.probe_fit_cache import fit_key, load_fit, save_fit
 from avemo.systems.probe_fitting import ADAPT_FOR, ADAPTED_HEADS, HEADS, SELECTIONS, HeadFitting
 from avemo.systems.probe_inputs import FEATURE, CorpusInputs, layer_columns
 from avemo.systems.probe_stats import emotion_offsets, normalise_utterances
-from avemo.systems.transfer_selection import LOSSES
+from avemo.systems.probe_mlp import PARAMETERS as MLP_PARAMETERS
+from avemo.systems.probe_mlp import head_logits as mlp_head_logits
+from avemo.systems.transfer_selection import HEAD_KINDS, LOSSES
 from avemo.systems.transfer_selection import softmax as _softmax
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -71,6 +74,8 @@ class SpeechProbeSystem(HeadFitting):
         abstain_coverage: when set, each head keeps a threshold (``abstain_below``) on its calibrated top
             probability under which a prediction is reported as uncertain, chosen on the calibration rows so that
             at least this share of them is answered (:func:`~avemo.systems.transfer_selection.abstention_threshold`).
+        global_heads: the kinds of global head the nested rule chooses among (``linear``, ``mlp``; ``mlp`` needs
+            ``selection="loco"``); the adapted heads are linear.
         tau_grid: candidate prior weights of the adapted heads (default :attr:`TAU_GRID`; ``[0]``: each speaker's
             own statistics, plain per-speaker standardisation).
 
@@ -83,7 +88,8 @@ class SpeechProbeSystem(HeadFitting):
                  refit: bool = True, vad: bool = False, utterance_norm: bool = False,
                  compensations: Sequence[float] = (0.0, 1.0), target_corpus: str | None = None,
                  losses: Sequence[str] = ("masked",), selection: str = "speakers",
-                 abstain_coverage: float | None = None, tau_grid: Sequence[float] | None = None) -> None:
+                 abstain_coverage: float | None = None, tau_grid: Sequence[float] | None = None,
+                 global_heads: Sequence[str] = ("linear",)) -> None:
         self.label_set = label_set
         self.model = model
         self.layer_grid = [tuple(int(i) for i in layers) for layers in layer_grid]
@@ -104,6 +110,12 @@ class SpeechProbeSystem(HeadFitting):
             raise ParameterError(f"losses must be among {list(LOSSES)}, got {list(losses)}")
         if selection not in SELECTIONS:
             raise ParameterError(f"selection must be one of {list(SELECTIONS)}, got {selection!r}")
+        self.global_heads = [str(v) for v in global_heads]
+        if not self.global_heads or any(v not in HEAD_KINDS for v in self.global_heads):
+            raise ParameterError(f"global_heads must be among {list(HEAD_KINDS)}, got {list(global_heads)}")
+        if self.global_heads != ["linear"] and selection != "loco":
+            raise ParameterError("an MLP global head is chosen by the nested rule: set selection='loco' or "
+                                 "global_heads=['linear']")
         if self.abstain_coverage is not None and not 0 < self.abstain_coverage <= 1:
             raise ParameterError(f"abstain_coverage must be in (0, 1], got {abstain_coverage}")
         if not self.compensations or any(not 0 <= v <= 1 for v in self.compensations):
@@ -179,7 +191,8 @@ class SpeechProbeSystem(HeadFitting):
 
     def fit_report(self) -> dict[str, Any]:
         """What the last :meth:`fit` chose per head (layers, L2, temperature, validation UA)."""
-        keys = ("layers", "l2", "loss", "temperature", "val_ua", "tau", "compensation", "abstain_below", "loco_by_loss")
+        keys = ("layers", "l2", "loss", "temperature", "val_ua", "tau", "compensation", "abstain_below", "loco_by_loss",
+                "kind")
         return {head: {k: (list(v) if k == "layers" else v) for k, v in h.items() if k in keys}
                 for head, h in self.heads_.items()}
 
@@ -191,7 +204,8 @@ class SpeechProbeSystem(HeadFitting):
 
     def _head_proba(self, head: str, x: np.ndarray) -> np.ndarray:
         h = self.heads_[head]
-        logits = ((x - h["mean"]) / h["std"]) @ h["coef"].T + h["bias"]
+        z = (x - h["mean"]) / h["std"]
+        logits = mlp_head_logits(z, h) if h.get("kind") == "mlp" else z @ h["coef"].T + h["bias"]
         return _softmax(logits / h["temperature"])
 
     def _as_inputs(self, inputs: CorpusInputs | Mapping[str, Sequence[np.ndarray]] | np.ndarray,
@@ -319,9 +333,9 @@ class SpeechProbeSystem(HeadFitting):
 
         return to_jsonable({
             "name": self.info.get("name", "speech-probe"), "kind": "speech-probe", "classes": list(self.classes),
-            "description": f"linear probe on Whisper {self.model} layer statistics, trained across corpora "
-                           f"(loss: {self.heads_.get('global', {}).get('loss', self.losses[0])}); a global and a "
-                           "speaker-adapted head",
+            "description": f"{self.global_kind()} probe on Whisper {self.model} layer statistics, trained across "
+                           f"corpora (loss: {self.heads_.get('global', {}).get('loss', self.losses[0])}); a global "
+                           "and a speaker-adapted head",
             "model": self.model, "loudness_db": self.loudness_db, "heads": self.fit_report(),
             "training": {k: v for k, v in self.info.items() if k not in ("cross_validation", "selection")},
             "cross_validation": self.info.get("cross_validation"), "versions": library_versions()})
@@ -341,7 +355,7 @@ class SpeechProbeSystem(HeadFitting):
         path.mkdir(parents=True, exist_ok=True)
         tensors = {f"{head}.{k}": np.ascontiguousarray(h[k], dtype=np.float32)
                    for head, h in self.heads_.items() for k in ("mean", "std", "coef", "bias", "prior_mean",
-                                                                "prior_std", "between") if k in h}
+                                                                "prior_std", "between", *MLP_PARAMETERS) if k in h}
         if self.offsets_ is not None and any("between" in self.heads_[h] for h in ADAPTED_HEADS.values()
                                              if h in self.heads_):
             tensors["adapted.offsets"] = np.ascontiguousarray(self.offsets_, dtype=np.float32)
@@ -352,7 +366,7 @@ class SpeechProbeSystem(HeadFitting):
                "utterance_norm": self.utterance_norm, "compensations": self.compensations,
                "target_corpus": self.target_corpus, "losses": self.losses, "selection": self.selection,
                "abstain_coverage": self.abstain_coverage, "tau_grid": self.tau_grid,
-               "heads": self.fit_report(), "width": self.width_,
+               "global_heads": self.global_heads, "heads": self.fit_report(), "width": self.width_,
                "extractor": self.feature_extractors()[FEATURE].cache_key(),
                "versions": library_versions(), "info": self.info}
         write_description(path, doc)
@@ -373,7 +387,8 @@ class SpeechProbeSystem(HeadFitting):
             system = cls(doc["label_set"], doc["model"], doc["layer_grid"], doc["l2_grid"], doc["loudness_db"],
                          doc["refit"], doc.get("vad", False), doc.get("utterance_norm", False),
                          doc.get("compensations", (0.0,)), doc.get("target_corpus"), doc.get("losses", ("masked",)),
-                         doc.get("selection", "speakers"), doc.get("abstain_coverage"), doc.get("tau_grid"))
+                         doc.get("selection", "speakers"), doc.get("abstain_coverage"), doc.get("tau_grid"),
+                         doc.get("global_heads", ("linear",)))
             system.info = doc.get("info", {})
             system.width_ = int(doc["width"])
             heads = doc["heads"]
@@ -393,6 +408,8 @@ class SpeechProbeSystem(HeadFitting):
                                           if h.get("abstain_below") is not None else {}),
                                        **({"loco_by_loss": dict(h["loco_by_loss"])} if h.get("loco_by_loss") else {}),
                                        **{k: tensors[f"{head}.{k}"] for k in ("mean", "std", "coef", "bias")}}
+                if h.get("kind") == "mlp":
+                    system.heads_[head].update(kind="mlp", **{k: tensors[f"{head}.{k}"] for k in MLP_PARAMETERS})
                 if head != "global":
                     system.heads_[head].update(tau=float(h["tau"]), prior_mean=tensors[f"{head}.prior_mean"],
                                                prior_std=tensors[f"{head}.prior_std"],
@@ -404,10 +421,20 @@ class SpeechProbeSystem(HeadFitting):
             raise CheckpointError(f"{path}: {WEIGHTS_FILE} missing or corrupt ({type(exc).__name__}: {exc}); "
                                   "re-train or re-install the model") from None
         for head, h in system.heads_.items():
-            if h["coef"].shape != (len(system.classes), 2 * system.width_ * len(h["layers"])):
+            columns = 2 * system.width_ * len(h["layers"])
+            if h.get("kind") == "mlp":
+                fits = (h["basis"].shape[0] == columns and h["w1"].shape == (len(h["b1"]), h["basis"].shape[1])
+                        and h["coef"].shape == (len(system.classes), len(h["b1"])))
+            else:
+                fits = h["coef"].shape == (len(system.classes), columns)
+            if not fits or h["mean"].shape != (columns,):
                 raise CheckpointError(f"{path}: the {head} head's weights do not fit {len(h['layers'])} layers of "
                                       f"Whisper {system.model}")
         return system
+
+    def global_kind(self) -> str:
+        """What the global head is: ``linear`` or ``MLP``."""
+        return "MLP" if self.heads_.get("global", {}).get("kind") == "mlp" else "linear"
 
     def __repr__(self) -> str:
         return f"SpeechProbeSystem(model={self.model!r}, fitted={bool(self.heads_)})"

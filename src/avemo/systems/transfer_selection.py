@@ -13,7 +13,9 @@ that differ, and the nested leave-one-corpus-out rule that picks the loss, the l
 **The nested rule** (:func:`loco_select`): each candidate (loss, layers, L2) is scored by leave-one-corpus-out
 *inside* the training corpora: trained on all of them but one, scored by UA on that one (the argmax among its own
 classes), the score the mean over the inner held-out corpora. The highest score wins (ties: the earlier candidate of
-the grid). A held-out corpus of the outer protocol is never among the rows. To keep the inner loop affordable the
+the grid). A held-out corpus of the outer protocol is never among the rows. With ``mlp`` among the head kinds
+(:data:`HEAD_KINDS`), every (loss, layers) also has a small MLP candidate (:mod:`avemo.systems.probe_mlp`, its L2
+the MLP's weight decay), fitted on the same proxy design it later runs on. To keep the inner loop affordable the
 candidates are fitted on a proxy design: the standardised columns projected onto their top ``components``
 principal components (computed on the training rows alone, unlabelled; at most :data:`CELL_CAP` rows of each
 corpus and class take part); ridge penalties are rotation-invariant, so
@@ -37,6 +39,8 @@ from avemo.labels import CALM, NEUTRAL
 LOSSES = ("masked", "partial", "full")
 #: Classes that corpora lacking one of them label as the other: kept masked by the ``partial`` loss.
 AMBIGUOUS = (CALM, NEUTRAL)
+#: The kinds of global head the rule may choose: a softmax regression (``linear``) and a small MLP (``mlp``).
+HEAD_KINDS = ("linear", "mlp")
 #: Principal components of the inner loop's proxy design, and L-BFGS iterations of each inner fit (warm-started
 #: from the next stronger L2's solution).
 COMPONENTS = 128
@@ -91,11 +95,11 @@ class LocoChoice:
     """What :func:`loco_select` chose, and everything it scored.
 
     Attributes:
-        loss, layers, l2: the winning candidate.
+        loss, layers, l2, head: the winning candidate (``head``: its kind, :data:`HEAD_KINDS`).
         score: its mean inner leave-one-corpus-out UA.
         logits: ``(n, C)`` its inner held-out logits of every row (each scored by the proxy trained without its
             corpus).
-        scores: every candidate: ``{"loss", "layers", "l2", "loco_ua", "ua_by_corpus"}``.
+        scores: every candidate: ``{"head", "loss", "layers", "l2", "loco_ua", "ua_by_corpus"}``.
     """
 
     loss: str
@@ -104,6 +108,7 @@ class LocoChoice:
     score: float
     logits: np.ndarray
     scores: list[dict[str, Any]]
+    head: str = "linear"
 
 
 def loco_select(design: Callable[[Sequence[int]], np.ndarray], y: np.ndarray, corpus: np.ndarray,
@@ -111,8 +116,9 @@ def loco_select(design: Callable[[Sequence[int]], np.ndarray], y: np.ndarray, co
                 losses: Sequence[str], weights: Callable[[np.ndarray, np.ndarray], np.ndarray],
                 fit: Callable[..., tuple[np.ndarray, np.ndarray]],
                 score: Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, float]],
-                components: int = COMPONENTS) -> LocoChoice:
-    """The nested leave-one-corpus-out choice (module docstring) among ``losses × layer_grid × l2_grid``.
+                components: int = COMPONENTS, heads: Sequence[str] = ("linear",)) -> LocoChoice:
+    """The nested leave-one-corpus-out choice (module docstring) among ``losses × layer_grid × l2_grid`` (and,
+    with ``mlp`` in ``heads``, an MLP per loss and layer set).
 
     Args:
         design: ``layers -> (n, D)`` columns of the rows (for the adapted head: already standardised per speaker).
@@ -122,8 +128,14 @@ def loco_select(design: Callable[[Sequence[int]], np.ndarray], y: np.ndarray, co
         score: ``(y, probs, corpus) -> {corpus: UA}``.
 
     Raises:
-        ParameterError: with fewer than two corpora among the rows (nothing to hold out inside them).
+        ParameterError: with fewer than two corpora among the rows (nothing to hold out inside them), or an
+            unknown head kind.
     """
+    from avemo.systems import probe_mlp
+
+    unknown = sorted(set(heads) - set(HEAD_KINDS))
+    if unknown or not heads:
+        raise ParameterError(f"unknown head kinds {unknown or list(heads)}; choose among {list(HEAD_KINDS)}")
     names = list(np.unique(corpus))
     if len(names) < 2:
         raise ParameterError(f"leave-one-corpus-out selection needs two or more training corpora, got {names}; "
@@ -139,26 +151,32 @@ def loco_select(design: Callable[[Sequence[int]], np.ndarray], y: np.ndarray, co
         z = z @ principal_basis(z, components)
         del x
         for loss in losses:
-            per_l2: dict[float, dict[str, float]] = {l2: {} for l2 in l2_grid}
-            logits = {l2: np.zeros((len(y), len(classes)), np.float32) for l2 in l2_grid}
+            kinds = [("linear", l2) for l2 in l2_grid if "linear" in heads]
+            kinds += [("mlp", probe_mlp.WEIGHT_DECAY)] if "mlp" in heads else []
+            per: dict[tuple, dict[str, float]] = {k: {} for k in kinds}
+            logits = {k: np.zeros((len(y), len(classes)), np.float32) for k in kinds}
             for held_out in names:
                 test = corpus == held_out
                 train = ~test
                 w = weights(corpus[train], y[train])
                 start = None
-                for l2 in sorted(l2_grid, reverse=True):  # strongest first, each warm-starting the next
-                    coef, bias = start = fit(z[train], y[train], masks[loss][train], w, l2, max_iter=MAX_ITER,
-                                             init=start)
-                    logits[l2][test] = z[test] @ coef.T + bias
-                    per_l2[l2].update(score(y[test], softmax(logits[l2][test]), corpus[test]))
-            for l2 in l2_grid:
-                ua = float(np.mean([per_l2[l2][c] for c in names]))
-                tried.append({"loss": loss, "layers": list(layers), "l2": float(l2), "loco_ua": ua,
-                              "ua_by_corpus": per_l2[l2]})
+                for l2 in sorted(l2_grid, reverse=True) if "linear" in heads else []:  # strongest first, each
+                    coef, bias = start = fit(z[train], y[train], masks[loss][train], w, l2,  # warm-starting the next
+                                             max_iter=MAX_ITER, init=start)
+                    logits["linear", l2][test] = z[test] @ coef.T + bias
+                if "mlp" in heads:
+                    mlp = probe_mlp.fit_mlp(z[train], y[train], masks[loss][train], w)
+                    logits["mlp", probe_mlp.WEIGHT_DECAY][test] = probe_mlp.mlp_logits(z[test], mlp)
+                for k in kinds:
+                    per[k].update(score(y[test], softmax(logits[k][test]), corpus[test]))
+            for kind, l2 in kinds:
+                ua = float(np.mean([per[kind, l2][c] for c in names]))
+                tried.append({"head": kind, "loss": loss, "layers": list(layers), "l2": float(l2), "loco_ua": ua,
+                              "ua_by_corpus": per[kind, l2]})
                 if best is None or ua > best[0] + 1e-9:
-                    best = (ua, loss, tuple(layers), float(l2), logits[l2])
-    ua, loss, layers, l2, logits = best
-    return LocoChoice(loss, layers, l2, ua, logits, tried)
+                    best = (ua, loss, tuple(layers), float(l2), logits[kind, l2], kind)
+    ua, loss, layers, l2, logits, kind = best
+    return LocoChoice(loss, layers, l2, ua, logits, tried, kind)
 
 
 def abstention_threshold(top_probability: np.ndarray, coverage: float) -> float:

@@ -1,0 +1,106 @@
+"""The speech probe's small MLP head: a global head the nested rule (:mod:`avemo.systems.transfer_selection`) may
+choose instead of the softmax regression.
+
+It reads the standardised Whisper layer statistics projected onto their top :data:`COMPONENTS` principal
+components (computed on the training rows, unlabelled), then one hidden layer: ``logits = gelu(z @ w1.T + b1) @
+coef.T + bias``. Training draws minibatches with the rows' weights (every corpus, and every class within a corpus,
+alike: corpus-balanced minibatches) and runs the masked cross-entropy of the chosen loss (each row's softmax over
+the classes its mask allows), with dropout and AdamW on a one-cycle schedule; seeded and deterministic on one
+thread. The inner loop of the nested rule fits it on the same projection it later runs on, so what the rule scores
+is what ships.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from avemo.errors import ParameterError
+
+#: Principal components the head reads, hidden units, AdamW weight decay, passes over the rows, minibatch size,
+#: dropout on the inputs and on the hidden layer, and the peak learning rate of the one-cycle schedule.
+COMPONENTS = 128
+HIDDEN = 256
+WEIGHT_DECAY = 0.01
+EPOCHS = 40
+BATCH = 256
+INPUT_DROPOUT, DROPOUT = 0.2, 0.5
+PEAK_LR = 3e-3
+#: The arrays of a fitted head (besides the standardisation statistics): ``basis`` ``(D, k)``, ``w1`` ``(H, k)``,
+#: ``b1`` ``(H,)``, ``coef`` ``(C, H)``, ``bias`` ``(C,)``.
+PARAMETERS = ("basis", "w1", "b1", "coef", "bias")
+
+
+def fit_mlp(z: np.ndarray, y: np.ndarray, mask: np.ndarray, weight: np.ndarray, seed: int = 0
+            ) -> dict[str, np.ndarray]:
+    """``{"w1", "b1", "coef", "bias"}`` of the MLP fitted on the ``(n, k)`` projected rows ``z``, their class
+    indices ``y``, the classes each row's cross-entropy runs over ``mask`` ``(n, C)`` and the row weights
+    ``weight`` ``(n,)`` (minibatches are drawn in proportion to them).
+
+    Raises:
+        ParameterError: for no rows, or a row whose label its mask excludes.
+    """
+    mask = np.asarray(mask, bool)
+    y = np.asarray(y, np.int64)
+    if not len(y):
+        raise ParameterError("fit_mlp: no training rows")
+    if not mask[np.arange(len(y)), y].all():
+        raise ParameterError("fit_mlp: a row's label is outside the classes its mask allows")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # deterministic, and the inner loop runs many small fits side by side
+    try:
+        generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        classes = mask.shape[1]
+        net = torch.nn.Sequential(torch.nn.Dropout(INPUT_DROPOUT), torch.nn.Linear(z.shape[1], HIDDEN),
+                                  torch.nn.GELU(), torch.nn.Dropout(DROPOUT), torch.nn.Linear(HIDDEN, classes))
+        xt, yt = torch.from_numpy(np.asarray(z, np.float32)), torch.from_numpy(y)
+        allowed = torch.from_numpy(mask)
+        p = torch.from_numpy(np.asarray(weight, np.float64) / np.sum(weight)).float()
+        steps = EPOCHS * max(1, len(y) // BATCH)
+        optimiser = torch.optim.AdamW(net.parameters(), lr=PEAK_LR / 25, weight_decay=WEIGHT_DECAY)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, PEAK_LR, total_steps=steps)
+        for _ in range(steps):
+            rows = torch.multinomial(p, BATCH, replacement=True, generator=generator)
+            logits = net(xt[rows]).masked_fill(~allowed[rows], -1e9)
+            loss = torch.nn.functional.cross_entropy(logits, yt[rows])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+    finally:
+        torch.set_num_threads(threads)
+    first, last = net[1], net[4]
+    return {"w1": first.weight.detach().numpy().copy(), "b1": first.bias.detach().numpy().copy(),
+            "coef": last.weight.detach().numpy().copy(), "bias": last.bias.detach().numpy().copy()}
+
+
+def mlp_logits(z: np.ndarray, head: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(n, C)`` logits of the projected rows ``z`` ``(n, k)`` (``head``: the arrays of :func:`fit_mlp`)."""
+    hidden = torch.nn.functional.gelu(torch.from_numpy(np.asarray(z, np.float32) @ head["w1"].T + head["b1"]))
+    return hidden.numpy() @ head["coef"].T + head["bias"]
+
+
+def head_logits(standardised: np.ndarray, head: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(n, C)`` logits of a fitted MLP head (``head`` with every array of :data:`PARAMETERS`) on the
+    standardised columns ``(n, D)``."""
+    return mlp_logits(np.asarray(standardised, np.float32) @ head["basis"], head)
+
+
+def local_linearisation(standardised: np.ndarray, head: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The MLP head as a linear model at one recording: ``(coef (C, D), bias (C,))`` with ``coef`` the gradient of
+    each logit with respect to the ``(D,)`` standardised columns there and ``bias`` such that ``coef @ z + bias``
+    equals the head's logits at that recording (what gradient x input attributions read)."""
+    z = torch.from_numpy(np.asarray(standardised, np.float32).reshape(1, -1))
+    basis = torch.from_numpy(np.asarray(head["basis"], np.float32))
+    w1, b1 = torch.from_numpy(head["w1"]), torch.from_numpy(head["b1"])
+    coef, bias = torch.from_numpy(head["coef"]), torch.from_numpy(head["bias"])
+
+    def logits(v: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.gelu((v @ basis) @ w1.T + b1) @ coef.T + bias
+
+    jacobian = torch.autograd.functional.jacobian(lambda v: logits(v)[0], z)[:, 0, :]
+    at = logits(z)[0]
+    return jacobian.numpy().astype(np.float64), (at - jacobian @ z[0]).detach().numpy().astype(np.float64)

@@ -1,0 +1,146 @@
+"""The speech probe's MLP global head: its fit, its choice by the nested rule where a linear head cannot separate
+the classes (and not where it can), save / load, and its local linearisation for explanations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avemo.data.recipes import corpus_class_mask
+from avemo.errors import CheckpointError, ParameterError
+from avemo.explain.linear import group_shap, probe_view
+from avemo.labels import label_set
+from avemo.systems.probe_inputs import CorpusInputs
+from avemo.systems.probe_mlp import PARAMETERS, fit_mlp, local_linearisation, mlp_logits
+from avemo.systems.probe_stats import corpus_ua, fit_softmax_regression
+from avemo.systems.speech_probe import SpeechProbeSystem
+from avemo.systems.transfer_selection import loco_select
+from tests.systems.test_speech_probe import LAYERS, WIDTH, synthetic
+
+CLASSES = label_set("ravdess8")
+CORPORA = ("ravdess", "turev", "urdu", "emovo")
+
+
+def two_sided(corpora=CORPORA, speakers=3, per_class=12, seed=0):
+    """Rows whose class shows in layer 1's block as +centre or -centre at random: every class has the same mean,
+    so no linear head can tell them apart, while their distance from the origin's directions can."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(CLASSES), 2 * WIDTH)) * 3.0
+    xs, ys, cs, ss = [], [], [], []
+    for corpus in corpora:
+        for s in range(speakers):
+            for k in np.flatnonzero(corpus_class_mask(corpus)):
+                for i in range(per_class):
+                    x = rng.normal(size=2 * WIDTH * len(LAYERS)) * 0.5
+                    x[2 * WIDTH: 4 * WIDTH] += centres[k] * (1 if i % 2 else -1)
+                    xs.append(x)
+                    ys.append(k)
+                    cs.append(corpus)
+                    ss.append(f"{corpus}:{s}")
+    return CorpusInputs.create(np.array(xs), cs, ss, LAYERS), np.array(ys)
+
+
+def score(yy, p, c):
+    return corpus_ua(yy, p, c, CLASSES)
+
+
+def test_fit_mlp_learns_what_a_linear_head_cannot_and_is_deterministic():
+    inputs, y = two_sided(corpora=("ravdess",))
+    x = inputs.columns((1,))
+    mask = np.ones((len(y), len(CLASSES)), bool)
+    w = np.ones(len(y))
+    params = fit_mlp(x, y, mask, w)
+    assert set(params) == {"w1", "b1", "coef", "bias"}
+    mlp_acc = (mlp_logits(x, params).argmax(1) == y).mean()
+    coef, bias = fit_softmax_regression(x, y, mask, w, 1e-3)
+    linear_acc = ((x @ coef.T + bias).argmax(1) == y).mean()
+    assert mlp_acc > 0.9 and linear_acc < 0.5
+    again = fit_mlp(x, y, mask, w)
+    assert all(np.array_equal(params[k], again[k]) for k in params)
+    with pytest.raises(ParameterError, match="outside the classes"):
+        fit_mlp(x, y, np.zeros_like(mask), w)
+    with pytest.raises(ParameterError, match="no training rows"):
+        fit_mlp(x[:0], y[:0], mask[:0], w[:0])
+
+
+def test_a_class_its_corpus_lacks_is_not_pushed_down_under_the_masked_loss():
+    inputs, y = two_sided(corpora=("ravdess",))
+    x = inputs.columns((1,))
+    mask = np.ones((len(y), len(CLASSES)), bool)
+    calm = CLASSES.index("calm")
+    keep = y != calm
+    masked = mask[keep].copy()
+    masked[:, calm] = False  # as a corpus without calm
+    full = fit_mlp(x[keep], y[keep], mask[keep], np.ones(keep.sum()))
+    free = fit_mlp(x[keep], y[keep], masked, np.ones(keep.sum()))
+    # taught "nothing is calm" only under the full mask: its logit sits lower there
+    assert mlp_logits(x, full)[:, calm].mean() < mlp_logits(x, free)[:, calm].mean()
+
+
+def test_the_nested_rule_scores_an_mlp_per_loss_and_layers_and_takes_it_only_where_it_wins():
+    inputs, y = two_sided()
+    args = (CLASSES, [(0,), (1,)], [1e-2, 1.0], ["masked", "full"], lambda c, yy: np.ones(len(yy)),
+            fit_softmax_regression, score)
+    choice = loco_select(inputs.columns, y, inputs.corpus, *args, heads=("linear", "mlp"))
+    assert len(choice.scores) == 2 * 2 * (2 + 1)  # layers x losses x (L2 strengths + one MLP)
+    assert sum(s["head"] == "mlp" for s in choice.scores) == 4
+    assert choice.head == "mlp" and choice.layers == (1,)
+    assert choice.score == max(s["loco_ua"] for s in choice.scores)
+    linear_data, ly = synthetic(corpora=CORPORA, speakers=3, per_class=3)  # linearly separable: linear wins ties
+    assert loco_select(linear_data.columns, ly, linear_data.corpus, *args, heads=("linear",)).head == "linear"
+    with pytest.raises(ParameterError, match="head kinds"):
+        loco_select(inputs.columns, y, inputs.corpus, *args, heads=("forest",))
+
+
+def test_a_probe_with_an_mlp_head_predicts_round_trips_and_explains(tmp_path):
+    inputs, y = two_sided()
+    index = np.array([int(s.split(":")[1]) for s in inputs.speaker])
+    train, val = np.flatnonzero(index != 0), np.flatnonzero(index == 0)
+    system = SpeechProbeSystem(model="tiny.en", layer_grid=[(1,), (0, 1, 2)], l2_grid=[1e-2], losses=["masked"],
+                               selection="loco", abstain_coverage=0.8, global_heads=["linear", "mlp"])
+    system.fit(inputs, y, (train, val))
+    head = system.heads_["global"]
+    assert head["kind"] == "mlp" and system.fit_report()["global"]["kind"] == "mlp"
+    assert "kind" not in system.heads_["adapted"]  # the adapted heads stay linear
+    assert system.describe()["description"].startswith("MLP probe")
+    probs = system.predict_proba(inputs)
+    assert (probs.argmax(1) == y).mean() > 0.8
+    back = SpeechProbeSystem.load(system.save(tmp_path / "probe"))
+    assert back.global_heads == ["linear", "mlp"] and back.fit_report() == system.fit_report()
+    np.testing.assert_allclose(back.predict_proba(inputs), probs, atol=1e-6)
+    np.testing.assert_allclose(back.predict_proba(inputs, adapt=True), system.predict_proba(inputs, adapt=True),
+                               atol=1e-6)
+    # the explanation's linear model is the MLP's tangent at the recording: it gives the head's logits there
+    x = inputs.columns(head["layers"])[0]
+    view = probe_view(system, x=x)
+    z = (x - head["mean"]) / head["std"]
+    exact = mlp_logits(z[None].astype(np.float32) @ head["basis"], head)[0]
+    np.testing.assert_allclose(view.logits(x), exact, atol=1e-4)
+    coef, _ = local_linearisation(z, head)
+    step = np.zeros_like(z)
+    step[3] = 1e-3
+    moved = mlp_logits((z + step)[None].astype(np.float32) @ head["basis"], head)[0]
+    np.testing.assert_allclose((moved - exact) / 1e-3, coef[:, 3], atol=2e-2)
+    assert "gradient x input" in group_shap(view, x, CLASSES[int(y[0])])["method"]["note"]
+    with pytest.raises(ParameterError, match="MLP"):
+        probe_view(system)
+    # a corrupt MLP head is refused on load
+    import safetensors.numpy
+
+    folder = tmp_path / "probe"
+    tensors = safetensors.numpy.load_file(str(folder / "weights.safetensors"))
+    assert {f"global.{k}" for k in PARAMETERS} <= set(tensors)
+    tensors["global.w1"] = tensors["global.w1"][:, :2].copy()
+    safetensors.numpy.save_file(tensors, str(folder / "weights.safetensors"))
+    with pytest.raises(CheckpointError, match="global head"):
+        SpeechProbeSystem.load(folder)
+
+
+def test_an_mlp_head_needs_the_nested_rule_and_known_kinds():
+    with pytest.raises(ParameterError, match="selection='loco'"):
+        SpeechProbeSystem(global_heads=["linear", "mlp"])
+    with pytest.raises(ParameterError, match="global_heads"):
+        SpeechProbeSystem(selection="loco", global_heads=["forest"])
+    inputs, _ = two_sided(corpora=("ravdess",), speakers=1, per_class=1)
+    plain = SpeechProbeSystem(selection="loco").fit_settings(inputs)
+    assert SpeechProbeSystem(selection="loco", global_heads=["linear", "mlp"]).fit_settings(inputs) != plain

@@ -17,8 +17,8 @@ validation rows. A temperature per head is fitted on validation rows.
 
 The global head may instead be a small MLP (``global_heads`` with ``mlp``: the nested rule chooses between them;
 :mod:`avemo.systems.probe_mlp`). The inputs live in :mod:`avemo.systems.probe_inputs`, the statistics in
-:mod:`avemo.systems.probe_stats`, the fitting in :mod:`avemo.systems.probe_fitting` and the fits kept in checkpoint folders in
-:mod:`avemo.systems.probe_fit_cache`. Saved as a folder: ``system.json`` (kind, settings, choices, classes,
+:mod:`avemo.systems.probe_stats`, the fitting in :mod:`avemo.systems.probe_fitting` and the fits kept in checkpoint
+folders in :mod:`avemo.systems.probe_fit_cache`. Saved as a folder: ``system.json`` (kind, settings, choices, classes,
 extractor key, versions, ``info``) and ``weights.safetensors``. Nothing is pickled.
 """
 

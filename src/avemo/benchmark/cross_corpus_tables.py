@@ -52,8 +52,8 @@ def recipe_table(loco: Mapping[str, Any], adapted_suffixes: Sequence[str], clean
 
 
 def choices_table(loco: Mapping[str, Any], systems: Sequence[str]) -> str:
-    """What the nested rule chose for each outer fold of ``systems`` (global heads): the loss, layers, L2
-    and every loss's best inner leave-one-corpus-out UA."""
+    """What the nested rule chose for each outer fold of ``systems`` (global heads): the kind of head, the loss,
+    layers, L2 and every loss's best inner leave-one-corpus-out UA."""
     rows = []
     for name in systems:
         entry = loco.get(name)
@@ -64,14 +64,15 @@ def choices_table(loco: Mapping[str, Any], systems: Sequence[str]) -> str:
             if "loco_by_loss" not in c:
                 continue
             inner = ", ".join(f"{loss} {pct(v)}" for loss, v in c["loco_by_loss"].items())
-            rows.append(f"| {name} | {f['test_corpus']} | {c.get('loss')} | {c.get('layers')} | {c.get('l2')} | "
-                        f"{inner} | {pct(f['ua'])} |")
+            rows.append(f"| {name} | {f['test_corpus']} | {c.get('kind', 'linear')} | {c.get('loss')} | "
+                        f"{c.get('layers')} | {c.get('l2')} | {inner} | {pct(f['ua'])} |")
     if not rows:
         return ""
-    return "\n".join(["What it chose for the global head, per held-out corpus (inner UA %: the best candidate of each "
-                      "loss, scored on the training corpora alone; test UA %: the held-out corpus, never seen by "
-                      "the choice):", "", "| system | held out | loss | layers | L2 | inner UA by loss | test UA |",
-                      "|---|---|---|---|---|---|---|", *rows])
+    return "\n".join(["What it chose for the global head, per held-out corpus (head: a softmax regression, linear, or "
+                      "the small MLP, whose L2 is its weight decay; inner UA %: the best candidate of each loss, "
+                      "scored on the training corpora alone; test UA %: the held-out corpus, never seen by the "
+                      "choice):", "", "| system | held out | head | loss | layers | L2 | inner UA by loss | test UA |",
+                      "|---|---|---|---|---|---|---|---|", *rows])
 
 
 def named_recipes(settings: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

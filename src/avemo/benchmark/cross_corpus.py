@@ -86,7 +86,10 @@ RULE = ('Selection rule (fixed before the run): for each outer fold, every candi
         'abstention level is the highest top probability that still answers 80% of those inner held-out '
         "clips. The adapted heads' layers and L2 follow the same rule on each speaker's standardised "
         "features, with the global head's loss; their emotion compensation and prior weight are chosen on "
-        'validation speakers.')
+        'validation speakers. A recipe with an MLP among its global heads (`global_heads: [linear, mlp]`) also '
+        'scores, for every loss and layer set, a small MLP fitted on those same principal components (which it '
+        'then keeps: the chosen MLP runs on the top 128 principal components of all the training clips), beside '
+        'the softmax regressions (ties: the regression).')
 
 
 def _split(inputs: CorpusInputs, pool: np.ndarray, cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:

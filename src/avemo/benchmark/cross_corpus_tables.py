@@ -105,8 +105,11 @@ def recipe_legend(summary: Mapping[str, Any]) -> str:
     copies = recipes[settings["recipe_name"]]["copies"]
     trained = ", ".join(copies_tag(c).replace("random copies", "randomly degraded copies")
                         .replace("voice copies", "copies as another voice") for c in copies) or "clean clips only"
-    return (f"; `{shipped}` is the shipped model's recipe (the nested rule; trained also on: {trained}; the adapted "
-            f"heads' compensation among {settings['compensations']} and prior weight among "
+    heads = settings.get("global_heads", ["linear"])
+    kinds = " and ".join("a softmax regression" if h == "linear" else "a small MLP" for h in heads)
+    kinds = "" if heads == ["linear"] else f"the global head chosen among {kinds}; "
+    return (f"; `{shipped}` is the shipped model's recipe (the nested rule; {kinds}trained also on: {trained}; the "
+            f"adapted heads' compensation among {settings['compensations']} and prior weight among "
             f"{settings['tau_grid'] or 'the default grid'}, on validation speakers)"
             + "".join(f"; `{name}`, run beside it: {r['text']}" for name, r in recipes.items()
                       if name != settings["recipe_name"] and "text" in r) + ".")

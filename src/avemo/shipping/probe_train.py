@@ -189,11 +189,15 @@ def model_card(system: SpeechProbeSystem) -> str:
     lines = [*title(NAME,
              f"Speech emotion model trained on {len(corpora) or 'several'} acted-speech corpora in "
              f"{len({LANGUAGES.get(c, c).split(' ')[0] for c in corpora}) or 'several'} languages, for voices it has "
-             "never heard: a linear probe (softmax regression) on the loudness-normalised clip statistics (mean and "
-             f"standard deviation over frames) of Whisper {system.model} encoder layers. Corpora and classes are "
-             "weighted alike. "
+             "never heard: "
+             + ("a small MLP for one recording (one hidden layer of 256 units on the top 128 principal components) "
+                "and a linear probe (softmax regression) for several recordings of a person, both"
+                if system.global_kind() == "MLP" else "a linear probe (softmax regression)")
+             + " on the loudness-normalised clip statistics (mean and standard deviation over frames) of Whisper "
+             f"{system.model} encoder layers. Corpora and classes are weighted alike. "
              + ("The training loss (which classes a corpus lacks are masked: `masked`, only calm and neutral: "
-                "`partial`, none: `full`), the layers and the L2 strength of each head were chosen by "
+                "`partial`, none: `full`), the layers and the L2 strength of each head"
+                + (" and the kind of global head" if len(system.global_heads) > 1 else "") + " were chosen by "
                 "leave-one-corpus-out inside the training corpora (what transfers to corpora never heard), not by "
                 "fit on held-in speakers." if system.selection == "loco" else
                 "Classes a corpus lacks are masked in training; layers and L2 are chosen on validation speakers.")
@@ -204,8 +208,9 @@ def model_card(system: SpeechProbeSystem) -> str:
                 "tempo move together, as in another voice)." if any(c["condition"] == "voice"
                                                                    for c in info.get("copies", [])) else "")),
              "## Heads",
-             f"- global (one recording at a time): loss {heads['global'].get('loss', 'masked')}, layers "
-             f"{heads['global']['layers']}, L2 {heads['global']['l2']}, temperature "
+             f"- global (one recording at a time): {system.global_kind()} head, loss "
+             f"{heads['global'].get('loss', 'masked')}, layers {heads['global']['layers']}, "
+             f"{'weight decay' if system.global_kind() == 'MLP' else 'L2'} {heads['global']['l2']}, temperature "
              f"{heads['global']['temperature']:.3f}"
              + (f"; answers \"uncertain\" (status `uncertain`, with its best guess) when the calibrated top "
                 f"probability is below {heads['global']['abstain_below']:.2f} (the level that answers 80% of the "

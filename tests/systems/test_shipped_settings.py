@@ -27,30 +27,31 @@ PROBE_SETTINGS = {"model": "base", "loudness_db": -23.0,
                   "val_fraction": 0.1, "seed": 0,
                   "copies": [{"condition": "random"}, {"condition": "voice", "backend": "onnx-int8"}],
                   "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
-                  "compensations": [0.0, 1.0], "tau_grid": None, "global_heads": ["linear"],
-                  "recipe_name": "probe-transfer+augment+voices"}
+                  "compensations": [0.0, 1.0], "tau_grid": None, "global_heads": ["linear", "mlp"],
+                  "recipe_name": "probe-transfer+augment+voices+mlp"}
 CROSS_CORPUS_DEFAULTS = {"corpora": ["ravdess", "nemo", "emovo", "turev", "urdu", "cremad", "savee", "ased"],
                          "label_set": "ravdess8", "model": "base", "loudness_db": -23.0,
                          "layer_grid": [[2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]], "l2_grid": [1e-2, 1e-1, 1.0],
                          "val_fraction": 0.1, "seed": 0, "copies": PROBE_SETTINGS["copies"],
                          "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
-                         "compensations": [0.0, 1.0], "tau_grid": None, "global_heads": ["linear"],
-                         "recipe_name": "probe-transfer+augment+voices",
+                         "compensations": [0.0, 1.0], "tau_grid": None, "global_heads": ["linear", "mlp"],
+                         "recipe_name": "probe-transfer+augment+voices+mlp",
                          "alternatives": [
+                             {"name": "probe-transfer+augment+voices",
+                              "text": "the same recipe with the softmax regression as the only kind of global head "
+                                      "(the recipe shipped before)",
+                              "copies": PROBE_SETTINGS["copies"], "compensations": [0.0, 1.0], "tau_grid": None,
+                              "global_heads": ["linear"]},
                              {"name": "probe-transfer+augment",
-                              "text": "the same nested rule without the copies as another voice (trained on the clean "
-                                      "clips and a randomly degraded copy of each; the recipe shipped before)",
+                              "text": "the same nested rule with the softmax regression as the only kind of global "
+                                      "head and without the copies as another voice (trained on the clean clips and "
+                                      "a randomly degraded copy of each)",
                               "copies": [{"condition": "random"}], "compensations": [0.0, 1.0],
                               "tau_grid": None, "global_heads": ["linear"]},
-                             {"name": "probe-transfer+augment+voices+mlp",
-                              "text": "the shipped recipe with a small MLP among the global head's candidates (the "
-                                      "nested rule chooses between it and the softmax regression for each loss and "
-                                      "layer set)",
-                              "copies": PROBE_SETTINGS["copies"], "compensations": [0.0, 1.0], "tau_grid": None,
-                              "global_heads": ["linear", "mlp"]},
                              {"name": "probe-transfer-plain-adaptation",
-                              "text": "the same nested rule on clean clips only, each speaker's recordings "
-                                      "standardised by plain statistics (no emotion compensation, no prior weight)",
+                              "text": "the same nested rule on clean clips only, with the softmax regression as the "
+                                      "only kind of global head, each speaker's recordings standardised by plain "
+                                      "statistics (no emotion compensation, no prior weight)",
                               "copies": [], "compensations": [0.0], "tau_grid": [0.0],
                               "global_heads": ["linear"]}],
                          "conditions": ["noise-10db", "telephone"], "targeted": False, "variants": []}
@@ -116,7 +117,7 @@ def test_the_shipped_recipe_is_the_benchmark_candidate_and_the_shipped_models_we
     assert {key: benchmark[key] for key in shipped} == shipped
     doc = json.loads((PRETRAINED / "speech-multicorpus" / "system.json").read_text())
     for key in ("model", "loudness_db", "layer_grid", "l2_grid", "losses", "selection", "abstain_coverage",
-                "compensations"):
+                "compensations", "global_heads"):
         assert doc[key] == shipped[key], key
     assert doc["tau_grid"] == (shipped["tau_grid"] or list(SpeechProbeSystem.TAU_GRID))  # null: the default grid
     assert list(doc["info"]["corpora"]) == shipped["corpora"] and doc["info"]["copies"] == shipped["copies"]

@@ -126,7 +126,7 @@ def test_results_table_lists_variants_and_the_compensation_choices():
     assert "| probe-transfer+vad | 40.0 | 40.0 | 40.0 |" in text
     assert "One step of `probe-transfer` changed: `+vad` clips trimmed to their speech (Silero VAD)." in text
     assert "| probe-multicorpus | sad 50.0 (calm 60.0) | sad 50.0 (calm 60.0) | 50.0 |" in text
-    assert "| probe-transfer | urdu | full | [0] | 0.1 | masked 40.0, full 50.0 | 55.0 |" in text
+    assert "| probe-transfer | urdu | linear | full | [0] | 0.1 | masked 40.0, full 50.0 | 55.0 |" in text
     assert text.index("| probe-multicorpus[speaker-adapted] |") > text.index("#### Several recordings")
 
 

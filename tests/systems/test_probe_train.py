@@ -125,4 +125,4 @@ def test_train_speech_multicorpus(corpora, tmp_path, monkeypatch, capsys):
     report.write_text(json.dumps({"benchmark": "cross-corpus", "loco": {"systems": {"probe-transfer": {}}}}))
     assert main(train + ["--cv-report", str(report)]) == 2
     err = capsys.readouterr().err
-    assert "no figures of the recipe 'probe-transfer+augment+voices'" in err and len(err.strip().splitlines()) == 1
+    assert "no figures of the recipe 'probe-transfer+augment+voices+mlp'" in err and len(err.strip().splitlines()) == 1

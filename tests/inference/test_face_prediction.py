@@ -14,6 +14,7 @@ from media import write_av
 
 from avemo.cli import main
 from avemo.errors import MediaDecodeError, ParameterError
+from avemo.inference.results import PREDICTED
 from avemo.labels import label_set
 
 FER7 = set(label_set("fer7"))
@@ -136,7 +137,8 @@ def test_video_with_audio_is_fused(face_model, tiny_model_dir, talking_face, fac
     assert result.modality == "audio-visual" and result.status == "ok"
     assert set(result.probabilities) == FER7
     assert set(result.modalities) == {"speech", "face"}
-    assert result.modalities["speech"].status == "ok" and result.modalities["face"].status == "ok"
+    # the speech model may answer with its best guess below its abstention level: a prediction either way
+    assert result.modalities["speech"].status in PREDICTED and result.modalities["face"].status == "ok"
     assert result.fusion["used"] == ["face", "speech"] and "note" not in result.fusion
     assert result.fusion["temperatures"]["face"] == 1.5
     assert result.timeline and all(set(s.probabilities) == FER7 for s in result.timeline)
@@ -235,7 +237,8 @@ def test_shipped_models_on_the_talking_face_clip(talking_face, face_landmarker):
     result = MultimodalRecognizer().predict_file(str(talking_face))
     assert result.modality == "audio-visual" and result.status == "ok"
     assert set(result.modalities) == {"speech", "face"}
-    assert result.modalities["speech"].status == "ok" and result.modalities["face"].status == "ok"
+    # the speech model may answer with its best guess below its abstention level: a prediction either way
+    assert result.modalities["speech"].status in PREDICTED and result.modalities["face"].status == "ok"
     assert result.fusion["used"] == ["face", "speech"] and set(result.probabilities) == FER7
     assert abs(sum(result.probabilities.values()) - 1) < 1e-3 and result.box
 
@@ -247,4 +250,5 @@ def test_cli_predicts_the_talking_face_clip_as_json(talking_face, face_landmarke
     line = json.loads(lines[0])
     assert line["path"] == str(talking_face) and line["status"] == "ok" and line["modality"] == "audio-visual"
     assert set(line["probabilities"]) == FER7 and set(line["modalities"]) == {"speech", "face"}
-    assert all(line["modalities"][m]["status"] == "ok" for m in ("speech", "face")) and len(line["box"]) == 4
+    assert line["modalities"]["speech"]["status"] in PREDICTED and line["modalities"]["face"]["status"] == "ok"
+    assert len(line["box"]) == 4 and line["modalities"]["speech"]["probabilities"]

@@ -114,9 +114,9 @@ class HeadFitting:
                 best, choices[head] = self._speaker_choice(inputs, y, mask, masks, tr, va, head, train_weight)
             score, layers, l2, loss, (cal_rows, cal_logits), train_only = best
             if head == "global":
-                kind = {"kind": choices[head]["chosen"]["head"] if self.selection == "loco" else "linear"}
+                kind = choices[head]["chosen"]["head"] if self.selection == "loco" else "linear"
                 temperature = self._finish_head(head, inputs, y, mask, masks[loss], cal_rows, rows, layers, l2, loss,
-                                                score, cal_logits, kind, onehot, final_offsets, fit_weight)
+                                                score, cal_logits, {}, onehot, final_offsets, fit_weight, kind)
                 # the adapted head's choices see validation rows' emotions as predictions will
                 probs[va] = self._validation_probs(va, cal_rows, cal_logits, temperature)
                 continue
@@ -221,11 +221,11 @@ class HeadFitting:
     def _finish_head(self, head: str, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, loss_mask: np.ndarray,
                      cal: np.ndarray, rows: np.ndarray, layers: Sequence[int], l2: float, loss: str, score: float,
                      cal_logits: np.ndarray, extra: dict[str, Any], onehot: np.ndarray, offsets: np.ndarray,
-                     weight: np.ndarray) -> float:
+                     weight: np.ndarray, kind: str = "linear") -> float:
         """Fit the temperature on the calibration rows ``cal`` and their logits (over each row's corpus classes),
         and the abstention threshold (when the system has a coverage), refit the head on ``rows`` under
-        ``loss_mask`` (for an adapted head with its ``extra["compensation"]``; an MLP for ``extra["kind"] ==
-        "mlp"``, on the top principal components of the standardised rows), store it in :attr:`heads_`;
+        ``loss_mask`` (for an adapted head with its ``extra["compensation"]``; for ``kind="mlp"`` an MLP, on
+        the top principal components of the standardised rows), store it in :attr:`heads_`;
         returns the temperature."""
         from avemo.train.calibration import TemperatureScaler
 
@@ -237,11 +237,10 @@ class HeadFitting:
         mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
         z = (x[rows] - mean) / std
         del x
-        if extra.get("kind") == "mlp":
+        if kind == "mlp":
             basis = principal_basis(z, probe_mlp.COMPONENTS)
-            fitted = {"basis": basis, **probe_mlp.fit_mlp(z @ basis, y[rows], loss_mask[rows], weight)}
-        else:
-            extra = {k: v for k, v in extra.items() if k != "kind"}  # a linear head needs no kind
+            fitted = {"kind": "mlp", "basis": basis, **probe_mlp.fit_mlp(z @ basis, y[rows], loss_mask[rows], weight)}
+        else:  # a linear head carries no kind (as saved before there were MLPs)
             fitted = dict(zip(("coef", "bias"), fit_softmax_regression(z, y[rows], loss_mask[rows], weight, l2)))
         self.heads_[head] = {"layers": tuple(layers), "l2": l2, "loss": loss, "temperature": float(temperature),
                              "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),

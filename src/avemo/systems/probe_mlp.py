@@ -77,10 +77,16 @@ def fit_mlp(z: np.ndarray, y: np.ndarray, mask: np.ndarray, weight: np.ndarray, 
             "coef": last.weight.detach().numpy().copy(), "bias": last.bias.detach().numpy().copy()}
 
 
+def _forward(z: torch.Tensor, head: Mapping[str, np.ndarray]) -> torch.Tensor:
+    """``(n, C)`` logits of the projected rows ``z`` ``(n, k)``: the one forward pass of the MLP."""
+    hidden = torch.nn.functional.gelu(z @ torch.from_numpy(head["w1"]).T + torch.from_numpy(head["b1"]))
+    return hidden @ torch.from_numpy(head["coef"]).T + torch.from_numpy(head["bias"])
+
+
 def mlp_logits(z: np.ndarray, head: Mapping[str, np.ndarray]) -> np.ndarray:
     """``(n, C)`` logits of the projected rows ``z`` ``(n, k)`` (``head``: the arrays of :func:`fit_mlp`)."""
-    hidden = torch.nn.functional.gelu(torch.from_numpy(np.asarray(z, np.float32) @ head["w1"].T + head["b1"]))
-    return hidden.numpy() @ head["coef"].T + head["bias"]
+    with torch.no_grad():
+        return _forward(torch.from_numpy(np.asarray(z, np.float32)), head).numpy()
 
 
 def head_logits(standardised: np.ndarray, head: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -93,14 +99,13 @@ def local_linearisation(standardised: np.ndarray, head: Mapping[str, np.ndarray]
     """The MLP head as a linear model at one recording: ``(coef (C, D), bias (C,))`` with ``coef`` the gradient of
     each logit with respect to the ``(D,)`` standardised columns there and ``bias`` such that ``coef @ z + bias``
     equals the head's logits at that recording (what gradient x input attributions read)."""
-    z = torch.from_numpy(np.asarray(standardised, np.float32).reshape(1, -1))
+    z = torch.from_numpy(np.asarray(standardised, np.float32).reshape(-1))
     basis = torch.from_numpy(np.asarray(head["basis"], np.float32))
-    w1, b1 = torch.from_numpy(head["w1"]), torch.from_numpy(head["b1"])
-    coef, bias = torch.from_numpy(head["coef"]), torch.from_numpy(head["bias"])
 
     def logits(v: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.gelu((v @ basis) @ w1.T + b1) @ coef.T + bias
+        return _forward((v @ basis)[None], head)[0]
 
-    jacobian = torch.autograd.functional.jacobian(lambda v: logits(v)[0], z)[:, 0, :]
-    at = logits(z)[0]
-    return jacobian.numpy().astype(np.float64), (at - jacobian @ z[0]).detach().numpy().astype(np.float64)
+    jacobian = torch.autograd.functional.jacobian(logits, z)
+    with torch.no_grad():
+        at = logits(z)
+    return jacobian.numpy().astype(np.float64), (at - jacobian @ z).numpy().astype(np.float64)

@@ -11,7 +11,7 @@ from avemo.errors import CheckpointError, ParameterError
 from avemo.explain.linear import group_shap, probe_view
 from avemo.labels import label_set
 from avemo.systems.probe_inputs import CorpusInputs
-from avemo.systems.probe_mlp import PARAMETERS, fit_mlp, local_linearisation, mlp_logits
+from avemo.systems.probe_mlp import PARAMETERS, fit_mlp, held_out_corpus_logits, local_linearisation, mlp_logits
 from avemo.systems.probe_stats import corpus_ua, fit_softmax_regression
 from avemo.systems.speech_probe import SpeechProbeSystem
 from avemo.systems.transfer_selection import loco_select
@@ -144,3 +144,58 @@ def test_an_mlp_head_needs_the_nested_rule_and_known_kinds():
     inputs, _ = two_sided(corpora=("ravdess",), speakers=1, per_class=1)
     plain = SpeechProbeSystem(selection="loco").fit_settings(inputs)
     assert SpeechProbeSystem(selection="loco", global_heads=["linear", "mlp"]).fit_settings(inputs) != plain
+
+
+def test_held_out_corpus_logits_come_from_networks_that_never_saw_the_corpus():
+    """Two corpora whose features map to the labels in opposite ways: each corpus's held-out logits come from the
+    network fitted on the other, so they are wrong on it (a network fitted on the corpus itself is right)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    z = rng.normal(size=(n, 4)).astype(np.float32)
+    corpus = np.array(["ravdess"] * (n // 2) + ["turev"] * (n // 2), dtype=object)
+    sign = np.where(corpus == "ravdess", 1.0, -1.0)
+    y = (z[:, 0] * sign > 0).astype(np.int64)
+    mask = np.zeros((n, len(CLASSES)), bool)
+    mask[:, :2] = True
+    weights = lambda c, yy: np.ones(len(yy))  # noqa: E731
+    held_out = held_out_corpus_logits(z, y, mask, corpus, weights)
+    assert held_out.shape == (n, len(CLASSES))
+    assert (held_out[:, :2].argmax(1) == y).mean() < 0.2
+    r = corpus == "ravdess"
+    own = mlp_logits(z[r], fit_mlp(z[r], y[r], mask[r], np.ones(r.sum())))
+    assert (own[:, :2].argmax(1) == y[r]).mean() > 0.9
+    some = held_out_corpus_logits(z, y, mask, corpus, weights, train=np.flatnonzero(np.arange(n) % 2 == 0))
+    assert (some[:, :2].argmax(1) == y).mean() < 0.2
+    with pytest.raises(ParameterError, match="two or more training corpora"):
+        held_out_corpus_logits(z, y, mask, corpus, weights, train=np.flatnonzero(corpus == "turev"))
+
+
+def test_an_mlp_head_is_calibrated_on_its_own_recipe_refitted_without_each_corpus(monkeypatch):
+    """The temperature and abstention level of a chosen MLP come from the shipped recipe's held-out-corpus logits
+    of every fitted row (not from the inner loop's smaller proxies)."""
+    from avemo.systems import probe_mlp
+    from avemo.systems.transfer_selection import abstention_threshold, softmax
+    from avemo.train.calibration import TemperatureScaler
+
+    seen = []
+
+    def spy(z, y, mask, corpus, weights, train=None):
+        out = held_out_corpus_logits(z, y, mask, corpus, weights, train)
+        seen.append((np.asarray(y), np.asarray(corpus), train, out))
+        return out
+
+    monkeypatch.setattr(probe_mlp, "held_out_corpus_logits", spy)
+    inputs, y = two_sided()
+    index = np.array([int(s.split(":")[1]) for s in inputs.speaker])
+    train, val = np.flatnonzero(index != 0), np.flatnonzero(index == 0)
+    system = SpeechProbeSystem(model="tiny.en", layer_grid=[(1,)], l2_grid=[1e-2], losses=["masked"],
+                               selection="loco", abstain_coverage=0.8, global_heads=["linear", "mlp"])
+    system.fit(inputs, y, (train, val))
+    head = system.heads_["global"]
+    assert head["kind"] == "mlp" and len(seen) == 1
+    yy, corpus, fitted, logits = seen[0]
+    assert len(yy) == len(y) and len(fitted) == len(y) and set(corpus) == set(CORPORA)  # refit: every row
+    mask = np.stack([corpus_class_mask(c) for c in corpus])
+    temperature = TemperatureScaler().fit(np.where(mask, logits, -1e4), yy).temperature_
+    assert head["temperature"] == pytest.approx(temperature)
+    assert head["abstain_below"] == abstention_threshold(softmax(logits / temperature).max(1), 0.8)

@@ -58,7 +58,7 @@ class HeadFitting:
                     self.refit, self.vad, self.utterance_norm, self.compensations, self.target_corpus,
                     list(inputs.layers), self.losses, self.selection, self.abstain_coverage, self.tau_grid]
         # settings added since: keyed only when not their default, so the fits saved before them stay valid
-        return settings + ([self.global_heads] if self.global_heads != ["linear"] else [])
+        return settings + ([self.global_heads, probe_mlp.VERSION] if self.global_heads != ["linear"] else [])
 
     def _weights(self, corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Training row weights (:func:`balance_weights`, with :attr:`target_corpus`)."""
@@ -115,8 +115,9 @@ class HeadFitting:
             score, layers, l2, loss, (cal_rows, cal_logits), train_only = best
             if head == "global":
                 kind = choices[head]["chosen"]["head"] if self.selection == "loco" else "linear"
-                temperature = self._finish_head(head, inputs, y, mask, masks[loss], cal_rows, rows, layers, l2, loss,
-                                                score, cal_logits, {}, onehot, final_offsets, fit_weight, kind)
+                temperature, cal_rows, cal_logits = self._finish_head(
+                    head, inputs, y, mask, masks[loss], cal_rows, rows, layers, l2, loss, score, cal_logits, {}, onehot,
+                    final_offsets, fit_weight, kind, va)
                 # the adapted head's choices see validation rows' emotions as predictions will
                 probs[va] = self._validation_probs(va, cal_rows, cal_logits, temperature)
                 continue
@@ -221,31 +222,37 @@ class HeadFitting:
     def _finish_head(self, head: str, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, loss_mask: np.ndarray,
                      cal: np.ndarray, rows: np.ndarray, layers: Sequence[int], l2: float, loss: str, score: float,
                      cal_logits: np.ndarray, extra: dict[str, Any], onehot: np.ndarray, offsets: np.ndarray,
-                     weight: np.ndarray, kind: str = "linear") -> float:
-        """Fit the temperature on the calibration rows ``cal`` and their logits (over each row's corpus classes),
-        and the abstention threshold (when the system has a coverage), refit the head on ``rows`` under
-        ``loss_mask`` (for an adapted head with its ``extra["compensation"]``; for ``kind="mlp"`` an MLP, on
-        the top principal components of the standardised rows), store it in :attr:`heads_`;
-        returns the temperature."""
+                     weight: np.ndarray, kind: str = "linear", va: np.ndarray | None = None
+                     ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Refit the head on ``rows`` under ``loss_mask`` (for an adapted head with its ``extra["compensation"]``;
+        for ``kind="mlp"`` an MLP, on the top principal components of the standardised rows), fit its temperature on
+        the calibration rows ``cal`` and their logits ``cal_logits`` (over each row's corpus classes) and the
+        abstention threshold (when the system has a coverage), and store it in :attr:`heads_`. An MLP is calibrated
+        on its own recipe's held-out-corpus logits instead
+        (:func:`~avemo.systems.probe_mlp.held_out_corpus_logits` of ``rows`` and the validation rows ``va``).
+        Returns the temperature and the calibration rows and logits it was fitted on."""
         from avemo.train.calibration import TemperatureScaler
 
+        x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, offsets)
+        mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
+        z = (x[rows] - mean) / std
+        if kind == "mlp":
+            basis = principal_basis(z, probe_mlp.COMPONENTS)
+            fitted = {"kind": "mlp", "basis": basis, **probe_mlp.fit_mlp(z @ basis, y[rows], loss_mask[rows], weight)}
+            cal = rows if va is None else np.union1d(rows, va)
+            cal_logits = probe_mlp.held_out_corpus_logits(((x[cal] - mean) / std) @ basis, y[cal], loss_mask[cal],
+                                                          inputs.corpus[cal], self._weights, np.searchsorted(cal, rows))
+        else:  # a linear head carries no kind (as saved before there were MLPs)
+            fitted = dict(zip(("coef", "bias"), fit_softmax_regression(z, y[rows], loss_mask[rows], weight, l2)))
+        del x, z
         temperature = TemperatureScaler().fit(np.where(mask[cal], cal_logits, -1e4), y[cal]).temperature_
         if self.abstain_coverage is not None:
             top = _softmax(cal_logits / temperature).max(1)
             extra = {**extra, "abstain_below": abstention_threshold(top, self.abstain_coverage)}
-        x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, offsets)
-        mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
-        z = (x[rows] - mean) / std
-        del x
-        if kind == "mlp":
-            basis = principal_basis(z, probe_mlp.COMPONENTS)
-            fitted = {"kind": "mlp", "basis": basis, **probe_mlp.fit_mlp(z @ basis, y[rows], loss_mask[rows], weight)}
-        else:  # a linear head carries no kind (as saved before there were MLPs)
-            fitted = dict(zip(("coef", "bias"), fit_softmax_regression(z, y[rows], loss_mask[rows], weight, l2)))
         self.heads_[head] = {"layers": tuple(layers), "l2": l2, "loss": loss, "temperature": float(temperature),
                              "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
                              **fitted, **extra}
-        return float(temperature)
+        return float(temperature), cal, cal_logits
 
     def _choose_adaptation(self, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, tr: np.ndarray,
                            va: np.ndarray, layers: Sequence[int], l2: float, head: tuple, probs: np.ndarray,

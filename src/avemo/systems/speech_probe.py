@@ -70,7 +70,7 @@ class SpeechProbeSystem(HeadFitting):
             corpus lacks are masked), chosen with the layers and L2.
         selection: how layers, L2 and loss are chosen (:data:`SELECTIONS`): on validation speakers
             (``speakers``) or by leave-one-corpus-out inside the training corpora (``loco``; the global head is
-            then calibrated on the inner held-out corpora's logits).
+            then calibrated on held-out corpora's logits: the inner ones, or for an MLP its own recipe's).
         abstain_coverage: when set, each head keeps a threshold (``abstain_below``) on its calibrated top
             probability under which a prediction is reported as uncertain, chosen on the calibration rows so that
             at least this share of them is answered (:func:`~avemo.systems.transfer_selection.abstention_threshold`).

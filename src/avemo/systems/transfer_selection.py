@@ -21,7 +21,9 @@ principal components (computed on the training rows alone, unlabelled; at most :
 corpus and class take part); ridge penalties are rotation-invariant, so
 an L2 strength means the same on the projection as on the full columns. The chosen head is then fitted on the full
 columns. The speaker-adapted head keeps the global head's loss and chooses its layers and L2 the same
-way. The pooled inner held-out logits of the winner give the temperature and the abstention threshold.
+way. The pooled inner held-out logits of the winner give the temperature and the abstention threshold (of a
+linear head; an MLP is calibrated on its own recipe refitted without each corpus,
+:func:`~avemo.systems.probe_mlp.held_out_corpus_logits`).
 """
 
 from __future__ import annotations

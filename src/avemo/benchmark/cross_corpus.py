@@ -93,7 +93,8 @@ RULE = ('Selection rule (fixed before the run): for each outer fold, every candi
         'showed it abstaining on 36-72% of the held-out corpora\'s clips instead of the 20% aimed for: a chosen '
         'MLP\'s temperature and abstention level are fitted instead on its own recipe\'s held-out-corpus logits '
         '(the MLP refitted on every training clip and copy, as many steps, without each training corpus in turn), '
-        'as the confidence of the smaller inner proxies differs from that of the network that ships; nothing is chosen on them.')
+        'as the confidence of the smaller inner proxies differs from that of the network that ships; nothing is '
+        'chosen on them.')
 
 
 def _split(inputs: CorpusInputs, pool: np.ndarray, cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -106,7 +106,7 @@ def test_augmented_fold_adds_the_copies_of_its_training_rows_only(rows):
 
 
 def test_results_table_lists_variants_and_the_compensation_choices():
-    from avemo.benchmark.cross_corpus import ADAPTED, results_table
+    from avemo.benchmark.cross_corpus_report import ADAPTED, results_table
 
     def entry(ua, compensation=None):
         folds = [{"test_corpus": c, "ua": ua, "top_class": "sad", "top_share": 0.5, "top_class_all": "calm",
@@ -258,7 +258,7 @@ def summary_choices(runs, system, head):
 
 
 def test_the_recipe_to_ship_is_chosen_on_inner_scores_not_test_scores():
-    from avemo.benchmark.cross_corpus import ADAPTED, ADAPTED_VARIED
+    from avemo.benchmark.cross_corpus_report import ADAPTED, ADAPTED_VARIED
     from avemo.benchmark.cross_corpus_tables import recipe_table
 
     def entry(inner, test):

@@ -88,7 +88,8 @@ def _serve(args) -> None:
 
 
 def _cross_corpus(args) -> None:
-    from avemo.benchmark.cross_corpus import results_table, rewrite_report, run_cross_corpus_benchmark
+    from avemo.benchmark.cross_corpus import run_cross_corpus_benchmark
+    from avemo.benchmark.cross_corpus_report import results_table, rewrite_report
 
     if args.report and not args.data:  # an existing report, its targets and table re-written (no fitting)
         print(results_table(rewrite_report(args.report)), end="")

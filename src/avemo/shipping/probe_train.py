@@ -4,7 +4,8 @@
 [--config my.yaml] [--set key=value ...]``, where ``DIR`` holds the corpus folders (the ``corpora`` of the
 recipe, ``configs/shipping/speech-multicorpus.yaml``, which explains each setting). The recipe is the cross-corpus
 benchmark's (named by ``recipe_name`` in its report; not chosen by test figures): the loss, layers and L2 by
-leave-one-corpus-out inside the corpora, temperatures and the "uncertain" level from those inner held-out corpora,
+leave-one-corpus-out inside the corpora, temperatures and the "uncertain" level from held-out corpora (the inner
+ones; for an MLP head, its own recipe refitted without each corpus),
 the adapted heads' prior weights and compensation (among ``tau_grid`` and ``compensations``) on validation speakers
 (drawn per corpus, as in the benchmark); each head is then refitted on every speaker. With ``copies``, the training
 speakers' clips are also trained on as copies of each clip (:class:`TrainingCopies`: randomly degraded by noise,

@@ -238,13 +238,15 @@ class HeadFitting:
         z = (x[rows] - mean) / std
         if kind == "mlp":
             basis = principal_basis(z, probe_mlp.COMPONENTS)
-            fitted = {"kind": "mlp", "basis": basis, **probe_mlp.fit_mlp(z @ basis, y[rows], loss_mask[rows], weight)}
             cal = rows if va is None else np.union1d(rows, va)
-            cal_logits = probe_mlp.held_out_corpus_logits(((x[cal] - mean) / std) @ basis, y[cal], loss_mask[cal],
-                                                          inputs.corpus[cal], self._weights, np.searchsorted(cal, rows))
+            projected = ((x[cal] - mean) / std) @ basis
+            del x  # the full columns are not needed past the projections
+            fitted = {"kind": "mlp", "basis": basis, **probe_mlp.fit_mlp(z @ basis, y[rows], loss_mask[rows], weight)}
+            cal_logits = probe_mlp.held_out_corpus_logits(projected, y[cal], loss_mask[cal], inputs.corpus[cal],
+                                                          self._weights, np.searchsorted(cal, rows))
         else:  # a linear head carries no kind (as saved before there were MLPs)
+            del x
             fitted = dict(zip(("coef", "bias"), fit_softmax_regression(z, y[rows], loss_mask[rows], weight, l2)))
-        del x, z
         temperature = TemperatureScaler().fit(np.where(mask[cal], cal_logits, -1e4), y[cal]).temperature_
         if self.abstain_coverage is not None:
             top = _softmax(cal_logits / temperature).max(1)

@@ -9,8 +9,9 @@ the classes its mask allows), with dropout and AdamW on a one-cycle schedule; se
 thread. The inner loop of the nested rule fits it on the same projection it later runs on, so what the rule scores
 is what ships. Its temperature and abstention level come from :func:`held_out_corpus_logits`: the shipped recipe
 itself (every training row and copy, as many steps) refitted without each training corpus in turn, so they are
-calibrated for corpora never heard by the network that ships, not by the smaller proxies of the inner loop (whose
-confidence differs: their level made the shipped head abstain on about half of the unseen corpora's clips).
+set on the network that ships rather than on the smaller proxies of the inner loop. The level answers a share of
+the pooled held-out clips; on single unseen corpora the share answered still varies widely (see the cross-corpus
+report).
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
 """The shipped systems give the probabilities they gave when their folders were last converted: each one's outputs
 on a fixed random input, compared with the reference in ``shipped_probabilities.json`` (written by running this
-file as a script, ``python tests/systems/test_shipped_probabilities.py``, only when a shipped model is retrained)."""
+file as a script, ``python tests/systems/test_shipped_probabilities.py``, only when a shipped model is retrained).
+
+The tolerance (:data:`ATOL`) is far below what any change to a model moves (a retrain moves them by 1e-3 and more)
+and above what float32 arithmetic moves from one CPU's kernels to another's (about 1.5e-6 between the machine that
+wrote the reference and an AMD EPYC)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import pytest
 from avemo.systems.base import load_system
 
 REFERENCE = Path(__file__).with_name("shipped_probabilities.json")
+ATOL = 1e-5
 
 
 def _speech_multicorpus() -> dict[str, np.ndarray]:
@@ -64,7 +69,7 @@ def test_shipped_system_gives_its_reference_probabilities(name):
     outputs = SHIPPED[name]()
     assert sorted(outputs) == sorted(reference)
     for key, probs in outputs.items():
-        np.testing.assert_allclose(probs, np.array(reference[key], dtype=np.float64), rtol=0, atol=1e-6,
+        np.testing.assert_allclose(probs, np.array(reference[key], dtype=np.float64), rtol=0, atol=ATOL,
                                    err_msg=f"{name} {key}")
 
 

@@ -14,9 +14,9 @@ from avemo.features.audio import whisper_onnx
 from avemo.features.base import create_extractor
 from avemo.io.audio import load_audio
 
-#: Stated tolerances of the parity test (the int8 ones are what dynamic quantisation costs; `avemo benchmark speed`
-#: measures the accuracy it costs).
-F32_REL, INT8_REL, F32_PROB, INT8_PROB = 1e-4, 0.06, 1e-4, 0.15
+#: Stated tolerances of the parity test (the int8 ones are what dynamic quantisation costs: up to 5.6% relative on
+#: the last layer on an AMD EPYC without VNNI; `avemo benchmark speed` measures the accuracy it costs).
+F32_REL, INT8_REL, F32_PROB, INT8_PROB = 1e-4, 0.08, 1e-4, 0.15
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,7 @@ def test_shipped_model_probabilities_within_tolerance(stats):
 def test_backend_in_cache_key_and_bad_names():
     assert "backend" not in create_extractor("whisper_stats").cache_key()  # the reference: keys as before
     assert create_extractor("whisper_stats", backend="onnx-int8").cache_key()["backend"] == "onnx-int8"
+    assert create_extractor("whisper_stats", backend="onnx-int8").cache_key()["onnx_graph"] == whisper_onnx.GRAPH_VERSION
     assert create_extractor("whisper_layers", backend="onnx-f32").cache_key()["backend"] == "onnx-f32"
     with pytest.raises(ParameterError, match="speech backend"):
         create_extractor("whisper_stats", backend="cuda")

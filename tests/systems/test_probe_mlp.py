@@ -11,7 +11,8 @@ from avemo.errors import CheckpointError, ParameterError
 from avemo.explain.linear import group_shap, probe_view
 from avemo.labels import label_set
 from avemo.systems.probe_inputs import CorpusInputs
-from avemo.systems.probe_mlp import PARAMETERS, fit_mlp, held_out_corpus_logits, local_linearisation, mlp_logits
+from avemo.systems.probe_mlp import (PARAMETERS, fit_head, fit_mlp, head_logits, held_out_corpus_logits,
+                                    local_linearisation, mlp_logits)
 from avemo.systems.probe_stats import corpus_ua, fit_softmax_regression
 from avemo.systems.speech_probe import SpeechProbeSystem
 from avemo.systems.transfer_selection import loco_select
@@ -170,6 +171,34 @@ def test_held_out_corpus_logits_come_from_networks_that_never_saw_the_corpus():
         held_out_corpus_logits(z, y, mask, corpus, weights, train=np.flatnonzero(corpus == "turev"))
 
 
+def test_a_held_out_corpus_takes_no_part_in_the_standardisation_or_components_of_its_logits():
+    """Each corpus's held-out logits are exactly those of the recipe (standardisation, principal components,
+    network) fitted on the other corpora alone: a corpus with directions of its own, which a projection shared with
+    it would keep, gets nothing from them."""
+    rng = np.random.default_rng(1)
+    n, d = 300, 6
+    corpus = np.array(["ravdess", "turev", "urdu"] * (n // 3), dtype=object)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    x[corpus == "urdu", 5] += rng.normal(size=n // 3) * 40.0  # urdu alone varies along column 5
+    y = (x[:, 0] > 0).astype(np.int64)
+    mask = np.zeros((n, len(CLASSES)), bool)
+    mask[:, :2] = True
+    weights = lambda c, yy: np.ones(len(yy))  # noqa: E731
+    held_out = held_out_corpus_logits(x, y, mask, corpus, weights)
+    for name in ("ravdess", "urdu"):
+        own, rest = corpus == name, corpus != name
+        z = x[rest]
+        mean, std = z.mean(0), np.maximum(z.std(0), 1e-6)
+        head = fit_head((z - mean) / std, y[rest], mask[rest], np.ones(rest.sum()))
+        np.testing.assert_allclose(held_out[own], head_logits((x[own] - mean) / std, head), rtol=1e-5, atol=1e-5)
+    # the previous way, a standardisation and components shared with the held-out corpus, says something else
+    urdu, rest = corpus == "urdu", corpus != "urdu"
+    shared = (x - x.mean(0)) / np.maximum(x.std(0), 1e-6)
+    head = fit_head(shared, y, mask, np.ones(n))
+    head.update(fit_mlp(shared[rest] @ head["basis"], y[rest], mask[rest], np.ones(rest.sum())))
+    assert np.abs(held_out[urdu] - head_logits(shared[urdu], head)).max() > 0.1
+
+
 def test_an_mlp_head_is_calibrated_on_its_own_recipe_refitted_without_each_corpus(monkeypatch):
     """The temperature and abstention level of a chosen MLP come from the shipped recipe's held-out-corpus logits
     of every fitted row (not from the inner loop's smaller proxies)."""
@@ -179,8 +208,8 @@ def test_an_mlp_head_is_calibrated_on_its_own_recipe_refitted_without_each_corpu
 
     seen = []
 
-    def spy(z, y, mask, corpus, weights, train=None):
-        out = held_out_corpus_logits(z, y, mask, corpus, weights, train)
+    def spy(x, y, mask, corpus, weights, train=None):
+        out = held_out_corpus_logits(x, y, mask, corpus, weights, train)
         seen.append((np.asarray(y), np.asarray(corpus), train, out))
         return out
 

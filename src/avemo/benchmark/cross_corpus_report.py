@@ -42,7 +42,10 @@ RULE = ('Selection rule (fixed before the run): for each outer fold, every candi
         'MLP\'s temperature and abstention level are fitted instead on its own recipe\'s held-out-corpus logits '
         '(the MLP refitted on every training clip and copy, as many steps, without each training corpus in turn), '
         'as the confidence of the smaller inner proxies differs from that of the network that ships; nothing is '
-        'chosen on them.')
+        'chosen on them. Amended on 2026-12-07, after that run still showed 39-68% and a check on clean clips '
+        '(reports/cross-corpus/calibration-check) traced it to the standardisation and principal components, '
+        'which the held-out-corpus refits shared with the corpus they held out: they are now refitted without it '
+        'too (probe_mlp version 3); nothing is chosen on them.')
 
 
 def write_report(summary: dict[str, Any], out: Path) -> None:

@@ -19,8 +19,7 @@ from avemo.systems.probe_inputs import CorpusInputs, layer_columns
 from avemo.systems.probe_stats import (balance_weights, class_offsets, corpus_ua, emotion_offsets,
                                        fit_softmax_regression)
 from avemo.systems import probe_mlp
-from avemo.systems.transfer_selection import (abstention_threshold, capped_rows, loco_select, loss_masks,
-                                              principal_basis)
+from avemo.systems.transfer_selection import abstention_threshold, capped_rows, loco_select, loss_masks
 from avemo.systems.transfer_selection import softmax as _softmax
 
 #: The version of how fits are computed (this module, :mod:`~avemo.systems.probe_stats`,
@@ -228,8 +227,9 @@ class HeadFitting:
         for ``kind="mlp"`` an MLP, on the top principal components of the standardised rows), fit its temperature on
         the calibration rows ``cal`` and their logits ``cal_logits`` (over each row's corpus classes) and the
         abstention threshold (when the system has a coverage), and store it in :attr:`heads_`. An MLP is calibrated
-        on its own recipe's held-out-corpus logits instead
-        (:func:`~avemo.systems.probe_mlp.held_out_corpus_logits` of ``rows`` and the validation rows ``va``).
+        on its own recipe's held-out-corpus logits instead (:func:`~avemo.systems.probe_mlp.held_out_corpus_logits`
+        of ``rows`` and the validation rows ``va``: standardisation, components and network refitted without each
+        corpus).
         Returns the temperature and the calibration rows and logits it was fitted on."""
         from avemo.train.calibration import TemperatureScaler
 
@@ -237,13 +237,12 @@ class HeadFitting:
         mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
         z = (x[rows] - mean) / std
         if kind == "mlp":
-            basis = principal_basis(z, probe_mlp.COMPONENTS)
+            fitted = {"kind": "mlp", **probe_mlp.fit_head(z, y[rows], loss_mask[rows], weight)}
+            del z
             cal = rows if va is None else np.union1d(rows, va)
-            projected = ((x[cal] - mean) / std) @ basis
-            del x  # the full columns are not needed past the projections
-            fitted = {"kind": "mlp", "basis": basis, **probe_mlp.fit_mlp(z @ basis, y[rows], loss_mask[rows], weight)}
-            cal_logits = probe_mlp.held_out_corpus_logits(projected, y[cal], loss_mask[cal], inputs.corpus[cal],
-                                                          self._weights, np.searchsorted(cal, rows))
+            cal_logits = probe_mlp.held_out_corpus_logits(x if len(cal) == len(x) else x[cal], y[cal], loss_mask[cal],
+                                                          inputs.corpus[cal], self._weights, np.searchsorted(cal, rows))
+            del x  # the full columns are not needed past the calibration
         else:  # a linear head carries no kind (as saved before there were MLPs)
             del x
             fitted = dict(zip(("coef", "bias"), fit_softmax_regression(z, y[rows], loss_mask[rows], weight, l2)))

@@ -8,10 +8,9 @@ alike: corpus-balanced minibatches) and runs the masked cross-entropy of the cho
 the classes its mask allows), with dropout and AdamW on a one-cycle schedule; seeded and deterministic on one
 thread. The inner loop of the nested rule fits it on the same projection it later runs on, so what the rule scores
 is what ships. Its temperature and abstention level come from :func:`held_out_corpus_logits`: the shipped recipe
-itself (every training row and copy, as many steps) refitted without each training corpus in turn, so they are
-set on the network that ships rather than on the smaller proxies of the inner loop. The level answers a share of
-the pooled held-out clips; on single unseen corpora the share answered still varies widely (see the cross-corpus
-report).
+itself (its standardisation, principal components and network, on every training row and copy, as many steps)
+refitted without each training corpus in turn, so they are set on what meets an unseen corpus rather than on the
+smaller proxies of the inner loop.
 """
 
 from __future__ import annotations
@@ -33,8 +32,9 @@ BATCH = 256
 INPUT_DROPOUT, DROPOUT = 0.2, 0.5
 PEAK_LR = 3e-3
 #: The version of how the head is fitted and calibrated (part of a speech probe's fit key when it may choose an
-#: MLP): 2 calibrates on :func:`held_out_corpus_logits`.
-VERSION = 2
+#: MLP): 2 calibrates on :func:`held_out_corpus_logits`; 3 leaves the held-out corpus out of the standardisation and
+#: principal components there too.
+VERSION = 3
 #: The arrays of a fitted head (besides the standardisation statistics): ``basis`` ``(D, k)``, ``w1`` ``(H, k)``,
 #: ``b1`` ``(H,)``, ``coef`` ``(C, H)``, ``bias`` ``(C,)``.
 PARAMETERS = ("basis", "w1", "b1", "coef", "bias")
@@ -84,13 +84,27 @@ def fit_mlp(z: np.ndarray, y: np.ndarray, mask: np.ndarray, weight: np.ndarray, 
             "coef": last.weight.detach().numpy().copy(), "bias": last.bias.detach().numpy().copy()}
 
 
-def held_out_corpus_logits(z: np.ndarray, y: np.ndarray, mask: np.ndarray, corpus: np.ndarray,
+def fit_head(z: np.ndarray, y: np.ndarray, mask: np.ndarray, weight: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays of :data:`PARAMETERS` of the MLP head fitted on the ``(n, D)`` standardised columns ``z``: their
+    top :data:`COMPONENTS` principal components (``basis``), then :func:`fit_mlp` on the projection (``y``,
+    ``mask``, ``weight`` as there)."""
+    from avemo.systems.transfer_selection import principal_basis
+
+    basis = principal_basis(z, COMPONENTS)
+    return {"basis": basis, **fit_mlp(z @ basis, y, mask, weight)}
+
+
+def held_out_corpus_logits(x: np.ndarray, y: np.ndarray, mask: np.ndarray, corpus: np.ndarray,
                            weights: Callable[[np.ndarray, np.ndarray], np.ndarray], train: np.ndarray | None = None
                            ) -> np.ndarray:
-    """``(n, C)`` logits of the ``(n, k)`` projected rows ``z``, each from an MLP fitted (:func:`fit_mlp`) on the
-    training rows ``train`` (indices; default: every row) of the other corpora in ``corpus`` ``(n,)``, with their
-    labels ``y``, masks ``mask`` and ``weights(corpus, y)`` for row weights: what the head says about a corpus it
-    never heard, for its temperature and abstention level.
+    """``(n, C)`` logits of the ``(n, D)`` design rows ``x`` (not standardised), each from the whole recipe refitted
+    on the training rows ``train`` (indices; default: every row) of the other corpora in ``corpus`` ``(n,)``: their
+    standardisation, their principal components and the MLP (:func:`fit_head`, with their labels ``y``, masks
+    ``mask`` and ``weights(corpus, y)`` for row weights). What the head says about a corpus it never heard, for its
+    temperature and abstention level: the held-out corpus takes no part in the standardisation or the components
+    either, as a user's corpus takes none in the shipped head's (when it did, the projection kept the held-out
+    corpus's own directions and the head was calibrated more sure of unseen corpora than it is:
+    ``reports/cross-corpus/calibration-check``).
 
     Raises:
         ParameterError: with fewer than two corpora among the training rows.
@@ -103,9 +117,14 @@ def held_out_corpus_logits(z: np.ndarray, y: np.ndarray, mask: np.ndarray, corpu
     out = np.zeros((len(y), mask.shape[1]), np.float32)
     for name in np.unique(corpus):
         fit_rows = train[corpus[train] != name]
-        held = corpus == name
-        head = fit_mlp(z[fit_rows], y[fit_rows], mask[fit_rows], weights(corpus[fit_rows], y[fit_rows]))
-        out[held] = mlp_logits(z[held], head)
+        held = np.flatnonzero(corpus == name)
+        z = np.asarray(x[fit_rows], np.float32)  # a copy, standardised in place
+        mean, std = z.mean(0), np.maximum(z.std(0), 1e-6)
+        z -= mean
+        z /= std
+        head = fit_head(z, y[fit_rows], mask[fit_rows], weights(corpus[fit_rows], y[fit_rows]))
+        del z
+        out[held] = head_logits((np.asarray(x[held], np.float32) - mean) / std, head)
     return out
 
 

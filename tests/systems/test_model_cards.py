@@ -40,3 +40,17 @@ def test_card_pieces():
           "folds": [{"fold": "f1", "test_speakers": ["01", "02"], "ua": 0.5, "wa": 0.6, "macro_f1": 0.55}]}
     assert cv_figure_lines(cv)[0] == "- UA 50.0 ± 1.0%, WA 60.0 ± 2.0%, macro-F1 55.0 ± 3.0%"
     assert cv_figure_lines(cv)[-1] == "| f1 | 01 02 | 50.0 | 60.0 | 55.0 |"
+
+
+def test_the_speech_card_says_when_its_abstention_figures_come_from_another_calibration():
+    """A report whose MLP heads were calibrated by another `probe_mlp` version than the model's gets a note beside
+    its abstention figures; the same version, or a model that does not record one, gets none."""
+    cv = {"report": "r", "ravdess_6fold": {},
+          "loco": {"x": {"mean_ua": 0.5, "std_ua": 0.0, "ua_by_corpus": {"nemo": 0.5},
+                         "abstained_by_corpus": {"nemo": [0.2, 0.6]}}}}
+    note = "calibrated as `probe_mlp` version 2 did; this model is calibrated as version 3 does"
+    assert any(note in line for line in probe_train._cv_lines(cv, 3))  # a report that records none ran version 2
+    assert any(note in line for line in probe_train._cv_lines({**cv, "mlp_version": 2}, 3))
+    for same in (probe_train._cv_lines({**cv, "mlp_version": 3}, 3), probe_train._cv_lines(cv, 2),
+                 probe_train._cv_lines(cv, None)):
+        assert not any("calibrated as" in line for line in same)

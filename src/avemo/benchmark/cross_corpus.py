@@ -55,6 +55,7 @@ from avemo.errors import ParameterError
 from avemo.labels import label_set
 from avemo.shipping.corpora import LANGUAGES, load_corpora, stack_inputs, validation_speakers
 from avemo.shipping.probe_train import copies_tag
+from avemo.systems import probe_mlp
 from avemo.systems.cross_validation import cross_validate
 from avemo.systems.speech_probe import ADAPTED_HEADS, CorpusInputs, SpeechProbeSystem
 from avemo.train.metrics import mean_std
@@ -305,7 +306,7 @@ def _summarise(cfg: Mapping[str, Any], variants: Mapping[str, Any], classes: Seq
     choices of its head) with their mean and std."""
     inputs, y = data.inputs, data.y
     summary: dict[str, Any] = {"benchmark": "cross-corpus", "classes": list(classes), "settings": dict(cfg),
-                               "variants": dict(variants),
+                               "variants": dict(variants), "mlp_version": probe_mlp.VERSION,
                                "corpora": {}, "loco": {"systems": {}}, "ravdess_6fold": {"systems": {}},
                                # what the corpora hold that could not be used: counted, with the first files
                                "skipped": {"counts": dict(getattr(data.recordings, "skipped", {})),

@@ -28,6 +28,7 @@ from avemo.errors import ParameterError
 from avemo.features.audio.degrade import AUGMENTATIONS, CONDITIONS
 from avemo.shipping.cards import card_text, classes_line, closing_sections, figures_section, pct, title, train_command
 from avemo.shipping.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
+from avemo.systems import probe_mlp
 from avemo.systems.settings import Settings, read_settings
 from avemo.systems.speech_probe import SELECTIONS, SpeechProbeSystem
 from avemo.systems.transfer_selection import HEAD_KINDS, LOSSES
@@ -148,6 +149,7 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     system.info.update({"name": NAME, "corpora": per_corpus, "validation_speakers": sorted(val),
                         "augmented": degrades(copies), "copies": [dict(c) for c in copies],
                         "recipe_name": settings["recipe_name"],
+                        **({"mlp_version": probe_mlp.VERSION} if "mlp" in settings["global_heads"] else {}),
                         "command": train_command(NAME, data_root, out_dir, cv_report, config, overrides),
                         "cross_validation": _cv_figures(cv, cv_report, settings["recipe_name"]) if cv else None,
                         # a fit loaded back from checkpoint_dir took its time in an earlier run
@@ -161,7 +163,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
 def _cv_figures(cv: dict[str, Any], path: str | os.PathLike, recipe_name: str) -> dict[str, Any]:
     """The rows of this model's recipe (``recipe_name``) in a cross-corpus summary: UA per held-out corpus and
     RAVDESS 6-fold."""
-    out: dict[str, Any] = {"report": str(path), "loco": {}, "ravdess_6fold": {}}
+    out: dict[str, Any] = {"report": str(path), "loco": {}, "ravdess_6fold": {},
+                           "mlp_version": cv.get("mlp_version", 2)}  # reports before it was recorded ran version 2
     names = {recipe_name + head  # this model's rows
              for head in ("", "[speaker-adapted]", "[speaker-adapted-varied]")}
     for protocol in ("loco", "ravdess_6fold"):
@@ -245,7 +248,7 @@ def model_card(system: SpeechProbeSystem) -> str:
                      f"licence {LICENCES.get(c, '?')}")
     lines += [f"- validation speakers (chose layers, L2, temperatures; then refitted on all): "
               f"{', '.join(info.get('validation_speakers', []))}", ""]
-    lines += figures_section("Cross-corpus figures", _cv_lines(info.get("cross_validation")),
+    lines += figures_section("Cross-corpus figures", _cv_lines(info.get("cross_validation"), info.get("mlp_version")),
                              "train with --cv-report reports/cross-corpus/summary.json")
     lines += closing_sections(info.get("command", ""), [
         "Acted speech only (actors reading fixed sentences, plus Urdu talk-show clips); expect lower accuracy on "
@@ -274,8 +277,10 @@ def model_card(system: SpeechProbeSystem) -> str:
     return card_text(lines)
 
 
-def _cv_lines(cv: dict[str, Any] | None) -> list[str]:
-    """The card's cross-corpus figures from :func:`_cv_figures` (none without a report)."""
+def _cv_lines(cv: dict[str, Any] | None, mlp_version: int | None = None) -> list[str]:
+    """The card's cross-corpus figures from :func:`_cv_figures` (none without a report), with a note when the
+    report's MLP heads were calibrated by another version of :mod:`~avemo.systems.probe_mlp` than the model's
+    (``mlp_version``; ``None``: not recorded)."""
     if not cv:
         return []
     lines = [f"From `{cv['report']}` (`avemo benchmark cross-corpus`); UA over the classes each corpus has."]
@@ -292,6 +297,10 @@ def _cv_lines(cv: dict[str, Any] | None) -> list[str]:
             lines.append("  - answered \"uncertain\" / UA of the answered clips: " + ", ".join(
                 f"{c} {pct(v[0])}% / {pct(v[1]) if v[1] is not None else '—'}%"
                 for c, v in abstained.items()))
+    if mlp_version is not None and cv.get("mlp_version", 2) != mlp_version:
+        lines.append(f"  - the abstention figures come from MLP heads calibrated as `probe_mlp` version "
+                     f"{cv.get('mlp_version', 2)} did; this model is calibrated as version {mlp_version} does "
+                     "(`reports/cross-corpus/calibration-check` measures the change; UA does not depend on it)")
     for name, f in cv["ravdess_6fold"].items():
         lines.append(f"- RAVDESS 6-fold, `{name}`: {pct(f['mean_ua'])} ± {pct(f['std_ua'])}%")
     for name, by_condition in cv.get("conditions", {}).items():

@@ -288,3 +288,55 @@ def test_recipes_of_reports_written_before_copies_keep_their_copies():
     assert list(recipes) == [RECIPE, *ALTERNATIVES] and recipes[RECIPE]["copies"] == SETTINGS["copies"]
     voice_only = {**SETTINGS, "alternatives": [{"name": "v", "text": "", "copies": [{"condition": "voice"}]}]}
     assert clean_only({"settings": voice_only}) == {"v"}
+
+
+def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch):
+    """`--systems`: only the named systems are fitted; every other row of the report already in the folder is
+    carried over unchanged and named; a name the settings do not run, a folder without a report and a report run
+    with other settings are refused before anything is fitted."""
+    import json
+
+    import yaml
+
+    import avemo.benchmark.cross_corpus as cross_corpus
+    from avemo.errors import ParameterError
+    from avemo.systems.spec import configs_dir
+
+    monkeypatch.setattr(cross_corpus, "load_corpora", lambda *a, **k: synthetic_corpora())
+    fitted = []
+    real = cross_corpus.cross_validate
+
+    def spy(systems, *args, jobs, **kwargs):
+        fitted.extend(name for name, _ in jobs)
+        return real(systems, *args, jobs=jobs, **kwargs)
+
+    monkeypatch.setattr(cross_corpus, "cross_validate", spy)
+    config = tmp_path / "small.yaml"
+    settings = yaml.safe_load((configs_dir() / "benchmarks" / "cross-corpus.yaml").read_text())
+    settings.update({"corpora": list(CORPORA), "conditions": [], "layer_grid": [[0]], "l2_grid": [0.1]})
+    config.write_text(yaml.safe_dump(settings))
+    run = lambda out, **kw: cross_corpus.run_cross_corpus_benchmark(  # noqa: E731
+        "/nowhere", out, jobs=1, cache=None, ravdess_folds=[1], config=config, **kw)
+    with pytest.raises(ParameterError, match="no readable summary.json"):
+        run(tmp_path / "empty", systems=[RECIPE])
+    first = run(tmp_path / "report")
+    fitted.clear()
+    with pytest.raises(ParameterError, match="not run by these settings"):
+        run(tmp_path / "report", systems=["probe-nothing"])
+    with pytest.raises(ParameterError, match="other settings"):
+        run(tmp_path / "report", systems=[RECIPE], overrides=["l2_grid=[0.01]"])
+    assert not fitted
+    previous = json.loads((tmp_path / "report" / "summary.json").read_text())
+    again = run(tmp_path / "report", systems=[PLAIN])
+    assert set(fitted) == {PLAIN}
+    for protocol in ("loco", "ravdess_6fold"):
+        rows = again[protocol]["systems"]
+        assert list(rows) == list(first[protocol]["systems"])  # the same rows, in the same order
+        for row, entry in rows.items():
+            if row == PLAIN or row.startswith(PLAIN + "["):
+                assert entry["mlp_version"] and row not in again["carried_over"]["rows"]
+            else:
+                assert entry == previous[protocol]["systems"][row] and row in again["carried_over"]["rows"]
+    assert again["carried_over"]["fitted"] == [PLAIN]
+    text = (tmp_path / "report" / "results.md").read_text()
+    assert f"This run fitted only `{PLAIN}` (`--systems`)" in text and f"`{RECIPE}[speaker-adapted]`" in text

@@ -260,14 +260,15 @@ def _load_rows(run: _Run) -> _Rows:
                  copy_start)
 
 
-def _fit_systems(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]]
+def _fit_systems(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]], only: Sequence[str] | None = None
                  ) -> tuple[list[tuple[str, str, Fold]], list[Any]]:
     """Every system's jobs (the recipe's and the alternatives' first, each with its copies: they take longest and
-    matter most) and their outcomes."""
+    matter most), or those of the systems named in ``only``, and their outcomes."""
     recipes = named_recipes(run.cfg)
     job_list = [(protocol, name, _with_copies(fold, [data.copy_start[copies_tag(c)] for c in recipe["copies"]]))
                 for name, recipe in recipes.items() for protocol, base, fold in base_jobs if base == TRANSFER]
     job_list += [job for job in base_jobs if job[1] != TRANSFER]
+    job_list = [job for job in job_list if only is None or job[1] in only]
     systems = {**{name: run.system(compensations=recipe["compensations"], tau_grid=recipe["tau_grid"],
                                    global_heads=recipe.get("global_heads", ["linear"]))
                   for name, recipe in recipes.items()},
@@ -306,7 +307,7 @@ def _summarise(cfg: Mapping[str, Any], variants: Mapping[str, Any], classes: Seq
     choices of its head) with their mean and std."""
     inputs, y = data.inputs, data.y
     summary: dict[str, Any] = {"benchmark": "cross-corpus", "classes": list(classes), "settings": dict(cfg),
-                               "variants": dict(variants), "mlp_version": probe_mlp.VERSION,
+                               "variants": dict(variants),
                                "corpora": {}, "loco": {"systems": {}}, "ravdess_6fold": {"systems": {}},
                                # what the corpora hold that could not be used: counted, with the first files
                                "skipped": {"counts": dict(getattr(data.recordings, "skipped", {})),
@@ -320,7 +321,8 @@ def _summarise(cfg: Mapping[str, Any], variants: Mapping[str, Any], classes: Seq
         test = np.asarray(fold.test)
         test_corpus = str(inputs.corpus[test[0]])
         for variant, probs in outcome.test_probs.items():
-            entry = summary[protocol]["systems"].setdefault(f"{name}{variant}", {"folds": []})
+            entry = summary[protocol]["systems"].setdefault(f"{name}{variant}", {"folds": [],
+                                                                                 "mlp_version": probe_mlp.VERSION})
             use = PREDICTIONS[variant.split("@")[0]]
             choices = outcome.report.get(ADAPTED_HEADS[use] if use else "global", {})
             row = {"fold": fold.name, **corpus_metrics(y[test], probs, test_corpus, classes,
@@ -340,38 +342,106 @@ def _summarise(cfg: Mapping[str, Any], variants: Mapping[str, Any], classes: Seq
 def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                                jobs: int = 2, cache: str | None = "default", ravdess_folds: Sequence[int] | None = None,
                                config: str | os.PathLike | None = None, overrides: Sequence[str] | None = None,
-                               runs_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+                               runs_dir: str | os.PathLike | None = None, systems: Sequence[str] | None = None
+                               ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring) and write its report folder; returns the summary.
 
     ``config``: the settings (:func:`suite_settings`: ``configs/benchmarks/cross-corpus.yaml``, or a copy of it),
     with ``overrides`` (``key=value``). ``runs_dir``: every fitted system is kept in ``runs_dir/<system>/<fold>``
     and loaded back by a later run when it was fitted on the same rows with the same settings and code (a run that
-    stopped part-way resumes; see :meth:`SpeechProbeSystem.fit`); ``None``: nothing kept.
+    stopped part-way resumes; see :meth:`SpeechProbeSystem.fit`); ``None``: nothing kept. ``systems``: fit only
+    these systems (their names in the report, without a head's or condition's suffix) and carry every other row
+    over unchanged from the report already in ``out_dir``, which must have been run with the same settings; the
+    summary's ``carried_over`` and the report name them (:func:`_carry_over`).
 
     Raises:
-        ParameterError: for missing corpora or bad settings.
+        ParameterError: for missing corpora or bad settings; with ``systems``, for a name the settings do not run,
+            or no report in ``out_dir`` run with the same settings.
     """
     cfg, definitions = suite_settings(config, overrides)
     out = Path(out_dir or "reports/cross-corpus")
     classes = label_set(cfg["label_set"])
+    previous = _previous_report(out, cfg, definitions, systems) if systems else None
     t0 = time.perf_counter()
     run = _Run(data_root, cfg, jobs, cache, runs_dir)
     data = _load_rows(run)
     base_jobs = make_jobs(data.inputs, data.recordings, cfg, ravdess_folds)
     t1 = time.perf_counter()
-    job_list, outcomes = _fit_systems(run, data, base_jobs)
+    job_list, outcomes = _fit_systems(run, data, base_jobs, systems)
     for key in cfg["variants"]:  # the multi-corpus system with one step changed, on its own features
-        todo, done = _fit_variant(run, data, base_jobs, key, definitions[key])
-        job_list, outcomes = job_list + todo, outcomes + done
+        if systems is None or definitions[key]["name"] in systems:
+            todo, done = _fit_variant(run, data, base_jobs, key, definitions[key])
+            job_list, outcomes = job_list + todo, outcomes + done
     train_seconds = time.perf_counter() - t1
     summary = _summarise(cfg, {key: definitions[key] for key in cfg["variants"]}, classes, data, job_list,
                          outcomes)
     summary["timing"] = {"extract_seconds": run.extract_seconds, "train_test_seconds": round(train_seconds, 1),
                          "total_seconds": round(time.perf_counter() - t0, 1), "cpu_count": os.cpu_count(),
                          "jobs": jobs}
+    if previous is not None:
+        _carry_over(summary, previous, systems)
     write_report(summary, out)
     _draw_tsne(summary, job_list, outcomes, data.y, classes, out)
     return summary
+
+
+def _system_names(cfg: Mapping[str, Any], definitions: Mapping[str, Any]) -> list[str]:
+    """The systems a run with settings ``cfg`` fits (as named in the report, without a head's suffix)."""
+    return [*named_recipes(cfg), MULTI, RAVDESS_ONLY, *([TARGETED] if cfg["targeted"] else []),
+            *(definitions[key]["name"] for key in cfg["variants"])]
+
+
+def _previous_report(out: Path, cfg: Mapping[str, Any], definitions: Mapping[str, Any], systems: Sequence[str]
+                     ) -> dict[str, Any]:
+    """The summary in ``out`` whose other rows a run fitting only ``systems`` carries over, checked before
+    anything is fitted.
+
+    Raises:
+        ParameterError: for a system the settings do not run, or no summary there run with the same settings.
+    """
+    import json
+
+    names = _system_names(cfg, definitions)
+    unknown = sorted(set(systems) - set(names))
+    if unknown:
+        raise ParameterError(f"systems {unknown} are not run by these settings; choose among {names}")
+    path = out / "summary.json"
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise ParameterError(f"--systems fits only some systems and carries the others over from the report in "
+                             f"{out}, but there is no readable summary.json there; run the whole benchmark "
+                             "first") from None
+    settings = json.loads(json.dumps(dict(cfg)))
+    changed = sorted(k for k in set(settings) | set(previous.get("settings", {}))
+                     if settings.get(k) != previous.get("settings", {}).get(k))
+    if changed:
+        raise ParameterError(f"the report in {out} was run with other settings ({', '.join(changed)}); its rows "
+                             "cannot stand beside this run's: run the whole benchmark")
+    return previous
+
+
+def _carry_over(summary: dict[str, Any], previous: Mapping[str, Any], systems: Sequence[str]) -> None:
+    """Put every row of ``previous`` that does not belong to ``systems`` (a system's rows: its name, alone or with a
+    head's ``[...]`` or a condition's ``@...`` suffix) into ``summary``, unchanged and in the previous order, and
+    name them in ``summary["carried_over"]`` (each row keeps the ``mlp_version`` of the run that fitted it)."""
+    def fitted_now(row: str) -> bool:
+        return any(row == s or row.startswith((s + "[", s + "@")) for s in systems)
+
+    carried = []
+    for protocol in ("loco", "ravdess_6fold"):
+        now = summary[protocol]["systems"]
+        merged = {}
+        for row, entry in previous[protocol]["systems"].items():
+            if fitted_now(row):
+                if row in now:
+                    merged[row] = now[row]
+            else:
+                merged[row] = entry
+                carried.append(row)
+        merged.update({row: entry for row, entry in now.items() if row not in merged})
+        summary[protocol]["systems"] = merged
+    summary["carried_over"] = {"fitted": list(systems), "rows": sorted(set(carried))}
 
 
 def _draw_tsne(summary: Mapping[str, Any], job_list: Sequence[tuple[str, str, Fold]], outcomes: Sequence[Any],
@@ -382,6 +452,8 @@ def _draw_tsne(summary: Mapping[str, Any], job_list: Sequence[tuple[str, str, Fo
     if not loco:
         return None
     best = max(loco, key=lambda n: loco[n]["mean"]["ua"])
+    if best in summary.get("carried_over", {}).get("rows", []):
+        return None  # drawn by the run that fitted it (its tsne.png stays)
     tests, probs = [], []
     for (protocol, name, fold), outcome in zip(job_list, outcomes):
         for variant, p in outcome.test_probs.items():

@@ -216,4 +216,10 @@ def results_table(summary: Mapping[str, Any]) -> str:
                   + f"; training (or loading back the fits an earlier run kept in runs/) and testing every system "
                   f"{t['train_test_seconds']:.0f} s with {t['jobs']} workers "
                   f"on {t['cpu_count']} cores; the whole benchmark {t['total_seconds']:.0f} s."]
+    carried = summary.get("carried_over")
+    if carried:
+        lines += ["", f"This run fitted only {', '.join(f'`{n}`' for n in carried['fitted'])} (`--systems`); the "
+                  "other rows are carried over unchanged from the report it found in its folder, fitted by an "
+                  "earlier run with the same settings (the times above are this run's): "
+                  + ", ".join(f"`{n}`" for n in carried["rows"]) + "."]
     return "\n".join(lines) + "\n"

@@ -100,7 +100,8 @@ def _cross_corpus(args) -> None:
         raise ParameterError("benchmark cross-corpus needs --data DIR, the folder holding "
                              f"{', '.join(f'{name}/' for name in CORPUS_FOLDERS)} (e.g. ../shared/data)")
     summary = run_cross_corpus_benchmark(args.data, args.out, args.jobs, _cache(args), args.folds,
-                                         config=args.config, overrides=args.set, runs_dir="runs/cross-corpus")
+                                         config=args.config, overrides=args.set, runs_dir="runs/cross-corpus",
+                                         systems=args.systems)
     print(results_table(summary), end="")
 
 
@@ -202,7 +203,8 @@ def register(subparsers) -> None:
     s.add_argument("suite", help=" | ".join(SUITES))
     s.add_argument("--data", help=DATA_HELP)
     s.add_argument("--out", help="report folder (default reports/<suite>)")
-    s.add_argument("--systems", nargs="*", help="only these systems")
+    s.add_argument("--systems", nargs="*", help="only these systems (cross-corpus: the other rows are carried over "
+                   "from the report in --out)")
     s.add_argument("--folds", nargs="*", type=int, help="only these folds (1-based), for a quick check")
     s.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     s.add_argument("--cache", default="default", help="feature cache folder; 'none' disables it")

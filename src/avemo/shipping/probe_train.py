@@ -164,7 +164,8 @@ def _cv_figures(cv: dict[str, Any], path: str | os.PathLike, recipe_name: str) -
     """The rows of this model's recipe (``recipe_name``) in a cross-corpus summary: UA per held-out corpus and
     RAVDESS 6-fold."""
     out: dict[str, Any] = {"report": str(path), "loco": {}, "ravdess_6fold": {},
-                           "mlp_version": cv.get("mlp_version", 2)}  # reports before it was recorded ran version 2
+                           # the probe_mlp version of the recipe's rows (rows written before it was recorded: 2)
+                           "mlp_version": cv["loco"]["systems"].get(recipe_name, {}).get("mlp_version", 2)}
     names = {recipe_name + head  # this model's rows
              for head in ("", "[speaker-adapted]", "[speaker-adapted-varied]")}
     for protocol in ("loco", "ravdess_6fold"):

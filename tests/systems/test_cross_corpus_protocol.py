@@ -299,6 +299,7 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     import yaml
 
     import avemo.benchmark.cross_corpus as cross_corpus
+    from avemo.benchmark.cross_corpus_settings import suite_settings
     from avemo.errors import ParameterError
     from avemo.systems.spec import configs_dir
 
@@ -323,8 +324,13 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     fitted.clear()
     with pytest.raises(ParameterError, match="not run by these settings"):
         run(tmp_path / "report", systems=["probe-nothing"])
-    with pytest.raises(ParameterError, match="other settings"):
+    with pytest.raises(ParameterError, match="other settings") as refused:
         run(tmp_path / "report", systems=[RECIPE], overrides=["l2_grid=[0.01]"])
+    report_grid = json.loads((tmp_path / "report" / "summary.json").read_text())["settings"]["l2_grid"]
+    suggested = f"l2_grid={json.dumps(report_grid, separators=(',', ':'))}"
+    assert f"--set '{suggested}'" in str(refused.value)
+    with_suggestion, _ = suite_settings(config, ["l2_grid=[0.01]", suggested])  # the suggestion restores the report's
+    assert with_suggestion["l2_grid"] == report_grid
     assert not fitted
     previous = json.loads((tmp_path / "report" / "summary.json").read_text())
     again = run(tmp_path / "report", systems=[PLAIN])

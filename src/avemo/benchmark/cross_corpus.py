@@ -416,8 +416,11 @@ def _previous_report(out: Path, cfg: Mapping[str, Any], definitions: Mapping[str
     changed = sorted(k for k in set(settings) | set(previous.get("settings", {}))
                      if settings.get(k) != previous.get("settings", {}).get(k))
     if changed:
+        theirs = " ".join(f"{k}={json.dumps(previous.get('settings', {}).get(k), separators=(',', ':'))}"
+                          for k in changed)
         raise ParameterError(f"the report in {out} was run with other settings ({', '.join(changed)}); its rows "
-                             "cannot stand beside this run's: run the whole benchmark")
+                             f"cannot stand beside this run's: pass its settings with --set '{theirs}', or run the "
+                             "whole benchmark")
     return previous
 
 

@@ -20,6 +20,7 @@ one at a time.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -107,6 +108,11 @@ def _train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: 
     return system
 
 
+def teachers_row(name: str) -> str:
+    """The report's row of the teacher ensemble that the distilled system ``name`` learns from."""
+    return f"{name}[teachers]"
+
+
 def run_ferplus_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports/ferplus",
                           runs_dir: str | os.PathLike = "runs/ferplus", suite: str = "ferplus",
                           systems: list[str] | None = None) -> dict[str, Any]:
@@ -146,7 +152,7 @@ def run_ferplus_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLik
             scored.append((name, system.spec.description, system, system.classes))
             if system.spec.distill:
                 teachers = [train_or_load(t, data, runs, known) for t in system.spec.distill["teachers"]]
-                scored.append((f"{name}[teachers]", f"the teacher ensemble {name} learns from: the mean of the "
+                scored.append((teachers_row(name), f"the teacher ensemble {name} learns from: the mean of the "
                                f"probabilities of {', '.join(t.spec.name for t in teachers)}",
                                TeacherEnsemble(teachers, system.classes), system.classes))
     for name in shipped:
@@ -187,8 +193,6 @@ _SAME_DATA = ("protocol", "classes", "n_train", "n_val", "n_test", "skipped", "f
 
 def _previous_summary(out: Path, summary: dict[str, Any]) -> dict[str, Any] | None:
     """The summary in ``out`` when it was run on the same data as ``summary``, else ``None`` (with a warning)."""
-    import json
-
     try:
         previous = json.loads((out / "summary.json").read_text())
     except (OSError, ValueError):
@@ -207,7 +211,7 @@ def _carry_over(summary: dict[str, Any], previous: dict[str, Any] | None, traine
     from ``previous`` into ``summary``, unchanged; name them in ``summary["carried_over"]``."""
     rows = {} if previous is None else previous.get("systems", {})
     carried = {row: rows[row] for name in trained if name not in names
-               for row in (name, f"{name}[teachers]") if row in rows}
+               for row in (name, teachers_row(name)) if row in rows}
     summary["systems"] = {**carried, **summary["systems"]}
     summary["carried_over"] = {"fitted": list(names), "rows": list(carried)}
 

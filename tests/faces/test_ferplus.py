@@ -407,10 +407,18 @@ def test_benchmark_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
     partial = run_ferplus_benchmark(root, tmp_path / "report", runs, systems=["tiny-votes"])
     assert set(partial["systems"]) == set(summary["systems"])
     assert partial["carried_over"] == {"fitted": ["tiny-votes"],
-                                       "rows": ["tiny-distilled", "tiny-distilled[teachers]"]}
+                                       "rows": ["tiny-distilled", "tiny-distilled[teachers]"], "stale": []}
     assert partial["systems"]["tiny-distilled"] == written["systems"]["tiny-distilled"]
     assert "carried over unchanged" in (tmp_path / "report" / "results.md").read_text()
     assert (tmp_path / "report" / "confusion_tiny-distilled.png").is_file()
+    # a teacher trained again (its figures changed) leaves its student out: its row would be stale
+    changed = json.loads((tmp_path / "report" / "summary.json").read_text())
+    changed["systems"]["tiny-votes"]["test"]["confusion"][0][0] += 1
+    (tmp_path / "report" / "summary.json").write_text(json.dumps(changed))
+    fresh = run_ferplus_benchmark(root, tmp_path / "report", runs, systems=["tiny-votes"])
+    assert fresh["carried_over"] == {"fitted": ["tiny-votes"], "rows": [], "stale": ["tiny-distilled"]}
+    assert "tiny-distilled" not in fresh["systems"]
+    assert "Left out: tiny-distilled" in (tmp_path / "report" / "results.md").read_text()
     # a report run on other data carries nothing over
     other = json.loads((tmp_path / "report" / "summary.json").read_text())
     other["n_test"] += 1

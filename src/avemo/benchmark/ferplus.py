@@ -208,12 +208,25 @@ def _previous_summary(out: Path, summary: dict[str, Any]) -> dict[str, Any] | No
 def _carry_over(summary: dict[str, Any], previous: dict[str, Any] | None, trained: list[str],
                 names: list[str]) -> None:
     """Put the rows of the suite's trained systems this run did not score (a system and its ``[teachers]`` row)
-    from ``previous`` into ``summary``, unchanged; name them in ``summary["carried_over"]``."""
+    from ``previous`` into ``summary``, unchanged; name them in ``summary["carried_over"]``. A distilled system
+    whose teacher this run scored differently from ``previous`` is not carried (its row would be stale): a warning
+    and ``carried_over["stale"]`` name it."""
     rows = {} if previous is None else previous.get("systems", {})
-    carried = {row: rows[row] for name in trained if name not in names
+
+    def changed(name: str) -> list[str]:
+        teachers = (load_face_spec(name).distill or {}).get("teachers", [])
+        return [t for t in teachers if t in summary["systems"]
+                and summary["systems"][t]["test"]["confusion"] != rows.get(t, {}).get("test", {}).get("confusion")]
+
+    stale = {name: changed(name) for name in trained if name not in names and name in rows}
+    stale = {name: teachers for name, teachers in stale.items() if teachers}
+    for name, teachers in stale.items():
+        log.warning("%s is not carried over: its teachers %s changed since the report; run it too (--systems ... %s)",
+                    name, teachers, name)
+    carried = {row: rows[row] for name in trained if name not in names and name not in stale
                for row in (name, teachers_row(name)) if row in rows}
     summary["systems"] = {**carried, **summary["systems"]}
-    summary["carried_over"] = {"fitted": list(names), "rows": list(carried)}
+    summary["carried_over"] = {"fitted": list(names), "rows": list(carried), "stale": sorted(stale)}
 
 
 def _fer2013_private_test(data_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray] | None:
@@ -268,6 +281,10 @@ def results_table(summary: dict[str, Any]) -> str:
         lines[4:4] = [f"This run trained or scored only {', '.join(summary['carried_over']['fitted'])} of the suite "
                       f"(`--systems`); {', '.join(carried)} are carried over unchanged from the report it found in "
                       "its folder, run on the same data.", ""]
+    stale = (summary.get("carried_over") or {}).get("stale")
+    if stale:
+        lines[4:4] = [f"Left out: {', '.join(stale)} (their teachers changed since the report; run them again with "
+                      "`--systems`).", ""]
     for name, s in rows:
         t, f, v = s["test"], s.get("fer2013_test"), s["validation"]["accuracy"]
         fer = f"{100 * f['accuracy']:.1f} | {100 * f['ua']:.1f}" if f else "- | -"

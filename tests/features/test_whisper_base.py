@@ -220,3 +220,51 @@ def test_base_encoder_all_layers_match_ctranslate2():
     cos = np.sum(last * ct2, 1) / np.linalg.norm(last, axis=1) / np.linalg.norm(ct2, axis=1)
     assert cos.min() > 0.999
     np.testing.assert_allclose(last, ct2, atol=2e-3 * np.abs(ct2).max())
+
+
+# ---- frames for an attentive head ------------------------------------------------------------------------------
+
+def test_pool_frames_and_mix_layers():
+    from avemo.features.audio.whisper_layers import mix_layers, pool_frames
+
+    frames = np.arange(10 * 3, dtype=np.float32).reshape(10, 3)
+    pooled = pool_frames(frames, 4)
+    assert pooled.shape == (3, 3)  # 4 + 4 + the last 2
+    np.testing.assert_allclose(pooled[0], frames[:4].mean(0))
+    np.testing.assert_allclose(pooled[2], frames[8:].mean(0))
+    np.testing.assert_allclose(pool_frames(frames[:2], 4), frames[:2].mean(0, keepdims=True))
+    rng = np.random.default_rng(0)
+    states = rng.normal(size=(3, 5, 16)).astype(np.float32)
+    scaled = states * np.array([1.0, 50.0, 0.5], np.float32)[:, None, None] + 7.0  # each layer its own scale
+    np.testing.assert_allclose(mix_layers(scaled), mix_layers(states), atol=1e-3)  # scale-free per layer
+    one = mix_layers(states[:1])
+    np.testing.assert_allclose(one.mean(1), 0, atol=1e-5)
+    np.testing.assert_allclose(one.std(1), 1, atol=1e-3)
+
+
+def test_frames_cache_key_and_settings():
+    frames = create_extractor("whisper_frames")
+    assert frames.dim == 512 and frames.frame_rate == 12.5 and frames.kind == "frames"
+    key = frames.cache_key()
+    assert key["extractor"] == "whisper_frames" and key["pool"] == 4
+    assert create_extractor("whisper_frames", pool=2).cache_key() != key
+    with pytest.raises(ParameterError, match="pool"):
+        create_extractor("whisper_frames", pool=0)
+
+
+@needs_wheels
+def test_frames_are_the_pooled_mixed_layers_of_the_stats_encoder_pass():
+    from avemo.features.audio.whisper_layers import mix_layers, pool_frames
+
+    t = np.arange(32000) / 16000
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 660 * t)).astype(np.float32)
+    out = create_extractor("whisper_frames").process_signal(tone, 16000)
+    assert out.shape == (25, 512) and out.dtype == np.float32 and np.isfinite(out).all()
+    stats = create_extractor("whisper_stats")
+    states = stats._states(tone)
+    assert states.shape == (7, 100, 512)
+    np.testing.assert_allclose(out, mix_layers(np.stack([pool_frames(s, 4) for s in states])), atol=1e-5)
+    # the frames' mean over time is not the stats' per-layer means mixed (the norm is per frame), but close in
+    # direction: both come from the same encoder pass
+    means = stats.process_signal(tone, 16000).reshape(7, 2, 512)[:, 0]
+    assert np.corrcoef(out.mean(0), means.mean(0))[0, 1] > 0.5

@@ -1,7 +1,8 @@
 """Audio feature extractors; importing this package registers them by name.
 
 ``logmel``, ``mfcc``, ``chroma`` (librosa), ``egemaps``, ``egemaps_lld`` (openSMILE) and ``whisper``
-(Whisper tiny.en encoder through CTranslate2) and ``whisper_layers`` (its hidden states, in PyTorch). Build one
+(Whisper tiny.en encoder through CTranslate2), ``whisper_layers`` (its hidden states, in PyTorch), ``whisper_stats``
+(their clip statistics) and ``whisper_frames`` (their pooled frames, for an attentive head). Build one
 with :func:`avemo.features.create_extractor`.
 """
 

@@ -368,7 +368,9 @@ class WhisperStatsExtractor(FeatureExtractor):
                 key.pop(name, None)  # keys without them stay as they were before they existed
         return without_reference_backend(key)
 
-    def _extract(self, signal: np.ndarray) -> np.ndarray:
+    def _states(self, signal: np.ndarray) -> np.ndarray:
+        """``(layers, frames, width)`` hidden states of ``layer_list`` at 50 frames/s, after the condition, the
+        speech trimming and the loudness normalisation of the config."""
         if self.config.condition:
             from avemo.features.audio.degrade import degrade
 
@@ -379,8 +381,66 @@ class WhisperStatsExtractor(FeatureExtractor):
             signal = trim_to_speech(signal)
         if self.config.loudness_db is not None:
             signal = normalise_loudness(signal, self.config.loudness_db)
-        states = hidden_states(signal, self.config.model, self.config.layer_list, self.config.max_chunk,
-                               self.config.backend)
-        frames = states.numpy()  # numpy's mean and std: a tenth of torch's time on one thread here
+        return hidden_states(signal, self.config.model, self.config.layer_list, self.config.max_chunk,
+                             self.config.backend).numpy()
+
+    def _extract(self, signal: np.ndarray) -> np.ndarray:
+        frames = self._states(signal)  # numpy's mean and std: a tenth of torch's time on one thread here
         stats = np.stack([frames.mean(1), frames.std(1)], axis=1)  # (layers, 2, width)
         return stats.reshape(-1).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class WhisperFramesConfig(WhisperStatsConfig):
+    """:class:`WhisperStatsConfig`'s settings, and ``pool``: consecutive 20 ms frames averaged into one (4: 12.5
+    frames/s)."""
+
+    pool: int = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.pool, int) or self.pool < 1:
+            raise ParameterError(f"whisper_frames: pool must be a whole number of frames >= 1, got {self.pool!r}")
+
+
+@register_extractor
+class WhisperFramesExtractor(WhisperStatsExtractor):
+    """The frames an attentive head pools (as ``reports/cross-corpus/head-check`` measured them): every ``pool``
+    frames of each layer of ``layer_list`` averaged, each such frame layer-normalised (no learned scale), then the
+    layers averaged: shape ``(ceil(frames / pool), width)`` at ``50 / pool`` frames/s, float32."""
+
+    name = "whisper_frames"
+    config_class = WhisperFramesConfig
+    kind = "frames"
+    version = 1
+
+    @property
+    def dim(self) -> int:
+        return self.width
+
+    @property
+    def frame_rate(self) -> float:
+        return TARGET_SAMPLING_RATE / SAMPLES_PER_FRAME / self.config.pool
+
+    def _extract(self, signal: np.ndarray) -> np.ndarray:
+        return mix_layers(np.stack([pool_frames(layer, self.config.pool) for layer in self._states(signal)]))
+
+
+def mix_layers(states: np.ndarray) -> np.ndarray:
+    """``(frames, width)``: each ``(width,)`` frame of the ``(layers, frames, width)`` hidden states ``states``
+    standardised over its own dimensions (a layer norm without learned scale), then the layers averaged."""
+    x = np.asarray(states, np.float32)
+    x = x - x.mean(2, keepdims=True)
+    x /= np.sqrt((x * x).mean(2, keepdims=True) + 1e-5)
+    return x.mean(0)
+
+
+def pool_frames(frames: np.ndarray, pool: int) -> np.ndarray:
+    """``(ceil(n / pool), width)``: the means of every ``pool`` consecutive rows of ``frames`` ``(n, width)`` (the
+    last group may be shorter)."""
+    n = len(frames)
+    full = n // pool * pool
+    groups = [frames[:full].reshape(-1, pool, frames.shape[1]).mean(1)] if full else []
+    if full < n:
+        groups.append(frames[full:].mean(0, keepdims=True))
+    return np.concatenate(groups).astype(np.float32)

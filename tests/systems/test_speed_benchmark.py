@@ -40,3 +40,27 @@ def test_encoder_batching_times_one_per_call_and_batched():
               "backends": {"torch": {"predict_ms_median": 1.0, "x_real_time": 1.0, "stage_ms_median": {"w": 1.0},
                                      "encoder_batching": out}}}
     assert f"| torch | {out['one_per_call_ms']} | {out['batched_ms']} |" in results_table(report)
+
+
+def test_the_default_backends_rule_picks_the_fastest_within_half_a_point():
+    from avemo.benchmark.speed import results_table, rule_backend
+
+    def accuracy(drop):
+        return {"mean": {"loco": {"single": 0.5 - drop, "adapted": 0.6},
+                         "ravdess_6fold": {"single": 0.7, "adapted": 0.8}},
+                "mean_drop": {"loco": {"single": drop, "adapted": 0.0},
+                              "ravdess_6fold": {"single": 0.0, "adapted": -0.01}}, "max_ua_drop": drop}
+
+    timings = {b: {"predict_ms_median": ms, "x_real_time": 1.0, "stage_ms_median": {"w": ms}}
+               for b, ms in (("torch", 115.0), ("onnx-f32", 105.0), ("onnx-int8", 64.0))}
+    report = {"clip_seconds": 4.0, "clip": "x", "model": "m", "default_backend": "onnx-int8",
+              "machine": {"processor": "p", "cpu_count": 2}, "backends": timings,
+              "accuracy": {"system": "s", "backends": {"torch": accuracy(0.0), "onnx-f32": accuracy(0.001),
+                                                       "onnx-int8": accuracy(0.004)}}}
+    assert rule_backend(report) == "onnx-int8"
+    assert "It chooses **onnx-int8** (the default)." in results_table(report)
+    report["accuracy"]["backends"]["onnx-int8"] = accuracy(0.0055)  # 0.55 points: outside the rule
+    assert rule_backend(report) == "onnx-f32"
+    assert "onnx-int8 0.55" in results_table(report) and "the default is `onnx-int8`" in results_table(report)
+    del report["accuracy"]
+    assert rule_backend(report) is None

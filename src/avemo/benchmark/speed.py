@@ -89,7 +89,7 @@ def run_speed_benchmark(out_dir: str | os.PathLike = "reports/speed", data_dir: 
     report["stage_ms_median"] = timings.get(default, next(iter(timings.values())))["stage_ms_median"]
     root = Path(data_dir) if data_dir else None
     if accuracy and root is not None and (root / "ravdess").is_dir() and Path("runs/cross-corpus").is_dir():
-        report["accuracy"] = backend_accuracy(root, backends=tuple(b for b in backends if b != "onnx-f32"))
+        report["accuracy"] = backend_accuracy(root, backends=backends)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(report, indent=1))
@@ -149,7 +149,34 @@ def results_table(report: dict[str, Any]) -> str:
             lines.append(f"| {backend} | {100 * m['loco']['single']:.1f} | {100 * m['loco']['adapted']:.1f} | "
                          f"{100 * m['ravdess_6fold']['single']:.1f} | {100 * m['ravdess_6fold']['adapted']:.1f} | "
                          f"{100 * e.get('max_ua_drop', 0.0):.1f} |")
+        chosen = rule_backend(report)
+        if chosen:
+            lines += ["", "The default backend's rule (stated before measuring): the fastest backend whose UA is "
+                      f"within {100 * MAX_MEAN_DROP:.1f} points of torch on every mean figure above. Largest mean "
+                      "drop: "
+                      + ", ".join(f"{b} {100 * max_mean_drop(e):.2f}" for b, e in acc["backends"].items())
+                      + f". It chooses **{chosen}**"
+                      + (" (the default)." if chosen == report["default_backend"] else
+                         f"; the default is `{report['default_backend']}`.")]
     return "\n".join(lines) + "\n"
+
+
+#: The default backend's rule: the fastest backend whose mean UA figures are all within this much of torch's.
+MAX_MEAN_DROP = 0.005
+
+
+def max_mean_drop(entry: dict[str, Any]) -> float:
+    """The largest drop against torch of a backend's mean UA figures (:func:`backend_accuracy`'s entry)."""
+    return max((v for m in entry.get("mean_drop", {}).values() for v in m.values()), default=0.0)
+
+
+def rule_backend(report: dict[str, Any]) -> str | None:
+    """The backend the default's rule chooses from a speed report with accuracy: the fastest (median ms per clip)
+    whose every mean UA figure is within :data:`MAX_MEAN_DROP` of torch's; ``None`` without accuracy figures."""
+    acc = (report.get("accuracy") or {}).get("backends", {})
+    passing = [b for b, e in acc.items() if "mean_drop" in e and max_mean_drop(e) <= MAX_MEAN_DROP + 1e-12]
+    timed = [b for b in passing if b in report.get("backends", {})]
+    return min(timed, key=lambda b: report["backends"][b]["predict_ms_median"]) if timed else None
 
 
 @contextlib.contextmanager

@@ -6,7 +6,8 @@ Each ``(width,)`` frame is standardised (statistics of the training frames), map
 scored by a small network; the softmax of the scores over the clip's frames weighs their mean and standard
 deviation, which go through one hidden layer to the logits. Training is :func:`~avemo.systems.probe_mlp.fit_mlp`'s
 (minibatches drawn with the rows' weights, the masked cross-entropy, dropout, AdamW on a one-cycle schedule,
-seeded, one thread), on a random window of at most :data:`WINDOW` frames of each clip; a clip is then read whole.
+seeded, one thread: :func:`~avemo.systems.probe_mlp.optimise`), on a random window of at most :data:`WINDOW`
+frames of each clip; a clip is then read whole.
 ``reports/cross-corpus/head-check`` measured it against the MLP on clip statistics under the nested rule: chosen in
 every fold, 45.8% against 41.0% single-file UA leave-one-corpus-out on clean clips.
 """
@@ -132,19 +133,13 @@ def fit_attentive(frames: Sequence[np.ndarray], y: np.ndarray, mask: np.ndarray,
         rng = np.random.default_rng(seed)
         net = AttentiveHead(data.data.shape[1], mask.shape[1])
         p = np.asarray(weight, np.float64) / np.sum(weight)
-        steps = epochs * max(1, len(y) // probe_mlp.BATCH)
-        optimiser = torch.optim.AdamW(net.parameters(), lr=probe_mlp.PEAK_LR / 25,
-                                      weight_decay=probe_mlp.WEIGHT_DECAY)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, probe_mlp.PEAK_LR, total_steps=steps)
         allowed, target = torch.from_numpy(mask), torch.from_numpy(y)
-        for _ in range(steps):
+
+        def minibatch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             pick = rng.choice(len(y), probe_mlp.BATCH, p=p)
-            logits = net(*data.batch(pick, mean, std, rng)).masked_fill(~allowed[pick], -1e9)
-            loss = torch.nn.functional.cross_entropy(logits, target[pick])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
+            return net(*data.batch(pick, mean, std, rng)), allowed[pick], target[pick]
+
+        probe_mlp.optimise(net, epochs * max(1, len(y) // probe_mlp.BATCH), minibatch)
     finally:
         torch.set_num_threads(threads)
     return {"frame_mean": mean, "frame_std": std, **net.arrays()}

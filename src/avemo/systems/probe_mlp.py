@@ -66,22 +66,34 @@ def fit_mlp(z: np.ndarray, y: np.ndarray, mask: np.ndarray, weight: np.ndarray, 
         xt, yt = torch.from_numpy(np.asarray(z, np.float32)), torch.from_numpy(y)
         allowed = torch.from_numpy(mask)
         p = torch.from_numpy(np.asarray(weight, np.float64) / np.sum(weight)).float()
-        steps = EPOCHS * max(1, len(y) // BATCH)
-        optimiser = torch.optim.AdamW(net.parameters(), lr=PEAK_LR / 25, weight_decay=WEIGHT_DECAY)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, PEAK_LR, total_steps=steps)
-        for _ in range(steps):
+
+        def minibatch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             rows = torch.multinomial(p, BATCH, replacement=True, generator=generator)
-            logits = net(xt[rows]).masked_fill(~allowed[rows], -1e9)
-            loss = torch.nn.functional.cross_entropy(logits, yt[rows])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
+            return net(xt[rows]), allowed[rows], yt[rows]
+
+        optimise(net, EPOCHS * max(1, len(y) // BATCH), minibatch)
     finally:
         torch.set_num_threads(threads)
     first, last = net[1], net[4]
     return {"w1": first.weight.detach().numpy().copy(), "b1": first.bias.detach().numpy().copy(),
             "coef": last.weight.detach().numpy().copy(), "bias": last.bias.detach().numpy().copy()}
+
+
+def optimise(net: torch.nn.Module, steps: int,
+             minibatch: Callable[[], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
+    """Train ``net`` for ``steps`` minibatches as the speech probe's network heads train: the masked cross-entropy,
+    AdamW (weight decay :data:`WEIGHT_DECAY`) on a one-cycle schedule peaking at :data:`PEAK_LR`. ``minibatch()``
+    draws a fresh minibatch and returns its ``(B, C)`` logits, the ``(B, C)`` classes each row's softmax runs over
+    and its ``(B,)`` labels."""
+    optimiser = torch.optim.AdamW(net.parameters(), lr=PEAK_LR / 25, weight_decay=WEIGHT_DECAY)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, PEAK_LR, total_steps=steps)
+    for _ in range(steps):
+        logits, allowed, target = minibatch()
+        loss = torch.nn.functional.cross_entropy(logits.masked_fill(~allowed, -1e9), target)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
 
 
 def fit_head(z: np.ndarray, y: np.ndarray, mask: np.ndarray, weight: np.ndarray) -> dict[str, np.ndarray]:

@@ -218,8 +218,8 @@ def _carry_over(summary: dict[str, Any], previous: dict[str, Any] | None, traine
         return [t for t in teachers if t in summary["systems"]
                 and summary["systems"][t]["test"]["confusion"] != rows.get(t, {}).get("test", {}).get("confusion")]
 
-    stale = {name: changed(name) for name in trained if name not in names and name in rows}
-    stale = {name: teachers for name, teachers in stale.items() if teachers}
+    stale = {name: teachers for name in trained if name not in names and name in rows
+             if (teachers := changed(name))}
     for name, teachers in stale.items():
         log.warning("%s is not carried over: its teachers %s changed since the report; run it too (--systems ... %s)",
                     name, teachers, name)

@@ -174,8 +174,8 @@ def rule_backend(report: dict[str, Any]) -> str | None:
     """The backend the default's rule chooses from a speed report with accuracy: the fastest (median ms per clip)
     whose every mean UA figure is within :data:`MAX_MEAN_DROP` of torch's; ``None`` without accuracy figures."""
     acc = (report.get("accuracy") or {}).get("backends", {})
-    passing = [b for b, e in acc.items() if "mean_drop" in e and max_mean_drop(e) <= MAX_MEAN_DROP + 1e-12]
-    timed = [b for b in passing if b in report.get("backends", {})]
+    timed = [b for b, e in acc.items() if "mean_drop" in e and max_mean_drop(e) <= MAX_MEAN_DROP + 1e-12
+             and b in report.get("backends", {})]
     return min(timed, key=lambda b: report["backends"][b]["predict_ms_median"]) if timed else None
 
 

@@ -268,3 +268,28 @@ def test_frames_are_the_pooled_mixed_layers_of_the_stats_encoder_pass():
     # direction: both come from the same encoder pass
     means = stats.process_signal(tone, 16000).reshape(7, 2, 512)[:, 0]
     assert np.corrcoef(out.mean(0), means.mean(0))[0, 1] > 0.5
+
+
+def test_one_encoder_pass_serves_the_stats_and_the_frames_of_a_signal(monkeypatch):
+    import avemo.features.audio.whisper_layers as whisper_layers
+
+    t = np.arange(24000) / 16000
+    tone = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    stats, frames = create_extractor("whisper_stats", layers=[2, 3]), create_extractor("whisper_frames")
+    expected = stats.process_signal(tone, 16000), frames.process_signal(tone, 16000)
+    real, passes = whisper_layers.backend_encoder, []
+
+    def counting(*args):
+        passes.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(whisper_layers, "backend_encoder", counting)
+    monkeypatch.setattr(whisper_layers._memo, "last", None, raising=False)  # nothing kept yet
+    got = stats.process_signal(tone, 16000), frames.process_signal(tone, 16000)
+    assert len(passes) == 1  # the second extractor reads the first one's pass
+    stats.process_signal((0.5 * tone[::-1]).copy(), 16000)  # another signal: encoded afresh
+    again = frames.process_signal(tone, 16000)  # and the first one again
+    assert len(passes) == 3
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_array_equal(again, expected[1])

@@ -197,3 +197,55 @@ def test_adapt_for_varied_uses_the_varied_head_everywhere(probe_dir, tmp_path, c
     capsys.readouterr()
     assert main(["predict", "--model", str(folder), "--adapt-for", "varied", files[0]]) == 2
     assert "give --speaker-key too" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def attentive_dir(tmp_path_factory):
+    """A probe whose global head is attentive (it reads each clip's frames), trained on synthetic voices of two
+    corpora (one pitch per class, a gain per speaker)."""
+    from avemo.data.recipes import corpus_class_mask
+
+    system = SpeechProbeSystem(model="tiny.en", layer_grid=[(1, 2, 3)], l2_grid=[1e-3], selection="loco",
+                               global_heads=["attentive"], abstain_coverage=0.8)
+    extractors = system.feature_extractors()
+    xs, frames, ys, corpora, speakers = [], [], [], [], []
+    for corpus in ("ravdess", "emovo"):
+        for speaker in range(3):
+            for label in np.flatnonzero(corpus_class_mask(corpus)):
+                signal = synth_voice(0.8, PITCHES[label] * (1 + 0.04 * speaker), SR, seed=100 * speaker + label)
+                signal = signal * (0.2 + 0.2 * speaker)
+                xs.append(extractors["whisper_stats"].process_signal(signal, SR))
+                frames.append(extractors["whisper_frames"].process_signal(signal, SR))
+                ys.append(label)
+                corpora.append(corpus)
+                speakers.append(f"{corpus}:{speaker}")
+    inputs = CorpusInputs.create(np.stack(xs), corpora, speakers, system.layers, frames)
+    index = np.array([int(s.split(":")[1]) for s in speakers])
+    system.fit(inputs, np.array(ys), (np.flatnonzero(index < 2), np.flatnonzero(index == 2)))
+    return system.save(tmp_path_factory.mktemp("models") / "attentive")
+
+
+def test_an_attentive_global_head_predicts_adapts_and_explains_through_the_engine(attentive_dir, tmp_path):
+    from avemo.explain import explain_file
+
+    engine = InferenceEngine(attentive_dir, modalities=("speech",))
+    assert set(engine.speech.extractors) == {"whisper_stats", "whisper_frames"}
+    paths = []
+    for label in range(3):
+        paths.append(tmp_path / f"s{label}.wav")
+        sf.write(paths[-1], synth_voice(0.8, PITCHES[label] * 1.02, SR, seed=900 + label) * 0.5, SR)
+    plain = engine.predict_file(paths[0])
+    assert plain.status in ("ok", "uncertain") and len(plain.probabilities) == 8
+    adaptation = engine.speaker_adaptation()
+    before = adaptation.predict_file(paths[0])
+    assert before.probabilities == pytest.approx(plain.probabilities, abs=1e-6)  # the attentive head until ready
+    for path in paths:
+        adaptation.add_file(path)
+    after = adaptation.predict_file(paths[0])
+    assert adaptation.ready and after.message == "speaker-adapted"
+    assert after.probabilities != pytest.approx(plain.probabilities, abs=1e-6)
+    doc = explain_file(engine, paths[0], tmp_path / "why")
+    method = doc["methods"]["feature_groups"]
+    assert doc["feature_groups"] and all(g["group"].endswith(" s") for g in doc["feature_groups"])  # stretches of time
+    assert sum(g["shap"] for g in doc["feature_groups"]) == pytest.approx(method["logit"] - method["base"], abs=1e-3)
+    assert "gradient x input" in method["note"]

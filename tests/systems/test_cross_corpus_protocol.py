@@ -130,14 +130,15 @@ def test_results_table_lists_variants_and_the_compensation_choices():
     assert text.index("| probe-multicorpus[speaker-adapted] |") > text.index("#### Several recordings")
 
 
-def synthetic_corpora(seed: int = 0, per_class: int = 2, width: int = 4, layers=(0, 1)):
+def synthetic_corpora(seed: int = 0, per_class: int = 2, width: int = 4, layers=(0, 1), frames: bool = False):
     """What :func:`load_corpora` returns, for five small synthetic corpora: each emotion one direction of the
-    feature space, each speaker a large offset of its own (what speaker adaptation is there to remove)."""
+    feature space, each speaker a large offset of its own (what speaker adaptation is there to remove); with
+    ``frames``, each clip's frames too (its emotion's direction in every frame)."""
     rng = np.random.default_rng(seed)
     classes = label_set("ravdess8")
     dim = 2 * width * len(layers)
     emotion = rng.normal(0, 1.5, (len(classes), dim))
-    recordings, y, x, corpus, speaker = [], [], [], [], []
+    recordings, y, x, corpus, speaker, clip_frames = [], [], [], [], [], []
     for name, n in CORPORA.items():
         present = np.flatnonzero(corpus_class_mask(name, classes))
         for s in range(1, n + 1):
@@ -150,9 +151,10 @@ def synthetic_corpora(seed: int = 0, per_class: int = 2, width: int = 4, layers=
                                                                                 "male"}))
                     y.append(k)
                     x.append(voice + emotion[k] + rng.normal(0, 0.5, dim))
+                    clip_frames.append(emotion[k][:width] + rng.normal(0, 0.5, (int(rng.integers(3, 12)), width)))
                     corpus.append(name)
                     speaker.append(sid if ":" in sid else f"ravdess:{sid}")
-    inputs = CorpusInputs.create(np.array(x), corpus, speaker, layers)
+    inputs = CorpusInputs.create(np.array(x), corpus, speaker, layers, clip_frames if frames else None)
     return recordings, np.array(y), inputs, {name: 0.0 for name in CORPORA}
 
 
@@ -172,7 +174,7 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
 
     def fake_load(data_root, corpora, labels, cache=None, jobs=1, condition=None, **features):
         calls.append((tuple(corpora), condition, features))
-        return synthetic_corpora()
+        return synthetic_corpora(frames=features.get("frames", False))
 
     monkeypatch.setattr(cross_corpus, "load_corpora", fake_load)
     monkeypatch.chdir(tmp_path)  # the command line keeps its fits in runs/cross-corpus
@@ -303,7 +305,7 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     from avemo.errors import ParameterError
     from avemo.systems.spec import configs_dir
 
-    monkeypatch.setattr(cross_corpus, "load_corpora", lambda *a, **k: synthetic_corpora())
+    monkeypatch.setattr(cross_corpus, "load_corpora", lambda *a, **k: synthetic_corpora(frames=k.get("frames", False)))
     fitted = []
     real = cross_corpus.cross_validate
 

@@ -71,3 +71,66 @@ def test_masked_classes_and_bad_input():
     head = fit_attentive(clips, y, mask, w, epochs=1)
     with pytest.raises(ParameterError, match="the head reads 16"):
         attentive_logits([clips[0][:, :8]], head)
+
+
+def with_frames(inputs, y, seed=0, width=8):
+    """``inputs`` with frames in which each clip's class shows in every frame (a strong signal: these tests are of
+    the system's wiring, not of what attention finds)."""
+    from avemo.systems.probe_inputs import CorpusInputs
+
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(7).normal(size=(8, width)) * 2.0
+    frames = [(rng.normal(size=(int(rng.integers(5, 30)), width)) + centres[k]).astype(np.float32) for k in y]
+    return CorpusInputs.create(inputs.x, inputs.corpus, inputs.speaker, inputs.layers, frames)
+
+
+def test_a_probe_with_an_attentive_global_head_fits_predicts_round_trips_and_refuses_missing_frames(tmp_path):
+    from avemo.systems.probe_inputs import FEATURE, FRAMES
+    from avemo.systems.speech_probe import SpeechProbeSystem
+    from tests.systems.test_speech_probe import synthetic
+
+    base, y = synthetic(per_class=6)
+    inputs = with_frames(base, y)
+    index = np.array([int(s.split(":")[1]) for s in inputs.speaker])
+    train, val = np.flatnonzero(index != 0), np.flatnonzero(index == 0)
+    system = SpeechProbeSystem(model="tiny.en", layer_grid=[(1,), (0, 1, 2)], l2_grid=[1e-2], losses=["masked"],
+                               selection="loco", abstain_coverage=0.8, global_heads=["attentive"])
+    assert set(system.feature_extractors()) == {FEATURE, FRAMES}
+    system.fit(inputs, y, (train, val))
+    head = system.heads_["global"]
+    assert head["kind"] == "attentive" and head["layers"] == () and "abstain_below" in head
+    assert system.info["selection"]["global"]["chosen"]["head"] == "attentive"
+    assert "kind" not in system.heads_["adapted"]  # the adapted heads stay linear, on the statistics
+    assert system.describe()["description"].startswith("attentive probe")
+    probs = system.predict_proba(inputs)
+    assert (probs.argmax(1) == y).mean() > 0.6
+    as_dict = {FEATURE: list(inputs.columns(system.layers)), FRAMES: list(inputs.frames)}
+    np.testing.assert_allclose(system.predict_proba(as_dict), probs, atol=1e-6)
+    back = SpeechProbeSystem.load(system.save(tmp_path / "probe"))
+    assert back.global_heads == ["attentive"] and back.fit_report() == system.fit_report()
+    np.testing.assert_allclose(back.predict_proba(inputs), probs, atol=1e-6)
+    np.testing.assert_allclose(back.predict_proba(inputs, adapt=True), system.predict_proba(inputs, adapt=True),
+                               atol=1e-6)
+    with pytest.raises(ParameterError, match="whisper_frames"):
+        back.predict_proba({FEATURE: as_dict[FEATURE]})
+    # a training copy without frames (a degraded copy) still trains the adapted heads; validation rows need frames
+    copies = np.empty(len(inputs), dtype=object)
+    from avemo.shipping.corpora import stack_inputs
+    from avemo.systems.probe_inputs import CorpusInputs
+
+    both = stack_inputs([inputs, CorpusInputs(inputs.x + 0.1, inputs.corpus, inputs.speaker, inputs.layers, None)])
+    assert both.has_frames().sum() == len(inputs) and both.frames[len(inputs)] is None and copies[0] is None
+    fresh = SpeechProbeSystem(model="tiny.en", layer_grid=[(1,)], l2_grid=[1e-2], losses=["masked"],
+                              selection="loco", global_heads=["attentive"])
+    fresh.fit(both, np.concatenate([y, y]), (np.concatenate([train, train + len(inputs)]), val))
+    with pytest.raises(ParameterError, match="validation recording"):
+        fresh.fit(both, np.concatenate([y, y]), (train, val + len(inputs)))
+
+
+def test_an_attentive_head_stands_alone_and_needs_the_nested_rule():
+    from avemo.systems.speech_probe import SpeechProbeSystem
+
+    with pytest.raises(ParameterError, match="alone"):
+        SpeechProbeSystem(selection="loco", global_heads=["linear", "attentive"])
+    with pytest.raises(ParameterError, match="selection='loco'"):
+        SpeechProbeSystem(global_heads=["attentive"])

@@ -172,7 +172,8 @@ class _Run:
     extract_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def load(self, corpora: Sequence[str], condition: str | None = None, **features: Any):
-        """:func:`load_corpora` of ``corpora`` with the settings' extractor, changed by ``features``."""
+        """:func:`load_corpora` of ``corpora`` with the settings' extractor, changed by ``features`` (``frames``:
+        the clips' frames too)."""
         options = {"model": self.cfg["model"], "loudness_db": self.cfg["loudness_db"], **features}
         return load_corpora(self.data_root, corpora, self.cfg["label_set"], cache=self.cache, jobs=self.jobs,
                             condition=condition, **options)
@@ -234,7 +235,10 @@ def _load_rows(run: _Run) -> _Rows:
     """The corpora's clips, their copies the recipes train on and the RAVDESS clips under each condition (see
     :class:`_Rows`)."""
     cfg = run.cfg
-    recordings, y, inputs, seconds = run.load(cfg["corpora"])
+    # an attentive global head reads the frames of every clip it trains or is tested on (not of the copies: it
+    # trains on the clean clips alone)
+    frames = any(r.get("global_heads") == ["attentive"] for r in named_recipes(cfg).values())
+    recordings, y, inputs, seconds = run.load(cfg["corpora"], frames=frames)
     run.extract_seconds.update(seconds)
     copies = {copies_tag(c): c for recipe in named_recipes(cfg).values() for c in recipe["copies"]}
     copied = []
@@ -248,7 +252,7 @@ def _load_rows(run: _Run) -> _Rows:
     condition_rows: dict[str, np.ndarray] = {}
     if "ravdess" in cfg["corpora"]:
         for condition in cfg["conditions"]:
-            _, _, degraded, seconds = run.load(["ravdess"], condition)
+            _, _, degraded, seconds = run.load(["ravdess"], condition, frames=frames)
             run.extract_seconds[f"ravdess {condition}"] = seconds["ravdess"]
             start = sum(len(b) for b in blocks)
             condition_rows[condition] = np.arange(start, start + len(degraded))
@@ -379,10 +383,15 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
                          "total_seconds": round(time.perf_counter() - t0, 1), "cpu_count": os.cpu_count(),
                          "jobs": jobs}
     if previous is not None:
-        _carry_over(summary, previous, systems)
+        _carry_over(summary, previous, systems, _system_names(cfg, definitions))
     write_report(summary, out)
     _draw_tsne(summary, job_list, outcomes, data.y, classes, out)
     return summary
+
+
+#: The settings of one recipe (the shipped one's at the top level; each alternative's in its entry), which a run of
+#: some systems may lay out anew (:func:`_previous_report`).
+RECIPE_SETTINGS = ("recipe_name", "alternatives", "copies", "compensations", "tau_grid", "global_heads")
 
 
 def _system_names(cfg: Mapping[str, Any], definitions: Mapping[str, Any]) -> list[str]:
@@ -413,23 +422,36 @@ def _previous_report(out: Path, cfg: Mapping[str, Any], definitions: Mapping[str
                              f"{out}, but there is no readable summary.json there; run the whole benchmark "
                              "first") from None
     settings = json.loads(json.dumps(dict(cfg)))
-    changed = sorted(k for k in set(settings) | set(previous.get("settings", {}))
-                     if settings.get(k) != previous.get("settings", {}).get(k))
+    theirs = previous.get("settings", {})
+    # the recipes may be laid out anew (another one shipped, one added) where every recipe carried over keeps its
+    # own settings; the settings all recipes share must be the same (all settings, in a report before recipes)
+    shared = [] if "recipe_name" not in theirs else RECIPE_SETTINGS
+    changed = sorted(k for k in set(settings) | set(theirs) if k not in shared and settings.get(k) != theirs.get(k))
     if changed:
-        theirs = " ".join(f"{k}={json.dumps(previous.get('settings', {}).get(k), separators=(',', ':'))}"
-                          for k in changed)
+        restore = " ".join(f"{k}={json.dumps(theirs.get(k), separators=(',', ':'))}" for k in changed)
         raise ParameterError(f"the report in {out} was run with other settings ({', '.join(changed)}); its rows "
-                             f"cannot stand beside this run's: pass its settings with --set '{theirs}', or run the "
+                             f"cannot stand beside this run's: pass its settings with --set '{restore}', or run the "
                              "whole benchmark")
+    own = RECIPE_SETTINGS[2:]
+    before, now = ({n: {k: r.get(k) for k in own} for n, r in named_recipes(s).items()} for s in (theirs, settings))
+    moved = [n for n in sorted(set(now) - set(systems)) if before.get(n) != now[n]]
+    if moved:
+        raise ParameterError(f"the recipes {moved} are new or have other settings than in the report in {out}; their "
+                             "rows cannot be carried over: fit them too (--systems) or run the whole benchmark")
     return previous
 
 
-def _carry_over(summary: dict[str, Any], previous: Mapping[str, Any], systems: Sequence[str]) -> None:
+def _carry_over(summary: dict[str, Any], previous: Mapping[str, Any], systems: Sequence[str],
+                names: Sequence[str]) -> None:
     """Put every row of ``previous`` that does not belong to ``systems`` (a system's rows: its name, alone or with a
-    head's ``[...]`` or a condition's ``@...`` suffix) into ``summary``, unchanged and in the previous order, and
-    name them in ``summary["carried_over"]`` (each row keeps the ``mlp_version`` of the run that fitted it)."""
+    head's ``[...]`` or a condition's ``@...`` suffix) but to one of the systems this run's settings name
+    (``names``) into ``summary``, unchanged and in the previous order, and name them in ``summary["carried_over"]``
+    (each row keeps the ``mlp_version`` of the run that fitted it)."""
+    def belongs(row: str, to: Sequence[str]) -> bool:
+        return any(row == s or row.startswith((s + "[", s + "@")) for s in to)
+
     def fitted_now(row: str) -> bool:
-        return any(row == s or row.startswith((s + "[", s + "@")) for s in systems)
+        return belongs(row, systems) or not belongs(row, names)
 
     carried = []
     for protocol in ("loco", "ravdess_6fold"):

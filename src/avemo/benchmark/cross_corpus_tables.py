@@ -107,7 +107,8 @@ def recipe_legend(summary: Mapping[str, Any]) -> str:
                         .replace("voice copies", "copies as another voice") for c in copies) or "clean clips only"
     heads = settings.get("global_heads", ["linear"])
     kinds = " and ".join("a softmax regression" if h == "linear" else "a small MLP" for h in heads)
-    kinds = "" if heads == ["linear"] else f"the global head chosen among {kinds}; "
+    kinds = ("" if heads == ["linear"] else "the global head an attentive pooling of each clip's frames, trained on "
+             "the clean clips; " if heads == ["attentive"] else f"the global head chosen among {kinds}; ")
     return (f"; `{shipped}` is the shipped model's recipe (the nested rule; {kinds}trained also on: {trained}; the "
             f"adapted heads' compensation among {settings['compensations']} and prior weight among "
             f"{settings['tau_grid'] or 'the default grid'}, on validation speakers)"

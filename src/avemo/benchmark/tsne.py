@@ -138,12 +138,14 @@ def speech_points(data: str | os.PathLike, cache: str | None = "default", jobs: 
     inputs = CorpusInputs.create(np.stack(features[FEATURE]), [r.corpus for r in recordings],
                                  [r.speaker for r in recordings], system.layers)
     head = system.heads_["global"]
+    layers = head["layers"] or system.heads_["adapted"]["layers"]  # an attentive head reads frames, not layers
     chosen = [f for k, f in enumerate(make_folds("ravdess-6fold", recordings), 1) if not folds or k in folds]
     if not chosen:
         raise ParameterError(f"no fold selected by {list(folds or [])}; RAVDESS has folds 1..6")
-    # an MLP head's "l2" is its weight decay: the regression then chooses among the recipe's L2 strengths
-    l2 = system.l2_grid if head.get("kind") == "mlp" else [head["l2"]]
-    outcomes = cross_validate(lambda fold: SpeechProbeSystem(system.label_set, system.model, [head["layers"]],
+    # an MLP head's "l2" is its weight decay (an attentive head has none): the regression then chooses among the
+    # recipe's L2 strengths
+    l2 = system.l2_grid if head.get("kind") in ("mlp", "attentive") else [head["l2"]]
+    outcomes = cross_validate(lambda fold: SpeechProbeSystem(system.label_set, system.model, [layers],
                                                              l2, system.loudness_db),
                               inputs, y, chosen, workers=jobs)
     test = np.concatenate([np.asarray(o.fold.test) for o in outcomes])

@@ -105,6 +105,8 @@ def probe_view(system: Any, head: str = "global", x: np.ndarray | None = None) -
         ParameterError: for an MLP head without ``x``.
     """
     h = system.heads_[head]
+    if h.get("kind") == "attentive":
+        return attentive_view(system, head, x)
     coef, bias, note = h["coef"], h["bias"], ""
     if h.get("kind") == "mlp":
         from avemo.systems.probe_mlp import local_linearisation
@@ -124,10 +126,45 @@ def probe_view(system: Any, head: str = "global", x: np.ndarray | None = None) -
                       tuple(groups), float(h["temperature"]), note)
 
 
-def probe_features(system: Any, features: Mapping[str, Sequence[np.ndarray]], head: str = "global") -> np.ndarray:
-    """The ``(D,)`` columns of the probe's ``head`` from the engine's features dict of one recording."""
-    from avemo.systems.speech_probe import FEATURE, CorpusInputs
+#: Seconds of a recording in each group of an attentive head's explanation.
+SEGMENT_SECONDS = 0.5
 
+
+def attentive_view(system: Any, head: str, x: np.ndarray | None) -> LinearView:
+    """An attentive head of a speech probe linearised at one recording's frames ``x`` (``(T, W)``, or flattened):
+    groups = :data:`SEGMENT_SECONDS` stretches of the recording (which moments moved the answer).
+
+    Raises:
+        ParameterError: without ``x``.
+    """
+    from avemo.systems.probe_attentive import local_linearisation
+    from avemo.systems.speech_probe import FRAMES
+
+    h = system.heads_[head]
+    if x is None:
+        raise ParameterError(f"the {head} head is attentive: give the recording's frames to linearise it at")
+    width = len(h["frame_mean"])
+    frames = np.asarray(x, np.float32).reshape(-1, width)
+    coef, bias = local_linearisation(frames, h)
+    rate = system.feature_extractors()[FRAMES].frame_rate
+    per = max(1, round(SEGMENT_SECONDS * rate))
+    groups = tuple((f"{a / rate:.1f}-{min(a + per, len(frames)) / rate:.1f} s",
+                    np.arange(a * width, min(a + per, len(frames)) * width)) for a in range(0, len(frames), per))
+    note = ("the head pools the recording's frames with learnt weights; it is linearised at this recording: each "
+            "value is the gradient of the logit times the standardised frame (gradient x input), summed over a "
+            "stretch of time, not an exact SHAP value")
+    return LinearView(f"speech probe ({head} head, attentive)", tuple(system.classes), coef, bias,
+                      np.tile(h["frame_mean"], len(frames)), np.tile(h["frame_std"], len(frames)), groups,
+                      float(h["temperature"]), note)
+
+
+def probe_features(system: Any, features: Mapping[str, Sequence[np.ndarray]], head: str = "global") -> np.ndarray:
+    """The ``(D,)`` columns of the probe's ``head`` from the engine's features dict of one recording (an attentive
+    head's: the recording's frames, flattened)."""
+    from avemo.systems.speech_probe import FEATURE, FRAMES, CorpusInputs
+
+    if system.heads_[head].get("kind") == "attentive":
+        return np.asarray(list(features[FRAMES])[0], np.float32).reshape(-1)
     x = np.stack(list(features[FEATURE]))[:1]
     return CorpusInputs.create(x, ["?"], ["?"], system.layers).columns(system.heads_[head]["layers"])[0]
 

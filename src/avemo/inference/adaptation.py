@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from avemo.inference.results import ModalityResult, PREDICTED
 from avemo.inference.speech import analyse_speech, prepare_signal
 from avemo.io.audio import TARGET_SAMPLING_RATE, load_audio
 from avemo.systems.person_stats import MIN_SPEAKER_RECORDINGS
+from avemo.systems.probe_inputs import FEATURE
 
 log = logging.getLogger("avemo.inference.adaptation")
 
@@ -85,16 +86,19 @@ class SpeakerAdaptation(RecordingCount):
         self._mean: np.ndarray | None = None
         self._m2: np.ndarray | None = None
 
-    def _features(self, signals: list[np.ndarray]) -> np.ndarray:
-        (extractor,) = self.predictor.extractors.values()
-        return np.stack([extractor.process_signal(s, TARGET_SAMPLING_RATE) for s in signals])
+    def _features(self, signals: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+        """The speech system's features of 16 kHz ``signals``: ``{key: [array per signal]}``."""
+        return {key: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]
+                for key, e in self.predictor.extractors.items()}
 
-    def add_features(self, vectors: np.ndarray) -> None:
-        """Add ``(n, D)`` feature vectors (the speech system's own features) of this speaker: their statistics are
-        kept less each recording's expected emotion offset (:meth:`SpeechProbeSystem.speaker_residuals`), so that
-        a speaker heard mostly in one emotion keeps it."""
-        residuals = self.predictor.system.speaker_residuals(np.atleast_2d(np.asarray(vectors, np.float32)),
-                                                            self.adapt_for)
+    def add_features(self, features: np.ndarray | Mapping[str, Sequence[np.ndarray]]) -> None:
+        """Add recordings of this speaker by their features (the speech system's own: a features dict as its
+        extractors give, or ``(n, D)`` statistics vectors when the global head needs nothing else): their statistics
+        are kept less each recording's expected emotion offset (:meth:`SpeechProbeSystem.speaker_residuals`), so
+        that a speaker heard mostly in one emotion keeps it."""
+        if not isinstance(features, Mapping):
+            features = np.atleast_2d(np.asarray(features, np.float32))
+        residuals = self.predictor.system.speaker_residuals(features, self.adapt_for)
         with self._lock:
             for v in np.asarray(residuals, np.float64):
                 if self._mean is None:
@@ -133,13 +137,13 @@ class SpeakerAdaptation(RecordingCount):
             return (self._mean.astype(np.float32),
                     np.maximum(np.sqrt(self._m2 / self._count), 1e-3).astype(np.float32))
 
-    def _proba(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities of feature vectors ``(n, D)``: adapted once :attr:`ready`, else global."""
+    def _proba(self, features: Mapping[str, Sequence[np.ndarray]]) -> np.ndarray:
+        """Probabilities of recordings by their features dict: adapted once :attr:`ready`, else global."""
         if not self.ready:
-            (key,) = self.predictor.extractors
-            return self.predictor.system.predict_proba({key: list(x)})
+            return self.predictor.system.predict_proba(features)
         mean, std = self.statistics()
-        return self.predictor.system.predict_proba_adapted(x, mean, std, self._count, self.adapt_for)
+        return self.predictor.system.predict_proba_adapted(np.stack(list(features[FEATURE])), mean, std, self._count,
+                                                           self.adapt_for)
 
     def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
         """Probabilities ``(n, classes)`` of 16 kHz signals: adapted once :attr:`ready`, else global."""

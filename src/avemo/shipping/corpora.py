@@ -22,7 +22,7 @@ from avemo.data.recipes.registry import CorpusTable, corpora, get_corpus
 from avemo.data.recipes.skips import RecipeRecordings
 from avemo.errors import ParameterError
 from avemo.labels import label_set
-from avemo.systems.probe_inputs import FEATURE, CorpusInputs
+from avemo.systems.probe_inputs import FEATURE, FRAMES, CorpusInputs
 
 log = logging.getLogger("avemo.shipping.corpora")
 
@@ -54,12 +54,15 @@ def corpus_folder(data_root: str | os.PathLike, corpus: str) -> Path:
 def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CORPUS_FOLDERS),
                  labels: str = "ravdess8", model: str = "base", loudness_db: float | None = -23.0,
                  cache: str | None = "default", jobs: int = 1, condition: str | None = None, vad: bool = False,
-                 backend: str = "torch") -> tuple[list[Recording], np.ndarray, CorpusInputs, dict[str, float]]:
+                 backend: str = "torch", frames: bool = False
+                 ) -> tuple[list[Recording], np.ndarray, CorpusInputs, dict[str, float]]:
     """Recordings, class indices, :class:`CorpusInputs` (every layer of ``model``) and the seconds spent extracting
     each corpus's features (0 when cached). ``condition``: the recordings under a recording condition
     (:mod:`avemo.features.audio.degrade`); their speakers are then named ``speaker#condition``. ``vad``: each clip
     trimmed to its speech first (Silero VAD). ``backend``: what runs the Whisper encoder (``torch``, the reference
-    every model is trained on, or ``onnx-f32`` / ``onnx-int8``, cached apart).
+    every model is trained on, or ``onnx-f32`` / ``onnx-int8``, cached apart). ``frames``: each clip's
+    :data:`~avemo.systems.probe_inputs.FRAMES` features too (for an attentive global head; their seconds are added
+    to the corpus's).
 
     What a corpus holds that cannot be used is skipped, counted and logged, never guessed: files its recipe does
     not recognise (unknown label codes, names without a speaker) and clips that cannot be decoded. The returned
@@ -77,9 +80,14 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
     classes = label_set(labels)
     extractor = create_extractor(FEATURE, model=model, loudness_db=loudness_db, condition=condition, vad=vad,
                                  backend=backend)
+    extractors = {FEATURE: extractor}
+    if frames:
+        extractors[FRAMES] = create_extractor(FRAMES, model=model, loudness_db=loudness_db, condition=condition,
+                                              vad=vad, backend=backend)
     store = FeatureStore(cache)
     recordings: list[Recording] = []
     vectors: list[np.ndarray] = []
+    clip_frames: list[np.ndarray] = []
     seconds: dict[str, float] = {}
     skips = SkipLog("multi-corpus")
     for corpus in corpora:
@@ -92,12 +100,14 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
         if bad:
             raise ParameterError(f"{corpus}: labels {bad} are not in the label set {labels}")
         errors: dict[int, str] = {}
-        features, took = extract_all(found, {FEATURE: extractor}, store, jobs, errors=errors)
+        features, took = extract_all(found, extractors, store, jobs, errors=errors)
         for _, message in sorted(errors.items()):
             skips.skip(f"{corpus}: unreadable clip", message)
-        seconds[corpus] = took[FEATURE]
+        seconds[corpus] = round(sum(took.values()), 1)
         recordings += [r for i, r in enumerate(found) if i not in errors]
         vectors += [v for i, v in enumerate(features[FEATURE]) if i not in errors]
+        if frames:
+            clip_frames += [v for i, v in enumerate(features[FRAMES]) if i not in errors]
     if skips.counts:
         log.warning("skipped %d entries of the corpora: %s", sum(skips.counts.values()), skips.summary())
     recordings = RecipeRecordings(recordings, "multi-corpus", dict(skips.counts),
@@ -106,15 +116,20 @@ def load_corpora(data_root: str | os.PathLike, corpora: Sequence[str] = tuple(CO
     inputs = CorpusInputs.create(np.stack(vectors), [r.corpus for r in recordings],
                                  [(r.speaker if ":" in r.speaker else f"{r.corpus}:{r.speaker}")
                                   + (f"#{condition}" if condition else "") for r in recordings],
-                                 extractor.config.layer_list)
+                                 extractor.config.layer_list, clip_frames if frames else None)
     return recordings, y, inputs, seconds
 
 
 def stack_inputs(parts: Sequence[CorpusInputs]) -> CorpusInputs:
     """The rows of ``parts`` one after the other (features of the same layers: e.g. the corpora's clips and then
-    their degraded copies)."""
-    return CorpusInputs.create(np.concatenate([p.x for p in parts]), np.concatenate([p.corpus for p in parts]),
-                               np.concatenate([p.speaker for p in parts]), parts[0].layers)
+    their degraded copies); frames where any part has them (``None`` for the rows of a part without)."""
+    frames = None
+    if any(p.frames is not None for p in parts):
+        frames = np.empty(sum(len(p) for p in parts), dtype=object)
+        for i, f in enumerate(f for p in parts for f in (p.frames if p.frames is not None else [None] * len(p))):
+            frames[i] = f
+    return CorpusInputs(np.concatenate([p.x for p in parts]), np.concatenate([p.corpus for p in parts]),
+                        np.concatenate([p.speaker for p in parts]), parts[0].layers, frames)
 
 
 def validation_speakers(inputs: CorpusInputs, rows: np.ndarray, fraction: float, seed: int) -> set[str]:

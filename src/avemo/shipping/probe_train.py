@@ -28,7 +28,7 @@ from avemo.errors import ParameterError
 from avemo.features.audio.degrade import AUGMENTATIONS, CONDITIONS
 from avemo.shipping.cards import card_text, classes_line, closing_sections, figures_section, pct, title, train_command
 from avemo.shipping.corpora import CORPUS_FOLDERS, LANGUAGES, load_corpora, stack_inputs, validation_speakers
-from avemo.systems import probe_mlp
+from avemo.systems import probe_attentive, probe_mlp
 from avemo.systems.settings import Settings, read_settings
 from avemo.systems.speech_probe import SELECTIONS, SpeechProbeSystem
 from avemo.systems.transfer_selection import HEAD_KINDS, LOSSES
@@ -125,7 +125,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
                                  "first")
     t0 = time.perf_counter()
     recordings, y, inputs, _ = load_corpora(data_root, list(settings["corpora"]), "ravdess8", settings["model"],
-                                            settings["loudness_db"], cache, jobs)
+                                            settings["loudness_db"], cache, jobs,
+                                            frames=settings["global_heads"] == ["attentive"])
     rows = np.arange(len(inputs))
     per_corpus = {c: {"n_recordings": int((inputs.corpus == c).sum()),  # the corpora's own clips, copies apart
                       "n_speakers": len(set(inputs.speaker[inputs.corpus == c]))} for c in settings["corpora"]}
@@ -150,6 +151,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
                         "augmented": degrades(copies), "copies": [dict(c) for c in copies],
                         "recipe_name": settings["recipe_name"],
                         **({"mlp_version": probe_mlp.VERSION} if "mlp" in settings["global_heads"] else {}),
+                        **({"attentive_version": probe_attentive.VERSION}
+                           if settings["global_heads"] == ["attentive"] else {}),
                         "command": train_command(NAME, data_root, out_dir, cv_report, config, overrides),
                         "cross_validation": _cv_figures(cv, cv_report, settings["recipe_name"]) if cv else None,
                         # a fit loaded back from checkpoint_dir took its time in an earlier run
@@ -197,14 +200,21 @@ def model_card(system: SpeechProbeSystem) -> str:
              "never heard: "
              + ("a small MLP for one recording (one hidden layer of 256 units on the top 128 principal components) "
                 "and a linear probe (softmax regression) for several recordings of a person, both"
-                if system.global_kind() == "MLP" else "a linear probe (softmax regression)")
+                if system.global_kind() == "MLP" else
+                "for one recording, attentive statistics pooling over the clip's frames (every 80 ms, the encoder's "
+                "layers normalised and averaged; a learnt weight per frame, then one hidden layer; trained on the "
+                "clean clips); for several recordings of a person, a linear probe (softmax regression)"
+                if system.global_kind() == "attentive" else "a linear probe (softmax regression)")
              + " on the loudness-normalised clip statistics (mean and standard deviation over frames) of Whisper "
              f"{system.model} encoder layers. Corpora and classes are weighted alike. "
              + ("The training loss (which classes a corpus lacks are masked: `masked`, only calm and neutral: "
                 "`partial`, none: `full`), the layers and the L2 strength of each head"
                 + (" and the kind of global head" if len(system.global_heads) > 1 else "") + " were chosen by "
                 "leave-one-corpus-out inside the training corpora (what transfers to corpora never heard), not by "
-                "fit on held-in speakers." if system.selection == "loco" else
+                "fit on held-in speakers"
+                + ("; the attentive head takes the first loss of the grid and was chosen over the heads on clip "
+                   "statistics by the same rule (reports/cross-corpus/head-check)." if system.attentive else ".")
+                if system.selection == "loco" else
                 "Classes a corpus lacks are masked in training; layers and L2 are chosen on validation speakers.")
              + (" Every training clip is also trained on as a randomly degraded copy (pink noise at several SNRs, "
                 "reverberation, gain, Opus, the telephone band), so it holds up on recordings that are not "
@@ -214,9 +224,11 @@ def model_card(system: SpeechProbeSystem) -> str:
                                                                    for c in info.get("copies", [])) else "")),
              "## Heads",
              f"- global (one recording at a time): {system.global_kind()} head, loss "
-             f"{heads['global'].get('loss', 'masked')}, layers {heads['global']['layers']}, "
-             f"{'weight decay' if system.global_kind() == 'MLP' else 'L2'} {heads['global']['l2']}, temperature "
-             f"{heads['global']['temperature']:.3f}"
+             f"{heads['global'].get('loss', 'masked')}, "
+             + ("frames of every layer, " if system.attentive else
+                f"layers {heads['global']['layers']}, {'weight decay' if system.global_kind() == 'MLP' else 'L2'} "
+                f"{heads['global']['l2']}, ")
+             + f"temperature {heads['global']['temperature']:.3f}"
              + (f"; answers \"uncertain\" (status `uncertain`, with its best guess) when the calibrated top "
                 f"probability is below {heads['global']['abstain_below']:.2f} (the level that answers 80% of the "
                 "clips of corpora held out inside the training data)" if heads['global'].get('abstain_below')

@@ -14,7 +14,7 @@ every fold, 45.8% against 41.0% single-file UA leave-one-corpus-out on clean cli
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ import torch
 from avemo.errors import ParameterError
 from avemo.systems import probe_mlp
 
+#: The version of how the head is fitted and calibrated (part of a speech probe's fit key when its global head is
+#: attentive).
+VERSION = 1
 #: Projected width, hidden units of the frame scorer, passes over the rows, training window (frames: 3.84 s at
 #: 12.5 frames/s) and clips per batch when reading.
 DIM, ATTENTION, EPOCHS, WINDOW, READ_BATCH = 128, 64, 15, 48, 128
@@ -145,9 +148,35 @@ def fit_attentive(frames: Sequence[np.ndarray], y: np.ndarray, mask: np.ndarray,
     return {"frame_mean": mean, "frame_std": std, **net.arrays()}
 
 
-def attentive_logits(frames: Sequence[np.ndarray], head: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``(n, C)`` logits of the clips' ``(frames_i, W)`` features (``head``: the arrays of :func:`fit_attentive`),
-    each clip read whole.
+def held_out_corpus_logits(frames: Sequence[np.ndarray], y: np.ndarray, mask: np.ndarray, corpus: np.ndarray,
+                           weights: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """``(n, C)`` logits of every clip by the head fitted (:func:`fit_attentive`) on the clips of the other corpora
+    (``weights``: ``(corpus, y) -> (n,)`` training row weights): what calibrates a head that will meet corpora it
+    never heard.
+
+    Raises:
+        ParameterError: with fewer than two corpora.
+    """
+    corpus = np.asarray(corpus, dtype=object)
+    names = list(np.unique(corpus))
+    if len(names) < 2:
+        raise ParameterError(f"attentive head: held-out-corpus logits need two or more corpora, got {names}")
+    held = np.empty(len(corpus), dtype=object)
+    for i, f in enumerate(frames):
+        held[i] = f
+    out = np.zeros((len(corpus), np.shape(mask)[1]), np.float32)
+    for held_out in names:
+        test = corpus == held_out
+        train = ~test
+        head = fit_attentive(held[train], y[train], mask[train], weights(corpus[train], y[train]))
+        out[test] = attentive_logits(held[test], head)
+    return out
+
+
+def attentive_logits(frames: Sequence[np.ndarray], head: Mapping[str, np.ndarray],
+                     net: AttentiveHead | None = None) -> np.ndarray:
+    """``(n, C)`` logits of the clips' ``(frames_i, W)`` features (``head``: the arrays of :func:`fit_attentive`;
+    ``net``: its network, when the caller keeps it built), each clip read whole.
 
     Raises:
         ParameterError: for clips without frames or of another width than the head's.
@@ -156,7 +185,7 @@ def attentive_logits(frames: Sequence[np.ndarray], head: Mapping[str, np.ndarray
     if data.data.shape[1] != head["frame_mean"].shape[0]:
         raise ParameterError(f"attentive head: frames of width {data.data.shape[1]}, the head reads "
                              f"{head['frame_mean'].shape[0]}")
-    net = AttentiveHead.from_arrays(head)
+    net = net if net is not None else AttentiveHead.from_arrays(head)
     lengths = data.end - data.start
     order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
     out = np.zeros((len(lengths), head["coef"].shape[0]), np.float32)
@@ -165,3 +194,24 @@ def attentive_logits(frames: Sequence[np.ndarray], head: Mapping[str, np.ndarray
             part = order[i:i + READ_BATCH]
             out[part] = net(*data.batch(part, head["frame_mean"], head["frame_std"], None)).numpy()
     return out
+
+
+def local_linearisation(frames: np.ndarray, head: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The head's logits of one clip linearised at its ``(T, W)`` frames: ``(coef (C, T * W), bias (C,))`` over the
+    standardised frames flattened time-major (``coef``: the gradient of each logit; ``bias``: the logits less
+    ``coef @ z``), so ``coef @ z + bias`` gives the head's logits there (gradient x input explanations).
+
+    Raises:
+        ParameterError: for frames that are not ``(T >= 1, W)`` of the head's width.
+    """
+    frames = np.asarray(frames, np.float32)
+    if frames.ndim != 2 or not len(frames) or frames.shape[1] != head["frame_mean"].shape[0]:
+        raise ParameterError(f"attentive head: one clip's frames must be (frames >= 1, {head['frame_mean'].shape[0]}), "
+                             f"got {frames.shape}")
+    net = AttentiveHead.from_arrays(head)
+    z = torch.from_numpy((frames - head["frame_mean"]) / head["frame_std"]).float()[None].requires_grad_()
+    logits = net(z, torch.ones(1, len(frames), dtype=torch.bool))[0]
+    coef = np.stack([torch.autograd.grad(logits[c], z, retain_graph=True)[0][0].numpy().reshape(-1)
+                     for c in range(len(logits))]).astype(np.float64)
+    bias = logits.detach().numpy().astype(np.float64) - coef @ z.detach().numpy().reshape(-1).astype(np.float64)
+    return coef, bias

@@ -20,15 +20,19 @@ FIT_KEY_FILE = "fit_key.json"
 System = TypeVar("System")
 
 
-def fit_key(settings: Sequence[Any], inputs: CorpusInputs, y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> str:
+def fit_key(settings: Sequence[Any], inputs: CorpusInputs, y: np.ndarray, tr: np.ndarray, va: np.ndarray,
+            frames: bool = False) -> str:
     """SHA-256 of what a fit depends on: ``settings`` (JSON-able; with the fitting code's version, e.g.
     :meth:`~avemo.systems.probe_fitting.HeadFitting.fit_settings`), the numpy and torch versions, the rows'
-    features, corpora, speakers and labels ``y``, and the split ``(tr, va)``."""
+    features (``frames``: their frames too), corpora, speakers and labels ``y``, and the split ``(tr, va)``."""
     digest = hashlib.sha256(json.dumps([*settings, np.__version__, torch.__version__]).encode())
     for part in (np.ascontiguousarray(inputs.x), np.asarray(y, np.int64), np.asarray(tr, np.int64),
                  np.asarray(va, np.int64)):
         digest.update(part.tobytes())
     digest.update("\n".join(f"{c}\t{s}" for c, s in zip(inputs.corpus, inputs.speaker)).encode())
+    if frames:
+        for f in inputs.frames if inputs.frames is not None else []:
+            digest.update(b"-" if f is None else str(f.shape).encode() + np.ascontiguousarray(f, np.float32).tobytes())
     return digest.hexdigest()
 
 

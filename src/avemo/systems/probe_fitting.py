@@ -18,7 +18,8 @@ from avemo.systems.person_stats import standardise_by_speaker
 from avemo.systems.probe_inputs import CorpusInputs, layer_columns
 from avemo.systems.probe_stats import (balance_weights, class_offsets, corpus_ua, emotion_offsets,
                                        fit_softmax_regression)
-from avemo.systems import probe_mlp
+from avemo.systems import probe_attentive, probe_mlp
+from avemo.errors import ParameterError
 from avemo.systems.transfer_selection import abstention_threshold, capped_rows, loco_select, loss_masks
 from avemo.systems.transfer_selection import softmax as _softmax
 
@@ -57,6 +58,8 @@ class HeadFitting:
                     self.refit, self.vad, self.utterance_norm, self.compensations, self.target_corpus,
                     list(inputs.layers), self.losses, self.selection, self.abstain_coverage, self.tau_grid]
         # settings added since: keyed only when not their default, so the fits saved before them stay valid
+        if self.global_heads == ["attentive"]:
+            return settings + [self.global_heads, probe_attentive.VERSION]
         return settings + ([self.global_heads, probe_mlp.VERSION] if self.global_heads != ["linear"] else [])
 
     def _weights(self, corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -107,7 +110,9 @@ class HeadFitting:
         final_offsets = class_offsets(inputs.x[rows], y[rows], fit_weight, c)[0]
         probs = onehot.copy()  # labels for training rows; the global head's probabilities for validation rows
         for head in ("global", "adapted"):  # the adapted settings share their layers, L2 and loss
-            if self.selection == "loco":
+            if head == "global" and self.global_heads == ["attentive"]:
+                best, choices[head] = self._attentive_choice(inputs, y, rows, masks, va)
+            elif self.selection == "loco":
                 best, choices[head] = self._loco_choice(inputs, y, rows, head, masks, tr, va, train_weight)
             else:
                 best, choices[head] = self._speaker_choice(inputs, y, mask, masks, tr, va, head, train_weight)
@@ -209,6 +214,34 @@ class HeadFitting:
             "loco_ua": choice.score},
             "candidates": choice.scores}
 
+    def _attentive_choice(self, inputs: CorpusInputs, y: np.ndarray, rows: np.ndarray,
+                          masks: Mapping[str, np.ndarray], va: np.ndarray) -> tuple[tuple, dict]:
+        """The attentive global head's calibration logits: for each corpus of ``rows``, the head
+        (:func:`~avemo.systems.probe_attentive.fit_attentive`, the first loss of :attr:`losses`) fitted on the other
+        corpora's rows with frames (at most ``CELL_CAP`` of each corpus and class, as the nested rule's inner loop)
+        and applied to that corpus's rows and validation rows. Returns the tuple of :meth:`_speaker_choice` (layers:
+        none; the score: the mean inner leave-one-corpus-out UA) and its record.
+
+        Raises:
+            ParameterError: when a validation row has no frames.
+        """
+        has = inputs.has_frames()
+        if not has[va].all():
+            raise ParameterError("an attentive global head needs the whisper_frames features of every validation "
+                                 "recording (CorpusInputs.frames); extract them (load_corpora(..., frames=True))")
+        framed = rows[has[rows]]
+        inner = np.union1d(framed[capped_rows(inputs.corpus[framed], y[framed])], va)
+        loss = self.losses[0]
+        logits = probe_attentive.held_out_corpus_logits(inputs.frames[inner], y[inner], masks[loss][inner],
+                                                        inputs.corpus[inner], self._weights)
+        by_corpus = corpus_ua(y[inner], _softmax(logits), inputs.corpus[inner], self.classes)
+        score = float(np.mean(list(by_corpus.values())))
+        chosen = {"head": "attentive", "loss": loss, "layers": [], "l2": 0.0, "loco_ua": score}
+        return (score, (), 0.0, loss, (inner, logits), None), {
+            "rule": "the attentive head (reports/cross-corpus/head-check's nested rule); calibrated on "
+                    "leave-one-corpus-out logits inside the training corpora", "chosen": chosen,
+            "candidates": [{**chosen, "ua_by_corpus": by_corpus}]}
+
     @staticmethod
     def _validation_probs(va: np.ndarray, cal_rows: np.ndarray, cal_logits: np.ndarray,
                           temperature: float) -> np.ndarray:
@@ -224,7 +257,8 @@ class HeadFitting:
                      weight: np.ndarray, kind: str = "linear", va: np.ndarray | None = None
                      ) -> tuple[float, np.ndarray, np.ndarray]:
         """Refit the head on ``rows`` under ``loss_mask`` (for an adapted head with its ``extra["compensation"]``;
-        for ``kind="mlp"`` an MLP, on the top principal components of the standardised rows), fit its temperature on
+        for ``kind="mlp"`` an MLP, on the top principal components of the standardised rows; for ``kind="attentive"``
+        the attentive head on the frames of the rows that have them), fit its temperature on
         the calibration rows ``cal`` and their logits ``cal_logits`` (over each row's corpus classes) and the
         abstention threshold (when the system has a coverage), and store it in :attr:`heads_`. An MLP is calibrated
         on its own recipe's held-out-corpus logits instead (:func:`~avemo.systems.probe_mlp.held_out_corpus_logits`
@@ -233,26 +267,32 @@ class HeadFitting:
         Returns the temperature and the calibration rows and logits it was fitted on."""
         from avemo.train.calibration import TemperatureScaler
 
-        x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, offsets)
-        mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
-        z = (x[rows] - mean) / std
-        if kind == "mlp":
-            fitted = {"kind": "mlp", **probe_mlp.fit_head(z, y[rows], loss_mask[rows], weight)}
-            del z
-            cal = rows if va is None else np.union1d(rows, va)
-            cal_logits = probe_mlp.held_out_corpus_logits(x if len(cal) == len(x) else x[cal], y[cal], loss_mask[cal],
-                                                          inputs.corpus[cal], self._weights, np.searchsorted(cal, rows))
-            del x  # the full columns are not needed past the calibration
-        else:  # a linear head carries no kind (as saved before there were MLPs)
-            del x
-            fitted = dict(zip(("coef", "bias"), fit_softmax_regression(z, y[rows], loss_mask[rows], weight, l2)))
+        if kind == "attentive":  # on the rows with frames (a degraded copy has none); calibrated as chosen
+            framed = rows[inputs.has_frames()[rows]]
+            fitted = {"kind": "attentive", **probe_attentive.fit_attentive(
+                inputs.frames[framed], y[framed], loss_mask[framed], self._weights(inputs.corpus[framed], y[framed]))}
+        else:
+            x = self._design(inputs, layers, head, extra.get("compensation", 0.0), onehot, offsets)
+            mean, std = x[rows].mean(0), np.maximum(x[rows].std(0), 1e-6)
+            z = (x[rows] - mean) / std
+            if kind == "mlp":
+                fitted = {"kind": "mlp", **probe_mlp.fit_head(z, y[rows], loss_mask[rows], weight)}
+                del z
+                cal = rows if va is None else np.union1d(rows, va)
+                cal_logits = probe_mlp.held_out_corpus_logits(x if len(cal) == len(x) else x[cal], y[cal],
+                                                              loss_mask[cal], inputs.corpus[cal], self._weights,
+                                                              np.searchsorted(cal, rows))
+                del x  # the full columns are not needed past the calibration
+            else:  # a linear head carries no kind (as saved before there were MLPs)
+                del x
+                fitted = dict(zip(("coef", "bias"), fit_softmax_regression(z, y[rows], loss_mask[rows], weight, l2)))
         temperature = TemperatureScaler().fit(np.where(mask[cal], cal_logits, -1e4), y[cal]).temperature_
         if self.abstain_coverage is not None:
             top = _softmax(cal_logits / temperature).max(1)
             extra = {**extra, "abstain_below": abstention_threshold(top, self.abstain_coverage)}
+        standardise = {} if kind == "attentive" else {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
         self.heads_[head] = {"layers": tuple(layers), "l2": l2, "loss": loss, "temperature": float(temperature),
-                             "val_ua": score, "mean": mean.astype(np.float32), "std": std.astype(np.float32),
-                             **fitted, **extra}
+                             "val_ua": score, **standardise, **fitted, **extra}
         return float(temperature), cal, cal_logits
 
     def _choose_adaptation(self, inputs: CorpusInputs, y: np.ndarray, mask: np.ndarray, tr: np.ndarray,

@@ -1,5 +1,6 @@
 """The rows a speech probe (:class:`~avemo.systems.speech_probe.SpeechProbeSystem`) is fitted on and applied to:
-clip statistics of Whisper encoder layers (:data:`FEATURE`), with each row's corpus and speaker."""
+clip statistics of Whisper encoder layers (:data:`FEATURE`), with each row's corpus and speaker, and for an
+attentive global head each clip's frames (:data:`FRAMES`)."""
 
 from __future__ import annotations
 
@@ -12,24 +13,31 @@ from avemo.errors import ParameterError
 
 #: The feature the probe reads (:class:`~avemo.features.audio.whisper_layers.WhisperStatsExtractor`).
 FEATURE = "whisper_stats"
+#: The frames an attentive global head pools (:class:`~avemo.features.audio.whisper_layers.WhisperFramesExtractor`).
+FRAMES = "whisper_frames"
 
 
 @dataclasses.dataclass
 class CorpusInputs:
     """Rows of recordings from one or several corpora: ``x`` ``(n, D)`` :data:`FEATURE` vectors of the layers
-    ``layers`` (layer-major, ``[mean, std]`` per layer), and each row's ``corpus`` and ``speaker``."""
+    ``layers`` (layer-major, ``[mean, std]`` per layer), each row's ``corpus`` and ``speaker``, and ``frames``:
+    ``None``, or an ``(n,)`` object array of each row's ``(frames, width)`` :data:`FRAMES` features (``None`` for a
+    row without them, e.g. a degraded training copy)."""
 
     x: np.ndarray
     corpus: np.ndarray
     speaker: np.ndarray
     layers: tuple[int, ...]
+    frames: np.ndarray | None = None
 
     @classmethod
-    def create(cls, x: Any, corpus: Sequence[str], speaker: Sequence[str], layers: Sequence[int]) -> "CorpusInputs":
+    def create(cls, x: Any, corpus: Sequence[str], speaker: Sequence[str], layers: Sequence[int],
+               frames: Sequence[np.ndarray | None] | None = None) -> "CorpusInputs":
         """Validate and convert.
 
         Raises:
-            ParameterError: for rows of different lengths or a width that does not fit ``layers``.
+            ParameterError: for rows of different lengths, a width that does not fit ``layers`` or frames that are
+                not ``(frames >= 1, width)`` arrays.
         """
         x = np.asarray(x, dtype=np.float32)
         if x.ndim == 1:
@@ -41,7 +49,19 @@ class CorpusInputs:
         layers = tuple(int(i) for i in layers)
         if not layers or x.shape[1] % (2 * len(layers)):
             raise ParameterError(f"features of width {x.shape[1]} do not hold [mean, std] blocks of layers {layers}")
-        return cls(x, corpus, speaker, layers)
+        if frames is not None:
+            if len(frames) != len(x):
+                raise ParameterError(f"frames of {len(frames)} recordings for {len(x)} rows of features")
+            held = np.empty(len(x), dtype=object)
+            for i, f in enumerate(frames):
+                if f is not None:
+                    f = np.asarray(f, np.float32)
+                    if f.ndim != 2 or not len(f):
+                        raise ParameterError(f"row {i}: frames must be a (frames >= 1, width) array, got shape "
+                                             f"{f.shape}")
+                held[i] = f
+            frames = held
+        return cls(x, corpus, speaker, layers, frames)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -52,7 +72,14 @@ class CorpusInputs:
 
     def take(self, index: Sequence[int]) -> "CorpusInputs":
         idx = np.asarray(index, dtype=np.int64)
-        return CorpusInputs(self.x[idx], self.corpus[idx], self.speaker[idx], self.layers)
+        return dataclasses.replace(self, x=self.x[idx], corpus=self.corpus[idx], speaker=self.speaker[idx],
+                                   frames=None if self.frames is None else self.frames[idx])
+
+    def has_frames(self) -> np.ndarray:
+        """``(n,)`` bool: the rows with :data:`FRAMES` features."""
+        if self.frames is None:
+            return np.zeros(len(self), bool)
+        return np.array([f is not None for f in self.frames], bool)
 
     def columns(self, layers: Sequence[int]) -> np.ndarray:
         """The ``(n, 2 * width * len(layers))`` columns of ``layers``.

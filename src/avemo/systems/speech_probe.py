@@ -16,7 +16,9 @@ within a corpus, every class. The layers and the L2 strength are chosen per head
 validation rows. A temperature per head is fitted on validation rows.
 
 The global head may instead be a small MLP (``global_heads`` with ``mlp``: the nested rule chooses between them;
-:mod:`avemo.systems.probe_mlp`). The inputs live in :mod:`avemo.systems.probe_inputs`, the statistics in
+:mod:`avemo.systems.probe_mlp`), or an attentive head over each clip's frames (``global_heads=["attentive"]``:
+:mod:`avemo.systems.probe_attentive`, reading :data:`~avemo.systems.probe_inputs.FRAMES` features besides the
+statistics the adapted heads read). The inputs live in :mod:`avemo.systems.probe_inputs`, the statistics in
 :mod:`avemo.systems.probe_stats`, the fitting in :mod:`avemo.systems.probe_fitting` and the fits kept in checkpoint
 folders in :mod:`avemo.systems.probe_fit_cache`. Saved as a folder: ``system.json`` (kind, settings, choices, classes,
 extractor key, versions, ``info``) and ``weights.safetensors``. Nothing is pickled.
@@ -24,6 +26,7 @@ extractor key, versions, ``info``) and ``weights.safetensors``. Nothing is pickl
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -37,8 +40,10 @@ from avemo.systems.base import read_description, write_description
 from avemo.systems.person_stats import shrink_statistics, standardise_by_speaker
 from avemo.systems.probe_fit_cache import fit_key, load_fit, save_fit
 from avemo.systems.probe_fitting import ADAPT_FOR, ADAPTED_HEADS, HEADS, SELECTIONS, HeadFitting
-from avemo.systems.probe_inputs import FEATURE, CorpusInputs, layer_columns
+from avemo.systems.probe_inputs import FEATURE, FRAMES, CorpusInputs, layer_columns
 from avemo.systems.probe_stats import emotion_offsets, normalise_utterances
+from avemo.systems.probe_attentive import PARAMETERS as ATTENTIVE_PARAMETERS
+from avemo.systems.probe_attentive import AttentiveHead, attentive_logits
 from avemo.systems.probe_mlp import PARAMETERS as MLP_PARAMETERS
 from avemo.systems.probe_mlp import head_logits as mlp_head_logits
 from avemo.systems.transfer_selection import HEAD_KINDS, LOSSES
@@ -75,7 +80,8 @@ class SpeechProbeSystem(HeadFitting):
             probability under which a prediction is reported as uncertain, chosen on the calibration rows so that
             at least this share of them is answered (:func:`~avemo.systems.transfer_selection.abstention_threshold`).
         global_heads: the kinds of global head the nested rule chooses among (``linear``, ``mlp``; ``mlp`` needs
-            ``selection="loco"``); the adapted heads are linear.
+            ``selection="loco"``), or ``["attentive"]`` alone (:mod:`avemo.systems.probe_attentive`; needs
+            ``selection="loco"`` and the rows' frames); the adapted heads are linear.
         tau_grid: candidate prior weights of the adapted heads (default :attr:`TAU_GRID`; ``[0]``: each speaker's
             own statistics, plain per-speaker standardisation).
 
@@ -113,9 +119,12 @@ class SpeechProbeSystem(HeadFitting):
         self.global_heads = [str(v) for v in global_heads]
         if not self.global_heads or any(v not in HEAD_KINDS for v in self.global_heads):
             raise ParameterError(f"global_heads must be among {list(HEAD_KINDS)}, got {list(global_heads)}")
+        if "attentive" in self.global_heads and self.global_heads != ["attentive"]:
+            raise ParameterError(f"an attentive global head is not chosen among others: give global_heads="
+                                 f"['attentive'] alone, got {self.global_heads}")
         if self.global_heads != ["linear"] and selection != "loco":
-            raise ParameterError("an MLP global head is chosen by the nested rule: set selection='loco' or "
-                                 "global_heads=['linear']")
+            raise ParameterError(f"a global head of kinds {self.global_heads} is fitted and calibrated across corpora: "
+                                 "set selection='loco' or global_heads=['linear']")
         if self.abstain_coverage is not None and not 0 < self.abstain_coverage <= 1:
             raise ParameterError(f"abstain_coverage must be in (0, 1], got {abstain_coverage}")
         if not self.compensations or any(not 0 <= v <= 1 for v in self.compensations):
@@ -123,6 +132,7 @@ class SpeechProbeSystem(HeadFitting):
         self.info: dict[str, Any] = {}
         self.heads_: dict[str, dict[str, Any]] = {}
         self.offsets_: np.ndarray | None = None  # (C, D) emotion offsets over the columns of `layers`
+        self._net: tuple[dict, AttentiveHead] | None = None  # the attentive global head's network, built once
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -135,12 +145,21 @@ class SpeechProbeSystem(HeadFitting):
             return tuple(sorted({i for layers in self.layer_grid for i in layers}))
         return tuple(sorted({i for head in self.heads_.values() for i in head["layers"]}))
 
+    @property
+    def attentive(self) -> bool:
+        """Whether the global head is the attentive head over frames (it reads :data:`FRAMES` features too)."""
+        return self.global_heads == ["attentive"]
+
     def feature_extractors(self) -> dict[str, Any]:
-        """``{name: extractor}``: the Whisper statistics of :attr:`layers`."""
+        """``{name: extractor}``: the Whisper statistics of :attr:`layers`, and for an attentive global head the
+        frames of every layer (:data:`FRAMES`; one encoder pass serves both)."""
         from avemo.features.base import create_extractor
 
-        return {FEATURE: create_extractor(FEATURE, model=self.model, layers=list(self.layers),
-                                          loudness_db=self.loudness_db, vad=self.vad)}
+        out = {FEATURE: create_extractor(FEATURE, model=self.model, layers=list(self.layers),
+                                         loudness_db=self.loudness_db, vad=self.vad)}
+        if self.attentive:
+            out[FRAMES] = create_extractor(FRAMES, model=self.model, loudness_db=self.loudness_db, vad=self.vad)
+        return out
 
     # ---- fitting ----------------------------------------------------------------------------------------
 
@@ -187,7 +206,7 @@ class SpeechProbeSystem(HeadFitting):
     def fit_key(self, inputs: CorpusInputs, y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> str:
         """The key of a fit on the rows ``tr`` and ``va`` of ``inputs`` with labels ``y``
         (:func:`~avemo.systems.probe_fit_cache.fit_key` of :meth:`fit_settings`)."""
-        return fit_key(self.fit_settings(inputs), inputs, y, tr, va)
+        return fit_key(self.fit_settings(inputs), inputs, y, tr, va, frames=self.attentive)
 
     def fit_report(self) -> dict[str, Any]:
         """What the last :meth:`fit` chose per head (layers, L2, temperature, validation UA)."""
@@ -201,6 +220,22 @@ class SpeechProbeSystem(HeadFitting):
     def _check_fitted(self) -> None:
         if not self.heads_:
             raise ParameterError("SpeechProbeSystem is not fitted; call fit(...) or load_system(folder)")
+
+    def _global_proba(self, inputs: CorpusInputs) -> np.ndarray:
+        """``(n, C)`` calibrated probabilities of the global head for prepared ``inputs``.
+
+        Raises:
+            ParameterError: for an attentive head and rows without frames.
+        """
+        h = self.heads_["global"]
+        if h.get("kind") != "attentive":
+            return self._head_proba("global", inputs.columns(h["layers"]))
+        if not inputs.has_frames().all():
+            raise ParameterError(f"this speech model's global head reads each recording's frames: give the "
+                                 f"{FRAMES!r} features of its feature_extractors() with the {FEATURE!r} ones")
+        if self._net is None or self._net[0] is not h:
+            self._net = (h, AttentiveHead.from_arrays(h))
+        return _softmax(attentive_logits(inputs.frames, h, self._net[1]) / h["temperature"])
 
     def _head_proba(self, head: str, x: np.ndarray) -> np.ndarray:
         h = self.heads_[head]
@@ -217,6 +252,7 @@ class SpeechProbeSystem(HeadFitting):
                                      f"trained on {self.width_} (Whisper {self.model})")
             return inputs
         x = np.stack(list(inputs[FEATURE])) if isinstance(inputs, Mapping) else np.asarray(inputs, np.float32)
+        frames = list(inputs[FRAMES]) if isinstance(inputs, Mapping) and FRAMES in inputs else None
         x = np.atleast_2d(x)
         want = 2 * self.width_ * len(self.layers)
         if x.shape[1] != want:
@@ -224,7 +260,7 @@ class SpeechProbeSystem(HeadFitting):
                                  f"Whisper {self.model} layers {list(self.layers)}: its feature_extractors())")
         n = len(x)
         return CorpusInputs.create(x, ["?"] * n, speakers if speakers is not None else [f"?{i}" for i in range(n)],
-                                   self.layers)
+                                   self.layers, frames)
 
     def predict_proba(self, inputs: CorpusInputs | Mapping[str, Sequence[np.ndarray]] | np.ndarray,
                       adapt: bool = False, adapt_for: str = "any") -> np.ndarray:
@@ -232,7 +268,8 @@ class SpeechProbeSystem(HeadFitting):
 
         Args:
             inputs: :class:`CorpusInputs`, a features dict (``{"whisper_stats": [vector, ...]}``, as the engine
-                gives) or an ``(n, D)`` matrix of :attr:`layers`.
+                gives; with ``"whisper_frames"`` for an attentive global head) or an ``(n, D)`` matrix of
+                :attr:`layers` (not for an attentive global head).
             adapt: standardise each speaker's rows by that speaker's statistics (each recording's expected emotion
                 offset, from the global head, taken out first when the head was trained so) and use the adapted
                 head (rows of speakers with one recording use the global head). Without speakers, every row is
@@ -247,7 +284,7 @@ class SpeechProbeSystem(HeadFitting):
         self._check_fitted()
         name = self.adapted_head(adapt_for) if adapt else "global"
         inputs = self._prepared(self._as_inputs(inputs))
-        out = self._head_proba("global", inputs.columns(self.heads_["global"]["layers"]))
+        out = self._global_proba(inputs)
         if adapt:
             head = self.heads_[name]
             layers = head["layers"]
@@ -283,8 +320,7 @@ class SpeechProbeSystem(HeadFitting):
         """``inputs`` with per-utterance normalisation when the system uses it."""
         if not self.utterance_norm:
             return inputs
-        return CorpusInputs(normalise_utterances(inputs.x, inputs.width), inputs.corpus, inputs.speaker,
-                            inputs.layers)
+        return dataclasses.replace(inputs, x=normalise_utterances(inputs.x, inputs.width))
 
     def _emotion_shift(self, probs: np.ndarray, layers: Sequence[int], head: str) -> np.ndarray | None:
         """The adapted ``head``'s emotion offsets ``(n, D)`` over ``layers`` for rows with global probabilities
@@ -294,16 +330,19 @@ class SpeechProbeSystem(HeadFitting):
             return None
         return compensation * emotion_offsets(probs, layer_columns(self.offsets_, self.layers, layers))
 
-    def speaker_residuals(self, x: np.ndarray, adapt_for: str = "any") -> np.ndarray:
-        """``(n, D)`` vectors of :attr:`layers` less each one's expected emotion offset (from the global head's
-        probabilities): what a speaker's running statistics are taken over (as they are when the adapted head
+    def speaker_residuals(self, x: np.ndarray | Mapping[str, Sequence[np.ndarray]], adapt_for: str = "any"
+                          ) -> np.ndarray:
+        """``(n, D)`` vectors of :attr:`layers` (or a features dict as :meth:`predict_proba` takes; an attentive
+        global head needs its frames when the adapted head takes offsets out) less each one's expected emotion
+        offset (from the global head's probabilities): what a speaker's running statistics are taken over (as they are when the adapted head
         takes no offsets out; per-utterance normalised first when the system uses that), for the adapted head of
         ``adapt_for``."""
         self._check_fitted()
         name = self.adapted_head(adapt_for)
         inputs = self._prepared(self._as_inputs(x))
-        shift = self._emotion_shift(self._head_proba("global", inputs.columns(self.heads_["global"]["layers"])),
-                                    self.layers, name)
+        if not self.heads_[name].get("compensation"):
+            return inputs.x
+        shift = self._emotion_shift(self._global_proba(inputs), self.layers, name)
         return inputs.x if shift is None else inputs.x - shift
 
     def predict_proba_adapted(self, x: np.ndarray, mean: np.ndarray, std: np.ndarray,
@@ -353,9 +392,10 @@ class SpeechProbeSystem(HeadFitting):
         self._check_fitted()
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
+        names = dict.fromkeys(("mean", "std", "coef", "bias", "prior_mean", "prior_std", "between", *MLP_PARAMETERS,
+                               *ATTENTIVE_PARAMETERS))
         tensors = {f"{head}.{k}": np.ascontiguousarray(h[k], dtype=np.float32)
-                   for head, h in self.heads_.items() for k in ("mean", "std", "coef", "bias", "prior_mean",
-                                                                "prior_std", "between", *MLP_PARAMETERS) if k in h}
+                   for head, h in self.heads_.items() for k in names if k in h}
         if self.offsets_ is not None and any("between" in self.heads_[h] for h in ADAPTED_HEADS.values()
                                              if h in self.heads_):
             tensors["adapted.offsets"] = np.ascontiguousarray(self.offsets_, dtype=np.float32)
@@ -402,14 +442,16 @@ class SpeechProbeSystem(HeadFitting):
                 if head == ADAPTED_HEADS["varied"] and head not in heads:
                     continue  # saved before it had one: predicting for varied speakers says so
                 h = heads[head]
+                kind = h.get("kind", "linear")
+                arrays = {"attentive": ATTENTIVE_PARAMETERS, "mlp": ("mean", "std", *MLP_PARAMETERS)}.get(
+                    kind, ("mean", "std", "coef", "bias"))
                 system.heads_[head] = {"layers": tuple(h["layers"]), "l2": h["l2"], "temperature": h["temperature"],
                                        "val_ua": h["val_ua"], "loss": h.get("loss", "masked"),
                                        **({"abstain_below": float(h["abstain_below"])}
                                           if h.get("abstain_below") is not None else {}),
                                        **({"loco_by_loss": dict(h["loco_by_loss"])} if h.get("loco_by_loss") else {}),
-                                       **{k: tensors[f"{head}.{k}"] for k in ("mean", "std", "coef", "bias")}}
-                if h.get("kind") == "mlp":
-                    system.heads_[head].update(kind="mlp", **{k: tensors[f"{head}.{k}"] for k in MLP_PARAMETERS})
+                                       **({"kind": kind} if kind != "linear" else {}),
+                                       **{k: tensors[f"{head}.{k}"] for k in arrays}}
                 if head != "global":
                     system.heads_[head].update(tau=float(h["tau"]), prior_mean=tensors[f"{head}.prior_mean"],
                                                prior_std=tensors[f"{head}.prior_std"],
@@ -422,19 +464,22 @@ class SpeechProbeSystem(HeadFitting):
                                   "re-train or re-install the model") from None
         for head, h in system.heads_.items():
             columns = 2 * system.width_ * len(h["layers"])
-            if h.get("kind") == "mlp":
+            if h.get("kind") == "attentive":
+                fits = (h["frame_mean"].shape == h["frame_std"].shape == (h["project_w"].shape[1],)
+                        and h["coef"].shape[0] == len(system.classes) and h["w1"].shape[0] == h["coef"].shape[1])
+            elif h.get("kind") == "mlp":
                 fits = (h["basis"].shape[0] == columns and h["w1"].shape == (len(h["b1"]), h["basis"].shape[1])
                         and h["coef"].shape == (len(system.classes), len(h["b1"])))
             else:
                 fits = h["coef"].shape == (len(system.classes), columns)
-            if not fits or h["mean"].shape != (columns,):
+            if not fits or (h.get("kind") != "attentive" and h["mean"].shape != (columns,)):
                 raise CheckpointError(f"{path}: the {head} head's weights do not fit {len(h['layers'])} layers of "
                                       f"Whisper {system.model}")
         return system
 
     def global_kind(self) -> str:
-        """What the global head is: ``linear`` or ``MLP``."""
-        return "MLP" if self.heads_.get("global", {}).get("kind") == "mlp" else "linear"
+        """What the global head is: ``linear``, ``MLP`` or ``attentive``."""
+        return {"mlp": "MLP", "attentive": "attentive"}.get(self.heads_.get("global", {}).get("kind"), "linear")
 
     def __repr__(self) -> str:
         return f"SpeechProbeSystem(model={self.model!r}, fitted={bool(self.heads_)})"

@@ -41,8 +41,13 @@ from avemo.labels import CALM, NEUTRAL
 LOSSES = ("masked", "partial", "full")
 #: Classes that corpora lacking one of them label as the other: kept masked by the ``partial`` loss.
 AMBIGUOUS = (CALM, NEUTRAL)
-#: The kinds of global head the rule may choose: a softmax regression (``linear``) and a small MLP (``mlp``).
-HEAD_KINDS = ("linear", "mlp")
+#: The kinds of global head the rule may choose among: a softmax regression (``linear``) and a small MLP (``mlp``)
+#: on clip statistics.
+PROXY_KINDS = ("linear", "mlp")
+#: The kinds of global head a speech probe may have: :data:`PROXY_KINDS`, or an attentive head over frames
+#: (``attentive``, :mod:`avemo.systems.probe_attentive`; the only kind when chosen: ``reports/cross-corpus/head-check``
+#: applied the nested rule between it and the heads on clip statistics).
+HEAD_KINDS = (*PROXY_KINDS, "attentive")
 #: Principal components of the inner loop's proxy design, and L-BFGS iterations of each inner fit (warm-started
 #: from the next stronger L2's solution).
 COMPONENTS = 128
@@ -97,7 +102,7 @@ class LocoChoice:
     """What :func:`loco_select` chose, and everything it scored.
 
     Attributes:
-        loss, layers, l2, head: the winning candidate (``head``: its kind, :data:`HEAD_KINDS`).
+        loss, layers, l2, head: the winning candidate (``head``: its kind, :data:`PROXY_KINDS`).
         score: its mean inner leave-one-corpus-out UA.
         logits: ``(n, C)`` its inner held-out logits of every row (each scored by the proxy trained without its
             corpus).
@@ -135,9 +140,10 @@ def loco_select(design: Callable[[Sequence[int]], np.ndarray], y: np.ndarray, co
     """
     from avemo.systems import probe_mlp
 
-    unknown = sorted(set(heads) - set(HEAD_KINDS))
+    unknown = sorted(set(heads) - set(PROXY_KINDS))
     if unknown or not heads:
-        raise ParameterError(f"unknown head kinds {unknown or list(heads)}; choose among {list(HEAD_KINDS)}")
+        raise ParameterError(f"head kinds {unknown or list(heads)} cannot be chosen by this rule; choose among "
+                             f"{list(PROXY_KINDS)}")
     names = list(np.unique(corpus))
     if len(names) < 2:
         raise ParameterError(f"leave-one-corpus-out selection needs two or more training corpora, got {names}; "

@@ -37,6 +37,13 @@ CROSS_CORPUS_DEFAULTS = {"corpora": ["ravdess", "nemo", "emovo", "turev", "urdu"
                          "compensations": [0.0, 1.0], "tau_grid": None, "global_heads": ["linear", "mlp"],
                          "recipe_name": "probe-transfer+augment+voices+mlp",
                          "alternatives": [
+                             {"name": "probe-transfer+augment+voices+attentive",
+                              "text": "the same recipe with attentive statistics pooling over each clip's frames as "
+                                      "the global head, trained on the clean clips (their copies have no frames), "
+                                      "which reports/cross-corpus/head-check's nested rule chose over the heads on "
+                                      "clip statistics on clean clips; the adapted heads as in the recipe",
+                              "copies": PROBE_SETTINGS["copies"], "compensations": [0.0, 1.0], "tau_grid": None,
+                              "global_heads": ["attentive"]},
                              {"name": "probe-transfer+augment+voices",
                               "text": "the same recipe with the softmax regression as the only kind of global head "
                                       "(the recipe shipped before)",

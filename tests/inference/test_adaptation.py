@@ -249,3 +249,9 @@ def test_an_attentive_global_head_predicts_adapts_and_explains_through_the_engin
     assert doc["feature_groups"] and all(g["group"].endswith(" s") for g in doc["feature_groups"])  # stretches of time
     assert sum(g["shap"] for g in doc["feature_groups"]) == pytest.approx(method["logit"] - method["base"], abs=1e-3)
     assert "gradient x input" in method["note"]
+    from avemo.shipping.probe_train import model_card
+
+    system = engine.speech.system
+    system.info["corpora"] = {c: {"n_recordings": 21, "n_speakers": 3} for c in ("ravdess", "emovo")}  # as trained
+    card = model_card(system)  # the card says what the single-file head is
+    assert "attentive statistics pooling over the clip's frames" in card and "frames of every layer" in card

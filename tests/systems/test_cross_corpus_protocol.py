@@ -17,6 +17,7 @@ CORPORA = {"ravdess": 24, "nemo": 9, "emovo": 6, "turev": 6, "urdu": 29}
 SETTINGS, DEFINITIONS = suite_settings()
 RECIPE, ALTERNATIVES = SETTINGS["recipe_name"], [a["name"] for a in SETTINGS["alternatives"]]
 PLAIN = next(a["name"] for a in SETTINGS["alternatives"] if not a["copies"])  # the one on clean clips
+ATTENTIVE = next(a["name"] for a in SETTINGS["alternatives"] if a["global_heads"] == ["attentive"])
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +183,9 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     settings = yaml.safe_load((configs_dir() / "benchmarks" / "cross-corpus.yaml").read_text())
     settings.update({"corpora": list(CORPORA), "conditions": [],
                      "variants": ["masked", "telephone"], "layer_grid": [[0], [0, 1]], "l2_grid": [0.01, 0.1]})
+    # the attentive recipe runs in test_a_run_of_some_systems_carries_the_other_rows_over
+    settings["alternatives"] = [a for a in settings["alternatives"] if a["global_heads"] != ["attentive"]]
+    alternatives = [a["name"] for a in settings["alternatives"]]
     settings["variant_definitions"]["telephone"] = {  # a variant with copies of its own
         "name": "probe-transfer+telephone", "text": "a telephone-band copy of every clip", "system": {},
         "copies": [{"condition": "telephone"}]}
@@ -201,7 +205,7 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     assert written["loco"] == json.loads(json.dumps(summary["loco"]))
     loco = summary["loco"]["systems"]
     heads = ("", "[speaker-adapted]", "[speaker-adapted-varied]")
-    assert set(loco) == {name + head for name in (MULTI, RECIPE, *ALTERNATIVES, RAVDESS_ONLY, TRANSFER + "-masked",
+    assert set(loco) == {name + head for name in (MULTI, RECIPE, *alternatives, RAVDESS_ONLY, TRANSFER + "-masked",
                                                   TRANSFER + "+telephone") for head in heads}
     for fold in loco[RECIPE]["folds"]:  # chosen by the nested rule, with an abstention level
         assert fold["choices"]["loss"] in ("masked", "partial", "full") and "loco_by_loss" in fold["choices"]
@@ -217,7 +221,7 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     assert multi["mean"]["ua"] == pytest.approx(np.mean([f["ua"] for f in multi["folds"]]))
     assert 0 <= loco[MULTI]["mean"]["ua"] <= multi["mean"]["ua"]
     rav = summary["ravdess_6fold"]["systems"]
-    assert set(rav) == {name + head for name in (RECIPE, *ALTERNATIVES, TARGETED, RAVDESS_ONLY) for head in heads}
+    assert set(rav) == {name + head for name in (RECIPE, *alternatives, TARGETED, RAVDESS_ONLY) for head in heads}
     assert rav[RECIPE + heads[2]]["folds"][0]["choices"] == summary_choices(runs, RECIPE, "adapted-varied")
     # the alternative's adapted heads are plain, as its settings say (no compensation, no prior weight)
     assert rav[PLAIN + heads[1]]["folds"][0]["choices"]["compensation"] == 0.0
@@ -229,7 +233,7 @@ def test_the_benchmark_writes_its_report_end_to_end(tmp_path, monkeypatch):
     text = (tmp_path / "results.md").read_text()
     assert "| probe-multicorpus[speaker-adapted] |" in text and "`-masked` the masked loss only" in text
     assert f"`{RECIPE}` is the shipped model's recipe" in text and f"| {PLAIN} | ravdess |" in text
-    assert all(f"`{name}`, run beside it:" in text for name in ALTERNATIVES)
+    assert all(f"`{name}`, run beside it:" in text for name in alternatives)
     # the recipe rule: only systems trained on degraded copies are eligible
     assert f"| {PLAIN} | no: clean clips only |" in text and "| probe-transfer-masked | no: clean" in text
     assert f"| {RECIPE} | yes |" in text and "| probe-transfer+telephone | yes |" in text
@@ -290,6 +294,8 @@ def test_recipes_of_reports_written_before_copies_keep_their_copies():
     assert list(recipes) == [RECIPE, *ALTERNATIVES] and recipes[RECIPE]["copies"] == SETTINGS["copies"]
     voice_only = {**SETTINGS, "alternatives": [{"name": "v", "text": "", "copies": [{"condition": "voice"}]}]}
     assert clean_only({"settings": voice_only}) == {"v"}
+    # an attentive global head trains on the clean clips alone, whatever copies the other heads train on
+    assert ATTENTIVE in clean_only({"settings": SETTINGS}) and RECIPE not in clean_only({"settings": SETTINGS})
 
 
 def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch):
@@ -305,7 +311,13 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     from avemo.errors import ParameterError
     from avemo.systems.spec import configs_dir
 
-    monkeypatch.setattr(cross_corpus, "load_corpora", lambda *a, **k: synthetic_corpora(frames=k.get("frames", False)))
+    loads = []
+
+    def fake_load(*args, **kwargs):
+        loads.append((kwargs.get("condition"), kwargs.get("frames", False)))
+        return synthetic_corpora(frames=kwargs.get("frames", False))
+
+    monkeypatch.setattr(cross_corpus, "load_corpora", fake_load)
     fitted = []
     real = cross_corpus.cross_validate
 
@@ -348,3 +360,16 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     assert again["carried_over"]["fitted"] == [PLAIN]
     text = (tmp_path / "report" / "results.md").read_text()
     assert f"This run fitted only `{PLAIN}` (`--systems`)" in text and f"`{RECIPE}[speaker-adapted]`" in text
+    # the recipes laid out anew: a recipe dropped takes its rows with it, and the attentive one read the frames of
+    # the clips it was tested on (the corpora's and RAVDESS's under the conditions, not the training copies)
+    assert any(row.startswith(ATTENTIVE) for row in again["loco"]["systems"])
+    assert (None, True) in loads and not [c for c, frames in loads if c is not None and frames]
+    fewer = {**settings, "alternatives": [a for a in settings["alternatives"] if a["name"] != ATTENTIVE]}
+    config.write_text(yaml.safe_dump(fewer))
+    third = run(tmp_path / "report", systems=[PLAIN])
+    assert not any(row.startswith(ATTENTIVE) for p in ("loco", "ravdess_6fold") for row in third[p]["systems"])
+    moved = {**fewer, "alternatives": [{**a, "compensations": [0.0]} if a["name"] != PLAIN else a
+                                       for a in fewer["alternatives"]]}
+    config.write_text(yaml.safe_dump(moved))
+    with pytest.raises(ParameterError, match="new or have other settings"):
+        run(tmp_path / "report", systems=[PLAIN])  # a carried recipe whose own settings changed

@@ -334,9 +334,9 @@ class SpeechProbeSystem(HeadFitting):
                           ) -> np.ndarray:
         """``(n, D)`` vectors of :attr:`layers` (or a features dict as :meth:`predict_proba` takes; an attentive
         global head needs its frames when the adapted head takes offsets out) less each one's expected emotion
-        offset (from the global head's probabilities): what a speaker's running statistics are taken over (as they are when the adapted head
-        takes no offsets out; per-utterance normalised first when the system uses that), for the adapted head of
-        ``adapt_for``."""
+        offset (from the global head's probabilities): what a speaker's running statistics are taken over (as they
+        are when the adapted head takes no offsets out; per-utterance normalised first when the system uses that),
+        for the adapted head of ``adapt_for``."""
         self._check_fitted()
         name = self.adapted_head(adapt_for)
         inputs = self._prepared(self._as_inputs(x))

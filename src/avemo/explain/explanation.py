@@ -168,7 +168,7 @@ class _Explainer:
     def speech_parts(self) -> None:
         predictor = self.engine.speech
         signal = load_audio(self.path, TARGET_SAMPLING_RATE)
-        features = {key: [e.process_signal(signal, TARGET_SAMPLING_RATE)] for key, e in predictor.extractors.items()}
+        features = predictor.features([signal])
         probabilities = np.asarray(predictor.system.predict_proba(features))[0]
         classes = tuple(predictor.classes)
         column = self._speech_column(classes)

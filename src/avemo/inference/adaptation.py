@@ -88,8 +88,7 @@ class SpeakerAdaptation(RecordingCount):
 
     def _features(self, signals: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
         """The speech system's features of 16 kHz ``signals``: ``{key: [array per signal]}``."""
-        return {key: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]
-                for key, e in self.predictor.extractors.items()}
+        return self.predictor.features(signals)
 
     def add_features(self, features: np.ndarray | Mapping[str, Sequence[np.ndarray]]) -> None:
         """Add recordings of this speaker by their features (the speech system's own: a features dict as its

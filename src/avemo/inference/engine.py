@@ -90,10 +90,20 @@ class SpeechPredictor(SystemPredictor):
         super().__init__(system)
         self.extractors = with_backend(system.feature_extractors(), backend)
 
+    def features(self, signals: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+        """``{key: [array per signal]}``: every extractor's features of 16 kHz ``signals``, one signal at a time (so
+        extractors of one encoder share its pass: :func:`~avemo.features.audio.whisper_layers.hidden_states`)."""
+        from avemo.features.audio.whisper_layers import one_encoder_pass
+
+        out: dict[str, list[np.ndarray]] = {key: [] for key in self.extractors}
+        for s in signals:
+            with one_encoder_pass():
+                for key, e in self.extractors.items():
+                    out[key].append(e.process_signal(s, TARGET_SAMPLING_RATE))
+        return out
+
     def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
-        features = {key: [e.process_signal(s, TARGET_SAMPLING_RATE) for s in signals]
-                    for key, e in self.extractors.items()}
-        return self.system.predict_proba(features)
+        return self.system.predict_proba(self.features(signals))
 
 
 def predict_each(predict_file, paths: Iterable[str | os.PathLike]

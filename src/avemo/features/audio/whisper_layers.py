@@ -14,6 +14,7 @@ the last one, which is tuned for ASR.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
@@ -21,7 +22,7 @@ import os
 import struct
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -250,22 +251,35 @@ def backend_encoder(model: str, backend: str = "torch"):
     return encoder or load_encoder(model=model)
 
 
-#: Signals up to this long (seconds) have their hidden states kept, one per thread, for the next extractor of the
-#: same signal (the statistics and the frames of an attentive head share one encoder pass).
+#: Signals up to this long (seconds) have their hidden states kept inside :func:`one_encoder_pass`.
 MEMO_SECONDS = 120.0
 _memo = threading.local()
+
+
+@contextlib.contextmanager
+def one_encoder_pass() -> Iterator[None]:
+    """Inside the block, :func:`hidden_states` keeps the last signal's states (of every layer, per thread) and
+    reads them again for the same signal: the extractors of one recording (the statistics and an attentive head's
+    frames) share one encoder pass. Outside, every call encodes (timings of repeated calls stay honest)."""
+    outer = getattr(_memo, "active", False)
+    _memo.active = True
+    try:
+        yield
+    finally:
+        _memo.active = outer
+        if not outer:
+            _memo.last = None
 
 
 def hidden_states(signal: np.ndarray, model: str, layers: tuple[int, ...], max_chunk: float = 30.0,
                   backend: str = "torch") -> torch.Tensor:
     """The encoder's hidden states ``(len(layers), frames, width)`` of a 16 kHz signal, 50 frames/s, encoded in
     pieces of at most ``max_chunk`` seconds (only the frames the signal has: no padding to 30 s) by ``backend``
-    (an ONNX backend that cannot be built falls back to the PyTorch encoder, with a warning). The last signal's
-    states (of every layer) are kept per thread, so a second extractor of the same signal does not encode it
-    again (:data:`MEMO_SECONDS`)."""
+    (an ONNX backend that cannot be built falls back to the PyTorch encoder, with a warning). Inside
+    :func:`one_encoder_pass`, a signal encoded just before is not encoded again."""
     signal = np.ascontiguousarray(signal)
     key = None
-    if len(signal) <= MEMO_SECONDS * TARGET_SAMPLING_RATE:
+    if getattr(_memo, "active", False) and len(signal) <= MEMO_SECONDS * TARGET_SAMPLING_RATE:
         key = (hashlib.blake2b(signal.view(np.uint8), digest_size=16).digest(), signal.shape, str(signal.dtype),
                model, float(max_chunk), backend)
         last = getattr(_memo, "last", None)

@@ -22,7 +22,7 @@ from avemo.data.recipes.registry import CorpusTable, corpora, get_corpus
 from avemo.data.recipes.skips import RecipeRecordings
 from avemo.errors import ParameterError
 from avemo.labels import label_set
-from avemo.systems.probe_inputs import FEATURE, FRAMES, CorpusInputs
+from avemo.systems.probe_inputs import FEATURE, FRAMES, CorpusInputs, frames_array
 
 log = logging.getLogger("avemo.shipping.corpora")
 
@@ -125,9 +125,7 @@ def stack_inputs(parts: Sequence[CorpusInputs]) -> CorpusInputs:
     their degraded copies); frames where any part has them (``None`` for the rows of a part without)."""
     frames = None
     if any(p.frames is not None for p in parts):
-        frames = np.empty(sum(len(p) for p in parts), dtype=object)
-        for i, f in enumerate(f for p in parts for f in (p.frames if p.frames is not None else [None] * len(p))):
-            frames[i] = f
+        frames = frames_array([f for p in parts for f in (p.frames if p.frames is not None else [None] * len(p))])
     return CorpusInputs(np.concatenate([p.x for p in parts]), np.concatenate([p.corpus for p in parts]),
                         np.concatenate([p.speaker for p in parts]), parts[0].layers, frames)
 

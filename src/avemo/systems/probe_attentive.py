@@ -21,6 +21,7 @@ import torch
 
 from avemo.errors import ParameterError
 from avemo.systems import probe_mlp
+from avemo.systems.probe_inputs import frames_array
 
 #: The version of how the head is fitted and calibrated (part of a speech probe's fit key when its global head is
 #: attentive).
@@ -161,9 +162,7 @@ def held_out_corpus_logits(frames: Sequence[np.ndarray], y: np.ndarray, mask: np
     names = list(np.unique(corpus))
     if len(names) < 2:
         raise ParameterError(f"attentive head: held-out-corpus logits need two or more corpora, got {names}")
-    held = np.empty(len(corpus), dtype=object)
-    for i, f in enumerate(frames):
-        held[i] = f
+    held = frames_array(list(frames))
     out = np.zeros((len(corpus), np.shape(mask)[1]), np.float32)
     for held_out in names:
         test = corpus == held_out

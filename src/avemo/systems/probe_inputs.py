@@ -52,15 +52,10 @@ class CorpusInputs:
         if frames is not None:
             if len(frames) != len(x):
                 raise ParameterError(f"frames of {len(frames)} recordings for {len(x)} rows of features")
-            held = np.empty(len(x), dtype=object)
+            frames = frames_array([None if f is None else np.asarray(f, np.float32) for f in frames])
             for i, f in enumerate(frames):
-                if f is not None:
-                    f = np.asarray(f, np.float32)
-                    if f.ndim != 2 or not len(f):
-                        raise ParameterError(f"row {i}: frames must be a (frames >= 1, width) array, got shape "
-                                             f"{f.shape}")
-                held[i] = f
-            frames = held
+                if f is not None and (f.ndim != 2 or not len(f)):
+                    raise ParameterError(f"row {i}: frames must be a (frames >= 1, width) array, got shape {f.shape}")
         return cls(x, corpus, speaker, layers, frames)
 
     def __len__(self) -> int:
@@ -96,6 +91,15 @@ class CorpusInputs:
         cols = np.concatenate([np.arange(self.layers.index(i) * block, (self.layers.index(i) + 1) * block)
                                for i in layers])
         return self.x[:, cols]
+
+
+def frames_array(frames: Sequence[np.ndarray | None]) -> np.ndarray:
+    """An ``(n,)`` object array holding each clip's frames (or ``None``) as they are (``np.asarray`` would stack
+    frames of one length into one array)."""
+    out = np.empty(len(frames), dtype=object)
+    for i, f in enumerate(frames):
+        out[i] = f
+    return out
 
 
 def layer_columns(matrix: np.ndarray, matrix_layers: Sequence[int], layers: Sequence[int]) -> np.ndarray:

@@ -440,3 +440,72 @@ def test_the_shared_image_folder_release_joins_through_the_map(require_data):
     r = recs[0]
     assert Path(r.path).is_file() and r.attributes["fer2013_emotion"] in label_set("fer7")
     assert r.attributes["match_corr"] >= 0.9
+
+
+TINY_JOINT = TINY_VOTES.replace("name: tiny-votes", "name: tiny-joint").replace(
+    "targets: votes\n", "targets: votes\nextra_heads: {fer2013: fer7}\n")
+
+
+def test_benchmark_scores_a_two_headed_network_on_fer2013_with_its_fer2013_head(tmp_path, monkeypatch):
+    from avemo.benchmark.ferplus import load_ferplus_splits, run_ferplus_benchmark
+    from avemo.benchmark.fer2013 import load_fer_splits
+    from avemo.systems.face import FaceSystem
+    from avemo.train.metrics import classification_metrics
+
+    configs = tmp_path / "configs"
+    (configs / "face").mkdir(parents=True)
+    (configs / "benchmarks").mkdir()
+    (configs / "face" / "tiny-joint.yaml").write_text(TINY_JOINT)
+    (configs / "benchmarks" / "ferplus.yaml").write_text(
+        "name: ferplus\nprotocol: test protocol\nlabel_set: ferplus8\nsystems: [tiny-joint]\n"
+        "shipped_systems: []\npeer: null\n")
+    monkeypatch.setenv("AVEMO_CONFIGS", str(configs))
+    root = tmp_path / "ferplus"
+    root.mkdir()
+    write_votes(root / "ferplus.csv")
+    write_fer_csv(root / "fer2013.csv")
+    data, _ = load_ferplus_splits(root)
+    assert data["Training"]["fer2013"].tolist() == [6, 3, 1, 2]  # FER2013's own labels of the kept images
+    summary = run_ferplus_benchmark(root, tmp_path / "report", tmp_path / "runs")
+    entry = summary["systems"]["tiny-joint"]
+    assert entry["fer2013_head"] == "fer2013"
+    joint = FaceSystem.load(tmp_path / "runs" / "tiny-joint")
+    images, labels = load_fer_splits(root)["PrivateTest"]
+    by_head = classification_metrics(labels, joint.predict_proba(images, head="fer2013"), 7)["confusion"]
+    assert entry["fer2013_test"]["confusion"] == by_head
+    # FER+'s own folders have no FER2013 labels: the head cannot be trained there, and the error says so
+    own = tmp_path / "own"
+    for split, folder in {"Training": "FER2013Train", "PublicTest": "FER2013Valid",
+                          "PrivateTest": "FER2013Test"}.items():
+        (own / folder).mkdir(parents=True)
+        with open(own / folder / "label.csv", "w", newline="") as f:
+            for i, (usage, named, votes, _) in enumerate(ROWS):
+                if usage == split and named:
+                    Image.fromarray(face(i)).save(own / folder / f"fer{i:07d}.png")
+                    csv.writer(f).writerow([f"fer{i:07d}.png", "(0, 0, 48, 48)", *votes])
+    with pytest.raises(ParameterError, match="have no FER2013 original label"):
+        run_ferplus_benchmark(own, tmp_path / "report-own", tmp_path / "runs-own")
+
+
+def test_the_shipping_rule_uses_validation_figures_only():
+    from avemo.benchmark.ferplus import results_table, shipping_choice
+
+    def row(plus_val, fer_val, head="fer2013", test=0.5):
+        return {"validation": {"accuracy": plus_val, "n": 10}, "fer2013_validation": {"accuracy": fer_val, "n": 10},
+                "fer2013_head": head, "test": {"accuracy": test, "ua": test, "macro_f1": test}, "ms_per_image": 1.0,
+                "fer2013_test": None, "description": "d"}
+
+    systems = {"shipped": row(0.67, 0.682, head=None), "better": row(0.83, 0.69, test=0.1),
+               "best-plus-worse-fer": row(0.85, 0.60, test=0.99), "one-head": row(0.90, 0.70, head=None),
+               "also-eligible": row(0.80, 0.70, test=0.99)}
+    summary = {"systems": systems, "protocol": "p", "n_train": 1, "n_val": 1, "n_test": 1}
+    choice = shipping_choice(summary, "shipped")
+    assert [c["system"] for c in choice["candidates"]] == ["better", "best-plus-worse-fer", "also-eligible"]
+    assert [c["eligible"] for c in choice["candidates"]] == [True, False, True]
+    assert choice["choice"] == "better"  # the highest FER+ Valid among the eligible; test figures play no part
+    summary["shipping"] = choice
+    assert "the face network to ship is `better`" in results_table(summary)
+    systems["better"]["fer2013_validation"]["accuracy"] = 0.5
+    systems["also-eligible"]["validation"]["accuracy"] = 0.6
+    assert shipping_choice(summary, "shipped")["choice"] == "shipped"
+    assert shipping_choice(summary, "not-scored") is None

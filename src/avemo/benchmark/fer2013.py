@@ -101,11 +101,12 @@ def train_or_load(name: str, data: dict, runs_dir: Path) -> FaceSystem:
 
 def fit_on_split(spec: FaceSystemSpec, images: np.ndarray, labels: np.ndarray, n_train: int, folder: Path,
                  init: dict[str, Any] | None, votes: np.ndarray | None = None,
+                 head_labels: dict[str, np.ndarray] | None = None,
                  teacher: Callable[[str], FaceSystem] | None = None) -> FaceSystem:
     """``spec`` trained on the first ``n_train`` rows of ``images`` / ``labels`` and selected on the rest, resuming
-    from ``folder/_train_state``; on ``votes`` ``(n, classes)`` when given. A spec with ``distill`` teachers trains
-    on their ensemble's soft targets (mixed with ``votes``, else the one-hot labels); ``teacher(name)`` gives each
-    teacher, trained.
+    from ``folder/_train_state``; on ``votes`` ``(n, classes)`` when given, its extra heads on ``head_labels``. A
+    spec with ``distill`` teachers trains on their ensemble's soft targets (mixed with ``votes``, else the one-hot
+    labels); ``teacher(name)`` gives each teacher, trained.
 
     Raises:
         ParameterError: a distilled spec without ``teacher``.
@@ -115,8 +116,11 @@ def fit_on_split(spec: FaceSystemSpec, images: np.ndarray, labels: np.ndarray, n
         fold = Fold(spec.name, tuple(range(n_train)), tuple(range(n_train, len(labels))), (), (), ())
         outcome, = cross_validate(lambda _: FaceSystem(spec), images, labels, [fold], predict=lambda *_: None,
                                   checkpoint_dir=lambda *_: folder / "_train_state",
-                                  fit_options={"init_state": init, "targets": votes}, keep_systems=True)
+                                  fit_options={"init_state": init, "targets": votes, "head_labels": head_labels},
+                                  keep_systems=True)
         return outcome.fitted
+    if head_labels:
+        raise ParameterError(f"{spec.name}: a distilled system has no extra heads; drop extra_heads or distill")
     if teacher is None:
         raise ParameterError(f"{spec.name} is distilled from {spec.distill['teachers']}; train it with a benchmark "
                              "that trains its teachers (avemo benchmark ferplus or fer2013)")

@@ -130,7 +130,7 @@ def face_saliency(system: Any, crop: np.ndarray, target: str, steps: int = 32) -
             attribution, delta = ig.attribute(x, baselines=torch.zeros_like(x), target=index, n_steps=steps,
                                               return_convergence_delta=True)
         with torch.no_grad():
-            probability = float(torch.softmax(model(x), dim=-1)[0, index])
+            probability = float(torch.softmax(model(x)[:, :len(system.classes)], dim=-1)[0, index])  # main head
     finally:
         model.train(was_training)
     side, window = crop.shape[0], x.shape[-1]

@@ -53,13 +53,18 @@ class FaceClassifier(SystemPredictor):
         super().__init__(system)
         self.tta, self.video_tta = tta, video_tta
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """FER2013's seven classes, whatever the network's (:attr:`FaceSystem.served_classes`)."""
+        return self.system.served_classes
+
     def classify(self, rgb: np.ndarray, faces: list[FaceDetection], video: bool = False) -> list[FaceResult]:
         """One result per detected face, largest first."""
         if not faces:
             return []
         side = self.system.spec.side
         crops = np.stack([align_face(rgb, f, size=side, grayscale=True) for f in faces])
-        probs = self.system.predict_proba(crops, tta=self.video_tta if video else self.tta)
+        probs = self.system.served_proba(crops, tta=self.video_tta if video else self.tta)
         out = [FaceResult(tuple(float(v) for v in f.box), self._as_dict(p), f.track_id) for f, p in zip(faces, probs)]
         out.sort(key=lambda r: -r.area)
         return out
@@ -71,7 +76,7 @@ class FaceClassifier(SystemPredictor):
 
         side = self.system.spec.side
         gray = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (side, side), interpolation=cv2.INTER_AREA)
-        probs = self.system.predict_proba(gray[None], tta=self.tta)[0]
+        probs = self.system.served_proba(gray[None], tta=self.tta)[0]
         return FaceResult((0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0])), self._as_dict(probs))
 
     def _as_dict(self, probs: np.ndarray) -> dict[str, float]:

@@ -102,7 +102,7 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
              f"- input: aligned gray face crops, {spec.side}x{spec.side} pixels (FER2013 framing; avemo's face "
              f"front end aligns faces of photos and videos like this), centre crop {spec.augment.get('crop')}",
              f"- test-time augmentation: `{system.augment.config.tta}`",
-             classes_line(system.classes), SAFE_FORMATS, "", "## Training",
+             classes_line(system.classes), *_heads_lines(system), SAFE_FORMATS, "", "## Training",
              f"- corpus: {info.get('corpus')}: {info.get('n_train')} training images, {info.get('n_val')} for "
              + ("selection (FER+: train on FER+ Train, select on FER+ Valid = PublicTest, report FER+ Test = "
                 "PrivateTest, majority labels after dropping unknown / not-a-face)" if info.get("corpus") == "ferplus"
@@ -129,6 +129,11 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
     if spec.targets == "votes":
         lines.append("- targets: the distribution of FER+'s ten annotators' votes over its eight emotions "
                      "(cross-entropy against the vote fractions, as in Barsoum et al. 2016)")
+    if spec.extra_heads:
+        lines.append("- extra heads: " + "; ".join(
+            f"`{head}` learns {labels} labels ({_HEAD_SOURCES.get(labels, labels)})"
+            for head, labels in spec.extra_heads.items())
+                     + ", one-hot; each head its own softmax, the losses summed")
     if info.get("train_seconds"):
         lines.append(f"- training time: {info['train_seconds'] / 60:.0f} min on a 2-core CPU")
     lines += ["", *figures_section("Figures", _figure_lines(system, report))]
@@ -140,12 +145,32 @@ def face_model_card(system: FaceSystem, report: str | os.PathLike | None = None)
     return card_text(lines + closing_sections(info.get("command", ""), limits))
 
 
+_HEAD_SOURCES = {"fer7": "FER2013's original single labels of the same images"}
+
+
+def _heads_lines(system: FaceSystem) -> list[str]:
+    """The card's lines on a network with several heads, and on the classes the front ends give."""
+    lines = []
+    if system.spec.extra_heads:
+        lines.append("- heads: " + ", ".join(
+            [f"main ({len(system.classes)} classes above; `predict_proba(images)`)"]
+            + [f"`{head}` ({', '.join(classes)}; `predict_proba(images, head=\"{head}\")`)"
+               for head, classes in system.heads.items() if head is not None]))
+    if system.classes != system.served_classes:
+        lines.append(f"- avemo's front ends (CLI, engine, fusion, live view, web demo, REST) give faces in "
+                     f"{', '.join(system.served_classes)}: the main head's probabilities re-expressed there "
+                     "(contempt folded into disgust)")
+    return lines
+
+
 def _figure_lines(system: FaceSystem, report: str | os.PathLike | None) -> list[str]:
     """The card's test figures: from the benchmark ``report`` when it has the system, else the saved test split's
     (none when neither)."""
     entry = None
     if report and Path(report).is_file():
         entry = json.loads(Path(report).read_text()).get("systems", {}).get(system.spec.name)
+    if entry and entry.get("fer2013_test") is not None and "fer2013_validation" in entry:
+        return _ferplus_figure_lines(entry, report)
     if entry:
         t = entry["test"]
         return [f"From `{report}` (FER2013 PrivateTest, {t['n_test']} images, never used for selection):", "",
@@ -155,6 +180,20 @@ def _figure_lines(system: FaceSystem, report: str | os.PathLike | None) -> list[
     t = system.info.get("test")
     return [f"- {t['split']}: accuracy {pct(t['accuracy'])}%, UA {pct(t['ua'])}%, macro-F1 {pct(t['macro_f1'])}% "
             f"(n={t['n_test']})"] if t else []
+
+
+def _ferplus_figure_lines(entry: dict, report: str | os.PathLike) -> list[str]:
+    """The card's figures from a FER+ benchmark report's row: FER+ Test and FER2013 PrivateTest, never used for
+    selection, beside the validation figures."""
+    t, f = entry["test"], entry["fer2013_test"]
+    head = f" (its `{entry['fer2013_head']}` head)" if entry.get("fer2013_head") else " (contempt counted as disgust)"
+    return [f"From `{report}` (test splits never used for selection):", "",
+            f"- FER+ Test (the {t['n_test']} FER2013 PrivateTest images joined to FER+ whose majority is an emotion; "
+            f"majority labels): accuracy {pct(t['accuracy'])}%, UA {pct(t['ua'])}%, macro-F1 {pct(t['macro_f1'])}%; "
+            f"FER+ Valid accuracy {pct(entry['validation']['accuracy'])}%",
+            f"- FER2013 PrivateTest, original labels ({f['n_test']} images){head}: accuracy {pct(f['accuracy'])}%, "
+            f"UA {pct(f['ua'])}%; PublicTest accuracy {pct(entry['fer2013_validation']['accuracy'])}%",
+            f"- {entry['ms_per_image']:.1f} ms per 48x48 crop on one CPU thread (with test-time augmentation)"]
 
 
 def ship_face_system(source: str | os.PathLike, target: str | os.PathLike,

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from avemo.errors import CheckpointError, ParameterError
-from avemo.labels import label_set
+from avemo.labels import label_set, to_common_label_set
 from avemo.models.registry import create_model, model_class
 from avemo.systems.base import PRETRAINED_DIR, read_description, shipped_systems, system_kind, write_description
 from avemo.systems.spec import configs_dir, read_config
@@ -32,6 +32,8 @@ from avemo.train.trainer import TrainConfig, TrainHistory, Trainer
 
 #: What a face system can be trained on (FaceSystemSpec.targets).
 TARGETS = ("majority", "votes")
+#: The label set avemo's front ends (engine, fusion, live view, web demo, REST) give faces in: FER2013's seven.
+SERVED_LABEL_SET = "fer7"
 #: ``init_from: pretrained:<name>`` starts from a shipped system.
 PRETRAINED_PREFIX = "pretrained:"
 log = logging.getLogger(__name__)
@@ -49,7 +51,10 @@ class FaceSystemSpec:
     ``"votes"`` (the distribution of the annotators' votes, FER+; :meth:`FaceSystem.fit` then needs ``targets``).
     ``distill``: ``{teachers: [names], temperature, teacher_weight}`` trains on the soft targets of those face
     systems' ensemble mixed with the labels (:mod:`avemo.train.distill`; the FER+ benchmark trains the teachers
-    first); empty: no teachers."""
+    first); empty: no teachers. ``extra_heads``: ``{head name: label set}``, more classifier heads on the same
+    network, each with its own softmax beside the main ``label_set`` head (e.g. ``{fer2013: fer7}``: FER2013's
+    original labels next to FER+'s votes); :meth:`FaceSystem.fit` then needs each head's labels and
+    :meth:`FaceSystem.predict_proba` gives a head's probabilities when asked by name."""
 
     name: str
     model: str = "face_cnn"
@@ -62,6 +67,7 @@ class FaceSystemSpec:
     init_from: str = ""
     targets: str = "majority"
     distill: dict[str, Any] = dataclasses.field(default_factory=dict)
+    extra_heads: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if model_class(self.model).input_kind != "image":
@@ -78,9 +84,22 @@ class FaceSystemSpec:
             raise ParameterError(f"face system {self.name!r}: targets must be one of {list(TARGETS)}, got "
                                  f"{self.targets!r}")
         label_set(self.label_set)  # validates
+        if not isinstance(self.extra_heads, dict) or not all(isinstance(k, str) and k for k in self.extra_heads):
+            raise ParameterError(f"face system {self.name!r}: extra_heads must map head names to label sets, e.g. "
+                                 "{fer2013: fer7}")
+        for head, labels in self.extra_heads.items():
+            try:
+                label_set(labels)
+            except ParameterError as exc:
+                raise ParameterError(f"face system {self.name!r}: extra head {head!r}: {exc}") from None
         self.augment_config()  # validates
         self.distill_config()  # validates
         TrainConfig(**self.train)
+
+    def head_classes(self) -> dict[str | None, tuple[str, ...]]:
+        """The classes of every head, in output order: ``None`` (the main head, ``label_set``), then each extra
+        head by name."""
+        return {None: label_set(self.label_set), **{k: label_set(v) for k, v in self.extra_heads.items()}}
 
     def augment_config(self) -> ImageAugmentConfig:
         try:
@@ -165,6 +184,7 @@ class FaceSystem:
         self.spec = spec
         self.engine = engine
         self.classes = label_set(spec.label_set)
+        self.heads = spec.head_classes()
         self.augment = ImageAugment(spec.augment_config())
         self.info: dict[str, Any] = {}
         self.model_: torch.nn.Module | None = None
@@ -181,7 +201,8 @@ class FaceSystem:
 
     def fit(self, images: np.ndarray, labels: np.ndarray, split: tuple[Sequence[int], Sequence[int]] | None = None,
             checkpoint_dir: str | os.PathLike | None = None, callback=None,
-            init_state: dict[str, torch.Tensor] | None = None, targets: np.ndarray | None = None) -> "FaceSystem":
+            init_state: dict[str, torch.Tensor] | None = None, targets: np.ndarray | None = None,
+            head_labels: dict[str, np.ndarray] | None = None) -> "FaceSystem":
         """Train the model on the rows ``split[0]`` of ``images`` / ``labels``, with early stopping (or weight
         averaging) selected on the rows ``split[1]``; ``split=None`` trains on every row without validation.
         Returns ``self``.
@@ -189,11 +210,12 @@ class FaceSystem:
         ``init_state``: weights to start from (the ``state_dict`` of a trained system with the same network, see
         :func:`init_from_state`). ``targets``: ``(len(labels), len(classes))`` distributions to train on instead
         of the labels (FER+ vote fractions for a ``targets: votes`` spec, which needs them; a teacher's soft
-        targets when distilling); ``labels`` still weight the classes and score validation.
+        targets when distilling); ``labels`` still weight the classes and score validation. ``head_labels``:
+        for each extra head, one label per image (an index into its classes); it trains on them one-hot.
 
         Raises:
-            ParameterError: when ``init_state`` does not fit this system's network, or a ``targets: votes`` spec
-                gets no ``targets``.
+            ParameterError: when ``init_state`` does not fit this system's network, a ``targets: votes`` spec
+                gets no ``targets``, or an extra head gets no labels or labels out of its range.
         """
         images, labels = np.asarray(images), np.asarray(labels)
         if targets is None and self.spec.targets == "votes":
@@ -203,7 +225,8 @@ class FaceSystem:
             raise ParameterError(f"targets have {np.shape(targets)[0]} rows for {len(labels)} images")
         train, val = (np.arange(len(labels)), None) if split is None else \
             (np.asarray(list(split[0]), np.int64), np.asarray(list(split[1]), np.int64))
-        model = create_model(self.spec.model, 1, len(self.classes), config=self.spec.model_config)
+        targets = self._joint_targets(labels, targets, head_labels)
+        model = create_model(self.spec.model, 1, self.n_outputs, config=self.spec.model_config)
         if init_state is not None:
             mismatch = _state_mismatch(model.state_dict(), init_state)
             if mismatch:
@@ -211,7 +234,10 @@ class FaceSystem:
                                      f"{self.spec.init_from or 'init_state'!r} do not fit its network ({mismatch}); "
                                      "init_from must use the same model and model_config")
             model.load_state_dict(init_state)
-        trainer = Trainer(TrainConfig(**self.spec.train), checkpoint_dir, callback, self.augment)
+        config = TrainConfig(**self.spec.train)
+        if len(self.heads) > 1:
+            config = dataclasses.replace(config, output_groups=tuple(len(c) for c in self.heads.values()))
+        trainer = Trainer(config, checkpoint_dir, callback, self.augment)
         has_val = val is not None and len(val) > 0
         self.history_ = trainer.fit(model, self._examples(images[train]), labels[train],
                                     self._examples(images[val]) if has_val else None,
@@ -219,6 +245,52 @@ class FaceSystem:
                                     train_targets=None if targets is None else np.asarray(targets)[train])
         self.model_ = model.eval()
         return self
+
+    @property
+    def served_classes(self) -> tuple[str, ...]:
+        """The classes avemo's front ends give faces in (:data:`SERVED_LABEL_SET`, FER2013's seven)."""
+        return label_set(SERVED_LABEL_SET)
+
+    def served_proba(self, images: np.ndarray, tta: bool | str | None = None) -> np.ndarray:
+        """:meth:`predict_proba` of the main head on :attr:`served_classes` ``(n, 7)``: a network with other classes
+        (FER+'s eight) has them re-expressed there, contempt folded into disgust."""
+        probs = self.predict_proba(images, tta=tta)
+        return probs if self.classes == self.served_classes else \
+            to_common_label_set(probs, self.classes, self.served_classes).astype(np.float32)
+
+    @property
+    def n_outputs(self) -> int:
+        """The network's output width: the classes of every head, side by side."""
+        return sum(len(c) for c in self.heads.values())
+
+    def _joint_targets(self, labels: np.ndarray, targets: np.ndarray | None,
+                       head_labels: dict[str, np.ndarray] | None) -> np.ndarray | None:
+        """``targets`` (or the one-hot ``labels``) with each extra head's one-hot labels beside them, ``(n,
+        n_outputs)``; ``targets`` itself without extra heads.
+
+        Raises:
+            ParameterError: for a missing head's labels, a wrong count or a label out of the head's range.
+        """
+        extra = {k: v for k, v in self.heads.items() if k is not None}
+        if not extra:
+            return targets
+        head_labels = head_labels or {}
+        missing = sorted(set(extra) - set(head_labels))
+        if missing:
+            raise ParameterError(f"face system {self.spec.name!r} has extra head(s) {missing} but got no labels for "
+                                 "them; train it on a corpus that has them (FER+ through ferplus_map.csv or "
+                                 "fer2013.csv gives FER2013's original labels)")
+        parts = [np.asarray(targets, np.float32) if targets is not None else
+                 np.eye(len(self.classes), dtype=np.float32)[labels]]
+        for head, classes in extra.items():
+            y = np.asarray(head_labels[head])
+            if y.shape != (len(labels),) or not np.issubdtype(y.dtype, np.integer) or \
+                    (len(y) and (y.min() < 0 or y.max() >= len(classes))):
+                raise ParameterError(f"face system {self.spec.name!r}: head {head!r} needs one label in "
+                                     f"[0, {len(classes)}) per image ({len(labels)}), got shape {y.shape}"
+                                     + (f", {y.min()}..{y.max()}" if y.size else ""))
+            parts.append(np.eye(len(classes), dtype=np.float32)[y])
+        return np.concatenate(parts, axis=1)
 
     def fit_report(self) -> dict[str, Any]:
         """What the last :meth:`fit` recorded: its training history (``histories``, one entry)."""
@@ -236,21 +308,35 @@ class FaceSystem:
                                          "best_epoch": None if h is None else h.best_epoch},
                             "test": self.info.get("test"), "versions": library_versions()})
 
-    def predict_proba(self, images: np.ndarray, tta: bool | str | None = None, batch_size: int = 128) -> np.ndarray:
+    def predict_proba(self, images: np.ndarray, tta: bool | str | None = None, batch_size: int = 128,
+                      head: str | None = None) -> np.ndarray:
         """Class probabilities ``(n, len(classes))``. ``tta``: ``None`` or ``True`` = the spec's test-time
         augmentation (``augment.tta``), ``False`` = the centre crop only, or a mode name (``"none"``,
-        ``"flip"``, ``"shifts"``), e.g. ``"flip"`` for video frames where speed matters."""
+        ``"flip"``, ``"shifts"``), e.g. ``"flip"`` for video frames where speed matters. ``head``: an extra
+        head's name for its probabilities ``(n, len(heads[head]))`` instead.
+
+        Raises:
+            ParameterError: when not trained, or for a head the system does not have.
+        """
         if self.model_ is None:
             raise ParameterError(f"face system {self.spec.name!r} is not trained; call fit() or load()")
+        if head not in self.heads:
+            raise ParameterError(f"face system {self.spec.name!r} has no head {head!r}; its extra heads: "
+                                 f"{[k for k in self.heads if k is not None]}")
+        names = list(self.heads)
+        start = sum(len(self.heads[k]) for k in names[:names.index(head)])
+        columns = slice(start, start + len(self.heads[head]))
         if len(images) == 0:
-            return np.zeros((0, len(self.classes)), np.float32)
+            return np.zeros((0, len(self.heads[head])), np.float32)
         augment = self.augment
         if isinstance(tta, str):
             augment = ImageAugment(dataclasses.replace(self.augment.config, tta=tta))
         use_tta = augment.config.tta != "none" and tta is not False
         with torch.inference_mode():
-            return predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
-                                 tta=use_tta, forward=self._onnx_forward())
+            probs = predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
+                                  tta=use_tta, forward=self._onnx_forward(),
+                                  groups=tuple(len(c) for c in self.heads.values()) if len(self.heads) > 1 else ())
+        return np.ascontiguousarray(probs[:, columns])
 
     @property
     def runtime(self) -> str:
@@ -326,7 +412,9 @@ class FaceSystem:
         doc = {"format_version": 1, "system": self.spec.name, "classes": list(self.classes),
                "input": {"name": "images", "shape": ["batch", 1, crop, crop], "dtype": "float32",
                          "range": [0.0, 1.0], "color": "gray"},
-               "output": {"name": "logits", "shape": ["batch", len(self.classes)]},
+               "output": {"name": "logits", "shape": ["batch", self.n_outputs]},
+               "heads": [{"name": k or "main", "classes": list(c), "softmax_over": "its own columns"}
+                         for k, c in self.heads.items()],
                "preprocessing": f"align the face to a {self.spec.side}x{self.spec.side} gray crop (FER2013 framing), "
                                 f"take the centre {crop}x{crop}, divide by 255",
                "test_time_augmentation": self.augment.config.tta,
@@ -406,7 +494,7 @@ def init_from_state(spec: FaceSystemSpec, folder: str | os.PathLike,
             raise ParameterError(f"face system {spec.name!r}: init_from {spec.init_from!r} is not a shipped face "
                                  f"system (shipped: {shipped_systems('face')})")
         parent = FaceSystem.load(shipped, engine="torch")
-        return adapt_head(parent.model_.state_dict(), parent.classes, label_set(spec.label_set))
+        return adapt_head(parent.model_.state_dict(), output_classes(parent.spec), output_classes(spec))
     parent_spec = load_face_spec(spec.init_from)
     parent_folder = Path(folder).parent / spec.init_from
     parent = None
@@ -421,7 +509,12 @@ def init_from_state(spec: FaceSystemSpec, folder: str | os.PathLike,
             parent = None
     if parent is None:
         parent = train(spec.init_from, parent_folder)
-    return adapt_head(parent.model_.state_dict(), parent.classes, label_set(spec.label_set))
+    return adapt_head(parent.model_.state_dict(), output_classes(parent.spec), output_classes(spec))
+
+
+def output_classes(spec: FaceSystemSpec) -> tuple[str, ...]:
+    """The class of each output of ``spec``'s network: its heads' classes side by side."""
+    return tuple(c for classes in spec.head_classes().values() for c in classes)
 
 
 def adapt_head(state: dict[str, torch.Tensor], source: Sequence[str],

@@ -74,9 +74,9 @@ def add_face_reference(model_dir: str | os.PathLike, data_dir: str | os.PathLike
     if not recordings:
         raise ParameterError(f"{data_dir}: no {split} images in the {corpus} corpus to compute the reference on")
     images, kept = load_face_images(recordings, system.spec.side)
-    reference = FaceReference.from_probabilities(system.predict_proba(images), f"{corpus} {split}")
+    reference = FaceReference.from_probabilities(system.served_proba(images), f"{corpus} {split}")
     path = description_file(model_dir)
     doc = json.loads(path.read_text())
-    doc.setdefault("info", {})[REFERENCE_KEY] = reference.to_info(system.classes, len(kept))
+    doc.setdefault("info", {})[REFERENCE_KEY] = reference.to_info(system.served_classes, len(kept))
     path.write_text(json.dumps(doc, indent=1))
     return reference

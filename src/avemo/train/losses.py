@@ -8,6 +8,8 @@ get no probability mass and exactly zero gradient — a corpus with no "calm" do
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -115,3 +117,31 @@ def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
         per_example = -torch.where(smoothed > 0, smoothed * w * log_p, torch.zeros_like(log_p)).sum(1)
         return per_example.sum() / (target * w).sum().clamp_min(1e-12)
     return -(torch.where(smoothed > 0, smoothed * log_p, torch.zeros_like(log_p))).sum(1).mean()
+
+
+def grouped_soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor, groups: Sequence[int],
+                                      weight: torch.Tensor | None = None,
+                                      label_smoothing: float = 0.0) -> torch.Tensor:
+    """The sum over output groups of :func:`soft_target_cross_entropy`, each group its own softmax: a network with
+    several heads side by side in one output (e.g. FER+'s eight classes, then FER2013's seven).
+
+    Args:
+        logits, target: ``(B, sum(groups))``; each group's slice of every target row is a distribution.
+        groups: the width of each group, the first being the primary head.
+        weight: optional class weights of the first group (``(groups[0],)``); the other groups are unweighted.
+        label_smoothing: applied within each group.
+
+    Raises:
+        ParameterError: when the widths do not add up to the logits' width, or as
+            :func:`soft_target_cross_entropy` for any group.
+    """
+    if not groups or any(g < 1 for g in groups) or sum(groups) != logits.shape[-1]:
+        raise ParameterError(f"grouped_soft_target_cross_entropy: groups {list(groups)} must be positive widths "
+                             f"adding up to the {logits.shape[-1]} outputs")
+    total, start = logits.new_zeros(()), 0
+    for k, width in enumerate(groups):
+        part = slice(start, start + width)
+        total = total + soft_target_cross_entropy(logits[:, part], target[:, part], weight=weight if k == 0 else None,
+                                                  label_smoothing=label_smoothing)
+        start += width
+    return total

@@ -58,14 +58,24 @@ def check_examples(model: EmotionModel, arrays: Sequence[np.ndarray], labels: Se
     return out, y, a_out
 
 
+def grouped_softmax(logits: torch.Tensor, groups: Sequence[int] = ()) -> torch.Tensor:
+    """Softmax over the last axis, within each output group of ``groups`` (head widths side by side; empty =
+    one softmax over all outputs), so each head's slice is its own distribution."""
+    if not groups:
+        return torch.softmax(logits, dim=-1)
+    return torch.cat([torch.softmax(part, dim=-1) for part in torch.split(logits, list(groups), dim=-1)], dim=-1)
+
+
 def forward_batch(model: EmotionModel, batch: Batch) -> torch.Tensor:
     return model(batch.x, batch.mask, batch.aux)
 
 
 def eval_logits(model: EmotionModel, batch: Batch, augment: ImageAugment | None, tta: bool,
-                 forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+                 forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 groups: Sequence[int] = ()) -> torch.Tensor:
     """Logits of one batch in eval mode: the centre crop, or with ``tta`` the log of the averaged softmax over
-    the test-time views. ``forward``: runs an image model instead of its own forward pass (e.g. ONNX Runtime)."""
+    the test-time views (within each output group of ``groups``, see :func:`grouped_softmax`). ``forward``: runs
+    an image model instead of its own forward pass (e.g. ONNX Runtime)."""
     run = (lambda b: forward(b.x)) if forward is not None and model.input_kind == "image" else \
         (lambda b: forward_batch(model, b))
     if augment is None:
@@ -74,13 +84,14 @@ def eval_logits(model: EmotionModel, batch: Batch, augment: ImageAugment | None,
         return run(dataclasses.replace(batch, x=augment.eval(batch.x))).float()
     views = augment.tta_views(batch.x)  # one forward pass over all views (much faster for small batches)
     logits = run(dataclasses.replace(batch, x=torch.cat(views))).float()
-    probs = torch.softmax(logits, dim=-1).view(len(views), batch.x.shape[0], -1).mean(0)
+    probs = grouped_softmax(logits, groups).view(len(views), batch.x.shape[0], -1).mean(0)
     return torch.log(probs.clamp_min(1e-12))
 
 
 def predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarray | None,
                     batch_size: int, augment: ImageAugment | None = None, tta: bool = False,
-                    forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+                    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    groups: Sequence[int] = ()) -> torch.Tensor:
     was_training = model.training
     model.eval()
     order = np.argsort([a.shape[0] for a in arrays], kind="stable") if model.input_kind == "frames" \
@@ -91,7 +102,7 @@ def predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarra
             for start in range(0, len(arrays), batch_size):
                 idx = order[start:start + batch_size]
                 batch = collate([arrays[i] for i in idx], aux=None if aux is None else aux[idx])
-                chunks.append(eval_logits(model, batch, augment, tta, forward))
+                chunks.append(eval_logits(model, batch, augment, tta, forward, groups))
     finally:
         model.train(was_training)
     logits = torch.cat(chunks)
@@ -103,8 +114,10 @@ def predict_logits(model: EmotionModel, arrays: list[np.ndarray], aux: np.ndarra
 def predict_proba(model: EmotionModel, arrays: Sequence[np.ndarray],
                   aux: Sequence[np.ndarray] | np.ndarray | None = None, batch_size: int = 64,
                   augment: ImageAugment | None = None, tta: bool = False,
-                  forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
+                  forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                  groups: Sequence[int] = ()) -> np.ndarray:
     """Softmax probabilities ``(n, num_classes)`` (float32) in the order of ``arrays``; runs in eval mode.
+    ``groups``: the widths of heads side by side in the output, each its own softmax (:func:`grouped_softmax`).
     Image models trained with ``augment`` see its centre crop, or with ``tta`` its averaged test-time views;
     ``forward`` (images -> logits) runs an image model in place of its own forward pass, e.g.
     :class:`~avemo.models.onnx_runtime.OnnxForward`.
@@ -115,7 +128,8 @@ def predict_proba(model: EmotionModel, arrays: Sequence[np.ndarray],
     if batch_size < 1:
         raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
     arrays_, _, aux_ = check_examples(model, arrays, None, aux, "predict_proba")
-    return torch.softmax(predict_logits(model, arrays_, aux_, batch_size, augment, tta, forward), dim=-1).numpy()
+    logits = predict_logits(model, arrays_, aux_, batch_size, augment, tta, forward, groups)
+    return grouped_softmax(logits, groups).numpy()
 
 
 @torch.no_grad()

@@ -28,7 +28,7 @@ from avemo.errors import CheckpointError, ParameterError
 from avemo.models.registry import EmotionModel
 from avemo.train.augment import ImageAugment
 from avemo.train.batching import Batch, collate
-from avemo.train.losses import soft_target_cross_entropy
+from avemo.train.losses import grouped_soft_target_cross_entropy, soft_target_cross_entropy
 from avemo.train.predict import check_examples, forward_batch, predict_logits
 from avemo.train.metrics import unweighted_accuracy
 from avemo.train.checkpoint import load_weights, read_json, read_tensors, save_tensors_atomic, to_jsonable, \
@@ -60,7 +60,10 @@ class TrainConfig:
     average, with batch-norm statistics recomputed over augmented training batches, is scored on validation and
     kept when it beats the best single epoch (always kept without a validation set). ``select_on`` is the
     validation figure that picks the epoch (and the average): ``"ua"`` (unweighted accuracy, the speech
-    corpora's headline figure) or ``"accuracy"`` (FER2013's).
+    corpora's headline figure) or ``"accuracy"`` (FER2013's). ``output_groups``: the widths of heads that sit
+    side by side in the model's output, the first being the primary one (labels, class weights and validation are
+    its own); empty = one head over all outputs. Grouped outputs train on target distributions only, one per
+    group (:func:`~avemo.train.losses.grouped_soft_target_cross_entropy`).
     """
 
     epochs: int = 60
@@ -80,6 +83,7 @@ class TrainConfig:
     precision: str = "fp32"
     average_from: int = 0
     select_on: str = "ua"
+    output_groups: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -103,6 +107,9 @@ class TrainConfig:
             problems.append(f"select_on must be one of {list(SELECT_ON)}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {list(PRECISIONS)}")
+        self.output_groups = tuple(int(g) for g in self.output_groups)
+        if any(g < 1 for g in self.output_groups):
+            problems.append("output_groups must be positive head widths")
         if self.scheduler not in SCHEDULERS:
             problems.append(f"scheduler must be one of {list(SCHEDULERS)}")
         if problems:
@@ -215,7 +222,13 @@ class Trainer:
         elif val_y is not None or val_aux is not None:
             raise ParameterError("validation set: val_y/val_aux given without val_x")
         assert ys is not None
-        targets = None if train_targets is None else _check_targets(train_targets, len(xs), model.num_classes)
+        groups = self.config.output_groups or (model.num_classes,)
+        if sum(groups) != model.num_classes:
+            raise ParameterError(f"output_groups {list(groups)} must add up to the model's {model.num_classes} outputs")
+        if len(groups) > 1 and train_targets is None:
+            raise ParameterError(f"a model with several heads ({list(groups)}) trains on target distributions, one "
+                                 "per head; pass train_targets")
+        targets = None if train_targets is None else _check_targets(train_targets, len(xs), groups)
         prev_det, prev_warn = torch.are_deterministic_algorithms_enabled(), \
             torch.is_deterministic_algorithms_warn_only_enabled()
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -231,7 +244,7 @@ class Trainer:
              targets: torch.Tensor | None = None) -> TrainHistory:
         cfg = self.config
         seed_everything(cfg.seed)
-        weights = class_weights(ys, model.num_classes, cfg.class_weight_power) if cfg.class_balanced else None
+        weights = class_weights(ys, self._primary(model), cfg.class_weight_power) if cfg.class_balanced else None
         eval_criterion = nn.CrossEntropyLoss(weight=weights)
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         scheduler: Any = None
@@ -312,11 +325,16 @@ class Trainer:
         if val is None:
             return float("nan"), float("nan"), float("nan")
         logits = predict_logits(model, val[0], val[2], self.config.eval_batch_size, self.augment)
+        logits = logits[:, :self._primary(model)]
         pred = logits.argmax(dim=-1).numpy()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             val_ua = unweighted_accuracy(val[1], pred)
         return float(criterion(logits, torch.from_numpy(val[1]))), val_ua, float(accuracy_score(val[1], pred))
+
+    def _primary(self, model: EmotionModel) -> int:
+        """How many of the model's outputs are the primary head's (all of them without ``output_groups``)."""
+        return self.config.output_groups[0] if self.config.output_groups else model.num_classes
 
     def _score(self, val_ua: float, val_wa: float) -> float:
         """The validation figure ``select_on`` names."""
@@ -424,6 +442,9 @@ class Trainer:
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None,
               targets: torch.Tensor | None = None) -> torch.Tensor:
+        if len(self.config.output_groups) > 1:
+            return grouped_soft_target_cross_entropy(logits, targets, self.config.output_groups, weight=weights,
+                                                     label_smoothing=self.config.label_smoothing)
         if targets is not None:
             return soft_target_cross_entropy(logits, targets, weight=weights,
                                              label_smoothing=self.config.label_smoothing)
@@ -506,16 +527,19 @@ class Trainer:
         return best
 
 
-def _check_targets(targets: np.ndarray, n: int, num_classes: int) -> torch.Tensor:
-    """``targets`` as a float32 tensor, checked to be ``(n, num_classes)`` distributions.
+def _check_targets(targets: np.ndarray, n: int, groups: Sequence[int]) -> torch.Tensor:
+    """``targets`` as a float32 tensor, checked to be ``(n, sum(groups))``, each group's slice of a row a
+    distribution.
 
     Raises:
-        ParameterError: for another shape, a negative or non-finite value, or a row not summing to 1.
+        ParameterError: for another shape, a negative or non-finite value, or a row not summing to 1 in a group.
     """
     t = np.asarray(targets, dtype=np.float32)
-    if t.shape != (n, num_classes):
-        raise ParameterError(f"training targets must be ({n}, {num_classes}) distributions, got shape {t.shape}")
-    bad = np.flatnonzero(~np.isfinite(t).all(1) | (t < 0).any(1) | (np.abs(t.sum(1) - 1.0) > 1e-4))
+    width = int(sum(groups))
+    if t.shape != (n, width):
+        raise ParameterError(f"training targets must be ({n}, {width}) distributions, got shape {t.shape}")
+    sums = np.stack([part.sum(1) for part in np.split(t, np.cumsum(groups)[:-1], axis=1)], axis=1)
+    bad = np.flatnonzero(~np.isfinite(t).all(1) | (t < 0).any(1) | (np.abs(sums - 1.0) > 1e-4).any(1))
     if len(bad):
         raise ParameterError(f"training target row {int(bad[0])} is not a distribution (non-negative, summing to 1): "
                              f"{t[bad[0]].tolist()}")

@@ -83,7 +83,9 @@ av-model: $(STAMP)
 	  --cv-report reports/ravdess-av/summary.json
 
 FER ?= ../shared/data/fer2013
-FACE_SYSTEM ?= $(shell sed -n "s/^shipped: *//p" src/avemo/configs/benchmarks/fer2013.yaml)
+# The suite whose `shipped` system is the shipped face network (fer2013 or ferplus), and that system.
+FACE_SUITE ?= fer2013
+FACE_SYSTEM ?= $(shell sed -n "s/^shipped: *//p" src/avemo/configs/benchmarks/$(FACE_SUITE).yaml)
 
 ## The face benchmark on FER2013 (trains into runs/fer2013/ or reuses what is there; writes reports/fer2013/).
 face-benchmark: $(STAMP)
@@ -95,8 +97,8 @@ face-speed: $(STAMP)
 
 ## Copy the benchmark's shipped face system (the suite's `shipped`) into the package, with its model card.
 face-model: $(STAMP)
-	$(BIN)/python -m avemo.shipping.face_train ship runs/fer2013/$(FACE_SYSTEM) src/avemo/pretrained/face-fer2013 \
-	  --report reports/fer2013/summary.json
+	$(BIN)/python -m avemo.shipping.face_train ship runs/$(FACE_SUITE)/$(FACE_SYSTEM) src/avemo/pretrained/face-fer2013 \
+	  --report reports/$(FACE_SUITE)/summary.json
 	$(BIN)/avemo train face-reference --data $(FER) --out src/avemo/pretrained/face-fer2013
 
 ## What per-person face adaptation does on the cremad_sample clips (writes reports/face-adaptation/).

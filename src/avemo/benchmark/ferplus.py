@@ -388,5 +388,7 @@ def results_table(summary: dict[str, Any]) -> str:
                      f"{'-' if v is None else f'{100 * v:.1f}'} | {fer} | "
                      f"{'-' if fer_val is None else f'{100 * fer_val:.1f}'} | {s['ms_per_image']:.1f} | "
                      f"{s['description']} |")
+    if any(not s.get("fer2013_validation") for s in summary["systems"].values()):
+        lines.append("\n`-` under FER2013 PublicTest: a row carried over from a run before that column was added.")
     lines += _shipping_lines(summary.get("shipping"))
     return "\n".join(lines) + "\n"

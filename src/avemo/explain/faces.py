@@ -20,6 +20,7 @@ from avemo.features.face.align import align_face
 from avemo.inference.face import is_face_crop
 from avemo.inference.results import FaceResult, FrameResult
 from avemo.io.video import iter_video_frames
+from avemo.train.predict import grouped_softmax
 
 METHOD = ("captum IntegratedGradients on the face network's logit of the explained class, over the centre crop of "
           "the aligned gray face crop the network sees (baseline: black); shown: |attribution|, smoothed")
@@ -130,7 +131,7 @@ def face_saliency(system: Any, crop: np.ndarray, target: str, steps: int = 32) -
             attribution, delta = ig.attribute(x, baselines=torch.zeros_like(x), target=index, n_steps=steps,
                                               return_convergence_delta=True)
         with torch.no_grad():
-            probability = float(torch.softmax(model(x)[:, :len(system.classes)], dim=-1)[0, index])  # main head
+            probability = float(grouped_softmax(model(x), system.output_groups)[0, index])  # the main head's
     finally:
         model.train(was_training)
     side, window = crop.shape[0], x.shape[-1]

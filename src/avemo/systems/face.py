@@ -236,7 +236,7 @@ class FaceSystem:
             model.load_state_dict(init_state)
         config = TrainConfig(**self.spec.train)
         if len(self.heads) > 1:
-            config = dataclasses.replace(config, output_groups=tuple(len(c) for c in self.heads.values()))
+            config = dataclasses.replace(config, output_groups=self.output_groups)
         trainer = Trainer(config, checkpoint_dir, callback, self.augment)
         has_val = val is not None and len(val) > 0
         self.history_ = trainer.fit(model, self._examples(images[train]), labels[train],
@@ -257,6 +257,12 @@ class FaceSystem:
         probs = self.predict_proba(images, tta=tta)
         return probs if self.classes == self.served_classes else \
             to_common_label_set(probs, self.classes, self.served_classes).astype(np.float32)
+
+    @property
+    def output_groups(self) -> tuple[int, ...]:
+        """The width of each head's block of the network's outputs, in :attr:`heads` order; empty with one head
+        (one softmax over all outputs)."""
+        return tuple(len(c) for c in self.heads.values()) if len(self.heads) > 1 else ()
 
     @property
     def n_outputs(self) -> int:
@@ -335,7 +341,7 @@ class FaceSystem:
         with torch.inference_mode():
             probs = predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
                                   tta=use_tta, forward=self._onnx_forward(),
-                                  groups=tuple(len(c) for c in self.heads.values()) if len(self.heads) > 1 else ())
+                                  groups=self.output_groups)
         return np.ascontiguousarray(probs[:, columns])
 
     @property

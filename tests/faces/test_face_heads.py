@@ -155,3 +155,45 @@ def test_the_card_of_a_two_headed_network_gives_both_label_sets(tmp_path):
     assert "FER2013 PrivateTest, original labels (3589 images) (its `fer2013` head): accuracy 71.0%" in card
     assert "PublicTest accuracy 69.0%" in card
     assert 'predict_proba(images, head="fer2013")' in card and "contempt folded into disgust" in card
+
+
+def test_each_student_head_is_taught_by_the_teachers_with_a_head_of_its_classes():
+    from types import SimpleNamespace
+
+    from avemo.shipping.face_distill import teaching_probs
+
+    fer7, ferplus8 = label_set("fer7"), label_set("ferplus8")
+    joint = SimpleNamespace(heads={None: ferplus8, "fer2013": fer7}, classes=ferplus8)
+    seven = SimpleNamespace(heads={None: fer7}, classes=fer7)
+    outputs = [{None: np.full((2, 8), 1 / 8, np.float32), "fer2013": np.eye(7, dtype=np.float32)[[0, 1]]},
+               {None: np.eye(7, dtype=np.float32)[[2, 3]]}]
+    eight = teaching_probs([joint, seven], outputs, ferplus8)
+    assert len(eight) == 1 and np.allclose(eight[0], 1 / 8), "the seven-class network does not teach FER+'s head"
+    sevens = teaching_probs([joint, seven], outputs, fer7)
+    assert [p.argmax(1).tolist() for p in sevens] == [[0, 1], [2, 3]], "both teach the FER2013 head"
+    only_seven = teaching_probs([seven], outputs[1:], ferplus8)  # no teacher has the head: re-expressed
+    assert only_seven[0].shape == (2, 8) and np.allclose(only_seven[0][:, ferplus8.index("contempt")], 0)
+
+
+def test_a_two_headed_student_learns_its_extra_head_from_the_teachers():
+    from avemo.shipping.face_distill import TeacherEnsemble, distill_face_system
+    from avemo.train.distill import DistillConfig
+
+    torch.manual_seed(0)
+    images, rows, columns = tiny_data()
+    teacher = FaceSystem(FaceSystemSpec(name="tiny-teacher", side=24, **TINY), engine="torch")
+    teacher.fit(images, rows, targets=np.eye(8, dtype=np.float32)[rows], head_labels={"fer2013": columns})
+    assert (TeacherEnsemble([teacher], teacher.heads).predict_proba(images, "fer2013").argmax(1) == columns).mean() \
+        > 0.8
+    student = FaceSystemSpec(name="tiny-student", side=24, **TINY)
+    wrong = np.random.default_rng(1).permutation(columns)  # the student's own FER2013 labels say nothing
+    system = distill_face_system(student, [teacher], images, rows, (range(96), range(96, 112)),
+                                 votes=np.eye(8, dtype=np.float32)[rows], config=DistillConfig(1.0, 1.0),
+                                 head_labels={"fer2013": wrong})
+    fer = system.predict_proba(images, head="fer2013")
+    # taught by its own (shuffled) labels the head would be near chance (1/7) on the stripe
+    assert (fer.argmax(1) == columns).mean() > 0.6, "the extra head learnt the teacher's stripe, not its labels"
+    assert (system.predict_proba(images).argmax(1) == rows).mean() > 0.6
+    with pytest.raises(ParameterError, match=r"extra head\(s\) \['fer2013'\] but got no labels"):
+        distill_face_system(student, [teacher], images, rows, (range(96), range(96, 112)),
+                            votes=np.eye(8, dtype=np.float32)[rows])

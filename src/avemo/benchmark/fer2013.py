@@ -119,14 +119,13 @@ def fit_on_split(spec: FaceSystemSpec, images: np.ndarray, labels: np.ndarray, n
                                   fit_options={"init_state": init, "targets": votes, "head_labels": head_labels},
                                   keep_systems=True)
         return outcome.fitted
-    if head_labels:
-        raise ParameterError(f"{spec.name}: a distilled system has no extra heads; drop extra_heads or distill")
     if teacher is None:
         raise ParameterError(f"{spec.name} is distilled from {spec.distill['teachers']}; train it with a benchmark "
                              "that trains its teachers (avemo benchmark ferplus or fer2013)")
     teachers = [teacher(name) for name in spec.distill["teachers"]]
     return distill_face_system(spec, teachers, images, labels, (range(n_train), range(n_train, len(labels))),
-                               votes=votes, config=config, checkpoint_dir=folder / "_train_state", init_state=init)
+                               votes=votes, config=config, checkpoint_dir=folder / "_train_state", init_state=init,
+                               head_labels=head_labels)
 
 
 def ms_per_image(predict: Callable[[np.ndarray], Any], image: np.ndarray, repeats: int = 30) -> float:

@@ -39,7 +39,7 @@ from avemo.errors import CorpusError, ParameterError
 from avemo.labels import label_set, to_common_label_set
 from avemo.shipping.face_distill import TeacherEnsemble
 from avemo.systems.base import PRETRAINED_DIR
-from avemo.systems.face import FaceSystem, init_from_state, is_face_system, load_face_spec
+from avemo.systems.face import PRETRAINED_PREFIX, FaceSystem, init_from_state, is_face_system, load_face_spec
 from avemo.systems.spec import load_suite
 from avemo.train import plots
 from avemo.train.metrics import classification_metrics
@@ -78,8 +78,11 @@ def train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: P
     """The system trained in ``runs_dir/name`` when its training spec matches ``configs/face/<name>.yaml`` (its
     description and test-time augmentation are refreshed in place), else train it there (resuming): on Training,
     selected on PublicTest, on vote distributions or majority labels as its ``targets`` says. ``known``: the
-    systems this run already has, by name (filled in, so a teacher is loaded once)."""
+    systems this run already has, by name (filled in, so a teacher is loaded once). ``pretrained:<name>`` is the
+    shipped face system ``<name>``, as it is."""
     known = {} if known is None else known
+    if name.startswith(PRETRAINED_PREFIX) and name not in known:  # a shipped network (a teacher)
+        known[name] = FaceSystem.load(PRETRAINED_DIR / name[len(PRETRAINED_PREFIX):])
     if name not in known:
         known[name] = _train_or_load(name, data, runs_dir, known)
     return known[name]
@@ -135,10 +138,10 @@ def _head_labels(spec, train: dict[str, np.ndarray], val: dict[str, np.ndarray])
     return out
 
 
-def fer2013_head(system: Any) -> str | None:
-    """The extra head of a face system that gives FER2013's seven classes, or ``None``."""
-    return next((head for head, labels in getattr(getattr(system, "spec", None), "extra_heads", {}).items()
-                 if labels == "fer7"), None)
+def fer2013_head(system: FaceSystem | TeacherEnsemble | FerMiniXception) -> str | None:
+    """The extra head of a face system (or teacher ensemble) that gives FER2013's seven classes, or ``None``."""
+    heads = system.heads if isinstance(system, (FaceSystem, TeacherEnsemble)) else {}
+    return next((head for head, classes in heads.items() if head is not None and tuple(classes) == FER7), None)
 
 
 def teachers_row(name: str) -> str:
@@ -188,7 +191,7 @@ def run_ferplus_benchmark(data_dir: str | os.PathLike, out_dir: str | os.PathLik
                 teachers = [train_or_load(t, data, runs, known) for t in system.spec.distill["teachers"]]
                 scored.append((teachers_row(name), f"the teacher ensemble {name} learns from: the mean of the "
                                f"probabilities of {', '.join(t.spec.name for t in teachers)}",
-                               TeacherEnsemble(teachers, system.classes), system.classes))
+                               TeacherEnsemble(teachers, system.heads), system.classes))
     for name in shipped:
         system = FaceSystem.load(PRETRAINED_DIR / name)
         scored.append((name, f"shipped `{name}` as it is ({system.spec.name}: {system.spec.description})", system,
@@ -318,7 +321,7 @@ SHIPPING_RULE = ("a FER+ network replaces the shipped face network when it gives
                  "head of its own (one network, scored on both label sets) and, on validation only, (1) that head is "
                  "at least as accurate on FER2013 PublicTest (original labels) as the shipped network and (2) its "
                  "FER+ Valid accuracy is above the shipped network's; among several, the highest FER+ Valid accuracy "
-                 "wins; the test columns play no part")
+                 "wins (a teacher ensemble is not a network and is not a candidate); the test columns play no part")
 
 
 def shipping_choice(summary: dict[str, Any], shipped: str | None) -> dict[str, Any] | None:
@@ -332,7 +335,7 @@ def shipping_choice(summary: dict[str, Any], shipped: str | None) -> dict[str, A
     candidates = []
     for name, entry in summary["systems"].items():
         fer_val = (entry.get("fer2013_validation") or {}).get("accuracy")
-        if name == shipped or not entry.get("fer2013_head") or fer_val is None:
+        if name == shipped or name.endswith(teachers_row("")) or not entry.get("fer2013_head") or fer_val is None:
             continue
         plus_val = entry["validation"]["accuracy"]
         eligible = fer_val >= base_fer["accuracy"] and plus_val > base["validation"]["accuracy"]

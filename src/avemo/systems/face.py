@@ -212,6 +212,8 @@ class FaceSystem:
         of the labels (FER+ vote fractions for a ``targets: votes`` spec, which needs them; a teacher's soft
         targets when distilling); ``labels`` still weight the classes and score validation. ``head_labels``:
         for each extra head, one label per image (an index into its classes); it trains on them one-hot.
+        ``targets`` of :attr:`n_outputs` columns give every head's distributions (a two-headed distilled
+        student's) and need no ``head_labels``.
 
         Raises:
             ParameterError: when ``init_state`` does not fit this system's network, a ``targets: votes`` spec
@@ -225,7 +227,7 @@ class FaceSystem:
             raise ParameterError(f"targets have {np.shape(targets)[0]} rows for {len(labels)} images")
         train, val = (np.arange(len(labels)), None) if split is None else \
             (np.asarray(list(split[0]), np.int64), np.asarray(list(split[1]), np.int64))
-        targets = self._joint_targets(labels, targets, head_labels)
+        targets = self.joint_targets(labels, targets, head_labels)
         model = create_model(self.spec.model, 1, self.n_outputs, config=self.spec.model_config)
         if init_state is not None:
             mismatch = _state_mismatch(model.state_dict(), init_state)
@@ -269,17 +271,18 @@ class FaceSystem:
         """The network's output width: the classes of every head, side by side."""
         return sum(len(c) for c in self.heads.values())
 
-    def _joint_targets(self, labels: np.ndarray, targets: np.ndarray | None,
+    def joint_targets(self, labels: np.ndarray, targets: np.ndarray | None,
                        head_labels: dict[str, np.ndarray] | None) -> np.ndarray | None:
         """``targets`` (or the one-hot ``labels``) with each extra head's one-hot labels beside them, ``(n,
-        n_outputs)``; ``targets`` itself without extra heads.
+        n_outputs)``; ``targets`` itself without extra heads, or when it has ``n_outputs`` columns already (every
+        head's targets side by side).
 
         Raises:
             ParameterError: for a missing head's labels, a wrong count or a label out of the head's range.
         """
         extra = {k: v for k, v in self.heads.items() if k is not None}
-        if not extra:
-            return targets
+        if not extra or (targets is not None and np.shape(targets)[1:] == (self.n_outputs,)):
+            return targets  # one head, or targets for every head already (a distilled student's)
         head_labels = head_labels or {}
         missing = sorted(set(extra) - set(head_labels))
         if missing:
@@ -324,16 +327,23 @@ class FaceSystem:
         Raises:
             ParameterError: when not trained, or for a head the system does not have.
         """
-        if self.model_ is None:
-            raise ParameterError(f"face system {self.spec.name!r} is not trained; call fit() or load()")
         if head not in self.heads:
             raise ParameterError(f"face system {self.spec.name!r} has no head {head!r}; its extra heads: "
                                  f"{[k for k in self.heads if k is not None]}")
-        names = list(self.heads)
-        start = sum(len(self.heads[k]) for k in names[:names.index(head)])
-        columns = slice(start, start + len(self.heads[head]))
+        return self.predict_heads(images, tta, batch_size)[head]
+
+    def predict_heads(self, images: np.ndarray, tta: bool | str | None = None,
+                      batch_size: int = 128) -> dict[str | None, np.ndarray]:
+        """Every head's probabilities from one pass of the network: :attr:`heads` name (``None`` = the main head)
+        -> ``(n, len(heads[name]))``; ``tta`` as in :meth:`predict_proba`.
+
+        Raises:
+            ParameterError: when not trained.
+        """
+        if self.model_ is None:
+            raise ParameterError(f"face system {self.spec.name!r} is not trained; call fit() or load()")
         if len(images) == 0:
-            return np.zeros((0, len(self.heads[head])), np.float32)
+            return {k: np.zeros((0, len(c)), np.float32) for k, c in self.heads.items()}
         augment = self.augment
         if isinstance(tta, str):
             augment = ImageAugment(dataclasses.replace(self.augment.config, tta=tta))
@@ -342,7 +352,11 @@ class FaceSystem:
             probs = predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
                                   tta=use_tta, forward=self._onnx_forward(),
                                   groups=self.output_groups)
-        return np.ascontiguousarray(probs[:, columns])
+        out, start = {}, 0
+        for name, classes in self.heads.items():
+            out[name] = np.ascontiguousarray(probs[:, start:start + len(classes)])
+            start += len(classes)
+        return out
 
     @property
     def runtime(self) -> str:

@@ -83,23 +83,27 @@ av-model: $(STAMP)
 	  --cv-report reports/ravdess-av/summary.json
 
 FER ?= ../shared/data/fer2013
-# The suite whose `shipped` system is the shipped face network (fer2013 or ferplus), and that system.
-FACE_SUITE ?= fer2013
+# The suite whose `shipped` system is the shipped face network (ferplus; fer2013 for the FER2013-only network the
+# FER+ networks start from), that system, and where it is installed. The FER2013-only network:
+#   make face-model FACE_SUITE=fer2013 FACE_OUT=src/avemo/pretrained/face-cnn-long
+FACE_SUITE ?= ferplus
 FACE_SYSTEM ?= $(shell sed -n "s/^shipped: *//p" src/avemo/configs/benchmarks/$(FACE_SUITE).yaml)
+FACE_OUT ?= src/avemo/pretrained/face-fer2013
 
 ## The face benchmark on FER2013 (trains into runs/fer2013/ or reuses what is there; writes reports/fer2013/).
 face-benchmark: $(STAMP)
 	$(BIN)/avemo benchmark fer2013 --data $(FER)
 
-## Frames per second of the face pipeline on 640x480 video, one core (writes reports/face-speed/).
+## Frames per second of the face pipeline on 640x480 video, one core, the shipped network timed in turn with
+## face-cnn-long, the one shipped before (writes reports/face-speed/).
 face-speed: $(STAMP)
-	$(BIN)/avemo benchmark face-speed --data ../shared/data/cremad_sample
+	$(BIN)/avemo benchmark face-speed --data ../shared/data/cremad_sample --systems face-cnn-long --repeats 5
 
 ## Copy the benchmark's shipped face system (the suite's `shipped`) into the package, with its model card.
 face-model: $(STAMP)
-	$(BIN)/python -m avemo.shipping.face_train ship runs/$(FACE_SUITE)/$(FACE_SYSTEM) src/avemo/pretrained/face-fer2013 \
+	$(BIN)/python -m avemo.shipping.face_train ship runs/$(FACE_SUITE)/$(FACE_SYSTEM) $(FACE_OUT) \
 	  --report reports/$(FACE_SUITE)/summary.json
-	$(BIN)/avemo train face-reference --data $(FER) --out src/avemo/pretrained/face-fer2013
+	$(BIN)/avemo train face-reference --data $(FER) --out $(FACE_OUT)
 
 ## What per-person face adaptation does on the cremad_sample clips (writes reports/face-adaptation/).
 face-adaptation: $(STAMP)

@@ -28,7 +28,7 @@ FACE_SYSTEMS = {"face-cnn", "face-cnn-long"}
 SUITES = {"ravdess-speech", "ravdess-speech-fast", "fer2013", "ravdess-av", "cross-corpus"}
 RECIPES = {"speech-multicorpus"}  # configs/shipping/: the recipes of shipped models
 SHIPPED = ("speech-ravdess/system.json", "speech-multicorpus/system.json", "face-fer2013/system.json",
-           "av-ravdess-openface/system.json")
+           "face-cnn-long/system.json", "av-ravdess-openface/system.json")
 
 CHECK = textwrap.dedent("""
     import json, subprocess, sys

@@ -101,17 +101,17 @@ def test_extra_heads_are_checked():
         FaceSystemSpec(name="x", extra_heads=["fer7"])
 
 
-def test_the_joint_network_starts_both_heads_from_the_shipped_one():
+def test_the_joint_network_starts_both_heads_from_the_fer2013_network():
     from avemo.systems.base import PRETRAINED_DIR
 
     spec = load_face_spec("ferplus-cnn-joint")
-    assert spec.extra_heads == {"fer2013": "fer7"} and spec.init_from == "pretrained:face-fer2013"
+    assert spec.extra_heads == {"fer2013": "fer7"} and spec.init_from == "pretrained:face-cnn-long"
     state = init_from_state(spec, "unused", lambda *_: None)
-    shipped = FaceSystem.load(PRETRAINED_DIR / "face-fer2013", engine="torch")
+    shipped = FaceSystem.load(PRETRAINED_DIR / "face-cnn-long", engine="torch")
     old = shipped.model_.state_dict()["head.linear.weight"]
     new = state["head.linear.weight"]
     assert new.shape[0] == 15 and output_classes(spec)[8:] == shipped.classes
-    assert torch.equal(new[8:], old), "the fer2013 head is the shipped head"
+    assert torch.equal(new[8:], old), "the fer2013 head is face-cnn-long's head"
     plus8 = label_set("ferplus8")
     for i, name in enumerate(plus8):
         assert torch.equal(new[i], old[shipped.classes.index("disgust" if name == "contempt" else name)])

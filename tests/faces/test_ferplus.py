@@ -270,16 +270,16 @@ def test_contempt_maps_to_disgust_outside_ferplus8():
         pytest.approx(0.9)
 
 
-def test_face_system_on_votes_starts_from_the_shipped_network():
+def test_face_system_on_votes_starts_from_the_fer2013_network():
     from avemo.systems.base import PRETRAINED_DIR
     from avemo.systems.face import FaceSystem, FaceSystemSpec, init_from_state, load_face_spec
 
     for name in ("ferplus-cnn", "ferplus-cnn-majority"):
         assert load_face_spec(name).label_set == "ferplus8"
     spec = load_face_spec("ferplus-cnn")
-    assert spec.targets == "votes" and spec.init_from == "pretrained:face-fer2013"
+    assert spec.targets == "votes" and spec.init_from == "pretrained:face-cnn-long"
     state = init_from_state(spec, "unused", lambda *_: None)
-    shipped = FaceSystem.load(PRETRAINED_DIR / "face-fer2013", engine="torch")
+    shipped = FaceSystem.load(PRETRAINED_DIR / "face-cnn-long", engine="torch")
     old = shipped.model_.state_dict()["head.linear.weight"]
     new = state["head.linear.weight"]
     fer7, plus8 = shipped.classes, label_set("ferplus8")
@@ -298,13 +298,13 @@ def test_face_system_on_votes_starts_from_the_shipped_network():
         FaceSystemSpec(name="x", targets="soft")
 
 
-def test_distil_the_shipped_network_into_a_small_ferplus8_student():
+def test_distil_the_fer2013_network_into_a_small_ferplus8_student():
     from avemo.systems.base import PRETRAINED_DIR
     from avemo.systems.face import FaceSystem, FaceSystemSpec
     from avemo.shipping.face_distill import distill_face_system
     from avemo.train.distill import DistillConfig
 
-    teacher = FaceSystem.load(PRETRAINED_DIR / "face-fer2013", engine="torch")
+    teacher = FaceSystem.load(PRETRAINED_DIR / "face-cnn-long", engine="torch")
     student = FaceSystemSpec(name="tiny-student", model_config={"channels": [8, 16], "convs_per_block": 1},
                              label_set="ferplus8", augment={"crop": 44, "erase": 0, "tta": "none"},
                              train={"epochs": 1, "batch_size": 8})

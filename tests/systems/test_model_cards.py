@@ -14,8 +14,9 @@ from avemo.systems.base import PRETRAINED_DIR, load_system
 REPO = Path(__file__).resolve().parents[2]
 BUILDERS = {"speech-ravdess": speech_train.model_card, "speech-multicorpus": probe_train.model_card,
             "av-ravdess-openface": av_train.model_card,
-            # the face card's figures come from the benchmark report the model was shipped with (a path as given)
-            "face-fer2013": lambda system: face_train.face_model_card(system, "reports/fer2013/summary.json")}
+            # a face card's figures come from the benchmark report the model was shipped with (a path as given)
+            "face-fer2013": lambda system: face_train.face_model_card(system, "reports/ferplus/summary.json"),
+            "face-cnn-long": lambda system: face_train.face_model_card(system, "reports/fer2013/summary.json")}
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))

@@ -41,10 +41,14 @@ def _speech_ravdess() -> dict[str, np.ndarray]:
     return {"combination": system.predict_proba(features)}
 
 
-def _face_fer2013() -> dict[str, np.ndarray]:
-    system = load_system("face-fer2013", engine="torch")
-    images = np.random.default_rng(2).integers(0, 256, size=(3, 48, 48), dtype=np.uint8)
-    return {"tta": system.predict_proba(images), "centre": system.predict_proba(images, tta=False)}
+def _face(name: str):
+    def compute() -> dict[str, np.ndarray]:
+        system = load_system(name, engine="torch")
+        images = np.random.default_rng(2).integers(0, 256, size=(3, 48, 48), dtype=np.uint8)
+        out = {"tta": system.predict_proba(images), "centre": system.predict_proba(images, tta=False)}
+        out.update({f"head {head}": system.predict_proba(images, head=head) for head in system.heads if head})
+        return out
+    return compute
 
 
 def _av_ravdess_openface() -> dict[str, np.ndarray]:
@@ -60,7 +64,8 @@ def _av_ravdess_openface() -> dict[str, np.ndarray]:
 
 
 SHIPPED = {"speech-multicorpus": _speech_multicorpus, "speech-ravdess": _speech_ravdess,
-           "face-fer2013": _face_fer2013, "av-ravdess-openface": _av_ravdess_openface}
+           "face-fer2013": _face("face-fer2013"), "face-cnn-long": _face("face-cnn-long"),
+           "av-ravdess-openface": _av_ravdess_openface}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

@@ -28,6 +28,16 @@ def test_face_speed_benchmark_runs(face_landmarker, talking_face, tmp_path):
     report = run_face_speed_benchmark(out_dir=tmp_path, data_dir=talking_face.parent, frames=12)
     assert report["fps"] > 0 and report["model"] == "face-fer2013" and report["frames"] == 7
     assert json.loads((tmp_path / "summary.json").read_text())["tta"] == report["tta"]
+    assert "comparison" not in report
+    both = run_face_speed_benchmark(out_dir=tmp_path / "face-speed", data_dir=talking_face.parent, frames=8,
+                                    compare=["face-cnn-long"], rounds=2)
+    models = both["comparison"]["models"]
+    assert list(models) == ["face-fer2013", "face-cnn-long"] and models["face-cnn-long"]["network"] == "face-cnn-long"
+    assert all(len(m["ms_per_frame_rounds"]) == 2 and m["classify_ms_median"] > 0 for m in models.values())
+    from avemo.benchmark.readme import render
+
+    assert "timed in turn, 2 rounds" in render("face-speed", tmp_path) and "`face-cnn-long` (face-cnn-long)" in \
+        render("face-speed", tmp_path)
 
 
 def test_encoder_batching_times_one_per_call_and_batched():

@@ -15,6 +15,18 @@ from pathlib import Path
 BLOCK = re.compile(r"(<!-- report:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /report:(?P=name) -->)", re.S)
 
 
+def _face_speed_comparison(summary: dict) -> str:
+    """The face-speed report's same-machine comparison of face models, as one sentence ("" without one)."""
+    comparison = summary.get("comparison")
+    if not comparison:
+        return ""
+    each = "; ".join(f"`{name}` ({m['network']}) {m['ms_per_frame_median']} ms per frame (rounds "
+                     f"{min(m['ms_per_frame_rounds'])}-{max(m['ms_per_frame_rounds'])}), classifier "
+                     f"{m['classify_ms_median']} ms" for name, m in comparison["models"].items())
+    return (f"\nThe same frames timed in turn, {comparison['rounds']} rounds, median of the rounds' medians: "
+            f"{each}.\n")
+
+
 def render(name: str, reports: Path) -> str:
     """The markdown of one block."""
     folder = reports / name
@@ -27,7 +39,7 @@ def render(name: str, reports: Path) -> str:
                 f"{tta}) on {s['frame_size'][0]}x{s['frame_size'][1]} video frames "
                 f"({s['clip']}), pinned to one CPU core: **{s['fps']} frames per second** "
                 f"({s['ms_per_frame_median']} ms per frame median: {stages}; {s['faces_per_frame']} faces per "
-                f"frame). From `reports/face-speed/summary.json`.\n")
+                f"frame). From `reports/face-speed/summary.json`.\n" + _face_speed_comparison(s))
     if name == "extraction-multicorpus":
         parts = [json.loads(p.read_text()) for p in sorted(folder.glob("*/summary.json"))]
         total = sum(p["total_seconds"] for p in parts)

@@ -9,7 +9,7 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -222,14 +222,16 @@ def _frames_640x480(data_dir: str | os.PathLike | None, n: int) -> tuple[list[np
 
 def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
                              data_dir: str | os.PathLike | None = None, model: str | None = None,
-                             frames: int = 120) -> dict[str, Any]:
+                             frames: int = 120, compare: Sequence[str] = (), rounds: int = 5) -> dict[str, Any]:
     """Frames per second of the whole face pipeline (MediaPipe detection + landmarks, alignment, the shipped
     face model with the test-time augmentation used for video frames) on ``frames`` 640x480 video frames (the
     first :data:`WARM_UP_FRAMES` not counted), on one CPU core (the process pins itself to one core, so MediaPipe's
-    threads share it too). Writes ``summary.json``.
+    threads share it too). With ``compare`` (other face models), ``model`` and each of them are timed in turn,
+    ``rounds`` times over, on the same frames, and ``comparison`` gives each one's median ms per frame of every
+    round (same-machine figures: the machine's load moves all of them alike). Writes ``summary.json``.
 
     Raises:
-        ParameterError: when ``frames`` leaves no frame to time after the warm-up.
+        ParameterError: when ``frames`` leaves no frame to time after the warm-up, or ``rounds`` < 1.
     """
     import cv2
     import torch
@@ -239,15 +241,24 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
 
     if frames <= WARM_UP_FRAMES:
         raise ParameterError(f"--frames must be more than the {WARM_UP_FRAMES} warm-up frames, got {frames}")
+    if compare and rounds < 1:
+        raise ParameterError(f"--repeats (rounds of the comparison) must be at least 1, got {rounds}")
     images, source = _frames_640x480(data_dir, frames)
-    classifier = InferenceEngine(face_model=model, modalities=("face",)).face
+    names = [model, *compare]
+    classifiers = [InferenceEngine(face_model=name, modalities=("face",)).face for name in names]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    runs: list[list[dict[str, float]]] = [[] for _ in names]
     with one_core() as core:
-        stages, n_faces = _time_face_pipeline(classifier, images)
+        stages, n_faces = _time_face_pipeline(classifiers[0], images)
+        for _ in range(rounds if compare else 0):
+            for i, classifier in enumerate(classifiers):
+                timed, _ = _time_face_pipeline(classifier, images)
+                runs[i].append({k: float(np.median(v)) for k, v in timed.items()})
     torch.set_num_threads(threads)
     ms = {k: round(float(np.median(v)), 2) for k, v in stages.items()}
+    classifier = classifiers[0]
     report = {"benchmark": "face-speed", "frame_size": [640, 480], "frames": len(stages["total"]), "clip": source,
               "faces_per_frame": round(n_faces / max(len(stages["total"]), 1), 2), "cpu_cores": 1, "core": core,
               "model": resolve_system_dir(model, kind="face").name, "tta": classifier.video_tta,
@@ -256,6 +267,15 @@ def run_face_speed_benchmark(out_dir: str | os.PathLike = "reports/face-speed",
               "stage_ms_median": {k: v for k, v in ms.items() if k != "total"},
               "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                           "python": platform.python_version()}}
+    if compare:
+        report["comparison"] = {
+            "rounds": rounds,
+            "models": {resolve_system_dir(name, kind="face").name: {
+                "network": c.system.spec.name,
+                "ms_per_frame_rounds": [round(r["total"], 2) for r in rs],
+                "ms_per_frame_median": round(float(np.median([r["total"] for r in rs])), 2),
+                "classify_ms_median": round(float(np.median([r["classify"] for r in rs])), 2)}
+                for name, c, rs in zip(names, classifiers, runs)}}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(report, indent=1))

@@ -77,7 +77,8 @@ def _face_speed(args) -> None:
     from avemo.benchmark.speed import run_face_speed_benchmark
 
     print(json.dumps(run_face_speed_benchmark(out_dir=args.out or "reports/face-speed", data_dir=args.data,
-                                              frames=args.frames), indent=1))
+                                              frames=args.frames, compare=args.systems or (),
+                                              rounds=args.repeats), indent=1))
 
 
 def _serve(args) -> None:
@@ -148,7 +149,8 @@ CLIENTS = Option(("--clients",), {"type": int, "default": 50, "help": "serve: co
 SECONDS = Option(("--seconds",), {"type": float, "default": 60.0, "help": "serve: seconds of load (default 60)"})
 #: ``--repeats``: how many timed runs each median of speed and serve takes (fewer for a quick check).
 REPEATS = Option(("--repeats",), {"type": int, "default": 20,
-                                  "help": "speed, serve: timed runs behind each median (default 20)"})
+                                  "help": "speed, serve: timed runs behind each median; face-speed: rounds of the "
+                                          "--systems comparison (default 20)"})
 FRAMES = Option(("--frames",), {"type": int, "default": 120,
                                 "help": "face-speed: video frames, the first 5 warming up (default 120)"})
 FILES = Option(("--files",), {"type": int, "default": 10000,
@@ -175,7 +177,8 @@ SUITES: dict[str, Suite] = {
                      "systems are kept in runs/fer2013/ and reused); writes reports/fer2013/.", _fer2013),
     "speed": Suite("time `predict` on a 4-second clip with the shipped model.", _speed, (REPEATS,)),
     "face-speed": Suite("frames per second of the face pipeline on 640x480 video, one core (--data: a folder with "
-                        "a talking-face mp4, e.g. ../shared/data/cremad_sample).", _face_speed, (FRAMES,)),
+                        "a talking-face mp4, e.g. ../shared/data/cremad_sample; --systems: other face models "
+                        "timed in turn with the shipped one, --repeats rounds).", _face_speed, (FRAMES, REPEATS)),
     "serve": Suite("start `avemo serve` and drive it with --clients concurrent clients posting a 4-second wav for "
                    "--seconds (--data: RAVDESS, for a real clip); writes reports/serve/.", _serve,
                    (CLIENTS, SECONDS, REPEATS)),

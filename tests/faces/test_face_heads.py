@@ -41,6 +41,31 @@ def test_grouped_loss_is_the_sum_of_each_heads_own_softmax_loss():
         grouped_soft_target_cross_entropy(logits, target, (8, 8))
 
 
+def test_each_head_can_have_its_own_class_weights():
+    from avemo.train.trainer import Trainer
+
+    torch.manual_seed(0)
+    logits = torch.randn(6, 15)
+    fer = torch.tensor([0, 0, 0, 0, 3, 6])
+    target = torch.cat([torch.softmax(torch.randn(6, 8), 1), torch.eye(7)[fer]], 1)
+    first, second = torch.rand(8) + 0.5, torch.rand(7) + 0.5
+    loss = grouped_soft_target_cross_entropy(logits, target, (8, 7), weight=(first, second))
+    expected = soft_target_cross_entropy(logits[:, :8], target[:, :8], weight=first) + \
+        soft_target_cross_entropy(logits[:, 8:], target[:, 8:], weight=second)
+    assert torch.isclose(loss, expected)
+    assert torch.isclose(grouped_soft_target_cross_entropy(logits, target, (8, 7), weight=(first, None)),
+                         grouped_soft_target_cross_entropy(logits, target, (8, 7), weight=first))
+    with pytest.raises(ParameterError, match="3 class weights for 2 groups"):
+        grouped_soft_target_cross_entropy(logits, target, (8, 7), weight=(first, second, None))
+    trainer = Trainer(TrainConfig(output_groups=(8, 7), extra_head_class_weight_power=1.0))
+    weights = trainer._head_weights(first, target)
+    assert weights[0] is first and weights[1][0] < weights[1][3] == weights[1][6], "the rare classes weigh more"
+    assert weights[1][1] == 0, "a class the head never sees gets no weight"
+    assert Trainer(TrainConfig(output_groups=(8, 7)))._head_weights(first, target) is first
+    with pytest.raises(ParameterError, match="extra_head_class_weight_power must be in"):
+        TrainConfig(extra_head_class_weight_power=2.0)
+
+
 def test_targets_and_softmax_are_checked_and_taken_per_group():
     good = np.concatenate([np.full((2, 8), 1 / 8), np.eye(7)[[1, 2]]], 1)
     assert _check_targets(good, 2, (8, 7)).shape == (2, 15)

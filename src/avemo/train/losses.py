@@ -120,7 +120,7 @@ def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
 
 
 def grouped_soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor, groups: Sequence[int],
-                                      weight: torch.Tensor | None = None,
+                                      weight: torch.Tensor | Sequence[torch.Tensor | None] | None = None,
                                       label_smoothing: float = 0.0) -> torch.Tensor:
     """The sum over output groups of :func:`soft_target_cross_entropy`, each group its own softmax: a network with
     several heads side by side in one output (e.g. FER+'s eight classes, then FER2013's seven).
@@ -128,7 +128,8 @@ def grouped_soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor
     Args:
         logits, target: ``(B, sum(groups))``; each group's slice of every target row is a distribution.
         groups: the width of each group, the first being the primary head.
-        weight: optional class weights of the first group (``(groups[0],)``); the other groups are unweighted.
+        weight: optional class weights: a tensor weights the first group (``(groups[0],)``) and leaves the others
+            unweighted; a sequence gives each group its own (``None`` = unweighted).
         label_smoothing: applied within each group.
 
     Raises:
@@ -138,10 +139,15 @@ def grouped_soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor
     if not groups or any(g < 1 for g in groups) or sum(groups) != logits.shape[-1]:
         raise ParameterError(f"grouped_soft_target_cross_entropy: groups {list(groups)} must be positive widths "
                              f"adding up to the {logits.shape[-1]} outputs")
+    weights = list(weight) if isinstance(weight, (list, tuple)) else [weight]
+    if len(weights) > len(groups):
+        raise ParameterError(f"grouped_soft_target_cross_entropy: {len(weights)} class weights for {len(groups)} "
+                             "groups")
+    weights += [None] * (len(groups) - len(weights))
     total, start = logits.new_zeros(()), 0
-    for k, width in enumerate(groups):
+    for width, group_weight in zip(groups, weights):
         part = slice(start, start + width)
-        total = total + soft_target_cross_entropy(logits[:, part], target[:, part], weight=weight if k == 0 else None,
+        total = total + soft_target_cross_entropy(logits[:, part], target[:, part], weight=group_weight,
                                                   label_smoothing=label_smoothing)
         start += width
     return total

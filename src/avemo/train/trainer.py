@@ -63,7 +63,9 @@ class TrainConfig:
     corpora's headline figure) or ``"accuracy"`` (FER2013's). ``output_groups``: the widths of heads that sit
     side by side in the model's output, the first being the primary one (labels, class weights and validation are
     its own); empty = one head over all outputs. Grouped outputs train on target distributions only, one per
-    group (:func:`~avemo.train.losses.grouped_soft_target_cross_entropy`).
+    group (:func:`~avemo.train.losses.grouped_soft_target_cross_entropy`). ``extra_head_class_weight_power``:
+    ``None`` leaves the other heads' losses unweighted; a power in [0, 1] weights each other head's classes by
+    the inverse frequency, to that power, of its training targets' most likely class.
     """
 
     epochs: int = 60
@@ -84,6 +86,7 @@ class TrainConfig:
     average_from: int = 0
     select_on: str = "ua"
     output_groups: tuple[int, ...] = ()
+    extra_head_class_weight_power: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -93,6 +96,8 @@ class TrainConfig:
             problems.append("lr must be > 0 and weight_decay >= 0")
         if not 0.0 <= self.class_weight_power <= 1.0:
             problems.append("class_weight_power must be in [0, 1]")
+        if self.extra_head_class_weight_power is not None and not 0.0 <= self.extra_head_class_weight_power <= 1.0:
+            problems.append("extra_head_class_weight_power must be in [0, 1] or None")
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append("label_smoothing must be in [0, 1)")
         if self.grad_clip is not None and not self.grad_clip > 0:
@@ -162,6 +167,10 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+#: a loss's class weights: one tensor (the only or first head's), one per head, or none
+LossWeights = torch.Tensor | tuple[torch.Tensor | None, ...] | None
 
 
 def class_weights(labels: np.ndarray, num_classes: int, power: float = 1.0) -> torch.Tensor:
@@ -246,6 +255,7 @@ class Trainer:
         seed_everything(cfg.seed)
         weights = class_weights(ys, self._primary(model), cfg.class_weight_power) if cfg.class_balanced else None
         eval_criterion = nn.CrossEntropyLoss(weight=weights)
+        loss_weights = self._head_weights(weights, targets)
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         scheduler: Any = None
         if cfg.scheduler == "cosine":
@@ -281,7 +291,7 @@ class Trainer:
             torch.manual_seed(_epoch_seed(cfg.seed, epoch))
             rng = np.random.default_rng([cfg.seed, epoch])
             lr = optimizer.param_groups[0]["lr"]
-            train_loss = self._train_epoch(model, optimizer, xs, ys, auxs, weights, rng, bf16, targets)
+            train_loss = self._train_epoch(model, optimizer, xs, ys, auxs, loss_weights, rng, bf16, targets)
             if cfg.average_from and epoch + 1 >= cfg.average_from:
                 self._add_to_average(model, average, status)
             val_loss, val_ua, val_wa = self._validate(model, val, eval_criterion)
@@ -400,7 +410,7 @@ class Trainer:
                 m.momentum = momentum
 
     def _train_epoch(self, model: EmotionModel, optimizer: torch.optim.Optimizer, xs: list[np.ndarray],
-                     ys: np.ndarray, auxs: np.ndarray | None, weights: torch.Tensor | None,
+                     ys: np.ndarray, auxs: np.ndarray | None, weights: LossWeights,
                      rng: np.random.Generator, bf16: bool, targets: torch.Tensor | None = None) -> float:
         cfg = self.config
         model.train()
@@ -440,7 +450,20 @@ class Trainer:
             count += len(idx)
         return total / max(count, 1)
 
-    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None,
+    def _head_weights(self, weights: torch.Tensor | None, targets: torch.Tensor | None) -> LossWeights:
+        """The loss's class weights: ``weights`` (the first head's), and with ``extra_head_class_weight_power``
+        each other head's from its training targets' most likely class, one per head."""
+        power, groups = self.config.extra_head_class_weight_power, self.config.output_groups
+        if power is None or len(groups) < 2 or targets is None:
+            return weights
+        out, start = [weights], groups[0]
+        for width in groups[1:]:
+            labels = targets[:, start:start + width].argmax(1).numpy()
+            out.append(class_weights(labels, width, power))
+            start += width
+        return tuple(out)
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, weights: LossWeights,
               targets: torch.Tensor | None = None) -> torch.Tensor:
         if len(self.config.output_groups) > 1:
             return grouped_soft_target_cross_entropy(logits, targets, self.config.output_groups, weight=weights,

@@ -239,12 +239,16 @@ def test_export_face_model_to_onnx(tmp_path, capsys):
 
     assert main(["export", str(tmp_path / "out" / "face.onnx")]) == 0
     doc = json.loads((tmp_path / "out" / "face.json").read_text())
-    assert doc["classes"] == list(label_set("fer7")) and doc["input"]["shape"] == ["batch", 1, 40, 40]
+    # the shipped network has two heads side by side: FER+'s eight classes, then FER2013's seven
+    assert doc["classes"] == list(label_set("ferplus8")) and doc["input"]["shape"] == ["batch", 1, 40, 40]
+    assert [(h["name"], len(h["classes"])) for h in doc["heads"]] == [("main", 8), ("fer2013", 7)]
     crops = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     session = ort.InferenceSession(str(tmp_path / "out" / "face.onnx"), providers=["CPUExecutionProvider"])
     logits = session.run(["logits"], {"images": crops[:, None, 4:44, 4:44].astype(np.float32) / 255})[0]
-    want = load_system(None, kind="face", engine="torch").predict_proba(crops, tta=False)
-    assert np.allclose(softmax(logits, axis=1), want, atol=1e-5)
+    system = load_system(None, kind="face", engine="torch")
+    assert np.allclose(softmax(logits[:, :8], axis=1), system.predict_proba(crops, tta=False), atol=1e-5)
+    assert np.allclose(softmax(logits[:, 8:], axis=1), system.predict_proba(crops, tta=False, head="fer2013"),
+                       atol=1e-5)
     capsys.readouterr()
     assert main(["export", str(tmp_path / "face.pt")]) == 2
     assert main(["export", str(tmp_path / "x.onnx"), "--face-model", str(tmp_path / "nope")]) == 2

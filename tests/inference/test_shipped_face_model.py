@@ -27,7 +27,8 @@ def recognizer():
 def test_shipped_face_model_is_complete():
     folder = resolve_system_dir(None, kind="face")
     doc = json.loads((folder / "system.json").read_text())
-    assert doc["classes"] == list(label_set("fer7"))
+    assert doc["classes"] == list(label_set("ferplus8"))  # FER+'s eight; the front ends serve FER2013's seven
+    assert doc["spec"]["extra_heads"] == {"fer2013": "fer7"}
     assert (folder / "MODEL_CARD.md").is_file() and "PrivateTest" in (folder / "MODEL_CARD.md").read_text()
     assert doc["info"]["temperature"] > 0
     assert not list(folder.rglob("*.pt")) and not list(folder.rglob("*.pkl"))

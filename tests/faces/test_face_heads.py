@@ -93,6 +93,7 @@ def tiny_data(n: int = 112, seed: int = 0):
 
 
 def test_each_head_learns_its_own_labels_and_survives_save_and_load(tmp_path):
+    torch.manual_seed(0)  # the network's initial weights (drawn before the trainer seeds itself)
     spec = FaceSystemSpec(name="tiny-joint", side=24, **TINY)
     images, rows, columns = tiny_data()
     votes = np.eye(8, dtype=np.float32)[rows]

@@ -39,7 +39,8 @@ from avemo.errors import CorpusError, ParameterError
 from avemo.labels import label_set, to_common_label_set
 from avemo.shipping.face_distill import TeacherEnsemble
 from avemo.systems.base import PRETRAINED_DIR
-from avemo.systems.face import PRETRAINED_PREFIX, FaceSystem, init_from_state, is_face_system, load_face_spec
+from avemo.systems.face import (PRETRAINED_PREFIX, FaceSystem, init_from_state, is_face_system, load_face_spec,
+                                load_pretrained_face)
 from avemo.systems.spec import load_suite
 from avemo.train import plots
 from avemo.train.metrics import classification_metrics
@@ -82,7 +83,7 @@ def train_or_load(name: str, data: dict[str, dict[str, np.ndarray]], runs_dir: P
     shipped face system ``<name>``, as it is."""
     known = {} if known is None else known
     if name.startswith(PRETRAINED_PREFIX) and name not in known:  # a shipped network (a teacher)
-        known[name] = FaceSystem.load(PRETRAINED_DIR / name[len(PRETRAINED_PREFIX):])
+        known[name] = load_pretrained_face(name)
     if name not in known:
         known[name] = _train_or_load(name, data, runs_dir, known)
     return known[name]

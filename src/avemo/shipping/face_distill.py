@@ -96,12 +96,9 @@ def distill_face_system(student: FaceSystemSpec, teachers: Sequence[FaceSystem],
     targets = np.array(np.eye(len(system.classes), dtype=np.float32)[labels] if own is None else own, np.float32)
     train = np.asarray(list(split[0]), np.int64)
     member_heads = [t.predict_heads(images[train]) for t in teachers]
-    start = 0
-    for classes in system.heads.values():
-        block = slice(start, start + len(classes))
-        targets[train, block] = distillation_targets(teaching_probs(teachers, member_heads, classes),
+    for head, block in system.head_slices.items():
+        targets[train, block] = distillation_targets(teaching_probs(teachers, member_heads, system.heads[head]),
                                                      targets[train, block], config)
-        start += len(classes)
     system.fit(images, labels, split, checkpoint_dir=checkpoint_dir, init_state=init_state, targets=targets)
     system.info["distilled_from"] = {"teachers": [t.spec.name for t in teachers],
                                      "temperature": config.temperature, "teacher_weight": config.teacher_weight}

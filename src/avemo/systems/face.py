@@ -27,6 +27,7 @@ from avemo.systems.spec import configs_dir, read_config
 from avemo.train.augment import ImageAugment, ImageAugmentConfig
 from avemo.train.checkpoint import library_versions, load_checkpoint, save_checkpoint
 from avemo.train.distill import DistillConfig
+from avemo.train.losses import group_slices
 from avemo.train.predict import predict_proba
 from avemo.train.trainer import TrainConfig, TrainHistory, Trainer
 
@@ -267,6 +268,11 @@ class FaceSystem:
         return tuple(len(c) for c in self.heads.values()) if len(self.heads) > 1 else ()
 
     @property
+    def head_slices(self) -> dict[str | None, slice]:
+        """Each head's columns of the network's outputs, in :attr:`heads` order."""
+        return dict(zip(self.heads, group_slices([len(c) for c in self.heads.values()])))
+
+    @property
     def n_outputs(self) -> int:
         """The network's output width: the classes of every head, side by side."""
         return sum(len(c) for c in self.heads.values())
@@ -352,11 +358,7 @@ class FaceSystem:
             probs = predict_proba(self.model_, self._examples(images), batch_size=batch_size, augment=augment,
                                   tta=use_tta, forward=self._onnx_forward(),
                                   groups=self.output_groups)
-        out, start = {}, 0
-        for name, classes in self.heads.items():
-            out[name] = np.ascontiguousarray(probs[:, start:start + len(classes)])
-            start += len(classes)
-        return out
+        return {name: np.ascontiguousarray(probs[:, part]) for name, part in self.head_slices.items()}
 
     @property
     def runtime(self) -> str:
@@ -496,6 +498,19 @@ def _state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Te
     return ""
 
 
+def load_pretrained_face(name: str, engine: str = "onnx") -> "FaceSystem":
+    """The shipped face system that ``pretrained:<name>`` names (``avemo/pretrained/<name>``).
+
+    Raises:
+        ParameterError: when ``name`` lacks the prefix or names no shipped face system.
+    """
+    folder = PRETRAINED_DIR / name[len(PRETRAINED_PREFIX):]
+    if not name.startswith(PRETRAINED_PREFIX) or not is_face_system(folder):
+        raise ParameterError(f"{name!r} is not a shipped face system; name one as pretrained:<name> (shipped: "
+                             f"{shipped_systems('face')})")
+    return FaceSystem.load(folder, engine=engine)
+
+
 def init_from_state(spec: FaceSystemSpec, folder: str | os.PathLike,
                     train: Callable[[str, Path], FaceSystem]) -> dict[str, torch.Tensor] | None:
     """The weights that start the training of ``spec`` (``None`` without ``init_from``): those of the face system
@@ -509,11 +524,7 @@ def init_from_state(spec: FaceSystemSpec, folder: str | os.PathLike,
     if not spec.init_from:
         return None
     if spec.init_from.startswith(PRETRAINED_PREFIX):
-        shipped = PRETRAINED_DIR / spec.init_from[len(PRETRAINED_PREFIX):]
-        if not is_face_system(shipped):
-            raise ParameterError(f"face system {spec.name!r}: init_from {spec.init_from!r} is not a shipped face "
-                                 f"system (shipped: {shipped_systems('face')})")
-        parent = FaceSystem.load(shipped, engine="torch")
+        parent = load_pretrained_face(spec.init_from, engine="torch")
         return adapt_head(parent.model_.state_dict(), output_classes(parent.spec), output_classes(spec))
     parent_spec = load_face_spec(spec.init_from)
     parent_folder = Path(folder).parent / spec.init_from

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -119,6 +120,12 @@ def soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
     return -(torch.where(smoothed > 0, smoothed * log_p, torch.zeros_like(log_p))).sum(1).mean()
 
 
+def group_slices(widths: Sequence[int]) -> list[slice]:
+    """The column slice of each output group (heads of ``widths`` side by side), in order."""
+    ends = np.cumsum([0, *widths])
+    return [slice(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:])]
+
+
 def grouped_soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor, groups: Sequence[int],
                                       weight: torch.Tensor | Sequence[torch.Tensor | None] | None = None,
                                       label_smoothing: float = 0.0) -> torch.Tensor:
@@ -144,10 +151,8 @@ def grouped_soft_target_cross_entropy(logits: torch.Tensor, target: torch.Tensor
         raise ParameterError(f"grouped_soft_target_cross_entropy: {len(weights)} class weights for {len(groups)} "
                              "groups")
     weights += [None] * (len(groups) - len(weights))
-    total, start = logits.new_zeros(()), 0
-    for width, group_weight in zip(groups, weights):
-        part = slice(start, start + width)
+    total = logits.new_zeros(())
+    for part, group_weight in zip(group_slices(groups), weights):
         total = total + soft_target_cross_entropy(logits[:, part], target[:, part], weight=group_weight,
                                                   label_smoothing=label_smoothing)
-        start += width
     return total

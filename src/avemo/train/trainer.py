@@ -28,7 +28,7 @@ from avemo.errors import CheckpointError, ParameterError
 from avemo.models.registry import EmotionModel
 from avemo.train.augment import ImageAugment
 from avemo.train.batching import Batch, collate
-from avemo.train.losses import grouped_soft_target_cross_entropy, soft_target_cross_entropy
+from avemo.train.losses import group_slices, grouped_soft_target_cross_entropy, soft_target_cross_entropy
 from avemo.train.predict import check_examples, forward_batch, predict_logits
 from avemo.train.metrics import unweighted_accuracy
 from avemo.train.checkpoint import load_weights, read_json, read_tensors, save_tensors_atomic, to_jsonable, \
@@ -456,12 +456,9 @@ class Trainer:
         power, groups = self.config.extra_head_class_weight_power, self.config.output_groups
         if power is None or len(groups) < 2 or targets is None:
             return weights
-        out, start = [weights], groups[0]
-        for width in groups[1:]:
-            labels = targets[:, start:start + width].argmax(1).numpy()
-            out.append(class_weights(labels, width, power))
-            start += width
-        return tuple(out)
+        extra = [class_weights(targets[:, part].argmax(1).numpy(), part.stop - part.start, power)
+                 for part in group_slices(groups)[1:]]
+        return (weights, *extra)
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor, weights: LossWeights,
               targets: torch.Tensor | None = None) -> torch.Tensor:

@@ -330,8 +330,8 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     settings = yaml.safe_load((configs_dir() / "benchmarks" / "cross-corpus.yaml").read_text())
     settings.update({"corpora": list(CORPORA), "conditions": [], "layer_grid": [[0]], "l2_grid": [0.1]})
     config.write_text(yaml.safe_dump(settings))
-    run = lambda out, **kw: cross_corpus.run_cross_corpus_benchmark(  # noqa: E731
-        "/nowhere", out, jobs=1, cache=None, ravdess_folds=[1], config=config, **kw)
+    run = lambda out, folds=(1,), **kw: cross_corpus.run_cross_corpus_benchmark(  # noqa: E731
+        "/nowhere", out, jobs=1, cache=None, ravdess_folds=list(folds), config=config, **kw)
     with pytest.raises(ParameterError, match="no readable summary.json"):
         run(tmp_path / "empty", systems=[RECIPE])
     first = run(tmp_path / "report")
@@ -360,14 +360,18 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     assert again["carried_over"]["fitted"] == [PLAIN]
     text = (tmp_path / "report" / "results.md").read_text()
     assert f"This run fitted only `{PLAIN}` (`--systems`)" in text and f"`{RECIPE}[speaker-adapted]`" in text
+    assert "This run fitted only RAVDESS 6-fold's folds 1 (`--folds`)." in text
     # the recipes laid out anew: a recipe dropped takes its rows with it, and the attentive one read the frames of
     # the clips it was tested on (the corpora's and RAVDESS's under the conditions, not the training copies)
     assert any(row.startswith(ATTENTIVE) for row in again["loco"]["systems"])
     assert (None, True) in loads and not [c for c, frames in loads if c is not None and frames]
     fewer = {**settings, "alternatives": [a for a in settings["alternatives"] if a["name"] != ATTENTIVE]}
     config.write_text(yaml.safe_dump(fewer))
-    third = run(tmp_path / "report", systems=[PLAIN])
+    third = run(tmp_path / "report", folds=(0,), systems=[PLAIN])  # leave-one-corpus-out only
     assert not any(row.startswith(ATTENTIVE) for p in ("loco", "ravdess_6fold") for row in third[p]["systems"])
+    assert any(row.startswith(PLAIN) for row in third["loco"]["systems"]) and third["ravdess_folds"] == []
+    assert not any(row.startswith(PLAIN) for row in third["ravdess_6fold"]["systems"])
+    assert "fitted none of RAVDESS 6-fold's folds (`--folds 0`" in (tmp_path / "report" / "results.md").read_text()
     moved = {**fewer, "alternatives": [{**a, "compensations": [0.0]} if a["name"] != PLAIN else a
                                        for a in fewer["alternatives"]]}
     config.write_text(yaml.safe_dump(moved))

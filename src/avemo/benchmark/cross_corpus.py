@@ -356,7 +356,9 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
     stopped part-way resumes; see :meth:`SpeechProbeSystem.fit`); ``None``: nothing kept. ``systems``: fit only
     these systems (their names in the report, without a head's or condition's suffix) and carry every other row
     over unchanged from the report already in ``out_dir``, which must have been run with the same settings; the
-    summary's ``carried_over`` and the report name them (:func:`_carry_over`).
+    summary's ``carried_over`` and the report name them (:func:`_carry_over`). ``ravdess_folds``: fit only these
+    RAVDESS 6-fold folds (1-based; ``[0]``: none, leave-one-corpus-out only), which the summary's ``ravdess_folds``
+    and the report name.
 
     Raises:
         ParameterError: for missing corpora or bad settings; with ``systems``, for a name the settings do not run,
@@ -382,6 +384,8 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
     summary["timing"] = {"extract_seconds": run.extract_seconds, "train_test_seconds": round(train_seconds, 1),
                          "total_seconds": round(time.perf_counter() - t0, 1), "cpu_count": os.cpu_count(),
                          "jobs": jobs}
+    if ravdess_folds is not None:  # a run on some RAVDESS folds (none: leave-one-corpus-out only) says which
+        summary["ravdess_folds"] = sorted(k for k in set(ravdess_folds) if 1 <= k <= 6)
     if previous is not None:
         _carry_over(summary, previous, systems, _system_names(cfg, definitions))
     write_report(summary, out)

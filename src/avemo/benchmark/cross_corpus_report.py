@@ -216,6 +216,11 @@ def results_table(summary: Mapping[str, Any]) -> str:
                   + f"; training (or loading back the fits an earlier run kept in runs/) and testing every system "
                   f"{t['train_test_seconds']:.0f} s with {t['jobs']} workers "
                   f"on {t['cpu_count']} cores; the whole benchmark {t['total_seconds']:.0f} s."]
+    folds = summary.get("ravdess_folds")
+    if folds is not None:
+        lines += ["", (f"This run fitted only RAVDESS 6-fold's folds {', '.join(map(str, folds))} (`--folds`)."
+                       if folds else "This run fitted none of RAVDESS 6-fold's folds (`--folds 0`: leave-one-corpus-"
+                       "out only), so the systems it fitted have no RAVDESS 6-fold rows.")]
     carried = summary.get("carried_over")
     if carried:
         lines += ["", f"This run fitted only {', '.join(f'`{n}`' for n in carried['fitted'])} (`--systems`); the "

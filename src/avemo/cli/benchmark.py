@@ -208,7 +208,8 @@ def register(subparsers) -> None:
     s.add_argument("--out", help="report folder (default reports/<suite>)")
     s.add_argument("--systems", nargs="*", help="only these systems (cross-corpus, ferplus: the other rows are carried "
                    "over from the report in --out)")
-    s.add_argument("--folds", nargs="*", type=int, help="only these folds (1-based), for a quick check")
+    s.add_argument("--folds", nargs="*", type=int, help="only these folds (1-based), for a quick check (cross-corpus: "
+                   "its RAVDESS 6-fold folds; 0: none, leave-one-corpus-out only)")
     s.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     s.add_argument("--cache", default="default", help="feature cache folder; 'none' disables it")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override every system's settings")

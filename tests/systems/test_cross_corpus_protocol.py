@@ -361,6 +361,8 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     text = (tmp_path / "report" / "results.md").read_text()
     assert f"This run fitted only `{PLAIN}` (`--systems`)" in text and f"`{RECIPE}[speaker-adapted]`" in text
     assert "This run fitted only RAVDESS 6-fold's folds 1 (`--folds`)." in text
+    assert again["earlier_runs"] == [{"fitted": None, "timing": previous["timing"]}]  # the first run's time stays
+    assert "carries over (as far back as their times were kept) took: the whole benchmark" in text
     # the recipes laid out anew: a recipe dropped takes its rows with it, and the attentive one read the frames of
     # the clips it was tested on (the corpora's and RAVDESS's under the conditions, not the training copies)
     assert any(row.startswith(ATTENTIVE) for row in again["loco"]["systems"])
@@ -370,6 +372,7 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     third = run(tmp_path / "report", folds=(0,), systems=[PLAIN])  # leave-one-corpus-out only
     assert not any(row.startswith(ATTENTIVE) for p in ("loco", "ravdess_6fold") for row in third[p]["systems"])
     assert any(row.startswith(PLAIN) for row in third["loco"]["systems"]) and third["ravdess_folds"] == []
+    assert [r["fitted"] for r in third["earlier_runs"]] == [None]  # PLAIN's earlier run: all its rows fitted anew
     assert not any(row.startswith(PLAIN) for row in third["ravdess_6fold"]["systems"])
     assert "fitted none of RAVDESS 6-fold's folds (`--folds 0`" in (tmp_path / "report" / "results.md").read_text()
     moved = {**fewer, "alternatives": [{**a, "compensations": [0.0]} if a["name"] != PLAIN else a

@@ -216,6 +216,13 @@ def results_table(summary: Mapping[str, Any]) -> str:
                   + f"; training (or loading back the fits an earlier run kept in runs/) and testing every system "
                   f"{t['train_test_seconds']:.0f} s with {t['jobs']} workers "
                   f"on {t['cpu_count']} cores; the whole benchmark {t['total_seconds']:.0f} s."]
+    earlier = summary.get("earlier_runs")
+    if earlier:
+        lines += ["", "The earlier runs whose rows this report carries over (as far back as their times were kept) "
+                  "took: " + "; ".join(
+            (f"{', '.join(f'`{n}`' for n in r['fitted'])} (`--systems`)" if r["fitted"] else "the whole benchmark")
+            + f" {r['timing']['total_seconds']:.0f} s (training and testing {r['timing']['train_test_seconds']:.0f} s"
+            f" with {r['timing']['jobs']} workers on {r['timing']['cpu_count']} cores)" for r in earlier) + "."]
     folds = summary.get("ravdess_folds")
     if folds is not None:
         lines += ["", (f"This run fitted only RAVDESS 6-fold's folds {', '.join(map(str, folds))} (`--folds`)."

@@ -67,12 +67,17 @@ def choices_table(loco: Mapping[str, Any], systems: Sequence[str]) -> str:
             if "loco_by_loss" not in c:
                 continue
             inner = ", ".join(f"{loss} {pct(v)}" for loss, v in c["loco_by_loss"].items())
-            rows.append(f"| {name} | {f['test_corpus']} | {c.get('kind', 'linear')} | {c.get('loss')} | "
-                        f"{c.get('layers')} | {c.get('l2')} | {inner} | {pct(f['ua'])} |")
+            kind = c.get("kind", "linear")
+            layers, l2 = (("frames", "—") if kind == "attentive"  # fixed frames, nothing chosen: see the text
+                          else (c.get("layers"), c.get("l2")))
+            rows.append(f"| {name} | {f['test_corpus']} | {kind} | {c.get('loss')} | {layers} | {l2} | {inner} | "
+                        f"{pct(f['ua'])} |")
     if not rows:
         return ""
     return "\n".join(["What it chose for the global head, per held-out corpus (head: a softmax regression, linear, or "
-                      "the small MLP, whose L2 is its weight decay; inner UA %: the best candidate of each loss, "
+                      "the small MLP, whose L2 is its weight decay, or the attentive head, which reads each clip's "
+                      "frames, every layer averaged, and chooses no layers or L2; inner UA %: the best candidate of "
+                      "each loss, "
                       "scored on the training corpora alone; test UA %: the held-out corpus, never seen by the "
                       "choice):", "", "| system | held out | head | loss | layers | L2 | inner UA by loss | test UA |",
                       "|---|---|---|---|---|---|---|---|", *rows])

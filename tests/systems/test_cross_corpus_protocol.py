@@ -366,6 +366,7 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     # the recipes laid out anew: a recipe dropped takes its rows with it, and the attentive one read the frames of
     # the clips it was tested on (the corpora's and RAVDESS's under the conditions, not the training copies)
     assert any(row.startswith(ATTENTIVE) for row in again["loco"]["systems"])
+    assert f"| {ATTENTIVE} | nemo | attentive | masked | frames | — |" in text  # no layers or L2 to choose
     assert (None, True) in loads and not [c for c, frames in loads if c is not None and frames]
     fewer = {**settings, "alternatives": [a for a in settings["alternatives"] if a["name"] != ATTENTIVE]}
     config.write_text(yaml.safe_dump(fewer))

@@ -505,6 +505,9 @@ def test_the_shipping_rule_uses_validation_figures_only():
     assert choice["choice"] == "better"  # the highest FER+ Valid among the eligible; test figures play no part
     summary["shipping"] = choice
     assert "the face network to ship is `better`" in results_table(summary)
+    # two decimals, as the rule compares the figures exactly (68.26% is below 68.32% though both round to 68.3%)
+    assert "`better`: FER+ Valid 83.00%, FER2013 PublicTest (its FER2013 head) 69.00%: eligible." in results_table(
+        summary)
     systems["better"]["fer2013_validation"]["accuracy"] = 0.5
     systems["also-eligible"]["validation"]["accuracy"] = 0.6
     assert shipping_choice(summary, "shipped")["choice"] == "shipped"

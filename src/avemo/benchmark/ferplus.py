@@ -354,11 +354,11 @@ def _shipping_lines(choice: dict[str, Any] | None) -> list[str]:
         return []
     base = choice["shipped"]
     lines = ["", f"Which network ships (rule written before the figures were seen): {choice['rule']}. The shipped "
-             f"`{base['system']}`: FER+ Valid {100 * base['ferplus_valid']:.1f}%, FER2013 PublicTest "
-             f"{100 * base['fer2013_public']:.1f}%."]
+             f"`{base['system']}`: FER+ Valid {100 * base['ferplus_valid']:.2f}%, FER2013 PublicTest "
+             f"{100 * base['fer2013_public']:.2f}% (two decimals: the rule compares them exactly)."]
     for c in choice["candidates"]:
-        lines.append(f"- `{c['system']}`: FER+ Valid {100 * c['ferplus_valid']:.1f}%, FER2013 PublicTest (its FER2013 "
-                     f"head) {100 * c['fer2013_public']:.1f}%: {'eligible' if c['eligible'] else 'not eligible'}.")
+        lines.append(f"- `{c['system']}`: FER+ Valid {100 * c['ferplus_valid']:.2f}%, FER2013 PublicTest (its FER2013 "
+                     f"head) {100 * c['fer2013_public']:.2f}%: {'eligible' if c['eligible'] else 'not eligible'}.")
     lines.append(f"By this rule the face network to ship is `{choice['choice']}`.")
     return lines
 

@@ -474,8 +474,8 @@ def _carry_over(summary: dict[str, Any], previous: Mapping[str, Any], systems: S
     # the run times of the earlier runs whose rows are still carried (a whole run: "fitted" is None)
     earlier = [*previous.get("earlier_runs", []),
                {"fitted": (previous.get("carried_over") or {}).get("fitted"), "timing": previous.get("timing")}]
-    summary["earlier_runs"] = [r for r in earlier if r["timing"] and any(
-        belongs(row, r["fitted"]) if r["fitted"] else True for row in carried)]
+    summary["earlier_runs"] = [r for r in earlier if r["timing"] and carried
+                               and (r["fitted"] is None or any(belongs(row, r["fitted"]) for row in carried))]
 
 
 def _draw_tsne(summary: Mapping[str, Any], job_list: Sequence[tuple[str, str, Fold]], outcomes: Sequence[Any],

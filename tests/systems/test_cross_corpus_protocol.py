@@ -17,7 +17,9 @@ CORPORA = {"ravdess": 24, "nemo": 9, "emovo": 6, "turev": 6, "urdu": 29}
 SETTINGS, DEFINITIONS = suite_settings()
 RECIPE, ALTERNATIVES = SETTINGS["recipe_name"], [a["name"] for a in SETTINGS["alternatives"]]
 PLAIN = next(a["name"] for a in SETTINGS["alternatives"] if not a["copies"])  # the one on clean clips
-ATTENTIVE = next(a["name"] for a in SETTINGS["alternatives"] if a["global_heads"] == ["attentive"])
+ATTENTIVE = next(a["name"] for a in SETTINGS["alternatives"]
+                 if a["global_heads"] == ["attentive"] and not a.get("attentive_copies"))
+ATTENTIVE_AUGMENTED = next(a["name"] for a in SETTINGS["alternatives"] if a.get("attentive_copies"))
 
 
 @pytest.fixture(scope="module")
@@ -296,6 +298,7 @@ def test_recipes_of_reports_written_before_copies_keep_their_copies():
     assert clean_only({"settings": voice_only}) == {"v"}
     # an attentive global head trains on the clean clips alone, whatever copies the other heads train on
     assert ATTENTIVE in clean_only({"settings": SETTINGS}) and RECIPE not in clean_only({"settings": SETTINGS})
+    assert ATTENTIVE_AUGMENTED not in clean_only({"settings": SETTINGS})
 
 
 def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch):
@@ -363,15 +366,20 @@ def test_a_run_of_some_systems_carries_the_other_rows_over(tmp_path, monkeypatch
     assert "This run fitted only RAVDESS 6-fold's folds 1 (`--folds`)." in text
     assert again["earlier_runs"] == [{"fitted": None, "timing": previous["timing"]}]  # the first run's time stays
     assert "carries over (as far back as their times were kept) took: the whole benchmark" in text
-    # the recipes laid out anew: a recipe dropped takes its rows with it, and the attentive one read the frames of
-    # the clips it was tested on (the corpora's and RAVDESS's under the conditions, not the training copies)
+    # the recipes laid out anew: a recipe dropped takes its rows with it, and the attentive ones read the frames of
+    # the clips they were tested on (the corpora's and RAVDESS's under the conditions) and the augmented one those
+    # of the training copies too
     assert any(row.startswith(ATTENTIVE) for row in again["loco"]["systems"])
     assert f"| {ATTENTIVE} | nemo | attentive | masked | frames | — |" in text  # no layers or L2 to choose
-    assert (None, True) in loads and not [c for c, frames in loads if c is not None and frames]
-    fewer = {**settings, "alternatives": [a for a in settings["alternatives"] if a["name"] != ATTENTIVE]}
+    copies_read = {c for c, frames in loads if c is not None and frames}
+    assert (None, True) in loads and copies_read == {c["condition"] for c in SETTINGS["copies"]}
+    fewer = {**settings, "alternatives": [a for a in settings["alternatives"]
+                                          if a["name"] not in (ATTENTIVE, ATTENTIVE_AUGMENTED)]}
     config.write_text(yaml.safe_dump(fewer))
     third = run(tmp_path / "report", folds=(0,), systems=[PLAIN])  # leave-one-corpus-out only
     assert not any(row.startswith(ATTENTIVE) for p in ("loco", "ravdess_6fold") for row in third[p]["systems"])
+    assert not any(row.startswith(ATTENTIVE_AUGMENTED) for p in ("loco", "ravdess_6fold")
+                   for row in third[p]["systems"])
     assert any(row.startswith(PLAIN) for row in third["loco"]["systems"]) and third["ravdess_folds"] == []
     assert [r["fitted"] for r in third["earlier_runs"]] == [None]  # PLAIN's earlier run: all its rows fitted anew
     assert not any(row.startswith(PLAIN) for row in third["ravdess_6fold"]["systems"])

@@ -134,3 +134,42 @@ def test_an_attentive_head_stands_alone_and_needs_the_nested_rule():
         SpeechProbeSystem(selection="loco", global_heads=["linear", "attentive"])
     with pytest.raises(ParameterError, match="selection='loco'"):
         SpeechProbeSystem(global_heads=["attentive"])
+
+
+def test_the_copies_frames_train_the_attentive_head_only_when_asked(tmp_path):
+    """``attentive_copies``: the degraded copies' frames train the attentive head; without it they are set aside
+    (the fit and its key are those of copies without frames, so fits kept before the setting stay valid)."""
+    from avemo.shipping.corpora import stack_inputs
+    from avemo.systems.probe_inputs import CorpusInputs
+    from avemo.systems.speech_probe import SpeechProbeSystem
+    from tests.systems.test_speech_probe import synthetic
+
+    base, y = synthetic(per_class=4)
+    inputs = with_frames(base, y)
+    index = np.array([int(s.split(":")[1]) for s in inputs.speaker])
+    train, val = np.flatnonzero(index != 0), np.flatnonzero(index == 0)
+    copy_speakers = np.array([f"{s}#random" for s in inputs.speaker], dtype=object)
+    noisy = [f + np.float32(0.5) for f in inputs.frames]
+    with_copy_frames = stack_inputs([inputs, CorpusInputs.create(inputs.x + 0.1, inputs.corpus, copy_speakers,
+                                                                 inputs.layers, noisy)])
+    without = stack_inputs([inputs, CorpusInputs(inputs.x + 0.1, inputs.corpus, copy_speakers, inputs.layers, None)])
+    assert with_copy_frames.is_copy().sum() == len(inputs) and not without.without_copy_frames().has_frames()[
+        len(inputs):].any()
+    yy, split = np.concatenate([y, y]), (np.concatenate([train, train + len(inputs)]), val)
+
+    def system(**kw):
+        return SpeechProbeSystem(model="tiny.en", layer_grid=[(1,)], l2_grid=[1e-2], losses=["masked"],
+                                 selection="loco", global_heads=["attentive"], **kw)
+
+    clean, aside, augmented = system(), system(), system(attentive_copies=True)
+    assert clean.fit_key(without, yy, *split) == aside.fit_key(with_copy_frames.without_copy_frames(), yy, *split)
+    assert augmented.fit_key(with_copy_frames, yy, *split) != clean.fit_key(with_copy_frames, yy, *split)
+    clean.fit(without, yy, split)
+    aside.fit(with_copy_frames, yy, split)
+    augmented.fit(with_copy_frames, yy, split)
+    np.testing.assert_array_equal(aside.heads_["global"]["frame_mean"], clean.heads_["global"]["frame_mean"])
+    assert not np.allclose(augmented.heads_["global"]["frame_mean"], clean.heads_["global"]["frame_mean"])
+    back = SpeechProbeSystem.load(augmented.save(tmp_path / "augmented"))
+    assert back.attentive_copies and not SpeechProbeSystem.load(clean.save(tmp_path / "clean")).attentive_copies
+    with pytest.raises(ParameterError, match="attentive_copies"):
+        SpeechProbeSystem(selection="loco", global_heads=["linear", "mlp"], attentive_copies=True)

@@ -28,20 +28,27 @@ PROBE_SETTINGS = {"model": "base", "loudness_db": -23.0,
                   "copies": [{"condition": "random"}, {"condition": "voice", "backend": "onnx-int8"}],
                   "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
                   "compensations": [0.0, 1.0], "tau_grid": None, "global_heads": ["linear", "mlp"],
-                  "recipe_name": "probe-transfer+augment+voices+mlp"}
+                  "attentive_copies": False, "recipe_name": "probe-transfer+augment+voices+mlp"}
 CROSS_CORPUS_DEFAULTS = {"corpora": ["ravdess", "nemo", "emovo", "turev", "urdu", "cremad", "savee", "ased"],
                          "label_set": "ravdess8", "model": "base", "loudness_db": -23.0,
                          "layer_grid": [[2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]], "l2_grid": [1e-2, 1e-1, 1.0],
                          "val_fraction": 0.1, "seed": 0, "copies": PROBE_SETTINGS["copies"],
                          "losses": ["masked", "partial", "full"], "selection": "loco", "abstain_coverage": 0.8,
                          "compensations": [0.0, 1.0], "tau_grid": None, "global_heads": ["linear", "mlp"],
-                         "recipe_name": "probe-transfer+augment+voices+mlp",
+                         "attentive_copies": False, "recipe_name": "probe-transfer+augment+voices+mlp",
                          "alternatives": [
+                             {"name": "probe-transfer+augment+voices+attentive-augmented",
+                              "text": "the same recipe with attentive statistics pooling over each clip's frames as "
+                                      "the global head, trained on the clean clips and on the frames of their "
+                                      "randomly degraded copies and copies as another voice; the adapted heads as "
+                                      "in the recipe",
+                              "copies": PROBE_SETTINGS["copies"], "compensations": [0.0, 1.0], "tau_grid": None,
+                              "global_heads": ["attentive"], "attentive_copies": True},
                              {"name": "probe-transfer+augment+voices+attentive",
                               "text": "the same recipe with attentive statistics pooling over each clip's frames as "
-                                      "the global head, trained on the clean clips (their copies have no frames), "
-                                      "which reports/cross-corpus/head-check's nested rule chose over the heads on "
-                                      "clip statistics on clean clips; the adapted heads as in the recipe",
+                                      "the global head, trained on the clean clips alone (the copies' frames set "
+                                      "aside), which reports/cross-corpus/head-check's nested rule chose over the "
+                                      "heads on clip statistics on clean clips; the adapted heads as in the recipe",
                               "copies": PROBE_SETTINGS["copies"], "compensations": [0.0, 1.0], "tau_grid": None,
                               "global_heads": ["attentive"]},
                              {"name": "probe-transfer+augment+voices",

@@ -45,6 +45,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from avemo.benchmark.cross_corpus_inner import FoldRows, score_inner
 from avemo.benchmark.cross_corpus_settings import suite_settings
 from avemo.benchmark.cross_corpus_report import ADAPTED, ADAPTED_VARIED, write_report
 from avemo.benchmark.cross_corpus_tables import TRANSFER, named_recipes
@@ -197,6 +198,26 @@ class _Run:
                               on_done=_progress)
 
 
+def _fold_rows(cfg: Mapping[str, Any], definitions: Mapping[str, Any], data: "_Rows",
+               base_jobs: Sequence[tuple[str, str, Fold]]) -> FoldRows:
+    """The rows of :data:`data.everything <_Rows>` each nested-rule system's leave-one-corpus-out fold was fitted on
+    (its fold's clips and their copies, and the validation clips): the recipes', and those of the variants on the
+    base features (their copies are among the recipes')."""
+    folds = {fold.name: fold for protocol, name, fold in base_jobs if protocol == "loco" and name == TRANSFER}
+    copies = {name: r["copies"] for name, r in named_recipes(cfg).items()}
+    copies.update({d["name"]: d.get("copies") or [] for d in (definitions[key] for key in cfg["variants"])
+                   if not d.get("features") and not d["system"].get("utterance_norm")})
+
+    def rows(name: str, fold_name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        if name not in copies or fold_name not in folds or any(
+                copies_tag(c) not in data.copy_start for c in copies[name]):
+            return None
+        fold = _with_copies(folds[fold_name], [data.copy_start[copies_tag(c)] for c in copies[name]])
+        return np.union1d(fold.train, fold.val), np.asarray(fold.val, np.int64)
+
+    return rows
+
+
 def _progress(outcome: Any) -> None:
     print(f"{outcome.system} {outcome.fold.name}: {outcome.seconds:.0f} s", flush=True)
 
@@ -235,15 +256,18 @@ def _load_rows(run: _Run) -> _Rows:
     """The corpora's clips, their copies the recipes train on and the RAVDESS clips under each condition (see
     :class:`_Rows`)."""
     cfg = run.cfg
-    # an attentive global head reads the frames of every clip it trains or is tested on (not of the copies: it
-    # trains on the clean clips alone)
-    frames = any(r.get("global_heads") == ["attentive"] for r in named_recipes(cfg).values())
+    # an attentive global head reads the frames of every clip it trains or is tested on, and those of the copies
+    # it trains on (attentive_copies)
+    attentive = [r for r in named_recipes(cfg).values() if r.get("global_heads") == ["attentive"]]
+    frames = bool(attentive)
     recordings, y, inputs, seconds = run.load(cfg["corpora"], frames=frames)
     run.extract_seconds.update(seconds)
     copies = {copies_tag(c): c for recipe in named_recipes(cfg).values() for c in recipe["copies"]}
+    framed_copies = {copies_tag(c) for r in attentive if r.get("attentive_copies") for c in r["copies"]}
     copied = []
     for tag, copy in copies.items():
-        _, _, block, seconds = run.load(cfg["corpora"], copy["condition"], backend=copy.get("backend", "torch"))
+        _, _, block, seconds = run.load(cfg["corpora"], copy["condition"], backend=copy.get("backend", "torch"),
+                                        frames=tag in framed_copies)
         run.extract_seconds[tag] = round(sum(seconds.values()), 1)
         copied.append(block)
     copy_start = {tag: len(inputs) * (k + 1) for k, tag in enumerate(copies)}
@@ -274,7 +298,8 @@ def _fit_systems(run: _Run, data: _Rows, base_jobs: list[tuple[str, str, Fold]],
     job_list += [job for job in base_jobs if job[1] != TRANSFER]
     job_list = [job for job in job_list if only is None or job[1] in only]
     systems = {**{name: run.system(compensations=recipe["compensations"], tau_grid=recipe["tau_grid"],
-                                   global_heads=recipe.get("global_heads", ["linear"]))
+                                   global_heads=recipe.get("global_heads", ["linear"]),
+                                   attentive_copies=recipe.get("attentive_copies", False))
                   for name, recipe in recipes.items()},
                MULTI: run.system(**PREVIOUS), RAVDESS_ONLY: run.system(**PREVIOUS),
                TARGETED: run.system(**PREVIOUS, target_corpus="ravdess")}
@@ -388,6 +413,9 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
         summary["ravdess_folds"] = sorted(k for k in set(ravdess_folds) if 1 <= k <= 6)
     if previous is not None:
         _carry_over(summary, previous, systems, _system_names(cfg, definitions))
+    t2 = time.perf_counter()
+    score_inner(summary, _fold_rows(cfg, definitions, data, base_jobs), data.everything, data.y_all, classes)
+    summary["timing"]["inner_refit_seconds"] = round(time.perf_counter() - t2, 1)
     write_report(summary, out)
     _draw_tsne(summary, job_list, outcomes, data.y, classes, out)
     return summary
@@ -395,7 +423,10 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
 
 #: The settings of one recipe (the shipped one's at the top level; each alternative's in its entry), which a run of
 #: some systems may lay out anew (:func:`_previous_report`).
-RECIPE_SETTINGS = ("recipe_name", "alternatives", "copies", "compensations", "tau_grid", "global_heads")
+RECIPE_SETTINGS = ("recipe_name", "alternatives", "copies", "compensations", "tau_grid", "global_heads",
+                   "attentive_copies")
+#: What a recipe setting added since reports began is, in a report written before it.
+RECIPE_DEFAULTS = {"attentive_copies": False}
 
 
 def _system_names(cfg: Mapping[str, Any], definitions: Mapping[str, Any]) -> list[str]:
@@ -437,7 +468,8 @@ def _previous_report(out: Path, cfg: Mapping[str, Any], definitions: Mapping[str
                              f"cannot stand beside this run's: pass its settings with --set '{restore}', or run the "
                              "whole benchmark")
     own = RECIPE_SETTINGS[2:]
-    before, now = ({n: {k: r.get(k) for k in own} for n, r in named_recipes(s).items()} for s in (theirs, settings))
+    before, now = ({n: {k: r.get(k, RECIPE_DEFAULTS.get(k)) for k in own} for n, r in named_recipes(s).items()}
+                   for s in (theirs, settings))
     moved = [n for n in sorted(set(now) - set(systems)) if before.get(n) != now[n]]
     if moved:
         raise ParameterError(f"the recipes {moved} are new or have other settings than in the report in {out}; their "

@@ -46,6 +46,7 @@ class AlternativeRecipe(Settings):
     compensations: list[Annotated[float, Field(ge=0, le=1)]]
     tau_grid: list[Annotated[float, Field(ge=0)]] | None
     global_heads: list[Literal[HEAD_KINDS]]
+    attentive_copies: bool = False
 
 
 class CrossCorpusSettings(ProbeRecipe):

@@ -78,6 +78,7 @@ class ProbeRecipe(Settings):
     compensations: list[Annotated[float, Field(ge=0, le=1)]]
     tau_grid: list[Annotated[float, Field(ge=0)]] | None
     global_heads: list[Literal[HEAD_KINDS]]
+    attentive_copies: bool
     recipe_name: str
 
 
@@ -137,7 +138,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
     if copies:  # rows n..2n, 2n..3n, ...: each copy of every clip; those of the training speakers are trained on
         blocks = [load_corpora(data_root, list(settings["corpora"]), "ravdess8", settings["model"],
                                settings["loudness_db"], cache, jobs, condition=c["condition"],
-                               backend=c.get("backend", "torch"))[2] for c in copies]
+                               backend=c.get("backend", "torch"), frames=settings["attentive_copies"])[2]
+                  for c in copies]
         inputs = stack_inputs([inputs, *blocks])
         y = np.concatenate([y] * (1 + len(copies)))
         train = np.concatenate([train + k * len(rows) for k in range(1 + len(copies))])
@@ -145,7 +147,8 @@ def train_probe_system(data_root: str | os.PathLike, out_dir: str | os.PathLike,
                                settings["loudness_db"], losses=settings["losses"], selection=settings["selection"],
                                abstain_coverage=settings["abstain_coverage"],
                                compensations=settings["compensations"], tau_grid=settings["tau_grid"],
-                               global_heads=settings["global_heads"])
+                               global_heads=settings["global_heads"],
+                               attentive_copies=settings["attentive_copies"])
     system.fit(inputs, y, (train, rows[is_val]), checkpoint_dir=checkpoint_dir)
     system.info.update({"name": NAME, "corpora": per_corpus, "validation_speakers": sorted(val),
                         "augmented": degrades(copies), "copies": [dict(c) for c in copies],

@@ -59,7 +59,8 @@ class HeadFitting:
                     list(inputs.layers), self.losses, self.selection, self.abstain_coverage, self.tau_grid]
         # settings added since: keyed only when not their default, so the fits saved before them stay valid
         if self.global_heads == ["attentive"]:
-            return settings + [self.global_heads, probe_attentive.VERSION]
+            return settings + [self.global_heads, probe_attentive.VERSION] + (["attentive_copies"]
+                                                                               if self.attentive_copies else [])
         return settings + ([self.global_heads, probe_mlp.VERSION] if self.global_heads != ["linear"] else [])
 
     def _weights(self, corpus: np.ndarray, y: np.ndarray) -> np.ndarray:

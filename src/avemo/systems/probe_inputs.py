@@ -76,6 +76,19 @@ class CorpusInputs:
             return np.zeros(len(self), bool)
         return np.array([f is not None for f in self.frames], bool)
 
+    def is_copy(self) -> np.ndarray:
+        """``(n,)`` bool: the rows of a degraded copy of a clip (their speaker names the condition:
+        ``speaker#condition``, as :func:`~avemo.shipping.corpora.load_corpora` names them)."""
+        return np.array(["#" in str(s) for s in self.speaker], bool)
+
+    def without_copy_frames(self) -> "CorpusInputs":
+        """These rows with the frames of the degraded copies (:meth:`is_copy`) set aside (``None``)."""
+        if self.frames is None or not self.is_copy().any():
+            return self
+        frames = self.frames.copy()
+        frames[self.is_copy()] = None
+        return dataclasses.replace(self, frames=frames)
+
     def columns(self, layers: Sequence[int]) -> np.ndarray:
         """The ``(n, 2 * width * len(layers))`` columns of ``layers``.
 

@@ -84,6 +84,9 @@ class SpeechProbeSystem(HeadFitting):
             ``selection="loco"`` and the rows' frames); the adapted heads are linear.
         tau_grid: candidate prior weights of the adapted heads (default :attr:`TAU_GRID`; ``[0]``: each speaker's
             own statistics, plain per-speaker standardisation).
+        attentive_copies: an attentive global head also trains on the frames of the degraded training copies (rows
+            whose speaker names a condition, ``speaker#condition``); ``False``: on the clean clips alone, the
+            copies' frames set aside.
 
     Both adapted settings are fitted (:data:`ADAPTED_HEADS`); prediction picks one with ``adapt_for``.
     """
@@ -95,7 +98,7 @@ class SpeechProbeSystem(HeadFitting):
                  compensations: Sequence[float] = (0.0, 1.0), target_corpus: str | None = None,
                  losses: Sequence[str] = ("masked",), selection: str = "speakers",
                  abstain_coverage: float | None = None, tau_grid: Sequence[float] | None = None,
-                 global_heads: Sequence[str] = ("linear",)) -> None:
+                 global_heads: Sequence[str] = ("linear",), attentive_copies: bool = False) -> None:
         self.label_set = label_set
         self.model = model
         self.layer_grid = [tuple(int(i) for i in layers) for layers in layer_grid]
@@ -122,6 +125,10 @@ class SpeechProbeSystem(HeadFitting):
         if "attentive" in self.global_heads and self.global_heads != ["attentive"]:
             raise ParameterError(f"an attentive global head is not chosen among others: give global_heads="
                                  f"['attentive'] alone, got {self.global_heads}")
+        self.attentive_copies = bool(attentive_copies)
+        if self.attentive_copies and self.global_heads != ["attentive"]:
+            raise ParameterError("attentive_copies is a setting of an attentive global head: give "
+                                 "global_heads=['attentive'] or leave attentive_copies False")
         if self.global_heads != ["linear"] and selection != "loco":
             raise ParameterError(f"a global head of kinds {self.global_heads} is fitted and calibrated across corpora: "
                                  "set selection='loco' or global_heads=['linear']")
@@ -191,6 +198,8 @@ class SpeechProbeSystem(HeadFitting):
                                  "(avemo.data.recipes.corpus_classes)")
         used = np.union1d(tr, va)  # only these rows matter: work on them alone
         inputs, y, mask = inputs.take(used), y[used], mask[used]
+        if self.attentive and not self.attentive_copies:  # the global head trains on the clean clips alone
+            inputs = inputs.without_copy_frames()
         tr, va = np.searchsorted(used, tr), np.searchsorted(used, va)
         key = self.fit_key(inputs, y, tr, va) if checkpoint_dir is not None else None
         saved = load_fit(checkpoint_dir, key, type(self).load) if key is not None else None
@@ -406,7 +415,8 @@ class SpeechProbeSystem(HeadFitting):
                "utterance_norm": self.utterance_norm, "compensations": self.compensations,
                "target_corpus": self.target_corpus, "losses": self.losses, "selection": self.selection,
                "abstain_coverage": self.abstain_coverage, "tau_grid": self.tau_grid,
-               "global_heads": self.global_heads, "heads": self.fit_report(), "width": self.width_,
+               "global_heads": self.global_heads, "attentive_copies": self.attentive_copies,
+               "heads": self.fit_report(), "width": self.width_,
                "extractor": self.feature_extractors()[FEATURE].cache_key(),
                "versions": library_versions(), "info": self.info}
         write_description(path, doc)
@@ -428,7 +438,7 @@ class SpeechProbeSystem(HeadFitting):
                          doc["refit"], doc.get("vad", False), doc.get("utterance_norm", False),
                          doc.get("compensations", (0.0,)), doc.get("target_corpus"), doc.get("losses", ("masked",)),
                          doc.get("selection", "speakers"), doc.get("abstain_coverage"), doc.get("tau_grid"),
-                         doc.get("global_heads", ("linear",)))
+                         doc.get("global_heads", ("linear",)), doc.get("attentive_copies", False))
             system.info = doc.get("info", {})
             system.width_ = int(doc["width"])
             heads = doc["heads"]

@@ -97,3 +97,32 @@ def test_score_inner_fills_what_is_missing_and_leaves_the_rest():
     assert loco["kept"]["folds"][0]["choices"]["refit_ua"] == {"ua": 0.9}
     assert "refit_ua" not in loco["elsewhere"]["folds"][0]["choices"]
     assert "refit_ua" not in loco["sys[speaker-adapted]"]["folds"][0]["choices"]
+
+
+def test_score_inner_refits_a_head_shared_by_two_systems_once_skips_what_it_is_told_and_forks_alike(monkeypatch):
+    import avemo.benchmark.cross_corpus_inner as module
+
+    inputs, y = synthetic(per_class=5, shift=0.3, seed=4)
+    rows = (np.arange(len(y)), np.arange(0, len(y), 5))
+
+    def fresh():
+        return {"loco": {"systems": summary_with({"a": ([0.5, 0.5], None, [0.3, 0.3]),
+                                                   "twin": ([0.5, 0.5], None, [0.3, 0.3]),
+                                                   "skipped": ([0.5], None, [0.3])})}}
+
+    calls = []
+    real = module.inner_refit_ua
+    monkeypatch.setattr(module, "inner_refit_ua", lambda *a, **k: calls.append(1) or real(*a, **k))
+    one = fresh()
+    score_inner(one, lambda name, fold: rows, inputs, y, CLASSES, skip={"skipped"})
+    assert len(calls) == 1  # a and twin: the same head on the same rows in both folds
+    systems = one["loco"]["systems"]
+    assert systems["a"]["folds"][0]["choices"]["refit_ua"] == systems["twin"]["folds"][1]["choices"]["refit_ua"]
+    assert "refit_ua" not in systems["skipped"]["folds"][0]["choices"]
+    monkeypatch.setattr(module, "inner_refit_ua", real)
+    two = fresh()
+    two["loco"]["systems"]["twin"]["folds"][1]["choices"]["l2"] = 1.0  # another head: refitted apart
+    score_inner(two, lambda name, fold: rows, inputs, y, CLASSES, workers=2)
+    assert two["loco"]["systems"]["a"]["folds"][0]["choices"]["refit_ua"] == \
+        systems["a"]["folds"][0]["choices"]["refit_ua"]
+    assert "refit_ua" in two["loco"]["systems"]["skipped"]["folds"][0]["choices"]

@@ -48,7 +48,7 @@ import numpy as np
 from avemo.benchmark.cross_corpus_inner import FoldRows, score_inner
 from avemo.benchmark.cross_corpus_settings import suite_settings
 from avemo.benchmark.cross_corpus_report import ADAPTED, ADAPTED_VARIED, write_report
-from avemo.benchmark.cross_corpus_tables import TRANSFER, named_recipes
+from avemo.benchmark.cross_corpus_tables import TRANSFER, clean_only, named_recipes
 from avemo.benchmark.tsne import logit_embedding, write_tsne
 from avemo.data.recipes import corpus_class_mask
 from avemo.data.splits import Fold, make_folds
@@ -414,7 +414,9 @@ def run_cross_corpus_benchmark(data_root: str | os.PathLike, out_dir: str | os.P
     if previous is not None:
         _carry_over(summary, previous, systems, _system_names(cfg, definitions))
     t2 = time.perf_counter()
-    score_inner(summary, _fold_rows(cfg, definitions, data, base_jobs), data.everything, data.y_all, classes)
+    # the recipe rule's score of every system it compares (not of those trained on clean clips alone)
+    score_inner(summary, _fold_rows(cfg, definitions, data, base_jobs), data.everything, data.y_all, classes,
+                skip=clean_only(summary), workers=jobs)
     summary["timing"]["inner_refit_seconds"] = round(time.perf_counter() - t2, 1)
     write_report(summary, out)
     _draw_tsne(summary, job_list, outcomes, data.y, classes, out)

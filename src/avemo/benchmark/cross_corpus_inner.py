@@ -4,8 +4,11 @@ each leave-one-corpus-out fold's choices as ``refit_ua``."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from typing import Any, Callable, Mapping, Sequence
+import time
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -20,15 +23,17 @@ FoldRows = Callable[[str, str], "tuple[np.ndarray, np.ndarray] | None"]
 
 
 def score_inner(summary: dict[str, Any], fold_rows: FoldRows, inputs: CorpusInputs, y: np.ndarray,
-                classes: Sequence[str]) -> None:
+                classes: Sequence[str], skip: Collection[str] = (), workers: int = 1) -> None:
     """Add ``refit_ua`` to the global choices of every leave-one-corpus-out fold of the nested-rule systems in
     ``summary`` (those whose choices have ``loco_by_loss``) that lacks it, on the rows ``fold_rows`` gives (of
-    ``inputs`` with labels ``y``); a fold whose rows are not at hand is left without (the report says so)."""
-    def weights(corpus: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        return balance_weights(corpus, labels, None)  # every recipe the rule compares weighs the corpora alike
-
+    ``inputs`` with labels ``y``). A fold whose rows are not at hand, and the systems in ``skip`` (those the rule
+    does not compare), are left without (the report shows a dash). Two systems with the same head on the same rows
+    (the same choice, as two recipes that differ in their adapted heads) are refitted once. ``workers``: processes
+    (forked; one thread each)."""
+    tasks: dict[str, tuple[Mapping[str, Any], np.ndarray, np.ndarray]] = {}
+    wanted: list[tuple[dict[str, Any], str]] = []
     for name, entry in summary["loco"]["systems"].items():
-        if "[" in name or "@" in name:  # an adapted head's or a condition's rows
+        if "[" in name or "@" in name or name in skip:  # an adapted head's or a condition's rows
             continue
         for fold in entry["folds"]:
             choice = fold.get("choices", {})
@@ -37,8 +42,44 @@ def score_inner(summary: dict[str, Any], fold_rows: FoldRows, inputs: CorpusInpu
             rows = fold_rows(name, fold["fold"])
             if rows is None:
                 continue
-            choice["refit_ua"] = inner_refit_ua(choice, inputs, y, rows[0], rows[1], classes, weights)
-            log.info("%s %s: inner refit UA %.3f", name, fold["fold"], choice["refit_ua"]["ua"])
+            head = {k: choice.get(k) for k in ("kind", "layers", "l2", "loss", "val_ua")}
+            key = hashlib.sha256(json.dumps(head, sort_keys=True).encode() + rows[0].tobytes()
+                                 + rows[1].tobytes()).hexdigest()
+            tasks[key] = (choice, *rows)
+            wanted.append((choice, key))
+    _SHARED.update(inputs=inputs, y=y, classes=classes, tasks=tasks)
+    try:
+        if workers <= 1 or len(tasks) <= 1:
+            scores = {key: _score(key) for key in tasks}
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            from avemo.systems.cross_validation import _one_thread
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_one_thread) as pool:
+                scores = dict(zip(tasks, pool.map(_score, list(tasks))))
+    finally:
+        _SHARED.clear()
+    for choice, key in wanted:
+        choice["refit_ua"] = scores[key]
+
+
+#: What the worker processes of :func:`score_inner` read (set before they fork).
+_SHARED: dict[str, Any] = {}
+
+
+def _score(key: str) -> dict[str, Any]:
+    choice, rows, va = _SHARED["tasks"][key]
+    t0 = time.perf_counter()
+    out = inner_refit_ua(choice, _SHARED["inputs"], _SHARED["y"], rows, va, _SHARED["classes"], _balanced)
+    log.info("inner refit of %s: %.0f s", choice.get("kind", "linear"), time.perf_counter() - t0)
+    return out
+
+
+def _balanced(corpus: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Training row weights: every recipe the rule compares weighs the corpora alike."""
+    return balance_weights(corpus, labels, None)
 
 
 def refit_scores(loco: Mapping[str, Any]) -> dict[str, list[float]]:
